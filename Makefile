@@ -1,0 +1,27 @@
+# mesh: PGXS build.  `make && make install`, then `make installcheck`
+# against a running server (test/run.sh starts one with every backend).
+
+EXTENSION = mesh
+MODULE_big = mesh
+
+CORE_SRCS = $(wildcard src/*.c)
+FDW_SRCS = $(wildcard fdw/*/*.c)
+OBJS = $(CORE_SRCS:.c=.o) $(FDW_SRCS:.c=.o)
+
+DATA = $(wildcard sql/mesh--*.sql)
+
+REGRESS = $(basename $(notdir $(wildcard test/sql/*.sql)))
+REGRESS_OPTS = --inputdir=test --outputdir=test --load-extension=postgres_fdw --load-extension=mesh
+
+PG_CONFIG ?= pg_config
+PG_CPPFLAGS = -Isrc -I$(shell $(PG_CONFIG) --includedir)
+PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
+	-Wno-sign-compare -Wno-cast-function-type
+SHLIB_LINK = -lhiredis -lpq
+
+EXTRA_CLEAN = test/results test/regression.diffs test/regression.out
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+$(OBJS): $(wildcard src/*.h)

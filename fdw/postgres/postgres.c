@@ -1,0 +1,141 @@
+/*
+ * postgres.c: PostgreSQL and TimescaleDB backends are postgres_fdw servers.
+ * mesh does not reimplement postgres_fdw: this connector only adds what
+ * the hub needs on top (health now; replication writes later) through
+ * libpq, using the server's options and the user mapping.
+ */
+#include "postgres.h"
+
+#include "commands/defrem.h"
+#include "libpq-fe.h"
+
+#include "connector.h"
+
+typedef struct PgPing
+{
+	PGconn	   *conn;
+	bool		connecting;
+} PgPing;
+
+/* libpq connection keywords from the server and user mapping options. */
+static void
+conninfo_arrays(MeshServerConfig *config, const char ***keys, const char ***vals)
+{
+	PQconninfoOption *defs = PQconndefaults();
+	List	   *all = list_concat(list_copy(config->server_options),
+								  config->mapping_options);
+	int			n = 0;
+	ListCell   *lc;
+
+	*keys = palloc0(sizeof(char *) * (list_length(all) + 4));
+	*vals = palloc0(sizeof(char *) * (list_length(all) + 4));
+	foreach(lc, all)
+	{
+		DefElem    *d = lfirst(lc);
+
+		/* only real libpq keywords: postgres_fdw has options of its own */
+		for (PQconninfoOption *o = defs; o && o->keyword; o++)
+			if (strcmp(o->keyword, d->defname) == 0)
+			{
+				(*keys)[n] = d->defname;
+				(*vals)[n++] = defGetString(d);
+				break;
+			}
+	}
+	(*keys)[n] = "fallback_application_name";
+	(*vals)[n++] = "mesh";
+	(*keys)[n] = "client_encoding";
+	(*vals)[n++] = "UTF8";
+	PQconninfoFree(defs);
+}
+
+static void
+pg_ping_fail(MeshPing *ping, PgPing *pp)
+{
+	char	   *msg = pstrdup(PQerrorMessage(pp->conn));
+	size_t		len = strlen(msg);
+
+	while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
+		msg[--len] = '\0';
+	ping->done = true;
+	ping->ok = false;
+	ping->error = msg;
+}
+
+static void
+pg_ping_start(MeshPing *ping)
+{
+	PgPing	   *pp = palloc0(sizeof(PgPing));
+	const char **keys;
+	const char **vals;
+
+	ping->state = pp;
+	conninfo_arrays(ping->config, &keys, &vals);
+	pp->conn = PQconnectStartParams(keys, vals, 0);
+	if (pp->conn == NULL || PQstatus(pp->conn) == CONNECTION_BAD)
+	{
+		if (pp->conn == NULL)
+		{
+			ping->done = true;
+			ping->error = pstrdup("out of memory");
+			return;
+		}
+		pg_ping_fail(ping, pp);
+		return;
+	}
+	pp->connecting = true;
+	ping->fd = PQsocket(pp->conn);
+	ping->want_write = true;
+}
+
+/* The server version as "15.4" plus TimescaleDB when installed is later work. */
+static void
+pg_ping_continue(MeshPing *ping)
+{
+	PgPing	   *pp = ping->state;
+
+	switch (PQconnectPoll(pp->conn))
+	{
+		case PGRES_POLLING_FAILED:
+			pg_ping_fail(ping, pp);
+			return;
+		case PGRES_POLLING_READING:
+			ping->want_write = false;
+			break;
+		case PGRES_POLLING_WRITING:
+			ping->want_write = true;
+			break;
+		case PGRES_POLLING_OK:
+			{
+				const char *v = PQparameterStatus(pp->conn, "server_version");
+
+				ping->done = true;
+				ping->ok = true;
+				ping->version = v ? psprintf("PostgreSQL %s", v) : NULL;
+				return;
+			}
+		default:
+			break;
+	}
+	ping->fd = PQsocket(pp->conn);
+}
+
+static void
+pg_ping_finish(MeshPing *ping)
+{
+	PgPing	   *pp = ping->state;
+
+	if (pp && pp->conn)
+		PQfinish(pp->conn);
+	if (pp)
+		pp->conn = NULL;
+}
+
+const MeshConnector mesh_postgres_connector = {
+	.kind = "postgres",
+	.fdw_name = "postgres_fdw",
+	.caps = MESH_CAP_PING,
+	.ping_start = pg_ping_start,
+	.ping_continue = pg_ping_continue,
+	.ping_finish = pg_ping_finish,
+};

@@ -1,0 +1,265 @@
+/*
+ * redis.c: the Redis connector (hiredis): options, connection, and the
+ * request helpers every other file of this folder uses.
+ *
+ * Error contract: a hiredis reply is malloc'd.  Replies are kept in a
+ * RedisReplies batch whose memory-context callback frees them, so an
+ * ereport between receiving and freeing never leaks.
+ */
+#include "postgres.h"
+
+#include <sys/time.h>
+
+#include "utils/memutils.h"
+
+#include "redis_internal.h"
+
+static const MeshOption redis_options[] = {
+	{"host", MESH_OPT_SERVER, MESH_OPTTYPE_STRING, false, 1},
+	{"port", MESH_OPT_SERVER, MESH_OPTTYPE_INT, false, 1, 65535},
+	{"db", MESH_OPT_SERVER, MESH_OPTTYPE_INT, false, 0, 1000000},
+	{"user", MESH_OPT_MAPPING, MESH_OPTTYPE_STRING, false, 1},
+	{"password", MESH_OPT_MAPPING, MESH_OPTTYPE_STRING, true},
+	{"type", MESH_OPT_TABLE, MESH_OPTTYPE_ENUM, false, 0, 0, "string|hash|list|set|zset"},
+	{"key_prefix", MESH_OPT_TABLE, MESH_OPTTYPE_STRING, false},
+	{"key", MESH_OPT_COLUMN, MESH_OPTTYPE_BOOL, false},
+	{"field", MESH_OPT_COLUMN, MESH_OPTTYPE_STRING, false, 1},
+	{NULL}
+};
+
+/* Ereport if the connection has failed; the connection is then dropped. */
+void
+redis_check_context(RedisConn *rc, const char *what)
+{
+	if (rc->ctx->err)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+				 errmsg("lost connection to Redis server \"%s\" during %s",
+						rc->servername, what),
+				 errdetail("%s", rc->ctx->errstr),
+				 errhint("The connection is re-established at the next statement.")));
+}
+
+/* Queue one command (binary-safe arguments) in the output buffer. */
+void
+redis_append(RedisConn *rc, int argc, const char **argv, const size_t *lens)
+{
+	if (redisAppendCommandArgv(rc->ctx, argc, argv, lens) != REDIS_OK)
+		redis_check_context(rc, "a request");
+}
+
+static void
+replies_free_callback(void *arg)
+{
+	RedisReplies *r = arg;
+
+	for (int i = 0; i < r->n; i++)
+		if (r->items[i])
+			freeReplyObject(r->items[i]);
+	r->n = 0;
+	if (r->items)
+		free(r->items);
+	r->items = NULL;
+	r->cap = 0;
+}
+
+/* An empty batch owned by CurrentMemoryContext. */
+RedisReplies *
+redis_replies_new(void)
+{
+	RedisReplies *r = palloc0(sizeof(RedisReplies));
+
+	r->cb.func = replies_free_callback;
+	r->cb.arg = r;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, &r->cb);
+	return r;
+}
+
+/* Free every reply of the batch (it can be reused). */
+void
+redis_replies_clear(RedisReplies *r)
+{
+	for (int i = 0; i < r->n; i++)
+		if (r->items[i])
+			freeReplyObject(r->items[i]);
+	r->n = 0;
+}
+
+/* Read n replies of queued commands into r (after its current ones). */
+void
+redis_read_replies(RedisConn *rc, RedisReplies *r, int n)
+{
+	if (r->n + n > r->cap)
+	{
+		int			cap = Max(r->n + n, r->cap * 2);
+		redisReply **items = realloc(r->items, sizeof(redisReply *) * cap);
+
+		if (items == NULL)
+			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+		r->items = items;
+		r->cap = cap;
+	}
+	for (int i = 0; i < n; i++)
+	{
+		void	   *reply = NULL;
+
+		if (redisGetReply(rc->ctx, &reply) != REDIS_OK || reply == NULL)
+			redis_check_context(rc, "a request");
+		r->items[r->n++] = reply;
+	}
+}
+
+/* Ereport a Redis error reply with the server's message. */
+void
+redis_raise_reply_error(RedisConn *rc, redisReply *reply, const char *what)
+{
+	char	   *msg = pnstrdup(reply->str, reply->len);
+
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_ERROR),
+			 errmsg("Redis server \"%s\" rejected %s", rc->servername, what),
+			 errdetail("%s", msg)));
+}
+
+/* Run one command and return its reply (kept in r); error replies ereport. */
+redisReply *
+redis_call(RedisConn *rc, RedisReplies *r, int argc, const char **argv, const size_t *lens)
+{
+	redisReply *reply;
+
+	redis_append(rc, argc, argv, lens);
+	redis_read_replies(rc, r, 1);
+	reply = r->items[r->n - 1];
+	if (reply->type == REDIS_REPLY_ERROR)
+		redis_raise_reply_error(rc, reply, argv[0]);
+	return reply;
+}
+
+/* Parse "redis_version:7.0.15" out of an INFO reply; 0 when absent. */
+static int
+parse_major_version(redisReply *info)
+{
+	const char *p;
+
+	if (info->type != REDIS_REPLY_STRING)
+		return 0;
+	p = strstr(info->str, "redis_version:");
+	return p ? atoi(p + strlen("redis_version:")) : 0;
+}
+
+static void
+redis_disconnect(void *conn)
+{
+	RedisConn  *rc = conn;
+
+	if (rc->ctx)
+		redisFree(rc->ctx);
+	pfree(rc->servername);
+	pfree(rc);
+}
+
+/* Connect, authenticate (AUTH [user] password), select db; one round trip. */
+static void *
+redis_connect(MeshServerConfig *config)
+{
+	const char *host = mesh_config_get(config, "host", "127.0.0.1");
+	int			port = mesh_config_get_int(config, "port", 6379);
+	int			db = mesh_config_get_int(config, "db", 0);
+	const char *user = mesh_config_get(config, "user", NULL);
+	const char *password = mesh_config_get(config, "password", NULL);
+	struct timeval tv = {config->timeout_ms / 1000, (config->timeout_ms % 1000) * 1000};
+	RedisConn  *rc = MemoryContextAllocZero(TopMemoryContext, sizeof(RedisConn));
+	RedisReplies *replies;
+	const char *argv[3];
+	int			nsent = 0;
+	char		dbtext[16];
+
+	rc->servername = MemoryContextStrdup(TopMemoryContext, config->servername);
+	rc->ctx = redisConnectWithTimeout(host, port, tv);
+	if (rc->ctx == NULL || rc->ctx->err)
+	{
+		char	   *detail = pstrdup(rc->ctx ? rc->ctx->errstr : "out of memory");
+
+		redis_disconnect(rc);
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+				 errmsg("could not connect to Redis server \"%s\" at %s:%d",
+						config->servername, host, port),
+				 errdetail("%s", detail)));
+	}
+	redisSetTimeout(rc->ctx, tv);
+
+	PG_TRY();
+	{
+		replies = redis_replies_new();
+		if (password)
+		{
+			argv[0] = "AUTH";
+			argv[1] = user ? user : password;
+			argv[2] = password;
+			redis_append(rc, user ? 3 : 2, argv, NULL);
+			nsent++;
+		}
+		if (db != 0)
+		{
+			snprintf(dbtext, sizeof(dbtext), "%d", db);
+			argv[0] = "SELECT";
+			argv[1] = dbtext;
+			redis_append(rc, 2, argv, NULL);
+			nsent++;
+		}
+		argv[0] = "INFO";
+		argv[1] = "server";
+		redis_append(rc, 2, argv, NULL);
+		nsent++;
+		redis_read_replies(rc, replies, nsent);
+		for (int i = 0; i < nsent; i++)
+			if (replies->items[i]->type == REDIS_REPLY_ERROR)
+				redis_raise_reply_error(rc, replies->items[i],
+										(password && i == 0) ? "authentication" :
+										"the connection setup");
+		rc->major_version = parse_major_version(replies->items[nsent - 1]);
+		redis_replies_clear(replies);
+	}
+	PG_CATCH();
+	{
+		redis_disconnect(rc);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	return rc;
+}
+
+/* Connection loss and timeouts are worth a retry; the rest is permanent. */
+static MeshErrorClass
+redis_classify_error(int code, const char *message)
+{
+	if (code == ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION ||
+		(message && (strncmp(message, "LOADING", 7) == 0 ||
+					 strncmp(message, "BUSY", 4) == 0 ||
+					 strncmp(message, "TRYAGAIN", 8) == 0)))
+		return MESH_ERROR_TRANSIENT;
+	return MESH_ERROR_PERMANENT;
+}
+
+const MeshConnector mesh_redis_connector = {
+	.kind = "redis",
+	.options = redis_options,
+	.caps = MESH_CAP_SCAN | MESH_CAP_MODIFY | MESH_CAP_EXECUTE | MESH_CAP_PING,
+	.connect = redis_connect,
+	.disconnect = redis_disconnect,
+	.ping_start = redis_ping_start,
+	.ping_continue = redis_ping_continue,
+	.ping_finish = redis_ping_finish,
+	.plan_scan = redis_plan_scan,
+	.begin_scan = redis_begin_scan,
+	.next_row = redis_next_row,
+	.end_scan = redis_end_scan,
+	.explain_scan = redis_explain_scan,
+	.row_identity = redis_row_identity,
+	.begin_modify = redis_begin_modify,
+	.modify_row = redis_modify_row,
+	.end_modify = redis_end_modify,
+	.execute = redis_execute,
+	.classify_error = redis_classify_error,
+};

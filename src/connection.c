@@ -1,0 +1,244 @@
+/*
+ * connection.c: one cached backend connection per (server, user mapping).
+ *
+ * Connections live in TopMemoryContext-owned hash entries.  ALTER SERVER or
+ * ALTER USER MAPPING invalidates an entry (syscache callback); it is
+ * reconnected at next use.  A connection in use when a transaction aborts
+ * may be mid-request, so it is marked broken and dropped: the next query
+ * reconnects by itself.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/reloptions.h"
+#include "access/xact.h"
+#include "catalog/pg_user_mapping.h"
+#include "foreign/foreign.h"
+#include "miscadmin.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
+
+#include "connector.h"
+
+typedef struct ConnKey
+{
+	Oid			serverid;
+	Oid			userid;
+} ConnKey;
+
+typedef struct ConnEntry
+{
+	ConnKey		key;
+	const MeshConnector *connector;
+	void	   *conn;			/* NULL when not connected */
+	int			in_use;			/* scans/modifies currently using it */
+	bool		broken;			/* drop at next opportunity */
+	uint32		server_hash;
+	uint32		mapping_hash;
+} ConnEntry;
+
+static HTAB *conn_cache = NULL;
+
+static void
+drop_connection(ConnEntry *e)
+{
+	if (e->conn != NULL)
+	{
+		void	   *conn = e->conn;
+
+		e->conn = NULL;
+		e->connector->disconnect(conn);
+	}
+	e->broken = false;
+	e->in_use = 0;
+}
+
+/* Syscache callback: the server or a user mapping changed. */
+static void
+conn_invalidate(Datum arg, int cacheid, uint32 hashvalue)
+{
+	HASH_SEQ_STATUS scan;
+	ConnEntry  *e;
+
+	hash_seq_init(&scan, conn_cache);
+	while ((e = hash_seq_search(&scan)) != NULL)
+	{
+		if (hashvalue == 0 ||
+			(cacheid == FOREIGNSERVEROID && e->server_hash == hashvalue) ||
+			(cacheid == USERMAPPINGOID && e->mapping_hash == hashvalue))
+			e->broken = true;
+	}
+}
+
+/* Transaction end: drop connections that were broken or left mid-request. */
+static void
+conn_xact_callback(XactEvent event, void *arg)
+{
+	HASH_SEQ_STATUS scan;
+	ConnEntry  *e;
+
+	if (event != XACT_EVENT_ABORT && event != XACT_EVENT_PARALLEL_ABORT &&
+		event != XACT_EVENT_COMMIT && event != XACT_EVENT_PARALLEL_COMMIT &&
+		event != XACT_EVENT_PREPARE)
+		return;
+	hash_seq_init(&scan, conn_cache);
+	while ((e = hash_seq_search(&scan)) != NULL)
+	{
+		if (e->in_use > 0 || e->broken)
+			drop_connection(e);
+	}
+}
+
+/* Subtransaction abort: a connection in use may be mid-request. */
+static void
+conn_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					  SubTransactionId parentSubid, void *arg)
+{
+	HASH_SEQ_STATUS scan;
+	ConnEntry  *e;
+
+	if (event != SUBXACT_EVENT_ABORT_SUB)
+		return;
+	hash_seq_init(&scan, conn_cache);
+	while ((e = hash_seq_search(&scan)) != NULL)
+		if (e->in_use > 0)
+			e->broken = true;
+}
+
+static void
+conn_cache_init(void)
+{
+	HASHCTL		ctl;
+
+	if (conn_cache != NULL)
+		return;
+	ctl.keysize = sizeof(ConnKey);
+	ctl.entrysize = sizeof(ConnEntry);
+	conn_cache = hash_create("mesh connections", 16, &ctl, HASH_ELEM | HASH_BLOBS);
+	CacheRegisterSyscacheCallback(FOREIGNSERVEROID, conn_invalidate, (Datum) 0);
+	CacheRegisterSyscacheCallback(USERMAPPINGOID, conn_invalidate, (Datum) 0);
+	RegisterXactCallback(conn_xact_callback, NULL);
+	RegisterSubXactCallback(conn_subxact_callback, NULL);
+}
+
+/* The user mapping of userid (or PUBLIC) for a server, or NULL. */
+static HeapTuple
+find_user_mapping(Oid userid, Oid serverid)
+{
+	HeapTuple	tp;
+
+	tp = SearchSysCache2(USERMAPPINGUSERSERVER, ObjectIdGetDatum(userid),
+						 ObjectIdGetDatum(serverid));
+	if (!HeapTupleIsValid(tp))
+		tp = SearchSysCache2(USERMAPPINGUSERSERVER, ObjectIdGetDatum(InvalidOid),
+							 ObjectIdGetDatum(serverid));
+	return HeapTupleIsValid(tp) ? tp : NULL;
+}
+
+/*
+ * The configuration for talking to serverid as userid: server options and
+ * user mapping options (a missing mapping is allowed: no credentials).
+ */
+MeshServerConfig *
+mesh_server_config(Oid serverid, Oid userid)
+{
+	ForeignServer *server = GetForeignServer(serverid);
+	MeshServerConfig *config = palloc0(sizeof(MeshServerConfig));
+	HeapTuple	tp;
+
+	config->serverid = serverid;
+	config->servername = pstrdup(server->servername);
+	config->connector = mesh_connector_for_server(serverid);
+	config->server_options = server->options;
+	tp = find_user_mapping(userid, serverid);
+	if (tp != NULL)
+	{
+		Form_pg_user_mapping um = (Form_pg_user_mapping) GETSTRUCT(tp);
+		bool		isnull;
+		Datum		d = SysCacheGetAttr(USERMAPPINGUSERSERVER, tp,
+										Anum_pg_user_mapping_umoptions, &isnull);
+
+		config->umid = um->oid;
+		if (!isnull)
+			config->mapping_options = untransformRelOptions(d);
+		ReleaseSysCache(tp);
+	}
+	config->timeout_ms = mesh_config_get_int(config, "timeout_ms", 5000);
+	return config;
+}
+
+static ConnEntry *
+conn_entry(MeshServerConfig *config)
+{
+	ConnKey		key;
+	bool		found;
+	ConnEntry  *e;
+
+	conn_cache_init();
+	key.serverid = config->serverid;
+	key.userid = config->umid;
+	e = hash_search(conn_cache, &key, HASH_ENTER, &found);
+	if (!found)
+	{
+		e->connector = config->connector;
+		e->conn = NULL;
+		e->in_use = 0;
+		e->broken = false;
+		e->server_hash = GetSysCacheHashValue1(FOREIGNSERVEROID,
+											   ObjectIdGetDatum(config->serverid));
+		e->mapping_hash = GetSysCacheHashValue1(USERMAPPINGOID,
+												ObjectIdGetDatum(config->umid));
+	}
+	return e;
+}
+
+/*
+ * The cached connection for config, connecting if needed.  A connection
+ * invalidated by ALTER or broken by an earlier error is replaced, unless a
+ * scan still uses it.
+ */
+void *
+mesh_get_connection(MeshServerConfig *config)
+{
+	ConnEntry  *e = conn_entry(config);
+
+	if (e->conn != NULL && e->broken && e->in_use == 0)
+		drop_connection(e);
+	if (e->conn == NULL)
+	{
+		e->broken = false;
+		e->conn = config->connector->connect(config);
+	}
+	return e->conn;
+}
+
+/* Mark config's connection as busy with a request (see file comment). */
+void
+mesh_connection_begin_use(MeshServerConfig *config)
+{
+	conn_entry(config)->in_use++;
+}
+
+/* The request finished cleanly. */
+void
+mesh_connection_end_use(MeshServerConfig *config)
+{
+	ConnEntry  *e = conn_entry(config);
+
+	if (e->in_use > 0)
+		e->in_use--;
+}
+
+/* Drop config's connection now (it is known to be unusable). */
+void
+mesh_connection_broken(MeshServerConfig *config)
+{
+	ConnEntry  *e = conn_entry(config);
+
+	if (e->in_use == 0)
+		drop_connection(e);
+	else
+		e->broken = true;
+}

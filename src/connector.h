@@ -1,0 +1,269 @@
+/*
+ * connector.h: the one interface every mesh backend kind implements.
+ *
+ * A backend kind is a MeshConnector: a declarative table of options plus
+ * callbacks.  The shared glue (fdw_glue.c, option.c, connection.c,
+ * health.c, execute.c) turns it into a foreign data wrapper mesh_<kind>,
+ * option validation, a connection cache, health checks and mesh.execute.
+ * Callbacks a kind cannot support are NULL and its caps say so.
+ */
+#ifndef MESH_CONNECTOR_H
+#define MESH_CONNECTOR_H
+
+#include "postgres.h"
+
+#include "access/attnum.h"
+#include "nodes/pg_list.h"
+#include "utils/jsonb.h"
+
+/* Where an option may appear (bit mask). */
+#define MESH_OPT_SERVER		0x01
+#define MESH_OPT_TABLE		0x02
+#define MESH_OPT_COLUMN		0x04
+#define MESH_OPT_MAPPING	0x08
+
+typedef enum MeshOptionType
+{
+	MESH_OPTTYPE_STRING,
+	MESH_OPTTYPE_INT,			/* integer within [min, max] */
+	MESH_OPTTYPE_BOOL,
+	MESH_OPTTYPE_ENUM			/* one of the '|'-separated words of allowed */
+} MeshOptionType;
+
+typedef struct MeshOption
+{
+	const char *name;
+	int			places;			/* MESH_OPT_* mask */
+	MeshOptionType type;
+	bool		secret;			/* only in a user mapping; never printed */
+	int64		min;
+	int64		max;
+	const char *allowed;		/* MESH_OPTTYPE_ENUM: "a|b|c" */
+} MeshOption;
+
+/* Capability bits. */
+#define MESH_CAP_SCAN		0x0001
+#define MESH_CAP_MODIFY		0x0002
+#define MESH_CAP_EXECUTE	0x0004
+#define MESH_CAP_PING		0x0008
+#define MESH_CAP_APPLY		0x0010
+#define MESH_CAP_LOOKUP		0x0020
+#define MESH_CAP_IMPORT		0x0040
+#define MESH_CAP_AGG_PUSHDOWN 0x0080
+
+/*
+ * Everything needed to talk to one server as one user: the server's options
+ * and its user mapping's options (secrets included: never print this).
+ */
+typedef struct MeshServerConfig
+{
+	Oid			serverid;
+	Oid			umid;			/* InvalidOid when no user mapping exists */
+	char	   *servername;
+	const struct MeshConnector *connector;
+	List	   *server_options; /* DefElem */
+	List	   *mapping_options;	/* DefElem, may hold secrets */
+	int			timeout_ms;		/* every network call is bounded by this */
+} MeshServerConfig;
+
+/* One column of a foreign table. */
+typedef struct MeshColumn
+{
+	AttrNumber	attnum;
+	char	   *name;			/* NULL for a dropped column */
+	Oid			typid;
+	int32		typmod;
+	List	   *options;		/* DefElem */
+	/* I/O, filled by mesh_table_prepare_io() */
+	Oid			typioparam;
+	FmgrInfo	in_func;
+	FmgrInfo	out_func;
+} MeshColumn;
+
+/* A foreign table as the connector sees it. */
+typedef struct MeshTable
+{
+	Oid			relid;
+	char	   *relname;
+	List	   *options;		/* DefElem: the table's options */
+	int			ncolumns;		/* = natts, including dropped ones */
+	MeshColumn *columns;		/* columns[attnum - 1] */
+	bool		io_ready;
+} MeshTable;
+
+/* Comparisons the glue recognises as "column op value". */
+typedef enum MeshQualOp
+{
+	MESH_QUAL_EQ,
+	MESH_QUAL_NE,
+	MESH_QUAL_LT,
+	MESH_QUAL_LE,
+	MESH_QUAL_GT,
+	MESH_QUAL_GE,
+	MESH_QUAL_IN,				/* column = ANY(array value) */
+	MESH_QUAL_LIKE,				/* column LIKE pattern (text) */
+	MESH_QUAL_IS_NULL,
+	MESH_QUAL_IS_NOT_NULL
+} MeshQualOp;
+
+/*
+ * A candidate qual.  At plan time the connector sets 'pushed' on those it
+ * evaluates remotely; every qual is still rechecked locally, so pushing is
+ * an optimisation, never a change of results.  At execution 'value' holds
+ * the evaluated Const or Param (known = true); in EXPLAIN without ANALYZE a
+ * Param is not evaluated (known = false) and is rendered as $paramid.
+ */
+typedef struct MeshQual
+{
+	AttrNumber	attnum;
+	MeshQualOp	op;
+	Oid			valtype;		/* type of value (array type for IN) */
+	bool		pushed;
+	bool		known;
+	int			paramid;		/* when the value is a Param */
+	Datum		value;
+	bool		isnull;
+} MeshQual;
+
+/* Planning a scan: no network round trip is allowed here. */
+typedef struct MeshScanPlan
+{
+	MeshTable  *table;
+	int			nquals;
+	MeshQual   *quals;			/* values known only for Consts */
+	double		rows;			/* connector's row estimate */
+} MeshScanPlan;
+
+/* An executing scan. */
+typedef struct MeshScan
+{
+	MeshTable  *table;
+	void	   *conn;
+	int			nquals;
+	MeshQual   *quals;			/* only pushed quals */
+	bool	   *wanted;			/* wanted[attnum - 1]: column is used */
+	void	   *state;			/* the connector's */
+	int64		requests;		/* round trips, shown by EXPLAIN ANALYZE */
+	MemoryContext scan_cxt;		/* lives as long as the scan: begin/end run in it */
+	MemoryContext row_cxt;		/* reset before each next_row, which runs in it */
+} MeshScan;
+
+typedef enum MeshModifyOp
+{
+	MESH_MODIFY_INSERT,
+	MESH_MODIFY_UPDATE,
+	MESH_MODIFY_DELETE
+} MeshModifyOp;
+
+/*
+ * A write through the foreign table.  new_values/new_nulls (insert,
+ * update) and old_values/old_nulls (update, delete; only the row identity
+ * columns are set) are indexed by attnum - 1.
+ */
+typedef struct MeshModify
+{
+	MeshTable  *table;
+	void	   *conn;
+	MeshModifyOp op;
+	Datum	   *new_values;
+	bool	   *new_nulls;
+	Datum	   *old_values;
+	bool	   *old_nulls;
+	void	   *state;			/* the connector's */
+	int64		requests;
+} MeshModify;
+
+typedef struct MeshPing MeshPing;
+
+/*
+ * A non-blocking ping.  ping_start connects without blocking and sets
+ * fd/want_write, or finishes at once (done).  The glue polls fd and calls
+ * ping_continue on readiness until done; ping_finish frees the connector's
+ * state whatever happened (also after a timeout).  These callbacks must not
+ * ereport: failures go to ok = false and error.
+ */
+struct MeshPing
+{
+	MeshServerConfig *config;
+	int			fd;
+	bool		want_write;
+	bool		done;
+	bool		ok;
+	char	   *version;		/* palloc'd */
+	char	   *error;			/* palloc'd */
+	void	   *state;
+};
+
+typedef enum MeshErrorClass
+{
+	MESH_ERROR_TRANSIENT,		/* retry with backoff */
+	MESH_ERROR_PERMANENT		/* dead-letter */
+} MeshErrorClass;
+
+typedef struct MeshConnector
+{
+	const char *kind;			/* "redis": FDW mesh_redis */
+	const char *fdw_name;		/* NULL: "mesh_" kind; else an existing FDW */
+	const MeshOption *options;	/* terminated by { NULL } */
+	uint32		caps;
+
+	/* connection: connect ereports on failure, freeing what it made */
+	void	   *(*connect) (MeshServerConfig *config);
+	void		(*disconnect) (void *conn);
+
+	/* health */
+	void		(*ping_start) (MeshPing *ping);
+	void		(*ping_continue) (MeshPing *ping);
+	void		(*ping_finish) (MeshPing *ping);
+
+	/* scans */
+	void		(*plan_scan) (MeshScanPlan *plan);
+	void		(*begin_scan) (MeshScan *scan);
+	bool		(*next_row) (MeshScan *scan, Datum *values, bool *nulls);
+	void		(*end_scan) (MeshScan *scan);
+	char	   *(*explain_scan) (MeshScan *scan);	/* the remote request */
+
+	/* writes through the foreign table */
+	int			(*row_identity) (MeshTable *table, AttrNumber *attnums);	/* max 4 */
+	void		(*begin_modify) (MeshModify *modify);
+	void		(*modify_row) (MeshModify *modify);	/* may buffer */
+	void		(*end_modify) (MeshModify *modify);	/* flushes */
+
+	/* mesh.execute: the backend's own language; returns a List of Jsonb * */
+	List	   *(*execute) (void *conn, const char *request, Jsonb *params);
+
+	/* replication, lookup, verify and import arrive with later features */
+	MeshErrorClass (*classify_error) (int code, const char *message);
+} MeshConnector;
+
+/* registry.c */
+extern const MeshConnector *mesh_connector_by_kind(const char *kind);
+extern const MeshConnector *mesh_connector_by_fdw(const char *fdwname);
+extern const MeshConnector *mesh_connector_for_server(Oid serverid);
+extern const MeshConnector *const *mesh_connectors(int *n);
+
+/* option.c */
+extern const MeshOption *mesh_find_option(const MeshConnector *c, const char *name);
+extern const char *mesh_defelem_get(List *options, const char *name);
+extern const char *mesh_config_get(const MeshServerConfig *config, const char *name,
+								   const char *dflt);
+extern int	mesh_config_get_int(const MeshServerConfig *config, const char *name, int dflt);
+extern bool mesh_option_is_secret_name(const char *name);
+
+/* connection.c */
+extern MeshServerConfig *mesh_server_config(Oid serverid, Oid userid);
+extern void *mesh_get_connection(MeshServerConfig *config);
+extern void mesh_connection_broken(MeshServerConfig *config);
+extern void mesh_connection_begin_use(MeshServerConfig *config);
+extern void mesh_connection_end_use(MeshServerConfig *config);
+
+/* table.c */
+extern MeshTable *mesh_table_open(Oid relid);
+extern void mesh_table_prepare_io(MeshTable *table);
+extern MeshColumn *mesh_table_column(MeshTable *table, const char *name);
+extern const char *mesh_column_option(MeshColumn *col, const char *name);
+extern Datum mesh_value_from_text(MeshColumn *col, const char *data, size_t len);
+extern char *mesh_value_to_text(MeshColumn *col, Datum value, size_t *len);
+extern const char *mesh_qual_op_name(MeshQualOp op);
+
+#endif							/* MESH_CONNECTOR_H */

@@ -1,0 +1,350 @@
+/*
+ * fdw_scan.c: the shared FDW handler and scan glue.  Every mesh_<kind>
+ * foreign data wrapper uses mesh_fdw_handler; the connector is found from
+ * the foreign table's server.
+ *
+ * Planning never talks to the backend: the connector estimates from the
+ * quals alone.  Pushed quals travel to execution as expressions (fdw_exprs)
+ * and are evaluated there, so parameters of generic plans are pushed too.
+ * All quals are still rechecked locally.
+ */
+#include "postgres.h"
+
+#include "commands/explain.h"
+#include "executor/executor.h"
+#include "foreign/fdwapi.h"
+#include "foreign/foreign.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
+#include "optimizer/pathnode.h"
+#include "optimizer/planmain.h"
+#include "optimizer/restrictinfo.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "fdw.h"
+#include "mesh_util.h"
+
+PG_FUNCTION_INFO_V1(mesh_fdw_handler);
+
+/* Planner state kept in baserel->fdw_private. */
+typedef struct RelPlan
+{
+	const MeshConnector *connector;
+	MeshTable  *table;
+	List	   *pushed_quals;	/* MeshQual * */
+	List	   *pushed_exprs;	/* value Expr per pushed qual (NULL: none) */
+} RelPlan;
+
+/* Executor state. */
+typedef struct ScanExec
+{
+	const MeshConnector *connector;
+	MeshServerConfig *config;
+	MeshScan	scan;
+	List	   *value_states;	/* ExprState * per qual (NULL: none) */
+	bool		begun;
+	bool		in_use;
+} ScanExec;
+
+static void
+mesh_get_rel_size(PlannerInfo *root, RelOptInfo *baserel, Oid relid)
+{
+	RelPlan  *ps = palloc0(sizeof(RelPlan));
+	ForeignTable *ft = GetForeignTable(relid);
+	MeshScanPlan plan;
+	List	   *candidates = NIL;
+	List	   *exprs = NIL;
+	ListCell   *lc;
+	int			i = 0;
+
+	ps->connector = mesh_connector_for_server(ft->serverid);
+	ps->table = mesh_table_open(relid);
+	if (!(ps->connector->caps & MESH_CAP_SCAN))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("%s foreign tables cannot be read", ps->connector->kind)));
+
+	foreach(lc, baserel->baserestrictinfo)
+	{
+		RestrictInfo *ri = lfirst(lc);
+		MeshQual   *q = palloc(sizeof(MeshQual));
+		Expr	   *value;
+
+		if (mesh_qual_from_clause(ri->clause, baserel->relid, q, &value))
+		{
+			candidates = lappend(candidates, q);
+			exprs = lappend(exprs, value);
+		}
+	}
+
+	memset(&plan, 0, sizeof(plan));
+	plan.table = ps->table;
+	plan.nquals = list_length(candidates);
+	plan.quals = palloc0(sizeof(MeshQual) * Max(plan.nquals, 1));
+	foreach(lc, candidates)
+		plan.quals[i++] = *(MeshQual *) lfirst(lc);
+	plan.rows = 1000;
+	ps->connector->plan_scan(&plan);
+
+	for (i = 0; i < plan.nquals; i++)
+		if (plan.quals[i].pushed)
+		{
+			MeshQual   *q = palloc(sizeof(MeshQual));
+
+			*q = plan.quals[i];
+			ps->pushed_quals = lappend(ps->pushed_quals, q);
+			ps->pushed_exprs = lappend(ps->pushed_exprs, list_nth(exprs, i));
+		}
+	baserel->rows = clamp_row_est(plan.rows);
+	baserel->fdw_private = ps;
+}
+
+static void
+mesh_get_paths(PlannerInfo *root, RelOptInfo *baserel, Oid relid)
+{
+	Cost		startup = 10;
+	Cost		total = startup + baserel->rows * (cpu_tuple_cost * 10);
+
+	add_path(baserel, (Path *)
+			 create_foreignscan_path(root, baserel, NULL, baserel->rows,
+									 startup, total, NIL, NULL, NULL, NIL));
+}
+
+/* Integer list of the attnums the query uses (0 = whole row). */
+static List *
+used_columns(RelOptInfo *baserel)
+{
+	Bitmapset  *attrs = NULL;
+	List	   *result = NIL;
+	ListCell   *lc;
+	int			k = -1;
+
+	pull_varattnos((Node *) baserel->reltarget->exprs, baserel->relid, &attrs);
+	foreach(lc, baserel->baserestrictinfo)
+		pull_varattnos((Node *) ((RestrictInfo *) lfirst(lc))->clause,
+					   baserel->relid, &attrs);
+	while ((k = bms_next_member(attrs, k)) >= 0)
+		result = lappend_int(result, k + FirstLowInvalidHeapAttributeNumber);
+	return result;
+}
+
+static ForeignScan *
+mesh_get_plan(PlannerInfo *root, RelOptInfo *baserel, Oid relid,
+			  ForeignPath *best_path, List *tlist, List *scan_clauses,
+			  Plan *outer_plan)
+{
+	RelPlan  *ps = baserel->fdw_private;
+	List	   *quals = NIL;
+	List	   *fdw_exprs = NIL;
+	ListCell   *lc,
+			   *lc2;
+
+	forboth(lc, ps->pushed_quals, lc2, ps->pushed_exprs)
+	{
+		MeshQual   *q = lfirst(lc);
+		Expr	   *e = lfirst(lc2);
+
+		quals = lappend(quals, list_make3_int(q->attnum, q->op, e != NULL));
+		if (e != NULL)
+			fdw_exprs = lappend(fdw_exprs, e);
+	}
+	scan_clauses = extract_actual_clauses(scan_clauses, false);
+	return make_foreignscan(tlist, scan_clauses, baserel->relid, fdw_exprs,
+							list_make2(quals, used_columns(baserel)),
+							NIL, NIL, outer_plan);
+}
+
+/* Evaluate (or, in EXPLAIN only, describe) the pushed quals' values. */
+static void
+evaluate_quals(ScanExec *ss, ExprContext *econtext, bool evaluate)
+{
+	ListCell   *lc;
+	int			i = 0;
+
+	foreach(lc, ss->value_states)
+	{
+		ExprState  *es = lfirst(lc);
+		MeshQual   *q = &ss->scan.quals[i++];
+
+		if (es == NULL)
+		{
+			q->known = true;
+			continue;
+		}
+		q->valtype = exprType((Node *) es->expr);
+		q->paramid = IsA(es->expr, Param) ? ((Param *) es->expr)->paramid : -1;
+		q->known = false;
+		if (evaluate || IsA(es->expr, Const))
+		{
+			q->value = ExecEvalExpr(es, econtext, &q->isnull);
+			q->known = true;
+		}
+	}
+}
+
+static void
+mesh_begin_scan(ForeignScanState *node, int eflags)
+{
+	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
+	EState	   *estate = node->ss.ps.state;
+	Relation	rel = node->ss.ss_currentRelation;
+	ForeignTable *ft = GetForeignTable(RelationGetRelid(rel));
+	ScanExec  *ss = palloc0(sizeof(ScanExec));
+	List	   *quals = linitial(fsplan->fdw_private);
+	List	   *used = lsecond(fsplan->fdw_private);
+	ListCell   *lc;
+	ListCell   *exprcell;
+	int			i = 0;
+	Oid			userid;
+
+	node->fdw_state = ss;
+	ss->connector = mesh_connector_for_server(ft->serverid);
+	ss->scan.table = mesh_table_open(RelationGetRelid(rel));
+	mesh_table_prepare_io(ss->scan.table);
+	ss->scan.nquals = list_length(quals);
+	ss->scan.quals = palloc0(sizeof(MeshQual) * Max(ss->scan.nquals, 1));
+	exprcell = list_head(fsplan->fdw_exprs);
+	foreach(lc, quals)
+	{
+		List	   *q = lfirst(lc);
+		MeshQual   *mq = &ss->scan.quals[i++];
+
+		mq->attnum = linitial_int(q);
+		mq->op = lsecond_int(q);
+		mq->pushed = true;
+		if (lthird_int(q))
+		{
+			Expr	   *e = lfirst(exprcell);
+
+			exprcell = lnext(fsplan->fdw_exprs, exprcell);
+			ss->value_states = lappend(ss->value_states,
+									   ExecInitExpr(e, (PlanState *) node));
+		}
+		else
+			ss->value_states = lappend(ss->value_states, NULL);
+	}
+	ss->scan.wanted = palloc0(sizeof(bool) * Max(ss->scan.table->ncolumns, 1));
+	foreach(lc, used)
+	{
+		int			attnum = lfirst_int(lc);
+
+		if (attnum <= 0)
+			memset(ss->scan.wanted, true, sizeof(bool) * ss->scan.table->ncolumns);
+		else
+			ss->scan.wanted[attnum - 1] = true;
+	}
+	ss->scan.scan_cxt = AllocSetContextCreate(estate->es_query_cxt, "mesh scan",
+											  ALLOCSET_DEFAULT_SIZES);
+	ss->scan.row_cxt = AllocSetContextCreate(estate->es_query_cxt, "mesh scan row",
+											 ALLOCSET_DEFAULT_SIZES);
+#if PG_VERSION_NUM >= 160000
+	userid = OidIsValid(fsplan->checkAsUser) ? fsplan->checkAsUser : GetUserId();
+#else
+	{
+		RangeTblEntry *rte = exec_rt_fetch(fsplan->scan.scanrelid, estate);
+
+		userid = OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
+	}
+#endif
+	ss->config = mesh_server_config(ft->serverid, userid);
+	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
+	{
+		evaluate_quals(ss, node->ss.ps.ps_ExprContext, false);
+		return;
+	}
+	ss->scan.conn = mesh_get_connection(ss->config);
+	mesh_connection_begin_use(ss->config);
+	ss->in_use = true;
+}
+
+static TupleTableSlot *
+mesh_iterate_scan(ForeignScanState *node)
+{
+	ScanExec  *ss = node->fdw_state;
+	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
+	MemoryContext old;
+	bool		found;
+
+	if (!ss->begun)
+	{
+		old = MemoryContextSwitchTo(ss->scan.scan_cxt);
+		evaluate_quals(ss, node->ss.ps.ps_ExprContext, true);
+		ss->connector->begin_scan(&ss->scan);
+		MemoryContextSwitchTo(old);
+		ss->begun = true;
+	}
+	ExecClearTuple(slot);
+	MemoryContextReset(ss->scan.row_cxt);
+	old = MemoryContextSwitchTo(ss->scan.row_cxt);
+	memset(slot->tts_isnull, true, sizeof(bool) * slot->tts_tupleDescriptor->natts);
+	found = ss->connector->next_row(&ss->scan, slot->tts_values, slot->tts_isnull);
+	MemoryContextSwitchTo(old);
+	if (!found)
+		return slot;
+	return ExecStoreVirtualTuple(slot);
+}
+
+static void
+mesh_rescan(ForeignScanState *node)
+{
+	ScanExec  *ss = node->fdw_state;
+
+	if (ss->begun)
+		ss->connector->end_scan(&ss->scan);
+	ss->begun = false;
+	MemoryContextReset(ss->scan.scan_cxt);
+}
+
+static void
+mesh_end_scan(ForeignScanState *node)
+{
+	ScanExec  *ss = node->fdw_state;
+
+	if (ss == NULL)
+		return;
+	if (ss->begun)
+		ss->connector->end_scan(&ss->scan);
+	ss->begun = false;
+	if (ss->in_use)
+		mesh_connection_end_use(ss->config);
+	ss->in_use = false;
+}
+
+static void
+mesh_explain_scan(ForeignScanState *node, ExplainState *es)
+{
+	ScanExec  *ss = node->fdw_state;
+
+	if (es->verbose && ss->connector->explain_scan)
+		ExplainPropertyText("Remote request", ss->connector->explain_scan(&ss->scan), es);
+	if (es->analyze)
+		ExplainPropertyInteger("Remote requests", NULL, ss->scan.requests, es);
+}
+
+/* Fill the scan part of routine. */
+void
+mesh_fdw_scan_routine(FdwRoutine *routine)
+{
+	routine->GetForeignRelSize = mesh_get_rel_size;
+	routine->GetForeignPaths = mesh_get_paths;
+	routine->GetForeignPlan = mesh_get_plan;
+	routine->BeginForeignScan = mesh_begin_scan;
+	routine->IterateForeignScan = mesh_iterate_scan;
+	routine->ReScanForeignScan = mesh_rescan;
+	routine->EndForeignScan = mesh_end_scan;
+	routine->ExplainForeignScan = mesh_explain_scan;
+}
+
+/* The FDW handler of every mesh_<kind> wrapper. */
+Datum
+mesh_fdw_handler(PG_FUNCTION_ARGS)
+{
+	FdwRoutine *routine = makeNode(FdwRoutine);
+
+	mesh_fdw_scan_routine(routine);
+	mesh_fdw_modify_routine(routine);
+	PG_RETURN_POINTER(routine);
+}

@@ -1,0 +1,193 @@
+/*
+ * health.c: mesh.health(timeout_ms) pings every mesh backend at once.
+ *
+ * Each connector starts a non-blocking ping; one poll() loop drives them
+ * all, so the call takes about as long as the slowest answer and never
+ * more than timeout_ms.  A failure is a row with ok = false, never an
+ * exception.
+ */
+#include "postgres.h"
+
+#include <poll.h>
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/pg_foreign_server.h"
+#include "foreign/foreign.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/tuplestore.h"
+
+#include "connector.h"
+#include "mesh_util.h"
+
+PG_FUNCTION_INFO_V1(mesh_health);
+
+typedef struct HealthItem
+{
+	MeshPing	ping;
+	struct timespec started;
+	double		latency_ms;
+	bool		finished;
+} HealthItem;
+
+/* The oids of every foreign server whose wrapper is a mesh connector. */
+List *
+mesh_backend_servers(void)
+{
+	Relation	rel = table_open(ForeignServerRelationId, AccessShareLock);
+	SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
+	HeapTuple	tup;
+	List	   *result = NIL;
+
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_foreign_server srv = (Form_pg_foreign_server) GETSTRUCT(tup);
+		ForeignDataWrapper *fdw = GetForeignDataWrapper(srv->srvfdw);
+
+		if (mesh_connector_by_fdw(fdw->fdwname) != NULL)
+			result = lappend_oid(result, srv->oid);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return result;
+}
+
+static void
+finish_item(HealthItem *item)
+{
+	if (item->finished)
+		return;
+	item->finished = true;
+	if (item->ping.config->connector->ping_finish)
+		item->ping.config->connector->ping_finish(&item->ping);
+}
+
+/* Drive every ping until all are done or the deadline passes. */
+static void
+run_pings(HealthItem *items, int n, int timeout_ms)
+{
+	struct pollfd *fds = palloc(sizeof(struct pollfd) * Max(n, 1));
+	int		   *which = palloc(sizeof(int) * Max(n, 1));
+	struct timespec start;
+
+	mesh_now(&start);
+	for (;;)
+	{
+		int			nfds = 0;
+		double		left = timeout_ms - mesh_elapsed_ms(&start);
+
+		for (int i = 0; i < n; i++)
+		{
+			HealthItem *it = &items[i];
+
+			if (it->ping.done)
+			{
+				if (it->latency_ms < 0)
+					it->latency_ms = mesh_elapsed_ms(&it->started);
+				continue;
+			}
+			fds[nfds].fd = it->ping.fd;
+			fds[nfds].events = it->ping.want_write ? POLLOUT : POLLIN;
+			fds[nfds].revents = 0;
+			which[nfds++] = i;
+		}
+		if (nfds == 0 || left <= 0)
+			break;
+		CHECK_FOR_INTERRUPTS();
+		if (poll(fds, nfds, (int) Min(left + 1, 100)) < 0 && errno != EINTR)
+			break;
+		for (int k = 0; k < nfds; k++)
+			if (fds[k].revents != 0)
+				items[which[k]].ping.config->connector->ping_continue(&items[which[k]].ping);
+	}
+	for (int i = 0; i < n; i++)
+		if (!items[i].ping.done)
+		{
+			items[i].ping.ok = false;
+			items[i].ping.error = psprintf("no answer within %d ms", timeout_ms);
+			items[i].latency_ms = mesh_elapsed_ms(&items[i].started);
+		}
+}
+
+/* mesh.health(timeout_ms): one row per backend. */
+Datum
+mesh_health(PG_FUNCTION_ARGS)
+{
+	int			timeout_ms = PG_ARGISNULL(0) ? 2000 : PG_GETARG_INT32(0);
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	List	   *servers;
+	HealthItem *items;
+	int			n;
+	ListCell   *lc;
+	int			i = 0;
+
+	if (timeout_ms < 1 || timeout_ms > 600000)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid timeout_ms: %d", timeout_ms),
+				 errdetail("Allowed: 1 to 600000 milliseconds.")));
+	InitMaterializedSRF(fcinfo, 0);
+	servers = mesh_backend_servers();
+	n = list_length(servers);
+	items = palloc0(sizeof(HealthItem) * Max(n, 1));
+	foreach(lc, servers)
+	{
+		HealthItem *it = &items[i++];
+
+		it->ping.config = mesh_server_config(lfirst_oid(lc), GetUserId());
+		it->ping.fd = -1;
+		it->latency_ms = -1;
+		it->finished = true;	/* nothing to free until started */
+	}
+
+	PG_TRY();
+	{
+		for (i = 0; i < n; i++)
+		{
+			HealthItem *it = &items[i];
+			const MeshConnector *c = it->ping.config->connector;
+
+			mesh_now(&it->started);
+			it->finished = false;
+			if (c->ping_start == NULL)
+			{
+				it->ping.done = true;
+				it->ping.error = pstrdup("health checks are not supported");
+				continue;
+			}
+			c->ping_start(&it->ping);
+		}
+		run_pings(items, n, timeout_ms);
+	}
+	PG_FINALLY();
+	{
+		for (i = 0; i < n; i++)
+			finish_item(&items[i]);
+	}
+	PG_END_TRY();
+
+	for (i = 0; i < n; i++)
+	{
+		HealthItem *it = &items[i];
+		Datum		values[6];
+		bool		nulls[6] = {false};
+
+		values[0] = CStringGetDatum(it->ping.config->servername);
+		values[0] = DirectFunctionCall1(namein, values[0]);
+		values[1] = CStringGetTextDatum(it->ping.config->connector->kind);
+		values[2] = BoolGetDatum(it->ping.ok);
+		values[3] = Float8GetDatum(it->latency_ms);
+		nulls[4] = it->ping.version == NULL;
+		if (!nulls[4])
+			values[4] = CStringGetTextDatum(it->ping.version);
+		nulls[5] = it->ping.error == NULL;
+		if (!nulls[5])
+			values[5] = CStringGetTextDatum(it->ping.error);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}

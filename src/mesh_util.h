@@ -1,0 +1,23 @@
+/*
+ * mesh_util.h: small helpers shared by the core and the connectors.
+ */
+#ifndef MESH_UTIL_H
+#define MESH_UTIL_H
+
+#include "connector.h"
+
+/* qual.c */
+extern int	mesh_qual_array_text(MeshQual *qual, char ***out);
+extern char *mesh_qual_display(MeshQual *qual);
+
+/* util.c */
+extern char *mesh_datum_text(Datum value, Oid typid);
+extern double mesh_elapsed_ms(struct timespec *start);
+extern void mesh_now(struct timespec *ts);
+extern char *mesh_quote_display(const char *s, size_t len);
+
+/* health.c, execute.c */
+extern List *mesh_backend_servers(void);
+extern MeshServerConfig *mesh_server_config_by_name(const char *name);
+
+#endif							/* MESH_UTIL_H */

@@ -1,0 +1,283 @@
+/*
+ * option.c: validation of FDW options against each connector's declared
+ * option table, at CREATE/ALTER time, and lookups of option values.
+ */
+#include "postgres.h"
+
+#include "access/reloptions.h"
+#include "catalog/pg_foreign_server.h"
+#include "catalog/pg_foreign_table.h"
+#include "catalog/pg_user_mapping.h"
+#include "catalog/pg_attribute.h"
+#include "catalog/pg_foreign_data_wrapper.h"
+#include "commands/defrem.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/varlena.h"
+
+#include "connector.h"
+
+PG_FUNCTION_INFO_V1(mesh_fdw_validator);
+
+/* Options every kind accepts. */
+static const MeshOption mesh_common_options[] = {
+	{"timeout_ms", MESH_OPT_SERVER, MESH_OPTTYPE_INT, false, 1, 3600000},
+	{NULL}
+};
+
+static const char *const secret_words[] = {"password", "token", "api_key", "secret", NULL};
+
+/* True when an option name denotes a secret (password, token, ...). */
+bool
+mesh_option_is_secret_name(const char *name)
+{
+	for (int i = 0; secret_words[i]; i++)
+		if (strstr(name, secret_words[i]) != NULL)
+			return true;
+	return false;
+}
+
+/* The declaration of option name for connector c (or a common one), or NULL. */
+const MeshOption *
+mesh_find_option(const MeshConnector *c, const char *name)
+{
+	for (const MeshOption *o = c->options; o && o->name; o++)
+		if (strcmp(o->name, name) == 0)
+			return o;
+	for (const MeshOption *o = mesh_common_options; o->name; o++)
+		if (strcmp(o->name, name) == 0)
+			return o;
+	return NULL;
+}
+
+static const char *
+place_name(int place)
+{
+	switch (place)
+	{
+		case MESH_OPT_SERVER:
+			return "server";
+		case MESH_OPT_TABLE:
+			return "foreign table";
+		case MESH_OPT_COLUMN:
+			return "column";
+		case MESH_OPT_MAPPING:
+			return "user mapping";
+	}
+	return "foreign data wrapper";
+}
+
+static int
+catalog_place(Oid catalog)
+{
+	switch (catalog)
+	{
+		case ForeignServerRelationId:
+			return MESH_OPT_SERVER;
+		case ForeignTableRelationId:
+			return MESH_OPT_TABLE;
+		case AttributeRelationId:
+			return MESH_OPT_COLUMN;
+		case UserMappingRelationId:
+			return MESH_OPT_MAPPING;
+	}
+	return 0;
+}
+
+/* The valid option at this place whose name is closest to name, or NULL. */
+static const char *
+closest_option(const MeshConnector *c, int place, const char *name)
+{
+	const char *best = NULL;
+	int			best_dist = 4;	/* suggest only near misses */
+	const MeshOption *lists[2] = {c->options, mesh_common_options};
+
+	for (int l = 0; l < 2; l++)
+		for (const MeshOption *o = lists[l]; o && o->name; o++)
+		{
+			int			d;
+
+			if (!(o->places & place))
+				continue;
+			d = varstr_levenshtein(name, strlen(name), o->name, strlen(o->name),
+								   1, 1, 1, true);
+			if (d < best_dist)
+			{
+				best_dist = d;
+				best = o->name;
+			}
+		}
+	return best;
+}
+
+/* A list of the option names valid at place, for a hint. */
+static char *
+valid_options(const MeshConnector *c, int place)
+{
+	StringInfoData buf;
+	const MeshOption *lists[2] = {c->options, mesh_common_options};
+
+	initStringInfo(&buf);
+	for (int l = 0; l < 2; l++)
+		for (const MeshOption *o = lists[l]; o && o->name; o++)
+			if (o->places & place)
+				appendStringInfo(&buf, "%s%s", buf.len ? ", " : "", o->name);
+	return buf.len ? buf.data : pstrdup("(none)");
+}
+
+/* Errors unless value is acceptable for option o. Secrets are never echoed. */
+static void
+check_value(const MeshConnector *c, const MeshOption *o, const char *value)
+{
+	const char *shown = o->secret ? "********" : value;
+
+	switch (o->type)
+	{
+		case MESH_OPTTYPE_STRING:
+			if (o->min > 0 && strlen(value) < (size_t) o->min)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_STRING_FORMAT),
+						 errmsg("option \"%s\" of %s must not be empty", o->name,
+								c->kind)));
+			break;
+		case MESH_OPTTYPE_INT:
+			{
+				char	   *end;
+				long long	v;
+
+				errno = 0;
+				v = strtoll(value, &end, 10);
+				if (errno != 0 || end == value || *end != '\0' || v < o->min || v > o->max)
+					ereport(ERROR,
+							(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+							 errmsg("invalid value for option \"%s\": \"%s\"", o->name, shown),
+							 errdetail("Allowed: an integer from " INT64_FORMAT " to " INT64_FORMAT ".",
+									   o->min, o->max)));
+				break;
+			}
+		case MESH_OPTTYPE_BOOL:
+			{
+				bool		b;
+
+				if (!parse_bool(value, &b))
+					ereport(ERROR,
+							(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+							 errmsg("invalid value for option \"%s\": \"%s\"", o->name, shown),
+							 errdetail("Allowed: true or false.")));
+				break;
+			}
+		case MESH_OPTTYPE_ENUM:
+			{
+				char	   *words = pstrdup(o->allowed);
+				char	   *save = NULL;
+				bool		found = false;
+
+				for (char *w = strtok_r(words, "|", &save); w; w = strtok_r(NULL, "|", &save))
+					if (strcmp(w, value) == 0)
+						found = true;
+				if (!found)
+				{
+					char	   *list = pstrdup(o->allowed);
+
+					for (char *p = list; *p; p++)
+						if (*p == '|')
+							*p = ',';
+					ereport(ERROR,
+							(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+							 errmsg("invalid value for option \"%s\": \"%s\"", o->name, shown),
+							 errdetail("Allowed values: %s.", list)));
+				}
+				break;
+			}
+	}
+}
+
+/*
+ * Validate one option list of a mesh FDW object.  The connector is found
+ * from the name of the SQL validator function, "<kind>_validator".
+ */
+Datum
+mesh_fdw_validator(PG_FUNCTION_ARGS)
+{
+	List	   *options = untransformRelOptions(PG_GETARG_DATUM(0));
+	Oid			catalog = PG_GETARG_OID(1);
+	char	   *fname = get_func_name(fcinfo->flinfo->fn_oid);
+	char	   *suffix = fname ? strstr(fname, "_validator") : NULL;
+	const MeshConnector *c;
+	int			place = catalog_place(catalog);
+	ListCell   *lc;
+
+	if (suffix == NULL)
+		elog(ERROR, "mesh validator called through an unexpected function");
+	*suffix = '\0';
+	c = mesh_connector_by_kind(fname);
+	if (c == NULL)
+		elog(ERROR, "no mesh connector for kind \"%s\"", fname);
+
+	foreach(lc, options)
+	{
+		DefElem    *def = lfirst(lc);
+		const MeshOption *o = mesh_find_option(c, def->defname);
+		const char *value = defGetString(def);
+
+		if (o == NULL || (o->places & place) == 0)
+		{
+			const char *near = closest_option(c, place, def->defname);
+
+			if (o != NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+						 errmsg("option \"%s\" of %s is not valid for a %s",
+								def->defname, c->kind, place_name(place)),
+						 o->secret ?
+						 errhint("Secrets are accepted only in a user mapping: CREATE USER MAPPING ... OPTIONS (%s '...').",
+								 o->name) :
+						 errhint("Valid %s options: %s.", place_name(place), valid_options(c, place))));
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+					 errmsg("invalid option \"%s\" for a %s %s", def->defname, c->kind,
+							place_name(place)),
+					 near ? errhint("Perhaps you meant the option \"%s\".", near) :
+					 errhint("Valid %s options: %s.", place_name(place), valid_options(c, place))));
+		}
+		check_value(c, o, value);
+	}
+	PG_RETURN_VOID();
+}
+
+/* The value of option name in a DefElem list, or NULL. */
+const char *
+mesh_defelem_get(List *options, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, options)
+	{
+		DefElem    *def = lfirst(lc);
+
+		if (strcmp(def->defname, name) == 0)
+			return defGetString(def);
+	}
+	return NULL;
+}
+
+/* An option of a server or its user mapping (mapping wins), or dflt. */
+const char *
+mesh_config_get(const MeshServerConfig *config, const char *name, const char *dflt)
+{
+	const char *v = mesh_defelem_get(config->mapping_options, name);
+
+	if (v == NULL)
+		v = mesh_defelem_get(config->server_options, name);
+	return v ? v : dflt;
+}
+
+/* An integer option (already validated), or dflt. */
+int
+mesh_config_get_int(const MeshServerConfig *config, const char *name, int dflt)
+{
+	const char *v = mesh_config_get(config, name, NULL);
+
+	return v ? (int) strtol(v, NULL, 10) : dflt;
+}

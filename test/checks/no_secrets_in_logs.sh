@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Check: no test secret appears in the hub PostgreSQL log or the Redis logs.
+# Secrets belong in USER MAPPINGs and must be redacted everywhere mesh writes
+# (errors, EXPLAIN, logs). Note: PostgreSQL itself logs the text of a failing
+# statement (log_min_error_statement = error), so a test must not put a secret
+# literal into a statement that is expected to fail.
+# Exit 0 = pass; non-zero = fail, with the reason.
+set -euo pipefail
+
+name=no_secrets_in_logs
+dir=${MESH_TEST_DIR:-/tmp/mesh-test}
+secrets="remote_secret_pw redis_secret_pw meshuser_pw"
+
+shopt -s nullglob
+logs=("$dir"/pg_hub/*.log "$dir"/pg_hub/data/log/* "$dir"/redis*/*.log)
+hub_logs=("$dir"/pg_hub/postgres.log)
+
+if [ ${#hub_logs[@]} -eq 0 ] || [ ! -s "${hub_logs[0]}" ]; then
+	echo "$name: FAILED: no hub log at $dir/pg_hub/postgres.log (nothing to check; did the harness start?)"
+	exit 1
+fi
+
+found=0
+for secret in $secrets; do
+	for f in "${logs[@]}"; do
+		[ -f "$f" ] || continue
+		if grep -q -F -- "$secret" "$f"; then
+			found=1
+			echo "$name: FAILED: secret '${secret:0:3}...' appears in $f:"
+			# Show where, with the secret itself masked.
+			grep -n -F -- "$secret" "$f" | head -n 5 | sed "s/$secret/<REDACTED>/g"
+		fi
+	done
+done
+
+if [ "$found" -ne 0 ]; then
+	exit 1
+fi
+echo "$name: ok (${#logs[@]} log files checked for ${secrets// /, })"

@@ -1,0 +1,488 @@
+#!/usr/bin/env bash
+# mesh test harness: installs and runs the real servers the tests talk to.
+#
+#   test/harness.sh install         apt install of servers and build deps (idempotent)
+#   test/harness.sh start           stop leftovers, then start every server in $SERVERS
+#   test/harness.sh stop            stop every server by its own PID (idempotent)
+#   test/harness.sh restart-redis   stop and start the first Redis on the same port
+#   test/harness.sh env             print `export VAR=value` lines for the tests
+#   test/harness.sh status          show which servers run (PID, port)
+#
+# Every server lives under the state dir ${MESH_TEST_DIR:-/tmp/mesh-test}, one
+# folder per server (data, log, pid file), listens on 127.0.0.1 only, and is
+# stopped by the PID it recorded.
+#
+# Adding a backend: write start_<name> / stop_<name> (and optionally
+# port_<name> for `status`), add <name> to SERVERS, its packages to PACKAGES,
+# and its port variable to cmd_env.
+set -euo pipefail
+
+HARNESS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")
+TEST_DIR=$(dirname "$HARNESS")
+
+# ---------------------------------------------------------------- settings
+MESH_TEST_DIR=${MESH_TEST_DIR:-/tmp/mesh-test}
+MESH_PG_PORT=${MESH_PG_PORT:-55432}
+MESH_REMOTE_PG_PORT=${MESH_REMOTE_PG_PORT:-55433}
+MESH_REDIS_PORT=${MESH_REDIS_PORT:-56379}
+MESH_REDIS_AUTH_PORT=${MESH_REDIS_AUTH_PORT:-56380}
+MESH_HANG_PORT=${MESH_HANG_PORT:-56390}
+MESH_DOWN_PORT=${MESH_DOWN_PORT:-56391}
+# seconds to wait for a server to become ready
+MESH_START_TIMEOUT=${MESH_START_TIMEOUT:-20}
+
+# Secrets the tests use (also grepped for by test/checks/no_secrets_in_logs.sh).
+REMOTE_PG_USER=remote_user
+REMOTE_PG_PASSWORD=remote_secret_pw
+REMOTE_PG_DB=remote_db
+REDIS_AUTH_PASSWORD=redis_secret_pw
+REDIS_ACL_USER=meshuser
+REDIS_ACL_PASSWORD=meshuser_pw
+
+SERVERS="pg_hub pg_remote redis redis_auth hang"
+
+PACKAGES="postgresql-15 postgresql-contrib postgresql-server-dev-15 libhiredis-dev
+redis-server redis-tools libcurl4-openssl-dev libjansson-dev build-essential
+pkg-config python3 make gcc"
+
+# PostgreSQL 15 binaries: prefer the versioned pg_config (Debian's
+# /usr/bin/pg_config follows the newest installed major version).
+pg_config_path() {
+	if [ -n "${PG_CONFIG:-}" ]; then
+		echo "$PG_CONFIG"
+	elif [ -x /usr/lib/postgresql/15/bin/pg_config ]; then
+		echo /usr/lib/postgresql/15/bin/pg_config
+	else
+		echo pg_config
+	fi
+}
+
+# ---------------------------------------------------------------- helpers
+log() { echo "harness: $*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# fail_with_log NAME LOGFILE REASON: report a server that did not start
+# (with the tail of its log) and exit non-zero.
+fail_with_log() {
+	local name=$1 logfile=$2 reason=$3
+	log "ERROR: server '$name' $reason"
+	if [ -n "$logfile" ] && [ -f "$logfile" ]; then
+		log "---- last lines of $logfile ----"
+		tail -n 40 "$logfile" >&2 || true
+		log "---- end of $logfile ----"
+	else
+		log "(no log file at ${logfile:-<none>})"
+	fi
+	exit 1
+}
+
+# pid_alive PID: true if the process exists and is not a zombie.
+pid_alive() {
+	local pid=$1 state
+	[ -n "$pid" ] && [ -r "/proc/$pid/status" ] || return 1
+	state=$(awk '/^State:/ {print $2; exit}' "/proc/$pid/status" 2>/dev/null) || return 1
+	[ -n "$state" ] && [ "$state" != "Z" ]
+}
+
+# pid_matches PID REGEX: true if the live process PID's command line matches
+# REGEX (guards against signalling a recycled PID that is not ours).
+pid_matches() {
+	local pid=$1 re=$2
+	pid_alive "$pid" || return 1
+	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qE -- "$re"
+}
+
+# wait_pid_gone PID [TIMEOUT]: wait until PID has exited (gone or zombie).
+wait_pid_gone() {
+	local pid=$1 timeout=${2:-20} i
+	for ((i = 0; i < timeout * 20; i++)); do
+		pid_alive "$pid" || return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# kill_pid NAME PID REGEX: TERM the process if it is ours (its command line
+# matches REGEX), wait, KILL if needed.
+kill_pid() {
+	local name=$1 pid=$2 re=$3
+	if ! pid_matches "$pid" "$re"; then
+		return 0
+	fi
+	kill -TERM "$pid" 2>/dev/null || true
+	if ! wait_pid_gone "$pid" 15; then
+		log "$name (pid $pid) ignored SIGTERM for 15 s; sending SIGKILL"
+		kill -KILL "$pid" 2>/dev/null || true
+		wait_pid_gone "$pid" 5 || die "$name (pid $pid) does not exit"
+	fi
+}
+
+# port_open PORT: true if something accepts TCP connections on 127.0.0.1:PORT.
+port_open() {
+	timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null
+}
+
+# wait_port NAME PORT LOGFILE [PID]: wait until PORT accepts connections;
+# fail early if PID (when given) dies.
+wait_port() {
+	local name=$1 port=$2 logfile=$3 pid=${4:-} i
+	for ((i = 0; i < MESH_START_TIMEOUT * 10; i++)); do
+		port_open "$port" && return 0
+		if [ -n "$pid" ] && ! pid_alive "$pid"; then
+			fail_with_log "$name" "$logfile" "exited before listening on port $port"
+		fi
+		sleep 0.1
+	done
+	fail_with_log "$name" "$logfile" "did not listen on port $port within ${MESH_START_TIMEOUT}s"
+}
+
+# require_port_free NAME PORT: fail if something already listens on PORT.
+require_port_free() {
+	local name=$1 port=$2
+	if port_open "$port"; then
+		log "ERROR: port $port needed by '$name' is already in use:"
+		if command -v ss >/dev/null 2>&1; then
+			ss -ltnp "sport = :$port" >&2 || true
+		fi
+		exit 1
+	fi
+}
+
+read_pidfile() { [ -f "$1" ] && head -n 1 "$1" | tr -dc '0-9' || true; }
+
+as_postgres() {
+	if command -v runuser >/dev/null 2>&1; then
+		runuser -u postgres -- "$@"
+	else
+		su postgres -s /bin/sh -c "$(printf '%q ' "$@")"
+	fi
+}
+
+# ---------------------------------------------------------------- PostgreSQL
+PG_BINDIR=""
+pg_bindir() {
+	if [ -z "$PG_BINDIR" ]; then
+		PG_BINDIR=$("$(pg_config_path)" --bindir) || die "pg_config not found: run '$0 install'"
+	fi
+	echo "$PG_BINDIR"
+}
+
+pg_locale() {
+	if locale -a 2>/dev/null | grep -qix 'c.utf-\?8'; then echo C.UTF-8; else echo C; fi
+}
+
+# pg_init NAME PORT: fresh cluster in $MESH_TEST_DIR/NAME/data, owned by postgres,
+# loopback-only, no unix socket. Caller appends extra settings and pg_hba.
+pg_init() {
+	local name=$1 port=$2 dir="$MESH_TEST_DIR/$1" bindir
+	bindir=$(pg_bindir)
+	id postgres >/dev/null 2>&1 || die "OS user 'postgres' missing: run '$0 install'"
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	chown postgres: "$dir"
+	chmod 700 "$dir"
+	as_postgres test -w "$dir" || die "user postgres cannot write $dir (is a parent folder private?)"
+	as_postgres "$bindir/initdb" -D "$dir/data" -U postgres --auth=trust \
+		--encoding=UTF8 --locale="$(pg_locale)" --no-sync >"$dir/initdb.log" 2>&1 ||
+		fail_with_log "$name" "$dir/initdb.log" "initdb failed"
+	cat >>"$dir/data/postgresql.conf" <<EOF
+
+# ---- mesh test harness ----
+port = $port
+listen_addresses = '127.0.0.1'
+unix_socket_directories = ''
+fsync = off
+log_min_messages = warning
+log_line_prefix = '%m [%p] %q%u@%d '
+EOF
+}
+
+# pg_start NAME PORT: start the cluster, wait until it accepts connections.
+pg_start() {
+	local name=$1 port=$2 dir="$MESH_TEST_DIR/$1" bindir
+	bindir=$(pg_bindir)
+	require_port_free "$name" "$port"
+	touch "$dir/postgres.log"
+	chown postgres: "$dir/postgres.log"
+	chmod 600 "$dir/postgres.log"
+	as_postgres "$bindir/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" \
+		-w -t "$MESH_START_TIMEOUT" start >"$dir/pg_ctl.log" 2>&1 ||
+		fail_with_log "$name" "$dir/postgres.log" "did not start (pg_ctl: $(tail -n 1 "$dir/pg_ctl.log"))"
+	local i
+	for ((i = 0; i < MESH_START_TIMEOUT * 10; i++)); do
+		"$bindir/pg_isready" -q -h 127.0.0.1 -p "$port" -U postgres && return 0
+		sleep 0.1
+	done
+	fail_with_log "$name" "$dir/postgres.log" "not ready on port $port within ${MESH_START_TIMEOUT}s"
+}
+
+# pg_stop NAME: fast shutdown by the postmaster's own PID; idempotent.
+pg_stop() {
+	local name=$1 dir="$MESH_TEST_DIR/$1" pid bindir
+	[ -f "$dir/data/postmaster.pid" ] || return 0
+	pid=$(read_pidfile "$dir/data/postmaster.pid")
+	# Only a postmaster of this data dir: a stale pid file must not make us
+	# signal a recycled PID.
+	if [ -n "$pid" ] && pid_matches "$pid" "postgres.* -D $dir/data( |$)"; then
+		bindir=$(pg_bindir)
+		if ! as_postgres "$bindir/pg_ctl" -D "$dir/data" -m fast -w -t 30 stop >/dev/null 2>&1; then
+			log "$name: pg_ctl stop failed; signalling pid $pid"
+			kill -INT "$pid" 2>/dev/null || true
+		fi
+		if ! wait_pid_gone "$pid" 20; then
+			log "$name (pid $pid) still running; sending SIGQUIT"
+			kill -QUIT "$pid" 2>/dev/null || true
+			wait_pid_gone "$pid" 10 || die "$name (pid $pid) does not exit"
+		fi
+	fi
+	rm -f "$dir/data/postmaster.pid"
+}
+
+start_pg_hub() {
+	local dir="$MESH_TEST_DIR/pg_hub"
+	pg_init pg_hub "$MESH_PG_PORT"
+	cat >>"$dir/data/postgresql.conf" <<EOF
+shared_preload_libraries = '${MESH_PRELOAD-mesh}'
+max_worker_processes = 32
+${MESH_PG_EXTRA_CONF:-}
+EOF
+	cat >"$dir/data/pg_hba.conf" <<EOF
+# mesh test harness: hub, loopback only
+host    all             all             127.0.0.1/32            trust
+host    replication     all             127.0.0.1/32            trust
+EOF
+	if [ -n "${MESH_PRELOAD-mesh}" ]; then
+		local lib libdir
+		libdir=$("$(pg_config_path)" --pkglibdir)
+		local preload=${MESH_PRELOAD-mesh}
+		for lib in ${preload//,/ }; do
+			[ -f "$libdir/$lib.so" ] || log "warning: $libdir/$lib.so is not installed (shared_preload_libraries='${MESH_PRELOAD-mesh}'); the hub will not start"
+		done
+	fi
+	pg_start pg_hub "$MESH_PG_PORT"
+}
+stop_pg_hub() { pg_stop pg_hub; }
+port_pg_hub() { echo "$MESH_PG_PORT"; }
+pid_pg_hub() { read_pidfile "$MESH_TEST_DIR/pg_hub/data/postmaster.pid"; }
+
+start_pg_remote() {
+	local dir="$MESH_TEST_DIR/pg_remote"
+	pg_init pg_remote "$MESH_REMOTE_PG_PORT"
+	cat >>"$dir/data/postgresql.conf" <<EOF
+password_encryption = 'scram-sha-256'
+EOF
+	cat >"$dir/data/pg_hba.conf" <<EOF
+# mesh test harness: remote, password for $REMOTE_PG_USER, trust for the rest
+host    all             $REMOTE_PG_USER     127.0.0.1/32            scram-sha-256
+host    all             all             127.0.0.1/32            trust
+EOF
+	pg_start pg_remote "$MESH_REMOTE_PG_PORT"
+	# The password goes through stdin, not argv; log_statement is off.
+	"$(pg_bindir)/psql" -X -q -h 127.0.0.1 -p "$MESH_REMOTE_PG_PORT" -U postgres -d postgres \
+		-v ON_ERROR_STOP=1 >"$dir/setup.log" 2>&1 <<EOF ||
+CREATE ROLE $REMOTE_PG_USER LOGIN PASSWORD '$REMOTE_PG_PASSWORD';
+CREATE DATABASE $REMOTE_PG_DB OWNER $REMOTE_PG_USER;
+EOF
+		fail_with_log pg_remote "$dir/setup.log" "setup of role $REMOTE_PG_USER / database $REMOTE_PG_DB failed"
+}
+stop_pg_remote() { pg_stop pg_remote; }
+port_pg_remote() { echo "$MESH_REMOTE_PG_PORT"; }
+pid_pg_remote() { read_pidfile "$MESH_TEST_DIR/pg_remote/data/postmaster.pid"; }
+
+# ---------------------------------------------------------------- Redis
+# redis_conf NAME PORT [EXTRA_LINE...]: write $MESH_TEST_DIR/NAME/redis.conf.
+# A config file (mode 600) keeps passwords out of the process's argv.
+redis_conf() {
+	local name=$1 port=$2 dir="$MESH_TEST_DIR/$1"
+	shift 2
+	mkdir -p "$dir/data"
+	(
+		umask 077
+		cat >"$dir/redis.conf" <<EOF
+bind 127.0.0.1
+port $port
+save ""
+appendonly no
+daemonize yes
+pidfile $dir/redis.pid
+logfile $dir/redis.log
+dir $dir/data
+EOF
+		local line
+		for line in "$@"; do echo "$line" >>"$dir/redis.conf"; done
+	)
+}
+
+# redis_start NAME PORT [PASSWORD]: start from NAME/redis.conf, wait for PONG.
+redis_start() {
+	local name=$1 port=$2 password=${3:-} dir="$MESH_TEST_DIR/$1" i pid reply
+	command -v redis-server >/dev/null || die "redis-server not installed: run '$0 install'"
+	require_port_free "$name" "$port"
+	rm -f "$dir/redis.pid"
+	redis-server "$dir/redis.conf" >"$dir/redis-start.log" 2>&1 ||
+		fail_with_log "$name" "$dir/redis.log" "did not start ($(tail -n 1 "$dir/redis-start.log"))"
+	for ((i = 0; i < MESH_START_TIMEOUT * 10; i++)); do
+		pid=$(read_pidfile "$dir/redis.pid")
+		if [ -n "$pid" ]; then
+			reply=$(REDISCLI_AUTH=$password redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null || true)
+			[ "$reply" = PONG ] && return 0
+			pid_alive "$pid" || fail_with_log "$name" "$dir/redis.log" "exited during start"
+		fi
+		sleep 0.1
+	done
+	fail_with_log "$name" "$dir/redis.log" "did not answer PING on port $port within ${MESH_START_TIMEOUT}s"
+}
+
+redis_stop() {
+	local name=$1 port=$2 dir="$MESH_TEST_DIR/$1" pid
+	pid=$(read_pidfile "$dir/redis.pid")
+	[ -n "$pid" ] && kill_pid "$name" "$pid" "redis-server .*:$port( |$)"
+	rm -f "$dir/redis.pid"
+}
+
+start_redis() {
+	rm -rf "$MESH_TEST_DIR/redis"
+	redis_conf redis "$MESH_REDIS_PORT"
+	redis_start redis "$MESH_REDIS_PORT"
+}
+stop_redis() { redis_stop redis "$MESH_REDIS_PORT"; }
+port_redis() { echo "$MESH_REDIS_PORT"; }
+pid_redis() { read_pidfile "$MESH_TEST_DIR/redis/redis.pid"; }
+
+start_redis_auth() {
+	rm -rf "$MESH_TEST_DIR/redis_auth"
+	redis_conf redis_auth "$MESH_REDIS_AUTH_PORT" \
+		"requirepass $REDIS_AUTH_PASSWORD" \
+		"user $REDIS_ACL_USER on >$REDIS_ACL_PASSWORD ~* &* +@all"
+	redis_start redis_auth "$MESH_REDIS_AUTH_PORT" "$REDIS_AUTH_PASSWORD"
+}
+stop_redis_auth() { redis_stop redis_auth "$MESH_REDIS_AUTH_PORT"; }
+port_redis_auth() { echo "$MESH_REDIS_AUTH_PORT"; }
+pid_redis_auth() { read_pidfile "$MESH_TEST_DIR/redis_auth/redis.pid"; }
+
+# ---------------------------------------------------------------- hanging TCP server
+python_bin() {
+	if [ -x /usr/bin/python3 ]; then echo /usr/bin/python3; else command -v python3 || die "python3 not installed"; fi
+}
+
+start_hang() {
+	local dir="$MESH_TEST_DIR/hang" pid
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	require_port_free hang "$MESH_HANG_PORT"
+	"$(python_bin)" "$TEST_DIR/hang_server.py" "$MESH_HANG_PORT" 127.0.0.1 \
+		</dev/null >"$dir/hang.log" 2>&1 &
+	pid=$!
+	echo "$pid" >"$dir/hang.pid"
+	wait_port hang "$MESH_HANG_PORT" "$dir/hang.log" "$pid"
+}
+stop_hang() {
+	local dir="$MESH_TEST_DIR/hang" pid
+	pid=$(read_pidfile "$dir/hang.pid")
+	[ -n "$pid" ] && kill_pid hang "$pid" "hang_server\.py $MESH_HANG_PORT( |$)"
+	rm -f "$dir/hang.pid"
+}
+port_hang() { echo "$MESH_HANG_PORT"; }
+pid_hang() { read_pidfile "$MESH_TEST_DIR/hang/hang.pid"; }
+
+# ---------------------------------------------------------------- commands
+cmd_install() {
+	local missing="" pkg
+	for pkg in $PACKAGES; do
+		dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' ||
+			missing="$missing $pkg"
+	done
+	if [ -z "$missing" ]; then
+		log "install: all packages present"
+		return 0
+	fi
+	[ "$(id -u)" = 0 ] || die "install needs root (missing:$missing)"
+	log "install: missing:$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q
+	# shellcheck disable=SC2086
+	apt-get install -y -q --no-install-recommends $missing
+	log "install: done"
+}
+
+stop_all() {
+	local s rc=0
+	for s in $SERVERS; do
+		"stop_$s" || { log "stop of $s failed"; rc=1; }
+	done
+	return $rc
+}
+
+cmd_start() {
+	mkdir -p "$MESH_TEST_DIR"
+	chmod 755 "$MESH_TEST_DIR"
+	log "start: state dir $MESH_TEST_DIR"
+	stop_all
+	# On any failure below, leave nothing half-started behind.
+	trap 'rc=$?; if [ $rc -ne 0 ]; then log "start failed; stopping what was started"; stop_all || true; fi' EXIT
+	local s
+	# Fail before starting anything if a port is taken by someone else.
+	for s in $SERVERS; do
+		require_port_free "$s" "$("port_$s")"
+	done
+	for s in $SERVERS; do
+		"start_$s"
+		log "started $s (pid $("pid_$s"), port $("port_$s"))"
+	done
+	# The "down" server: nothing may listen on its port.
+	if port_open "$MESH_DOWN_PORT"; then
+		log "ERROR: the 'down' port $MESH_DOWN_PORT must be free but something listens on it"
+		command -v ss >/dev/null 2>&1 && ss -ltnp "sport = :$MESH_DOWN_PORT" >&2
+		exit 1
+	fi
+	trap - EXIT
+	log "start: all servers ready"
+}
+
+cmd_stop() {
+	stop_all
+	log "stop: all servers stopped"
+}
+
+cmd_restart_redis() {
+	[ -f "$MESH_TEST_DIR/redis/redis.conf" ] || die "restart-redis: no $MESH_TEST_DIR/redis/redis.conf (run '$0 start' first)"
+	stop_redis
+	redis_start redis "$MESH_REDIS_PORT"
+	log "restarted redis (pid $(pid_redis), port $MESH_REDIS_PORT)"
+}
+
+cmd_status() {
+	local s pid state
+	for s in $SERVERS; do
+		pid=$("pid_$s")
+		if [ -n "$pid" ] && pid_alive "$pid"; then state=running; else state=stopped; fi
+		printf '%-12s %-8s pid=%-8s port=%s\n' "$s" "$state" "${pid:--}" "$("port_$s")"
+	done
+}
+
+cmd_env() {
+	local v
+	for v in MESH_TEST_DIR MESH_PG_PORT MESH_REMOTE_PG_PORT MESH_REDIS_PORT \
+		MESH_REDIS_AUTH_PORT MESH_HANG_PORT MESH_DOWN_PORT; do
+		printf 'export %s=%q\n' "$v" "${!v}"
+	done
+	printf 'export PGHOST=127.0.0.1\n'
+	printf 'export PGPORT=%q\n' "$MESH_PG_PORT"
+	printf 'export PGUSER=postgres\n'
+	printf 'export MESH_HARNESS=%q\n' "$HARNESS"
+}
+
+usage() {
+	sed -n '2,9p' "$HARNESS" | sed 's/^# \{0,1\}//' >&2
+	exit 2
+}
+
+case "${1:-}" in
+install) cmd_install ;;
+start) cmd_start ;;
+stop) cmd_stop ;;
+restart-redis) cmd_restart_redis ;;
+env) cmd_env ;;
+status) cmd_status ;;
+*) usage ;;
+esac

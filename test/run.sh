@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Runs the whole mesh test suite from a fresh machine:
+#   1. test/harness.sh install      (packages; idempotent)
+#   2. make clean all install       (build and install the extension)
+#   3. test/harness.sh start        (every server the tests need)
+#   4. make installcheck            (pg_regress tests)
+#   5. test/checks/*.sh             (process-level checks; exit 0 = pass)
+#   6. test/harness.sh stop         (always, also on error or interrupt)
+# The very last line printed is "N passed, N failed" (pg_regress tests plus
+# checks). Exit status is non-zero if anything failed; a failed install, build
+# or server start counts as one failure.
+#
+# Environment: PG_CONFIG (default: PostgreSQL 15's pg_config), MESH_CHECK_TIMEOUT
+# (seconds per check, default 900), and the harness's MESH_* settings.
+set -uo pipefail
+exec 2>&1 </dev/null
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+HARNESS="$REPO/test/harness.sh"
+harness() { bash "$HARNESS" "$@"; }
+if [ -z "${PG_CONFIG:-}" ]; then
+	if [ -x /usr/lib/postgresql/15/bin/pg_config ]; then
+		PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
+	else
+		PG_CONFIG=pg_config
+	fi
+fi
+export PG_CONFIG
+
+PASSED=0
+FAILED=0
+WORK=$(mktemp -d)
+
+# finish: stop every server, then print the summary as the last line.
+finish() {
+	local rc=$?
+	trap - EXIT INT TERM
+	echo "== stop servers"
+	if ! harness stop; then
+		echo "run: stopping the servers failed"
+		FAILED=$((FAILED + 1))
+	fi
+	rm -rf "$WORK"
+	if [ "$rc" -ne 0 ] && [ "$FAILED" -eq 0 ]; then
+		echo "run: aborted with status $rc"
+		FAILED=1
+	fi
+	echo "$PASSED passed, $FAILED failed"
+	if [ "$FAILED" -ne 0 ]; then exit 1; fi
+	exit 0
+}
+trap finish EXIT
+trap 'echo "run: interrupted"; FAILED=$((FAILED + 1)); exit 130' INT TERM
+
+# must STEP CMD...: run a step the rest depends on; on failure count one
+# failure and stop the run (finish prints the summary).
+must() {
+	local what=$1
+	shift
+	echo "== $what"
+	if ! "$@"; then
+		echo "run: FAILED: $what"
+		FAILED=$((FAILED + 1))
+		exit 1
+	fi
+}
+
+must "install packages" harness install
+must "build and install the extension" make -C "$REPO" PG_CONFIG="$PG_CONFIG" clean all install
+must "start servers" harness start
+eval "$(harness env)"
+
+# ---- pg_regress
+echo "== make installcheck"
+rm -f "$REPO/regression.diffs" "$REPO/regression.out" "$REPO/test/regression.diffs" "$REPO/test/regression.out"
+make -C "$REPO" PG_CONFIG="$PG_CONFIG" installcheck 2>&1 | tee "$WORK/installcheck.log"
+ic_rc=${PIPESTATUS[0]}
+
+# Counts "test NAME ... ok", "     NAME ... ok" (parallel group), "... FAILED",
+# "... failed (ignored)" (counted as failed), and the TAP form of newer
+# pg_regress ("ok 1 - NAME", "not ok 2 + NAME").
+read -r rp rf < <(awk '
+	/^[ \t]*(test[ \t]+)?[^ \t]+[ \t]+\.\.\.[ \t]+ok([ \t]|$)/ { p++; next }
+	/^[ \t]*(test[ \t]+)?[^ \t]+[ \t]+\.\.\.[ \t]+(FAILED|failed)/ { f++; next }
+	/^not ok[ \t]+[0-9]+[ \t]+[-+][ \t]/ { f++; next }
+	/^ok[ \t]+[0-9]+[ \t]+[-+][ \t]/ { p++; next }
+	END { print p + 0, f + 0 }' "$WORK/installcheck.log")
+PASSED=$((PASSED + rp))
+FAILED=$((FAILED + rf))
+echo "run: pg_regress: $rp passed, $rf failed (make exit $ic_rc)"
+if [ "$ic_rc" -ne 0 ] && [ "$rf" -eq 0 ]; then
+	echo "run: FAILED: make installcheck exited $ic_rc without a failed test line"
+	FAILED=$((FAILED + 1))
+elif [ "$ic_rc" -eq 0 ] && [ "$rp" -eq 0 ] && [ "$rf" -eq 0 ]; then
+	echo "run: warning: make installcheck ran no pg_regress test"
+fi
+if [ "$rf" -ne 0 ] || [ "$ic_rc" -ne 0 ]; then
+	while IFS= read -r diffs; do
+		echo "== $diffs (first 3000 lines)"
+		head -n 3000 "$diffs"
+	done < <(find "$REPO" -maxdepth 3 -name regression.diffs -size +0 2>/dev/null)
+	if [ -f "$MESH_TEST_DIR/pg_hub/postgres.log" ]; then
+		echo "== last 60 lines of $MESH_TEST_DIR/pg_hub/postgres.log"
+		tail -n 60 "$MESH_TEST_DIR/pg_hub/postgres.log"
+	fi
+fi
+
+# ---- process-level checks
+shopt -s nullglob
+for check in "$REPO"/test/checks/*.sh; do
+	name=$(basename "$check" .sh)
+	echo "== check $name"
+	if [ ! -x "$check" ]; then
+		echo "check $name ... FAILED (not executable: chmod +x $check)"
+		FAILED=$((FAILED + 1))
+		continue
+	fi
+	(cd "$REPO" && timeout -k 10 "${MESH_CHECK_TIMEOUT:-900}" "$check")
+	crc=$?
+	if [ "$crc" -eq 0 ]; then
+		echo "check $name ... ok"
+		PASSED=$((PASSED + 1))
+	else
+		[ "$crc" -eq 124 ] && echo "check $name timed out after ${MESH_CHECK_TIMEOUT:-900}s"
+		echo "check $name ... FAILED (exit $crc)"
+		FAILED=$((FAILED + 1))
+	fi
+done
+# finish (EXIT trap) stops the servers and prints the summary line.
