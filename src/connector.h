@@ -121,6 +121,7 @@ typedef struct MeshQual
 	bool		pushed;
 	bool		known;
 	int			paramid;		/* when the value is a Param */
+	char	   *display;		/* SQL text of an unevaluated value (EXPLAIN) */
 	Datum		value;
 	bool		isnull;
 } MeshQual;

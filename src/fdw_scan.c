@@ -19,9 +19,11 @@
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/pathnode.h"
+#include "optimizer/paths.h"
 #include "optimizer/planmain.h"
 #include "optimizer/restrictinfo.h"
 #include "utils/memutils.h"
+#include "utils/ruleutils.h"
 #include "utils/rel.h"
 
 #include "fdw.h"
@@ -34,8 +36,6 @@ typedef struct RelPlan
 {
 	const MeshConnector *connector;
 	MeshTable  *table;
-	List	   *pushed_quals;	/* MeshQual * */
-	List	   *pushed_exprs;	/* value Expr per pushed qual (NULL: none) */
 } RelPlan;
 
 /* Executor state. */
@@ -49,37 +49,32 @@ typedef struct ScanExec
 	bool		in_use;
 } ScanExec;
 
-static void
-mesh_get_rel_size(PlannerInfo *root, RelOptInfo *baserel, Oid relid)
+/*
+ * Offer clauses (RestrictInfos) to the connector; returns the pushed quals
+ * and their value expressions, and the connector's row estimate.
+ */
+static double
+classify_clauses(RelPlan *ps, List *clauses, Index relid, List **pushed,
+				 List **pushed_exprs)
 {
-	RelPlan  *ps = palloc0(sizeof(RelPlan));
-	ForeignTable *ft = GetForeignTable(relid);
 	MeshScanPlan plan;
 	List	   *candidates = NIL;
 	List	   *exprs = NIL;
 	ListCell   *lc;
 	int			i = 0;
 
-	ps->connector = mesh_connector_for_server(ft->serverid);
-	ps->table = mesh_table_open(relid);
-	if (!(ps->connector->caps & MESH_CAP_SCAN))
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("%s foreign tables cannot be read", ps->connector->kind)));
-
-	foreach(lc, baserel->baserestrictinfo)
+	foreach(lc, clauses)
 	{
 		RestrictInfo *ri = lfirst(lc);
 		MeshQual   *q = palloc(sizeof(MeshQual));
 		Expr	   *value;
 
-		if (mesh_qual_from_clause(ri->clause, baserel->relid, q, &value))
+		if (mesh_qual_from_clause(ri->clause, relid, q, &value))
 		{
 			candidates = lappend(candidates, q);
 			exprs = lappend(exprs, value);
 		}
 	}
-
 	memset(&plan, 0, sizeof(plan));
 	plan.table = ps->table;
 	plan.nquals = list_length(candidates);
@@ -89,28 +84,105 @@ mesh_get_rel_size(PlannerInfo *root, RelOptInfo *baserel, Oid relid)
 	plan.rows = 1000;
 	ps->connector->plan_scan(&plan);
 
+	*pushed = *pushed_exprs = NIL;
 	for (i = 0; i < plan.nquals; i++)
 		if (plan.quals[i].pushed)
 		{
 			MeshQual   *q = palloc(sizeof(MeshQual));
 
 			*q = plan.quals[i];
-			ps->pushed_quals = lappend(ps->pushed_quals, q);
-			ps->pushed_exprs = lappend(ps->pushed_exprs, list_nth(exprs, i));
+			*pushed = lappend(*pushed, q);
+			*pushed_exprs = lappend(*pushed_exprs, list_nth(exprs, i));
 		}
-	baserel->rows = clamp_row_est(plan.rows);
+	return clamp_row_est(plan.rows);
+}
+
+static void
+mesh_get_rel_size(PlannerInfo *root, RelOptInfo *baserel, Oid relid)
+{
+	RelPlan    *ps = palloc0(sizeof(RelPlan));
+	ForeignTable *ft = GetForeignTable(relid);
+	List	   *pushed,
+			   *exprs;
+
+	ps->connector = mesh_connector_for_server(ft->serverid);
+	ps->table = mesh_table_open(relid);
+	if (!(ps->connector->caps & MESH_CAP_SCAN))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("%s foreign tables cannot be read", ps->connector->kind)));
+	baserel->rows = classify_clauses(ps, baserel->baserestrictinfo, baserel->relid,
+									 &pushed, &exprs);
 	baserel->fdw_private = ps;
+}
+
+static Cost
+scan_cost(double rows)
+{
+	return rows * (cpu_tuple_cost * 10);
+}
+
+static bool
+ec_member_is_column(PlannerInfo *root, RelOptInfo *rel, EquivalenceClass *ec,
+					EquivalenceMember *em, void *arg)
+{
+	Var		   *v = (Var *) em->em_expr;
+
+	if (v && IsA(v, RelabelType))
+		v = (Var *) ((RelabelType *) v)->arg;
+	return v && IsA(v, Var) && v->varno == rel->relid && v->varlevelsup == 0 &&
+		v->varattno == *(AttrNumber *) arg;
+}
+
+/*
+ * Parameterized paths: for a join "column = outer expression" that the
+ * connector can push, a nested loop sends the outer value to the backend
+ * per outer row instead of reading every remote row.
+ */
+static void
+add_parameterized_paths(PlannerInfo *root, RelOptInfo *baserel, RelPlan *ps)
+{
+	for (AttrNumber att = 1; att <= ps->table->ncolumns; att++)
+	{
+		List	   *clauses;
+		ListCell   *lc;
+
+		if (ps->table->columns[att - 1].name == NULL)
+			continue;
+		clauses = generate_implied_equalities_for_column(root, baserel,
+														 ec_member_is_column, &att,
+														 baserel->lateral_referencers);
+		foreach(lc, clauses)
+		{
+			RestrictInfo *ri = lfirst(lc);
+			Relids		outer = bms_difference(ri->clause_relids, baserel->relids);
+			List	   *pushed,
+					   *exprs;
+			double		rows;
+			ParamPathInfo *ppi;
+
+			if (bms_is_empty(outer) || !join_clause_is_movable_to(ri, baserel))
+				continue;
+			rows = classify_clauses(ps, list_make1(ri), baserel->relid, &pushed, &exprs);
+			if (pushed == NIL)
+				continue;
+			ppi = get_baserel_parampathinfo(root, baserel, outer);
+			add_path(baserel, (Path *)
+					 create_foreignscan_path(root, baserel, NULL, Min(rows, ppi->ppi_rows),
+											 1, 1 + scan_cost(rows), NIL, outer,
+											 NULL, NIL));
+		}
+	}
 }
 
 static void
 mesh_get_paths(PlannerInfo *root, RelOptInfo *baserel, Oid relid)
 {
-	Cost		startup = 10;
-	Cost		total = startup + baserel->rows * (cpu_tuple_cost * 10);
-
 	add_path(baserel, (Path *)
 			 create_foreignscan_path(root, baserel, NULL, baserel->rows,
-									 startup, total, NIL, NULL, NULL, NIL));
+									 10, 10 + scan_cost(baserel->rows), NIL, NULL,
+									 NULL, NIL));
+	add_parameterized_paths(root, baserel, baserel->fdw_private);
 }
 
 /* Integer list of the attnums the query uses (0 = whole row). */
@@ -136,13 +208,17 @@ mesh_get_plan(PlannerInfo *root, RelOptInfo *baserel, Oid relid,
 			  ForeignPath *best_path, List *tlist, List *scan_clauses,
 			  Plan *outer_plan)
 {
-	RelPlan  *ps = baserel->fdw_private;
+	RelPlan    *ps = baserel->fdw_private;
 	List	   *quals = NIL;
 	List	   *fdw_exprs = NIL;
+	List	   *pushed,
+			   *pushed_exprs;
 	ListCell   *lc,
 			   *lc2;
 
-	forboth(lc, ps->pushed_quals, lc2, ps->pushed_exprs)
+	/* scan_clauses include the join clauses of a parameterized path */
+	classify_clauses(ps, scan_clauses, baserel->relid, &pushed, &pushed_exprs);
+	forboth(lc, pushed, lc2, pushed_exprs)
 	{
 		MeshQual   *q = lfirst(lc);
 		Expr	   *e = lfirst(lc2);
@@ -152,14 +228,15 @@ mesh_get_plan(PlannerInfo *root, RelOptInfo *baserel, Oid relid,
 			fdw_exprs = lappend(fdw_exprs, e);
 	}
 	scan_clauses = extract_actual_clauses(scan_clauses, false);
+	/* fdw_exprs get outer Vars replaced by Params; keep them for EXPLAIN */
 	return make_foreignscan(tlist, scan_clauses, baserel->relid, fdw_exprs,
-							list_make2(quals, used_columns(baserel)),
+							list_make3(quals, used_columns(baserel), copyObject(fdw_exprs)),
 							NIL, NIL, outer_plan);
 }
 
 /* Evaluate (or, in EXPLAIN only, describe) the pushed quals' values. */
 static void
-evaluate_quals(ScanExec *ss, ExprContext *econtext, bool evaluate)
+evaluate_quals(ScanExec   *ss, ExprContext *econtext, bool evaluate)
 {
 	ListCell   *lc;
 	int			i = 0;
@@ -192,7 +269,7 @@ mesh_begin_scan(ForeignScanState *node, int eflags)
 	EState	   *estate = node->ss.ps.state;
 	Relation	rel = node->ss.ss_currentRelation;
 	ForeignTable *ft = GetForeignTable(RelationGetRelid(rel));
-	ScanExec  *ss = palloc0(sizeof(ScanExec));
+	ScanExec   *ss = palloc0(sizeof(ScanExec));
 	List	   *quals = linitial(fsplan->fdw_private);
 	List	   *used = lsecond(fsplan->fdw_private);
 	ListCell   *lc;
@@ -263,7 +340,7 @@ mesh_begin_scan(ForeignScanState *node, int eflags)
 static TupleTableSlot *
 mesh_iterate_scan(ForeignScanState *node)
 {
-	ScanExec  *ss = node->fdw_state;
+	ScanExec   *ss = node->fdw_state;
 	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
 	MemoryContext old;
 	bool		found;
@@ -290,7 +367,7 @@ mesh_iterate_scan(ForeignScanState *node)
 static void
 mesh_rescan(ForeignScanState *node)
 {
-	ScanExec  *ss = node->fdw_state;
+	ScanExec   *ss = node->fdw_state;
 
 	if (ss->begun)
 		ss->connector->end_scan(&ss->scan);
@@ -301,7 +378,7 @@ mesh_rescan(ForeignScanState *node)
 static void
 mesh_end_scan(ForeignScanState *node)
 {
-	ScanExec  *ss = node->fdw_state;
+	ScanExec   *ss = node->fdw_state;
 
 	if (ss == NULL)
 		return;
@@ -316,8 +393,25 @@ mesh_end_scan(ForeignScanState *node)
 static void
 mesh_explain_scan(ForeignScanState *node, ExplainState *es)
 {
-	ScanExec  *ss = node->fdw_state;
+	ScanExec   *ss = node->fdw_state;
+	ListCell   *lc;
+	int			i = 0;
 
+	List	   *exprs = lthird(((ForeignScan *) node->ss.ps.plan)->fdw_private);
+	ListCell   *ec = list_head(exprs);
+	List	   *dpcontext = set_deparse_context_plan(es->deparse_cxt, node->ss.ps.plan, NIL);
+
+	/* unevaluated values are shown as the SQL they come from */
+	foreach(lc, ss->value_states)
+	{
+		MeshQual   *q = &ss->scan.quals[i++];
+
+		if (lfirst(lc) == NULL)
+			continue;
+		if (!q->known)
+			q->display = deparse_expression(lfirst(ec), dpcontext, true, false);
+		ec = lnext(exprs, ec);
+	}
 	if (es->verbose && ss->connector->explain_scan)
 		ExplainPropertyText("Remote request", ss->connector->explain_scan(&ss->scan), es);
 	if (es->analyze)

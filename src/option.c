@@ -123,7 +123,7 @@ valid_options(const MeshConnector *c, int place)
 		for (const MeshOption *o = lists[l]; o && o->name; o++)
 			if (o->places & place)
 				appendStringInfo(&buf, "%s%s", buf.len ? ", " : "", o->name);
-	return buf.len ? buf.data : pstrdup("(none)");
+	return buf.len ? buf.data : pstrdup("none");
 }
 
 /* Errors unless value is acceptable for option o. Secrets are never echoed. */
@@ -180,9 +180,17 @@ check_value(const MeshConnector *c, const MeshOption *o, const char *value)
 				{
 					char	   *list = pstrdup(o->allowed);
 
+					StringInfoData buf;
+
+					initStringInfo(&buf);
 					for (char *p = list; *p; p++)
+					{
 						if (*p == '|')
-							*p = ',';
+							appendStringInfoString(&buf, ", ");
+						else
+							appendStringInfoChar(&buf, *p);
+					}
+					list = buf.data;
 					ereport(ERROR,
 							(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 							 errmsg("invalid value for option \"%s\": \"%s\"", o->name, shown),

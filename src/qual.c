@@ -156,10 +156,12 @@ mesh_qual_from_clause(Expr *clause, Index relid, MeshQual *qual, Expr **value)
 	return false;
 }
 
-/* Text of a known scalar value, "$n" for an unevaluated Param, else "?". */
+/* Text of a known scalar value, else of the unevaluated expression. */
 char *
 mesh_qual_display(MeshQual *qual)
 {
+	if (!qual->known && qual->display)
+		return psprintf("(%s)", qual->display);
 	if (!qual->known)
 		return qual->paramid > 0 ? psprintf("$%d", qual->paramid) : pstrdup("?");
 	if (qual->isnull)

@@ -85,6 +85,14 @@ mesh_column_option(MeshColumn *col, const char *name)
 	return mesh_defelem_get(col->options, name);
 }
 
+static void
+value_error_context(void *arg)
+{
+	MeshColumn *col = arg;
+
+	errcontext("converting the remote value of column \"%s\"", col->name);
+}
+
 /*
  * A remote value (len bytes, not NUL-terminated) as a Datum of the column's
  * type.  bytea takes the bytes as they are; every other type goes through
@@ -95,6 +103,8 @@ Datum
 mesh_value_from_text(MeshColumn *col, const char *data, size_t len)
 {
 	char	   *str;
+	ErrorContextCallback errcb;
+	Datum		result;
 
 	if (col->typid == BYTEAOID)
 	{
@@ -116,7 +126,13 @@ mesh_value_from_text(MeshColumn *col, const char *data, size_t len)
 						col->name, GetDatabaseEncodingName()),
 				 errhint("Declare the column as bytea to read binary values.")));
 	str = pnstrdup(data, len);
-	return InputFunctionCall(&col->in_func, str, col->typioparam, col->typmod);
+	errcb.callback = value_error_context;
+	errcb.arg = col;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+	result = InputFunctionCall(&col->in_func, str, col->typioparam, col->typmod);
+	error_context_stack = errcb.previous;
+	return result;
 }
 
 /* A Datum of the column's type as remote bytes; *len receives their length. */

@@ -14,6 +14,8 @@
 
 #include "redis_internal.h"
 
+#define REDIS_FLUSH_EVERY 1000
+
 static const MeshOption redis_options[] = {
 	{"host", MESH_OPT_SERVER, MESH_OPTTYPE_STRING, false, 1},
 	{"port", MESH_OPT_SERVER, MESH_OPTTYPE_INT, false, 1, 65535},
@@ -121,12 +123,53 @@ redis_raise_reply_error(RedisConn *rc, redisReply *reply, const char *what)
 			 errdetail("%s", msg)));
 }
 
+/*
+ * Queue a write whose reply is read later (pipelining).  Reads on the same
+ * connection call redis_flush_writes first, so a DELETE driven by a scan
+ * of the same server never mixes up replies.
+ */
+void
+redis_queue_write(RedisConn *rc, int argc, const char **argv, const size_t *lens)
+{
+	redis_append(rc, argc, argv, lens);
+	if (++rc->pending_writes >= REDIS_FLUSH_EVERY)
+		redis_flush_writes(rc);
+}
+
+/* Read the replies of every queued write; an error reply ereports. */
+void
+redis_flush_writes(RedisConn *rc)
+{
+	RedisReplies *r;
+	int			n = rc->pending_writes;
+
+	if (n == 0)
+		return;
+	r = redis_replies_new();
+	rc->pending_writes = 0;
+	redis_read_replies(rc, r, n);
+	for (int i = 0; i < r->n; i++)
+	{
+		redisReply *reply = r->items[i];
+
+		if (reply->type == REDIS_REPLY_ERROR)
+			redis_raise_reply_error(rc, reply, "a write");
+		/* EXEC returns the replies of the transaction's commands */
+		if (reply->type == REDIS_REPLY_ARRAY)
+			for (size_t j = 0; j < reply->elements; j++)
+				if (reply->element[j]->type == REDIS_REPLY_ERROR)
+					redis_raise_reply_error(rc, reply->element[j], "a write");
+	}
+	redis_replies_clear(r);
+}
+
 /* Run one command and return its reply (kept in r); error replies ereport. */
 redisReply *
 redis_call(RedisConn *rc, RedisReplies *r, int argc, const char **argv, const size_t *lens)
 {
 	redisReply *reply;
 
+	redis_flush_writes(rc);
 	redis_append(rc, argc, argv, lens);
 	redis_read_replies(rc, r, 1);
 	reply = r->items[r->n - 1];

@@ -126,7 +126,7 @@ redis_split_command(const char *line, char ***argv, size_t **lens)
 	return n;
 }
 
-static void push_reply(JsonbParseState **state, redisReply *r, bool as_object, bool top);
+static JsonbValue *push_reply(JsonbParseState **state, redisReply *r, bool as_object);
 
 static void
 push_string(JsonbParseState **state, const char *s, size_t len, JsonbIteratorToken tok)
@@ -166,7 +166,7 @@ push_value(JsonbParseState **state, redisReply *r, JsonbIteratorToken tok)
 			pushJsonbValue(state, tok, &v);
 			return;
 		case REDIS_REPLY_ARRAY:
-			push_reply(state, r, false, false);
+			push_reply(state, r, false);
 			return;
 		default:
 			ereport(ERROR,
@@ -175,9 +175,12 @@ push_value(JsonbParseState **state, redisReply *r, JsonbIteratorToken tok)
 	}
 }
 
-/* Push an array reply as a JSON array, or as an object of field/value pairs. */
-static void
-push_reply(JsonbParseState **state, redisReply *r, bool as_object, bool top)
+/*
+ * Push an array reply as a JSON array, or as an object of field/value
+ * pairs; returns the finished value when it is the outermost one.
+ */
+static JsonbValue *
+push_reply(JsonbParseState **state, redisReply *r, bool as_object)
 {
 	if (as_object)
 	{
@@ -192,13 +195,12 @@ push_reply(JsonbParseState **state, redisReply *r, bool as_object, bool top)
 			push_string(state, r->element[i]->str, r->element[i]->len, WJB_KEY);
 			push_value(state, r->element[i + 1], WJB_VALUE);
 		}
-		pushJsonbValue(state, WJB_END_OBJECT, NULL);
-		return;
+		return pushJsonbValue(state, WJB_END_OBJECT, NULL);
 	}
 	pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
 	for (size_t i = 0; i < r->elements; i++)
 		push_value(state, r->element[i], WJB_ELEM);
-	pushJsonbValue(state, WJB_END_ARRAY, NULL);
+	return pushJsonbValue(state, WJB_END_ARRAY, NULL);
 }
 
 /* One reply (scalar or container) as a Jsonb document. */
@@ -209,7 +211,7 @@ reply_to_jsonb(redisReply *r, bool as_object)
 	JsonbValue *res;
 
 	if (r->type == REDIS_REPLY_ARRAY)
-		push_reply(&state, r, as_object, true);
+		res = push_reply(&state, r, as_object);
 	else
 	{
 		/* a scalar: wrap in a raw-scalar array as jsonb does */
@@ -220,13 +222,7 @@ reply_to_jsonb(redisReply *r, bool as_object)
 		arr.val.array.nElems = 1;
 		pushJsonbValue(&state, WJB_BEGIN_ARRAY, &arr);
 		push_value(&state, r, WJB_ELEM);
-		pushJsonbValue(&state, WJB_END_ARRAY, NULL);
-	}
-	res = pushJsonbValue(&state, WJB_DONE, NULL);
-	if (res == NULL)
-	{
-		/* pushJsonbValue returns the finished root at the last END token */
-		elog(ERROR, "could not build jsonb from Redis reply");
+		res = pushJsonbValue(&state, WJB_END_ARRAY, NULL);
 	}
 	return JsonbValueToJsonb(res);
 }

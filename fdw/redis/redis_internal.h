@@ -14,6 +14,7 @@ typedef struct RedisConn
 	redisContext *ctx;
 	char	   *servername;
 	int			major_version;	/* 0 when unknown */
+	int			pending_writes; /* queued writes whose replies are unread */
 } RedisConn;
 
 typedef enum RedisType
@@ -56,6 +57,8 @@ extern RedisReplies *redis_replies_new(void);
 extern void redis_replies_clear(RedisReplies *r);
 extern void redis_read_replies(RedisConn *rc, RedisReplies *r, int n);
 extern void redis_raise_reply_error(RedisConn *rc, redisReply *reply, const char *what);
+extern void redis_queue_write(RedisConn *rc, int argc, const char **argv, const size_t *lens);
+extern void redis_flush_writes(RedisConn *rc);
 extern redisReply *redis_call(RedisConn *rc, RedisReplies *r, int argc, const char **argv,
 							  const size_t *lens);
 

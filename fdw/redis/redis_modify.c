@@ -1,8 +1,8 @@
 /*
  * redis_modify.c: INSERT, UPDATE and DELETE through Redis foreign tables.
  *
- * Commands are pipelined: they are queued and their replies read every
- * FLUSH_EVERY commands and at the end of the statement, so a bulk INSERT
+ * Commands are pipelined: they are queued and their replies read in
+ * batches (redis_queue_write) and at the end of the statement, so a bulk INSERT
  * costs a few round trips.  A hash row is written inside MULTI/EXEC so no
  * reader sees half a row.  Writes are not transactional: a rollback of
  * the PostgreSQL transaction does not undo them.
@@ -20,15 +20,12 @@
 
 #include "redis_internal.h"
 
-#define FLUSH_EVERY 1000
 #define MAX_ARGS_FIXED 8
 
 typedef struct RedisModifyState
 {
 	RedisLayout *layout;
 	RedisConn  *rc;
-	RedisReplies *replies;
-	int			pending;		/* queued commands whose replies are unread */
 	char	   *tombstone;		/* list deletes */
 	List	   *tombstoned_keys;	/* list keys needing LREM at the end */
 } RedisModifyState;
@@ -67,44 +64,13 @@ redis_begin_modify(MeshModify *m)
 	m->state = st;
 	st->layout = redis_layout(m->table);
 	st->rc = m->conn;
-	st->replies = redis_replies_new();
 	st->tombstone = psprintf("__mesh_deleted_%d_%ld__", MyProcPid, (long) random());
-}
-
-/* Read every queued reply; an error reply aborts the statement. */
-static void
-flush(MeshModify *m)
-{
-	RedisModifyState *st = m->state;
-
-	if (st->pending == 0)
-		return;
-	redis_read_replies(st->rc, st->replies, st->pending);
-	m->requests++;
-	st->pending = 0;
-	for (int i = 0; i < st->replies->n; i++)
-	{
-		redisReply *r = st->replies->items[i];
-
-		if (r->type == REDIS_REPLY_ERROR)
-			redis_raise_reply_error(st->rc, r, "a write");
-		/* EXEC returns the replies of the transaction's commands */
-		if (r->type == REDIS_REPLY_ARRAY)
-			for (size_t j = 0; j < r->elements; j++)
-				if (r->element[j]->type == REDIS_REPLY_ERROR)
-					redis_raise_reply_error(st->rc, r->element[j], "a write");
-	}
-	redis_replies_clear(st->replies);
 }
 
 static void
 queue(MeshModify *m, int argc, const char **argv, const size_t *lens)
 {
-	RedisModifyState *st = m->state;
-
-	redis_append(st->rc, argc, argv, lens);
-	if (++st->pending >= FLUSH_EVERY)
-		flush(m);
+	redis_queue_write(((RedisModifyState *) m->state)->rc, argc, argv, lens);
 }
 
 /* Queue a command of up to MAX_ARGS_FIXED arguments given as (ptr, len) pairs. */
@@ -348,5 +314,6 @@ redis_end_modify(MeshModify *m)
 		queue_args(m, 4, ARG("LREM"), k, strlen(k), ARG("0"), ARG(st->tombstone));
 	}
 	st->tombstoned_keys = NIL;
-	flush(m);
+	redis_flush_writes(st->rc);
+	m->requests++;
 }

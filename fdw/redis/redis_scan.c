@@ -265,6 +265,7 @@ next_batch_in_cxt(MeshScan *scan)
 	RedisScanState *st = scan->state;
 	int			nfetch;
 
+	redis_flush_writes(st->rc);
 	redis_replies_clear(st->values);
 	st->bn = st->bpos = st->epos = 0;
 	if (!st->use_scan)
@@ -514,11 +515,17 @@ explain_keys(StringInfo buf, RedisLayout *l, MeshQual *q)
 		return;
 	}
 	n = mesh_qual_array_text(q, &vals);
-	for (int i = 0; i < n && i < EXPLAIN_KEYS; i++)
+	qsort(vals, n, sizeof(char *), compare_keys);
+	for (int i = 0, shown = 0; i < n && shown < EXPLAIN_KEYS; i++)
 	{
+		if (i > 0 && strcmp(vals[i], vals[i - 1]) == 0)
+			continue;
+		shown++;
+		{
 		char	   *k = psprintf("%s%s", l->prefix, vals[i]);
 
 		appendStringInfo(buf, " %s", mesh_quote_display(k, strlen(k)));
+		}
 	}
 	if (n > EXPLAIN_KEYS)
 		appendStringInfo(buf, " ... (%d keys)", n);
