@@ -1,6 +1,8 @@
 -- mesh 0.1.0: the hub of a polyglot data mesh.
 \echo Use "CREATE EXTENSION mesh" to load this file. \quit
 
+GRANT USAGE ON SCHEMA mesh TO PUBLIC;
+
 -- One handler for every mesh_<kind> wrapper: the connector is found from
 -- the foreign table's server.
 CREATE FUNCTION mesh.fdw_handler() RETURNS fdw_handler

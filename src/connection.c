@@ -3,9 +3,11 @@
  *
  * Connections live in TopMemoryContext-owned hash entries.  ALTER SERVER or
  * ALTER USER MAPPING invalidates an entry (syscache callback); it is
- * reconnected at next use.  A connection in use when a transaction aborts
- * may be mid-request, so it is marked broken and dropped: the next query
- * reconnects by itself.
+ * reconnected at next use.  A connection in use when a (sub)transaction
+ * aborts may be mid-request, so it is marked broken: the next query gets a
+ * fresh connection by itself.  A replaced connection is only retired, and
+ * freed at the end of the top-level transaction, because a scan of an
+ * outer query level may still hold a pointer to it.
  */
 #include "postgres.h"
 
@@ -34,7 +36,8 @@ typedef struct ConnEntry
 	const MeshConnector *connector;
 	void	   *conn;			/* NULL when not connected */
 	int			in_use;			/* scans/modifies currently using it */
-	bool		broken;			/* drop at next opportunity */
+	bool		broken;			/* replace at next use */
+	List	   *retired;		/* replaced connections, freed at xact end */
 	uint32		server_hash;
 	uint32		mapping_hash;
 } ConnEntry;
@@ -44,12 +47,34 @@ static HTAB *conn_cache = NULL;
 static void
 drop_connection(ConnEntry *e)
 {
+	ListCell   *lc;
+
 	if (e->conn != NULL)
 	{
 		void	   *conn = e->conn;
 
 		e->conn = NULL;
 		e->connector->disconnect(conn);
+	}
+	foreach(lc, e->retired)
+		e->connector->disconnect(lfirst(lc));
+	list_free(e->retired);
+	e->retired = NIL;
+	e->broken = false;
+	e->in_use = 0;
+}
+
+/* Set the current connection aside; a fresh one is made at next use. */
+static void
+retire_connection(ConnEntry *e)
+{
+	if (e->conn != NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		e->retired = lappend(e->retired, e->conn);
+		MemoryContextSwitchTo(old);
+		e->conn = NULL;
 	}
 	e->broken = false;
 	e->in_use = 0;
@@ -86,7 +111,7 @@ conn_xact_callback(XactEvent event, void *arg)
 	hash_seq_init(&scan, conn_cache);
 	while ((e = hash_seq_search(&scan)) != NULL)
 	{
-		if (e->in_use > 0 || e->broken)
+		if (e->in_use > 0 || e->broken || e->retired != NIL)
 			drop_connection(e);
 	}
 }
@@ -104,7 +129,10 @@ conn_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	hash_seq_init(&scan, conn_cache);
 	while ((e = hash_seq_search(&scan)) != NULL)
 		if (e->in_use > 0)
+		{
 			e->broken = true;
+			e->in_use = 0;
+		}
 }
 
 static void
@@ -186,6 +214,7 @@ conn_entry(MeshServerConfig *config)
 		e->conn = NULL;
 		e->in_use = 0;
 		e->broken = false;
+		e->retired = NIL;
 		e->server_hash = GetSysCacheHashValue1(FOREIGNSERVEROID,
 											   ObjectIdGetDatum(config->serverid));
 		e->mapping_hash = GetSysCacheHashValue1(USERMAPPINGOID,
@@ -196,16 +225,15 @@ conn_entry(MeshServerConfig *config)
 
 /*
  * The cached connection for config, connecting if needed.  A connection
- * invalidated by ALTER or broken by an earlier error is replaced, unless a
- * scan still uses it.
+ * invalidated by ALTER or broken by an earlier error is replaced.
  */
 void *
 mesh_get_connection(MeshServerConfig *config)
 {
 	ConnEntry  *e = conn_entry(config);
 
-	if (e->conn != NULL && e->broken && e->in_use == 0)
-		drop_connection(e);
+	if (e->conn != NULL && e->broken)
+		retire_connection(e);
 	if (e->conn == NULL)
 	{
 		e->broken = false;
@@ -231,14 +259,9 @@ mesh_connection_end_use(MeshServerConfig *config)
 		e->in_use--;
 }
 
-/* Drop config's connection now (it is known to be unusable). */
+/* config's connection is known to be unusable: replace it at next use. */
 void
 mesh_connection_broken(MeshServerConfig *config)
 {
-	ConnEntry  *e = conn_entry(config);
-
-	if (e->in_use == 0)
-		drop_connection(e);
-	else
-		e->broken = true;
+	conn_entry(config)->broken = true;
 }

@@ -52,11 +52,24 @@ conninfo_arrays(MeshServerConfig *config, const char ***keys, const char ***vals
 static void
 pg_ping_fail(MeshPing *ping, PgPing *pp)
 {
-	char	   *msg = pstrdup(PQerrorMessage(pp->conn));
-	size_t		len = strlen(msg);
+	const char *src = PQerrorMessage(pp->conn);
+	char	   *msg = palloc(strlen(src) + 1);
+	size_t		len = 0;
 
-	while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
-		msg[--len] = '\0';
+	/* one line: newlines and the tabs after them become one space */
+	for (const char *p = src; *p; p++)
+	{
+		if (*p == '\n' || *p == '\t')
+		{
+			if (len > 0 && msg[len - 1] != ' ')
+				msg[len++] = ' ';
+			continue;
+		}
+		msg[len++] = *p;
+	}
+	while (len > 0 && msg[len - 1] == ' ')
+		len--;
+	msg[len] = '\0';
 	ping->done = true;
 	ping->ok = false;
 	ping->error = msg;

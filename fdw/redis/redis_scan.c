@@ -35,7 +35,6 @@ typedef struct RedisScanState
 	RedisReplies *keysrc;		/* SCAN reply holding the current batch's keys */
 	RedisReplies *nextscan;		/* SCAN reply holding the next batch's keys */
 	bool		scan_started;
-	bool		scan_done;
 	/* current batch */
 	RedisReplies *values;
 	char	  **bkeys;
@@ -188,7 +187,6 @@ redis_begin_scan(MeshScan *scan)
 	{
 		st->use_scan = true;
 		st->pattern = scan_pattern(st->layout, q);
-		st->scan_done = st->pattern == NULL;	/* LIKE NULL matches nothing */
 	}
 }
 
@@ -283,6 +281,8 @@ next_batch_in_cxt(MeshScan *scan)
 		st->bn = n;
 		return true;
 	}
+	if (st->pattern == NULL)
+		return false;			/* LIKE NULL matches nothing */
 	for (;;)
 	{
 		redisReply *pending = NULL;
