@@ -39,3 +39,375 @@ RETURNS TABLE(server name, kind text, ok boolean, latency_ms double precision,
 CREATE FUNCTION mesh.execute(server name, request text, params jsonb DEFAULT '{}')
 RETURNS SETOF jsonb
 	AS 'MODULE_PATHNAME', 'mesh_execute' LANGUAGE C VOLATILE;
+
+-- ===================================================================
+-- Replication: routes, the event log, cursors, stats, dead letters
+-- ===================================================================
+
+-- A route: one source table fanned out to one target server.
+CREATE TABLE mesh.route (
+	id bigserial PRIMARY KEY,
+	source regclass NOT NULL,
+	target name NOT NULL,
+	role text NOT NULL DEFAULT 'replica'
+		CHECK (role IN ('replica', 'cache', 'search', 'stream')),
+	options jsonb NOT NULL DEFAULT '{}',
+	paused boolean NOT NULL DEFAULT false,
+	owner oid NOT NULL,				-- whose user mapping reaches the target
+	created_at timestamptz NOT NULL DEFAULT now(),
+	UNIQUE (source, target)
+);
+
+-- The event log: one row per captured row change.  Three generations
+-- (partitions) rotate: a generation is truncated, never row-by-row
+-- deleted, once every route has delivered it and it is older than
+-- mesh.event_retention.
+CREATE SEQUENCE mesh.event_id_seq CACHE 1;
+CREATE TABLE mesh.event_log (
+	id bigint NOT NULL,
+	gen smallint NOT NULL,
+	xid xid8 NOT NULL,				-- top-level transaction id
+	source oid NOT NULL,
+	op "char" NOT NULL,				-- I insert, U update, D delete, T truncate
+	key jsonb,						-- primary key columns, text forms
+	row jsonb,						-- every column, text forms (NULL: json null)
+	captured_at timestamptz NOT NULL
+) PARTITION BY LIST (gen);
+CREATE TABLE mesh.event_log_0 PARTITION OF mesh.event_log FOR VALUES IN (0);
+CREATE TABLE mesh.event_log_1 PARTITION OF mesh.event_log FOR VALUES IN (1);
+CREATE TABLE mesh.event_log_2 PARTITION OF mesh.event_log FOR VALUES IN (2);
+CREATE INDEX ON mesh.event_log_0 (source, id);
+CREATE INDEX ON mesh.event_log_1 (source, id);
+CREATE INDEX ON mesh.event_log_2 (source, id);
+CREATE INDEX ON mesh.event_log_0 (xid);
+CREATE INDEX ON mesh.event_log_1 (xid);
+CREATE INDEX ON mesh.event_log_2 (xid);
+
+-- Each route's durable cursor (written only by its route worker).
+-- Delivered: every event whose transaction is visible in done_snap, plus,
+-- in the batch under way (batch_snap), those with id <= batch_last_id.
+CREATE TABLE mesh.route_cursor (
+	route_id bigint PRIMARY KEY REFERENCES mesh.route ON DELETE CASCADE,
+	backfilled boolean NOT NULL DEFAULT false,
+	done_snap pg_snapshot,
+	done_seq bigint NOT NULL DEFAULT 0,	-- event id sequence value read before done_snap
+	batch_snap pg_snapshot,
+	batch_seq bigint,					-- sequence value read before batch_snap
+	batch_low bigint,					-- lowest id the batch can hold
+	batch_high bigint,					-- highest id the batch can hold
+	batch_last_id bigint
+);
+
+CREATE TABLE mesh.route_stats (
+	route_id bigint PRIMARY KEY REFERENCES mesh.route ON DELETE CASCADE,
+	delivered bigint NOT NULL DEFAULT 0,
+	failed bigint NOT NULL DEFAULT 0,
+	last_error text,
+	last_error_at timestamptz,
+	last_delivered_at timestamptz,
+	last_event_at timestamptz			-- capture time of the last delivered event
+);
+
+CREATE TABLE mesh.dead_letter_store (
+	route bigint NOT NULL REFERENCES mesh.route (id) ON DELETE CASCADE,
+	event_id bigint NOT NULL,
+	op "char" NOT NULL,
+	key jsonb,
+	error text NOT NULL,
+	attempts integer NOT NULL DEFAULT 1,
+	failed_at timestamptz NOT NULL DEFAULT now(),
+	retry boolean NOT NULL DEFAULT false,	-- re-sync requested
+	PRIMARY KEY (route, event_id)
+);
+
+-- Row data is private: only the extension's owner reads these directly.
+REVOKE ALL ON mesh.event_log, mesh.event_log_0, mesh.event_log_1, mesh.event_log_2,
+	mesh.route, mesh.route_cursor, mesh.route_stats, mesh.dead_letter_store FROM PUBLIC;
+
+CREATE FUNCTION mesh.capture() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'mesh_capture' LANGUAGE C;
+
+-- Internal helpers implemented in C.
+CREATE FUNCTION mesh._check_route(source regclass, target name, options jsonb)
+RETURNS void AS 'MODULE_PATHNAME', 'mesh_check_route' LANGUAGE C;
+CREATE FUNCTION mesh._wake() RETURNS void
+	AS 'MODULE_PATHNAME', 'mesh_wake' LANGUAGE C;
+REVOKE ALL ON FUNCTION mesh._check_route(regclass, name, jsonb) FROM PUBLIC;
+
+-- The lowest event id a route may still need (for retention): events of
+-- transactions in flight at done_snap, and everything after done_seq.
+CREATE FUNCTION mesh._route_need(route_id bigint) RETURNS bigint
+LANGUAGE sql STABLE AS $$
+	SELECT LEAST(c.done_seq + 1,
+				 (SELECT min(e.id) FROM mesh.event_log e
+				  WHERE e.source = r.source
+					AND e.xid = ANY (ARRAY(SELECT pg_snapshot_xip(c.done_snap)))))
+	FROM mesh.route r JOIN mesh.route_cursor c ON c.route_id = r.id
+	WHERE r.id = _route_need.route_id
+$$;
+
+-- The events a route has not delivered yet (those visible in snap, if
+-- given), and the capture time of the oldest.
+CREATE FUNCTION mesh._route_pending(route_id bigint, snap pg_snapshot DEFAULT NULL,
+									OUT pending bigint, OUT oldest timestamptz)
+LANGUAGE sql STABLE AS $$
+	SELECT count(*), min(e.captured_at)
+	FROM mesh.route r
+	JOIN mesh.route_cursor c ON c.route_id = r.id
+	CROSS JOIN LATERAL (
+		SELECT e.id, e.xid, e.captured_at FROM mesh.event_log e
+		WHERE e.source = r.source AND e.id > c.done_seq
+		UNION ALL
+		SELECT e.id, e.xid, e.captured_at FROM mesh.event_log e
+		WHERE e.source = r.source AND e.id <= c.done_seq
+		  AND e.xid = ANY (ARRAY(SELECT pg_snapshot_xip(c.done_snap)))
+	) e
+	WHERE r.id = _route_pending.route_id AND c.backfilled
+	  AND NOT pg_visible_in_snapshot(e.xid, c.done_snap)
+	  AND NOT (c.batch_snap IS NOT NULL AND pg_visible_in_snapshot(e.xid, c.batch_snap)
+			   AND e.id <= c.batch_last_id)
+	  AND (snap IS NULL OR pg_visible_in_snapshot(e.xid, snap))
+$$;
+REVOKE ALL ON FUNCTION mesh._route_need(bigint), mesh._route_pending(bigint, pg_snapshot) FROM PUBLIC;
+
+-- The key columns of a table's primary key, in key order.
+CREATE FUNCTION mesh._primary_key(rel regclass) RETURNS text[]
+LANGUAGE sql STABLE AS $$
+	SELECT array_agg(a.attname::text ORDER BY k.n)
+	FROM pg_index i
+	CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, n)
+	JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+	WHERE i.indrelid = rel AND i.indisprimary
+$$;
+
+-- Install or remove the capture triggers of a source table.
+CREATE FUNCTION mesh._install_capture(rel regclass) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+BEGIN
+	IF EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = rel AND tgname = 'mesh_capture_insert') THEN
+		RETURN;
+	END IF;
+	EXECUTE format('CREATE TRIGGER mesh_capture_insert AFTER INSERT ON %s
+		REFERENCING NEW TABLE AS mesh_new FOR EACH STATEMENT EXECUTE FUNCTION mesh.capture()', rel);
+	EXECUTE format('CREATE TRIGGER mesh_capture_update AFTER UPDATE ON %s
+		REFERENCING OLD TABLE AS mesh_old NEW TABLE AS mesh_new FOR EACH STATEMENT EXECUTE FUNCTION mesh.capture()', rel);
+	EXECUTE format('CREATE TRIGGER mesh_capture_delete AFTER DELETE ON %s
+		REFERENCING OLD TABLE AS mesh_old FOR EACH STATEMENT EXECUTE FUNCTION mesh.capture()', rel);
+	EXECUTE format('CREATE TRIGGER mesh_capture_truncate AFTER TRUNCATE ON %s
+		FOR EACH STATEMENT EXECUTE FUNCTION mesh.capture()', rel);
+END $$;
+
+CREATE FUNCTION mesh._remove_capture(rel regclass) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+BEGIN
+	EXECUTE format('DROP TRIGGER IF EXISTS mesh_capture_insert ON %s', rel);
+	EXECUTE format('DROP TRIGGER IF EXISTS mesh_capture_update ON %s', rel);
+	EXECUTE format('DROP TRIGGER IF EXISTS mesh_capture_delete ON %s', rel);
+	EXECUTE format('DROP TRIGGER IF EXISTS mesh_capture_truncate ON %s', rel);
+END $$;
+REVOKE ALL ON FUNCTION mesh._install_capture(regclass), mesh._remove_capture(regclass) FROM PUBLIC;
+
+-- Errors unless the caller may write rel and use the target server.
+CREATE FUNCTION mesh._check_access(rel regclass, target name) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+BEGIN
+	IF NOT has_table_privilege(session_user, rel, 'INSERT, UPDATE, DELETE') THEN
+		RAISE EXCEPTION 'permission denied to replicate table %', rel
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'Only roles that may INSERT, UPDATE and DELETE a table can replicate it.';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM pg_foreign_server WHERE srvname = target) THEN
+		RAISE EXCEPTION 'server "%" does not exist', target USING ERRCODE = 'undefined_object';
+	END IF;
+	IF NOT has_server_privilege(session_user, target, 'USAGE') THEN
+		RAISE EXCEPTION 'permission denied for foreign server %', target
+			USING ERRCODE = 'insufficient_privilege';
+	END IF;
+END $$;
+
+-- mesh.replicate: capture every change of source and deliver it to target.
+-- Existing rows are copied first (backfill).  Returns the route id.
+CREATE FUNCTION mesh.replicate(source regclass, target name, options jsonb DEFAULT '{}',
+							   role text DEFAULT 'replica')
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+DECLARE
+	route_id bigint;
+BEGIN
+	PERFORM mesh._check_access(source, target);
+	IF role IS NULL OR role NOT IN ('replica', 'cache', 'search', 'stream') THEN
+		RAISE EXCEPTION 'invalid role "%"', role USING ERRCODE = 'invalid_parameter_value',
+			DETAIL = 'Allowed values: replica, cache, search, stream.';
+	END IF;
+	IF (SELECT relkind FROM pg_class WHERE oid = source) NOT IN ('r', 'p') THEN
+		RAISE EXCEPTION '"%" is not a table', source USING ERRCODE = 'wrong_object_type',
+			HINT = 'Only tables can be replicated.';
+	END IF;
+	IF mesh._primary_key(source) IS NULL THEN
+		RAISE EXCEPTION 'table % has no primary key', source
+			USING ERRCODE = 'invalid_table_definition',
+				  HINT = 'Replicas are keyed by the primary key: add one with ALTER TABLE ... ADD PRIMARY KEY.';
+	END IF;
+	IF EXISTS (SELECT 1 FROM mesh.route r WHERE r.source = replicate.source AND r.target = replicate.target) THEN
+		RAISE EXCEPTION 'table % is already replicated to "%"', source, target
+			USING ERRCODE = 'duplicate_object',
+				  HINT = 'Use mesh.unreplicate() first to change the route''s options.';
+	END IF;
+	PERFORM mesh._check_route(source, target, COALESCE(options, '{}'));
+	INSERT INTO mesh.route (source, target, role, options, owner)
+		VALUES (source, target, role, COALESCE(options, '{}'),
+				(SELECT oid FROM pg_roles WHERE rolname = session_user))
+		RETURNING id INTO route_id;
+	INSERT INTO mesh.route_cursor (route_id) VALUES (route_id);
+	INSERT INTO mesh.route_stats (route_id) VALUES (route_id);
+	PERFORM mesh._install_capture(source);
+	PERFORM mesh._wake();
+	RETURN route_id;
+END $$;
+
+-- mesh.unreplicate: remove the route(s); capture stops with the last one.
+CREATE FUNCTION mesh.unreplicate(source regclass, target name)
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+DECLARE
+	n integer;
+BEGIN
+	PERFORM mesh._check_access(source, target);
+	DELETE FROM mesh.route r WHERE r.source = unreplicate.source AND r.target = unreplicate.target;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	IF NOT EXISTS (SELECT 1 FROM mesh.route r WHERE r.source = unreplicate.source) THEN
+		PERFORM mesh._remove_capture(source);
+	END IF;
+	PERFORM mesh._wake();
+	RETURN n;
+END $$;
+
+CREATE FUNCTION mesh._set_paused(source regclass, target name, value boolean)
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+BEGIN
+	PERFORM mesh._check_access(source, target);
+	UPDATE mesh.route r SET paused = value WHERE r.source = _set_paused.source AND r.target = _set_paused.target;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'table % is not replicated to "%"', source, target
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	PERFORM mesh._wake();
+	RETURN value;
+END $$;
+REVOKE ALL ON FUNCTION mesh._set_paused(regclass, name, boolean) FROM PUBLIC;
+
+-- Pause / resume a route: events keep being captured while it is paused.
+CREATE FUNCTION mesh.pause(source regclass, target name) RETURNS boolean
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog
+AS $$ SELECT mesh._set_paused(source, target, true) $$;
+CREATE FUNCTION mesh.resume(source regclass, target name) RETURNS boolean
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog
+AS $$ SELECT NOT mesh._set_paused(source, target, false) $$;
+
+-- mesh.replay: deliver again every retained event of source with
+-- id >= from_event to target (idempotent), then continue.
+CREATE FUNCTION mesh.replay(source regclass, target name, from_event bigint DEFAULT 0)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+DECLARE
+	rid bigint;
+	n bigint;
+BEGIN
+	PERFORM mesh._check_access(source, target);
+	SELECT id INTO rid FROM mesh.route r WHERE r.source = replay.source AND r.target = replay.target;
+	IF rid IS NULL THEN
+		RAISE EXCEPTION 'table % is not replicated to "%"', source, target
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	-- nothing is delivered in '1:1:', so every event with id >= from_event
+	-- still in the log is delivered again, in id order
+	UPDATE mesh.route_cursor SET done_snap = '1:1:', done_seq = GREATEST(from_event, 1) - 1,
+		batch_snap = NULL, batch_seq = NULL, batch_low = NULL, batch_high = NULL,
+		batch_last_id = NULL
+	WHERE route_id = rid AND backfilled;
+	SELECT count(*) INTO n FROM mesh.event_log e WHERE e.source = replay.source AND e.id >= from_event;
+	PERFORM mesh._wake();
+	RETURN n;
+END $$;
+
+-- mesh.retry_dead_letters: re-sync the keys of dead-lettered events from
+-- the source's current rows (never an older value over a newer one).
+CREATE FUNCTION mesh.retry_dead_letters(target name DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+DECLARE
+	n bigint;
+BEGIN
+	UPDATE mesh.dead_letter_store d SET retry = true
+	FROM mesh.route r
+	WHERE d.route = r.id AND (retry_dead_letters.target IS NULL OR r.target = retry_dead_letters.target)
+	  AND has_table_privilege(session_user, r.source, 'INSERT, UPDATE, DELETE');
+	GET DIAGNOSTICS n = ROW_COUNT;
+	PERFORM mesh._wake();
+	RETURN n;
+END $$;
+
+-- mesh.wait_for_sync: true once every active route has delivered every
+-- event committed before the call (false after timeout_ms).
+CREATE FUNCTION mesh.wait_for_sync(timeout_ms integer DEFAULT 30000)
+RETURNS boolean
+	AS 'MODULE_PATHNAME', 'mesh_wait_for_sync' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION mesh.verify(source regclass)
+RETURNS TABLE(target name, source_rows bigint, target_rows bigint, missing bigint,
+			  extra bigint, mismatched bigint, consistent boolean)
+	AS 'MODULE_PATHNAME', 'mesh_verify' LANGUAGE C VOLATILE;
+
+-- Views.  Readable by everyone for the tables they may read.
+CREATE VIEW mesh.routes WITH (security_barrier) AS
+	SELECT r.id, r.source, r.target,
+		   COALESCE((SELECT substr(w.fdwname, 6) FROM pg_foreign_server s
+					 JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw
+					 WHERE s.srvname = r.target AND w.fdwname LIKE 'mesh\_%'),
+					'postgres') AS kind,
+		   r.role, r.options, r.paused, c.backfilled, r.created_at
+	FROM mesh.route r JOIN mesh.route_cursor c ON c.route_id = r.id
+	WHERE has_table_privilege(r.source, 'SELECT');
+
+CREATE VIEW mesh.stats WITH (security_barrier) AS
+	SELECT r.source, r.target, r.role, s.delivered, s.failed,
+		   (SELECT count(*) FROM mesh.dead_letter_store d WHERE d.route = r.id) AS dead,
+		   p.pending,
+		   CASE WHEN p.pending > 0 THEN extract(epoch FROM now() - p.oldest)::double precision
+				ELSE 0 END AS lag_seconds,
+		   s.last_error, s.last_delivered_at, r.paused, c.backfilled
+	FROM mesh.route r
+	JOIN mesh.route_stats s ON s.route_id = r.id
+	JOIN mesh.route_cursor c ON c.route_id = r.id
+	CROSS JOIN LATERAL mesh._route_pending(r.id) p
+	WHERE has_table_privilege(r.source, 'SELECT');
+
+CREATE VIEW mesh.event_log_status AS
+	SELECT c.relname AS generation, pg_total_relation_size(c.oid) AS bytes,
+		   greatest(c.reltuples, 0)::bigint AS approx_events
+	FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+	WHERE n.nspname = 'mesh' AND c.relname ~ '^event_log_[0-9]$';
+
+CREATE VIEW mesh.dead_letter WITH (security_barrier) AS
+	SELECT d.route, d.event_id, r.source, r.target, d.op, d.key, d.error, d.attempts,
+		   d.failed_at, d.retry AS retry_requested
+	FROM mesh.dead_letter_store d JOIN mesh.route r ON r.id = d.route
+	WHERE has_table_privilege(r.source, 'SELECT');
+
+GRANT SELECT ON mesh.routes, mesh.stats, mesh.event_log_status, mesh.dead_letter TO PUBLIC;
+
+-- Dropping a replicated table removes its routes.
+CREATE FUNCTION mesh._on_drop() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+BEGIN
+	DELETE FROM mesh.route r USING pg_event_trigger_dropped_objects() d
+	WHERE d.classid = 'pg_class'::regclass AND d.objid = r.source::oid AND d.objsubid = 0;
+	IF FOUND THEN
+		PERFORM mesh._wake();
+	END IF;
+END $$;
+CREATE EVENT TRIGGER mesh_on_drop ON sql_drop EXECUTE FUNCTION mesh._on_drop();
+
+-- Tell the launcher a database has mesh now.
+SELECT mesh._wake();

@@ -194,6 +194,9 @@ mesh_server_config(Oid serverid, Oid userid)
 		ReleaseSysCache(tp);
 	}
 	config->timeout_ms = mesh_config_get_int(config, "timeout_ms", 5000);
+	/* computed here, inside a transaction: connecting may happen outside one */
+	config->server_hash = GetSysCacheHashValue1(FOREIGNSERVEROID, ObjectIdGetDatum(serverid));
+	config->mapping_hash = GetSysCacheHashValue1(USERMAPPINGOID, ObjectIdGetDatum(config->umid));
 	return config;
 }
 
@@ -215,10 +218,8 @@ conn_entry(MeshServerConfig *config)
 		e->in_use = 0;
 		e->broken = false;
 		e->retired = NIL;
-		e->server_hash = GetSysCacheHashValue1(FOREIGNSERVEROID,
-											   ObjectIdGetDatum(config->serverid));
-		e->mapping_hash = GetSysCacheHashValue1(USERMAPPINGOID,
-												ObjectIdGetDatum(config->umid));
+		e->server_hash = config->server_hash;
+		e->mapping_hash = config->mapping_hash;
 	}
 	return e;
 }

@@ -21,6 +21,7 @@
 #define MESH_OPT_TABLE		0x02
 #define MESH_OPT_COLUMN		0x04
 #define MESH_OPT_MAPPING	0x08
+#define MESH_OPT_ROUTE		0x10	/* mesh.replicate(..., options) */
 
 typedef enum MeshOptionType
 {
@@ -64,6 +65,8 @@ typedef struct MeshServerConfig
 	List	   *server_options; /* DefElem */
 	List	   *mapping_options;	/* DefElem, may hold secrets */
 	int			timeout_ms;		/* every network call is bounded by this */
+	uint32		server_hash;	/* syscache hashes, for invalidation */
+	uint32		mapping_hash;
 } MeshServerConfig;
 
 /* One column of a foreign table. */
@@ -195,6 +198,37 @@ struct MeshPing
 	void	   *state;
 };
 
+/*
+ * Replication.  A route fans one source table out to one target server.
+ * Values travel in PostgreSQL text form, aligned with route->columns (the
+ * source table's current columns); NULL pointers are SQL NULLs.
+ */
+typedef struct MeshRoute
+{
+	int64		id;
+	Oid			source;
+	char	   *source_schema;
+	char	   *source_name;
+	char	   *target;
+	const char *role;
+	Jsonb	   *options;
+	MeshServerConfig *config;
+	int			ncolumns;
+	char	  **columns;
+	Oid		   *types;
+	int			nkeys;
+	int		   *key_index;		/* primary key columns, as indexes into columns */
+	void	   *private;		/* the connector's per-route cache */
+} MeshRoute;
+
+/* A captured change: op is 'I' insert, 'U' update, 'D' delete, 'T' truncate. */
+typedef struct MeshEvent
+{
+	int64		id;
+	char		op;
+	char	  **values;			/* ncolumns values; for 'D' only the key columns */
+} MeshEvent;
+
 typedef enum MeshErrorClass
 {
 	MESH_ERROR_TRANSIENT,		/* retry with backoff */
@@ -233,7 +267,24 @@ typedef struct MeshConnector
 	/* mesh.execute: the backend's own language; returns a List of Jsonb * */
 	List	   *(*execute) (void *conn, const char *request, Jsonb *params);
 
-	/* replication, lookup, verify and import arrive with later features */
+	/*
+	 * Replication.  check_route validates a new route (its options, that the
+	 * target is ready) when mesh.replicate is called.  apply writes events in
+	 * order and must be idempotent: a replay converges to the same state; it
+	 * ereports on failure (classify_error decides retry or dead letter).
+	 */
+	void		(*check_route) (void *conn, MeshRoute *route);
+	void		(*apply) (void *conn, MeshRoute *route, MeshEvent *events, int n);
+
+	/*
+	 * Verify.  fetch_rows fills rows[i] with the target's values (text form,
+	 * aligned with route->columns) for keys[i], or NULL when missing.
+	 * scan_keys returns the next batch of keys present in the target (at
+	 * most 'max'), 0 at the end; *state is NULL at the start.
+	 */
+	void		(*fetch_rows) (void *conn, MeshRoute *route, int n, char ***keys, char ***rows);
+	int			(*scan_keys) (void *conn, MeshRoute *route, void **state, int max, char ***keys);
+
 	MeshErrorClass (*classify_error) (int code, const char *message);
 } MeshConnector;
 
@@ -245,6 +296,8 @@ extern const MeshConnector *const *mesh_connectors(int *n);
 
 /* option.c */
 extern const MeshOption *mesh_find_option(const MeshConnector *c, const char *name);
+extern void mesh_validate_option(const MeshConnector *c, int place, const char *name,
+								 const char *value);
 extern const char *mesh_defelem_get(List *options, const char *name);
 extern const char *mesh_config_get(const MeshServerConfig *config, const char *name,
 								   const char *dflt);
@@ -257,6 +310,10 @@ extern void *mesh_get_connection(MeshServerConfig *config);
 extern void mesh_connection_broken(MeshServerConfig *config);
 extern void mesh_connection_begin_use(MeshServerConfig *config);
 extern void mesh_connection_end_use(MeshServerConfig *config);
+
+/* route.c */
+extern const char *mesh_route_option(MeshRoute *route, const char *name, const char *dflt);
+extern char *mesh_route_key_text(MeshRoute *route, char **values, const char *sep);
 
 /* table.c */
 extern MeshTable *mesh_table_open(Oid relid);

@@ -64,6 +64,8 @@ place_name(int place)
 			return "column";
 		case MESH_OPT_MAPPING:
 			return "user mapping";
+		case MESH_OPT_ROUTE:
+			return "route";
 	}
 	return "foreign data wrapper";
 }
@@ -202,6 +204,38 @@ check_value(const MeshConnector *c, const MeshOption *o, const char *value)
 }
 
 /*
+ * Error unless option name with value is valid at place for connector c:
+ * an unknown name hints the closest valid one, a bad value says what is
+ * allowed, a secret outside a user mapping points to the user mapping.
+ */
+void
+mesh_validate_option(const MeshConnector *c, int place, const char *name, const char *value)
+{
+	const MeshOption *o = mesh_find_option(c, name);
+
+	if (o == NULL || (o->places & place) == 0)
+	{
+		const char *near = closest_option(c, place, name);
+
+		if (o != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+					 errmsg("option \"%s\" of %s is not valid for a %s",
+							name, c->kind, place_name(place)),
+					 o->secret ?
+					 errhint("Secrets are accepted only in a user mapping: CREATE USER MAPPING ... OPTIONS (%s '...').",
+							 o->name) :
+					 errhint("Valid %s options: %s.", place_name(place), valid_options(c, place))));
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("invalid option \"%s\" for a %s %s", name, c->kind, place_name(place)),
+				 near ? errhint("Perhaps you meant the option \"%s\".", near) :
+				 errhint("Valid %s options: %s.", place_name(place), valid_options(c, place))));
+	}
+	check_value(c, o, value);
+}
+
+/*
  * Validate one option list of a mesh FDW object.  The connector is found
  * from the name of the SQL validator function, "<kind>_validator".
  */
@@ -226,30 +260,8 @@ mesh_fdw_validator(PG_FUNCTION_ARGS)
 	foreach(lc, options)
 	{
 		DefElem    *def = lfirst(lc);
-		const MeshOption *o = mesh_find_option(c, def->defname);
-		const char *value = defGetString(def);
 
-		if (o == NULL || (o->places & place) == 0)
-		{
-			const char *near = closest_option(c, place, def->defname);
-
-			if (o != NULL)
-				ereport(ERROR,
-						(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
-						 errmsg("option \"%s\" of %s is not valid for a %s",
-								def->defname, c->kind, place_name(place)),
-						 o->secret ?
-						 errhint("Secrets are accepted only in a user mapping: CREATE USER MAPPING ... OPTIONS (%s '...').",
-								 o->name) :
-						 errhint("Valid %s options: %s.", place_name(place), valid_options(c, place))));
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
-					 errmsg("invalid option \"%s\" for a %s %s", def->defname, c->kind,
-							place_name(place)),
-					 near ? errhint("Perhaps you meant the option \"%s\".", near) :
-					 errhint("Valid %s options: %s.", place_name(place), valid_options(c, place))));
-		}
-		check_value(c, o, value);
+		mesh_validate_option(c, place, def->defname, defGetString(def));
 	}
 	PG_RETURN_VOID();
 }

@@ -7,9 +7,8 @@
 #include "postgres.h"
 
 #include "commands/defrem.h"
-#include "libpq-fe.h"
 
-#include "connector.h"
+#include "pg_internal.h"
 
 typedef struct PgPing
 {
@@ -18,8 +17,8 @@ typedef struct PgPing
 } PgPing;
 
 /* libpq connection keywords from the server and user mapping options. */
-static void
-conninfo_arrays(MeshServerConfig *config, const char ***keys, const char ***vals)
+void
+pg_conninfo_arrays(MeshServerConfig *config, const char ***keys, const char ***vals)
 {
 	PQconninfoOption *defs = PQconndefaults();
 	List	   *all = list_concat(list_copy(config->server_options),
@@ -83,7 +82,7 @@ pg_ping_start(MeshPing *ping)
 	const char **vals;
 
 	ping->state = pp;
-	conninfo_arrays(ping->config, &keys, &vals);
+	pg_conninfo_arrays(ping->config, &keys, &vals);
 	pp->conn = PQconnectStartParams(keys, vals, 0);
 	if (pp->conn == NULL || PQstatus(pp->conn) == CONNECTION_BAD)
 	{
@@ -144,11 +143,24 @@ pg_ping_finish(MeshPing *ping)
 		pp->conn = NULL;
 }
 
+/* Route options (server options belong to postgres_fdw's own validator). */
+static const MeshOption pg_options[] = {
+	{"table", MESH_OPT_ROUTE, MESH_OPTTYPE_STRING, false, 1},
+	{NULL}
+};
+
 const MeshConnector mesh_postgres_connector = {
 	.kind = "postgres",
 	.fdw_name = "postgres_fdw",
-	.caps = MESH_CAP_PING,
+	.options = pg_options,
+	.caps = MESH_CAP_PING | MESH_CAP_APPLY,
+	.connect = pg_sink_connect,
+	.disconnect = pg_sink_disconnect,
 	.ping_start = pg_ping_start,
 	.ping_continue = pg_ping_continue,
 	.ping_finish = pg_ping_finish,
+	.check_route = pg_sink_check_route,
+	.apply = pg_sink_apply,
+	.fetch_rows = pg_sink_fetch_rows,
+	.scan_keys = pg_sink_scan_keys,
 };

@@ -23,7 +23,7 @@ static const MeshOption redis_options[] = {
 	{"user", MESH_OPT_MAPPING, MESH_OPTTYPE_STRING, false, 1},
 	{"password", MESH_OPT_MAPPING, MESH_OPTTYPE_STRING, true},
 	{"type", MESH_OPT_TABLE, MESH_OPTTYPE_ENUM, false, 0, 0, "string|hash|list|set|zset"},
-	{"key_prefix", MESH_OPT_TABLE, MESH_OPTTYPE_STRING, false},
+	{"key_prefix", MESH_OPT_TABLE | MESH_OPT_ROUTE, MESH_OPTTYPE_STRING, false},
 	{"key", MESH_OPT_COLUMN, MESH_OPTTYPE_BOOL, false},
 	{"field", MESH_OPT_COLUMN, MESH_OPTTYPE_STRING, false, 1},
 	{NULL}
@@ -288,7 +288,7 @@ redis_classify_error(int code, const char *message)
 const MeshConnector mesh_redis_connector = {
 	.kind = "redis",
 	.options = redis_options,
-	.caps = MESH_CAP_SCAN | MESH_CAP_MODIFY | MESH_CAP_EXECUTE | MESH_CAP_PING,
+	.caps = MESH_CAP_SCAN | MESH_CAP_MODIFY | MESH_CAP_EXECUTE | MESH_CAP_PING | MESH_CAP_APPLY,
 	.connect = redis_connect,
 	.disconnect = redis_disconnect,
 	.ping_start = redis_ping_start,
@@ -304,5 +304,8 @@ const MeshConnector mesh_redis_connector = {
 	.modify_row = redis_modify_row,
 	.end_modify = redis_end_modify,
 	.execute = redis_execute,
+	.apply = redis_apply,
+	.fetch_rows = redis_fetch_rows,
+	.scan_keys = redis_scan_keys,
 	.classify_error = redis_classify_error,
 };

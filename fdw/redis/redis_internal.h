@@ -86,6 +86,11 @@ extern void redis_end_modify(MeshModify *m);
 extern List *redis_execute(void *conn, const char *request, Jsonb *params);
 extern int	redis_split_command(const char *line, char ***argv, size_t **lens);
 
+/* redis_apply.c */
+extern void redis_apply(void *conn, MeshRoute *route, MeshEvent *events, int n);
+extern void redis_fetch_rows(void *conn, MeshRoute *route, int n, char ***keys, char ***rows);
+extern int	redis_scan_keys(void *conn, MeshRoute *route, void **state, int max, char ***keys);
+
 /* redis_ping.c */
 extern void redis_ping_start(MeshPing *ping);
 extern void redis_ping_continue(MeshPing *ping);

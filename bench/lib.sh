@@ -1,0 +1,234 @@
+#!/usr/bin/env bash
+# bench/lib.sh: shared helpers of the mesh benchmarks (sourced, not run).
+#
+# Settings (environment, with these defaults):
+#   MESH_TEST_DIR=/tmp/mesh-bench  MESH_PG_PORT=55532  MESH_REMOTE_PG_PORT=55533
+#   MESH_REDIS_PORT=56479  MESH_REDIS_AUTH_PORT=56480  MESH_HANG_PORT=56490
+#   MESH_DOWN_PORT=56491
+#       The benchmark servers: a separate state dir and ports from the test
+#       suite's defaults (/tmp/mesh-test, 55432, 56379...), so benchmarks and
+#       tests can run at the same time.
+#   BENCH_DB=mesh_bench      database on the hub that holds the bench objects
+#   BENCH_ROWS=100000        keys in Redis / rows in the local table
+#
+# Servers: bench_servers_up starts test/harness.sh's servers in that state dir
+# when the hub or the Redis is not running there (the harness starts its whole
+# set, and first stops leftovers of that state dir) and stops them again when
+# the script exits; servers that were already running are used and left alone.
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(dirname "$BENCH_DIR")
+HARNESS="$REPO/test/harness.sh"
+
+export MESH_TEST_DIR=${MESH_TEST_DIR:-/tmp/mesh-bench}
+export MESH_PG_PORT=${MESH_PG_PORT:-55532}
+export MESH_REMOTE_PG_PORT=${MESH_REMOTE_PG_PORT:-55533}
+export MESH_REDIS_PORT=${MESH_REDIS_PORT:-56479}
+export MESH_REDIS_AUTH_PORT=${MESH_REDIS_AUTH_PORT:-56480}
+export MESH_HANG_PORT=${MESH_HANG_PORT:-56490}
+export MESH_DOWN_PORT=${MESH_DOWN_PORT:-56491}
+
+BENCH_DB=${BENCH_DB:-mesh_bench}
+BENCH_ROWS=${BENCH_ROWS:-100000}
+
+if [ -z "${PG_CONFIG:-}" ]; then
+	if [ -x /usr/lib/postgresql/15/bin/pg_config ]; then
+		PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
+	else
+		PG_CONFIG=pg_config
+	fi
+fi
+PG_BIN=$("$PG_CONFIG" --bindir)
+PSQL="$PG_BIN/psql"
+PGBENCH="$PG_BIN/pgbench"
+
+export PGHOST=127.0.0.1 PGPORT=$MESH_PG_PORT PGUSER=postgres
+unset PGDATABASE PGPASSWORD PGSERVICE PGOPTIONS
+
+# Scratch files of this run (pgbench scripts, the compiled client, outputs).
+BENCH_WORK="$MESH_TEST_DIR/bench"
+
+BENCH_STARTED_SERVERS=0
+
+blog() { echo "bench: $*" >&2; }
+bdie() {
+	blog "ERROR: $*"
+	exit 1
+}
+
+# harness ARGS...: test/harness.sh with the bench settings exported above.
+harness() { bash "$HARNESS" "$@"; }
+
+# The exact settings, as a prefix for commands a reader can paste.
+bench_env_prefix() {
+	printf 'MESH_TEST_DIR=%s MESH_PG_PORT=%s MESH_REMOTE_PG_PORT=%s MESH_REDIS_PORT=%s MESH_REDIS_AUTH_PORT=%s MESH_HANG_PORT=%s MESH_DOWN_PORT=%s' \
+		"$MESH_TEST_DIR" "$MESH_PG_PORT" "$MESH_REMOTE_PG_PORT" "$MESH_REDIS_PORT" \
+		"$MESH_REDIS_AUTH_PORT" "$MESH_HANG_PORT" "$MESH_DOWN_PORT"
+}
+
+# bench_stop_servers: stop the servers if this script started them (EXIT trap).
+bench_stop_servers() {
+	local rc=$?
+	if [ "$BENCH_STARTED_SERVERS" = 1 ]; then
+		BENCH_STARTED_SERVERS=0
+		blog "stopping the servers this run started ($MESH_TEST_DIR)"
+		harness stop >/dev/null 2>&1 || blog "warning: 'test/harness.sh stop' failed"
+	fi
+	return $rc
+}
+
+# server_running NAME: true if `harness status` reports NAME running.
+server_running() {
+	harness status 2>/dev/null | awk -v n="$1" '$1 == n && $2 == "running" { ok = 1 } END { exit !ok }'
+}
+
+# bench_servers_up: make sure the hub and the Redis run (see the header).
+bench_servers_up() {
+	trap bench_stop_servers EXIT
+	trap 'exit 130' INT TERM
+	if server_running pg_hub && server_running redis; then
+		blog "using the servers already running in $MESH_TEST_DIR (hub :$MESH_PG_PORT, redis :$MESH_REDIS_PORT)"
+	else
+		blog "starting servers in $MESH_TEST_DIR (hub :$MESH_PG_PORT, redis :$MESH_REDIS_PORT)"
+		BENCH_STARTED_SERVERS=1
+		mkdir -p "$MESH_TEST_DIR"
+		harness start >"$MESH_TEST_DIR/bench-harness-start.log" 2>&1 || {
+			cat "$MESH_TEST_DIR/bench-harness-start.log" >&2
+			bdie "test/harness.sh start failed"
+		}
+	fi
+	mkdir -p "$BENCH_WORK"
+	bench_check_loaded_library
+	# the bench database, with the extension
+	if [ "$("$PSQL" -X -q -At -d postgres -c "SELECT 1 FROM pg_database WHERE datname = '$BENCH_DB'")" != 1 ]; then
+		"$PSQL" -X -q -d postgres -v ON_ERROR_STOP=1 -c "CREATE DATABASE $BENCH_DB" >/dev/null
+	fi
+	bsql -c "CREATE EXTENSION IF NOT EXISTS mesh" >/dev/null
+}
+
+# bench_check_loaded_library: warn when the running hub mapped a mesh.so that
+# has since been replaced by `make install` (it then measures the old build).
+bench_check_loaded_library() {
+	local pid
+	pid=$(head -n 1 "$MESH_TEST_DIR/pg_hub/data/postmaster.pid" 2>/dev/null | tr -dc '0-9')
+	if [ -n "$pid" ] && grep -q 'mesh\.so (deleted)' "/proc/$pid/maps" 2>/dev/null; then
+		blog "WARNING: the running hub (pid $pid) uses a mesh.so that was replaced since it"
+		blog "         started: these numbers are for the OLD build. Stop the servers"
+		blog "         ($(bench_env_prefix) bash test/harness.sh stop) and rerun."
+	fi
+}
+
+# bench_build_info: one line describing what is measured.
+bench_build_info() {
+	local so rev dirty=""
+	so="$("$PG_CONFIG" --pkglibdir)/mesh.so"
+	rev=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
+	if [ -n "$(git -C "$REPO" status --porcelain --untracked-files=no 2>/dev/null)" ]; then
+		dirty="+local-changes"
+	fi
+	printf 'mesh %s%s, mesh.so %s (sha256 %s), %s, redis-server %s, %s CPUs, load %s\n' \
+		"$rev" "$dirty" "$(date -u -r "$so" '+%Y-%m-%dT%H:%M:%SZ' 2>/dev/null || echo '?')" \
+		"$(sha256sum "$so" 2>/dev/null | cut -c1-12)" \
+		"$("$PSQL" -X -At -d postgres -c 'SHOW server_version' 2>/dev/null | sed 's/ .*//; s/^/PostgreSQL /')" \
+		"$(redis-cli -h 127.0.0.1 -p "$MESH_REDIS_PORT" INFO server 2>/dev/null | tr -d '\r' | awk -F: '$1 == "redis_version" { print $2 }')" \
+		"$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
+# cpu_busy_pct SECONDS: percent of all CPUs busy over the next SECONDS
+# (from /proc/stat; whoever uses them).
+cpu_busy_pct() {
+	local a b
+	a=$(head -n 1 /proc/stat)
+	sleep "$1"
+	b=$(head -n 1 /proc/stat)
+	echo "$a
+$b" | awk '{ idle = $5 + $6; tot = 0; for (i = 2; i <= NF; i++) tot += $i
+		if (NR == 1) { i0 = idle; t0 = tot } else printf "%.0f\n", 100 * (1 - (idle - i0) / (tot - t0)) }'
+}
+
+# bench_warn_if_busy: the machine should be idle while measuring; with
+# BENCH_WAIT_IDLE=SECONDS, wait up to that long for it to become idle.
+bench_warn_if_busy() {
+	local busy waited=0 limit=${BENCH_WAIT_IDLE:-0}
+	busy=$(cpu_busy_pct 1)
+	while [ "$busy" -gt 15 ] && [ "$waited" -lt "$limit" ]; do
+		sleep 4
+		waited=$((waited + 5))
+		busy=$(cpu_busy_pct 1)
+	done
+	if [ "$limit" -gt 0 ]; then
+		echo "background CPU use before measuring: ${busy}% of $(nproc) CPUs (waited ${waited}s for < 15%)"
+	else
+		echo "background CPU use before measuring: ${busy}% of $(nproc) CPUs"
+	fi
+	if [ "$busy" -gt 15 ]; then
+		blog "WARNING: ${busy}% of the CPUs are busy before measuring: other work"
+		blog "         competes for the CPUs and makes the numbers noisy."
+	fi
+}
+
+# bsql ARGS...: psql on the bench database, stop on the first error.
+bsql() { "$PSQL" -X -q -v ON_ERROR_STOP=1 -d "$BENCH_DB" "$@"; }
+
+# rcli ARGS...: redis-cli on the bench Redis.
+rcli() { redis-cli -h 127.0.0.1 -p "$MESH_REDIS_PORT" "$@"; }
+
+# redis_delete_pattern GLOB: delete every key matching GLOB (pipelined UNLINKs).
+redis_delete_pattern() {
+	rcli --scan --pattern "$1" |
+		LC_ALL=C awk '{ printf "*2\r\n$6\r\nUNLINK\r\n$%d\r\n%s\r\n", length($0), $0 }' |
+		rcli --pipe >/dev/null
+}
+
+# bench_load_data: (re)create bench_local (BENCH_ROWS rows) and the Redis
+# hashes bench:<id> with fields id, sensor, v (the layout mesh.replicate
+# writes: one field per column, values in PostgreSQL's text form), read by the
+# mesh_redis foreign table bench_redis; from a clean state: old bench keys,
+# the tables and the server are dropped first.
+# Rows: id = 1..N, sensor = 's' || (id % 100), v = id * 0.5.
+# The hashes are written with redis-cli --pipe (HSET) from bench_local's rows
+# as psql prints them, so both sides hold the same values.
+bench_load_data() {
+	local n=$BENCH_ROWS t0 t1 got
+	blog "loading $n rows into bench_local and $n hashes bench:<id> into Redis :$MESH_REDIS_PORT"
+	redis_delete_pattern 'bench:*'
+	t0=$(date +%s%N)
+	bsql <<EOF >/dev/null
+SET client_min_messages = warning;
+DROP SERVER IF EXISTS bench_cache CASCADE;
+DROP TABLE IF EXISTS bench_local;
+CREATE TABLE bench_local (id int PRIMARY KEY, sensor text, v float8);
+INSERT INTO bench_local SELECT g, 's' || (g % 100), g * 0.5 FROM generate_series(1, $n) g;
+CREATE SERVER bench_cache FOREIGN DATA WRAPPER mesh_redis
+	OPTIONS (host '127.0.0.1', port '$MESH_REDIS_PORT');
+CREATE FOREIGN TABLE bench_redis (id int OPTIONS (key 'true'), sensor text, v float8)
+	SERVER bench_cache OPTIONS (type 'hash', key_prefix 'bench:');
+EOF
+	bsql -c "VACUUM ANALYZE bench_local" >/dev/null
+	got=$(bsql -At -F ' ' -c "SELECT id, sensor, v FROM bench_local ORDER BY id" |
+		LC_ALL=C awk '{
+			k = "bench:" $1
+			printf "*8\r\n$4\r\nHSET\r\n$%d\r\n%s\r\n$2\r\nid\r\n$%d\r\n%s\r\n", length(k), k, length($1), $1
+			printf "$6\r\nsensor\r\n$%d\r\n%s\r\n$1\r\nv\r\n$%d\r\n%s\r\n", length($2), $2, length($3), $3
+		}' | rcli --pipe 2>&1)
+	echo "$got" | grep -q "errors: 0, replies: $n\$" || bdie "loading Redis with redis-cli --pipe: $got"
+	t1=$(date +%s%N)
+	# check what Redis holds, with its own client
+	got=$(rcli --scan --pattern 'bench:*' | wc -l)
+	[ "$got" = "$n" ] || bdie "Redis holds $got keys bench:*, expected $n"
+	got=$(rcli HGETALL "bench:$n" | tr '\n' ' ')
+	[ "$got" = "id $n sensor s$((n % 100)) v $(bsql -At -c "SELECT v FROM bench_local WHERE id = $n") " ] ||
+		bdie "unexpected content of bench:$n: $got"
+	blog "loaded in $(((t1 - t0) / 1000000)) ms"
+}
+
+# median / best of numbers (one per line on stdin)
+stat_median() { sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+stat_min() { sort -g | head -n 1; }
+stat_max() { sort -g | tail -n 1; }
+
+# ratio A B [DIGITS]: A / B
+ratio() { awk -v a="$1" -v b="$2" -v d="${3:-2}" 'BEGIN { if (b == 0) print "nan"; else printf "%.*f\n", d, a / b }'; }
+
+# meets VALUE TARGET: "met" if VALUE >= TARGET, else "MISSED"
+meets() { awk -v v="$1" -v t="$2" 'BEGIN { print (v + 0 >= t + 0) ? "met" : "MISSED" }'; }

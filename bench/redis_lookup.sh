@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# bench/redis_lookup.sh: point lookups through the Redis FDW versus a local
+# primary-key lookup (DESIGN.md, "Performance targets": >= 0.50 of the local TPS).
+#
+# Data (bench/lib.sh, bench_load_data): BENCH_ROWS (100k) rows
+#   bench_local (id int PRIMARY KEY, sensor text, v float8)        local heap + btree
+#   bench_redis (id int OPTIONS (key 'true'), sensor text, v float8)
+#       mesh_redis foreign table of type hash over Redis hashes bench:<id>
+#       with fields id, sensor, v (loaded with redis-cli --pipe)
+#   bench_redis_str (key int, value text)                           optional
+#       type string over Redis strings bench_s:<id> = sensor (BENCH_STRING=1)
+#
+# Measured: pgbench, BENCH_CLIENTS (2) clients, BENCH_THREADS (2) threads,
+# -M prepared (so PostgreSQL switches to a generic plan after 5 executions and
+# the key arrives as a parameter), one transaction =
+#   \set id random(1, BENCH_ROWS)
+#   SELECT sensor, v FROM bench_redis WHERE id = :id;     -- one HGETALL
+# and the same SELECT on bench_local.  Each variant runs BENCH_SECONDS (15)
+# seconds in total, split into BENCH_ROUNDS (3) slices that alternate between
+# the variants, so a change of machine load hits both alike; a BENCH_WARMUP
+# (2) second run of each comes first and is not counted.  TPS per variant =
+# mean of its slices (they are of equal length).  Ratio = FDW TPS / local TPS.
+#
+# Servers: the bench state dir and ports of bench/lib.sh (default
+# /tmp/mesh-bench, hub 55532, Redis 56479); started if not running and then
+# stopped again.  Last line: RESULT redis_lookup fdw_tps=... local_tps=...
+# ratio=... target>=0.50 ...
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+BENCH_SECONDS=${BENCH_SECONDS:-15}
+BENCH_ROUNDS=${BENCH_ROUNDS:-3}
+BENCH_WARMUP=${BENCH_WARMUP:-2}
+BENCH_CLIENTS=${BENCH_CLIENTS:-2}
+BENCH_THREADS=${BENCH_THREADS:-2}
+BENCH_STRING=${BENCH_STRING:-1}
+TARGET=0.50
+
+SLICE=$(((BENCH_SECONDS + BENCH_ROUNDS - 1) / BENCH_ROUNDS))
+[ "$SLICE" -ge 1 ] || bdie "BENCH_SECONDS and BENCH_ROUNDS must be positive"
+
+bench_servers_up
+bench_load_data
+
+variants="local fdw_hash"
+if [ "$BENCH_STRING" = 1 ]; then
+	variants="$variants fdw_string"
+	blog "loading $BENCH_ROWS strings bench_s:<id> (value = sensor) for the string variant"
+	redis_delete_pattern 'bench_s:*'
+	out=$(bsql -At -F ' ' -c "SELECT id, sensor FROM bench_local ORDER BY id" |
+		LC_ALL=C awk '{ k = "bench_s:" $1; printf "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", length(k), k, length($2), $2 }' |
+		rcli --pipe 2>&1)
+	echo "$out" | grep -q "errors: 0, replies: $BENCH_ROWS\$" || bdie "loading strings: $out"
+	bsql -c "CREATE FOREIGN TABLE bench_redis_str (key int, value text)
+		SERVER bench_cache OPTIONS (type 'string', key_prefix 'bench_s:')"
+fi
+
+# the pgbench scripts
+query_local="SELECT sensor, v FROM bench_local WHERE id = :id;"
+query_fdw_hash="SELECT sensor, v FROM bench_redis WHERE id = :id;"
+query_fdw_string="SELECT value FROM bench_redis_str WHERE key = :id;"
+for v in $variants; do
+	q="query_$v"
+	printf '\\set id random(1, %d)\n%s\n' "$BENCH_ROWS" "${!q}" >"$BENCH_WORK/lookup_$v.sql"
+done
+
+# The lookups must be single-key requests with the parameter pushed down,
+# also in the generic plan that -M prepared ends up using.
+check_plan() {
+	local v=$1 sql plan
+	sql=$(sed -n 2p "$BENCH_WORK/lookup_$v.sql" | sed 's/:id/$1/; s/;$//')
+	plan=$(bsql -At <<EOF
+SET plan_cache_mode = force_generic_plan;
+PREPARE q(int) AS $sql;
+EXPLAIN (VERBOSE, COSTS OFF) EXECUTE q(1);
+EOF
+)
+	case "$v" in
+	local) echo "$plan" | grep -q 'Index Scan' || bdie "local lookup is not an index scan: $plan" ;;
+	*)
+		echo "$plan" | grep -Eq 'Remote request: (HGETALL|MGET) bench(_s)?:\(\$1\)' ||
+			bdie "$v: the key is not pushed down as a parameter: $plan"
+		;;
+	esac
+	echo "$plan" | grep -E 'Remote request|Index Scan' | sed "s/^ */  $v generic plan: /"
+}
+
+# run_pgbench VARIANT SECONDS LOG: one pgbench run; prints its TPS.
+run_pgbench() {
+	local v=$1 secs=$2 log=$3 tps failed
+	if ! "$PGBENCH" -n -c "$BENCH_CLIENTS" -j "$BENCH_THREADS" -M prepared -T "$secs" \
+		-f "$BENCH_WORK/lookup_$v.sql" "$BENCH_DB" >"$log" 2>&1; then
+		cat "$log" >&2
+		bdie "pgbench ($v) failed"
+	fi
+	failed=$(awk '/number of failed transactions:/ { print $5 }' "$log")
+	[ "${failed:-0}" = 0 ] || {
+		cat "$log" >&2
+		bdie "pgbench ($v): $failed failed transactions"
+	}
+	tps=$(awk '/^tps = / { print $3 }' "$log")
+	[ -n "$tps" ] || {
+		cat "$log" >&2
+		bdie "pgbench ($v): no tps in its output"
+	}
+	echo "$tps"
+}
+
+echo "== redis_lookup: point lookups, pgbench -c $BENCH_CLIENTS -j $BENCH_THREADS -M prepared, $BENCH_ROWS keys"
+echo "build: $(bench_build_info)"
+for v in $variants; do check_plan "$v"; done
+bench_warn_if_busy
+
+if [ "$BENCH_WARMUP" -gt 0 ]; then
+	for v in $variants; do run_pgbench "$v" "$BENCH_WARMUP" "$BENCH_WORK/lookup_${v}_warmup.log" >/dev/null; done
+fi
+
+declare -A all
+for ((r = 1; r <= BENCH_ROUNDS; r++)); do
+	# alternate the order between rounds
+	order=$variants
+	if ((r % 2 == 0)); then order=$(echo "$variants" | tr ' ' '\n' | tac | tr '\n' ' '); fi
+	line="round $r/$BENCH_ROUNDS (${SLICE}s each):"
+	for v in $order; do
+		t=$(run_pgbench "$v" "$SLICE" "$BENCH_WORK/lookup_${v}_round$r.log")
+		all[$v]="${all[$v]:-} $t"
+		line="$line $v $(printf '%.0f' "$t") tps,"
+	done
+	echo "${line%,}"
+done
+
+mean() { echo "$1" | tr ' ' '\n' | awk 'NF { s += $1; n++ } END { printf "%.1f\n", s / n }'; }
+local_tps=$(mean "${all[local]}")
+fdw_tps=$(mean "${all[fdw_hash]}")
+r_hash=$(ratio "$fdw_tps" "$local_tps")
+status=$(meets "$r_hash" "$TARGET")
+
+echo
+printf '%-12s %12s %10s  %s\n' variant "TPS (mean)" "vs local" "target"
+printf '%-12s %12.0f %10s  %s\n' local "$local_tps" "1.00" "baseline"
+printf '%-12s %12.0f %10s  %s\n' fdw_hash "$fdw_tps" "$r_hash" ">= $TARGET: $status"
+extra=""
+if [ "$BENCH_STRING" = 1 ]; then
+	str_tps=$(mean "${all[fdw_string]}")
+	r_str=$(ratio "$str_tps" "$local_tps")
+	printf '%-12s %12.0f %10s  %s\n' fdw_string "$str_tps" "$r_str" "(informational)"
+	extra=" string_tps=$(printf '%.0f' "$str_tps") string_ratio=$r_str"
+fi
+echo
+echo "reproduce: $(bench_env_prefix) BENCH_ROWS=$BENCH_ROWS BENCH_SECONDS=$BENCH_SECONDS BENCH_ROUNDS=$BENCH_ROUNDS BENCH_WARMUP=$BENCH_WARMUP BENCH_CLIENTS=$BENCH_CLIENTS BENCH_THREADS=$BENCH_THREADS BENCH_STRING=$BENCH_STRING bash bench/redis_lookup.sh"
+echo "  each slice is: $PGBENCH -n -c $BENCH_CLIENTS -j $BENCH_THREADS -M prepared -T $SLICE -f FILE $BENCH_DB   (PGHOST=127.0.0.1 PGPORT=$MESH_PG_PORT PGUSER=postgres)"
+for v in $variants; do
+	echo "  FILE $BENCH_WORK/lookup_$v.sql: $(tr '\n' ' ' <"$BENCH_WORK/lookup_$v.sql")"
+done
+echo "RESULT redis_lookup fdw_tps=$(printf '%.0f' "$fdw_tps") local_tps=$(printf '%.0f' "$local_tps") ratio=$r_hash target>=$TARGET status=$status$extra"

@@ -1,0 +1,31 @@
+/*
+ * pg_internal.h: shared declarations of the PostgreSQL connector's files.
+ */
+#ifndef MESH_PG_INTERNAL_H
+#define MESH_PG_INTERNAL_H
+
+#include "libpq-fe.h"
+
+#include "connector.h"
+
+/* A libpq connection for replication writes and verify. */
+typedef struct PgConn
+{
+	PGconn	   *conn;
+	char	   *servername;
+	int			timeout_ms;
+} PgConn;
+
+/* postgres.c */
+extern void pg_conninfo_arrays(MeshServerConfig *config, const char ***keys,
+							   const char ***vals);
+
+/* postgres_sink.c */
+extern void *pg_sink_connect(MeshServerConfig *config);
+extern void pg_sink_disconnect(void *conn);
+extern void pg_sink_check_route(void *conn, MeshRoute *route);
+extern void pg_sink_apply(void *conn, MeshRoute *route, MeshEvent *events, int n);
+extern void pg_sink_fetch_rows(void *conn, MeshRoute *route, int n, char ***keys, char ***rows);
+extern int	pg_sink_scan_keys(void *conn, MeshRoute *route, void **state, int max, char ***keys);
+
+#endif							/* MESH_PG_INTERNAL_H */

@@ -1,0 +1,514 @@
+/*
+ * postgres_sink.c: a postgres_fdw server as a replication target, through
+ * libpq with the server's options and the user mapping.
+ *
+ * A chunk of events becomes one remote transaction: per key only the last
+ * change counts (the final state is the same), upserts go in one
+ * INSERT ... SELECT FROM jsonb_populate_recordset(...) ON CONFLICT (key)
+ * DO UPDATE, deletes in one DELETE ... USING; a TRUNCATE event splits the
+ * chunk.  Values travel as text and are parsed by the target's column
+ * types.  Every request is bounded by timeout_ms (a timeout cancels it).
+ */
+#include "postgres.h"
+
+#include <poll.h>
+
+#include "catalog/pg_type.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/memutils.h"
+
+#include "mesh_util.h"
+#include "pg_internal.h"
+
+/* The remote error of res (or the connection's) as an ereport. */
+static void
+raise_remote(PgConn *pc, PGresult *res, const char *what)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	char	   *msg = pstrdup(res ? PQresultErrorMessage(res) : PQerrorMessage(pc->conn));
+	int			code = ERRCODE_CONNECTION_FAILURE;
+	size_t		len = strlen(msg);
+
+	while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
+		msg[--len] = '\0';
+	if (state && strlen(state) == 5)
+		code = MAKE_SQLSTATE(state[0], state[1], state[2], state[3], state[4]);
+	else if (PQstatus(pc->conn) == CONNECTION_OK)
+		code = ERRCODE_FDW_ERROR;
+	if (res)
+		PQclear(res);
+	ereport(ERROR,
+			(errcode(code),
+			 errmsg("PostgreSQL server \"%s\" failed %s", pc->servername, what),
+			 errdetail("%s", msg)));
+}
+
+/* Wait until the socket is ready or the deadline passes; false on timeout. */
+static bool
+wait_socket(PgConn *pc, bool for_write, struct timespec *start)
+{
+	struct pollfd pfd;
+	double		left = pc->timeout_ms - mesh_elapsed_ms(start);
+
+	if (left <= 0)
+		return false;
+	pfd.fd = PQsocket(pc->conn);
+	pfd.events = for_write ? POLLOUT : POLLIN;
+	pfd.revents = 0;
+	return poll(&pfd, 1, (int) left + 1) > 0;
+}
+
+/*
+ * Run one statement with text parameters; returns its result (caller
+ * PQclears).  An error result or a timeout ereports (a timeout cancels the
+ * statement first).
+ */
+static PGresult *
+pg_run(PgConn *pc, const char *sql, int nparams, const char *const *params, const char *what)
+{
+	struct timespec start;
+	PGresult   *last = NULL;
+	PGresult   *res;
+
+	mesh_now(&start);
+	if (!(nparams == 0 ? PQsendQuery(pc->conn, sql) :
+		  PQsendQueryParams(pc->conn, sql, nparams, NULL, params, NULL, NULL, 0)))
+		raise_remote(pc, NULL, what);
+	for (;;)
+	{
+		while (PQisBusy(pc->conn))
+		{
+			if (!wait_socket(pc, false, &start))
+			{
+				PGcancel   *cancel = PQgetCancel(pc->conn);
+				char		errbuf[256];
+
+				if (cancel)
+				{
+					PQcancel(cancel, errbuf, sizeof(errbuf));
+					PQfreeCancel(cancel);
+				}
+				if (last)
+					PQclear(last);
+				ereport(ERROR,
+						(errcode(ERRCODE_QUERY_CANCELED),
+						 errmsg("PostgreSQL server \"%s\" did not answer %s within %d ms",
+								pc->servername, what, pc->timeout_ms)));
+			}
+			if (!PQconsumeInput(pc->conn))
+			{
+				if (last)
+					PQclear(last);
+				raise_remote(pc, NULL, what);
+			}
+		}
+		res = PQgetResult(pc->conn);
+		if (res == NULL)
+			break;
+		if (last)
+			PQclear(last);
+		last = res;
+	}
+	if (last == NULL || (PQresultStatus(last) != PGRES_COMMAND_OK &&
+						 PQresultStatus(last) != PGRES_TUPLES_OK))
+		raise_remote(pc, last, what);
+	return last;
+}
+
+static void
+pg_run_command(PgConn *pc, const char *sql, const char *what)
+{
+	PQclear(pg_run(pc, sql, 0, NULL, what));
+}
+
+void
+pg_sink_disconnect(void *conn)
+{
+	PgConn	   *pc = conn;
+
+	if (pc->conn)
+		PQfinish(pc->conn);
+	pfree(pc->servername);
+	pfree(pc);
+}
+
+/* Connect within timeout_ms; the session uses UTC and ISO dates. */
+void *
+pg_sink_connect(MeshServerConfig *config)
+{
+	PgConn	   *pc = MemoryContextAllocZero(TopMemoryContext, sizeof(PgConn));
+	const char **keys;
+	const char **vals;
+	struct timespec start;
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+
+	pc->servername = MemoryContextStrdup(TopMemoryContext, config->servername);
+	pc->timeout_ms = config->timeout_ms;
+	pg_conninfo_arrays(config, &keys, &vals);
+	mesh_now(&start);
+	pc->conn = PQconnectStartParams(keys, vals, 0);
+	while (pc->conn && PQstatus(pc->conn) != CONNECTION_BAD && st != PGRES_POLLING_OK &&
+		   st != PGRES_POLLING_FAILED)
+	{
+		if (!wait_socket(pc, st == PGRES_POLLING_WRITING, &start))
+		{
+			pg_sink_disconnect(pc);
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+					 errmsg("could not connect to PostgreSQL server \"%s\" within %d ms",
+							config->servername, config->timeout_ms)));
+		}
+		st = PQconnectPoll(pc->conn);
+	}
+	if (pc->conn == NULL || PQstatus(pc->conn) != CONNECTION_OK)
+	{
+		char	   *detail = pstrdup(pc->conn ? PQerrorMessage(pc->conn) : "out of memory");
+
+		pg_sink_disconnect(pc);
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+				 errmsg("could not connect to PostgreSQL server \"%s\"", config->servername),
+				 errdetail("%s", detail)));
+	}
+	PG_TRY();
+	{
+		pg_run_command(pc, psprintf("SET statement_timeout = %d; SET TimeZone = 'UTC';"
+									" SET DateStyle = 'ISO'; SET extra_float_digits = 3",
+									pc->timeout_ms),
+					   "the session setup");
+	}
+	PG_CATCH();
+	{
+		pg_sink_disconnect(pc);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	return pc;
+}
+
+/* The target table, quoted: option "table" or the source's qualified name. */
+static char *
+target_table(MeshRoute *route)
+{
+	const char *t = mesh_route_option(route, "table", NULL);
+	char	   *dot;
+
+	if (t == NULL)
+		return quote_qualified_identifier(route->source_schema, route->source_name);
+	dot = strchr(t, '.');
+	if (dot == NULL)
+		return pstrdup(quote_identifier(t));
+	return quote_qualified_identifier(pnstrdup(t, dot - t), dot + 1);
+}
+
+static char *
+column_list(MeshRoute *route, const char *alias, bool keys_only, const char *cast)
+{
+	StringInfoData buf;
+	int			n = keys_only ? route->nkeys : route->ncolumns;
+
+	initStringInfo(&buf);
+	for (int i = 0; i < n; i++)
+	{
+		int			c = keys_only ? route->key_index[i] : i;
+
+		appendStringInfo(&buf, "%s%s%s%s%s", i ? ", " : "", alias ? alias : "",
+						 alias ? "." : "", quote_identifier(route->columns[c]), cast ? cast : "");
+	}
+	return buf.data;
+}
+
+static char *
+upsert_sql(MeshRoute *route, const char *table)
+{
+	StringInfoData buf;
+	int			set = 0;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "INSERT INTO %s (%s) SELECT %s FROM jsonb_populate_recordset(NULL::%s, $1::jsonb)"
+					 " ON CONFLICT (%s) DO ",
+					 table, column_list(route, NULL, false, NULL),
+					 column_list(route, NULL, false, NULL), table,
+					 column_list(route, NULL, true, NULL));
+	for (int c = 0; c < route->ncolumns; c++)
+	{
+		bool		is_key = false;
+
+		for (int k = 0; k < route->nkeys; k++)
+			is_key |= route->key_index[k] == c;
+		if (is_key)
+			continue;
+		appendStringInfo(&buf, "%s%s = EXCLUDED.%s", set++ ? ", " : "UPDATE SET ",
+						 quote_identifier(route->columns[c]), quote_identifier(route->columns[c]));
+	}
+	if (set == 0)
+		appendStringInfoString(&buf, "NOTHING");
+	return buf.data;
+}
+
+static char *
+delete_sql(MeshRoute *route, const char *table)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "DELETE FROM %s t USING jsonb_populate_recordset(NULL::%s, $1::jsonb) d WHERE ",
+					 table, table);
+	for (int k = 0; k < route->nkeys; k++)
+	{
+		const char *col = quote_identifier(route->columns[route->key_index[k]]);
+
+		appendStringInfo(&buf, "%st.%s = d.%s", k ? " AND " : "", col, col);
+	}
+	return buf.data;
+}
+
+/* Append {"col": "value", ...} (keys only, or every column) to a JSON array. */
+static void
+append_json_row(StringInfo buf, MeshRoute *route, char **values, bool keys_only)
+{
+	int			n = keys_only ? route->nkeys : route->ncolumns;
+
+	appendStringInfoString(buf, buf->len > 1 ? ",{" : "{");
+	for (int i = 0; i < n; i++)
+	{
+		int			c = keys_only ? route->key_index[i] : i;
+
+		if (i > 0)
+			appendStringInfoChar(buf, ',');
+		escape_json(buf, route->columns[c]);
+		appendStringInfoChar(buf, ':');
+		if (values[c] == NULL)
+			appendStringInfoString(buf, "null");
+		else
+			escape_json(buf, values[c]);
+	}
+	appendStringInfoChar(buf, '}');
+}
+
+typedef struct KeyPos
+{
+	char	   *key;
+	int			pos;
+} KeyPos;
+
+static int
+keypos_cmp(const void *a, const void *b)
+{
+	const KeyPos *x = a;
+	const KeyPos *y = b;
+	int			c = strcmp(x->key, y->key);
+
+	return c != 0 ? c : (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+/* Apply events[lo..hi) (no TRUNCATE among them): last change per key wins. */
+static void
+apply_segment(PgConn *pc, MeshRoute *route, const char *table, MeshEvent *events,
+			  int lo, int hi)
+{
+	int			n = hi - lo;
+	KeyPos	   *kp;
+	bool	   *winner;
+	StringInfoData ups,
+				dels;
+	const char *param[1];
+
+	if (n <= 0)
+		return;
+	kp = palloc(sizeof(KeyPos) * n);
+	winner = palloc0(sizeof(bool) * n);
+	for (int i = 0; i < n; i++)
+	{
+		kp[i].key = mesh_route_key_text(route, events[lo + i].values, "\x1f");
+		kp[i].pos = i;
+	}
+	qsort(kp, n, sizeof(KeyPos), keypos_cmp);
+	for (int i = 0; i < n; i++)
+		if (i == n - 1 || strcmp(kp[i].key, kp[i + 1].key) != 0)
+			winner[kp[i].pos] = true;
+	initStringInfo(&ups);
+	initStringInfo(&dels);
+	appendStringInfoChar(&ups, '[');
+	appendStringInfoChar(&dels, '[');
+	for (int i = 0; i < n; i++)
+	{
+		MeshEvent  *ev = &events[lo + i];
+
+		if (!winner[i])
+			continue;
+		if (ev->op == 'D')
+			append_json_row(&dels, route, ev->values, true);
+		else
+			append_json_row(&ups, route, ev->values, false);
+	}
+	appendStringInfoChar(&ups, ']');
+	appendStringInfoChar(&dels, ']');
+	if (ups.len > 2)
+	{
+		param[0] = ups.data;
+		PQclear(pg_run(pc, upsert_sql(route, table), 1, param, "an upsert"));
+	}
+	if (dels.len > 2)
+	{
+		param[0] = dels.data;
+		PQclear(pg_run(pc, delete_sql(route, table), 1, param, "a delete"));
+	}
+}
+
+/* Apply a chunk in one remote transaction. */
+void
+pg_sink_apply(void *conn, MeshRoute *route, MeshEvent *events, int n)
+{
+	PgConn	   *pc = conn;
+	char	   *table = target_table(route);
+	int			lo = 0;
+
+	pg_run_command(pc, "BEGIN", "BEGIN");
+	PG_TRY();
+	{
+		for (int i = 0; i < n; i++)
+			if (events[i].op == 'T')
+			{
+				apply_segment(pc, route, table, events, lo, i);
+				pg_run_command(pc, psprintf("TRUNCATE %s", table), "a truncate");
+				lo = i + 1;
+			}
+		apply_segment(pc, route, table, events, lo, n);
+		pg_run_command(pc, "COMMIT", "COMMIT");
+	}
+	PG_CATCH();
+	{
+		/* leave the session usable; the caller drops it anyway */
+		PQclear(PQexec(pc->conn, "ROLLBACK"));
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+}
+
+/* mesh.replicate: the target table must exist and take our upsert. */
+void
+pg_sink_check_route(void *conn, MeshRoute *route)
+{
+	PgConn	   *pc = conn;
+	char	   *table = target_table(route);
+	const char *param[1] = {table};
+	PGresult   *res = pg_run(pc, "SELECT to_regclass($1) IS NOT NULL", 1, param, "a table lookup");
+	bool		exists = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+
+	PQclear(res);
+	if (!exists)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("target table %s does not exist on server \"%s\"", table, pc->servername),
+				 errhint("Create it there with the columns and primary key of %s, or name another table with the route option \"table\".",
+						 quote_qualified_identifier(route->source_schema, route->source_name))));
+	pg_run_command(pc, "BEGIN", "BEGIN");
+	PG_TRY();
+	{
+		param[0] = "[]";
+		PQclear(pg_run(pc, upsert_sql(route, table), 1, param, "a trial upsert"));
+		pg_run_command(pc, "ROLLBACK", "ROLLBACK");
+	}
+	PG_CATCH();
+	{
+		PQclear(PQexec(pc->conn, "ROLLBACK"));
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+}
+
+/* verify: the target's rows for the given keys, as text. */
+void
+pg_sink_fetch_rows(void *conn, MeshRoute *route, int n, char ***keys, char ***rows)
+{
+	PgConn	   *pc = conn;
+	char	   *table = target_table(route);
+	StringInfoData json;
+	StringInfoData sql;
+	char	  **kv = palloc0(sizeof(char *) * Max(route->ncolumns, 1));
+	const char *param[1];
+	PGresult   *res;
+	char	  **want = palloc(sizeof(char *) * Max(n, 1));
+
+	initStringInfo(&json);
+	appendStringInfoChar(&json, '[');
+	for (int i = 0; i < n; i++)
+	{
+		for (int k = 0; k < route->nkeys; k++)
+			kv[route->key_index[k]] = keys[i][k];
+		append_json_row(&json, route, kv, true);
+		want[i] = mesh_route_key_text(route, kv, "\x1f");
+		rows[i] = NULL;
+	}
+	appendStringInfoChar(&json, ']');
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "SELECT %s FROM %s t WHERE (%s) IN (SELECT %s FROM jsonb_populate_recordset(NULL::%s, $1::jsonb) d)",
+					 column_list(route, "t", false, "::text"), table,
+					 column_list(route, "t", true, NULL), column_list(route, "d", true, NULL), table);
+	param[0] = json.data;
+	res = pg_run(pc, sql.data, 1, param, "a verify read");
+	for (int r = 0; r < PQntuples(res); r++)
+	{
+		char	  **row = palloc0(sizeof(char *) * Max(route->ncolumns, 1));
+		char	   *k;
+
+		for (int c = 0; c < route->ncolumns; c++)
+			if (!PQgetisnull(res, r, c))
+				row[c] = pstrdup(PQgetvalue(res, r, c));
+		k = mesh_route_key_text(route, row, "\x1f");
+		for (int i = 0; i < n; i++)
+			if (rows[i] == NULL && strcmp(want[i], k) == 0)
+			{
+				rows[i] = row;
+				break;
+			}
+	}
+	PQclear(res);
+}
+
+typedef struct PgKeyScan
+{
+	char	  **last;			/* the last key returned, or NULL at start */
+} PgKeyScan;
+
+/* verify: the target's keys in key order, max at a time. */
+int
+pg_sink_scan_keys(void *conn, MeshRoute *route, void **state, int max, char ***keys)
+{
+	PgConn	   *pc = conn;
+	PgKeyScan  *ks = *state;
+	StringInfoData sql;
+	PGresult   *res;
+	int			n;
+
+	if (ks == NULL)
+		*state = ks = palloc0(sizeof(PgKeyScan));
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "SELECT %s FROM %s t", column_list(route, "t", true, "::text"),
+					 target_table(route));
+	if (ks->last)
+	{
+		appendStringInfo(&sql, " WHERE (%s) > (", column_list(route, "t", true, NULL));
+		for (int k = 0; k < route->nkeys; k++)
+			appendStringInfo(&sql, "%s$%d::%s", k ? ", " : "", k + 1,
+							 format_type_be(route->types[route->key_index[k]]));
+		appendStringInfoChar(&sql, ')');
+	}
+	appendStringInfo(&sql, " ORDER BY %s LIMIT %d", column_list(route, "t", true, NULL), max);
+	res = pg_run(pc, sql.data, ks->last ? route->nkeys : 0, (const char *const *) ks->last,
+				 "a verify scan");
+	n = PQntuples(res);
+	for (int r = 0; r < n; r++)
+	{
+		keys[r] = palloc(sizeof(char *) * route->nkeys);
+		for (int k = 0; k < route->nkeys; k++)
+			keys[r][k] = pstrdup(PQgetvalue(res, r, k));
+	}
+	if (n > 0)
+		ks->last = keys[n - 1];
+	PQclear(res);
+	return n;
+}

@@ -1,0 +1,228 @@
+/*
+ * redis_apply.c: Redis as a replication target, and its side of verify.
+ *
+ * Layout: one hash per row at <key_prefix><primary key> (composite keys
+ * joined with ':'), one field per column, values in PostgreSQL text form;
+ * key_prefix defaults to '<table>:'.  An insert or update is HSET of the
+ * non-NULL columns (plus HDEL of the NULL ones, in MULTI/EXEC); a delete
+ * is DEL; a truncate removes every key under the prefix.  Everything is
+ * idempotent and pipelined.
+ */
+#include "postgres.h"
+
+#include "lib/stringinfo.h"
+
+#include "redis_internal.h"
+
+static char *
+route_prefix(MeshRoute *route)
+{
+	return (char *) mesh_route_option(route, "key_prefix",
+									  psprintf("%s:", route->source_name));
+}
+
+static char *
+event_key(MeshRoute *route, const char *prefix, char **values)
+{
+	return psprintf("%s%s", prefix, mesh_route_key_text(route, values, ":"));
+}
+
+/* Remove every key under prefix (SCAN + UNLINK, batch by batch). */
+static void
+truncate_prefix(RedisConn *rc, const char *prefix)
+{
+	char	   *pattern = psprintf("%s*", redis_glob_escape(prefix, strlen(prefix)));
+	char	   *cursor = pstrdup("0");
+	RedisReplies *r = redis_replies_new();
+
+	do
+	{
+		const char *argv[6] = {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
+		redisReply *reply = redis_call(rc, r, 6, argv, NULL);
+
+		if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+			reply->element[1]->type != REDIS_REPLY_ARRAY)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_REPLY_HANDLE),
+					 errmsg("malformed SCAN reply from Redis server \"%s\"", rc->servername)));
+		cursor = pstrdup(reply->element[0]->str);
+		for (size_t i = 0; i < reply->element[1]->elements; i++)
+		{
+			const char *argv2[2] = {"UNLINK", reply->element[1]->element[i]->str};
+			size_t		lens[2] = {6, reply->element[1]->element[i]->len};
+
+			redis_queue_write(rc, 2, argv2, lens);
+		}
+		redis_flush_writes(rc);
+		redis_replies_clear(r);
+	} while (strcmp(cursor, "0") != 0);
+}
+
+/* Queue HSET (and HDEL of NULL columns) for one row. */
+static void
+queue_row(RedisConn *rc, MeshRoute *route, const char *key, char **values)
+{
+	int			n = route->ncolumns;
+	const char **argv = palloc(sizeof(char *) * (2 * n + 2));
+	const char **dargv = palloc(sizeof(char *) * (n + 2));
+	int			argc = 2,
+				dargc = 2;
+
+	argv[0] = "HSET";
+	dargv[0] = "HDEL";
+	argv[1] = dargv[1] = key;
+	for (int c = 0; c < n; c++)
+	{
+		if (values[c] == NULL)
+			dargv[dargc++] = route->columns[c];
+		else
+		{
+			argv[argc++] = route->columns[c];
+			argv[argc++] = values[c];
+		}
+	}
+	if (dargc > 2)
+	{
+		const char *multi[1] = {"MULTI"};
+		const char *exec[1] = {"EXEC"};
+
+		redis_queue_write(rc, 1, multi, NULL);
+		redis_queue_write(rc, argc, argv, NULL);
+		redis_queue_write(rc, dargc, dargv, NULL);
+		redis_queue_write(rc, 1, exec, NULL);
+	}
+	else
+		redis_queue_write(rc, argc, argv, NULL);
+	pfree(argv);
+	pfree(dargv);
+}
+
+/* Apply events in order (pipelined); errors ereport after all replies are read. */
+void
+redis_apply(void *conn, MeshRoute *route, MeshEvent *events, int n)
+{
+	RedisConn  *rc = conn;
+	char	   *prefix = route_prefix(route);
+
+	for (int i = 0; i < n; i++)
+	{
+		MeshEvent  *ev = &events[i];
+
+		if (ev->op == 'T')
+		{
+			redis_flush_writes(rc);
+			truncate_prefix(rc, prefix);
+			continue;
+		}
+		if (ev->op == 'D')
+		{
+			const char *argv[2] = {"DEL", event_key(route, prefix, ev->values)};
+
+			redis_queue_write(rc, 2, argv, NULL);
+		}
+		else
+			queue_row(rc, route, event_key(route, prefix, ev->values), ev->values);
+	}
+	redis_flush_writes(rc);
+}
+
+/* verify: the hashes of the given keys (pipelined HGETALL). */
+void
+redis_fetch_rows(void *conn, MeshRoute *route, int n, char ***keys, char ***rows)
+{
+	RedisConn  *rc = conn;
+	char	   *prefix = route_prefix(route);
+	RedisReplies *r = redis_replies_new();
+	char	  **kv = palloc0(sizeof(char *) * Max(route->ncolumns, 1));
+
+	redis_flush_writes(rc);
+	for (int i = 0; i < n; i++)
+	{
+		const char *argv[2];
+
+		for (int k = 0; k < route->nkeys; k++)
+			kv[route->key_index[k]] = keys[i][k];
+		argv[0] = "HGETALL";
+		argv[1] = event_key(route, prefix, kv);
+		redis_append(rc, 2, argv, NULL);
+	}
+	redis_read_replies(rc, r, n);
+	for (int i = 0; i < n; i++)
+	{
+		redisReply *reply = r->items[i];
+
+		rows[i] = NULL;
+		if (reply->type == REDIS_REPLY_ERROR || reply->type != REDIS_REPLY_ARRAY ||
+			reply->elements == 0)
+			continue;			/* missing, or not a hash: not a replica row */
+		rows[i] = palloc0(sizeof(char *) * Max(route->ncolumns, 1));
+		for (size_t f = 0; f + 1 < reply->elements; f += 2)
+			for (int c = 0; c < route->ncolumns; c++)
+				if (strlen(route->columns[c]) == reply->element[f]->len &&
+					memcmp(route->columns[c], reply->element[f]->str, reply->element[f]->len) == 0)
+					rows[i][c] = pnstrdup(reply->element[f + 1]->str, reply->element[f + 1]->len);
+	}
+	redis_replies_clear(r);
+}
+
+typedef struct KeyScan
+{
+	char	   *cursor;
+	bool		done;
+} KeyScan;
+
+/* verify: the next batch of replica keys (SCAN MATCH <prefix>* TYPE hash). */
+int
+redis_scan_keys(void *conn, MeshRoute *route, void **state, int max, char ***keys)
+{
+	RedisConn  *rc = conn;
+	KeyScan    *ks = *state;
+	char	   *prefix = route_prefix(route);
+	size_t		plen = strlen(prefix);
+	char	   *pattern = psprintf("%s*", redis_glob_escape(prefix, plen));
+	RedisReplies *r = redis_replies_new();
+	char		count[16];
+	int			n = 0;
+
+	if (ks == NULL)
+	{
+		ks = palloc0(sizeof(KeyScan));
+		ks->cursor = pstrdup("0");
+		*state = ks;
+	}
+	snprintf(count, sizeof(count), "%d", max);
+	while (n == 0 && !ks->done)
+	{
+		const char *argv[8] = {"SCAN", ks->cursor, "MATCH", pattern, "COUNT", count, "TYPE", "hash"};
+		redisReply *reply = redis_call(rc, r, rc->major_version >= 6 ? 8 : 6, argv, NULL);
+		redisReply *list;
+
+		if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+			reply->element[1]->type != REDIS_REPLY_ARRAY)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_REPLY_HANDLE),
+					 errmsg("malformed SCAN reply from Redis server \"%s\"", rc->servername)));
+		ks->cursor = pstrdup(reply->element[0]->str);
+		ks->done = strcmp(ks->cursor, "0") == 0;
+		list = reply->element[1];
+		for (size_t i = 0; i < list->elements; i++)
+		{
+			char	   *rest = pnstrdup(list->element[i]->str + plen, list->element[i]->len - plen);
+			char	  **parts = palloc0(sizeof(char *) * Max(route->nkeys, 1));
+
+			/* composite keys were joined with ':'; the last part takes the rest */
+			for (int k = 0; k < route->nkeys; k++)
+			{
+				char	   *sep = k < route->nkeys - 1 ? strchr(rest, ':') : NULL;
+
+				if (sep)
+					*sep = '\0';
+				parts[k] = rest;
+				rest = sep ? sep + 1 : rest + strlen(rest);
+			}
+			keys[n++] = parts;
+		}
+		redis_replies_clear(r);
+	}
+	return n;
+}

@@ -1,0 +1,242 @@
+/*
+ * backfill.c: a new route's copy of the existing rows, and the re-sync of
+ * dead-lettered keys.
+ *
+ * Backfill reads the source in one REPEATABLE READ transaction (snapshot
+ * S) and upserts every row into the target in chunks; in the same
+ * transaction it sets the route's cursor to S, so exactly the events not
+ * visible in S follow: no gap, and no event older than the copy is applied
+ * after it.  This is the one place a transaction stays open across network
+ * I/O (as pg_dump's snapshot does); a failure restarts the copy, which is
+ * idempotent.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "mesh.h"
+
+static char *
+qualified_source(MeshRoute *route)
+{
+	return quote_qualified_identifier(route->source_schema, route->source_name);
+}
+
+/* Copy the source into the target; returns rows copied (<0: retry later). */
+int
+mesh_backfill(MeshRoute *route)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	int64		seq_before;
+	char	   *snapshot;
+	Portal		portal;
+	SPIPlanPtr	plan;
+	int			copied = 0;
+	ApplyOutcome out;
+	List	   *dead = NIL;
+	MeshEvent  *all_dead_events = NULL;
+
+	StartTransactionCommand();
+	XactIsoLevel = XACT_REPEATABLE_READ;
+	seq_before = mesh_sequence_value();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	SPI_execute("SELECT pg_current_snapshot()::text", true, 1);
+	snapshot = MemoryContextStrdup(cxt, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+	plan = SPI_prepare(psprintf("SELECT * FROM %s", qualified_source(route)), 0, NULL);
+	if (plan == NULL)
+		elog(ERROR, "could not prepare the backfill of %s", route->source_name);
+	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+	for (;;)
+	{
+		MeshEvent  *events;
+		int			n;
+		MemoryContext old;
+
+		SPI_cursor_fetch(portal, true, mesh_batch_size);
+		n = SPI_processed;
+		if (n == 0)
+			break;
+		old = MemoryContextSwitchTo(cxt);
+		events = palloc0(sizeof(MeshEvent) * n);
+		for (int i = 0; i < n; i++)
+		{
+			events[i].op = 'U';
+			events[i].values = mesh_route_row_values(route, SPI_tuptable->tupdesc,
+													 SPI_tuptable->vals[i]);
+		}
+		mesh_apply_events(route, events, n, &out);
+		MemoryContextSwitchTo(old);
+		SPI_freetuptable(SPI_tuptable);
+		if (out.transient)
+			ereport(ERROR,
+					(errcode(ERRCODE_CONNECTION_FAILURE),
+					 errmsg("backfill of route %lld interrupted: %s", (long long) route->id,
+							out.error)));
+		copied += out.delivered;
+		if (out.dead != NIL)
+		{
+			all_dead_events = events;
+			mesh_record_dead(route, all_dead_events, out.dead);
+			dead = list_concat(dead, out.dead);
+		}
+		CHECK_FOR_INTERRUPTS();
+	}
+	SPI_cursor_close(portal);
+	{
+		Oid			types[3] = {INT8OID, TEXTOID, INT8OID};
+		Datum		values[3] = {Int64GetDatum(route->id), CStringGetTextDatum(snapshot),
+		Int64GetDatum(seq_before)};
+
+		SPI_execute_with_args("UPDATE mesh.route_cursor SET backfilled = true,"
+							  " done_snap = $2::pg_snapshot, done_seq = $3,"
+							  " batch_snap = NULL, batch_seq = NULL, batch_low = NULL,"
+							  " batch_high = NULL, batch_last_id = NULL WHERE route_id = $1",
+							  3, types, values, NULL, false, 0);
+	}
+	mesh_record_stats(route->id, copied, 0);
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	ereport(LOG,
+			(errmsg("mesh: route %lld (%s -> %s) backfilled %d rows, %d dead-lettered",
+					(long long) route->id, route->source_name, route->target, copied,
+					list_length(dead))));
+	return copied;
+}
+
+/* SELECT * FROM source WHERE k1 = $1::type1 AND ... (text parameters). */
+static char *
+key_lookup_sql(MeshRoute *route)
+{
+	StringInfoData sql;
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "SELECT * FROM %s WHERE ", qualified_source(route));
+	for (int k = 0; k < route->nkeys; k++)
+	{
+		int			c = route->key_index[k];
+
+		appendStringInfo(&sql, "%s%s = $%d::%s", k ? " AND " : "",
+						 quote_identifier(route->columns[c]), k + 1,
+						 format_type_be(route->types[c]));
+	}
+	return sql.data;
+}
+
+/*
+ * Re-sync the keys of dead letters marked for retry from the source's
+ * current rows: an upsert of the row, or a delete when it is gone.  Each
+ * key is applied on its own; success removes the dead letter.  Returns the
+ * number of keys handled; *transient when the target was unreachable.
+ */
+int
+mesh_resync_dead_letters(MeshRoute *route, bool *transient)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	int			n;
+	int64	   *ids;
+	MeshEvent  *events;
+	Oid		   *argtypes = palloc(sizeof(Oid) * route->nkeys);
+	Datum		args[2];
+	Oid			types[2] = {INT8OID, INT8OID};
+
+	*transient = false;
+	for (int k = 0; k < route->nkeys; k++)
+		argtypes[k] = TEXTOID;
+
+	/* read the keys and the current source rows */
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	args[0] = Int64GetDatum(route->id);
+	SPI_execute_with_args("SELECT event_id, key FROM mesh.dead_letter_store"
+						  " WHERE route = $1 AND retry ORDER BY event_id LIMIT 100",
+						  1, types, args, NULL, true, 0);
+	n = SPI_processed;
+	{
+		SPITupleTable *keys = SPI_tuptable;
+		SPIPlanPtr	lookup = SPI_prepare(key_lookup_sql(route), route->nkeys, argtypes);
+
+		ids = MemoryContextAlloc(cxt, sizeof(int64) * Max(n, 1));
+		events = MemoryContextAllocZero(cxt, sizeof(MeshEvent) * Max(n, 1));
+		for (int i = 0; i < n; i++)
+		{
+			bool		isnull;
+			Jsonb	   *key;
+			MeshEvent  *ev = &events[i];
+			Datum	   *kv = palloc(sizeof(Datum) * route->nkeys);
+			MemoryContext old;
+
+			ids[i] = DatumGetInt64(SPI_getbinval(keys->vals[i], keys->tupdesc, 1, &isnull));
+			key = DatumGetJsonbP(SPI_getbinval(keys->vals[i], keys->tupdesc, 2, &isnull));
+			old = MemoryContextSwitchTo(cxt);
+			mesh_route_decode(route, 'D', key, NULL, ev);
+			MemoryContextSwitchTo(old);
+			for (int k = 0; k < route->nkeys; k++)
+				kv[k] = CStringGetTextDatum(ev->values[route->key_index[k]] ?
+											ev->values[route->key_index[k]] : "");
+			SPI_execute_plan(lookup, kv, NULL, true, 1);
+			ev->id = ids[i];
+			if (SPI_processed == 1)
+			{
+				old = MemoryContextSwitchTo(cxt);
+				ev->op = 'U';
+				ev->values = mesh_route_row_values(route, SPI_tuptable->tupdesc,
+												   SPI_tuptable->vals[0]);
+				MemoryContextSwitchTo(old);
+			}
+		}
+	}
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+
+	/* apply each key on its own, then record the outcome */
+	for (int i = 0; i < n; i++)
+	{
+		ApplyOutcome out;
+		Oid			rtypes[3] = {INT8OID, INT8OID, TEXTOID};
+		Datum		rvalues[3];
+
+		MemoryContextSwitchTo(cxt);
+		mesh_apply_events(route, &events[i], 1, &out);
+		if (out.transient)
+		{
+			*transient = true;
+			mesh_record_failure(route->id, out.error);
+			return i;
+		}
+		StartTransactionCommand();
+		SPI_connect();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		rvalues[0] = Int64GetDatum(route->id);
+		rvalues[1] = Int64GetDatum(ids[i]);
+		rvalues[2] = CStringGetTextDatum(out.dead ? ((DeadEvent *) linitial(out.dead))->error : "");
+		if (out.dead == NIL)
+		{
+			SPI_execute_with_args("DELETE FROM mesh.dead_letter_store WHERE route = $1 AND event_id = $2",
+								  2, rtypes, rvalues, NULL, false, 0);
+			mesh_record_stats(route->id, 1, 0);
+		}
+		else
+			SPI_execute_with_args("UPDATE mesh.dead_letter_store SET attempts = attempts + 1,"
+								  " retry = false, error = $3, failed_at = now()"
+								  " WHERE route = $1 AND event_id = $2",
+								  3, rtypes, rvalues, NULL, false, 0);
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+	}
+	MemoryContextSwitchTo(cxt);
+	return n;
+}

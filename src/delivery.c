@@ -1,0 +1,206 @@
+/*
+ * delivery.c: applying events to a target, and what happens on failure.
+ *
+ * A chunk of events is applied in one call of the connector.  A transient
+ * error (connection lost, timeout, overload, a target table or column
+ * missing until an operator fixes it) stops the chunk: nothing advances and
+ * the route retries it later.  A permanent error splits the chunk in halves
+ * and retries each, down to the single poisonous event, which goes to the
+ * dead letters with the reason; the rest of the chunk lands.  Since every
+ * apply is idempotent, re-applying part of a chunk is harmless.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "mesh.h"
+
+/* Transient errors are retried; anything else dead-letters the event. */
+bool
+mesh_error_is_transient(MeshRoute *route, ErrorData *edata)
+{
+	int			code = edata->sqlerrcode;
+	const MeshConnector *c = route->config ? route->config->connector : NULL;
+
+	switch (ERRCODE_TO_CATEGORY(code))
+	{
+		case ERRCODE_CONNECTION_EXCEPTION:	/* 08: refused, lost */
+		case ERRCODE_INSUFFICIENT_RESOURCES:	/* 53 */
+		case ERRCODE_OPERATOR_INTERVENTION: /* 57: shutdown, timeout */
+		case ERRCODE_TRANSACTION_ROLLBACK:	/* 40: deadlock, serialization */
+		case ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION:	/* 28: fix the mapping */
+		case ERRCODE_INVALID_CATALOG_NAME:	/* 3D: database missing */
+			return true;
+	}
+	if (code == ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION ||
+		code == ERRCODE_UNDEFINED_TABLE || code == ERRCODE_UNDEFINED_COLUMN ||
+		code == ERRCODE_INSUFFICIENT_PRIVILEGE || code == ERRCODE_UNDEFINED_OBJECT)
+		return true;			/* the target is not ready: wait for a fix */
+	if (c && c->classify_error)
+		return c->classify_error(code, edata->message) == MESH_ERROR_TRANSIENT;
+	return false;
+}
+
+static void
+apply_range(MeshRoute *route, void **conn, MeshEvent *events, int lo, int hi,
+			ApplyOutcome *out)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+
+	if (out->transient || lo >= hi)
+		return;
+	PG_TRY();
+	{
+		if (*conn == NULL)
+		{
+			*conn = mesh_get_connection(route->config);
+			mesh_connection_begin_use(route->config);
+		}
+		route->config->connector->apply(*conn, route, events + lo, hi - lo);
+		out->delivered += hi - lo;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		/* the connection may be mid-request: use a fresh one */
+		mesh_connection_broken(route->config);
+		*conn = NULL;
+		out->error = edata->message;
+		if (mesh_error_is_transient(route, edata))
+			out->transient = true;
+		else if (hi - lo == 1)
+		{
+			DeadEvent  *d = palloc(sizeof(DeadEvent));
+
+			d->index = lo;
+			d->error = edata->detail ?
+				psprintf("%s: %s", edata->message, edata->detail) : edata->message;
+			out->dead = lappend(out->dead, d);
+		}
+		else
+		{
+			int			mid = lo + (hi - lo) / 2;
+
+			apply_range(route, conn, events, lo, mid, out);
+			apply_range(route, conn, events, mid, hi, out);
+		}
+	}
+	PG_END_TRY();
+}
+
+/* Apply events[0..n) in order; see the file comment for failures. */
+void
+mesh_apply_events(MeshRoute *route, MeshEvent *events, int n, ApplyOutcome *out)
+{
+	void	   *conn = NULL;
+
+	memset(out, 0, sizeof(*out));
+	apply_range(route, &conn, events, 0, n, out);
+	if (conn != NULL)
+		mesh_connection_end_use(route->config);
+}
+
+/* An event's primary key as a jsonb object, for dead letters. */
+Jsonb *
+mesh_event_key_jsonb(MeshRoute *route, MeshEvent *ev)
+{
+	JsonbParseState *state = NULL;
+	JsonbValue *res;
+
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	for (int k = 0; k < route->nkeys; k++)
+	{
+		JsonbValue	v;
+		const char *name = route->columns[route->key_index[k]];
+		const char *val = ev->values ? ev->values[route->key_index[k]] : NULL;
+
+		v.type = jbvString;
+		v.val.string.val = (char *) name;
+		v.val.string.len = strlen(name);
+		pushJsonbValue(&state, WJB_KEY, &v);
+		if (val == NULL)
+			v.type = jbvNull;
+		else
+		{
+			v.val.string.val = (char *) val;
+			v.val.string.len = strlen(val);
+		}
+		pushJsonbValue(&state, WJB_VALUE, &v);
+	}
+	res = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+	return JsonbValueToJsonb(res);
+}
+
+/* Insert dead letters (inside the caller's transaction, SPI connected). */
+void
+mesh_record_dead(MeshRoute *route, MeshEvent *events, List *dead)
+{
+	ListCell   *lc;
+
+	foreach(lc, dead)
+	{
+		DeadEvent  *d = lfirst(lc);
+		MeshEvent  *ev = &events[d->index];
+		Oid			types[5] = {INT8OID, INT8OID, CHAROID, JSONBOID, TEXTOID};
+		Datum		values[5];
+
+		values[0] = Int64GetDatum(route->id);
+		values[1] = Int64GetDatum(ev->id);
+		values[2] = CharGetDatum(ev->op);
+		values[3] = JsonbPGetDatum(mesh_event_key_jsonb(route, ev));
+		values[4] = CStringGetTextDatum(d->error);
+		SPI_execute_with_args("INSERT INTO mesh.dead_letter_store (route, event_id, op, key, error)"
+							  " VALUES ($1, $2, $3, $4, $5)"
+							  " ON CONFLICT (route, event_id) DO UPDATE"
+							  " SET error = EXCLUDED.error, attempts = mesh.dead_letter_store.attempts + 1,"
+							  " failed_at = now(), retry = false",
+							  5, types, values, NULL, false, 0);
+	}
+}
+
+/* Count delivered events (inside the caller's transaction, SPI connected). */
+void
+mesh_record_stats(int64 route_id, int delivered, TimestampTz last_event_at)
+{
+	Oid			types[3] = {INT8OID, INT8OID, TIMESTAMPTZOID};
+	Datum		values[3] = {Int64GetDatum(route_id), Int64GetDatum(delivered),
+	TimestampTzGetDatum(last_event_at)};
+	char		nulls[3] = {' ', ' ', last_event_at == 0 ? 'n' : ' '};
+
+	SPI_execute_with_args("UPDATE mesh.route_stats SET delivered = delivered + $2,"
+						  " last_delivered_at = CASE WHEN $2 > 0 THEN now() ELSE last_delivered_at END,"
+						  " last_event_at = COALESCE($3, last_event_at),"
+						  " last_error = NULL"
+						  " WHERE route_id = $1",
+						  3, types, values, nulls, false, 0);
+}
+
+/* Record a failed attempt in its own transaction. */
+void
+mesh_record_failure(int64 route_id, const char *error)
+{
+	Oid			types[2] = {INT8OID, TEXTOID};
+	Datum		values[2] = {Int64GetDatum(route_id), CStringGetTextDatum(error)};
+
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	SPI_execute_with_args("UPDATE mesh.route_stats SET failed = failed + 1,"
+						  " last_error = $2, last_error_at = now() WHERE route_id = $1",
+						  2, types, values, NULL, false, 0);
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+}

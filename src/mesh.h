@@ -1,0 +1,77 @@
+/*
+ * mesh.h: declarations shared by the core files (not for connectors).
+ */
+#ifndef MESH_H
+#define MESH_H
+
+#include "postgres.h"
+
+#include "storage/latch.h"
+#include "utils/jsonb.h"
+
+#include "connector.h"
+
+/* mesh.c: GUCs */
+extern int	mesh_event_retention_s;
+extern int	mesh_generation_size;
+extern int	mesh_batch_size;
+extern bool mesh_preloaded;
+
+#define MESH_GENERATIONS 3
+
+/* shmem.c: workers and wakeups */
+extern void mesh_shmem_init_hooks(void);
+extern void mesh_wake_after_commit(bool routes_changed);
+extern bool mesh_register_worker(Oid dboid, int64 route_id);
+extern void mesh_slot_set_nomesh(Oid dboid);
+extern bool mesh_worker_running(Oid dboid, int64 route_id, bool *nomesh);
+extern uint32 mesh_launcher_generation(void);
+extern void mesh_set_launcher_latch(void);
+extern void mesh_stop_database_workers(Oid dboid);
+extern void mesh_clear_nomesh(void);
+
+/* launcher.c */
+extern void mesh_start_launcher(void);
+extern void mesh_start_database_worker(Oid dboid);
+extern void mesh_start_route_worker(Oid dboid, int64 route_id);
+
+/* capture.c */
+extern Jsonb *mesh_tuple_jsonb(TupleDesc desc, Datum *values, bool *nulls, int nkeys,
+							   const AttrNumber *keys, FmgrInfo *out);
+extern Oid	mesh_relid(const char *name);
+extern int64 mesh_sequence_value(void);
+
+/* route.c */
+extern MeshRoute *mesh_route_load(int64 route_id, bool *paused, bool *found);
+extern MeshRoute *mesh_route_build(Oid source, const char *target, Jsonb *options,
+								   const char *role, Oid owner);
+extern void mesh_route_decode(MeshRoute *route, char op, Jsonb *key, Jsonb *row,
+							  MeshEvent *ev);
+extern char **mesh_route_row_values(MeshRoute *route, TupleDesc desc, HeapTuple tup);
+extern void mesh_route_check_options(MeshRoute *route);
+
+#endif							/* MESH_H */
+
+/* delivery.c: applying events to a target */
+typedef struct DeadEvent
+{
+	int			index;			/* into the events array */
+	char	   *error;
+} DeadEvent;
+
+typedef struct ApplyOutcome
+{
+	int			delivered;
+	List	   *dead;			/* DeadEvent * */
+	bool		transient;		/* stopped: retry the whole chunk later */
+	char	   *error;			/* the transient (or last) error message */
+} ApplyOutcome;
+
+extern void mesh_apply_events(MeshRoute *route, MeshEvent *events, int n, ApplyOutcome *out);
+extern bool mesh_error_is_transient(MeshRoute *route, ErrorData *edata);
+extern Jsonb *mesh_event_key_jsonb(MeshRoute *route, MeshEvent *ev);
+extern void mesh_record_dead(MeshRoute *route, MeshEvent *events, List *dead);
+extern void mesh_record_stats(int64 route_id, int delivered, TimestampTz last_event_at);
+extern void mesh_record_failure(int64 route_id, const char *error);
+extern int	mesh_backfill(MeshRoute *route);
+extern int	mesh_resync_dead_letters(MeshRoute *route, bool *transient);

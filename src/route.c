@@ -1,0 +1,221 @@
+/*
+ * route.c: a route as connectors see it (MeshRoute), built from
+ * mesh.route and the source table's current definition, and the
+ * conversion of event-log rows and source rows into text values.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/genam.h"
+#include "access/table.h"
+#include "catalog/pg_index.h"
+#include "executor/spi.h"
+#include "foreign/foreign.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+
+#include "mesh.h"
+#include "mesh_util.h"
+
+PG_FUNCTION_INFO_V1(mesh_check_route);
+
+/* A string value of the route's options, or dflt. */
+const char *
+mesh_route_option(MeshRoute *route, const char *name, const char *dflt)
+{
+	JsonbValue	vbuf;
+	JsonbValue *v;
+
+	if (route->options == NULL)
+		return dflt;
+	v = getKeyJsonValueFromContainer(&route->options->root, name, strlen(name), &vbuf);
+	if (v == NULL || v->type == jbvNull)
+		return dflt;
+	if (v->type == jbvString)
+		return pnstrdup(v->val.string.val, v->val.string.len);
+	if (v->type == jbvNumeric)
+		return DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
+	if (v->type == jbvBool)
+		return v->val.boolean ? "true" : "false";
+	return JsonbToCString(NULL, v->val.binary.data, v->val.binary.len);
+}
+
+/* The primary key values of values[], joined by sep (Redis key layout). */
+char *
+mesh_route_key_text(MeshRoute *route, char **values, const char *sep)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (int k = 0; k < route->nkeys; k++)
+	{
+		const char *v = values[route->key_index[k]];
+
+		if (k > 0)
+			appendStringInfoString(&buf, sep);
+		appendStringInfoString(&buf, v ? v : "");
+	}
+	return buf.data;
+}
+
+/*
+ * A route for source -> target with the source's current columns and
+ * primary key; the target is reached with owner's user mapping.
+ */
+MeshRoute *
+mesh_route_build(Oid source, const char *target, Jsonb *options, const char *role, Oid owner)
+{
+	MeshRoute  *r = palloc0(sizeof(MeshRoute));
+	Relation	rel = table_open(source, AccessShareLock);
+	TupleDesc	desc = RelationGetDescr(rel);
+	ForeignServer *server = GetForeignServerByName(target, false);
+	Oid			pk = RelationGetPrimaryKeyIndex(rel);
+	Relation	idx;
+
+	r->source = source;
+	r->source_schema = get_namespace_name(RelationGetNamespace(rel));
+	r->source_name = pstrdup(RelationGetRelationName(rel));
+	r->target = pstrdup(target);
+	r->role = role ? pstrdup(role) : "replica";
+	r->options = options;
+	r->config = mesh_server_config(server->serverid, owner);
+	if (r->config->connector->apply == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s server \"%s\" cannot be a replication target",
+						r->config->connector->kind, target)));
+	r->columns = palloc(sizeof(char *) * Max(desc->natts, 1));
+	r->types = palloc(sizeof(Oid) * Max(desc->natts, 1));
+	r->key_index = palloc(sizeof(int) * INDEX_MAX_KEYS);
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped)
+			continue;
+		r->columns[r->ncolumns] = pstrdup(NameStr(att->attname));
+		r->types[r->ncolumns++] = att->atttypid;
+	}
+	if (!OidIsValid(pk))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+				 errmsg("table \"%s\" has no primary key", r->source_name)));
+	idx = index_open(pk, AccessShareLock);
+	for (int k = 0; k < idx->rd_index->indnkeyatts; k++)
+	{
+		char	   *name = NameStr(TupleDescAttr(desc, idx->rd_index->indkey.values[k] - 1)->attname);
+
+		for (int c = 0; c < r->ncolumns; c++)
+			if (strcmp(r->columns[c], name) == 0)
+				r->key_index[r->nkeys++] = c;
+	}
+	index_close(idx, AccessShareLock);
+	table_close(rel, AccessShareLock);
+	return r;
+}
+
+/* Errors unless every route option is one the connector declares. */
+void
+mesh_route_check_options(MeshRoute *route)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+
+	if (route->options == NULL)
+		return;
+	if (!JB_ROOT_IS_OBJECT(route->options))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("route options must be a JSON object"),
+				 errhint("For example: '{\"key_prefix\": \"reading:\"}'.")));
+	it = JsonbIteratorInit(&route->options->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+		if (tok == WJB_KEY)
+		{
+			char	   *name = pnstrdup(v.val.string.val, v.val.string.len);
+
+			mesh_validate_option(route->config->connector, MESH_OPT_ROUTE, name,
+								 mesh_route_option(route, name, ""));
+		}
+}
+
+/* The string value of a jsonb object's member, or NULL for null/absent. */
+static char *
+member_text(Jsonb *obj, const char *name)
+{
+	JsonbValue	vbuf;
+	JsonbValue *v;
+
+	if (obj == NULL)
+		return NULL;
+	v = getKeyJsonValueFromContainer(&obj->root, name, strlen(name), &vbuf);
+	if (v == NULL || v->type == jbvNull)
+		return NULL;
+	if (v->type == jbvString)
+		return pnstrdup(v->val.string.val, v->val.string.len);
+	return JsonbToCString(NULL, &obj->root, 0);	/* not produced by capture */
+}
+
+/* Fill ev from an event-log row, mapping columns by name. */
+void
+mesh_route_decode(MeshRoute *route, char op, Jsonb *key, Jsonb *row, MeshEvent *ev)
+{
+	ev->op = op;
+	ev->values = palloc0(sizeof(char *) * Max(route->ncolumns, 1));
+	if (op == 'T')
+		return;
+	for (int c = 0; c < route->ncolumns; c++)
+		ev->values[c] = member_text(row ? row : key, route->columns[c]);
+	if (row != NULL)
+		return;
+	for (int k = 0; k < route->nkeys; k++)
+		ev->values[route->key_index[k]] = member_text(key, route->columns[route->key_index[k]]);
+}
+
+/* The text values of a source row (an SPI tuple), aligned with the route's columns. */
+char **
+mesh_route_row_values(MeshRoute *route, TupleDesc desc, HeapTuple tup)
+{
+	char	  **values = palloc0(sizeof(char *) * Max(route->ncolumns, 1));
+
+	for (int c = 0; c < route->ncolumns; c++)
+	{
+		int			fno = SPI_fnumber(desc, route->columns[c]);
+
+		if (fno > 0)
+			values[c] = SPI_getvalue(tup, desc, fno);
+	}
+	return values;
+}
+
+/*
+ * mesh._check_route(source, target, options): validate a new route before
+ * mesh.replicate records it: the options, and the target (the connector
+ * checks it is reachable and ready, e.g. that a PostgreSQL table exists).
+ */
+Datum
+mesh_check_route(PG_FUNCTION_ARGS)
+{
+	Oid			source = PG_GETARG_OID(0);
+	char	   *target = NameStr(*PG_GETARG_NAME(1));
+	Jsonb	   *options = PG_GETARG_JSONB_P(2);
+	MeshRoute  *route = mesh_route_build(source, target, options, NULL, GetSessionUserId());
+	void	   *conn;
+
+	mesh_route_check_options(route);
+	if (route->config->connector->check_route)
+	{
+		conn = mesh_get_connection(route->config);
+		mesh_connection_begin_use(route->config);
+		route->config->connector->check_route(conn, route);
+		mesh_connection_end_use(route->config);
+	}
+	PG_RETURN_VOID();
+}

@@ -1,0 +1,435 @@
+/*
+ * route_worker.c: one process per route, delivering its events in order.
+ *
+ * The cursor (mesh.route_cursor) says what is delivered: every event whose
+ * transaction is visible in done_snap, plus, of the batch under way, the
+ * events up to batch_last_id.  A batch is what became visible between
+ * done_snap and a newer snapshot batch_snap (PgQ-style), delivered in id
+ * order.  Event ids are taken inside the writing transaction, so a
+ * transaction that took an early id and commits late lands in a later
+ * batch: never skipped.  Within a batch, ids order the changes of each key
+ * as they were committed (a row's writers are serialised by its lock).
+ *
+ * Each round reads at most mesh.batch_size events in one short transaction,
+ * applies them with no transaction open, and advances the cursor in a new
+ * transaction only after the target acknowledged.  A crash anywhere
+ * resumes from the cursor; the replayed part converges because applies are
+ * idempotent.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "common/pg_prng.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "mesh.h"
+
+PGDLLEXPORT void mesh_route_worker_main(Datum arg);
+
+#define IDLE_TIMEOUT_MS 1000
+#define BACKOFF_BASE_MS 100
+#define BACKOFF_MAX_MS 10000
+
+typedef enum RoundResult
+{
+	ROUND_MORE,					/* there may be more work: go on at once */
+	ROUND_IDLE,					/* nothing to do: wait for a wakeup */
+	ROUND_BACKOFF				/* the target failed: wait before retrying */
+} RoundResult;
+
+typedef struct Cursor
+{
+	bool		backfilled;
+	bool		retry_pending;
+	char	   *done_snap;
+	int64		done_seq;
+	char	   *batch_snap;		/* NULL: no batch under way */
+	int64		batch_seq;
+	int64		batch_low;
+	int64		batch_high;
+	int64		batch_last_id;
+} Cursor;
+
+static int64 my_route_id;
+static int	failures = 0;
+
+static void
+begin_round_xact(void)
+{
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+}
+
+static void
+end_round_xact(void)
+{
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+}
+
+static char *
+text_col(int row, int col, MemoryContext cxt)
+{
+	char	   *v = SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col);
+
+	return v ? MemoryContextStrdup(cxt, v) : NULL;
+}
+
+static int64
+int8_col(int row, int col, int64 dflt)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, &isnull);
+
+	return isnull ? dflt : DatumGetInt64(d);
+}
+
+/* Load the route and its cursor (SPI connected); NULL when gone or paused. */
+static MeshRoute *
+load_route(Cursor *cur, MemoryContext cxt)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(my_route_id)};
+	bool		isnull;
+	Oid			source,
+				owner;
+	char	   *target,
+			   *role;
+	Jsonb	   *options;
+	MemoryContext old;
+	MeshRoute  *route;
+
+	SPI_execute_with_args("SELECT r.source::oid, r.target::text, r.role, r.options, r.paused, r.owner,"
+						  " c.backfilled, c.done_snap::text, c.done_seq, c.batch_snap::text,"
+						  " c.batch_seq, c.batch_low, c.batch_high, c.batch_last_id,"
+						  " EXISTS (SELECT 1 FROM mesh.dead_letter_store d"
+						  "         WHERE d.route = r.id AND d.retry)"
+						  " FROM mesh.route r JOIN mesh.route_cursor c ON c.route_id = r.id"
+						  " WHERE r.id = $1",
+						  1, types, values, NULL, true, 1);
+	if (SPI_processed != 1 ||
+		DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5, &isnull)))
+		return NULL;
+	source = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	target = text_col(0, 2, cxt);
+	role = text_col(0, 3, cxt);
+	old = MemoryContextSwitchTo(cxt);
+	options = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull));
+	MemoryContextSwitchTo(old);
+	owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6, &isnull));
+	cur->backfilled = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 7, &isnull));
+	cur->done_snap = text_col(0, 8, cxt);
+	cur->done_seq = int8_col(0, 9, 0);
+	cur->batch_snap = text_col(0, 10, cxt);
+	cur->batch_seq = int8_col(0, 11, 0);
+	cur->batch_low = int8_col(0, 12, 0);
+	cur->batch_high = int8_col(0, 13, 0);
+	cur->batch_last_id = int8_col(0, 14, 0);
+	cur->retry_pending = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 15, &isnull));
+
+	old = MemoryContextSwitchTo(cxt);
+	route = mesh_route_build(source, target, options, role, owner);
+	route->id = my_route_id;
+	MemoryContextSwitchTo(old);
+	return route;
+}
+
+/*
+ * Open a batch: the sequence value before, a snapshot, the value after.
+ * Events of the batch are visible in the new snapshot and not in
+ * done_snap; their ids lie in [low, high] (see the file comment of
+ * mesh--*.sql for the cursor's meaning).
+ */
+static void
+open_batch(MeshRoute *route, Cursor *cur, MemoryContext cxt)
+{
+	int64		before = mesh_sequence_value();
+	int64		after;
+	Oid			types[5] = {INT8OID, INT8OID, TEXTOID, TEXTOID, INT8OID};
+	Datum		values[5];
+
+	SPI_execute("SELECT pg_current_snapshot()::text", false, 1);
+	cur->batch_snap = text_col(0, 1, cxt);
+	after = mesh_sequence_value();
+
+	/* the lowest id: events of transactions in flight at done_snap, or newer */
+	values[0] = Int64GetDatum(cur->done_seq);
+	values[1] = ObjectIdGetDatum(route->source);
+	values[2] = CStringGetTextDatum(cur->done_snap);
+	values[3] = CStringGetTextDatum(cur->batch_snap);
+	types[1] = OIDOID;
+	SPI_execute_with_args("SELECT LEAST($1 + 1, (SELECT min(e.id) FROM mesh.event_log e"
+						  " WHERE e.source = $2"
+						  " AND e.xid = ANY (ARRAY(SELECT pg_snapshot_xip($3::pg_snapshot)))"
+						  " AND pg_visible_in_snapshot(e.xid, $4::pg_snapshot)))",
+						  4, types, values, NULL, true, 1);
+	cur->batch_low = int8_col(0, 1, cur->done_seq + 1);
+	cur->batch_seq = before;
+	cur->batch_high = after;
+	cur->batch_last_id = cur->batch_low - 1;
+
+	types[1] = TEXTOID;
+	values[0] = Int64GetDatum(my_route_id);
+	values[1] = CStringGetTextDatum(cur->batch_snap);
+	values[2] = Int64GetDatum(cur->batch_seq);
+	values[3] = Int64GetDatum(cur->batch_low);
+	values[4] = Int64GetDatum(cur->batch_high);
+	types[2] = INT8OID;
+	types[3] = INT8OID;
+	SPI_execute_with_args("UPDATE mesh.route_cursor SET batch_snap = $2::pg_snapshot,"
+						  " batch_seq = $3, batch_low = $4, batch_high = $5, batch_last_id = $4 - 1"
+						  " WHERE route_id = $1",
+						  5, types, values, NULL, false, 0);
+}
+
+/* Record progress: up to last_id delivered; complete the batch if done. */
+static void
+advance_cursor(Cursor *cur, int64 last_id, bool batch_done)
+{
+	Oid			types[3] = {INT8OID, INT8OID, BOOLOID};
+	Datum		values[3] = {Int64GetDatum(my_route_id), Int64GetDatum(last_id),
+	BoolGetDatum(batch_done)};
+
+	SPI_execute_with_args("UPDATE mesh.route_cursor SET"
+						  " batch_last_id = CASE WHEN $3 THEN NULL ELSE $2 END,"
+						  " done_snap = CASE WHEN $3 THEN batch_snap ELSE done_snap END,"
+						  " done_seq = CASE WHEN $3 THEN batch_seq ELSE done_seq END,"
+						  " batch_snap = CASE WHEN $3 THEN NULL ELSE batch_snap END,"
+						  " batch_seq = CASE WHEN $3 THEN NULL ELSE batch_seq END,"
+						  " batch_low = CASE WHEN $3 THEN NULL ELSE batch_low END,"
+						  " batch_high = CASE WHEN $3 THEN NULL ELSE batch_high END"
+						  " WHERE route_id = $1",
+						  3, types, values, NULL, false, 0);
+}
+
+/* Read the next chunk of the batch into events (allocated in cxt). */
+static int
+read_chunk(MeshRoute *route, Cursor *cur, MeshEvent **events, TimestampTz *last_at,
+		   MemoryContext cxt)
+{
+	Oid			types[6] = {OIDOID, INT8OID, INT8OID, TEXTOID, TEXTOID, INT4OID};
+	Datum		values[6];
+	int			n;
+
+	values[0] = ObjectIdGetDatum(route->source);
+	values[1] = Int64GetDatum(cur->batch_last_id);
+	values[2] = Int64GetDatum(cur->batch_high);
+	values[3] = CStringGetTextDatum(cur->batch_snap);
+	values[4] = CStringGetTextDatum(cur->done_snap);
+	values[5] = Int32GetDatum(mesh_batch_size);
+	SPI_execute_with_args("SELECT id, op, key, row, captured_at FROM mesh.event_log"
+						  " WHERE source = $1 AND id > $2 AND id <= $3"
+						  " AND pg_visible_in_snapshot(xid, $4::pg_snapshot)"
+						  " AND NOT pg_visible_in_snapshot(xid, $5::pg_snapshot)"
+						  " ORDER BY id LIMIT $6",
+						  6, types, values, NULL, true, 0);
+	n = SPI_processed;
+	*events = MemoryContextAllocZero(cxt, sizeof(MeshEvent) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		knull,
+					rnull,
+					isnull;
+		Datum		key = SPI_getbinval(tup, desc, 3, &knull);
+		Datum		row = SPI_getbinval(tup, desc, 4, &rnull);
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+
+		(*events)[i].id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		mesh_route_decode(route, DatumGetChar(SPI_getbinval(tup, desc, 2, &isnull)),
+						  knull ? NULL : DatumGetJsonbP(key),
+						  rnull ? NULL : DatumGetJsonbP(row), &(*events)[i]);
+		*last_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 5, &isnull));
+		MemoryContextSwitchTo(old);
+	}
+	return n;
+}
+
+/* One round of work for the route. */
+static RoundResult
+run_round(MemoryContext cxt)
+{
+	Cursor		cur;
+	MeshRoute  *route;
+	MeshEvent  *events;
+	TimestampTz last_at = 0;
+	ApplyOutcome out;
+	int			n;
+	bool		batch_done;
+
+	begin_round_xact();
+	if (!OidIsValid(get_extension_oid("mesh", true)))
+		proc_exit(0);
+	route = load_route(&cur, cxt);
+	if (route == NULL)
+	{
+		end_round_xact();
+		proc_exit(0);			/* removed or paused: the database worker restarts it */
+	}
+	if (!cur.backfilled)
+	{
+		end_round_xact();
+		MemoryContextSwitchTo(cxt);
+		mesh_backfill(route);
+		return ROUND_MORE;
+	}
+	if (cur.retry_pending)
+	{
+		bool		transient;
+
+		end_round_xact();
+		MemoryContextSwitchTo(cxt);
+		mesh_resync_dead_letters(route, &transient);
+		return transient ? ROUND_BACKOFF : ROUND_MORE;
+	}
+	if (cur.batch_snap == NULL)
+		open_batch(route, &cur, cxt);
+	n = read_chunk(route, &cur, &events, &last_at, cxt);
+	if (n == 0)
+	{
+		bool		delivered_some = cur.batch_last_id >= cur.batch_low;
+
+		advance_cursor(&cur, cur.batch_last_id, true);
+		end_round_xact();
+		return delivered_some ? ROUND_MORE : ROUND_IDLE;
+	}
+	end_round_xact();
+
+	/* no transaction is open across the network I/O */
+	MemoryContextSwitchTo(cxt);
+	mesh_apply_events(route, events, n, &out);
+	if (out.transient)
+	{
+		mesh_record_failure(my_route_id, out.error);
+		return ROUND_BACKOFF;
+	}
+
+	batch_done = n < mesh_batch_size;
+	begin_round_xact();
+	advance_cursor(&cur, events[n - 1].id, batch_done);
+	if (out.dead != NIL)
+		mesh_record_dead(route, events, out.dead);
+	mesh_record_stats(my_route_id, out.delivered, last_at);
+	end_round_xact();
+	return ROUND_MORE;
+}
+
+/* Exponential backoff with jitter: 100 ms doubling up to 10 s, times 0.5..1. */
+static long
+backoff_ms(void)
+{
+	double		ms = Min(BACKOFF_BASE_MS * pow(2.0, Min(failures, 20)), BACKOFF_MAX_MS);
+
+	return (long) (ms * (0.5 + 0.5 * pg_prng_double(&pg_global_prng_state)));
+}
+
+void
+mesh_route_worker_main(Datum arg)
+{
+	Oid			dboid = DatumGetObjectId(arg);
+	MemoryContext round_cxt;
+
+	memcpy(&my_route_id, MyBgworkerEntry->bgw_extra, sizeof(my_route_id));
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	if (!mesh_register_worker(dboid, my_route_id))
+		proc_exit(0);
+	pgstat_report_appname(psprintf("mesh route %lld", (long long) my_route_id));
+	round_cxt = AllocSetContextCreate(TopMemoryContext, "mesh route round",
+									  ALLOCSET_DEFAULT_SIZES);
+
+	for (;;)
+	{
+		RoundResult result = ROUND_IDLE;
+		long		wait_ms = IDLE_TIMEOUT_MS;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		MemoryContextReset(round_cxt);
+		MemoryContextSwitchTo(round_cxt);
+		PG_TRY();
+		{
+			result = run_round(round_cxt);
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata;
+
+			MemoryContextSwitchTo(round_cxt);
+			edata = CopyErrorData();
+			FlushErrorState();
+			AbortOutOfAnyTransaction();
+			ereport(LOG,
+					(errmsg("mesh: route %lld: %s", (long long) my_route_id, edata->message)));
+			PG_TRY();
+			{
+				mesh_record_failure(my_route_id, edata->message);
+			}
+			PG_CATCH();
+			{
+				FlushErrorState();
+				AbortOutOfAnyTransaction();
+			}
+			PG_END_TRY();
+			result = ROUND_BACKOFF;
+		}
+		PG_END_TRY();
+		MemoryContextSwitchTo(TopMemoryContext);
+
+		if (result == ROUND_MORE)
+		{
+			failures = 0;
+			continue;
+		}
+		if (result == ROUND_BACKOFF)
+			wait_ms = backoff_ms(), failures++;
+		else
+			failures = 0;
+		pgstat_report_activity(STATE_IDLE, NULL);
+		if (result == ROUND_BACKOFF)
+		{
+			/* wait out the backoff even if woken: only this route waits */
+			TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms);
+
+			while (GetCurrentTimestamp() < until)
+			{
+				long		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), until);
+
+				(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+								 Max(left, 1), PG_WAIT_EXTENSION);
+				ResetLatch(MyLatch);
+				CHECK_FOR_INTERRUPTS();
+			}
+			continue;
+		}
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 wait_ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}

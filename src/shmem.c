@@ -1,0 +1,330 @@
+/*
+ * shmem.c: shared state of the mesh processes and the wakeups between them.
+ *
+ * One slot per running worker: (database, route) with its latch; route 0 is
+ * the database worker.  A committing transaction that captured events sets
+ * the latches of its database's route workers (so delivery starts at once,
+ * with no polling); one that changed routes also wakes the database worker
+ * and the launcher.  DROP DATABASE first stops that database's workers.
+ */
+#include "postgres.h"
+
+#include <signal.h>
+
+#include "access/xact.h"
+#include "commands/dbcommands.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "pgstat.h"
+#include "port/atomics.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "tcop/utility.h"
+#include "utils/builtins.h"
+
+#include "mesh.h"
+
+typedef struct MeshSlot
+{
+	bool		used;
+	Oid			dboid;
+	int64		route_id;		/* 0: the database worker */
+	pid_t		pid;
+	Latch	   *latch;
+	bool		nomesh;			/* database worker found no extension */
+} MeshSlot;
+
+typedef struct MeshShared
+{
+	LWLock	   *lock;
+	Latch	   *launcher_latch;
+	pg_atomic_uint32 generation;	/* bumped when routes or extensions change */
+	int			nslots;
+	MeshSlot	slots[FLEXIBLE_ARRAY_MEMBER];
+} MeshShared;
+
+static MeshShared *mesh_shared = NULL;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+static ProcessUtility_hook_type prev_process_utility = NULL;
+static bool wake_workers_at_commit = false;
+static bool wake_routes_at_commit = false;
+static MeshSlot *my_slot = NULL;
+
+static Size
+shared_size(void)
+{
+	return add_size(offsetof(MeshShared, slots),
+					mul_size(sizeof(MeshSlot), max_worker_processes + 1));
+}
+
+static void
+mesh_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(shared_size());
+	RequestNamedLWLockTranche("mesh", 1);
+}
+
+static void
+mesh_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	mesh_shared = ShmemInitStruct("mesh", shared_size(), &found);
+	if (!found)
+	{
+		memset(mesh_shared, 0, shared_size());
+		mesh_shared->lock = &(GetNamedLWLockTranche("mesh"))->lock;
+		mesh_shared->nslots = max_worker_processes + 1;
+		pg_atomic_init_u32(&mesh_shared->generation, 0);
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/* Wake route workers (and, when routes changed, the managers) at commit. */
+void
+mesh_wake_after_commit(bool routes_changed)
+{
+	wake_workers_at_commit = true;
+	if (routes_changed)
+		wake_routes_at_commit = true;
+}
+
+static void
+wake_now(Oid dboid, bool managers)
+{
+	if (mesh_shared == NULL)
+		return;
+	if (managers)
+	{
+		pg_atomic_fetch_add_u32(&mesh_shared->generation, 1);
+		mesh_set_launcher_latch();
+	}
+	LWLockAcquire(mesh_shared->lock, LW_SHARED);
+	for (int i = 0; i < mesh_shared->nslots; i++)
+	{
+		MeshSlot   *s = &mesh_shared->slots[i];
+
+		if (s->used && s->latch && s->dboid == dboid && (managers || s->route_id != 0))
+			SetLatch(s->latch);
+	}
+	LWLockRelease(mesh_shared->lock);
+}
+
+static void
+mesh_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT)
+	{
+		if (wake_workers_at_commit || wake_routes_at_commit)
+			wake_now(MyDatabaseId, wake_routes_at_commit);
+	}
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
+		event == XACT_EVENT_PREPARE)
+		wake_workers_at_commit = wake_routes_at_commit = false;
+}
+
+void
+mesh_set_launcher_latch(void)
+{
+	if (mesh_shared && mesh_shared->launcher_latch)
+		SetLatch(mesh_shared->launcher_latch);
+}
+
+uint32
+mesh_launcher_generation(void)
+{
+	return mesh_shared ? pg_atomic_read_u32(&mesh_shared->generation) : 0;
+}
+
+static void
+release_slot(int code, Datum arg)
+{
+	if (my_slot == NULL)
+		return;
+	LWLockAcquire(mesh_shared->lock, LW_EXCLUSIVE);
+	my_slot->pid = 0;
+	my_slot->latch = NULL;
+	if (!my_slot->nomesh)
+		my_slot->used = false;
+	LWLockRelease(mesh_shared->lock);
+	my_slot = NULL;
+}
+
+/*
+ * Claim the slot of (dboid, route_id) for this process; false when another
+ * live process holds it (then this one must exit).  route_id -1 is the
+ * launcher.
+ */
+bool
+mesh_register_worker(Oid dboid, int64 route_id)
+{
+	MeshSlot   *free_slot = NULL;
+
+	if (route_id < 0)
+	{
+		mesh_shared->launcher_latch = MyLatch;
+		return true;
+	}
+	LWLockAcquire(mesh_shared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < mesh_shared->nslots; i++)
+	{
+		MeshSlot   *s = &mesh_shared->slots[i];
+
+		if (s->used && s->dboid == dboid && s->route_id == route_id)
+		{
+			if (s->pid != 0 && s->pid != MyProcPid && kill(s->pid, 0) == 0)
+			{
+				LWLockRelease(mesh_shared->lock);
+				return false;
+			}
+			free_slot = s;
+			break;
+		}
+		if (!s->used && free_slot == NULL)
+			free_slot = s;
+	}
+	if (free_slot == NULL)
+	{
+		LWLockRelease(mesh_shared->lock);
+		elog(ERROR, "no free mesh worker slot");
+	}
+	free_slot->used = true;
+	free_slot->dboid = dboid;
+	free_slot->route_id = route_id;
+	free_slot->pid = MyProcPid;
+	free_slot->latch = MyLatch;
+	free_slot->nomesh = false;
+	my_slot = free_slot;
+	LWLockRelease(mesh_shared->lock);
+	before_shmem_exit(release_slot, (Datum) 0);
+	return true;
+}
+
+/* The calling database worker found no extension: do not restart it. */
+void
+mesh_slot_set_nomesh(Oid dboid)
+{
+	if (my_slot)
+		my_slot->nomesh = true;
+}
+
+/* Is a worker for (dboid, route_id) alive?  *nomesh: it found no mesh. */
+bool
+mesh_worker_running(Oid dboid, int64 route_id, bool *nomesh)
+{
+	bool		running = false;
+
+	*nomesh = false;
+	LWLockAcquire(mesh_shared->lock, LW_SHARED);
+	for (int i = 0; i < mesh_shared->nslots; i++)
+	{
+		MeshSlot   *s = &mesh_shared->slots[i];
+
+		if (s->used && s->dboid == dboid && s->route_id == route_id)
+		{
+			*nomesh = s->nomesh;
+			running = s->pid != 0 && kill(s->pid, 0) == 0;
+		}
+	}
+	LWLockRelease(mesh_shared->lock);
+	return running;
+}
+
+/* Forget "no mesh" marks, so the launcher probes those databases again. */
+void
+mesh_clear_nomesh(void)
+{
+	LWLockAcquire(mesh_shared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < mesh_shared->nslots; i++)
+		if (mesh_shared->slots[i].used && mesh_shared->slots[i].nomesh)
+			mesh_shared->slots[i].used = mesh_shared->slots[i].nomesh = false;
+	LWLockRelease(mesh_shared->lock);
+}
+
+/* Stop every worker of a database (and keep them stopped); waits up to 10 s. */
+void
+mesh_stop_database_workers(Oid dboid)
+{
+	if (mesh_shared == NULL)
+		return;
+	for (int tries = 0; tries < 1000; tries++)
+	{
+		bool		any = false;
+
+		LWLockAcquire(mesh_shared->lock, LW_EXCLUSIVE);
+		for (int i = 0; i < mesh_shared->nslots; i++)
+		{
+			MeshSlot   *s = &mesh_shared->slots[i];
+
+			if (!s->used || s->dboid != dboid)
+				continue;
+			if (s->route_id == 0)
+				s->nomesh = true;	/* the launcher must not restart it */
+			if (s->pid != 0 && kill(s->pid, 0) == 0)
+			{
+				kill(s->pid, SIGTERM);
+				any = true;
+			}
+		}
+		LWLockRelease(mesh_shared->lock);
+		if (!any)
+			return;
+		pg_usleep(10000);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/* DROP DATABASE: stop its mesh workers first, so the drop is not blocked. */
+static void
+mesh_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+					 ProcessUtilityContext context, ParamListInfo params,
+					 QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
+{
+	Node	   *stmt = pstmt->utilityStmt;
+
+	if (IsA(stmt, DropdbStmt))
+	{
+		Oid			dboid = get_database_oid(((DropdbStmt *) stmt)->dbname, true);
+
+		if (OidIsValid(dboid))
+			mesh_stop_database_workers(dboid);
+	}
+	if (prev_process_utility)
+		prev_process_utility(pstmt, queryString, readOnlyTree, context, params,
+							 queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+								queryEnv, dest, qc);
+}
+
+/* Install the shared memory and utility hooks (from _PG_init). */
+void
+mesh_shmem_init_hooks(void)
+{
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = mesh_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = mesh_shmem_startup;
+	prev_process_utility = ProcessUtility_hook;
+	ProcessUtility_hook = mesh_process_utility;
+	RegisterXactCallback(mesh_xact_callback, NULL);
+}
+
+PG_FUNCTION_INFO_V1(mesh_wake);
+
+/* mesh._wake(): routes or the extension changed; wake the workers at commit. */
+Datum
+mesh_wake(PG_FUNCTION_ARGS)
+{
+	mesh_wake_after_commit(true);
+	PG_RETURN_VOID();
+}

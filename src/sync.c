@@ -1,0 +1,73 @@
+/*
+ * sync.c: mesh.wait_for_sync(timeout_ms).
+ *
+ * Takes a snapshot at the call; returns true once every active route is
+ * backfilled, has delivered (or dead-lettered) every event visible in that
+ * snapshot, and has no dead letter waiting for a retry.  Polls every 10 ms,
+ * interruptibly; false after timeout_ms.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
+#include "utils/builtins.h"
+#include "utils/snapmgr.h"
+
+#include "mesh.h"
+#include "mesh_util.h"
+
+PG_FUNCTION_INFO_V1(mesh_wait_for_sync);
+
+Datum
+mesh_wait_for_sync(PG_FUNCTION_ARGS)
+{
+	int			timeout_ms = PG_ARGISNULL(0) ? 30000 : PG_GETARG_INT32(0);
+	struct timespec start;
+	char	   *snapshot;
+	bool		synced = false;
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+
+	if (!mesh_preloaded)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("mesh is not loaded through shared_preload_libraries"),
+				 errdetail("No worker delivers events, so routes never get in sync."),
+				 errhint("Add mesh to shared_preload_libraries in postgresql.conf and restart the server.")));
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("mesh.wait_for_sync cannot run in a REPEATABLE READ or SERIALIZABLE transaction"),
+				 errhint("Its snapshot would never see the workers' progress: call it in READ COMMITTED.")));
+	mesh_now(&start);
+	SPI_connect();
+	SPI_execute("SELECT pg_current_snapshot()::text", false, 1);
+	snapshot = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	values[0] = CStringGetTextDatum(snapshot);
+	for (;;)
+	{
+		bool		isnull;
+
+		SPI_execute_with_args("SELECT NOT EXISTS ("
+							  " SELECT 1 FROM mesh.route r JOIN mesh.route_cursor c ON c.route_id = r.id"
+							  " WHERE NOT r.paused AND (NOT c.backfilled"
+							  "  OR (SELECT pending FROM mesh._route_pending(r.id, $1::pg_snapshot)) > 0"
+							  "  OR EXISTS (SELECT 1 FROM mesh.dead_letter_store d"
+							  "             WHERE d.route = r.id AND d.retry)))",
+							  1, types, values, NULL, false, 1);
+		synced = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		SPI_freetuptable(SPI_tuptable);
+		if (synced || mesh_elapsed_ms(&start) >= timeout_ms)
+			break;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10,
+						 PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	SPI_finish();
+	PG_RETURN_BOOL(synced);
+}
