@@ -103,7 +103,7 @@ bench_servers_up() {
 	if [ "$("$PSQL" -X -q -At -d postgres -c "SELECT 1 FROM pg_database WHERE datname = '$BENCH_DB'")" != 1 ]; then
 		"$PSQL" -X -q -d postgres -v ON_ERROR_STOP=1 -c "CREATE DATABASE $BENCH_DB" >/dev/null
 	fi
-	bsql -c "CREATE EXTENSION IF NOT EXISTS mesh" >/dev/null
+	bsql -c "SET client_min_messages = warning" -c "CREATE EXTENSION IF NOT EXISTS mesh" >/dev/null
 }
 
 # bench_check_loaded_library: warn when the running hub mapped a mesh.so that
@@ -126,9 +126,16 @@ bench_build_info() {
 	if [ -n "$(git -C "$REPO" status --porcelain --untracked-files=no 2>/dev/null)" ]; then
 		dirty="+local-changes"
 	fi
-	printf 'mesh %s%s, mesh.so %s (sha256 %s), %s, redis-server %s, %s CPUs, load %s\n' \
+	local pid loaded="hub not running"
+	pid=$(head -n 1 "$MESH_TEST_DIR/pg_hub/data/postmaster.pid" 2>/dev/null | tr -dc '0-9')
+	if [ -n "$pid" ] && grep -q 'mesh\.so (deleted)' "/proc/$pid/maps" 2>/dev/null; then
+		loaded="the hub runs an OLDER mesh.so (replaced since it started)"
+	elif [ -n "$pid" ]; then
+		loaded="loaded by the hub"
+	fi
+	printf 'mesh %s%s, mesh.so %s (sha256 %s, %s), %s, redis-server %s, %s CPUs, load %s\n' \
 		"$rev" "$dirty" "$(date -u -r "$so" '+%Y-%m-%dT%H:%M:%SZ' 2>/dev/null || echo '?')" \
-		"$(sha256sum "$so" 2>/dev/null | cut -c1-12)" \
+		"$(sha256sum "$so" 2>/dev/null | cut -c1-12)" "$loaded" \
 		"$("$PSQL" -X -At -d postgres -c 'SHOW server_version' 2>/dev/null | sed 's/ .*//; s/^/PostgreSQL /')" \
 		"$(redis-cli -h 127.0.0.1 -p "$MESH_REDIS_PORT" INFO server 2>/dev/null | tr -d '\r' | awk -F: '$1 == "redis_version" { print $2 }')" \
 		"$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
@@ -165,6 +172,61 @@ bench_warn_if_busy() {
 		blog "WARNING: ${busy}% of the CPUs are busy before measuring: other work"
 		blog "         competes for the CPUs and makes the numbers noisy."
 	fi
+}
+
+# ---- CPU used by other work during a measurement
+# Every process outside this benchmark counts as other work: processes that
+# are not descendants of the outermost bench script (BENCH_ROOT_PID) nor of
+# the bench servers (the PIDs in MESH_TEST_DIR's pid files).  other_cpu_ticks
+# sums utime + stime + cutime + cstime of those processes (an exited process
+# is counted through its parent's cutime), so the difference of two calls is
+# the CPU time other work used in between (a lower bound: a process whose
+# parent also exited in between is missed).
+export BENCH_ROOT_PID=${BENCH_ROOT_PID:-$$}
+
+bench_root_pids() {
+	local f pid
+	echo "$BENCH_ROOT_PID"
+	for f in "$MESH_TEST_DIR"/pg_hub/data/postmaster.pid "$MESH_TEST_DIR"/pg_remote/data/postmaster.pid \
+		"$MESH_TEST_DIR"/redis/redis.pid "$MESH_TEST_DIR"/redis_auth/redis.pid "$MESH_TEST_DIR"/hang/hang.pid; do
+		pid=$(head -n 1 "$f" 2>/dev/null | tr -dc '0-9')
+		[ -n "$pid" ] && echo "$pid"
+	done
+}
+
+other_cpu_ticks() {
+	local f line
+	{
+		echo "roots $(bench_root_pids | tr '\n' ' ')"
+		for f in /proc/[0-9]*/stat; do
+			{ read -r line <"$f"; } 2>/dev/null || continue
+			# pid (comm) state ppid ...: cut at the last ')' (comm may hold spaces)
+			echo "${f//[!0-9]/} ${line##*) }"
+		done
+	} | awk '
+		$1 == "roots" { for (i = 2; i <= NF; i++) root[$i] = 1; next }
+		{ pid = $1; ppid[pid] = $3; t[pid] = $13 + $14 + $15 + $16 }
+		END {
+			for (p in t) {
+				q = p; mine = 0
+				for (d = 0; d < 64 && q != "" && q > 0; d++) {
+					if (q in root) { mine = 1; break }
+					q = ppid[q]
+				}
+				if (!mine) s += t[p]
+			}
+			printf "%d\n", s
+		}'
+}
+
+now_ns() { date +%s%N; }
+# secs NS0 NS1: seconds between two now_ns
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f\n", (b - a) / 1e9 }'; }
+
+# other_cpu_pct TICKS0 TICKS1 SECONDS: other work's share of all CPUs
+other_cpu_pct() {
+	awk -v a="$1" -v b="$2" -v s="$3" -v hz="$(getconf CLK_TCK)" -v n="$(nproc)" \
+		'BEGIN { p = 100 * (b - a) / hz / (s * n); if (p < 0) p = 0; printf "%.0f\n", p }'
 }
 
 # bsql ARGS...: psql on the bench database, stop on the first error.
@@ -229,6 +291,15 @@ stat_max() { sort -g | tail -n 1; }
 
 # ratio A B [DIGITS]: A / B
 ratio() { awk -v a="$1" -v b="$2" -v d="${3:-2}" 'BEGIN { if (b == 0) print "nan"; else printf "%.*f\n", d, a / b }'; }
+
+# other_cpu_report MAX_PCT: a closing line about other work, warning above 5%
+other_cpu_report() {
+	echo "other work (processes outside this benchmark) during the measurements: at most $1% of the CPUs per measurement"
+	if [ "$1" -gt 5 ]; then
+		blog "WARNING: other work used up to $1% of the CPUs while measuring; the numbers are"
+		blog "         disturbed (the alternating order spreads it over every variant)."
+	fi
+}
 
 # meets VALUE TARGET: "met" if VALUE >= TARGET, else "MISSED"
 meets() { awk -v v="$1" -v t="$2" 'BEGIN { print (v + 0 >= t + 0) ? "met" : "MISSED" }'; }

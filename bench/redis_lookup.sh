@@ -116,18 +116,26 @@ if [ "$BENCH_WARMUP" -gt 0 ]; then
 fi
 
 declare -A all
+other_max=0
 for ((r = 1; r <= BENCH_ROUNDS; r++)); do
 	# alternate the order between rounds
 	order=$variants
 	if ((r % 2 == 0)); then order=$(echo "$variants" | tr ' ' '\n' | tac | tr '\n' ' '); fi
 	line="round $r/$BENCH_ROUNDS (${SLICE}s each):"
 	for v in $order; do
+		c0=$(other_cpu_ticks)
+		n0=$(now_ns)
 		t=$(run_pgbench "$v" "$SLICE" "$BENCH_WORK/lookup_${v}_round$r.log")
+		n1=$(now_ns)
+		c1=$(other_cpu_ticks)
+		o=$(other_cpu_pct "$c0" "$c1" "$(secs "$n0" "$n1")")
+		[ "$o" -gt "$other_max" ] && other_max=$o
 		all[$v]="${all[$v]:-} $t"
-		line="$line $v $(printf '%.0f' "$t") tps,"
+		line="$line $v $(printf '%.0f' "$t") tps [other $o%],"
 	done
 	echo "${line%,}"
 done
+other_cpu_report "$other_max"
 
 mean() { echo "$1" | tr ' ' '\n' | awk 'NF { s += $1; n++ } END { printf "%.1f\n", s / n }'; }
 local_tps=$(mean "${all[local]}")
@@ -152,4 +160,4 @@ echo "  each slice is: $PGBENCH -n -c $BENCH_CLIENTS -j $BENCH_THREADS -M prepar
 for v in $variants; do
 	echo "  FILE $BENCH_WORK/lookup_$v.sql: $(tr '\n' ' ' <"$BENCH_WORK/lookup_$v.sql")"
 done
-echo "RESULT redis_lookup fdw_tps=$(printf '%.0f' "$fdw_tps") local_tps=$(printf '%.0f' "$local_tps") ratio=$r_hash target>=$TARGET status=$status$extra"
+echo "RESULT redis_lookup fdw_tps=$(printf '%.0f' "$fdw_tps") local_tps=$(printf '%.0f' "$local_tps") ratio=$r_hash target>=$TARGET status=$status$extra other_cpu_max_pct=$other_max"

@@ -75,8 +75,6 @@ CLIENT="$BENCH_WORK/redis_scan_client"
 # expected results
 EXP_SUM=$(awk -v n="$N" 'BEGIN { printf "%.17g\n", n * (n + 1) / 4 }')
 same_number() { awk -v a="$1" -v b="$2" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= 1e-9 * (b < 0 ? -b : b) + 1e-9) }'; }
-now_ns() { date +%s%N; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f\n", (b - a) / 1e9 }'; }
 
 # time_fdw: seconds of the FDW scan (checked)
 time_fdw() {
@@ -148,19 +146,29 @@ time_hiredis >/dev/null
 
 methods="fdw cli_pipe hiredis known_keys"
 declare -A times
+other_max=0
 for ((r = 1; r <= BENCH_REPS; r++)); do
 	# rotate the order
 	arr=($methods)
 	k=$(((r - 1) % ${#arr[@]}))
 	order="${arr[*]:k} ${arr[*]:0:k}"
 	line="rep $r/$BENCH_REPS:"
+	rep_other=0
 	for m in $order; do
+		c0=$(other_cpu_ticks)
+		n0=$(now_ns)
 		t=$("time_$m")
+		n1=$(now_ns)
+		c1=$(other_cpu_ticks)
+		o=$(other_cpu_pct "$c0" "$c1" "$(secs "$n0" "$n1")")
+		[ "$o" -gt "$rep_other" ] && rep_other=$o
 		times[$m]="${times[$m]:-} $t"
 		line="$line $m $(printf '%.3f' "$t") s,"
 	done
-	echo "${line%,}"
+	[ "$rep_other" -gt "$other_max" ] && other_max=$rep_other
+	echo "${line%,} [other work up to $rep_other%]"
 done
+other_cpu_report "$other_max"
 if [ "$BENCH_UNPIPELINED" = 1 ]; then
 	t=$(time_unpipelined)
 	times[unpipelined]=" $t"
@@ -205,4 +213,4 @@ echo "  known_keys: seq 1 $N | awk '{ k = \"bench:\" \$0; printf \"*2\\r\\n\$7\\
 echo "  unpipelined: redis-cli -p $MESH_REDIS_PORT --scan --pattern 'bench:*' | sed 's/^/HGETALL /' | redis-cli -p $MESH_REDIS_PORT > /dev/null"
 extra=""
 [ -n "${times[unpipelined]:-}" ] && extra=" unpipelined_rows_per_s=$(rps "$(med unpipelined)")"
-echo "RESULT redis_scan fdw_rows_per_s=$fdw_rps baseline_rows_per_s=$base_rps baseline=$base ratio=$r_base target>=$TARGET status=$status stat=median_of_$BENCH_REPS cli_pipe_rows_per_s=$cli_rps hiredis_rows_per_s=$hir_rps known_keys_rows_per_s=$(rps "$(med known_keys)")$extra"
+echo "RESULT redis_scan fdw_rows_per_s=$fdw_rps baseline_rows_per_s=$base_rps baseline=$base ratio=$r_base target>=$TARGET status=$status stat=median_of_$BENCH_REPS cli_pipe_rows_per_s=$cli_rps hiredis_rows_per_s=$hir_rps known_keys_rows_per_s=$(rps "$(med known_keys)")$extra other_cpu_max_pct=$other_max"

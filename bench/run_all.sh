@@ -38,7 +38,7 @@ field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n 1; }
 echo
 echo "======== summary ($(date -u '+%Y-%m-%d %H:%M UTC'))"
 echo "build: $(bench_build_info)"
-printf '%-13s %-24s %-36s %7s %8s  %s\n' benchmark mesh baseline ratio target status
+printf '%-13s %-24s %-36s %7s %8s  %-7s %s\n' benchmark mesh baseline ratio target status "other work"
 missed=0
 for b in $BENCHMARKS; do
 	r=${result[$b]:-}
@@ -58,8 +58,8 @@ for b in $BENCHMARKS; do
 	esac
 	st=$(field "$r" status)
 	[ "$st" = met ] || missed=1
-	printf '%-13s %-24s %-36s %7s %8s  %s\n' "$b" "$mesh" "$base" "$(field "$r" ratio)" \
-		">=$(field "$r" 'target>')" "$st"
+	printf '%-13s %-24s %-36s %7s %8s  %-7s %s\n' "$b" "$mesh" "$base" "$(field "$r" ratio)" \
+		">=$(field "$r" 'target>')" "$st" "<= $(field "$r" other_cpu_max_pct)% CPU"
 done
 echo
 echo "reproduce (servers are started and stopped by each script if not running):"

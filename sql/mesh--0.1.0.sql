@@ -83,9 +83,11 @@ CREATE INDEX ON mesh.event_log_0 (xid);
 CREATE INDEX ON mesh.event_log_1 (xid);
 CREATE INDEX ON mesh.event_log_2 (xid);
 
--- Each route's durable cursor (written only by its route worker).
+-- Each route's durable cursor (written only by its route worker and replay).
 -- Delivered: every event whose transaction is visible in done_snap, plus,
 -- in the batch under way (batch_snap), those with id <= batch_last_id.
+-- Not delivered events have an id above done_seq, or belong to a
+-- transaction in xip(done_snap) or at/above its xmax.
 CREATE TABLE mesh.route_cursor (
 	route_id bigint PRIMARY KEY REFERENCES mesh.route ON DELETE CASCADE,
 	backfilled boolean NOT NULL DEFAULT false,
@@ -95,7 +97,8 @@ CREATE TABLE mesh.route_cursor (
 	batch_seq bigint,					-- sequence value read before batch_snap
 	batch_low bigint,					-- lowest id the batch can hold
 	batch_high bigint,					-- highest id the batch can hold
-	batch_last_id bigint
+	batch_last_id bigint,
+	min_id bigint NOT NULL DEFAULT 0	-- replay: deliver no event below this id
 );
 
 CREATE TABLE mesh.route_stats (
@@ -134,14 +137,14 @@ CREATE FUNCTION mesh._wake() RETURNS void
 	AS 'MODULE_PATHNAME', 'mesh_wake' LANGUAGE C;
 REVOKE ALL ON FUNCTION mesh._check_route(regclass, name, jsonb) FROM PUBLIC;
 
--- The lowest event id a route may still need (for retention): events of
--- transactions in flight at done_snap, and everything after done_seq.
+-- The lowest event id a route may still need (for retention).
 CREATE FUNCTION mesh._route_need(route_id bigint) RETURNS bigint
 LANGUAGE sql STABLE AS $$
-	SELECT LEAST(c.done_seq + 1,
+	SELECT GREATEST(c.min_id, LEAST(c.done_seq + 1,
 				 (SELECT min(e.id) FROM mesh.event_log e
-				  WHERE e.source = r.source
-					AND e.xid = ANY (ARRAY(SELECT pg_snapshot_xip(c.done_snap)))))
+				  WHERE e.source = r.source AND e.id <= c.done_seq
+					AND (e.xid = ANY (ARRAY(SELECT pg_snapshot_xip(c.done_snap)))
+						 OR e.xid >= pg_snapshot_xmax(c.done_snap)))))
 	FROM mesh.route r JOIN mesh.route_cursor c ON c.route_id = r.id
 	WHERE r.id = _route_need.route_id
 $$;
@@ -160,9 +163,10 @@ LANGUAGE sql STABLE AS $$
 		UNION ALL
 		SELECT e.id, e.xid, e.captured_at FROM mesh.event_log e
 		WHERE e.source = r.source AND e.id <= c.done_seq
-		  AND e.xid = ANY (ARRAY(SELECT pg_snapshot_xip(c.done_snap)))
+		  AND (e.xid = ANY (ARRAY(SELECT pg_snapshot_xip(c.done_snap)))
+			   OR e.xid >= pg_snapshot_xmax(c.done_snap))
 	) e
-	WHERE r.id = _route_pending.route_id AND c.backfilled
+	WHERE r.id = _route_pending.route_id AND c.backfilled AND e.id >= c.min_id
 	  AND NOT pg_visible_in_snapshot(e.xid, c.done_snap)
 	  AND NOT (c.batch_snap IS NOT NULL AND pg_visible_in_snapshot(e.xid, c.batch_snap)
 			   AND e.id <= c.batch_last_id)
@@ -207,11 +211,14 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION mesh._install_capture(regclass), mesh._remove_capture(regclass) FROM PUBLIC;
 
+CREATE FUNCTION mesh._caller() RETURNS oid
+	AS 'MODULE_PATHNAME', 'mesh_caller' LANGUAGE C STABLE;
+
 -- Errors unless the caller may write rel and use the target server.
 CREATE FUNCTION mesh._check_access(rel regclass, target name) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog AS $$
 BEGIN
-	IF NOT has_table_privilege(session_user, rel, 'INSERT, UPDATE, DELETE') THEN
+	IF NOT has_table_privilege(mesh._caller(), rel, 'INSERT, UPDATE, DELETE') THEN
 		RAISE EXCEPTION 'permission denied to replicate table %', rel
 			USING ERRCODE = 'insufficient_privilege',
 				  HINT = 'Only roles that may INSERT, UPDATE and DELETE a table can replicate it.';
@@ -219,7 +226,7 @@ BEGIN
 	IF NOT EXISTS (SELECT 1 FROM pg_foreign_server WHERE srvname = target) THEN
 		RAISE EXCEPTION 'server "%" does not exist', target USING ERRCODE = 'undefined_object';
 	END IF;
-	IF NOT has_server_privilege(session_user, target, 'USAGE') THEN
+	IF NOT has_server_privilege(mesh._caller(), target, 'USAGE') THEN
 		RAISE EXCEPTION 'permission denied for foreign server %', target
 			USING ERRCODE = 'insufficient_privilege';
 	END IF;
@@ -256,7 +263,7 @@ BEGIN
 	PERFORM mesh._check_route(source, target, COALESCE(options, '{}'));
 	INSERT INTO mesh.route (source, target, role, options, owner)
 		VALUES (source, target, role, COALESCE(options, '{}'),
-				(SELECT oid FROM pg_roles WHERE rolname = session_user))
+				mesh._caller())
 		RETURNING id INTO route_id;
 	INSERT INTO mesh.route_cursor (route_id) VALUES (route_id);
 	INSERT INTO mesh.route_stats (route_id) VALUES (route_id);
@@ -320,9 +327,10 @@ BEGIN
 		RAISE EXCEPTION 'table % is not replicated to "%"', source, target
 			USING ERRCODE = 'undefined_object';
 	END IF;
-	-- nothing is delivered in '1:1:', so every event with id >= from_event
-	-- still in the log is delivered again, in id order
+	-- nothing is visible in '1:1:', so every event still in the log with
+	-- id >= from_event (min_id) is delivered again, in id order
 	UPDATE mesh.route_cursor SET done_snap = '1:1:', done_seq = GREATEST(from_event, 1) - 1,
+		min_id = GREATEST(from_event, 1),
 		batch_snap = NULL, batch_seq = NULL, batch_low = NULL, batch_high = NULL,
 		batch_last_id = NULL
 	WHERE route_id = rid AND backfilled;
@@ -342,17 +350,25 @@ BEGIN
 	UPDATE mesh.dead_letter_store d SET retry = true
 	FROM mesh.route r
 	WHERE d.route = r.id AND (retry_dead_letters.target IS NULL OR r.target = retry_dead_letters.target)
-	  AND has_table_privilege(session_user, r.source, 'INSERT, UPDATE, DELETE');
+	  AND has_table_privilege(mesh._caller(), r.source, 'INSERT, UPDATE, DELETE');
 	GET DIAGNOSTICS n = ROW_COUNT;
 	PERFORM mesh._wake();
 	RETURN n;
 END $$;
 
--- mesh.wait_for_sync: true once every active route has delivered every
--- event committed before the call (false after timeout_ms).
-CREATE FUNCTION mesh.wait_for_sync(timeout_ms integer DEFAULT 30000)
+-- mesh.wait_for_sync: true once every active route (or every route to
+-- target) has delivered every event committed before the call (false
+-- after timeout_ms).
+CREATE FUNCTION mesh.wait_for_sync(timeout_ms integer DEFAULT 30000, target name DEFAULT NULL)
 RETURNS boolean
 	AS 'MODULE_PATHNAME', 'mesh_wait_for_sync' LANGUAGE C VOLATILE;
+
+-- Truncate event-log generations that every route delivered and that are
+-- older than mesh.event_retention; returns how many.  The database worker
+-- runs it every 10 seconds.
+CREATE FUNCTION mesh.prune_event_log() RETURNS integer
+	AS 'MODULE_PATHNAME', 'mesh_prune_event_log' LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION mesh.prune_event_log() FROM PUBLIC;
 
 CREATE FUNCTION mesh.verify(source regclass)
 RETURNS TABLE(target name, source_rows bigint, target_rows bigint, missing bigint,

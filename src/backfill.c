@@ -92,6 +92,7 @@ mesh_backfill(MeshRoute *route)
 		CHECK_FOR_INTERRUPTS();
 	}
 	SPI_cursor_close(portal);
+	mesh_lock_route(route->id);
 	{
 		Oid			types[3] = {INT8OID, TEXTOID, INT8OID};
 		Datum		values[3] = {Int64GetDatum(route->id), CStringGetTextDatum(snapshot),
@@ -161,7 +162,7 @@ mesh_resync_dead_letters(MeshRoute *route, bool *transient)
 	args[0] = Int64GetDatum(route->id);
 	SPI_execute_with_args("SELECT event_id, key FROM mesh.dead_letter_store"
 						  " WHERE route = $1 AND retry ORDER BY event_id LIMIT 100",
-						  1, types, args, NULL, true, 0);
+						  1, types, args, NULL, false, 0);
 	n = SPI_processed;
 	{
 		SPITupleTable *keys = SPI_tuptable;
@@ -185,7 +186,7 @@ mesh_resync_dead_letters(MeshRoute *route, bool *transient)
 			for (int k = 0; k < route->nkeys; k++)
 				kv[k] = CStringGetTextDatum(ev->values[route->key_index[k]] ?
 											ev->values[route->key_index[k]] : "");
-			SPI_execute_plan(lookup, kv, NULL, true, 1);
+			SPI_execute_plan(lookup, kv, NULL, false, 1);
 			ev->id = ids[i];
 			if (SPI_processed == 1)
 			{
@@ -219,6 +220,7 @@ mesh_resync_dead_letters(MeshRoute *route, bool *transient)
 		StartTransactionCommand();
 		SPI_connect();
 		PushActiveSnapshot(GetTransactionSnapshot());
+		mesh_lock_route(route->id);
 		rvalues[0] = Int64GetDatum(route->id);
 		rvalues[1] = Int64GetDatum(ids[i]);
 		rvalues[2] = CStringGetTextDatum(out.dead ? ((DeadEvent *) linitial(out.dead))->error : "");

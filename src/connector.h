@@ -216,6 +216,7 @@ typedef struct MeshRoute
 	int			ncolumns;
 	char	  **columns;
 	Oid		   *types;
+	char	  **type_names;		/* schema-qualified SQL names of types */
 	int			nkeys;
 	int		   *key_index;		/* primary key columns, as indexes into columns */
 	void	   *private;		/* the connector's per-route cache */
@@ -272,6 +273,8 @@ typedef struct MeshConnector
 	 * target is ready) when mesh.replicate is called.  apply writes events in
 	 * order and must be idempotent: a replay converges to the same state; it
 	 * ereports on failure (classify_error decides retry or dead letter).
+	 * apply runs outside any transaction: no catalog access (everything it
+	 * needs is in the MeshRoute).
 	 */
 	void		(*check_route) (void *conn, MeshRoute *route);
 	void		(*apply) (void *conn, MeshRoute *route, MeshEvent *events, int n);

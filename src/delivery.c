@@ -77,7 +77,8 @@ apply_range(MeshRoute *route, void **conn, MeshEvent *events, int lo, int hi,
 		/* the connection may be mid-request: use a fresh one */
 		mesh_connection_broken(route->config);
 		*conn = NULL;
-		out->error = edata->message;
+		out->error = edata->detail ?
+			psprintf("%s: %s", edata->message, edata->detail) : edata->message;
 		if (mesh_error_is_transient(route, edata))
 			out->transient = true;
 		else if (hi - lo == 1)
@@ -85,8 +86,7 @@ apply_range(MeshRoute *route, void **conn, MeshEvent *events, int lo, int hi,
 			DeadEvent  *d = palloc(sizeof(DeadEvent));
 
 			d->index = lo;
-			d->error = edata->detail ?
-				psprintf("%s: %s", edata->message, edata->detail) : edata->message;
+			d->error = out->error;
 			out->dead = lappend(out->dead, d);
 		}
 		else
@@ -187,6 +187,21 @@ mesh_record_stats(int64 route_id, int delivered, TimestampTz last_event_at)
 						  3, types, values, nulls, false, 0);
 }
 
+/*
+ * Lock the route's row (FOR KEY SHARE) at the start of a worker's write
+ * transaction, so a concurrent mesh.unreplicate (which deletes the row and,
+ * by cascade, its cursor and stats) waits or wins cleanly, never deadlocks.
+ */
+void
+mesh_lock_route(int64 route_id)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(route_id)};
+
+	SPI_execute_with_args("SELECT 1 FROM mesh.route WHERE id = $1 FOR KEY SHARE",
+						  1, types, values, NULL, false, 0);
+}
+
 /* Record a failed attempt in its own transaction. */
 void
 mesh_record_failure(int64 route_id, const char *error)
@@ -197,6 +212,7 @@ mesh_record_failure(int64 route_id, const char *error)
 	StartTransactionCommand();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
+	mesh_lock_route(route_id);
 	SPI_execute_with_args("UPDATE mesh.route_stats SET failed = failed + 1,"
 						  " last_error = $2, last_error_at = now() WHERE route_id = $1",
 						  2, types, values, NULL, false, 0);

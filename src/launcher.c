@@ -206,67 +206,30 @@ ensure_route_workers(void)
 		pfree(ids);
 }
 
-/*
- * Truncate each event-log generation that is not the current one, holds
- * only events every route has delivered, and is older than
- * mesh.event_retention.  The ACCESS EXCLUSIVE lock is taken with NOWAIT:
- * a generation a writer still inserts into is left for the next round.
- */
+/* Prune the event log in its own transaction; failures wait for the next round. */
 static void
 prune_event_log(void)
 {
-	int64		current;
-	int			current_gen;
+	MemoryContext cxt = CurrentMemoryContext;
 
-	StartTransactionCommand();
-	current = mesh_sequence_value();
-	CommitTransactionCommand();
-	current_gen = (int) ((current / mesh_generation_size) % MESH_GENERATIONS);
-
-	for (int g = 0; g < MESH_GENERATIONS; g++)
+	PG_TRY();
 	{
-		char		sql[512];
-		char		lock[128];
-
-		if (g == current_gen)
-			continue;
 		StartTransactionCommand();
 		SPI_connect();
 		PushActiveSnapshot(GetTransactionSnapshot());
-		PG_TRY();
-		{
-			snprintf(sql, sizeof(sql),
-					 "SELECT 1 FROM ("
-					 " SELECT max(id) AS top, max(captured_at) AS newest FROM mesh.event_log_%d) l"
-					 " WHERE l.top IS NOT NULL"
-					 " AND l.newest < now() - make_interval(secs => %d)"
-					 " AND l.top < COALESCE((SELECT min(mesh._route_need(id)) FROM mesh.route), 'Infinity'::numeric)",
-					 g, mesh_event_retention_s);
-			SPI_execute("SET LOCAL lock_timeout = '100ms'", false, 0);
-			snprintf(lock, sizeof(lock),
-					 "LOCK TABLE mesh.event_log_%d IN ACCESS EXCLUSIVE MODE", g);
-			SPI_execute(lock, false, 0);
-			if (SPI_execute(sql, true, 0) == SPI_OK_SELECT && SPI_processed == 1)
-			{
-				char		trunc[128];
-
-				snprintf(trunc, sizeof(trunc), "TRUNCATE mesh.event_log_%d", g);
-				SPI_execute(trunc, false, 0);
-				ereport(DEBUG1, (errmsg("mesh: truncated event log generation %d", g)));
-			}
-			SPI_finish();
-			PopActiveSnapshot();
-			CommitTransactionCommand();
-		}
-		PG_CATCH();
-		{
-			/* busy (lock timeout) or gone: try again next round */
-			EmitErrorReport();
-			FlushErrorState();
-			AbortCurrentTransaction();
-		}
-		PG_END_TRY();
+		SPI_execute("SELECT mesh.prune_event_log()", false, 1);
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
 	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		EmitErrorReport();
+		FlushErrorState();
+		AbortCurrentTransaction();
+	}
+	PG_END_TRY();
 }
 
 /* True when the extension is installed in this database. */

@@ -73,5 +73,6 @@ extern Jsonb *mesh_event_key_jsonb(MeshRoute *route, MeshEvent *ev);
 extern void mesh_record_dead(MeshRoute *route, MeshEvent *events, List *dead);
 extern void mesh_record_stats(int64 route_id, int delivered, TimestampTz last_event_at);
 extern void mesh_record_failure(int64 route_id, const char *error);
+extern void mesh_lock_route(int64 route_id);
 extern int	mesh_backfill(MeshRoute *route);
 extern int	mesh_resync_dead_letters(MeshRoute *route, bool *transient);

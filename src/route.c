@@ -92,6 +92,7 @@ mesh_route_build(Oid source, const char *target, Jsonb *options, const char *rol
 						r->config->connector->kind, target)));
 	r->columns = palloc(sizeof(char *) * Max(desc->natts, 1));
 	r->types = palloc(sizeof(Oid) * Max(desc->natts, 1));
+	r->type_names = palloc(sizeof(char *) * Max(desc->natts, 1));
 	r->key_index = palloc(sizeof(int) * INDEX_MAX_KEYS);
 	for (int i = 0; i < desc->natts; i++)
 	{
@@ -100,6 +101,7 @@ mesh_route_build(Oid source, const char *target, Jsonb *options, const char *rol
 		if (att->attisdropped)
 			continue;
 		r->columns[r->ncolumns] = pstrdup(NameStr(att->attname));
+		r->type_names[r->ncolumns] = format_type_be_qualified(att->atttypid);
 		r->types[r->ncolumns++] = att->atttypid;
 	}
 	if (!OidIsValid(pk))
@@ -206,7 +208,7 @@ mesh_check_route(PG_FUNCTION_ARGS)
 	Oid			source = PG_GETARG_OID(0);
 	char	   *target = NameStr(*PG_GETARG_NAME(1));
 	Jsonb	   *options = PG_GETARG_JSONB_P(2);
-	MeshRoute  *route = mesh_route_build(source, target, options, NULL, GetSessionUserId());
+	MeshRoute  *route = mesh_route_build(source, target, options, NULL, GetOuterUserId());
 	void	   *conn;
 
 	mesh_route_check_options(route);

@@ -10,6 +10,10 @@
  * batch: never skipped.  Within a batch, ids order the changes of each key
  * as they were committed (a row's writers are serialised by its lock).
  *
+ * Every query here runs with a fresh snapshot (SPI read_only = false): the
+ * events of a batch must be read with a snapshot at least as new as
+ * batch_snap, or a transaction that committed in between would be skipped.
+ *
  * Each round reads at most mesh.batch_size events in one short transaction,
  * applies them with no transaction open, and advances the cursor in a new
  * transaction only after the target acknowledged.  A crash anywhere
@@ -65,6 +69,7 @@ typedef struct Cursor
 	int64		batch_low;
 	int64		batch_high;
 	int64		batch_last_id;
+	int64		min_id;			/* replay: never below this id */
 } Cursor;
 
 static int64 my_route_id;
@@ -74,8 +79,11 @@ static void
 begin_round_xact(void)
 {
 	StartTransactionCommand();
+	if (!OidIsValid(get_extension_oid("mesh", true)))
+		proc_exit(0);			/* DROP EXTENSION mesh */
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
+	mesh_lock_route(my_route_id);
 }
 
 static void
@@ -122,10 +130,10 @@ load_route(Cursor *cur, MemoryContext cxt)
 						  " c.backfilled, c.done_snap::text, c.done_seq, c.batch_snap::text,"
 						  " c.batch_seq, c.batch_low, c.batch_high, c.batch_last_id,"
 						  " EXISTS (SELECT 1 FROM mesh.dead_letter_store d"
-						  "         WHERE d.route = r.id AND d.retry)"
+						  "         WHERE d.route = r.id AND d.retry), c.min_id"
 						  " FROM mesh.route r JOIN mesh.route_cursor c ON c.route_id = r.id"
 						  " WHERE r.id = $1",
-						  1, types, values, NULL, true, 1);
+						  1, types, values, NULL, false, 1);
 	if (SPI_processed != 1 ||
 		DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5, &isnull)))
 		return NULL;
@@ -145,6 +153,7 @@ load_route(Cursor *cur, MemoryContext cxt)
 	cur->batch_high = int8_col(0, 13, 0);
 	cur->batch_last_id = int8_col(0, 14, 0);
 	cur->retry_pending = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 15, &isnull));
+	cur->min_id = int8_col(0, 16, 0);
 
 	old = MemoryContextSwitchTo(cxt);
 	route = mesh_route_build(source, target, options, role, owner);
@@ -171,17 +180,26 @@ open_batch(MeshRoute *route, Cursor *cur, MemoryContext cxt)
 	cur->batch_snap = text_col(0, 1, cxt);
 	after = mesh_sequence_value();
 
-	/* the lowest id: events of transactions in flight at done_snap, or newer */
+	/*
+	 * The lowest id of the batch.  An event not delivered yet either got its
+	 * id after done_seq was read, or belongs to a transaction that was not
+	 * visible in done_snap although it may have taken ids earlier: one in
+	 * xip(done_snap), or one at or above its xmax (a running transaction's
+	 * xid can exceed xmax, which is only latestCompletedXid + 1).  Replay
+	 * raises the floor to min_id.
+	 */
 	values[0] = Int64GetDatum(cur->done_seq);
 	values[1] = ObjectIdGetDatum(route->source);
 	values[2] = CStringGetTextDatum(cur->done_snap);
 	values[3] = CStringGetTextDatum(cur->batch_snap);
+	values[4] = Int64GetDatum(cur->min_id);
 	types[1] = OIDOID;
-	SPI_execute_with_args("SELECT LEAST($1 + 1, (SELECT min(e.id) FROM mesh.event_log e"
-						  " WHERE e.source = $2"
-						  " AND e.xid = ANY (ARRAY(SELECT pg_snapshot_xip($3::pg_snapshot)))"
-						  " AND pg_visible_in_snapshot(e.xid, $4::pg_snapshot)))",
-						  4, types, values, NULL, true, 1);
+	SPI_execute_with_args("SELECT GREATEST($5, LEAST($1 + 1, (SELECT min(e.id) FROM mesh.event_log e"
+						  " WHERE e.source = $2 AND e.id <= $1"
+						  " AND (e.xid = ANY (ARRAY(SELECT pg_snapshot_xip($3::pg_snapshot)))"
+						  "      OR e.xid >= pg_snapshot_xmax($3::pg_snapshot))"
+						  " AND pg_visible_in_snapshot(e.xid, $4::pg_snapshot))))",
+						  5, types, values, NULL, false, 1);
 	cur->batch_low = int8_col(0, 1, cur->done_seq + 1);
 	cur->batch_seq = before;
 	cur->batch_high = after;
@@ -216,7 +234,8 @@ advance_cursor(Cursor *cur, int64 last_id, bool batch_done)
 						  " batch_snap = CASE WHEN $3 THEN NULL ELSE batch_snap END,"
 						  " batch_seq = CASE WHEN $3 THEN NULL ELSE batch_seq END,"
 						  " batch_low = CASE WHEN $3 THEN NULL ELSE batch_low END,"
-						  " batch_high = CASE WHEN $3 THEN NULL ELSE batch_high END"
+						  " batch_high = CASE WHEN $3 THEN NULL ELSE batch_high END,"
+						  " min_id = CASE WHEN $3 THEN 0 ELSE min_id END"
 						  " WHERE route_id = $1",
 						  3, types, values, NULL, false, 0);
 }
@@ -241,7 +260,7 @@ read_chunk(MeshRoute *route, Cursor *cur, MeshEvent **events, TimestampTz *last_
 						  " AND pg_visible_in_snapshot(xid, $4::pg_snapshot)"
 						  " AND NOT pg_visible_in_snapshot(xid, $5::pg_snapshot)"
 						  " ORDER BY id LIMIT $6",
-						  6, types, values, NULL, true, 0);
+						  6, types, values, NULL, false, 0);
 	n = SPI_processed;
 	*events = MemoryContextAllocZero(cxt, sizeof(MeshEvent) * Max(n, 1));
 	for (int i = 0; i < n; i++)
@@ -278,8 +297,6 @@ run_round(MemoryContext cxt)
 	bool		batch_done;
 
 	begin_round_xact();
-	if (!OidIsValid(get_extension_oid("mesh", true)))
-		proc_exit(0);
 	route = load_route(&cur, cxt);
 	if (route == NULL)
 	{

@@ -328,3 +328,15 @@ mesh_wake(PG_FUNCTION_ARGS)
 	mesh_wake_after_commit(true);
 	PG_RETURN_VOID();
 }
+
+PG_FUNCTION_INFO_V1(mesh_caller);
+
+/*
+ * mesh._caller(): the role the caller acts as (SET ROLE included), even
+ * inside mesh's SECURITY DEFINER functions.
+ */
+Datum
+mesh_caller(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_OID(GetOuterUserId());
+}

@@ -1,7 +1,8 @@
 /*
  * sync.c: mesh.wait_for_sync(timeout_ms).
  *
- * Takes a snapshot at the call; returns true once every active route is
+ * Takes a snapshot at the call; returns true once every active route (of
+ * the given target, if any) is
  * backfilled, has delivered (or dead-lettered) every event visible in that
  * snapshot, and has no dead letter waiting for a retry.  Polls every 10 ms,
  * interruptibly; false after timeout_ms.
@@ -29,8 +30,9 @@ mesh_wait_for_sync(PG_FUNCTION_ARGS)
 	struct timespec start;
 	char	   *snapshot;
 	bool		synced = false;
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1];
+	Oid			types[2] = {TEXTOID, NAMEOID};
+	Datum		values[2];
+	char		nulls[2] = {' ', PG_ARGISNULL(1) ? 'n' : ' '};
 
 	if (!mesh_preloaded)
 		ereport(ERROR,
@@ -48,17 +50,18 @@ mesh_wait_for_sync(PG_FUNCTION_ARGS)
 	SPI_execute("SELECT pg_current_snapshot()::text", false, 1);
 	snapshot = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	values[0] = CStringGetTextDatum(snapshot);
+	values[1] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
 	for (;;)
 	{
 		bool		isnull;
 
 		SPI_execute_with_args("SELECT NOT EXISTS ("
 							  " SELECT 1 FROM mesh.route r JOIN mesh.route_cursor c ON c.route_id = r.id"
-							  " WHERE NOT r.paused AND (NOT c.backfilled"
+							  " WHERE NOT r.paused AND ($2 IS NULL OR r.target = $2) AND (NOT c.backfilled"
 							  "  OR (SELECT pending FROM mesh._route_pending(r.id, $1::pg_snapshot)) > 0"
 							  "  OR EXISTS (SELECT 1 FROM mesh.dead_letter_store d"
 							  "             WHERE d.route = r.id AND d.retry)))",
-							  1, types, values, NULL, false, 1);
+							  2, types, values, nulls, false, 1);
 		synced = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		SPI_freetuptable(SPI_tuptable);
 		if (synced || mesh_elapsed_ms(&start) >= timeout_ms)

@@ -30,6 +30,8 @@ PG_FUNCTION_INFO_V1(mesh_verify);
 
 #define VERIFY_BATCH 1000
 
+#define VERIFY_SAMPLES 3
+
 typedef struct VerifyCounts
 {
 	int64		source_rows;
@@ -37,7 +39,22 @@ typedef struct VerifyCounts
 	int64		missing;
 	int64		extra;
 	int64		mismatched;
+	StringInfoData samples;		/* a few differing keys, for the NOTICE */
+	int			nsamples;
 } VerifyCounts;
+
+/* Remember a differing key (the first few), e.g. "missing id=5". */
+static void
+add_sample(VerifyCounts *vc, MeshRoute *route, const char *what, char **key, const char *column)
+{
+	if (vc->nsamples++ >= VERIFY_SAMPLES)
+		return;
+	appendStringInfo(&vc->samples, "%s%s", vc->samples.len ? "; " : "", what);
+	for (int k = 0; k < route->nkeys; k++)
+		appendStringInfo(&vc->samples, " %s=%s", route->columns[route->key_index[k]], key[k]);
+	if (column)
+		appendStringInfo(&vc->samples, " (column %s)", column);
+}
 
 /* Is the target's text t the same value as the source's text s of type typid? */
 static bool
@@ -127,12 +144,14 @@ verify_source(MeshRoute *route, void *conn, VerifyCounts *vc)
 			if (rows[i] == NULL)
 			{
 				vc->missing++;
+				add_sample(vc, route, "missing", keys[i], NULL);
 				continue;
 			}
 			for (int col = 0; col < route->ncolumns; col++)
 				if (!same_value(src[i][col], rows[i][col], route->types[col]))
 				{
 					vc->mismatched++;
+					add_sample(vc, route, "mismatched", keys[i], route->columns[col]);
 					break;
 				}
 		}
@@ -159,17 +178,18 @@ verify_target(MeshRoute *route, void *conn, VerifyCounts *vc)
 	SPIPlanPtr	plan;
 	Oid			argtype = TEXTOID;
 
-	/* how many of a JSON array of keys exist in the source */
+	/* the keys of a JSON array of keys that the source does not have */
 	initStringInfo(&sql);
-	appendStringInfo(&sql, "SELECT count(*) FROM %s s WHERE (", table);
+	appendStringInfo(&sql, "SELECT e::text FROM jsonb_array_elements($1::jsonb) e"
+					 " WHERE NOT EXISTS (SELECT 1 FROM %s s WHERE (", table);
 	for (int k = 0; k < route->nkeys; k++)
 		appendStringInfo(&sql, "%ss.%s", k ? ", " : "",
 						 quote_identifier(route->columns[route->key_index[k]]));
-	appendStringInfoString(&sql, ") IN (SELECT ");
+	appendStringInfoString(&sql, ") = (");
 	for (int k = 0; k < route->nkeys; k++)
 		appendStringInfo(&sql, "%s(e->>%d)::%s", k ? ", " : "", k,
-						 format_type_be(route->types[route->key_index[k]]));
-	appendStringInfoString(&sql, " FROM jsonb_array_elements($1::jsonb) e)");
+						 route->type_names[route->key_index[k]]);
+	appendStringInfoString(&sql, "))");
 	plan = SPI_prepare(sql.data, 1, &argtype);
 
 	for (;;)
@@ -178,8 +198,6 @@ verify_target(MeshRoute *route, void *conn, VerifyCounts *vc)
 		int			n = c->scan_keys(conn, route, &state, VERIFY_BATCH, keys);
 		StringInfoData json;
 		Datum		arg;
-		bool		isnull;
-		int64		found;
 
 		if (n == 0)
 		{
@@ -202,11 +220,16 @@ verify_target(MeshRoute *route, void *conn, VerifyCounts *vc)
 		appendStringInfoChar(&json, ']');
 		arg = CStringGetTextDatum(json.data);
 		MemoryContextSwitchTo(old);
-		SPI_execute_plan(plan, &arg, NULL, true, 1);
-		found = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		SPI_freetuptable(SPI_tuptable);
+		SPI_execute_plan(plan, &arg, NULL, true, 0);
 		vc->target_rows += n;
-		vc->extra += n - found;
+		vc->extra += SPI_processed;
+		for (uint64 i = 0; i < SPI_processed && vc->nsamples < VERIFY_SAMPLES; i++)
+		{
+			vc->nsamples++;
+			appendStringInfo(&vc->samples, "%sextra %s", vc->samples.len ? "; " : "",
+							 SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+		}
+		SPI_freetuptable(SPI_tuptable);
 		CHECK_FOR_INTERRUPTS();
 	}
 	(void) batch;
@@ -280,7 +303,12 @@ mesh_verify(PG_FUNCTION_ARGS)
 		bool		nulls[7] = {false};
 
 		route->id = ids[i];
+		initStringInfo(&vc.samples);
 		verify_route(route, &vc);
+		if (vc.nsamples > 0)
+			ereport(NOTICE,
+					(errmsg("route to \"%s\" differs from %s", targets[i], get_rel_name(source)),
+					 errdetail("%s", vc.samples.data)));
 		values[0] = DirectFunctionCall1(namein, CStringGetDatum(targets[i]));
 		values[1] = Int64GetDatum(vc.source_rows);
 		values[2] = Int64GetDatum(vc.target_rows);

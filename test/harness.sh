@@ -5,6 +5,9 @@
 #   test/harness.sh start           stop leftovers, then start every server in $SERVERS
 #   test/harness.sh stop            stop every server by its own PID (idempotent)
 #   test/harness.sh restart-redis   stop and start the first Redis on the same port
+#   test/harness.sh stop-one NAME   stop one server; start-one NAME starts it again with its data
+#   test/harness.sh crash-hub       immediate shutdown of the hub, then a start (crash recovery)
+#   test/harness.sh remote-sql SQL  run SQL on the remote PostgreSQL as remote_user (for test setup)
 #   test/harness.sh env             print `export VAR=value` lines for the tests
 #   test/harness.sh status          show which servers run (PID, port)
 #
@@ -451,6 +454,39 @@ cmd_restart_redis() {
 	log "restarted redis (pid $(pid_redis), port $MESH_REDIS_PORT)"
 }
 
+# stop-one NAME / start-one NAME: take one server away and bring it back
+# with its data (no re-initialisation), for tests of a target that is down.
+cmd_stop_one() {
+	local name=${1:?stop-one NAME}
+	"stop_$name"
+	log "stopped $name"
+}
+
+cmd_start_one() {
+	local name=${1:?start-one NAME}
+	case $name in
+	pg_hub | pg_remote) pg_start "$name" "$("port_$name")" ;;
+	redis | redis_auth) redis_start "$name" "$("port_$name")" ;;
+	*) die "start-one: cannot start $name on its own" ;;
+	esac
+	log "started $name (pid $("pid_$name"))"
+}
+
+# crash-hub: an immediate shutdown of the hub (no checkpoint, like a crash),
+# then a start that runs crash recovery.
+cmd_crash_hub() {
+	as_postgres "$(pg_bindir)/pg_ctl" -D "$MESH_TEST_DIR/pg_hub/data" -m immediate -w stop >/dev/null 2>&1 ||
+		die "crash-hub: immediate shutdown failed"
+	rm -f "$MESH_TEST_DIR/pg_hub/data/postmaster.pid"
+	pg_start pg_hub "$MESH_PG_PORT"
+	log "hub restarted after an immediate shutdown"
+}
+
+cmd_remote_sql() {
+	PGPASSWORD=remote_secret_pw "$(pg_bindir)/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 \
+		-p "$MESH_REMOTE_PG_PORT" -U remote_user -d remote_db -c "${1:?remote-sql SQL}"
+}
+
 cmd_status() {
 	local s pid state
 	for s in $SERVERS; do
@@ -473,7 +509,7 @@ cmd_env() {
 }
 
 usage() {
-	sed -n '2,9p' "$HARNESS" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,13p' "$HARNESS" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -482,6 +518,10 @@ install) cmd_install ;;
 start) cmd_start ;;
 stop) cmd_stop ;;
 restart-redis) cmd_restart_redis ;;
+stop-one) cmd_stop_one "${2:-}" ;;
+start-one) cmd_start_one "${2:-}" ;;
+crash-hub) cmd_crash_hub ;;
+remote-sql) cmd_remote_sql "${2:-}" ;;
 env) cmd_env ;;
 status) cmd_status ;;
 *) usage ;;

@@ -6,8 +6,9 @@
  * change counts (the final state is the same), upserts go in one
  * INSERT ... SELECT FROM jsonb_populate_recordset(...) ON CONFLICT (key)
  * DO UPDATE, deletes in one DELETE ... USING; a TRUNCATE event splits the
- * chunk.  Values travel as text and are parsed by the target's column
- * types.  Every request is bounded by timeout_ms (a timeout cancels it).
+ * chunk.  Values travel as JSON strings of their text form and are cast to
+ * the source's column types on the target (so a jsonb 'null' stays a JSON
+ * null, not an SQL NULL).  Every request is bounded by timeout_ms (a timeout cancels it).
  */
 #include "postgres.h"
 
@@ -220,6 +221,43 @@ column_list(MeshRoute *route, const char *alias, bool keys_only, const char *cas
 	return buf.data;
 }
 
+/* "d(c1 text, c2 text, ...)": the JSON rows, every value as text */
+static char *
+text_record(MeshRoute *route, bool keys_only)
+{
+	StringInfoData buf;
+	int			n = keys_only ? route->nkeys : route->ncolumns;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "d(");
+	for (int i = 0; i < n; i++)
+	{
+		int			c = keys_only ? route->key_index[i] : i;
+
+		appendStringInfo(&buf, "%s%s text", i ? ", " : "", quote_identifier(route->columns[c]));
+	}
+	appendStringInfoChar(&buf, ')');
+	return buf.data;
+}
+
+/* "d.c1::type1, d.c2::type2": text values parsed by the source's types */
+static char *
+typed_values(MeshRoute *route, bool keys_only)
+{
+	StringInfoData buf;
+	int			n = keys_only ? route->nkeys : route->ncolumns;
+
+	initStringInfo(&buf);
+	for (int i = 0; i < n; i++)
+	{
+		int			c = keys_only ? route->key_index[i] : i;
+
+		appendStringInfo(&buf, "%sd.%s::%s", i ? ", " : "", quote_identifier(route->columns[c]),
+						 route->type_names[c]);
+	}
+	return buf.data;
+}
+
 static char *
 upsert_sql(MeshRoute *route, const char *table)
 {
@@ -227,10 +265,10 @@ upsert_sql(MeshRoute *route, const char *table)
 	int			set = 0;
 
 	initStringInfo(&buf);
-	appendStringInfo(&buf, "INSERT INTO %s (%s) SELECT %s FROM jsonb_populate_recordset(NULL::%s, $1::jsonb)"
+	appendStringInfo(&buf, "INSERT INTO %s (%s) SELECT %s FROM jsonb_to_recordset($1::jsonb) AS %s"
 					 " ON CONFLICT (%s) DO ",
 					 table, column_list(route, NULL, false, NULL),
-					 column_list(route, NULL, false, NULL), table,
+					 typed_values(route, false), text_record(route, false),
 					 column_list(route, NULL, true, NULL));
 	for (int c = 0; c < route->ncolumns; c++)
 	{
@@ -254,13 +292,15 @@ delete_sql(MeshRoute *route, const char *table)
 	StringInfoData buf;
 
 	initStringInfo(&buf);
-	appendStringInfo(&buf, "DELETE FROM %s t USING jsonb_populate_recordset(NULL::%s, $1::jsonb) d WHERE ",
-					 table, table);
+	appendStringInfo(&buf, "DELETE FROM %s t USING jsonb_to_recordset($1::jsonb) AS %s WHERE ",
+					 table, text_record(route, true));
 	for (int k = 0; k < route->nkeys; k++)
 	{
-		const char *col = quote_identifier(route->columns[route->key_index[k]]);
+		int			c = route->key_index[k];
+		const char *col = quote_identifier(route->columns[c]);
 
-		appendStringInfo(&buf, "%st.%s = d.%s", k ? " AND " : "", col, col);
+		appendStringInfo(&buf, "%st.%s = d.%s::%s", k ? " AND " : "", col, col,
+						 route->type_names[c]);
 	}
 	return buf.data;
 }
@@ -445,9 +485,10 @@ pg_sink_fetch_rows(void *conn, MeshRoute *route, int n, char ***keys, char ***ro
 	}
 	appendStringInfoChar(&json, ']');
 	initStringInfo(&sql);
-	appendStringInfo(&sql, "SELECT %s FROM %s t WHERE (%s) IN (SELECT %s FROM jsonb_populate_recordset(NULL::%s, $1::jsonb) d)",
+	appendStringInfo(&sql, "SELECT %s FROM %s t WHERE (%s) IN (SELECT %s FROM jsonb_to_recordset($1::jsonb) AS %s)",
 					 column_list(route, "t", false, "::text"), table,
-					 column_list(route, "t", true, NULL), column_list(route, "d", true, NULL), table);
+					 column_list(route, "t", true, NULL), typed_values(route, true),
+					 text_record(route, true));
 	param[0] = json.data;
 	res = pg_run(pc, sql.data, 1, param, "a verify read");
 	for (int r = 0; r < PQntuples(res); r++)
@@ -494,7 +535,7 @@ pg_sink_scan_keys(void *conn, MeshRoute *route, void **state, int max, char ***k
 		appendStringInfo(&sql, " WHERE (%s) > (", column_list(route, "t", true, NULL));
 		for (int k = 0; k < route->nkeys; k++)
 			appendStringInfo(&sql, "%s$%d::%s", k ? ", " : "", k + 1,
-							 format_type_be(route->types[route->key_index[k]]));
+							 route->type_names[route->key_index[k]]);
 		appendStringInfoChar(&sql, ')');
 	}
 	appendStringInfo(&sql, " ORDER BY %s LIMIT %d", column_list(route, "t", true, NULL), max);
