@@ -13,7 +13,9 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "access/xact.h"
 #include "executor/spi.h"
+#include "utils/resowner.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
@@ -302,9 +304,35 @@ mesh_verify(PG_FUNCTION_ARGS)
 		Datum		values[7];
 		bool		nulls[7] = {false};
 
+		MemoryContext cxt = CurrentMemoryContext;
+		ResourceOwner owner = CurrentResourceOwner;
+		volatile bool failed = false;
+
 		route->id = ids[i];
 		initStringInfo(&vc.samples);
-		verify_route(route, &vc);
+		/* a target that cannot be read is a row saying so, not an error */
+		BeginInternalSubTransaction(NULL);
+		PG_TRY();
+		{
+			verify_route(route, &vc);
+			ReleaseCurrentSubTransaction();
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata;
+
+			MemoryContextSwitchTo(cxt);
+			edata = CopyErrorData();
+			FlushErrorState();
+			RollbackAndReleaseCurrentSubTransaction();
+			ereport(WARNING,
+					(errmsg("could not verify the route to \"%s\": %s", targets[i], edata->message),
+					 edata->detail ? errdetail("%s", edata->detail) : 0));
+			failed = true;
+		}
+		PG_END_TRY();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
 		if (vc.nsamples > 0)
 			ereport(NOTICE,
 					(errmsg("route to \"%s\" differs from %s", targets[i], get_rel_name(source)),
@@ -315,8 +343,10 @@ mesh_verify(PG_FUNCTION_ARGS)
 		values[3] = Int64GetDatum(vc.missing);
 		values[4] = Int64GetDatum(vc.extra);
 		values[5] = Int64GetDatum(vc.mismatched);
-		values[6] = BoolGetDatum(vc.missing == 0 && vc.extra == 0 && vc.mismatched == 0 &&
-								 vc.source_rows == vc.target_rows);
+		values[6] = BoolGetDatum(!failed && vc.missing == 0 && vc.extra == 0 &&
+								 vc.mismatched == 0 && vc.source_rows == vc.target_rows);
+		if (failed)
+			nulls[1] = nulls[2] = nulls[3] = nulls[4] = nulls[5] = true;
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	SPI_finish();

@@ -28,9 +28,17 @@ static void
 raise_remote(PgConn *pc, PGresult *res, const char *what)
 {
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-	char	   *msg = pstrdup(res ? PQresultErrorMessage(res) : PQerrorMessage(pc->conn));
+	const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	const char *remote_detail = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
+	char	   *msg;
 	int			code = ERRCODE_CONNECTION_FAILURE;
-	size_t		len = strlen(msg);
+	size_t		len;
+
+	if (primary)
+		msg = remote_detail ? psprintf("%s (%s)", primary, remote_detail) : pstrdup(primary);
+	else
+		msg = pstrdup(res ? PQresultErrorMessage(res) : PQerrorMessage(pc->conn));
+	len = strlen(msg);
 
 	while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
 		msg[--len] = '\0';

@@ -33,6 +33,13 @@ static const MeshOption redis_options[] = {
 void
 redis_check_context(RedisConn *rc, const char *what)
 {
+	if (rc->ctx->err == REDIS_ERR_IO &&
+		strstr(rc->ctx->errstr, "temporarily unavailable") != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+				 errmsg("no answer from Redis server \"%s\" within %d ms during %s",
+						rc->servername, rc->timeout_ms, what),
+				 errhint("The server may be overloaded or hanging; timeout_ms sets the limit.")));
 	if (rc->ctx->err)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
@@ -218,6 +225,7 @@ redis_connect(MeshServerConfig *config)
 	char		dbtext[16];
 
 	rc->servername = MemoryContextStrdup(TopMemoryContext, config->servername);
+	rc->timeout_ms = config->timeout_ms;
 	rc->ctx = redisConnectWithTimeout(host, port, tv);
 	if (rc->ctx == NULL || rc->ctx->err)
 	{

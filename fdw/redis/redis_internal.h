@@ -15,6 +15,7 @@ typedef struct RedisConn
 	char	   *servername;
 	int			major_version;	/* 0 when unknown */
 	int			pending_writes; /* queued writes whose replies are unread */
+	int			timeout_ms;
 } RedisConn;
 
 typedef enum RedisType
