@@ -12,6 +12,8 @@ DATA = $(wildcard sql/mesh--*.sql)
 
 REGRESS = $(basename $(notdir $(wildcard test/sql/*.sql)))
 REGRESS_OPTS = --inputdir=test --outputdir=test --load-extension=postgres_fdw --load-extension=mesh
+ISOLATION = $(basename $(notdir $(wildcard test/specs/*.spec)))
+ISOLATION_OPTS = --inputdir=test --outputdir=test/isolation
 
 PG_CONFIG ?= pg_config
 PG_CPPFLAGS = -Isrc -I$(shell $(PG_CONFIG) --includedir)
@@ -19,7 +21,7 @@ PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initi
 	-Wno-sign-compare -Wno-cast-function-type
 SHLIB_LINK = -lhiredis -lpq
 
-EXTRA_CLEAN = test/results test/regression.diffs test/regression.out
+EXTRA_CLEAN = test/results test/regression.diffs test/regression.out test/isolation
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)

@@ -16,10 +16,13 @@
 #   \set id random(1, BENCH_ROWS)
 #   SELECT sensor, v FROM bench_redis WHERE id = :id;     -- one HGETALL
 # and the same SELECT on bench_local.  Each variant runs BENCH_SECONDS (15)
-# seconds in total, split into BENCH_ROUNDS (3) slices that alternate between
-# the variants, so a change of machine load hits both alike; a BENCH_WARMUP
-# (2) second run of each comes first and is not counted.  TPS per variant =
-# mean of its slices (they are of equal length).  Ratio = FDW TPS / local TPS.
+# seconds in total, split into BENCH_ROUNDS (5) slices of equal length that
+# alternate between the variants (the order reverses every round), so a
+# change of machine load hits every variant alike; a BENCH_WARMUP (2) second
+# run of each comes first and is not counted.  TPS per variant = MEDIAN of its
+# slices (robust to one disturbed slice; the mean is printed too).
+# Ratio = FDW median TPS / local median TPS.  Each slice also reports the CPU
+# share other processes on the machine used meanwhile ([other N%]).
 #
 # Servers: the bench state dir and ports of bench/lib.sh (default
 # /tmp/mesh-bench, hub 55532, Redis 56479); started if not running and then
@@ -29,7 +32,7 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 BENCH_SECONDS=${BENCH_SECONDS:-15}
-BENCH_ROUNDS=${BENCH_ROUNDS:-3}
+BENCH_ROUNDS=${BENCH_ROUNDS:-5}
 BENCH_WARMUP=${BENCH_WARMUP:-2}
 BENCH_CLIENTS=${BENCH_CLIENTS:-2}
 BENCH_THREADS=${BENCH_THREADS:-2}
@@ -138,20 +141,21 @@ done
 other_cpu_report "$other_max"
 
 mean() { echo "$1" | tr ' ' '\n' | awk 'NF { s += $1; n++ } END { printf "%.1f\n", s / n }'; }
-local_tps=$(mean "${all[local]}")
-fdw_tps=$(mean "${all[fdw_hash]}")
+median() { echo "$1" | tr ' ' '\n' | grep . | stat_median; }
+local_tps=$(median "${all[local]}")
+fdw_tps=$(median "${all[fdw_hash]}")
 r_hash=$(ratio "$fdw_tps" "$local_tps")
 status=$(meets "$r_hash" "$TARGET")
 
 echo
-printf '%-12s %12s %10s  %s\n' variant "TPS (mean)" "vs local" "target"
-printf '%-12s %12.0f %10s  %s\n' local "$local_tps" "1.00" "baseline"
-printf '%-12s %12.0f %10s  %s\n' fdw_hash "$fdw_tps" "$r_hash" ">= $TARGET: $status"
+printf '%-12s %12s %10s %10s  %s\n' variant "TPS median" "(mean)" "vs local" "target"
+printf '%-12s %12.0f %10.0f %10s  %s\n' local "$local_tps" "$(mean "${all[local]}")" "1.00" "baseline"
+printf '%-12s %12.0f %10.0f %10s  %s\n' fdw_hash "$fdw_tps" "$(mean "${all[fdw_hash]}")" "$r_hash" ">= $TARGET: $status"
 extra=""
 if [ "$BENCH_STRING" = 1 ]; then
-	str_tps=$(mean "${all[fdw_string]}")
+	str_tps=$(median "${all[fdw_string]}")
 	r_str=$(ratio "$str_tps" "$local_tps")
-	printf '%-12s %12.0f %10s  %s\n' fdw_string "$str_tps" "$r_str" "(informational)"
+	printf '%-12s %12.0f %10.0f %10s  %s\n' fdw_string "$str_tps" "$(mean "${all[fdw_string]}")" "$r_str" "(informational)"
 	extra=" string_tps=$(printf '%.0f' "$str_tps") string_ratio=$r_str"
 fi
 echo
@@ -160,4 +164,4 @@ echo "  each slice is: $PGBENCH -n -c $BENCH_CLIENTS -j $BENCH_THREADS -M prepar
 for v in $variants; do
 	echo "  FILE $BENCH_WORK/lookup_$v.sql: $(tr '\n' ' ' <"$BENCH_WORK/lookup_$v.sql")"
 done
-echo "RESULT redis_lookup fdw_tps=$(printf '%.0f' "$fdw_tps") local_tps=$(printf '%.0f' "$local_tps") ratio=$r_hash target>=$TARGET status=$status$extra other_cpu_max_pct=$other_max"
+echo "RESULT redis_lookup fdw_tps=$(printf '%.0f' "$fdw_tps") local_tps=$(printf '%.0f' "$local_tps") ratio=$r_hash target>=$TARGET status=$status stat=median_of_$BENCH_ROUNDS$extra other_cpu_max_pct=$other_max"

@@ -220,6 +220,7 @@ typedef struct MeshRoute
 	int			nkeys;
 	int		   *key_index;		/* primary key columns, as indexes into columns */
 	void	   *private;		/* the connector's per-route cache */
+	MemoryContext cxt;			/* lives as long as the route: for private and state */
 } MeshRoute;
 
 /* A captured change: op is 'I' insert, 'U' update, 'D' delete, 'T' truncate. */
@@ -283,7 +284,8 @@ typedef struct MeshConnector
 	 * Verify.  fetch_rows fills rows[i] with the target's values (text form,
 	 * aligned with route->columns) for keys[i], or NULL when missing.
 	 * scan_keys returns the next batch of keys present in the target (at
-	 * most 'max'), 0 at the end; *state is NULL at the start.
+	 * most 'max'), 0 at the end; *state is NULL at the start and must be
+	 * allocated in route->cxt (each batch's memory is freed after use).
 	 */
 	void		(*fetch_rows) (void *conn, MeshRoute *route, int n, char ***keys, char ***rows);
 	int			(*scan_keys) (void *conn, MeshRoute *route, void **state, int max, char ***keys);

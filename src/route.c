@@ -78,6 +78,7 @@ mesh_route_build(Oid source, const char *target, Jsonb *options, const char *rol
 	Oid			pk = RelationGetPrimaryKeyIndex(rel);
 	Relation	idx;
 
+	r->cxt = CurrentMemoryContext;
 	r->source = source;
 	r->source_schema = get_namespace_name(RelationGetNamespace(rel));
 	r->source_name = pstrdup(RelationGetRelationName(rel));
@@ -118,7 +119,7 @@ mesh_route_build(Oid source, const char *target, Jsonb *options, const char *rol
 				r->key_index[r->nkeys++] = c;
 	}
 	index_close(idx, AccessShareLock);
-	table_close(rel, AccessShareLock);
+	table_close(rel, NoLock);	/* keep the lock to the end of the transaction */
 	return r;
 }
 

@@ -36,6 +36,7 @@
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/lmgr.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
@@ -75,15 +76,25 @@ typedef struct Cursor
 static int64 my_route_id;
 static int	failures = 0;
 
+/*
+ * Start a transaction of a round.  Locks are always taken in the order
+ * source table, then route row (as DROP TABLE and mesh.unreplicate do), so
+ * the worker never deadlocks with them.  source is InvalidOid before the
+ * route is known: load_route takes both locks then.
+ */
 static void
-begin_round_xact(void)
+begin_round_xact(Oid source)
 {
 	StartTransactionCommand();
 	if (!OidIsValid(get_extension_oid("mesh", true)))
 		proc_exit(0);			/* DROP EXTENSION mesh */
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	mesh_lock_route(my_route_id);
+	if (OidIsValid(source))
+	{
+		LockRelationOid(source, AccessShareLock);
+		mesh_lock_route(my_route_id);
+	}
 }
 
 static void
@@ -156,9 +167,10 @@ load_route(Cursor *cur, MemoryContext cxt)
 	cur->min_id = int8_col(0, 16, 0);
 
 	old = MemoryContextSwitchTo(cxt);
-	route = mesh_route_build(source, target, options, role, owner);
+	route = mesh_route_build(source, target, options, role, owner);	/* locks source */
 	route->id = my_route_id;
 	MemoryContextSwitchTo(old);
+	mesh_lock_route(my_route_id);
 	return route;
 }
 
@@ -296,7 +308,7 @@ run_round(MemoryContext cxt)
 	int			n;
 	bool		batch_done;
 
-	begin_round_xact();
+	begin_round_xact(InvalidOid);
 	route = load_route(&cur, cxt);
 	if (route == NULL)
 	{
@@ -342,7 +354,7 @@ run_round(MemoryContext cxt)
 	}
 
 	batch_done = n < mesh_batch_size;
-	begin_round_xact();
+	begin_round_xact(route->source);
 	advance_cursor(&cur, events[n - 1].id, batch_done);
 	if (out.dead != NIL)
 		mesh_record_dead(route, events, out.dead);

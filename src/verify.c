@@ -232,9 +232,10 @@ verify_target(MeshRoute *route, void *conn, VerifyCounts *vc)
 							 SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
 		}
 		SPI_freetuptable(SPI_tuptable);
+		MemoryContextReset(batch);
 		CHECK_FOR_INTERRUPTS();
 	}
-	(void) batch;
+	MemoryContextDelete(batch);
 }
 
 static void

@@ -246,7 +246,7 @@ start_pg_hub() {
 	pg_init pg_hub "$MESH_PG_PORT"
 	cat >>"$dir/data/postgresql.conf" <<EOF
 shared_preload_libraries = '${MESH_PRELOAD-mesh}'
-max_worker_processes = 32
+max_worker_processes = 64
 ${MESH_PG_EXTRA_CONF:-}
 EOF
 	cat >"$dir/data/pg_hba.conf" <<EOF
@@ -483,7 +483,7 @@ cmd_crash_hub() {
 }
 
 cmd_remote_sql() {
-	PGPASSWORD=remote_secret_pw "$(pg_bindir)/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 \
+	PGOPTIONS="-c client_min_messages=warning" PGPASSWORD=remote_secret_pw "$(pg_bindir)/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 \
 		-p "$MESH_REMOTE_PG_PORT" -U remote_user -d remote_db -c "${1:?remote-sql SQL}"
 }
 

@@ -534,7 +534,7 @@ pg_sink_scan_keys(void *conn, MeshRoute *route, void **state, int max, char ***k
 	int			n;
 
 	if (ks == NULL)
-		*state = ks = palloc0(sizeof(PgKeyScan));
+		*state = ks = MemoryContextAllocZero(route->cxt, sizeof(PgKeyScan));
 	initStringInfo(&sql);
 	appendStringInfo(&sql, "SELECT %s FROM %s t", column_list(route, "t", true, "::text"),
 					 target_table(route));
@@ -557,7 +557,14 @@ pg_sink_scan_keys(void *conn, MeshRoute *route, void **state, int max, char ***k
 			keys[r][k] = pstrdup(PQgetvalue(res, r, k));
 	}
 	if (n > 0)
-		ks->last = keys[n - 1];
+	{
+		MemoryContext old = MemoryContextSwitchTo(route->cxt);
+
+		ks->last = palloc(sizeof(char *) * route->nkeys);
+		for (int k = 0; k < route->nkeys; k++)
+			ks->last[k] = pstrdup(keys[n - 1][k]);
+		MemoryContextSwitchTo(old);
+	}
 	PQclear(res);
 	return n;
 }

@@ -169,9 +169,34 @@ typedef struct KeyScan
 {
 	char	   *cursor;
 	bool		done;
+	List	   *pending;		/* keys of the last SCAN reply not returned yet */
 } KeyScan;
 
-/* verify: the next batch of replica keys (SCAN MATCH <prefix>* TYPE hash). */
+/* Split a replica key (without the prefix) into the primary key's parts. */
+static char **
+split_key(MeshRoute *route, const char *rest_in)
+{
+	char	   *rest = pstrdup(rest_in);
+	char	  **parts = palloc0(sizeof(char *) * Max(route->nkeys, 1));
+
+	/* composite keys were joined with ':'; the last part takes the rest */
+	for (int k = 0; k < route->nkeys; k++)
+	{
+		char	   *sep = k < route->nkeys - 1 ? strchr(rest, ':') : NULL;
+
+		if (sep)
+			*sep = '\0';
+		parts[k] = rest;
+		rest = sep ? sep + 1 : rest + strlen(rest);
+	}
+	return parts;
+}
+
+/*
+ * verify: the next batch of at most max replica keys (SCAN MATCH
+ * <prefix>* TYPE hash).  SCAN's COUNT is only a hint, so keys beyond max
+ * wait in the state for the next call.
+ */
 int
 redis_scan_keys(void *conn, MeshRoute *route, void **state, int max, char ***keys)
 {
@@ -186,43 +211,45 @@ redis_scan_keys(void *conn, MeshRoute *route, void **state, int max, char ***key
 
 	if (ks == NULL)
 	{
-		ks = palloc0(sizeof(KeyScan));
-		ks->cursor = pstrdup("0");
+		ks = MemoryContextAllocZero(route->cxt, sizeof(KeyScan));
+		ks->cursor = MemoryContextStrdup(route->cxt, "0");
 		*state = ks;
 	}
 	snprintf(count, sizeof(count), "%d", max);
-	while (n == 0 && !ks->done)
+	while (ks->pending == NIL && !ks->done)
 	{
 		const char *argv[8] = {"SCAN", ks->cursor, "MATCH", pattern, "COUNT", count, "TYPE", "hash"};
 		redisReply *reply = redis_call(rc, r, rc->major_version >= 6 ? 8 : 6, argv, NULL);
 		redisReply *list;
+		MemoryContext old;
 
 		if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+			reply->element[0]->type != REDIS_REPLY_STRING ||
 			reply->element[1]->type != REDIS_REPLY_ARRAY)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_REPLY_HANDLE),
 					 errmsg("malformed SCAN reply from Redis server \"%s\"", rc->servername)));
+		old = MemoryContextSwitchTo(route->cxt);
+
+		pfree(ks->cursor);
 		ks->cursor = pstrdup(reply->element[0]->str);
 		ks->done = strcmp(ks->cursor, "0") == 0;
 		list = reply->element[1];
 		for (size_t i = 0; i < list->elements; i++)
-		{
-			char	   *rest = pnstrdup(list->element[i]->str + plen, list->element[i]->len - plen);
-			char	  **parts = palloc0(sizeof(char *) * Max(route->nkeys, 1));
-
-			/* composite keys were joined with ':'; the last part takes the rest */
-			for (int k = 0; k < route->nkeys; k++)
-			{
-				char	   *sep = k < route->nkeys - 1 ? strchr(rest, ':') : NULL;
-
-				if (sep)
-					*sep = '\0';
-				parts[k] = rest;
-				rest = sep ? sep + 1 : rest + strlen(rest);
-			}
-			keys[n++] = parts;
-		}
+			if (list->element[i]->type == REDIS_REPLY_STRING && list->element[i]->len >= plen)
+				ks->pending = lappend(ks->pending,
+									  pnstrdup(list->element[i]->str + plen,
+											   list->element[i]->len - plen));
+		MemoryContextSwitchTo(old);
 		redis_replies_clear(r);
+	}
+	while (ks->pending != NIL && n < max)
+	{
+		char	   *k = linitial(ks->pending);
+
+		keys[n++] = split_key(route, k);
+		ks->pending = list_delete_first(ks->pending);
+		pfree(k);
 	}
 	return n;
 }
