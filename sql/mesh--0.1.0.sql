@@ -79,26 +79,21 @@ CREATE TABLE mesh.event_log_2 PARTITION OF mesh.event_log FOR VALUES IN (2);
 CREATE INDEX ON mesh.event_log_0 (source, id);
 CREATE INDEX ON mesh.event_log_1 (source, id);
 CREATE INDEX ON mesh.event_log_2 (source, id);
-CREATE INDEX ON mesh.event_log_0 (xid);
-CREATE INDEX ON mesh.event_log_1 (xid);
-CREATE INDEX ON mesh.event_log_2 (xid);
 
 -- Each route's durable cursor (written only by its route worker and replay).
 -- Delivered: every event whose transaction is visible in done_snap, plus,
--- in the batch under way (batch_snap), those with id <= batch_last_id.
--- Not delivered events have an id above done_seq, or belong to a
--- transaction in xip(done_snap) or at/above its xmax.
+-- in the batch under way (batch_snap), those with id <= batch_last_id.  No
+-- undelivered event has an id below done_low (see route_worker.c).
 CREATE TABLE mesh.route_cursor (
 	route_id bigint PRIMARY KEY REFERENCES mesh.route ON DELETE CASCADE,
 	backfilled boolean NOT NULL DEFAULT false,
 	done_snap pg_snapshot,
-	done_seq bigint NOT NULL DEFAULT 0,	-- event id sequence value read before done_snap
+	done_low bigint NOT NULL DEFAULT 1,
 	batch_snap pg_snapshot,
-	batch_seq bigint,					-- sequence value read before batch_snap
+	batch_next_low bigint,				-- done_low once the batch is done
 	batch_low bigint,					-- lowest id the batch can hold
 	batch_high bigint,					-- highest id the batch can hold
-	batch_last_id bigint,
-	min_id bigint NOT NULL DEFAULT 0	-- replay: deliver no event below this id
+	batch_last_id bigint
 );
 
 CREATE TABLE mesh.route_stats (
@@ -140,13 +135,7 @@ REVOKE ALL ON FUNCTION mesh._check_route(regclass, name, jsonb) FROM PUBLIC;
 -- The lowest event id a route may still need (for retention).
 CREATE FUNCTION mesh._route_need(route_id bigint) RETURNS bigint
 LANGUAGE sql STABLE AS $$
-	SELECT GREATEST(c.min_id, LEAST(c.done_seq + 1,
-				 (SELECT min(e.id) FROM mesh.event_log e
-				  WHERE e.source = r.source AND e.id <= c.done_seq
-					AND (e.xid = ANY (ARRAY(SELECT pg_snapshot_xip(c.done_snap)))
-						 OR e.xid >= pg_snapshot_xmax(c.done_snap)))))
-	FROM mesh.route r JOIN mesh.route_cursor c ON c.route_id = r.id
-	WHERE r.id = _route_need.route_id
+	SELECT c.done_low FROM mesh.route_cursor c WHERE c.route_id = _route_need.route_id
 $$;
 
 -- The events a route has not delivered yet (those visible in snap, if
@@ -157,16 +146,8 @@ LANGUAGE sql STABLE AS $$
 	SELECT count(*), min(e.captured_at)
 	FROM mesh.route r
 	JOIN mesh.route_cursor c ON c.route_id = r.id
-	CROSS JOIN LATERAL (
-		SELECT e.id, e.xid, e.captured_at FROM mesh.event_log e
-		WHERE e.source = r.source AND e.id > c.done_seq
-		UNION ALL
-		SELECT e.id, e.xid, e.captured_at FROM mesh.event_log e
-		WHERE e.source = r.source AND e.id <= c.done_seq
-		  AND (e.xid = ANY (ARRAY(SELECT pg_snapshot_xip(c.done_snap)))
-			   OR e.xid >= pg_snapshot_xmax(c.done_snap))
-	) e
-	WHERE r.id = _route_pending.route_id AND c.backfilled AND e.id >= c.min_id
+	JOIN mesh.event_log e ON e.source = r.source AND e.id >= c.done_low
+	WHERE r.id = _route_pending.route_id AND c.backfilled
 	  AND NOT pg_visible_in_snapshot(e.xid, c.done_snap)
 	  AND NOT (c.batch_snap IS NOT NULL AND pg_visible_in_snapshot(e.xid, c.batch_snap)
 			   AND e.id <= c.batch_last_id)
@@ -328,10 +309,9 @@ BEGIN
 			USING ERRCODE = 'undefined_object';
 	END IF;
 	-- nothing is visible in '1:1:', so every event still in the log with
-	-- id >= from_event (min_id) is delivered again, in id order
-	UPDATE mesh.route_cursor SET done_snap = '1:1:', done_seq = GREATEST(from_event, 1) - 1,
-		min_id = GREATEST(from_event, 1),
-		batch_snap = NULL, batch_seq = NULL, batch_low = NULL, batch_high = NULL,
+	-- id >= from_event (done_low) is delivered again, in id order
+	UPDATE mesh.route_cursor SET done_snap = '1:1:', done_low = GREATEST(from_event, 1),
+		batch_snap = NULL, batch_next_low = NULL, batch_low = NULL, batch_high = NULL,
 		batch_last_id = NULL
 	WHERE route_id = rid AND backfilled;
 	SELECT count(*) INTO n FROM mesh.event_log e WHERE e.source = replay.source AND e.id >= from_event;

@@ -36,7 +36,7 @@ int
 mesh_backfill(MeshRoute *route)
 {
 	MemoryContext cxt = CurrentMemoryContext;
-	int64		seq_before;
+	int64		low;
 	char	   *snapshot;
 	Portal		portal;
 	SPIPlanPtr	plan;
@@ -47,7 +47,8 @@ mesh_backfill(MeshRoute *route)
 
 	StartTransactionCommand();
 	XactIsoLevel = XACT_REPEATABLE_READ;
-	seq_before = mesh_sequence_value();
+	/* the bounds of route_worker.c: sequence, running captures, snapshot */
+	low = Min(mesh_sequence_value() + 1, mesh_running_capture_low());
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	SPI_execute("SELECT pg_current_snapshot()::text", true, 1);
@@ -96,12 +97,13 @@ mesh_backfill(MeshRoute *route)
 	{
 		Oid			types[3] = {INT8OID, TEXTOID, INT8OID};
 		Datum		values[3] = {Int64GetDatum(route->id), CStringGetTextDatum(snapshot),
-		Int64GetDatum(seq_before)};
+		Int64GetDatum(low)};
 
 		SPI_execute_with_args("UPDATE mesh.route_cursor SET backfilled = true,"
-							  " done_snap = $2::pg_snapshot, done_seq = $3,"
-							  " batch_snap = NULL, batch_seq = NULL, batch_low = NULL,"
-							  " batch_high = NULL, batch_last_id = NULL WHERE route_id = $1",
+							  " done_snap = $2::pg_snapshot, done_low = $3,"
+							  " batch_snap = NULL, batch_next_low = NULL, batch_low = NULL,"
+							  " batch_high = NULL, batch_last_id = NULL"
+							  " WHERE route_id = $1",
 							  3, types, values, NULL, false, 0);
 	}
 	mesh_record_stats(route->id, copied, 0);

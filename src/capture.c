@@ -19,6 +19,7 @@
 
 #include "access/genam.h"
 #include "access/table.h"
+#include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
@@ -209,6 +210,7 @@ writer_begin(EventWriter *w, Oid source)
 	memset(w, 0, sizeof(*w));
 	w->source = source;
 	w->seq = mesh_relid("event_id_seq");
+	mesh_register_capture();	/* before the first id is taken */
 	w->xid = GetTopFullTransactionId();
 	w->now = GetCurrentTimestamp();
 	w->cxt = CurrentMemoryContext;

@@ -29,6 +29,8 @@ extern uint32 mesh_launcher_generation(void);
 extern void mesh_set_launcher_latch(void);
 extern void mesh_stop_database_workers(Oid dboid);
 extern void mesh_clear_nomesh(void);
+extern void mesh_register_capture(void);
+extern int64 mesh_running_capture_low(void);
 
 /* launcher.c */
 extern void mesh_start_launcher(void);

@@ -10,6 +10,16 @@
  * batch: never skipped.  Within a batch, ids order the changes of each key
  * as they were committed (a row's writers are serialised by its lock).
  *
+ * Bounds of a batch, taken in this order: S1 = the id sequence's value,
+ * R = the lowest id any running capturing transaction may hold (announced
+ * in shared memory before its first id), the snapshot, S2 = the sequence
+ * again.  An event of the batch has an id <= S2 (its transaction committed
+ * before the snapshot).  An event that the snapshot does not show has an
+ * id >= min(S1 + 1, R): either its transaction announced itself before R
+ * was read, or it took its first id after S1 was read.  That minimum is
+ * done_low once the batch is done, so the next batch reads ids from it: a
+ * pure index range, no scan of old events.
+ *
  * Every query here runs with a fresh snapshot (SPI read_only = false): the
  * events of a batch must be read with a snapshot at least as new as
  * batch_snap, or a transaction that committed in between would be skipped.
@@ -39,6 +49,7 @@
 #include "storage/lmgr.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -64,13 +75,12 @@ typedef struct Cursor
 	bool		backfilled;
 	bool		retry_pending;
 	char	   *done_snap;
-	int64		done_seq;
+	int64		done_low;
 	char	   *batch_snap;		/* NULL: no batch under way */
-	int64		batch_seq;
+	int64		batch_next_low;
 	int64		batch_low;
 	int64		batch_high;
 	int64		batch_last_id;
-	int64		min_id;			/* replay: never below this id */
 } Cursor;
 
 static int64 my_route_id;
@@ -138,10 +148,10 @@ load_route(Cursor *cur, MemoryContext cxt)
 	MeshRoute  *route;
 
 	SPI_execute_with_args("SELECT r.source::oid, r.target::text, r.role, r.options, r.paused, r.owner,"
-						  " c.backfilled, c.done_snap::text, c.done_seq, c.batch_snap::text,"
-						  " c.batch_seq, c.batch_low, c.batch_high, c.batch_last_id,"
+						  " c.backfilled, c.done_snap::text, c.done_low, c.batch_snap::text,"
+						  " c.batch_next_low, c.batch_low, c.batch_high, c.batch_last_id,"
 						  " EXISTS (SELECT 1 FROM mesh.dead_letter_store d"
-						  "         WHERE d.route = r.id AND d.retry), c.min_id"
+						  "         WHERE d.route = r.id AND d.retry)"
 						  " FROM mesh.route r JOIN mesh.route_cursor c ON c.route_id = r.id"
 						  " WHERE r.id = $1",
 						  1, types, values, NULL, false, 1);
@@ -157,14 +167,13 @@ load_route(Cursor *cur, MemoryContext cxt)
 	owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6, &isnull));
 	cur->backfilled = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 7, &isnull));
 	cur->done_snap = text_col(0, 8, cxt);
-	cur->done_seq = int8_col(0, 9, 0);
+	cur->done_low = int8_col(0, 9, 1);
 	cur->batch_snap = text_col(0, 10, cxt);
-	cur->batch_seq = int8_col(0, 11, 0);
+	cur->batch_next_low = int8_col(0, 11, 1);
 	cur->batch_low = int8_col(0, 12, 0);
 	cur->batch_high = int8_col(0, 13, 0);
 	cur->batch_last_id = int8_col(0, 14, 0);
 	cur->retry_pending = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 15, &isnull));
-	cur->min_id = int8_col(0, 16, 0);
 
 	old = MemoryContextSwitchTo(cxt);
 	route = mesh_route_build(source, target, options, role, owner);	/* locks source */
@@ -174,60 +183,32 @@ load_route(Cursor *cur, MemoryContext cxt)
 	return route;
 }
 
-/*
- * Open a batch: the sequence value before, a snapshot, the value after.
- * Events of the batch are visible in the new snapshot and not in
- * done_snap; their ids lie in [low, high] (see the file comment of
- * mesh--*.sql for the cursor's meaning).
- */
+/* Open a batch (see the file comment for its bounds). */
 static void
 open_batch(MeshRoute *route, Cursor *cur, MemoryContext cxt)
 {
 	int64		before = mesh_sequence_value();
+	int64		running = mesh_running_capture_low();
 	int64		after;
-	Oid			types[5] = {INT8OID, INT8OID, TEXTOID, TEXTOID, INT8OID};
+	Oid			types[5] = {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID};
 	Datum		values[5];
 
 	SPI_execute("SELECT pg_current_snapshot()::text", false, 1);
 	cur->batch_snap = text_col(0, 1, cxt);
 	after = mesh_sequence_value();
-
-	/*
-	 * The lowest id of the batch.  An event not delivered yet either got its
-	 * id after done_seq was read, or belongs to a transaction that was not
-	 * visible in done_snap although it may have taken ids earlier: one in
-	 * xip(done_snap), or one at or above its xmax (a running transaction's
-	 * xid can exceed xmax, which is only latestCompletedXid + 1).  Replay
-	 * raises the floor to min_id.
-	 */
-	values[0] = Int64GetDatum(cur->done_seq);
-	values[1] = ObjectIdGetDatum(route->source);
-	values[2] = CStringGetTextDatum(cur->done_snap);
-	values[3] = CStringGetTextDatum(cur->batch_snap);
-	values[4] = Int64GetDatum(cur->min_id);
-	types[1] = OIDOID;
-	SPI_execute_with_args("SELECT GREATEST($5, LEAST($1 + 1, (SELECT min(e.id) FROM mesh.event_log e"
-						  " WHERE e.source = $2 AND e.id <= $1"
-						  " AND (e.xid = ANY (ARRAY(SELECT pg_snapshot_xip($3::pg_snapshot)))"
-						  "      OR e.xid >= pg_snapshot_xmax($3::pg_snapshot))"
-						  " AND pg_visible_in_snapshot(e.xid, $4::pg_snapshot))))",
-						  5, types, values, NULL, false, 1);
-	cur->batch_low = int8_col(0, 1, cur->done_seq + 1);
-	cur->batch_seq = before;
+	cur->batch_next_low = Min(before + 1, running);
+	cur->batch_low = cur->done_low;
 	cur->batch_high = after;
 	cur->batch_last_id = cur->batch_low - 1;
 
-	types[1] = TEXTOID;
 	values[0] = Int64GetDatum(my_route_id);
 	values[1] = CStringGetTextDatum(cur->batch_snap);
-	values[2] = Int64GetDatum(cur->batch_seq);
+	values[2] = Int64GetDatum(cur->batch_next_low);
 	values[3] = Int64GetDatum(cur->batch_low);
 	values[4] = Int64GetDatum(cur->batch_high);
-	types[2] = INT8OID;
-	types[3] = INT8OID;
 	SPI_execute_with_args("UPDATE mesh.route_cursor SET batch_snap = $2::pg_snapshot,"
-						  " batch_seq = $3, batch_low = $4, batch_high = $5, batch_last_id = $4 - 1"
-						  " WHERE route_id = $1",
+						  " batch_next_low = $3, batch_low = $4, batch_high = $5,"
+						  " batch_last_id = $4 - 1 WHERE route_id = $1",
 						  5, types, values, NULL, false, 0);
 }
 
@@ -242,12 +223,11 @@ advance_cursor(Cursor *cur, int64 last_id, bool batch_done)
 	SPI_execute_with_args("UPDATE mesh.route_cursor SET"
 						  " batch_last_id = CASE WHEN $3 THEN NULL ELSE $2 END,"
 						  " done_snap = CASE WHEN $3 THEN batch_snap ELSE done_snap END,"
-						  " done_seq = CASE WHEN $3 THEN batch_seq ELSE done_seq END,"
+						  " done_low = CASE WHEN $3 THEN batch_next_low ELSE done_low END,"
 						  " batch_snap = CASE WHEN $3 THEN NULL ELSE batch_snap END,"
-						  " batch_seq = CASE WHEN $3 THEN NULL ELSE batch_seq END,"
+						  " batch_next_low = CASE WHEN $3 THEN NULL ELSE batch_next_low END,"
 						  " batch_low = CASE WHEN $3 THEN NULL ELSE batch_low END,"
-						  " batch_high = CASE WHEN $3 THEN NULL ELSE batch_high END,"
-						  " min_id = CASE WHEN $3 THEN 0 ELSE min_id END"
+						  " batch_high = CASE WHEN $3 THEN NULL ELSE batch_high END"
 						  " WHERE route_id = $1",
 						  3, types, values, NULL, false, 0);
 }
@@ -386,6 +366,16 @@ mesh_route_worker_main(Datum arg)
 	if (!mesh_register_worker(dboid, my_route_id))
 		proc_exit(0);
 	pgstat_report_appname(psprintf("mesh route %lld", (long long) my_route_id));
+
+	/*
+	 * The event log changes faster than its statistics: make sure a chunk
+	 * is read by walking the (source, id) index in order and stopping at
+	 * the limit, never by collecting and sorting the whole backlog.
+	 */
+	SetConfigOption("enable_bitmapscan", "off", PGC_SUSET, PGC_S_SESSION);
+	SetConfigOption("enable_seqscan", "off", PGC_SUSET, PGC_S_SESSION);
+	SetConfigOption("enable_sort", "off", PGC_SUSET, PGC_S_SESSION);
+	SetConfigOption("jit", "off", PGC_SUSET, PGC_S_SESSION);
 	round_cxt = AllocSetContextCreate(TopMemoryContext, "mesh route round",
 									  ALLOCSET_DEFAULT_SIZES);
 

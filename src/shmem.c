@@ -42,6 +42,8 @@ typedef struct MeshShared
 	Latch	   *launcher_latch;
 	pg_atomic_uint32 generation;	/* bumped when routes or extensions change */
 	int			nslots;
+	int			nbackends;
+	pg_atomic_uint64 *capture_low; /* per backend: see mesh_register_capture */
 	MeshSlot	slots[FLEXIBLE_ARRAY_MEMBER];
 } MeshShared;
 
@@ -50,14 +52,21 @@ static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 static ProcessUtility_hook_type prev_process_utility = NULL;
 static bool wake_workers_at_commit = false;
+static bool capture_registered = false;
 static bool wake_routes_at_commit = false;
 static MeshSlot *my_slot = NULL;
 
 static Size
+slots_size(void)
+{
+	return MAXALIGN(add_size(offsetof(MeshShared, slots),
+							 mul_size(sizeof(MeshSlot), max_worker_processes + 1)));
+}
+
+static Size
 shared_size(void)
 {
-	return add_size(offsetof(MeshShared, slots),
-					mul_size(sizeof(MeshSlot), max_worker_processes + 1));
+	return add_size(slots_size(), mul_size(sizeof(pg_atomic_uint64), MaxBackends));
 }
 
 static void
@@ -83,9 +92,15 @@ mesh_shmem_startup(void)
 		memset(mesh_shared, 0, shared_size());
 		mesh_shared->lock = &(GetNamedLWLockTranche("mesh"))->lock;
 		mesh_shared->nslots = max_worker_processes + 1;
+		mesh_shared->nbackends = MaxBackends;
 		pg_atomic_init_u32(&mesh_shared->generation, 0);
+		mesh_shared->capture_low = (pg_atomic_uint64 *) ((char *) mesh_shared + slots_size());
+		for (int i = 0; i < MaxBackends; i++)
+			pg_atomic_init_u64(&mesh_shared->capture_low[i], 0);
 	}
 	LWLockRelease(AddinShmemInitLock);
+	/* the pointer differs per process only if the segment moved: recompute */
+	mesh_shared->capture_low = (pg_atomic_uint64 *) ((char *) mesh_shared + slots_size());
 }
 
 /* Wake route workers (and, when routes changed, the managers) at commit. */
@@ -118,9 +133,70 @@ wake_now(Oid dboid, bool managers)
 	LWLockRelease(mesh_shared->lock);
 }
 
+/*
+ * Capturing transactions announce, before taking their first event id, a
+ * lower bound of the ids they will take (the sequence's last value + 1),
+ * and withdraw it when they end (after their commit became visible).  A
+ * route worker reads the lowest bound before each snapshot: an event of a
+ * transaction not visible in that snapshot either has an id at or above
+ * this bound, or above the sequence value read before it (see
+ * route_worker.c).  Without shared memory (mesh not preloaded) no worker
+ * delivers events, so nothing is announced.
+ */
+void
+mesh_register_capture(void)
+{
+	int			slot;
+
+	if (capture_registered || mesh_shared == NULL || MyProc == NULL)
+		return;
+	slot = MyProc->pgprocno;
+	if (slot < 0 || slot >= mesh_shared->nbackends)
+		elog(ERROR, "mesh: backend slot %d out of range", slot);
+	pg_atomic_write_u64(&mesh_shared->capture_low[slot], (uint64) (mesh_sequence_value() + 1));
+	pg_memory_barrier();
+	capture_registered = true;
+}
+
+/* The lowest id a running capturing transaction may hold (INT64_MAX: none). */
+int64
+mesh_running_capture_low(void)
+{
+	uint64		low = PG_INT64_MAX;
+
+	if (mesh_shared == NULL)
+		return PG_INT64_MAX;
+	pg_memory_barrier();
+	for (int i = 0; i < mesh_shared->nbackends; i++)
+	{
+		uint64		v = pg_atomic_read_u64(&mesh_shared->capture_low[i]);
+
+		if (v != 0 && v < low)
+			low = v;
+	}
+	return (int64) low;
+}
+
+static void
+withdraw_capture(void)
+{
+	if (!capture_registered)
+		return;
+	pg_atomic_write_u64(&mesh_shared->capture_low[MyProc->pgprocno], 0);
+	capture_registered = false;
+}
+
 static void
 mesh_xact_callback(XactEvent event, void *arg)
 {
+	if (event == XACT_EVENT_PRE_PREPARE && capture_registered)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot PREPARE a transaction that changed a replicated table"),
+				 errhint("mesh captures changes for delivery at commit; use a regular COMMIT.")));
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+		withdraw_capture();
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT)
 	{
 		if (wake_workers_at_commit || wake_routes_at_commit)

@@ -14,7 +14,8 @@
 
 #include "redis_internal.h"
 
-#define REDIS_FLUSH_EVERY 1000
+#define REDIS_FLUSH_EVERY 10000
+#define REDIS_WRITE_THROUGH (64 * 1024)
 
 static const MeshOption redis_options[] = {
 	{"host", MESH_OPT_SERVER, MESH_OPTTYPE_STRING, false, 1},
@@ -131,7 +132,9 @@ redis_raise_reply_error(RedisConn *rc, redisReply *reply, const char *what)
 }
 
 /*
- * Queue a write whose reply is read later (pipelining).  Reads on the same
+ * Queue a write whose reply is read later (pipelining): replies are read
+ * every REDIS_FLUSH_EVERY writes, and the queued bytes are sent as soon as
+ * they reach REDIS_WRITE_THROUGH.  Reads on the same
  * connection call redis_flush_writes first, so a DELETE driven by a scan
  * of the same server never mixes up replies.
  */
@@ -141,6 +144,14 @@ redis_queue_write(RedisConn *rc, int argc, const char **argv, const size_t *lens
 	redis_append(rc, argc, argv, lens);
 	if (++rc->pending_writes >= REDIS_FLUSH_EVERY)
 		redis_flush_writes(rc);
+	else if (sdslen(rc->ctx->obuf) >= REDIS_WRITE_THROUGH)
+	{
+		/* send what is queued so the server works while we format the rest */
+		int			done;
+
+		if (redisBufferWrite(rc->ctx, &done) != REDIS_OK)
+			redis_check_context(rc, "a write");
+	}
 }
 
 /* Read the replies of every queued write; an error reply ereports. */

@@ -1,0 +1,48 @@
+# Shared helpers of the process-level checks (sourced, not run).
+# Each check creates its own database, prints "NAME: ok" or
+# "NAME: FAILED: reason" and exits 0 or 1.
+
+q() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
+
+fail() {
+	echo "$CHECK: FAILED: $*"
+	exit 1
+}
+
+# wait_hub: until the hub accepts connections again (after a crash restart).
+wait_hub() {
+	local i
+	for ((i = 0; i < 600; i++)); do
+		if psql -X -q -At -d postgres -c 'SELECT 1' >/dev/null 2>&1; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	fail "the hub did not come back within 60 s"
+}
+
+# fresh_db DB: a new database with mesh, a Redis server "cache" and a
+# PostgreSQL server "archive" (remote table TABLE created with the DDL in $3).
+fresh_db() {
+	local db=$1 table=$2 ddl=$3
+	q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
+	bash "$MESH_HARNESS" remote-sql "DROP TABLE IF EXISTS $table; CREATE TABLE $table $ddl" >/dev/null
+	q -d "$db" >/dev/null <<SQL
+CREATE EXTENSION mesh;
+CREATE EXTENSION postgres_fdw;
+CREATE SERVER cache FOREIGN DATA WRAPPER mesh_redis OPTIONS (host '127.0.0.1', port '$MESH_REDIS_PORT');
+CREATE SERVER archive FOREIGN DATA WRAPPER postgres_fdw
+	OPTIONS (host '127.0.0.1', port '$MESH_REMOTE_PG_PORT', dbname 'remote_db');
+CREATE USER MAPPING FOR CURRENT_USER SERVER archive OPTIONS (user 'remote_user', password 'remote_secret_pw');
+CREATE TABLE $table $ddl;
+SQL
+}
+
+# expect_consistent DB TABLE: wait for sync, then every route must verify.
+expect_consistent() {
+	local db=$1 table=$2 synced bad
+	synced=$(q -d "$db" -c "SELECT mesh.wait_for_sync(180000)")
+	[ "$synced" = t ] || fail "wait_for_sync timed out: $(q -d "$db" -c "SELECT string_agg(target || ' pending=' || pending || ' error=' || coalesce(last_error, '-'), '; ') FROM mesh.stats")"
+	bad=$(q -d "$db" -c "SELECT string_agg(target || ': source ' || source_rows || ' target ' || target_rows || ' missing ' || missing || ' extra ' || extra || ' mismatched ' || mismatched, '; ') FROM mesh.verify('$table') WHERE NOT consistent")
+	[ -z "$bad" ] || fail "not consistent after sync: $bad"
+}
