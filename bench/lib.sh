@@ -292,12 +292,30 @@ stat_max() { sort -g | tail -n 1; }
 # ratio A B [DIGITS]: A / B
 ratio() { awk -v a="$1" -v b="$2" -v d="${3:-2}" 'BEGIN { if (b == 0) print "nan"; else printf "%.*f\n", d, a / b }'; }
 
-# other_cpu_report MAX_PCT: a closing line about other work, warning above 5%
+# A measurement during which other work used more than BENCH_OTHER_MAX
+# percent of the CPUs is "disturbed"; results use the undisturbed ones.
+BENCH_OTHER_MAX=${BENCH_OTHER_MAX:-5}
+
+# clean_median "V1 V2 ..." "O1 O2 ...": median of the values whose other-work
+# share O is <= BENCH_OTHER_MAX, or of all values when none is; prints
+# "MEDIAN USED TOTAL" (USED = 0: every measurement was disturbed).
+clean_median() {
+	paste <(echo "$1" | tr ' ' '\n' | grep .) <(echo "$2" | tr ' ' '\n' | grep .) |
+		awk -v lim="$BENCH_OTHER_MAX" '{ n++; all[n] = $1; if ($2 <= lim) { c++; cl[c] = $1 } }
+		function med(a, k,   i, j, t) {
+			for (i = 2; i <= k; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+			return (k % 2) ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
+		}
+		END { if (c > 0) printf "%s %d %d\n", med(cl, c), c, n; else printf "%s 0 %d\n", med(all, n), n }'
+}
+
+# other_cpu_report MAX_PCT DISTURBED: closing lines about other work
 other_cpu_report() {
-	echo "other work (processes outside this benchmark) during the measurements: at most $1% of the CPUs per measurement"
-	if [ "$1" -gt 5 ]; then
-		blog "WARNING: other work used up to $1% of the CPUs while measuring; the numbers are"
-		blog "         disturbed (the alternating order spreads it over every variant)."
+	echo "other work (processes outside this benchmark): at most $1% of the CPUs during a measurement;"
+	echo "  results use the measurements with <= $BENCH_OTHER_MAX% (BENCH_OTHER_MAX), all of them where none was that quiet"
+	if [ "$2" = yes ]; then
+		blog "WARNING: every measurement of some variant was disturbed by other work (> $BENCH_OTHER_MAX% CPU):"
+		blog "         its figure is unreliable (marked disturbed=yes). Rerun on an idle machine."
 	fi
 }
 

@@ -20,9 +20,11 @@
 # alternate between the variants (the order reverses every round), so a
 # change of machine load hits every variant alike; a BENCH_WARMUP (2) second
 # run of each comes first and is not counted.  TPS per variant = MEDIAN of its
-# slices (robust to one disturbed slice; the mean is printed too).
-# Ratio = FDW median TPS / local median TPS.  Each slice also reports the CPU
-# share other processes on the machine used meanwhile ([other N%]).
+# slices, counting only the slices during which other processes on the
+# machine used <= BENCH_OTHER_MAX (5) % of the CPUs (each slice prints that
+# share as [other N%]; if no slice of a variant was that quiet, all of them,
+# and the result says disturbed=yes).  The "slices" column says how many
+# were used.  Ratio = FDW median TPS / local median TPS.
 #
 # Servers: the bench state dir and ports of bench/lib.sh (default
 # /tmp/mesh-bench, hub 55532, Redis 56479); started if not running and then
@@ -118,7 +120,7 @@ if [ "$BENCH_WARMUP" -gt 0 ]; then
 	for v in $variants; do run_pgbench "$v" "$BENCH_WARMUP" "$BENCH_WORK/lookup_${v}_warmup.log" >/dev/null; done
 fi
 
-declare -A all
+declare -A all oth
 other_max=0
 for ((r = 1; r <= BENCH_ROUNDS; r++)); do
 	# alternate the order between rounds
@@ -134,28 +136,37 @@ for ((r = 1; r <= BENCH_ROUNDS; r++)); do
 		o=$(other_cpu_pct "$c0" "$c1" "$(secs "$n0" "$n1")")
 		[ "$o" -gt "$other_max" ] && other_max=$o
 		all[$v]="${all[$v]:-} $t"
+		oth[$v]="${oth[$v]:-} $o"
 		line="$line $v $(printf '%.0f' "$t") tps [other $o%],"
 	done
 	echo "${line%,}"
 done
-other_cpu_report "$other_max"
 
 mean() { echo "$1" | tr ' ' '\n' | awk 'NF { s += $1; n++ } END { printf "%.1f\n", s / n }'; }
-median() { echo "$1" | tr ' ' '\n' | grep . | stat_median; }
-local_tps=$(median "${all[local]}")
-fdw_tps=$(median "${all[fdw_hash]}")
+# the median TPS of each variant over its undisturbed slices (lib.sh, clean_median)
+disturbed=no
+declare -A used med
+for v in $variants; do
+	set -- $(clean_median "${all[$v]}" "${oth[$v]}")
+	med[$v]=$1
+	used[$v]="$2/$3"
+	[ "$2" = 0 ] && disturbed=yes
+done
+other_cpu_report "$other_max" "$disturbed"
+local_tps=${med[local]}
+fdw_tps=${med[fdw_hash]}
 r_hash=$(ratio "$fdw_tps" "$local_tps")
 status=$(meets "$r_hash" "$TARGET")
 
 echo
-printf '%-12s %12s %10s %10s  %s\n' variant "TPS median" "(mean)" "vs local" "target"
-printf '%-12s %12.0f %10.0f %10s  %s\n' local "$local_tps" "$(mean "${all[local]}")" "1.00" "baseline"
-printf '%-12s %12.0f %10.0f %10s  %s\n' fdw_hash "$fdw_tps" "$(mean "${all[fdw_hash]}")" "$r_hash" ">= $TARGET: $status"
+printf '%-12s %12s %8s %12s %10s  %s\n' variant "TPS median" "slices" "(mean, all)" "vs local" "target"
+printf '%-12s %12.0f %8s %12.0f %10s  %s\n' local "$local_tps" "${used[local]}" "$(mean "${all[local]}")" "1.00" "baseline"
+printf '%-12s %12.0f %8s %12.0f %10s  %s\n' fdw_hash "$fdw_tps" "${used[fdw_hash]}" "$(mean "${all[fdw_hash]}")" "$r_hash" ">= $TARGET: $status"
 extra=""
 if [ "$BENCH_STRING" = 1 ]; then
-	str_tps=$(median "${all[fdw_string]}")
+	str_tps=${med[fdw_string]}
 	r_str=$(ratio "$str_tps" "$local_tps")
-	printf '%-12s %12.0f %10.0f %10s  %s\n' fdw_string "$str_tps" "$(mean "${all[fdw_string]}")" "$r_str" "(informational)"
+	printf '%-12s %12.0f %8s %12.0f %10s  %s\n' fdw_string "$str_tps" "${used[fdw_string]}" "$(mean "${all[fdw_string]}")" "$r_str" "(informational)"
 	extra=" string_tps=$(printf '%.0f' "$str_tps") string_ratio=$r_str"
 fi
 echo
@@ -164,4 +175,4 @@ echo "  each slice is: $PGBENCH -n -c $BENCH_CLIENTS -j $BENCH_THREADS -M prepar
 for v in $variants; do
 	echo "  FILE $BENCH_WORK/lookup_$v.sql: $(tr '\n' ' ' <"$BENCH_WORK/lookup_$v.sql")"
 done
-echo "RESULT redis_lookup fdw_tps=$(printf '%.0f' "$fdw_tps") local_tps=$(printf '%.0f' "$local_tps") ratio=$r_hash target>=$TARGET status=$status stat=median_of_$BENCH_ROUNDS$extra other_cpu_max_pct=$other_max"
+echo "RESULT redis_lookup fdw_tps=$(printf '%.0f' "$fdw_tps") local_tps=$(printf '%.0f' "$local_tps") ratio=$r_hash target>=$TARGET status=$status stat=median_of_undisturbed_slices$extra other_cpu_max_pct=$other_max disturbed=$disturbed"

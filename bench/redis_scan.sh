@@ -42,8 +42,11 @@
 #               BENCH_ROWS <= 200000).
 #
 # Repetitions: BENCH_REPS (5); the order of the methods rotates between
-# repetitions.  Reported: the MEDIAN time of each method (and the best);
-# rows/s = N / median seconds; ratio = FDW rows/s / baseline rows/s.
+# repetitions.  Reported: the MEDIAN time of each method (and the best) over
+# its measurements during which other processes on the machine used <=
+# BENCH_OTHER_MAX (5) % of the CPUs (all of them, and disturbed=yes, if none
+# was that quiet; the "used" column says how many); rows/s = N / median
+# seconds; ratio = FDW rows/s / baseline rows/s.
 #
 # Servers as in bench/lib.sh (default /tmp/mesh-bench, hub 55532, Redis
 # 56479); started if not running, then stopped.  Last line:
@@ -145,7 +148,7 @@ time_fdw >/dev/null
 time_hiredis >/dev/null
 
 methods="fdw cli_pipe hiredis known_keys"
-declare -A times
+declare -A times oth
 other_max=0
 for ((r = 1; r <= BENCH_REPS; r++)); do
 	# rotate the order
@@ -163,19 +166,34 @@ for ((r = 1; r <= BENCH_REPS; r++)); do
 		o=$(other_cpu_pct "$c0" "$c1" "$(secs "$n0" "$n1")")
 		[ "$o" -gt "$rep_other" ] && rep_other=$o
 		times[$m]="${times[$m]:-} $t"
+		oth[$m]="${oth[$m]:-} $o"
 		line="$line $m $(printf '%.3f' "$t") s,"
 	done
 	[ "$rep_other" -gt "$other_max" ] && other_max=$rep_other
 	echo "${line%,} [other work up to $rep_other%]"
 done
-other_cpu_report "$other_max"
 if [ "$BENCH_UNPIPELINED" = 1 ]; then
+	c0=$(other_cpu_ticks)
+	n0=$(now_ns)
 	t=$(time_unpipelined)
+	n1=$(now_ns)
+	c1=$(other_cpu_ticks)
 	times[unpipelined]=" $t"
-	echo "once: unpipelined $(printf '%.3f' "$t") s"
+	oth[unpipelined]=" $(other_cpu_pct "$c0" "$c1" "$(secs "$n0" "$n1")")"
+	echo "once: unpipelined $(printf '%.3f' "$t") s [other work ${oth[unpipelined]# }%]"
 fi
 
-med() { echo "${times[$1]}" | tr ' ' '\n' | grep . | stat_median; }
+# median time of a method over its undisturbed measurements (see lib.sh)
+disturbed=no
+declare -A medt used
+for m in "${!times[@]}"; do
+	set -- $(clean_median "${times[$m]}" "${oth[$m]}")
+	medt[$m]=$1
+	used[$m]="$2/$3"
+	[ "$2" = 0 ] && [ "$m" != unpipelined ] && disturbed=yes
+done
+other_cpu_report "$other_max" "$disturbed"
+med() { echo "${medt[$1]}"; }
 best() { echo "${times[$1]}" | tr ' ' '\n' | grep . | stat_min; }
 rps() { awk -v n="$N" -v s="$1" 'BEGIN { printf "%.0f\n", n / s }'; }
 
@@ -191,7 +209,7 @@ r_base=$(ratio "$fdw_rps" "$base_rps")
 status=$(meets "$r_base" "$TARGET")
 
 echo
-printf '%-12s %10s %10s %12s %10s  %s\n' method "median s" "best s" "rows/s" "FDW/this" "role"
+printf '%-12s %10s %6s %10s %12s %10s  %s\n' method "median s" "used" "best s" "rows/s" "FDW/this" "role"
 for m in fdw cli_pipe hiredis known_keys unpipelined; do
 	[ -n "${times[$m]:-}" ] || continue
 	role="reference"
@@ -200,7 +218,7 @@ for m in fdw cli_pipe hiredis known_keys unpipelined; do
 	cli_pipe | hiredis) role="baseline candidate" ;;
 	esac
 	[ "$m" = "$base" ] && role="BASELINE (faster candidate)"
-	printf '%-12s %10.3f %10.3f %12s %10s  %s\n' "$m" "$(med "$m")" "$(best "$m")" \
+	printf '%-12s %10.3f %6s %10.3f %12s %10s  %s\n' "$m" "$(med "$m")" "${used[$m]}" "$(best "$m")" \
 		"$(rps "$(med "$m")")" "$(ratio "$fdw_rps" "$(rps "$(med "$m")")")" "$role"
 done
 echo "ratio FDW / $base = $r_base (median rows/s), target >= $TARGET: $status"
@@ -213,4 +231,4 @@ echo "  known_keys: seq 1 $N | awk '{ k = \"bench:\" \$0; printf \"*2\\r\\n\$7\\
 echo "  unpipelined: redis-cli -p $MESH_REDIS_PORT --scan --pattern 'bench:*' | sed 's/^/HGETALL /' | redis-cli -p $MESH_REDIS_PORT > /dev/null"
 extra=""
 [ -n "${times[unpipelined]:-}" ] && extra=" unpipelined_rows_per_s=$(rps "$(med unpipelined)")"
-echo "RESULT redis_scan fdw_rows_per_s=$fdw_rps baseline_rows_per_s=$base_rps baseline=$base ratio=$r_base target>=$TARGET status=$status stat=median_of_$BENCH_REPS cli_pipe_rows_per_s=$cli_rps hiredis_rows_per_s=$hir_rps known_keys_rows_per_s=$(rps "$(med known_keys)")$extra other_cpu_max_pct=$other_max"
+echo "RESULT redis_scan fdw_rows_per_s=$fdw_rps baseline_rows_per_s=$base_rps baseline=$base ratio=$r_base target>=$TARGET status=$status stat=median_of_undisturbed_reps cli_pipe_rows_per_s=$cli_rps hiredis_rows_per_s=$hir_rps known_keys_rows_per_s=$(rps "$(med known_keys)")$extra other_cpu_max_pct=$other_max disturbed=$disturbed"

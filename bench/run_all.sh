@@ -58,6 +58,7 @@ for b in $BENCHMARKS; do
 	esac
 	st=$(field "$r" status)
 	[ "$st" = met ] || missed=1
+	[ "$(field "$r" disturbed)" = yes ] && st="$st (DISTURBED: unreliable)"
 	printf '%-13s %-24s %-36s %7s %8s  %-7s %s\n' "$b" "$mesh" "$base" "$(field "$r" ratio)" \
 		">=$(field "$r" 'target>')" "$st" "<= $(field "$r" other_cpu_max_pct)% CPU"
 done

@@ -127,11 +127,13 @@ capture_info(Relation rel)
 
 /*
  * A row as a jsonb object {column: text form or null}.  With nkeys > 0
- * only the listed key attributes are included.
+ * only the listed key attributes are included.  texts[i] holds the text
+ * form of attribute i when already computed (or NULL); out computes the
+ * others.
  */
-Jsonb *
-mesh_tuple_jsonb(TupleDesc desc, Datum *values, bool *nulls, int nkeys,
-				 const AttrNumber *keys, FmgrInfo *out)
+static Jsonb *
+row_jsonb(TupleDesc desc, Datum *values, bool *nulls, char **texts, int nkeys,
+		  const AttrNumber *keys, FmgrInfo *out)
 {
 	JsonbParseState *state = NULL;
 	JsonbValue *res;
@@ -154,16 +156,26 @@ mesh_tuple_jsonb(TupleDesc desc, Datum *values, bool *nulls, int nkeys,
 			v.type = jbvNull;
 		else
 		{
-			char	   *s = OutputFunctionCall(&out[i], values[i]);
-
+			if (texts[i] == NULL)
+				texts[i] = OutputFunctionCall(&out[i], values[i]);
 			v.type = jbvString;
-			v.val.string.val = s;
-			v.val.string.len = strlen(s);
+			v.val.string.val = texts[i];
+			v.val.string.len = strlen(texts[i]);
 		}
 		pushJsonbValue(&state, WJB_VALUE, &v);
 	}
 	res = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
 	return JsonbValueToJsonb(res);
+}
+
+/* A row (or, with nkeys > 0, its key columns) as a jsonb object of text forms. */
+Jsonb *
+mesh_tuple_jsonb(TupleDesc desc, Datum *values, bool *nulls, int nkeys,
+				 const AttrNumber *keys, FmgrInfo *out)
+{
+	char	  **texts = palloc0(sizeof(char *) * Max(desc->natts, 1));
+
+	return row_jsonb(desc, values, nulls, texts, nkeys, keys, out);
 }
 
 /* A relation of schema mesh by name. */
@@ -299,12 +311,14 @@ capture_rows(EventWriter *w, CaptureInfo *ci, Tuplestorestate *ts, TupleDesc des
 		Jsonb	   *key;
 		Jsonb	   *row = NULL;
 
+		char	  **texts = palloc0(sizeof(char *) * Max(desc->natts, 1));
+
 		slot_getallattrs(slot);
-		key = mesh_tuple_jsonb(desc, slot->tts_values, slot->tts_isnull, ci->nkeys,
-							   ci->keys, ci->out);
+		key = row_jsonb(desc, slot->tts_values, slot->tts_isnull, texts, ci->nkeys,
+						ci->keys, ci->out);
 		if (op != 'D')
-			row = mesh_tuple_jsonb(desc, slot->tts_values, slot->tts_isnull, 0, NULL,
-								   ci->out);
+			row = row_jsonb(desc, slot->tts_values, slot->tts_isnull, texts, 0, NULL,
+							ci->out);
 		write_event(w, op, key, row);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(rowcxt);
@@ -379,11 +393,15 @@ capture_update(EventWriter *w, CaptureInfo *ci, TriggerData *td, TupleDesc desc,
 			op = 'U';
 		}
 		old = MemoryContextSwitchTo(rowcxt);
-		write_event(w, op,
-					mesh_tuple_jsonb(desc, slot->tts_values, slot->tts_isnull, ci->nkeys,
-									 ci->keys, ci->out),
-					mesh_tuple_jsonb(desc, slot->tts_values, slot->tts_isnull, 0, NULL,
-									 ci->out));
+		{
+			char	  **texts = palloc0(sizeof(char *) * Max(desc->natts, 1));
+			Jsonb	   *key = row_jsonb(desc, slot->tts_values, slot->tts_isnull, texts,
+										ci->nkeys, ci->keys, ci->out);
+
+			write_event(w, op, key,
+						row_jsonb(desc, slot->tts_values, slot->tts_isnull, texts, 0, NULL,
+								  ci->out));
+		}
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(rowcxt);
 	}
