@@ -58,9 +58,10 @@ for b in $BENCHMARKS; do
 	esac
 	st=$(field "$r" status)
 	[ "$st" = met ] || missed=1
-	[ "$(field "$r" disturbed)" = yes ] && st="$st (DISTURBED: unreliable)"
+	other="<= $(field "$r" other_cpu_max_pct)% CPU"
+	[ "$(field "$r" disturbed)" = yes ] && other="$other: DISTURBED, figure unreliable"
 	printf '%-13s %-24s %-36s %7s %8s  %-7s %s\n' "$b" "$mesh" "$base" "$(field "$r" ratio)" \
-		">=$(field "$r" 'target>')" "$st" "<= $(field "$r" other_cpu_max_pct)% CPU"
+		">=$(field "$r" 'target>')" "$st" "$other"
 done
 echo
 echo "reproduce (servers are started and stopped by each script if not running):"

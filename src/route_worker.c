@@ -312,7 +312,15 @@ run_round(MemoryContext cxt)
 		return transient ? ROUND_BACKOFF : ROUND_MORE;
 	}
 	if (cur.batch_snap == NULL)
+	{
+		/* no id at or above done_low was ever taken: nothing can be new */
+		if (mesh_sequence_value() < cur.done_low)
+		{
+			end_round_xact();
+			return ROUND_IDLE;
+		}
 		open_batch(route, &cur, cxt);
+	}
 	n = read_chunk(route, &cur, &events, &last_at, cxt);
 	if (n == 0)
 	{

@@ -15,6 +15,12 @@
 # folder per server (data, log, pid file), listens on 127.0.0.1 only, and is
 # stopped by the PID it recorded.
 #
+# MESH_VALGRIND=1 runs the hub postmaster (and, by fork, every backend and
+# worker) under valgrind memcheck, one log per process in
+# ${MESH_VALGRIND_LOG_DIR:-$MESH_TEST_DIR/valgrind}/<pid>.log; optional
+# MESH_VALGRIND_SUPP (suppression file) and MESH_VALGRIND_OPTS (extra options,
+# e.g. --leak-check=full). Raise MESH_START_TIMEOUT with it. See test/valgrind.sh.
+#
 # Adding a backend: write start_<name> / stop_<name> (and optionally
 # port_<name> for `status`), add <name> to SERVERS, its packages to PACKAGES,
 # and its port variable to cmd_env.
@@ -200,15 +206,37 @@ log_line_prefix = '%m [%p] %q%u@%d '
 EOF
 }
 
+# valgrind_mode NAME: true if MESH_VALGRIND=1 and NAME is the hub.
+valgrind_mode() { [ "${MESH_VALGRIND:-}" = 1 ] && [ "$1" = pg_hub ]; }
+
+# valgrind_wrapper DIR: write DIR/valgrind-postgres, a stand-in for the
+# postgres binary (pg_ctl -p) that execs it under valgrind memcheck; print its path.
+valgrind_wrapper() {
+	local dir=$1 logdir=${MESH_VALGRIND_LOG_DIR:-$MESH_TEST_DIR/valgrind} supp=""
+	command -v valgrind >/dev/null || die "MESH_VALGRIND=1 but valgrind is not installed (apt-get install valgrind)"
+	mkdir -p "$logdir"
+	chown postgres: "$logdir"
+	if [ -n "${MESH_VALGRIND_SUPP:-}" ]; then supp="--suppressions=$MESH_VALGRIND_SUPP"; fi
+	cat >"$dir/valgrind-postgres" <<EOF
+#!/bin/sh
+exec valgrind --tool=memcheck --trace-children=yes --leak-check=no --error-exitcode=0 \\
+	--read-var-info=yes --num-callers=40 --log-file=$logdir/%p.log $supp ${MESH_VALGRIND_OPTS:-} \\
+	"$(pg_bindir)/postgres" "\$@"
+EOF
+	chmod 755 "$dir/valgrind-postgres"
+	echo "$dir/valgrind-postgres"
+}
+
 # pg_start NAME PORT: start the cluster, wait until it accepts connections.
 pg_start() {
-	local name=$1 port=$2 dir="$MESH_TEST_DIR/$1" bindir
+	local name=$1 port=$2 dir="$MESH_TEST_DIR/$1" bindir ctl_opts=()
 	bindir=$(pg_bindir)
 	require_port_free "$name" "$port"
 	touch "$dir/postgres.log"
 	chown postgres: "$dir/postgres.log"
 	chmod 600 "$dir/postgres.log"
-	as_postgres "$bindir/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" \
+	if valgrind_mode "$name"; then ctl_opts=(-p "$(valgrind_wrapper "$dir")"); fi
+	as_postgres "$bindir/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" ${ctl_opts[@]+"${ctl_opts[@]}"} \
 		-w -t "$MESH_START_TIMEOUT" start >"$dir/pg_ctl.log" 2>&1 ||
 		fail_with_log "$name" "$dir/postgres.log" "did not start (pg_ctl: $(tail -n 1 "$dir/pg_ctl.log"))"
 	local i
@@ -221,18 +249,20 @@ pg_start() {
 
 # pg_stop NAME: fast shutdown by the postmaster's own PID; idempotent.
 pg_stop() {
-	local name=$1 dir="$MESH_TEST_DIR/$1" pid bindir
+	local name=$1 dir="$MESH_TEST_DIR/$1" pid bindir stop_timeout=30
 	[ -f "$dir/data/postmaster.pid" ] || return 0
+	# under valgrind, shutdown (and leak checks at exit) are slow
+	if valgrind_mode "$name" && [ "$MESH_START_TIMEOUT" -gt 30 ]; then stop_timeout=$MESH_START_TIMEOUT; fi
 	pid=$(read_pidfile "$dir/data/postmaster.pid")
 	# Only a postmaster of this data dir: a stale pid file must not make us
 	# signal a recycled PID.
 	if [ -n "$pid" ] && pid_matches "$pid" "postgres.* -D $dir/data( |$)"; then
 		bindir=$(pg_bindir)
-		if ! as_postgres "$bindir/pg_ctl" -D "$dir/data" -m fast -w -t 30 stop >/dev/null 2>&1; then
+		if ! as_postgres "$bindir/pg_ctl" -D "$dir/data" -m fast -w -t "$stop_timeout" stop >/dev/null 2>&1; then
 			log "$name: pg_ctl stop failed; signalling pid $pid"
 			kill -INT "$pid" 2>/dev/null || true
 		fi
-		if ! wait_pid_gone "$pid" 20; then
+		if ! wait_pid_gone "$pid" "$((stop_timeout - 10))"; then
 			log "$name (pid $pid) still running; sending SIGQUIT"
 			kill -QUIT "$pid" 2>/dev/null || true
 			wait_pid_gone "$pid" 10 || die "$name (pid $pid) does not exit"
