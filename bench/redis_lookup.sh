@@ -175,4 +175,5 @@ echo "  each slice is: $PGBENCH -n -c $BENCH_CLIENTS -j $BENCH_THREADS -M prepar
 for v in $variants; do
 	echo "  FILE $BENCH_WORK/lookup_$v.sql: $(tr '\n' ' ' <"$BENCH_WORK/lookup_$v.sql")"
 done
+bench_stop_servers # if this script started them; the RESULT line stays the last one
 echo "RESULT redis_lookup fdw_tps=$(printf '%.0f' "$fdw_tps") local_tps=$(printf '%.0f' "$local_tps") ratio=$r_hash target>=$TARGET status=$status stat=median_of_undisturbed_slices$extra other_cpu_max_pct=$other_max disturbed=$disturbed"

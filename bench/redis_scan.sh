@@ -231,4 +231,5 @@ echo "  known_keys: seq 1 $N | awk '{ k = \"bench:\" \$0; printf \"*2\\r\\n\$7\\
 echo "  unpipelined: redis-cli -p $MESH_REDIS_PORT --scan --pattern 'bench:*' | sed 's/^/HGETALL /' | redis-cli -p $MESH_REDIS_PORT > /dev/null"
 extra=""
 [ -n "${times[unpipelined]:-}" ] && extra=" unpipelined_rows_per_s=$(rps "$(med unpipelined)")"
+bench_stop_servers # if this script started them; the RESULT line stays the last one
 echo "RESULT redis_scan fdw_rows_per_s=$fdw_rps baseline_rows_per_s=$base_rps baseline=$base ratio=$r_base target>=$TARGET status=$status stat=median_of_undisturbed_reps cli_pipe_rows_per_s=$cli_rps hiredis_rows_per_s=$hir_rps known_keys_rows_per_s=$(rps "$(med known_keys)")$extra other_cpu_max_pct=$other_max disturbed=$disturbed"

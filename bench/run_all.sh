@@ -35,9 +35,11 @@ done
 # field RESULT_LINE NAME: the value of NAME=... in a RESULT line
 field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n 1; }
 
+build=$(bench_build_info)
+bench_stop_servers # if this script started them
 echo
 echo "======== summary ($(date -u '+%Y-%m-%d %H:%M UTC'))"
-echo "build: $(bench_build_info)"
+echo "build: $build"
 printf '%-13s %-24s %-36s %7s %8s  %-7s %s\n' benchmark mesh baseline ratio target status "other work"
 missed=0
 for b in $BENCHMARKS; do

@@ -126,6 +126,16 @@ write_supp() {
 	fun:save_ps_display_args
 }
 {
+	postgres_fdw_validator_conndefaults_never_freed
+	Memcheck:Leak
+	match-leak-kinds: definite
+	fun:malloc
+	...
+	fun:PQconndefaults
+	...
+	fun:postgres_fdw_validator
+}
+{
 	padding_xlog_pwrite_startup
 	Memcheck:Param
 	pwrite64(buf)
