@@ -66,15 +66,15 @@ bench_env_prefix() {
 		"$MESH_REDIS_AUTH_PORT" "$MESH_HANG_PORT" "$MESH_DOWN_PORT"
 }
 
-# bench_stop_servers: stop the servers if this script started them (EXIT trap).
+# bench_stop_servers: stop the servers if this script started them (called
+# at the end and by the EXIT trap; the script's exit status is kept).
 bench_stop_servers() {
-	local rc=$?
 	if [ "$BENCH_STARTED_SERVERS" = 1 ]; then
 		BENCH_STARTED_SERVERS=0
 		blog "stopping the servers this run started ($MESH_TEST_DIR)"
 		harness stop >/dev/null 2>&1 || blog "warning: 'test/harness.sh stop' failed"
 	fi
-	return $rc
+	return 0
 }
 
 # server_running NAME: true if `harness status` reports NAME running.

@@ -92,6 +92,8 @@ typedef struct MeshTable
 	int			ncolumns;		/* = natts, including dropped ones */
 	MeshColumn *columns;		/* columns[attnum - 1] */
 	bool		io_ready;
+	MemoryContext cxt;			/* when cached: lives as long as the entry */
+	void	   *private;		/* the connector's parsed form, cached with it */
 } MeshTable;
 
 /* Comparisons the glue recognises as "column op value". */
@@ -319,6 +321,10 @@ extern void mesh_connection_end_use(MeshServerConfig *config);
 /* route.c */
 extern const char *mesh_route_option(MeshRoute *route, const char *name, const char *dflt);
 extern char *mesh_route_key_text(MeshRoute *route, char **values, const char *sep);
+
+/* cache.c */
+extern MeshTable *mesh_table_get(Oid relid, Oid *serverid, const MeshConnector **connector);
+extern MeshServerConfig *mesh_server_config_cached(Oid serverid, Oid userid);
 
 /* table.c */
 extern MeshTable *mesh_table_open(Oid relid);

@@ -38,14 +38,20 @@ typedef struct ModifyState
 static const MeshConnector *
 relation_connector(Relation rel)
 {
-	return mesh_connector_for_server(GetForeignTable(RelationGetRelid(rel))->serverid);
+	Oid			serverid;
+	const MeshConnector *c;
+
+	(void) mesh_table_get(RelationGetRelid(rel), &serverid, &c);
+	return c;
 }
 
 static int
 identity_columns(const MeshConnector *c, Relation rel, MeshTable **table,
 				 AttrNumber *attnums)
 {
-	*table = mesh_table_open(RelationGetRelid(rel));
+	Oid			serverid;
+
+	*table = mesh_table_get(RelationGetRelid(rel), &serverid, &c);
 	if (c->row_identity == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -88,16 +94,15 @@ mesh_begin_modify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 {
 	Relation	rel = rinfo->ri_RelationDesc;
 	ModifyState *ms = palloc0(sizeof(ModifyState));
-	ForeignTable *ft = GetForeignTable(RelationGetRelid(rel));
+	Oid			serverid;
 	CmdType		op = mtstate->operation;
 	int			natts = RelationGetDescr(rel)->natts;
 
 	rinfo->ri_FdwState = ms;
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
 		return;
-	ms->connector = relation_connector(rel);
+	(void) mesh_table_get(RelationGetRelid(rel), &serverid, &ms->connector);
 	ms->nidentity = identity_columns(ms->connector, rel, &ms->modify.table, ms->identity);
-	mesh_table_prepare_io(ms->modify.table);
 	if (op == CMD_UPDATE || op == CMD_DELETE)
 	{
 		Plan	   *subplan = outerPlanState(mtstate)->plan;
@@ -114,7 +119,7 @@ mesh_begin_modify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	ms->modify.old_values = palloc0(sizeof(Datum) * natts);
 	ms->modify.old_nulls = palloc(sizeof(bool) * natts);
 	memset(ms->modify.old_nulls, true, sizeof(bool) * natts);
-	ms->config = mesh_server_config(ft->serverid, GetUserId());
+	ms->config = mesh_server_config_cached(serverid, GetUserId());
 	ms->modify.conn = mesh_get_connection(ms->config);
 	mesh_connection_begin_use(ms->config);
 	ms->in_use = true;

@@ -101,12 +101,11 @@ static void
 mesh_get_rel_size(PlannerInfo *root, RelOptInfo *baserel, Oid relid)
 {
 	RelPlan    *ps = palloc0(sizeof(RelPlan));
-	ForeignTable *ft = GetForeignTable(relid);
+	Oid			serverid;
 	List	   *pushed,
 			   *exprs;
 
-	ps->connector = mesh_connector_for_server(ft->serverid);
-	ps->table = mesh_table_open(relid);
+	ps->table = mesh_table_get(relid, &serverid, &ps->connector);
 	if (!(ps->connector->caps & MESH_CAP_SCAN))
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
@@ -268,7 +267,7 @@ mesh_begin_scan(ForeignScanState *node, int eflags)
 	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
 	EState	   *estate = node->ss.ps.state;
 	Relation	rel = node->ss.ss_currentRelation;
-	ForeignTable *ft = GetForeignTable(RelationGetRelid(rel));
+	Oid			serverid;
 	ScanExec   *ss = palloc0(sizeof(ScanExec));
 	List	   *quals = linitial(fsplan->fdw_private);
 	List	   *used = lsecond(fsplan->fdw_private);
@@ -278,9 +277,7 @@ mesh_begin_scan(ForeignScanState *node, int eflags)
 	Oid			userid;
 
 	node->fdw_state = ss;
-	ss->connector = mesh_connector_for_server(ft->serverid);
-	ss->scan.table = mesh_table_open(RelationGetRelid(rel));
-	mesh_table_prepare_io(ss->scan.table);
+	ss->scan.table = mesh_table_get(RelationGetRelid(rel), &serverid, &ss->connector);
 	ss->scan.nquals = list_length(quals);
 	ss->scan.quals = palloc0(sizeof(MeshQual) * Max(ss->scan.nquals, 1));
 	exprcell = list_head(fsplan->fdw_exprs);
@@ -326,7 +323,7 @@ mesh_begin_scan(ForeignScanState *node, int eflags)
 		userid = OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
 	}
 #endif
-	ss->config = mesh_server_config(ft->serverid, userid);
+	ss->config = mesh_server_config_cached(serverid, userid);
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
 	{
 		evaluate_quals(ss, node->ss.ps.ps_ExprContext, false);

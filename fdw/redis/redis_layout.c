@@ -95,6 +95,8 @@ assign_role(RedisLayout *l, MeshTable *table, MeshColumn *col)
 						 type_names[l->type], allowed)));
 }
 
+static RedisLayout *compute_layout(MeshTable *table);
+
 static void
 require_column(RedisLayout *l, MeshTable *table, AttrNumber att, const char *name,
 			   bool needed)
@@ -106,9 +108,29 @@ require_column(RedisLayout *l, MeshTable *table, AttrNumber att, const char *nam
 						table->relname, l->type_name, name)));
 }
 
-/* The layout of a Redis foreign table; errors name a misfit column. */
+/*
+ * The layout of a Redis foreign table; errors name a misfit column.  It is
+ * kept with a cached table description (table->private).
+ */
 RedisLayout *
 redis_layout(MeshTable *table)
+{
+	RedisLayout *l;
+	MemoryContext old = CurrentMemoryContext;
+
+	if (table->private)
+		return table->private;
+	if (table->cxt)
+		MemoryContextSwitchTo(table->cxt);
+	l = compute_layout(table);
+	MemoryContextSwitchTo(old);
+	if (table->cxt)
+		table->private = l;
+	return l;
+}
+
+static RedisLayout *
+compute_layout(MeshTable *table)
 {
 	RedisLayout *l = palloc0(sizeof(RedisLayout));
 	const char *type = mesh_defelem_get(table->options, "type");

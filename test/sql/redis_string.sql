@@ -88,5 +88,18 @@ SELECT count(*) FROM kv WHERE key LIKE 'bulk%';
 DELETE FROM kv WHERE key LIKE 'bulk%';
 SELECT count(*) FROM kv WHERE key LIKE 'bulk%';
 
+-- table and column option changes take effect at once in this session
+PREPARE kv_get(text) AS SELECT * FROM kv WHERE key = $1;
+EXECUTE kv_get('a');
+ALTER FOREIGN TABLE kv OPTIONS (SET key_prefix 'int:');
+EXECUTE kv_get('42');
+SELECT * FROM kv WHERE key = '42';
+ALTER FOREIGN TABLE kv OPTIONS (SET key_prefix 'kv:');
+ALTER FOREIGN TABLE kv ALTER COLUMN value TYPE bytea;
+SELECT key, value FROM kv WHERE key = 'a';
+ALTER FOREIGN TABLE kv ALTER COLUMN value TYPE text;
+EXECUTE kv_get('a');
+DEALLOCATE kv_get;
+
 DROP TABLE wanted;
 DROP SERVER cache CASCADE;
