@@ -115,9 +115,12 @@ mesh_wake_after_commit(bool routes_changed)
 static void
 wake_now(Oid dboid, bool managers)
 {
+	bool		nomesh;
+
 	if (mesh_shared == NULL)
 		return;
-	if (managers)
+	/* the launcher only needs to act for a database without its worker */
+	if (managers && !mesh_worker_running(dboid, 0, &nomesh))
 	{
 		pg_atomic_fetch_add_u32(&mesh_shared->generation, 1);
 		mesh_set_launcher_latch();
