@@ -384,6 +384,11 @@ mesh_route_worker_main(Datum arg)
 	SetConfigOption("enable_seqscan", "off", PGC_SUSET, PGC_S_SESSION);
 	SetConfigOption("enable_sort", "off", PGC_SUSET, PGC_S_SESSION);
 	SetConfigOption("jit", "off", PGC_SUSET, PGC_S_SESSION);
+	/*
+	 * A cursor update lost in a crash only means some events are delivered
+	 * again, which is idempotent: no need to wait for the WAL flush.
+	 */
+	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_SESSION);
 	round_cxt = AllocSetContextCreate(TopMemoryContext, "mesh route round",
 									  ALLOCSET_DEFAULT_SIZES);
 
