@@ -119,6 +119,51 @@ cache_init(void)
 }
 
 /*
+ * Run build(arg) with cxt (a new context for a cache entry) current, and
+ * return cxt; if build fails, cxt is freed and the error goes on.
+ */
+static MemoryContext
+build_in_context(MemoryContext cxt, void (*build) (void *arg), void *arg)
+{
+	MemoryContext old = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		MemoryContextSwitchTo(cxt);
+		build(arg);
+		MemoryContextSwitchTo(old);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(cxt);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	return cxt;
+}
+
+static void
+build_table(void *arg)
+{
+	TableEntry *e = arg;
+
+	e->serverid = GetForeignTable(e->relid)->serverid;
+	e->connector = mesh_connector_for_server(e->serverid);
+	e->table = mesh_table_open(e->relid);
+	e->table->cxt = CurrentMemoryContext;
+	mesh_table_prepare_io(e->table);
+}
+
+static void
+build_config(void *arg)
+{
+	ConfigEntry *e = arg;
+
+	e->config = mesh_server_config(e->key.serverid, e->key.userid);
+}
+
+/*
  * The description of foreign table relid with its I/O functions ready
  * (cached; do not modify), its server and its connector.
  */
@@ -130,34 +175,17 @@ mesh_table_get(Oid relid, Oid *serverid, const MeshConnector **connector)
 
 	cache_init();
 	e = hash_search(table_cache, &relid, HASH_ENTER, &found);
+	if (!found)
+		e->cxt = NULL;
 	if (!found || !e->valid)
 	{
-		MemoryContext cxt;
-		MemoryContext old;
-
-		if (found)
+		if (e->cxt)
 			retire(e->cxt);
+		e->cxt = NULL;
 		e->valid = false;
-		cxt = AllocSetContextCreate(CacheMemoryContext, "mesh table",
-									ALLOCSET_SMALL_SIZES);
-		PG_TRY();
-		{
-			old = MemoryContextSwitchTo(cxt);
-			e->serverid = GetForeignTable(relid)->serverid;
-			e->connector = mesh_connector_for_server(e->serverid);
-			e->table = mesh_table_open(relid);
-			e->table->cxt = cxt;
-			mesh_table_prepare_io(e->table);
-			MemoryContextSwitchTo(old);
-		}
-		PG_CATCH();
-		{
-			MemoryContextDelete(cxt);
-			hash_search(table_cache, &relid, HASH_REMOVE, NULL);
-			PG_RE_THROW();
-		}
-		PG_END_TRY();
-		e->cxt = cxt;
+		e->cxt = build_in_context(AllocSetContextCreate(CacheMemoryContext, "mesh table",
+														ALLOCSET_SMALL_SIZES),
+								  build_table, e);
 		e->valid = true;
 	}
 	*serverid = e->serverid;
@@ -177,30 +205,17 @@ mesh_server_config_cached(Oid serverid, Oid userid)
 	key.serverid = serverid;
 	key.userid = userid;
 	e = hash_search(config_cache, &key, HASH_ENTER, &found);
+	if (!found)
+		e->cxt = NULL;
 	if (!found || !e->valid)
 	{
-		MemoryContext cxt;
-		MemoryContext old;
-
-		if (found)
+		if (e->cxt)
 			retire(e->cxt);
+		e->cxt = NULL;
 		e->valid = false;
-		cxt = AllocSetContextCreate(CacheMemoryContext, "mesh server config",
-									ALLOCSET_SMALL_SIZES);
-		PG_TRY();
-		{
-			old = MemoryContextSwitchTo(cxt);
-			e->config = mesh_server_config(serverid, userid);
-			MemoryContextSwitchTo(old);
-		}
-		PG_CATCH();
-		{
-			MemoryContextDelete(cxt);
-			hash_search(config_cache, &key, HASH_REMOVE, NULL);
-			PG_RE_THROW();
-		}
-		PG_END_TRY();
-		e->cxt = cxt;
+		e->cxt = build_in_context(AllocSetContextCreate(CacheMemoryContext, "mesh server config",
+														ALLOCSET_SMALL_SIZES),
+								  build_config, e);
 		e->valid = true;
 	}
 	return e->config;
