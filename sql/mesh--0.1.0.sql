@@ -94,7 +94,8 @@ CREATE TABLE mesh.route_cursor (
 	batch_next_low bigint,				-- done_low once the batch is done
 	batch_low bigint,					-- lowest id the batch can hold
 	batch_high bigint,					-- highest id the batch can hold
-	batch_last_id bigint
+	batch_last_id bigint,
+	epoch bigint NOT NULL DEFAULT 0		-- bumped by replay: older cursor writes are void
 );
 
 CREATE TABLE mesh.route_stats (
@@ -313,7 +314,7 @@ BEGIN
 	-- id >= from_event (done_low) is delivered again, in id order
 	UPDATE mesh.route_cursor SET done_snap = '1:1:', done_low = GREATEST(from_event, 1),
 		batch_snap = NULL, batch_next_low = NULL, batch_low = NULL, batch_high = NULL,
-		batch_last_id = NULL
+		batch_last_id = NULL, epoch = epoch + 1
 	WHERE route_id = rid AND backfilled;
 	SELECT count(*) INTO n FROM mesh.event_log e WHERE e.source = replay.source AND e.id >= from_event;
 	PERFORM mesh._wake();

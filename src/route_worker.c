@@ -20,6 +20,10 @@
  * done_low once the batch is done, so the next batch reads ids from it: a
  * pure index range, no scan of old events.
  *
+ * mesh.replay resets the cursor and bumps its epoch; every cursor write of
+ * the worker carries the epoch it loaded, so a round that raced a replay
+ * writes nothing (what it applied is harmless: applies are idempotent).
+ *
  * Every query here runs with a fresh snapshot (SPI read_only = false): the
  * events of a batch must be read with a snapshot at least as new as
  * batch_snap, or a transaction that committed in between would be skipped.
@@ -81,6 +85,7 @@ typedef struct Cursor
 	int64		batch_low;
 	int64		batch_high;
 	int64		batch_last_id;
+	int64		epoch;			/* cursor writes apply only if replay did not bump it */
 } Cursor;
 
 static int64 my_route_id;
@@ -151,7 +156,7 @@ load_route(Cursor *cur, MemoryContext cxt)
 						  " c.backfilled, c.done_snap::text, c.done_low, c.batch_snap::text,"
 						  " c.batch_next_low, c.batch_low, c.batch_high, c.batch_last_id,"
 						  " EXISTS (SELECT 1 FROM mesh.dead_letter_store d"
-						  "         WHERE d.route = r.id AND d.retry)"
+						  "         WHERE d.route = r.id AND d.retry), c.epoch"
 						  " FROM mesh.route r JOIN mesh.route_cursor c ON c.route_id = r.id"
 						  " WHERE r.id = $1",
 						  1, types, values, NULL, false, 1);
@@ -174,6 +179,7 @@ load_route(Cursor *cur, MemoryContext cxt)
 	cur->batch_high = int8_col(0, 13, 0);
 	cur->batch_last_id = int8_col(0, 14, 0);
 	cur->retry_pending = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 15, &isnull));
+	cur->epoch = int8_col(0, 16, 0);
 
 	old = MemoryContextSwitchTo(cxt);
 	route = mesh_route_build(source, target, options, role, owner);	/* locks source */
@@ -183,15 +189,15 @@ load_route(Cursor *cur, MemoryContext cxt)
 	return route;
 }
 
-/* Open a batch (see the file comment for its bounds). */
-static void
+/* Open a batch (see the file comment for its bounds); false if replay reset the cursor. */
+static bool
 open_batch(MeshRoute *route, Cursor *cur, MemoryContext cxt)
 {
 	int64		before = mesh_sequence_value();
 	int64		running = mesh_running_capture_low();
 	int64		after;
-	Oid			types[5] = {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID};
-	Datum		values[5];
+	Oid			types[6] = {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID};
+	Datum		values[6];
 
 	SPI_execute("SELECT pg_current_snapshot()::text", false, 1);
 	cur->batch_snap = text_col(0, 1, cxt);
@@ -206,19 +212,21 @@ open_batch(MeshRoute *route, Cursor *cur, MemoryContext cxt)
 	values[2] = Int64GetDatum(cur->batch_next_low);
 	values[3] = Int64GetDatum(cur->batch_low);
 	values[4] = Int64GetDatum(cur->batch_high);
+	values[5] = Int64GetDatum(cur->epoch);
 	SPI_execute_with_args("UPDATE mesh.route_cursor SET batch_snap = $2::pg_snapshot,"
 						  " batch_next_low = $3, batch_low = $4, batch_high = $5,"
-						  " batch_last_id = $4 - 1 WHERE route_id = $1",
-						  5, types, values, NULL, false, 0);
+						  " batch_last_id = $4 - 1 WHERE route_id = $1 AND epoch = $6",
+						  6, types, values, NULL, false, 0);
+	return SPI_processed == 1;
 }
 
 /* Record progress: up to last_id delivered; complete the batch if done. */
 static void
 advance_cursor(Cursor *cur, int64 last_id, bool batch_done)
 {
-	Oid			types[3] = {INT8OID, INT8OID, BOOLOID};
-	Datum		values[3] = {Int64GetDatum(my_route_id), Int64GetDatum(last_id),
-	BoolGetDatum(batch_done)};
+	Oid			types[4] = {INT8OID, INT8OID, BOOLOID, INT8OID};
+	Datum		values[4] = {Int64GetDatum(my_route_id), Int64GetDatum(last_id),
+	BoolGetDatum(batch_done), Int64GetDatum(cur->epoch)};
 
 	SPI_execute_with_args("UPDATE mesh.route_cursor SET"
 						  " batch_last_id = CASE WHEN $3 THEN NULL ELSE $2 END,"
@@ -228,8 +236,8 @@ advance_cursor(Cursor *cur, int64 last_id, bool batch_done)
 						  " batch_next_low = CASE WHEN $3 THEN NULL ELSE batch_next_low END,"
 						  " batch_low = CASE WHEN $3 THEN NULL ELSE batch_low END,"
 						  " batch_high = CASE WHEN $3 THEN NULL ELSE batch_high END"
-						  " WHERE route_id = $1",
-						  3, types, values, NULL, false, 0);
+						  " WHERE route_id = $1 AND epoch = $4",
+						  4, types, values, NULL, false, 0);
 }
 
 /* Read the next chunk of the batch into events (allocated in cxt). */
@@ -319,7 +327,11 @@ run_round(MemoryContext cxt)
 			end_round_xact();
 			return ROUND_IDLE;
 		}
-		open_batch(route, &cur, cxt);
+		if (!open_batch(route, &cur, cxt))
+		{
+			end_round_xact();
+			return ROUND_MORE;	/* replayed meanwhile: start again from the new cursor */
+		}
 	}
 	n = read_chunk(route, &cur, &events, &last_at, cxt);
 	if (n == 0)

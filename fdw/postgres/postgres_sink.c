@@ -15,6 +15,7 @@
 #include <poll.h>
 
 #include "catalog/pg_type.h"
+#include "miscadmin.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
@@ -54,19 +55,30 @@ raise_remote(PgConn *pc, PGresult *res, const char *what)
 			 errdetail("%s", msg)));
 }
 
-/* Wait until the socket is ready or the deadline passes; false on timeout. */
+/* Wait until the socket is ready or the deadline passes; false on timeout or a socket error. */
 static bool
 wait_socket(PgConn *pc, bool for_write, struct timespec *start)
 {
 	struct pollfd pfd;
-	double		left = pc->timeout_ms - mesh_elapsed_ms(start);
 
-	if (left <= 0)
-		return false;
 	pfd.fd = PQsocket(pc->conn);
 	pfd.events = for_write ? POLLOUT : POLLIN;
-	pfd.revents = 0;
-	return poll(&pfd, 1, (int) left + 1) > 0;
+	for (;;)
+	{
+		double		left = pc->timeout_ms - mesh_elapsed_ms(start);
+		int			rc;
+
+		if (left <= 0)
+			return false;
+		pfd.revents = 0;
+		rc = poll(&pfd, 1, (int) left + 1);
+		if (rc > 0)
+			return true;
+		if (rc < 0 && errno != EINTR)
+			return false;
+		/* a signal (SIGHUP, SIGUSR1...) is not a timeout: wait for the rest */
+		CHECK_FOR_INTERRUPTS();
+	}
 }
 
 /*
