@@ -143,6 +143,24 @@ build_in_context(MemoryContext cxt, void (*build) (void *arg), void *arg)
 	return cxt;
 }
 
+/*
+ * Whether an entry (just found, or not) must be built; a stale one's
+ * context is retired first.
+ */
+static bool
+stale(bool found, bool *valid, MemoryContext *cxt)
+{
+	if (!found)
+		*cxt = NULL;
+	else if (*valid)
+		return false;
+	if (*cxt)
+		retire(*cxt);
+	*cxt = NULL;
+	*valid = false;
+	return true;
+}
+
 static void
 build_table(void *arg)
 {
@@ -175,14 +193,8 @@ mesh_table_get(Oid relid, Oid *serverid, const MeshConnector **connector)
 
 	cache_init();
 	e = hash_search(table_cache, &relid, HASH_ENTER, &found);
-	if (!found)
-		e->cxt = NULL;
-	if (!found || !e->valid)
+	if (stale(found, &e->valid, &e->cxt))
 	{
-		if (e->cxt)
-			retire(e->cxt);
-		e->cxt = NULL;
-		e->valid = false;
 		e->cxt = build_in_context(AllocSetContextCreate(CacheMemoryContext, "mesh table",
 														ALLOCSET_SMALL_SIZES),
 								  build_table, e);
@@ -205,14 +217,8 @@ mesh_server_config_cached(Oid serverid, Oid userid)
 	key.serverid = serverid;
 	key.userid = userid;
 	e = hash_search(config_cache, &key, HASH_ENTER, &found);
-	if (!found)
-		e->cxt = NULL;
-	if (!found || !e->valid)
+	if (stale(found, &e->valid, &e->cxt))
 	{
-		if (e->cxt)
-			retire(e->cxt);
-		e->cxt = NULL;
-		e->valid = false;
 		e->cxt = build_in_context(AllocSetContextCreate(CacheMemoryContext, "mesh server config",
 														ALLOCSET_SMALL_SIZES),
 								  build_config, e);

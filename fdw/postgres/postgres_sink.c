@@ -224,8 +224,18 @@ target_table(MeshRoute *route)
 	return quote_qualified_identifier(pnstrdup(t, dot - t), dot + 1);
 }
 
+/* How column_list writes each column. */
+typedef enum ColumnForm
+{
+	COL_PLAIN,					/* c */
+	COL_AS_TEXT,				/* c::text */
+	COL_TEXT_DECL,				/* c text (a record definition) */
+	COL_SOURCE_TYPE				/* c::<the source's type> */
+} ColumnForm;
+
+/* "a.c1, a.c2, ...": the route's columns (or key columns), in one form. */
 static char *
-column_list(MeshRoute *route, const char *alias, bool keys_only, const char *cast)
+column_list(MeshRoute *route, const char *alias, bool keys_only, ColumnForm form)
 {
 	StringInfoData buf;
 	int			n = keys_only ? route->nkeys : route->ncolumns;
@@ -235,8 +245,14 @@ column_list(MeshRoute *route, const char *alias, bool keys_only, const char *cas
 	{
 		int			c = keys_only ? route->key_index[i] : i;
 
-		appendStringInfo(&buf, "%s%s%s%s%s", i ? ", " : "", alias ? alias : "",
-						 alias ? "." : "", quote_identifier(route->columns[c]), cast ? cast : "");
+		appendStringInfo(&buf, "%s%s%s%s", i ? ", " : "", alias ? alias : "",
+						 alias ? "." : "", quote_identifier(route->columns[c]));
+		if (form == COL_AS_TEXT)
+			appendStringInfoString(&buf, "::text");
+		else if (form == COL_TEXT_DECL)
+			appendStringInfoString(&buf, " text");
+		else if (form == COL_SOURCE_TYPE)
+			appendStringInfo(&buf, "::%s", route->type_names[c]);
 	}
 	return buf.data;
 }
@@ -245,37 +261,14 @@ column_list(MeshRoute *route, const char *alias, bool keys_only, const char *cas
 static char *
 text_record(MeshRoute *route, bool keys_only)
 {
-	StringInfoData buf;
-	int			n = keys_only ? route->nkeys : route->ncolumns;
-
-	initStringInfo(&buf);
-	appendStringInfoString(&buf, "d(");
-	for (int i = 0; i < n; i++)
-	{
-		int			c = keys_only ? route->key_index[i] : i;
-
-		appendStringInfo(&buf, "%s%s text", i ? ", " : "", quote_identifier(route->columns[c]));
-	}
-	appendStringInfoChar(&buf, ')');
-	return buf.data;
+	return psprintf("d(%s)", column_list(route, NULL, keys_only, COL_TEXT_DECL));
 }
 
 /* "d.c1::type1, d.c2::type2": text values parsed by the source's types */
 static char *
 typed_values(MeshRoute *route, bool keys_only)
 {
-	StringInfoData buf;
-	int			n = keys_only ? route->nkeys : route->ncolumns;
-
-	initStringInfo(&buf);
-	for (int i = 0; i < n; i++)
-	{
-		int			c = keys_only ? route->key_index[i] : i;
-
-		appendStringInfo(&buf, "%sd.%s::%s", i ? ", " : "", quote_identifier(route->columns[c]),
-						 route->type_names[c]);
-	}
-	return buf.data;
+	return column_list(route, "d", keys_only, COL_SOURCE_TYPE);
 }
 
 static char *
@@ -287,9 +280,9 @@ upsert_sql(MeshRoute *route, const char *table)
 	initStringInfo(&buf);
 	appendStringInfo(&buf, "INSERT INTO %s (%s) SELECT %s FROM jsonb_to_recordset($1::jsonb) AS %s"
 					 " ON CONFLICT (%s) DO ",
-					 table, column_list(route, NULL, false, NULL),
+					 table, column_list(route, NULL, false, COL_PLAIN),
 					 typed_values(route, false), text_record(route, false),
-					 column_list(route, NULL, true, NULL));
+					 column_list(route, NULL, true, COL_PLAIN));
 	for (int c = 0; c < route->ncolumns; c++)
 	{
 		bool		is_key = false;
@@ -496,8 +489,8 @@ pg_sink_fetch_rows(void *conn, MeshRoute *route, int n, char ***keys, char ***ro
 	appendStringInfoChar(&json, ']');
 	initStringInfo(&sql);
 	appendStringInfo(&sql, "SELECT %s FROM %s t WHERE (%s) IN (SELECT %s FROM jsonb_to_recordset($1::jsonb) AS %s)",
-					 column_list(route, "t", false, "::text"), table,
-					 column_list(route, "t", true, NULL), typed_values(route, true),
+					 column_list(route, "t", false, COL_AS_TEXT), table,
+					 column_list(route, "t", true, COL_PLAIN), typed_values(route, true),
 					 text_record(route, true));
 	param[0] = json.data;
 	res = pg_run(pc, sql.data, 1, param, "a verify read");
@@ -538,17 +531,17 @@ pg_sink_scan_keys(void *conn, MeshRoute *route, void **state, int max, char ***k
 	if (ks == NULL)
 		*state = ks = MemoryContextAllocZero(route->cxt, sizeof(PgKeyScan));
 	initStringInfo(&sql);
-	appendStringInfo(&sql, "SELECT %s FROM %s t", column_list(route, "t", true, "::text"),
+	appendStringInfo(&sql, "SELECT %s FROM %s t", column_list(route, "t", true, COL_AS_TEXT),
 					 target_table(route));
 	if (ks->last)
 	{
-		appendStringInfo(&sql, " WHERE (%s) > (", column_list(route, "t", true, NULL));
+		appendStringInfo(&sql, " WHERE (%s) > (", column_list(route, "t", true, COL_PLAIN));
 		for (int k = 0; k < route->nkeys; k++)
 			appendStringInfo(&sql, "%s$%d::%s", k ? ", " : "", k + 1,
 							 route->type_names[route->key_index[k]]);
 		appendStringInfoChar(&sql, ')');
 	}
-	appendStringInfo(&sql, " ORDER BY %s LIMIT %d", column_list(route, "t", true, NULL), max);
+	appendStringInfo(&sql, " ORDER BY %s LIMIT %d", column_list(route, "t", true, COL_PLAIN), max);
 	res = pg_run(pc, sql.data, ks->last ? route->nkeys : 0, (const char *const *) ks->last,
 				 "a verify scan");
 	n = PQntuples(res);

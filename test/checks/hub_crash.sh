@@ -7,13 +7,7 @@ CHECK=hub_crash
 . "$(dirname "$0")/../lib/checks.sh"
 db=mesh_check_crash
 
-fresh_db "$db" crashed "(id int PRIMARY KEY, v text, n int)"
-q -d "$db" >/dev/null <<'SQL'
-SELECT mesh.replicate('crashed', 'cache', '{"key_prefix": "crashed:"}');
-SELECT mesh.replicate('crashed', 'archive');
-SELECT mesh.wait_for_sync(60000);
-INSERT INTO crashed SELECT g, md5(g::text), 0 FROM generate_series(1, 200000) g;
-SQL
+large_backlog "$db" crashed
 for ((i = 0; i < 3000; i++)); do
 	d=$(q -d "$db" -c "SELECT min(delivered) > 0 AND max(pending) > 0 FROM mesh.stats" 2>/dev/null || true)
 	[ "$d" = t ] && break

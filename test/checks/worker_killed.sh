@@ -7,13 +7,7 @@ CHECK=worker_killed
 . "$(dirname "$0")/../lib/checks.sh"
 db=mesh_check_kill
 
-fresh_db "$db" killed "(id int PRIMARY KEY, v text, n int)"
-q -d "$db" >/dev/null <<'SQL'
-SELECT mesh.replicate('killed', 'cache', '{"key_prefix": "killed:"}');
-SELECT mesh.replicate('killed', 'archive');
-SELECT mesh.wait_for_sync(60000);
-INSERT INTO killed SELECT g, md5(g::text), 0 FROM generate_series(1, 200000) g;
-SQL
+large_backlog "$db" killed
 
 # wait until delivery is under way, then kill the Redis route's worker
 pid=

@@ -46,3 +46,16 @@ expect_consistent() {
 	bad=$(q -d "$db" -c "SELECT string_agg(target || ': source ' || source_rows || ' target ' || target_rows || ' missing ' || missing || ' extra ' || extra || ' mismatched ' || mismatched, '; ') FROM mesh.verify('$table') WHERE NOT consistent")
 	[ -z "$bad" ] || fail "not consistent after sync: $bad"
 }
+
+# large_backlog DB TABLE: TABLE replicated to Redis and PostgreSQL, then
+# 200,000 rows inserted at once: a delivery that takes a while.
+large_backlog() {
+	local db=$1 table=$2
+	fresh_db "$db" "$table" "(id int PRIMARY KEY, v text, n int)"
+	q -d "$db" >/dev/null <<SQL
+SELECT mesh.replicate('$table', 'cache', '{"key_prefix": "$table:"}');
+SELECT mesh.replicate('$table', 'archive');
+SELECT mesh.wait_for_sync(60000);
+INSERT INTO $table SELECT g, md5(g::text), 0 FROM generate_series(1, 200000) g;
+SQL
+}
