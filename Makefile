@@ -8,7 +8,11 @@ CORE_SRCS = $(wildcard src/*.c)
 FDW_SRCS = $(wildcard fdw/*/*.c)
 OBJS = $(CORE_SRCS:.c=.o) $(FDW_SRCS:.c=.o)
 
-DATA = $(wildcard sql/mesh--*.sql)
+# The install script: the core's SQL, then each backend folder's.
+DATA_built = sql/mesh--0.1.0.sql
+FDW_SQL = $(sort $(wildcard fdw/*/*.sql))
+sql/mesh--0.1.0.sql: sql/mesh.sql $(FDW_SQL)
+	cat $^ >$@
 
 REGRESS = $(basename $(notdir $(wildcard test/sql/*.sql)))
 REGRESS_OPTS = --inputdir=test --outputdir=test --load-extension=postgres_fdw --load-extension=mesh
@@ -19,7 +23,7 @@ PG_CONFIG ?= pg_config
 PG_CPPFLAGS = -Isrc -I$(shell $(PG_CONFIG) --includedir)
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
 	-Wno-sign-compare -Wno-cast-function-type
-SHLIB_LINK = -lhiredis -lpq
+SHLIB_LINK = -lhiredis -lpq -lcurl -ljansson
 
 EXTRA_CLEAN = test/results test/regression.diffs test/regression.out test/isolation
 

@@ -124,12 +124,68 @@ typedef struct MeshQual
 	MeshQualOp	op;
 	Oid			valtype;		/* type of value (array type for IN) */
 	bool		pushed;
+	bool		exact;			/* pushed, and the backend evaluates it exactly as
+								 * PostgreSQL does: needed for LIMIT/aggregate
+								 * pushdown (the local recheck cannot undo those) */
 	bool		known;
 	int			paramid;		/* when the value is a Param */
 	char	   *display;		/* SQL text of an unevaluated value (EXPLAIN) */
 	Datum		value;
 	bool		isnull;
 } MeshQual;
+
+/* Aggregates the glue can push down (PostgreSQL semantics). */
+typedef enum MeshAggFunc
+{
+	MESH_AGG_COUNT_STAR,		/* count(*) */
+	MESH_AGG_COUNT,				/* count(col): non-null values */
+	MESH_AGG_SUM,
+	MESH_AGG_AVG,
+	MESH_AGG_MIN,
+	MESH_AGG_MAX
+} MeshAggFunc;
+
+typedef enum MeshOutputKind
+{
+	MESH_OUT_COLUMN,			/* a grouping column */
+	MESH_OUT_BUCKET,			/* date_bin(bucket, col, '1970-01-01 00:00+00') */
+	MESH_OUT_AGG				/* agg(col) */
+} MeshOutputKind;
+
+/* One output column of an aggregating scan. */
+typedef struct MeshOutput
+{
+	MeshOutputKind kind;
+	AttrNumber	attnum;			/* the column; 0 for count(*) */
+	MeshAggFunc agg;			/* MESH_OUT_AGG */
+	int64		bucket_us;		/* MESH_OUT_BUCKET: width in microseconds */
+	Oid			typid;			/* PostgreSQL type of the output */
+} MeshOutput;
+
+/* A sort key: an attnum (plain scans) or an output index + 1 (aggregating). */
+typedef struct MeshSortKey
+{
+	int			ref;
+	bool		desc;
+	bool		nulls_first;
+} MeshSortKey;
+
+/*
+ * What the query does above the scan, offered to plan_upper.  noutputs = 0
+ * is a plain scan (rows as columns), else the scan groups by the
+ * MESH_OUT_COLUMN/BUCKET outputs (all of them) and computes the aggregates.
+ * Sort keys on text are offered only when the column's collation is "C"
+ * (or the type is not collatable), so a bytewise remote sort is exact.
+ */
+typedef struct MeshUpper
+{
+	int			noutputs;
+	MeshOutput *outputs;
+	int			nsort;
+	MeshSortKey *sort;
+	int64		limit;			/* -1: none */
+	int64		offset;
+} MeshUpper;
 
 /* Planning a scan: no network round trip is allowed here. */
 typedef struct MeshScanPlan
@@ -140,6 +196,15 @@ typedef struct MeshScanPlan
 	double		rows;			/* connector's row estimate */
 } MeshScanPlan;
 
+/* A column for IMPORT FOREIGN SCHEMA (see mesh_import_statement). */
+typedef struct MeshImportColumn
+{
+	char	   *name;
+	char	   *type;			/* PostgreSQL type name, e.g. "bigint" */
+	List	   *options;		/* DefElem with String values, column options */
+	bool		not_null;
+} MeshImportColumn;
+
 /* An executing scan. */
 typedef struct MeshScan
 {
@@ -147,6 +212,9 @@ typedef struct MeshScan
 	void	   *conn;
 	int			nquals;
 	MeshQual   *quals;			/* only pushed quals */
+	MeshUpper  *upper;			/* sort/limit/aggregation pushed down, or NULL;
+								 * with upper->noutputs > 0 next_row fills
+								 * values[i]/nulls[i] per output i */
 	bool	   *wanted;			/* wanted[attnum - 1]: column is used */
 	void	   *state;			/* the connector's */
 	int64		requests;		/* round trips, shown by EXPLAIN ANALYZE */
@@ -262,6 +330,23 @@ typedef struct MeshConnector
 	void		(*end_scan) (MeshScan *scan);
 	char	   *(*explain_scan) (MeshScan *scan);	/* the remote request */
 
+	/*
+	 * Upper pushdown: return true when the backend computes upper exactly
+	 * (every qual of plan is pushed and exact at this point).  The connector
+	 * may lower upper->limit's cost estimate through plan->rows.
+	 */
+	bool		(*plan_upper) (MeshScanPlan *plan, MeshUpper *upper);
+
+	/*
+	 * IMPORT FOREIGN SCHEMA: a List of CREATE FOREIGN TABLE statements
+	 * (build each with mesh_import_statement); the core applies LIMIT TO and
+	 * EXCEPT.  remote_schema is the backend's namespace (database,
+	 * measurement set, ...), as the connector documents.
+	 */
+	List	   *(*import_schema) (void *conn, MeshServerConfig *config,
+								  const char *remote_schema, const char *local_schema,
+								  List *options);
+
 	/* writes through the foreign table */
 	int			(*row_identity) (MeshTable *table, AttrNumber *attnums);	/* max 4 */
 	void		(*begin_modify) (MeshModify *modify);
@@ -325,6 +410,10 @@ extern char *mesh_route_key_text(MeshRoute *route, char **values, const char *se
 /* cache.c */
 extern MeshTable *mesh_table_get(Oid relid, Oid *serverid, const MeshConnector **connector);
 extern MeshServerConfig *mesh_server_config_cached(Oid serverid, Oid userid);
+
+/* fdw_import.c */
+extern char *mesh_import_statement(const char *server, const char *local_schema,
+								   const char *table, List *columns, List *table_options);
 
 /* table.c */
 extern MeshTable *mesh_table_open(Oid relid);

@@ -437,5 +437,6 @@ mesh_fdw_handler(PG_FUNCTION_ARGS)
 
 	mesh_fdw_scan_routine(routine);
 	mesh_fdw_modify_routine(routine);
+	mesh_fdw_import_routine(routine);
 	PG_RETURN_POINTER(routine);
 }

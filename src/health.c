@@ -80,6 +80,8 @@ run_pings(HealthItem *items, int n, int timeout_ms)
 		int			nfds = 0;
 		double		left = timeout_ms - mesh_elapsed_ms(&start);
 
+		int			timers = 0;
+
 		for (int i = 0; i < n; i++)
 		{
 			HealthItem *it = &items[i];
@@ -90,6 +92,8 @@ run_pings(HealthItem *items, int n, int timeout_ms)
 					it->latency_ms = mesh_elapsed_ms(&it->started);
 				continue;
 			}
+			if (it->ping.fd < 0)
+				timers++;		/* no socket yet: continue on a short timer */
 			fds[nfds].fd = it->ping.fd;
 			fds[nfds].events = it->ping.want_write ? POLLOUT : POLLIN;
 			fds[nfds].revents = 0;
@@ -98,10 +102,10 @@ run_pings(HealthItem *items, int n, int timeout_ms)
 		if (nfds == 0 || left <= 0)
 			break;
 		CHECK_FOR_INTERRUPTS();
-		if (poll(fds, nfds, (int) Min(left + 1, 100)) < 0 && errno != EINTR)
+		if (poll(fds, nfds, (int) Min(left + 1, timers ? 5 : 100)) < 0 && errno != EINTR)
 			break;
 		for (int k = 0; k < nfds; k++)
-			if (fds[k].revents != 0)
+			if (fds[k].revents != 0 || fds[k].fd < 0)
 				items[which[k]].ping.config->connector->ping_continue(&items[which[k]].ping);
 	}
 	for (int i = 0; i < n; i++)

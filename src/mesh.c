@@ -9,6 +9,7 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
+#include "json_value.h"
 #include "mesh.h"
 
 PG_MODULE_MAGIC;
@@ -39,6 +40,7 @@ _PG_init(void)
 							NULL, &mesh_batch_size, 5000, 1, 1000000,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("mesh");
+	mesh_json_init();
 
 	if (!process_shared_preload_libraries_in_progress)
 		return;

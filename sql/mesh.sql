@@ -1,4 +1,6 @@
 -- mesh 0.1.0: the hub of a polyglot data mesh.
+-- The install script sql/mesh--0.1.0.sql is built from this file followed
+-- by every fdw/<kind>/<kind>.sql; edit these, not the generated file.
 \echo Use "CREATE EXTENSION mesh" to load this file. \quit
 
 GRANT USAGE ON SCHEMA mesh TO PUBLIC;
@@ -8,11 +10,8 @@ GRANT USAGE ON SCHEMA mesh TO PUBLIC;
 CREATE FUNCTION mesh.fdw_handler() RETURNS fdw_handler
 	AS 'MODULE_PATHNAME', 'mesh_fdw_handler' LANGUAGE C STRICT;
 
--- Backend kinds: one validator (named <kind>_validator) and one wrapper each.
-CREATE FUNCTION mesh.redis_validator(text[], oid) RETURNS void
-	AS 'MODULE_PATHNAME', 'mesh_fdw_validator' LANGUAGE C STRICT;
-CREATE FOREIGN DATA WRAPPER mesh_redis
-	HANDLER mesh.fdw_handler VALIDATOR mesh.redis_validator;
+-- Backend kinds: one validator (named <kind>_validator) and one wrapper
+-- each, declared in fdw/<kind>/<kind>.sql (appended to this file at build).
 
 -- mesh.backends(): every server of a mesh wrapper or postgres_fdw.
 CREATE FUNCTION mesh.backends()

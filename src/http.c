@@ -1,0 +1,452 @@
+/*
+ * http.c: the shared HTTP client (libcurl multi interface).
+ *
+ * All transfers of one connection go through its multi handle, which owns
+ * the pool of kept-alive connections.  A transfer is driven by our own loop
+ * (curl_multi_perform + curl_multi_poll in slices of at most 100 ms) so a
+ * query cancel is honoured and a silent server is an error after
+ * timeout_ms without a byte.  An ereport may leave a transfer attached;
+ * the next request detaches it first, and connection.c retires a
+ * connection whose use was interrupted.
+ */
+#include "postgres.h"
+
+#include <curl/curl.h>
+
+#include "miscadmin.h"
+#include "utils/memutils.h"
+
+#include "http.h"
+#include "mesh_util.h"
+
+struct MeshHttp
+{
+	CURLM	   *multi;
+	CURL	   *easy;
+	bool		attached;		/* easy is in multi */
+	char	   *url;			/* base url, no trailing slash */
+	char	   *server;
+	const MeshHttpSetup *setup;
+	int			timeout_ms;
+	struct curl_slist *auth_headers;
+	struct curl_slist *request_headers; /* of the current request */
+	MeshHttpResponse *sink;		/* where the body of the transfer goes */
+	struct timespec last_activity;
+	char		errbuf[CURL_ERROR_SIZE];
+};
+
+static bool curl_ready = false;
+
+void
+mesh_http_global_init(void)
+{
+	if (!curl_ready)
+	{
+		if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK)
+			elog(ERROR, "could not initialise libcurl");
+		curl_ready = true;
+	}
+}
+
+static size_t
+on_body(char *data, size_t size, size_t nmemb, void *arg)
+{
+	MeshHttp   *h = arg;
+
+	mesh_now(&h->last_activity);
+	if (h->sink)
+		appendBinaryStringInfo(&h->sink->body, data, size * nmemb);
+	return size * nmemb;
+}
+
+/* Captures the version header ("Name: value") when the setup names one. */
+static size_t
+on_header(char *data, size_t size, size_t nmemb, void *arg)
+{
+	MeshHttp   *h = arg;
+	size_t		len = size * nmemb;
+	const char *name = h->setup->version_header;
+
+	mesh_now(&h->last_activity);
+	if (name && h->sink && len > strlen(name) + 1 &&
+		pg_strncasecmp(data, name, strlen(name)) == 0 && data[strlen(name)] == ':')
+	{
+		const char *v = data + strlen(name) + 1;
+		size_t		vlen = len - strlen(name) - 1;
+
+		while (vlen > 0 && (*v == ' ' || *v == '\t'))
+			v++, vlen--;
+		while (vlen > 0 && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n'))
+			vlen--;
+		h->sink->version = MemoryContextStrdup(GetMemoryChunkContext(h->sink->body.data),
+											   pnstrdup(v, vlen));
+	}
+	return len;
+}
+
+/* Options shared by connections and pings; returns false on a libcurl error. */
+bool
+mesh_http_configure(CURL *easy, MeshServerConfig *config, const MeshHttpSetup *setup,
+			   struct curl_slist **auth_headers, char *errbuf)
+{
+	const char *user = mesh_config_get(config, "user", NULL);
+	const char *password = mesh_config_get(config, "password", NULL);
+	const char *token = mesh_config_get(config, "token", NULL);
+	const char *ca = mesh_config_get(config, "tls_ca_file", NULL);
+	const char *cert = mesh_config_get(config, "tls_cert_file", NULL);
+	const char *key = mesh_config_get(config, "tls_key_file", NULL);
+	bool		verify = strcmp(mesh_config_get(config, "tls_verify", "true"), "false") != 0;
+	bool		gzip = strcmp(mesh_config_get(config, "gzip", "false"), "true") == 0;
+	long		timeout = config->timeout_ms;
+	CURLcode	rc = CURLE_OK;
+
+#define SET(opt, val) do { if (rc == CURLE_OK) rc = curl_easy_setopt(easy, opt, val); } while (0)
+	SET(CURLOPT_NOSIGNAL, 1L);
+	SET(CURLOPT_ERRORBUFFER, errbuf);
+	SET(CURLOPT_CONNECTTIMEOUT_MS, timeout);
+	SET(CURLOPT_TCP_NODELAY, 1L);
+	SET(CURLOPT_TCP_KEEPALIVE, 1L);
+	SET(CURLOPT_PROTOCOLS_STR, "http,https");
+	SET(CURLOPT_FOLLOWLOCATION, 0L);
+	SET(CURLOPT_BUFFERSIZE, 256L * 1024);
+	SET(CURLOPT_SSL_VERIFYPEER, verify ? 1L : 0L);
+	SET(CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
+	if (ca)
+		SET(CURLOPT_CAINFO, ca);
+	if (cert)
+		SET(CURLOPT_SSLCERT, cert);
+	if (key)
+		SET(CURLOPT_SSLKEY, key);
+	if (gzip)
+		SET(CURLOPT_ACCEPT_ENCODING, "");
+	if (user || password)
+	{
+		SET(CURLOPT_HTTPAUTH, (long) CURLAUTH_BASIC);
+		SET(CURLOPT_USERNAME, user ? user : "");
+		SET(CURLOPT_PASSWORD, password ? password : "");
+	}
+	*auth_headers = curl_slist_append(NULL, "Expect:");
+	if (token)
+	{
+		char	   *line = psprintf("Authorization: %s %s",
+									setup->token_scheme ? setup->token_scheme : "Bearer", token);
+
+		*auth_headers = curl_slist_append(*auth_headers, line);
+		memset(line, 0, strlen(line));
+		pfree(line);
+	}
+	SET(CURLOPT_HTTPHEADER, *auth_headers);
+#undef SET
+	if (rc != CURLE_OK)
+		snprintf(errbuf, CURL_ERROR_SIZE, "%s", curl_easy_strerror(rc));
+	return rc == CURLE_OK;
+}
+
+static char *
+base_url(MeshServerConfig *config, const MeshHttpSetup *setup)
+{
+	const char *url = mesh_config_get(config, "url", setup->default_url);
+	size_t		len = strlen(url);
+
+	while (len > 0 && url[len - 1] == '/')
+		len--;
+	return pnstrdup(url, len);
+}
+
+/* A connection to config's server; ereports when libcurl cannot be set up. */
+MeshHttp *
+mesh_http_connect(MeshServerConfig *config, const MeshHttpSetup *setup)
+{
+	MeshHttp   *h;
+	MemoryContext old;
+
+	mesh_http_global_init();
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	h = palloc0(sizeof(MeshHttp));
+	h->setup = setup;
+	h->url = base_url(config, setup);
+	h->server = pstrdup(config->servername);
+	h->timeout_ms = config->timeout_ms;
+	MemoryContextSwitchTo(old);
+	h->multi = curl_multi_init();
+	h->easy = curl_easy_init();
+	if (h->multi == NULL || h->easy == NULL ||
+		!mesh_http_configure(h->easy, config, setup, &h->auth_headers, h->errbuf))
+	{
+		char	   *msg = pstrdup(h->errbuf);
+
+		mesh_http_disconnect(h);
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+				 errmsg("could not set up an HTTP client for server \"%s\"", config->servername),
+				 errdetail("%s", msg[0] ? msg : "out of memory")));
+	}
+	curl_easy_setopt(h->easy, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(h->easy, CURLOPT_WRITEDATA, h);
+	curl_easy_setopt(h->easy, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(h->easy, CURLOPT_HEADERDATA, h);
+	return h;
+}
+
+void
+mesh_http_disconnect(MeshHttp *h)
+{
+	if (h->attached)
+		curl_multi_remove_handle(h->multi, h->easy);
+	if (h->easy)
+		curl_easy_cleanup(h->easy);
+	if (h->multi)
+		curl_multi_cleanup(h->multi);
+	curl_slist_free_all(h->auth_headers);
+	curl_slist_free_all(h->request_headers);
+	pfree(h->url);
+	pfree(h->server);
+	pfree(h);
+}
+
+const char *
+mesh_http_url(MeshHttp *h)
+{
+	return h->url;
+}
+
+const char *
+mesh_http_server(MeshHttp *h)
+{
+	return h->server;
+}
+
+int
+mesh_http_timeout(MeshHttp *h)
+{
+	return h->timeout_ms;
+}
+
+/*
+ * Ereport an HTTP error answer.  429 and 5xx are transient (class 08),
+ * 401/403 ask for a fixed user mapping (class 28), the rest is permanent.
+ */
+void
+mesh_http_raise(MeshHttp *h, const char *what, long status, const char *message)
+{
+	int			code = ERRCODE_FDW_ERROR;
+	char	   *detail = pnstrdup(message ? message : "", 2000);
+
+	if (status == 429 || status >= 500)
+		code = ERRCODE_CONNECTION_FAILURE;
+	else if (status == 401 || status == 403)
+		code = ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION;
+	ereport(ERROR,
+			(errcode(code),
+			 errmsg("%s server \"%s\" answered HTTP %ld to %s",
+					h->setup->kind_label, h->server, status, what),
+			 detail[0] ? errdetail("%s", detail) : 0,
+			 (status == 401 || status == 403) ?
+			 errhint("Check the credentials in the user mapping for server \"%s\".", h->server) : 0));
+	pg_unreachable();
+}
+
+/* Start a transfer of req on h's easy handle into resp. */
+static void
+start_transfer(MeshHttp *h, const MeshHttpRequest *req, MeshHttpResponse *resp)
+{
+	StringInfoData url;
+	bool		post = req->method && strcmp(req->method, "GET") != 0;
+
+	if (h->attached)
+	{
+		curl_multi_remove_handle(h->multi, h->easy);
+		h->attached = false;
+	}
+	curl_slist_free_all(h->request_headers);
+	h->request_headers = NULL;
+	for (struct curl_slist *s = h->auth_headers; s; s = s->next)
+		h->request_headers = curl_slist_append(h->request_headers, s->data);
+	if (req->content_type)
+	{
+		char	   *line = psprintf("Content-Type: %s", req->content_type);
+
+		h->request_headers = curl_slist_append(h->request_headers, line);
+	}
+	memset(resp, 0, sizeof(*resp));
+	initStringInfo(&resp->body);
+	h->sink = resp;
+	h->errbuf[0] = '\0';
+
+	initStringInfo(&url);
+	appendStringInfo(&url, "%s%s", h->url, req->path ? req->path : "/");
+	curl_easy_setopt(h->easy, CURLOPT_URL, url.data);
+	curl_easy_setopt(h->easy, CURLOPT_HTTPHEADER, h->request_headers);
+	if (post)
+	{
+		curl_easy_setopt(h->easy, CURLOPT_POST, 1L);
+		curl_easy_setopt(h->easy, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+		curl_easy_setopt(h->easy, CURLOPT_POSTFIELDSIZE_LARGE,
+						 (curl_off_t) (req->body ? req->body_len : 0));
+		if (strcmp(req->method, "POST") != 0)
+			curl_easy_setopt(h->easy, CURLOPT_CUSTOMREQUEST, req->method);
+		else
+			curl_easy_setopt(h->easy, CURLOPT_CUSTOMREQUEST, NULL);
+	}
+	else
+	{
+		curl_easy_setopt(h->easy, CURLOPT_CUSTOMREQUEST, NULL);
+		curl_easy_setopt(h->easy, CURLOPT_HTTPGET, 1L);
+	}
+	if (curl_multi_add_handle(h->multi, h->easy) != CURLM_OK)
+		elog(ERROR, "could not start an HTTP transfer");
+	h->attached = true;
+	mesh_now(&h->last_activity);
+}
+
+/*
+ * Drive the transfer until it completes, or (until_data) until the body
+ * grew or the status is known.  Returns true when the transfer completed.
+ */
+static bool
+drive(MeshHttp *h, const char *what, bool until_data)
+{
+	size_t		start_len = h->sink->body.len;
+
+	for (;;)
+	{
+		int			running;
+		int			left;
+		CURLMsg    *msg;
+		double		idle;
+
+		curl_multi_perform(h->multi, &running);
+		while ((msg = curl_multi_info_read(h->multi, &left)) != NULL)
+		{
+			CURLcode	result = msg->data.result;
+
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			curl_multi_remove_handle(h->multi, h->easy);
+			h->attached = false;
+			if (result != CURLE_OK)
+				ereport(ERROR,
+						(errcode(result == CURLE_OPERATION_TIMEDOUT ?
+								 ERRCODE_CONNECTION_FAILURE :
+								 ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+						 errmsg("could not reach %s server \"%s\" for %s",
+								h->setup->kind_label, h->server, what),
+						 errdetail("%s", h->errbuf[0] ? h->errbuf : curl_easy_strerror(result)),
+						 errhint("The connection is re-established at the next statement.")));
+			curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &h->sink->status);
+			return true;
+		}
+		if (until_data)
+		{
+			long		status = 0;
+
+			curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &status);
+			if (status >= 200 && status < 300 && h->sink->body.len > start_len)
+			{
+				h->sink->status = status;
+				return false;
+			}
+		}
+		idle = mesh_elapsed_ms(&h->last_activity);
+		if (idle >= h->timeout_ms)
+			ereport(ERROR,
+					(errcode(ERRCODE_CONNECTION_FAILURE),
+					 errmsg("no answer from %s server \"%s\" within %d ms during %s",
+							h->setup->kind_label, h->server, h->timeout_ms, what),
+					 errhint("The server may be overloaded or hanging; the server option timeout_ms sets the limit.")));
+		CHECK_FOR_INTERRUPTS();
+		curl_multi_poll(h->multi, NULL, 0, (int) Min(100, h->timeout_ms - idle + 1), NULL);
+	}
+}
+
+/* Send req and read the whole answer into resp; non-2xx ereports unless accepted. */
+void
+mesh_http_request(MeshHttp *h, const MeshHttpRequest *req, MeshHttpResponse *resp)
+{
+	const char *what = req->what ? req->what : "a request";
+
+	start_transfer(h, req, resp);
+	drive(h, what, false);
+	h->sink = NULL;
+	if ((resp->status < 200 || resp->status >= 300) && !req->accept_error)
+		mesh_http_raise(h, what, resp->status, resp->body.data);
+}
+
+/* Send req and return once the answer has begun (a 2xx status and data). */
+void
+mesh_http_stream_open(MeshHttp *h, const MeshHttpRequest *req, MeshHttpStream *stream)
+{
+	memset(stream, 0, sizeof(*stream));
+	stream->http = h;
+	stream->what = req->what ? req->what : "a request";
+	start_transfer(h, req, &stream->response);
+	stream->finished = drive(h, stream->what, true);
+	if (stream->finished)
+	{
+		h->sink = NULL;
+		if (stream->response.status < 200 || stream->response.status >= 300)
+			mesh_http_raise(h, stream->what, stream->response.status,
+							stream->response.body.data);
+	}
+}
+
+/* Wait for more of the body; false when it has all arrived before. */
+bool
+mesh_http_stream_fill(MeshHttpStream *s)
+{
+	if (s->finished)
+		return false;
+	s->http->sink = &s->response;
+	s->finished = drive(s->http, s->what, true);
+	if (s->finished)
+		s->http->sink = NULL;
+	return true;
+}
+
+/* Abandon what is left of the answer (the connection is not reused). */
+void
+mesh_http_stream_close(MeshHttpStream *s)
+{
+	MeshHttp   *h = s->http;
+
+	if (!s->finished && h->attached)
+	{
+		curl_multi_remove_handle(h->multi, h->easy);
+		h->attached = false;	/* curl closes the half-read connection */
+	}
+	h->sink = NULL;
+}
+
+/* s URL-encoded (palloc'd). */
+char *
+mesh_http_escape(const char *s)
+{
+	char	   *e = curl_easy_escape(NULL, s, (int) strlen(s));
+	char	   *result;
+
+	if (e == NULL)
+		elog(ERROR, "out of memory");
+	result = pstrdup(e);
+	curl_free(e);
+	return result;
+}
+
+/* Append "?name=value" or "&name=value" (value URL-encoded) to a path. */
+void
+mesh_http_append_param(StringInfo path, const char *name, const char *value)
+{
+	char	   *e = mesh_http_escape(value);
+
+	appendStringInfo(path, "%c%s=%s", strchr(path->data, '?') ? '&' : '?', name, e);
+	pfree(e);
+}
+
+/* Connection trouble and server overload are retried; the rest is not. */
+MeshErrorClass
+mesh_http_classify_error(int code, const char *message)
+{
+	if (ERRCODE_TO_CATEGORY(code) == ERRCODE_CONNECTION_EXCEPTION ||
+		code == ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION)
+		return MESH_ERROR_TRANSIENT;
+	return MESH_ERROR_PERMANENT;
+}

@@ -1,0 +1,105 @@
+/*
+ * http.h: the HTTP client every HTTP/JSON connector shares (libcurl).
+ *
+ * One MeshHttp per cached connection: a curl multi handle whose connection
+ * pool keeps TCP/TLS connections alive between requests.  Every wait is
+ * bounded by timeout_ms of inactivity (connect, or no byte received) and
+ * interruptible by a query cancel.  Errors are ereported with the backend's
+ * own message in errdetail and a SQLSTATE that tells replication whether to
+ * retry (08xxx: refused, timeout, 5xx, 429) or dead-letter (other 4xx).
+ * Credentials travel in headers set from the user mapping, never in a URL,
+ * so no message ever prints them.
+ */
+#ifndef MESH_HTTP_H
+#define MESH_HTTP_H
+
+#include <curl/curl.h>
+
+#include "lib/stringinfo.h"
+
+#include "connector.h"
+
+/*
+ * The options every HTTP kind accepts; put MESH_HTTP_OPTIONS first in the
+ * connector's option table.
+ */
+#define MESH_HTTP_OPTIONS \
+	{"url", MESH_OPT_SERVER, MESH_OPTTYPE_STRING, false, 1}, \
+	{"tls_ca_file", MESH_OPT_SERVER, MESH_OPTTYPE_STRING, false, 1}, \
+	{"tls_cert_file", MESH_OPT_SERVER | MESH_OPT_MAPPING, MESH_OPTTYPE_STRING, false, 1}, \
+	{"tls_key_file", MESH_OPT_SERVER | MESH_OPT_MAPPING, MESH_OPTTYPE_STRING, false, 1}, \
+	{"tls_verify", MESH_OPT_SERVER, MESH_OPTTYPE_BOOL, false}, \
+	{"gzip", MESH_OPT_SERVER, MESH_OPTTYPE_BOOL, false}, \
+	{"user", MESH_OPT_MAPPING, MESH_OPTTYPE_STRING, false, 1}, \
+	{"password", MESH_OPT_MAPPING, MESH_OPTTYPE_STRING, true}, \
+	{"token", MESH_OPT_MAPPING, MESH_OPTTYPE_STRING, true, 1}
+
+typedef struct MeshHttp MeshHttp;
+
+typedef struct MeshHttpRequest
+{
+	const char *method;			/* "GET" (default when NULL) or "POST" */
+	const char *path;			/* appended to the server url; already URL-encoded */
+	const char *body;			/* POST body, or NULL */
+	size_t		body_len;
+	const char *content_type;	/* of the body */
+	const char *what;			/* for messages: "a query", "a write" */
+	bool		accept_error;	/* return non-2xx answers instead of ereporting */
+} MeshHttpRequest;
+
+typedef struct MeshHttpResponse
+{
+	long		status;
+	StringInfoData body;		/* NUL-terminated */
+	char	   *version;		/* value of the connector's version header, or NULL */
+} MeshHttpResponse;
+
+/* A response read incrementally: body grows as mesh_http_stream_fill runs. */
+typedef struct MeshHttpStream
+{
+	MeshHttp   *http;
+	MeshHttpResponse response;
+	bool		finished;		/* the whole body has arrived */
+	const char *what;
+} MeshHttpStream;
+
+/* Connect-time description a connector gives the shared client. */
+typedef struct MeshHttpSetup
+{
+	const char *kind_label;		/* "InfluxDB": for messages */
+	const char *default_url;
+	const char *token_scheme;	/* "Bearer" (default) or "Token" */
+	const char *version_header; /* response header holding the version, or NULL */
+	const char *ping_path;		/* GET by mesh.health; 2xx means up */
+	char	   *(*ping_version) (const char *body);	/* version from the ping body */
+} MeshHttpSetup;
+
+extern void mesh_http_global_init(void);
+extern bool mesh_http_configure(void *easy, MeshServerConfig *config, const MeshHttpSetup *setup,
+								struct curl_slist **auth_headers, char *errbuf);
+extern MeshHttp *mesh_http_connect(MeshServerConfig *config, const MeshHttpSetup *setup);
+extern void mesh_http_disconnect(MeshHttp *http);
+extern const char *mesh_http_url(MeshHttp *http);
+extern const char *mesh_http_server(MeshHttp *http);
+extern int	mesh_http_timeout(MeshHttp *http);
+
+extern void mesh_http_request(MeshHttp *http, const MeshHttpRequest *req,
+							  MeshHttpResponse *resp);
+extern void mesh_http_stream_open(MeshHttp *http, const MeshHttpRequest *req,
+								  MeshHttpStream *stream);
+extern bool mesh_http_stream_fill(MeshHttpStream *stream);
+extern void mesh_http_stream_close(MeshHttpStream *stream);
+
+extern void mesh_http_raise(MeshHttp *http, const char *what, long status,
+							const char *message) pg_attribute_noreturn();
+extern char *mesh_http_escape(const char *s);
+extern void mesh_http_append_param(StringInfo path, const char *name, const char *value);
+
+/* Non-blocking health checks (mesh.health): a GET of setup->ping_path. */
+extern void mesh_http_ping_start(MeshPing *ping, const MeshHttpSetup *setup);
+extern void mesh_http_ping_continue(MeshPing *ping);
+extern void mesh_http_ping_finish(MeshPing *ping);
+
+extern MeshErrorClass mesh_http_classify_error(int code, const char *message);
+
+#endif							/* MESH_HTTP_H */

@@ -1,0 +1,169 @@
+/*
+ * http_ping.c: a non-blocking HTTP health check for mesh.health, shared by
+ * every HTTP connector.  Each ping has its own curl multi handle; curl
+ * tells us its socket through the socket callback, and health.c polls it
+ * (or calls ping_continue on a short timer while curl has no socket, e.g.
+ * while resolving).  Never ereports: failures become ok = false.
+ */
+#include "postgres.h"
+
+#include <curl/curl.h>
+
+#include "http.h"
+
+typedef struct HttpPing
+{
+	CURLM	   *multi;
+	CURL	   *easy;
+	struct curl_slist *headers;
+	const MeshHttpSetup *setup;
+	StringInfoData body;
+	char	   *version;
+	char		errbuf[CURL_ERROR_SIZE];
+} HttpPing;
+
+static size_t
+ping_body(char *data, size_t size, size_t nmemb, void *arg)
+{
+	HttpPing   *hp = arg;
+
+	if (hp->body.len < 65536)
+		appendBinaryStringInfo(&hp->body, data, size * nmemb);
+	return size * nmemb;
+}
+
+static size_t
+ping_header(char *data, size_t size, size_t nmemb, void *arg)
+{
+	HttpPing   *hp = arg;
+	size_t		len = size * nmemb;
+	const char *name = hp->setup->version_header;
+	size_t		nlen = name ? strlen(name) : 0;
+
+	if (name && len > nlen + 1 && pg_strncasecmp(data, name, nlen) == 0 && data[nlen] == ':')
+	{
+		char	   *v = pnstrdup(data + nlen + 1, len - nlen - 1);
+
+		hp->version = pstrdup(v + strspn(v, " \t"));
+		hp->version[strcspn(hp->version, "\r\n")] = '\0';
+	}
+	return len;
+}
+
+/* curl's socket callback: remember which socket to poll and for what. */
+static int
+ping_socket(CURL *easy, curl_socket_t s, int what, void *arg, void *sockp)
+{
+	MeshPing   *ping = arg;
+
+	if (what == CURL_POLL_REMOVE)
+		ping->fd = -1;
+	else
+	{
+		ping->fd = s;
+		ping->want_write = (what == CURL_POLL_OUT);
+	}
+	return 0;
+}
+
+static void
+ping_fail(MeshPing *ping, const char *what, const char *detail)
+{
+	ping->done = true;
+	ping->ok = false;
+	ping->error = detail && detail[0] ? psprintf("%s: %s", what, detail) : pstrdup(what);
+}
+
+void
+mesh_http_ping_start(MeshPing *ping, const MeshHttpSetup *setup)
+{
+	HttpPing   *hp = palloc0(sizeof(HttpPing));
+	const char *url = mesh_config_get(ping->config, "url", setup->default_url);
+	char	   *full;
+	size_t		len = strlen(url);
+
+	mesh_http_global_init();
+	ping->state = hp;
+	ping->fd = -1;
+	hp->setup = setup;
+	initStringInfo(&hp->body);
+	while (len > 0 && url[len - 1] == '/')
+		len--;
+	full = psprintf("%.*s%s", (int) len, url, setup->ping_path);
+	hp->multi = curl_multi_init();
+	hp->easy = curl_easy_init();
+	if (hp->multi == NULL || hp->easy == NULL)
+	{
+		ping_fail(ping, "could not set up an HTTP client", NULL);
+		return;
+	}
+	if (!mesh_http_configure(hp->easy, ping->config, setup, &hp->headers, hp->errbuf))
+	{
+		ping_fail(ping, "could not set up an HTTP client", hp->errbuf);
+		return;
+	}
+	curl_easy_setopt(hp->easy, CURLOPT_URL, full);
+	curl_easy_setopt(hp->easy, CURLOPT_WRITEFUNCTION, ping_body);
+	curl_easy_setopt(hp->easy, CURLOPT_WRITEDATA, hp);
+	curl_easy_setopt(hp->easy, CURLOPT_HEADERFUNCTION, ping_header);
+	curl_easy_setopt(hp->easy, CURLOPT_HEADERDATA, hp);
+	curl_multi_setopt(hp->multi, CURLMOPT_SOCKETFUNCTION, ping_socket);
+	curl_multi_setopt(hp->multi, CURLMOPT_SOCKETDATA, ping);
+	curl_multi_add_handle(hp->multi, hp->easy);
+	mesh_http_ping_continue(ping);
+}
+
+void
+mesh_http_ping_continue(MeshPing *ping)
+{
+	HttpPing   *hp = ping->state;
+	int			running;
+	int			left;
+	CURLMsg    *msg;
+	long		status = 0;
+
+	if (ping->done)
+		return;
+	curl_multi_perform(hp->multi, &running);
+	while ((msg = curl_multi_info_read(hp->multi, &left)) != NULL)
+	{
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		if (msg->data.result != CURLE_OK)
+		{
+			ping_fail(ping, "connection failed",
+					  hp->errbuf[0] ? hp->errbuf : curl_easy_strerror(msg->data.result));
+			return;
+		}
+		curl_easy_getinfo(hp->easy, CURLINFO_RESPONSE_CODE, &status);
+		if (status < 200 || status >= 300)
+		{
+			ping_fail(ping, psprintf("HTTP %ld", status), pnstrdup(hp->body.data, 200));
+			return;
+		}
+		ping->done = true;
+		ping->ok = true;
+		if (hp->setup->ping_version)
+			ping->version = hp->setup->ping_version(hp->body.data);
+		else
+			ping->version = hp->version;
+		return;
+	}
+}
+
+void
+mesh_http_ping_finish(MeshPing *ping)
+{
+	HttpPing   *hp = ping->state;
+
+	if (hp == NULL)
+		return;
+	if (hp->multi && hp->easy)
+		curl_multi_remove_handle(hp->multi, hp->easy);
+	if (hp->easy)
+		curl_easy_cleanup(hp->easy);
+	if (hp->multi)
+		curl_multi_cleanup(hp->multi);
+	curl_slist_free_all(hp->headers);
+	ping->state = NULL;
+}

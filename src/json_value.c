@@ -1,0 +1,207 @@
+/*
+ * json_value.c: JSON replies to PostgreSQL values.
+ *
+ * Contract: a reply that is not JSON, or lacks what the protocol promises,
+ * is an ereport naming the server ("malformed reply"), never a crash; a
+ * value that does not fit its column is an ereport naming the column and
+ * the value.
+ */
+#include "postgres.h"
+
+#include "json_value.h"
+
+#include "catalog/pg_type.h"
+#include "utils/float.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+static void *
+json_palloc(size_t size)
+{
+	return MemoryContextAllocExtended(CurrentMemoryContext, Max(size, 1), MCXT_ALLOC_HUGE);
+}
+
+static void
+json_pfree(void *p)
+{
+	if (p)
+		pfree(p);
+}
+
+/* Make jansson allocate in the current memory context (see the header). */
+void
+mesh_json_init(void)
+{
+	json_set_alloc_funcs(json_palloc, json_pfree);
+}
+
+void
+mesh_json_malformed(const char *server, const char *what, const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_REPLY_HANDLE),
+			 errmsg("malformed reply from server \"%s\" to %s", server, what),
+			 detail ? errdetail("%s", detail) : 0));
+	pg_unreachable();
+}
+
+/* Parse a reply body; a parse error ereports with its position. */
+json_t *
+mesh_json_parse(const char *data, size_t len, const char *server, const char *what)
+{
+	json_error_t err;
+	json_t	   *root = json_loadb(data, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
+
+	if (root == NULL)
+		mesh_json_malformed(server, what,
+							psprintf("%s at line %d, column %d; the reply began: %s",
+									 err.text, err.line, err.column,
+									 pnstrdup(data, Min(len, 200))));
+	return root;
+}
+
+/* object[key], which must exist with the given type (JSON_NULL: any type). */
+json_t *
+mesh_json_get(json_t *object, const char *key, json_type type, const char *server,
+			  const char *what)
+{
+	json_t	   *v = json_is_object(object) ? json_object_get(object, key) : NULL;
+
+	if (v == NULL || (type != JSON_NULL && json_typeof(v) != type &&
+					  !(type == JSON_REAL && json_is_integer(v))))
+		mesh_json_malformed(server, what,
+							psprintf("The reply lacks a valid \"%s\" member.", key));
+	return v;
+}
+
+/* A scalar's text: strings as they are, numbers and booleans as JSON spells them. */
+char *
+mesh_json_scalar_text(json_t *v)
+{
+	switch (json_typeof(v))
+	{
+		case JSON_STRING:
+			return pnstrdup(json_string_value(v), json_string_length(v));
+		case JSON_INTEGER:
+			return psprintf(INT64_FORMAT, (int64) json_integer_value(v));
+		case JSON_REAL:
+			return float8out_internal(json_real_value(v));
+		case JSON_TRUE:
+			return pstrdup("true");
+		case JSON_FALSE:
+			return pstrdup("false");
+		case JSON_NULL:
+			return NULL;
+		default:
+			return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	}
+}
+
+Jsonb *
+mesh_json_to_jsonb(json_t *v)
+{
+	char	   *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text)));
+}
+
+static void
+mismatch(MeshColumn *col, const char *got, json_t *v)
+{
+	char	   *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+			 errmsg("remote value %s does not fit column \"%s\" of type %s",
+					text ? pnstrdup(text, 200) : got, col->name,
+					format_type_with_typemod(col->typid, col->typmod)),
+			 errdetail("The backend sent %s.", got)));
+}
+
+/*
+ * A JSON value as a value of col's type.  Strings and numbers go through
+ * the type's input function (so "123" fits an integer: ClickHouse quotes
+ * 64-bit integers); objects and arrays fit json, jsonb and text columns;
+ * booleans fit boolean and text.
+ */
+Datum
+mesh_json_to_datum(MeshColumn *col, json_t *v, bool *isnull)
+{
+	Oid			base = getBaseType(col->typid);
+	char	   *text;
+
+	*isnull = false;
+	switch (json_typeof(v))
+	{
+		case JSON_NULL:
+			*isnull = true;
+			return (Datum) 0;
+		case JSON_OBJECT:
+		case JSON_ARRAY:
+			if (base != JSONOID && base != JSONBOID && base != TEXTOID &&
+				base != VARCHAROID)
+				mismatch(col, json_is_object(v) ? "an object" : "an array", v);
+			break;
+		case JSON_TRUE:
+		case JSON_FALSE:
+			if (base != BOOLOID && base != TEXTOID && base != VARCHAROID &&
+				base != JSONOID && base != JSONBOID)
+				mismatch(col, "a boolean", v);
+			break;
+		case JSON_INTEGER:
+		case JSON_REAL:
+			if (base == BOOLOID || base == TIMESTAMPOID || base == TIMESTAMPTZOID ||
+				base == DATEOID || base == BYTEAOID)
+				mismatch(col, "a number", v);
+			break;
+		case JSON_STRING:
+			if (base == JSONOID || base == JSONBOID)
+			{
+				text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+				return mesh_value_from_text(col, text, strlen(text));
+			}
+			return mesh_value_from_text(col, json_string_value(v), json_string_length(v));
+	}
+	if (base == JSONOID || base == JSONBOID ||
+		json_is_object(v) || json_is_array(v))
+		text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	else
+		text = mesh_json_scalar_text(v);
+	return mesh_value_from_text(col, text, strlen(text));
+}
+
+/* Append s (len bytes) as a JSON string literal, escaping what JSON requires. */
+void
+mesh_json_append_string(StringInfo buf, const char *s, size_t len)
+{
+	appendStringInfoChar(buf, '"');
+	for (size_t i = 0; i < len; i++)
+	{
+		unsigned char c = s[i];
+
+		switch (c)
+		{
+			case '"':
+				appendStringInfoString(buf, "\\\"");
+				break;
+			case '\\':
+				appendStringInfoString(buf, "\\\\");
+				break;
+			case '\n':
+				appendStringInfoString(buf, "\\n");
+				break;
+			case '\r':
+				appendStringInfoString(buf, "\\r");
+				break;
+			case '\t':
+				appendStringInfoString(buf, "\\t");
+				break;
+			default:
+				if (c < 0x20)
+					appendStringInfo(buf, "\\u%04x", c);
+				else
+					appendStringInfoChar(buf, c);
+		}
+	}
+	appendStringInfoChar(buf, '"');
+}
