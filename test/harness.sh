@@ -31,6 +31,15 @@
 # its packages to PACKAGES, and its port variable to cmd_env.
 set -euo pipefail
 
+# Servers must not inherit the caller's descriptors above stderr: a
+# `flock LOCK harness.sh start` would otherwise leave the lock held by every
+# server it started, and a caller's pipe would never see end-of-file.
+for fd_path in /proc/$$/fd/*; do
+	fd=${fd_path##*/}
+	if [ "$fd" -gt 2 ] 2>/dev/null; then eval "exec $fd>&-" 2>/dev/null || true; fi
+done
+unset fd fd_path
+
 HARNESS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")
 TEST_DIR=$(dirname "$HARNESS")
 
