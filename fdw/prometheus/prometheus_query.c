@@ -17,6 +17,7 @@
 #include "prometheus.h"
 
 #include "commands/defrem.h"
+#include "common/int.h"
 #include "mb/pg_wchar.h"
 #include "utils/float.h"
 
@@ -47,11 +48,13 @@ prom_seconds_text(int64 us)
 char *
 prom_time_text(TimestampTz ts)
 {
-	if (TIMESTAMP_NOT_FINITE(ts))
+	int64		unix_us;
+
+	if (TIMESTAMP_NOT_FINITE(ts) || pg_add_s64_overflow(ts, UNIX_EPOCH_US, &unix_us))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("cannot send an infinite timestamp in a PromQL query")));
-	return prom_seconds_text(ts + UNIX_EPOCH_US);
+				 errmsg("timestamp out of range for a PromQL query")));
+	return prom_seconds_text(unix_us);
 }
 
 /* Append "&name=value" (value URL-encoded) to a form body. */
@@ -241,6 +244,9 @@ read_pair(PromResult *r, json_t *pair, PromSample *s)
 		mesh_json_malformed(r->server, QUERY_WHAT,
 							psprintf("Sample timestamp %g is out of range.", secs));
 	s->ts = (TimestampTz) ms * 1000 - UNIX_EPOCH_US;
+	if (!IS_VALID_TIMESTAMP(s->ts))
+		mesh_json_malformed(r->server, QUERY_WHAT,
+							psprintf("Sample timestamp %g is out of range.", secs));
 	s->value = json_string_value(v);
 }
 

@@ -135,6 +135,11 @@ SELECT sensor, ts = :'t30' AS at_t30, value FROM vm_temp WHERE sensor = 's1' AND
 SELECT sensor, :'t30' - ts AS before_t30, value FROM vm_temp WHERE sensor = 's1' AND ts < :'t30';
 -- labels are a jsonb document
 SELECT labels->>'site' AS site FROM vm_temp WHERE sensor = 's3' AND ts = :'t0';
+-- other column types go through their input functions
+CREATE FOREIGN TABLE vm_typed (labels text, ts timestamp, value numeric, sensor varchar(2))
+	SERVER vm OPTIONS (metric 'mesh_test_temp');
+SELECT sensor, ts = :'t30'::timestamptz::timestamp AS at_t30, value, labels::jsonb->>'sensor' AS from_labels
+FROM vm_typed WHERE sensor IN ('s1', 's2') AND ts = :'t30'::timestamptz::timestamp ORDER BY 1;
 
 -- mesh.execute: instant and range queries, rows as jsonb
 SELECT r->'labels'->>'sensor' AS sensor, (r->>'ts')::timestamptz = :'t45' AS at_t45, r->'value' AS value
