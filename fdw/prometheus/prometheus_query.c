@@ -57,14 +57,16 @@ prom_time_text(TimestampTz ts)
 	return prom_seconds_text(unix_us);
 }
 
-/* Append "&name=value" (value URL-encoded) to a form body. */
+/* Append "&name=value" (both URL-encoded) to a form body. */
 static void
 append_field(StringInfo body, const char *name, const char *value)
 {
-	char	   *e = mesh_http_escape(value);
+	char	   *n = mesh_http_escape(name);
+	char	   *v = mesh_http_escape(value);
 
-	appendStringInfo(body, "%s%s=%s", body->len > 0 ? "&" : "", name, e);
-	pfree(e);
+	appendStringInfo(body, "%s%s=%s", body->len > 0 ? "&" : "", n, v);
+	pfree(n);
+	pfree(v);
 }
 
 static bool
