@@ -37,6 +37,7 @@ SELECT target, source_rows, target_rows, consistent FROM mesh.verify('cat_readin
 SELECT * FROM mesh.execute('cat_cache', 'HGETALL "odd: \"quoted\"\na"');
 
 -- idempotent: the same document, and the catalog's own YAML, change nothing
+SELECT string_agg(id::text, ',' ORDER BY id) AS ids_before FROM mesh.routes \gset
 SELECT mesh.apply_catalog($$
 cat_readings:
   replicas: [cat_cache2]
@@ -46,8 +47,8 @@ cat_readings:
     cat_cache: {key_prefix: "reading:"}
 $$) AS changes;
 SELECT mesh.apply_catalog(mesh.catalog_yaml()) AS changes;
-SELECT id = ANY (ARRAY(SELECT id FROM mesh.routes)) AS same_routes
-FROM mesh.routes ORDER BY id;
+SELECT string_agg(id::text, ',' ORDER BY id) = :'ids_before' AS same_routes FROM mesh.routes;
+SELECT id AS cache_route FROM mesh.routes WHERE target = 'cat_cache' AND source = 'cat_readings'::regclass \gset
 
 -- a role changes in place; a removed target removes its route
 SELECT mesh.apply_catalog($$
@@ -57,6 +58,8 @@ cat_readings:
     cat_cache: {key_prefix: "reading:"}
 $$) AS changes;
 SELECT dataset, replicas, cache FROM mesh.catalog ORDER BY dataset;
+SELECT id = :cache_route AS same_route, role FROM mesh.routes
+WHERE target = 'cat_cache' AND source = 'cat_readings'::regclass;
 -- changed options re-create the route (and backfill it again)
 SELECT mesh.apply_catalog($$
 cat_readings:
