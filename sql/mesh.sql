@@ -420,6 +420,12 @@ CREATE FUNCTION mesh.catalog_yaml() RETURNS text
 CREATE FUNCTION mesh.apply_catalog(doc text) RETURNS integer
 	AS 'MODULE_PATHNAME', 'mesh_apply_catalog' LANGUAGE C VOLATILE STRICT;
 
+-- One key asked of every replica of a table at once, next to the local row.
+CREATE FUNCTION mesh.query_all(source regclass, key text)
+RETURNS TABLE(server name, kind text, role text, found boolean, value jsonb,
+			  latency_ms double precision, error text)
+	AS 'MODULE_PATHNAME', 'mesh_query_all' LANGUAGE C VOLATILE STRICT;
+
 -- A route's role is a label: changing it does not touch the replica.
 CREATE FUNCTION mesh._set_role(source regclass, target name, role text)
 RETURNS void
