@@ -31,13 +31,6 @@
 
 PG_FUNCTION_INFO_V1(mesh_fdw_handler);
 
-/* Planner state kept in baserel->fdw_private. */
-typedef struct RelPlan
-{
-	const MeshConnector *connector;
-	MeshTable  *table;
-} RelPlan;
-
 /* Executor state. */
 typedef struct ScanExec
 {
@@ -53,9 +46,9 @@ typedef struct ScanExec
  * Offer clauses (RestrictInfos) to the connector; returns the pushed quals
  * and their value expressions, and the connector's row estimate.
  */
-static double
-classify_clauses(RelPlan *ps, List *clauses, Index relid, List **pushed,
-				 List **pushed_exprs)
+double
+mesh_classify_clauses(RelPlan *ps, List *clauses, Index relid, List **pushed,
+					  List **pushed_exprs, bool *all_exact)
 {
 	MeshScanPlan plan;
 	List	   *candidates = NIL;
@@ -85,7 +78,12 @@ classify_clauses(RelPlan *ps, List *clauses, Index relid, List **pushed,
 	ps->connector->plan_scan(&plan);
 
 	*pushed = *pushed_exprs = NIL;
+	if (all_exact)
+		*all_exact = plan.nquals == list_length(clauses);
 	for (i = 0; i < plan.nquals; i++)
+	{
+		if (all_exact && !(plan.quals[i].pushed && plan.quals[i].exact))
+			*all_exact = false;
 		if (plan.quals[i].pushed)
 		{
 			MeshQual   *q = palloc(sizeof(MeshQual));
@@ -94,6 +92,12 @@ classify_clauses(RelPlan *ps, List *clauses, Index relid, List **pushed,
 			*pushed = lappend(*pushed, q);
 			*pushed_exprs = lappend(*pushed_exprs, list_nth(exprs, i));
 		}
+	}
+	if (ps->plan == NULL)
+	{
+		ps->plan = palloc(sizeof(MeshScanPlan));
+		*ps->plan = plan;
+	}
 	return clamp_row_est(plan.rows);
 }
 
@@ -105,18 +109,19 @@ mesh_get_rel_size(PlannerInfo *root, RelOptInfo *baserel, Oid relid)
 	List	   *pushed,
 			   *exprs;
 
+	ps->tag = MESH_REL_BASE;
 	ps->table = mesh_table_get(relid, &serverid, &ps->connector);
 	if (!(ps->connector->caps & MESH_CAP_SCAN))
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("%s foreign tables cannot be read", ps->connector->kind)));
-	baserel->rows = classify_clauses(ps, baserel->baserestrictinfo, baserel->relid,
-									 &pushed, &exprs);
+	baserel->rows = mesh_classify_clauses(ps, baserel->baserestrictinfo, baserel->relid,
+										  &pushed, &exprs, &ps->quals_exact);
 	baserel->fdw_private = ps;
 }
 
-static Cost
-scan_cost(double rows)
+Cost
+mesh_scan_cost(double rows)
 {
 	return rows * (cpu_tuple_cost * 10);
 }
@@ -162,13 +167,14 @@ add_parameterized_paths(PlannerInfo *root, RelOptInfo *baserel, RelPlan *ps)
 
 			if (bms_is_empty(outer) || !join_clause_is_movable_to(ri, baserel))
 				continue;
-			rows = classify_clauses(ps, list_make1(ri), baserel->relid, &pushed, &exprs);
+			rows = mesh_classify_clauses(ps, list_make1(ri), baserel->relid, &pushed, &exprs,
+										 NULL);
 			if (pushed == NIL)
 				continue;
 			ppi = get_baserel_parampathinfo(root, baserel, outer);
 			add_path(baserel, (Path *)
 					 create_foreignscan_path(root, baserel, NULL, Min(rows, ppi->ppi_rows),
-											 1, 1 + scan_cost(rows), NIL, outer,
+											 1, 1 + mesh_scan_cost(rows), NIL, outer,
 											 NULL, NIL));
 		}
 	}
@@ -179,14 +185,14 @@ mesh_get_paths(PlannerInfo *root, RelOptInfo *baserel, Oid relid)
 {
 	add_path(baserel, (Path *)
 			 create_foreignscan_path(root, baserel, NULL, baserel->rows,
-									 10, 10 + scan_cost(baserel->rows), NIL, NULL,
+									 10, 10 + mesh_scan_cost(baserel->rows), NIL, NULL,
 									 NULL, NIL));
 	add_parameterized_paths(root, baserel, baserel->fdw_private);
 }
 
 /* Integer list of the attnums the query uses (0 = whole row). */
-static List *
-used_columns(RelOptInfo *baserel)
+List *
+mesh_used_columns(RelOptInfo *baserel)
 {
 	Bitmapset  *attrs = NULL;
 	List	   *result = NIL;
@@ -202,34 +208,62 @@ used_columns(RelOptInfo *baserel)
 	return result;
 }
 
-static ForeignScan *
-mesh_get_plan(PlannerInfo *root, RelOptInfo *baserel, Oid relid,
-			  ForeignPath *best_path, List *tlist, List *scan_clauses,
-			  Plan *outer_plan)
+/*
+ * The pushed quals of clauses as the plan carries them: *quals (one
+ * (attnum, op, has_value) int list each) and *fdw_exprs (their values).
+ */
+void
+mesh_plan_quals(RelPlan *ps, List *clauses, Index relid, List **quals, List **fdw_exprs)
 {
-	RelPlan    *ps = baserel->fdw_private;
-	List	   *quals = NIL;
-	List	   *fdw_exprs = NIL;
 	List	   *pushed,
 			   *pushed_exprs;
 	ListCell   *lc,
 			   *lc2;
 
-	/* scan_clauses include the join clauses of a parameterized path */
-	classify_clauses(ps, scan_clauses, baserel->relid, &pushed, &pushed_exprs);
+	*quals = *fdw_exprs = NIL;
+	mesh_classify_clauses(ps, clauses, relid, &pushed, &pushed_exprs, NULL);
 	forboth(lc, pushed, lc2, pushed_exprs)
 	{
 		MeshQual   *q = lfirst(lc);
 		Expr	   *e = lfirst(lc2);
 
-		quals = lappend(quals, list_make3_int(q->attnum, q->op, e != NULL));
+		*quals = lappend(*quals, list_make3_int(q->attnum, q->op, e != NULL));
 		if (e != NULL)
-			fdw_exprs = lappend(fdw_exprs, e);
+			*fdw_exprs = lappend(*fdw_exprs, e);
 	}
+}
+
+/*
+ * The plan's fdw_private: quals, used columns, a copy of the value
+ * expressions (for EXPLAIN), the serialized MeshUpper (NIL: none), and the
+ * range table index and oid of the foreign table (needed when an upper
+ * scan has scanrelid 0).
+ */
+List *
+mesh_plan_private(List *quals, List *used, List *fdw_exprs, List *upper, Index rti, Oid relid)
+{
+	return list_make5(quals, used, copyObject(fdw_exprs), upper,
+					  list_make2_int((int) rti, (int) relid));
+}
+
+static ForeignScan *
+mesh_get_plan(PlannerInfo *root, RelOptInfo *rel, Oid relid,
+			  ForeignPath *best_path, List *tlist, List *scan_clauses,
+			  Plan *outer_plan)
+{
+	RelPlan    *ps = rel->fdw_private;
+	List	   *quals;
+	List	   *fdw_exprs;
+
+	if (ps->tag == MESH_REL_UPPER)
+		return mesh_get_upper_plan(root, rel, best_path, tlist, outer_plan);
+	/* scan_clauses include the join clauses of a parameterized path */
+	mesh_plan_quals(ps, scan_clauses, rel->relid, &quals, &fdw_exprs);
 	scan_clauses = extract_actual_clauses(scan_clauses, false);
 	/* fdw_exprs get outer Vars replaced by Params; keep them for EXPLAIN */
-	return make_foreignscan(tlist, scan_clauses, baserel->relid, fdw_exprs,
-							list_make3(quals, used_columns(baserel), copyObject(fdw_exprs)),
+	return make_foreignscan(tlist, scan_clauses, rel->relid, fdw_exprs,
+							mesh_plan_private(quals, mesh_used_columns(rel), fdw_exprs, NIL,
+											  rel->relid, relid),
 							NIL, NIL, outer_plan);
 }
 
@@ -266,18 +300,20 @@ mesh_begin_scan(ForeignScanState *node, int eflags)
 {
 	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
 	EState	   *estate = node->ss.ps.state;
-	Relation	rel = node->ss.ss_currentRelation;
 	Oid			serverid;
 	ScanExec   *ss = palloc0(sizeof(ScanExec));
 	List	   *quals = linitial(fsplan->fdw_private);
 	List	   *used = lsecond(fsplan->fdw_private);
+	List	   *upper = lfourth(fsplan->fdw_private);
+	List	   *ids = list_nth(fsplan->fdw_private, 4);
 	ListCell   *lc;
 	ListCell   *exprcell;
 	int			i = 0;
 	Oid			userid;
 
 	node->fdw_state = ss;
-	ss->scan.table = mesh_table_get(RelationGetRelid(rel), &serverid, &ss->connector);
+	ss->scan.table = mesh_table_get((Oid) lsecond_int(ids), &serverid, &ss->connector);
+	ss->scan.upper = mesh_upper_deserialize(upper);
 	ss->scan.nquals = list_length(quals);
 	ss->scan.quals = palloc0(sizeof(MeshQual) * Max(ss->scan.nquals, 1));
 	exprcell = list_head(fsplan->fdw_exprs);
@@ -318,7 +354,7 @@ mesh_begin_scan(ForeignScanState *node, int eflags)
 	userid = OidIsValid(fsplan->checkAsUser) ? fsplan->checkAsUser : GetUserId();
 #else
 	{
-		RangeTblEntry *rte = exec_rt_fetch(fsplan->scan.scanrelid, estate);
+		RangeTblEntry *rte = exec_rt_fetch((Index) linitial_int(ids), estate);
 
 		userid = OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
 	}
@@ -438,5 +474,6 @@ mesh_fdw_handler(PG_FUNCTION_ARGS)
 	mesh_fdw_scan_routine(routine);
 	mesh_fdw_modify_routine(routine);
 	mesh_fdw_import_routine(routine);
+	mesh_fdw_upper_routine(routine);
 	PG_RETURN_POINTER(routine);
 }
