@@ -198,19 +198,22 @@ ch_raise(ChConn *cc, long status, const char *body, const char *what)
 	pg_unreachable();
 }
 
-/* The request path: "/?database=<db>" plus settings ("a=1&b=2", may be NULL). */
+/*
+ * The request path: "/?" and settings ("a=1&b=2", may be NULL).  mesh's
+ * own statements name `database`.`table`; only mesh.execute passes the
+ * server's database (database=) for the user's unqualified names.
+ */
 char *
 ch_path(ChConn *cc, const char *settings)
 {
 	StringInfoData path;
 
 	initStringInfo(&path);
-	appendStringInfoChar(&path, '/');
-	mesh_http_append_param(&path, "database", cc->database);
+	appendStringInfoString(&path, "/?");
 	if (cc->gzip)
-		appendStringInfoString(&path, "&enable_http_compression=1");
+		appendStringInfoString(&path, "enable_http_compression=1&");
 	if (settings && settings[0])
-		appendStringInfo(&path, "&%s", settings);
+		appendStringInfoString(&path, settings);
 	return path.data;
 }
 
@@ -268,7 +271,7 @@ ch_insert(ChConn *cc, const char *insert_sql, const char *data, size_t len, cons
 
 	initStringInfo(&path);
 	appendStringInfoString(&path, ch_path(cc, NULL));
-	mesh_http_append_param(&path, "query", insert_sql);
+	appendStringInfo(&path, "query=%s", mesh_http_escape(insert_sql));
 	req.method = "POST";
 	req.path = path.data;
 	req.body = data;

@@ -39,10 +39,6 @@
 #include "clickhouse_internal.h"
 #include "mesh_util.h"
 
-#define EPOCH_OFFSET_DAYS ((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE))
-#define EPOCH_OFFSET_USEC (EPOCH_OFFSET_DAYS * USECS_PER_DAY)
-#define MAX_DATE_DAYS 65535
-#define MAX_DATETIME_SECS ((int64) PG_UINT32_MAX)
 /* ClickHouse 18.16 crashes when LIMIT + OFFSET overflows: stay far below */
 #define MAX_LIMIT ((int64) 1 << 60)
 

@@ -230,7 +230,9 @@ ch_execute(void *conn, const char *request, Jsonb *params)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("params of a ClickHouse request must be a JSON object"),
 				 errhint("For example: '{\"id\": 5}' for a query with {id:UInt32}.")));
-	ch_query(cc, substitute(request, params), EXECUTE_SETTINGS, "a query", &resp);
+	ch_query(cc, substitute(request, params),
+			 psprintf("database=%s&" EXECUTE_SETTINGS, mesh_http_escape(cc->database)),
+			 "a query", &resp);
 	p = resp.body.data;
 	while (*p)
 	{

@@ -5,10 +5,22 @@
 #ifndef MESH_CLICKHOUSE_INTERNAL_H
 #define MESH_CLICKHOUSE_INTERNAL_H
 
+#include "datatype/timestamp.h"
 #include "lib/stringinfo.h"
 
 #include "connector.h"
 #include "http.h"
+
+/* Unix epoch offsets of PostgreSQL's day and microsecond counts (2000-01-01). */
+#define EPOCH_OFFSET_DAYS ((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE))
+#define EPOCH_OFFSET_USEC (EPOCH_OFFSET_DAYS * USECS_PER_DAY)
+
+/*
+ * The last day ClickHouse 18.16 stores and prints in a Date or DateTime:
+ * 2105-12-31 (newer servers go further; these bounds are safe for all).
+ */
+#define MAX_DATE_DAYS 49672
+#define MAX_DATETIME_SECS ((int64) (MAX_DATE_DAYS + 1) * SECS_PER_DAY - 1)
 
 /* One cached connection (lives in TopMemoryContext). */
 typedef struct ChConn

@@ -23,7 +23,6 @@
 
 #include "clickhouse_internal.h"
 
-#define EPOCH_OFFSET_USEC ((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY)
 
 typedef struct ChScanState
 {
@@ -62,9 +61,12 @@ ch_begin_scan(MeshScan *scan)
 	req.body_len = strlen(req.body);
 	req.content_type = "text/plain; charset=utf-8";
 	req.what = "a query";
+	req.accept_error = true;
 	scan->requests++;
 	mesh_http_stream_open(st->cc->http, &req, &st->stream);
 	st->open = true;
+	if (st->stream.response.status < 200 || st->stream.response.status >= 300)
+		ch_raise(st->cc, st->stream.response.status, st->stream.response.body.data, "a query");
 }
 
 static void

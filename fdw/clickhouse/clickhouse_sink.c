@@ -15,6 +15,10 @@
  * wins when ClickHouse merges.  A TRUNCATE event is TRUNCATE TABLE (a
  * replay re-applies what followed it).
  *
+ * Backfill rows carry the id just below the first event that follows the
+ * copy (connector.h), so they beat what an earlier route left and lose to
+ * every later change.
+ *
  * Readers must collapse versions and skip tombstones: verify uses
  * argMax(column, _mesh_version) ... GROUP BY key HAVING
  * argMax(_mesh_deleted, _mesh_version) = 0, which is right before and

@@ -25,8 +25,6 @@
 
 #include "clickhouse_internal.h"
 
-#define EPOCH_OFFSET_DAYS ((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE))
-#define EPOCH_OFFSET_USEC (EPOCH_OFFSET_DAYS * USECS_PER_DAY)
 
 /* ---- parsing type text */
 
@@ -621,8 +619,8 @@ ch_encode_text(StringInfo buf, ChType *t, Oid pgtype, const char *value, const c
 				int64		days = floor_div(parse_pg_timestamp(t, pgtype == DATEOID ? DATEOID : pgtype,
 																column, value), USECS_PER_DAY);
 
-				if (t->kind == CH_DATE && (days < 0 || days > 65535))
-					value_error(t, column, value, "A ClickHouse Date holds 1970-01-01 to 2149-06-06.");
+				if (t->kind == CH_DATE && (days < 0 || days > MAX_DATE_DAYS))
+					value_error(t, column, value, "A ClickHouse Date holds 1970-01-01 to 2105-12-31.");
 				append_le(buf, (uint64) days, t->kind == CH_DATE ? 2 : 4);
 				return;
 			}
@@ -631,9 +629,9 @@ ch_encode_text(StringInfo buf, ChType *t, Oid pgtype, const char *value, const c
 				int64		secs = floor_div(parse_pg_timestamp(t, pgtype, column, value),
 											 USECS_PER_SEC);
 
-				if (secs < 0 || secs > PG_UINT32_MAX)
+				if (secs < 0 || secs > MAX_DATETIME_SECS)
 					value_error(t, column, value,
-								"A ClickHouse DateTime holds 1970-01-01 00:00:00 to 2106-02-07 06:28:15 UTC.");
+								"A ClickHouse DateTime holds 1970-01-01 00:00:00 to 2105-12-31 23:59:59 UTC.");
 				append_le(buf, (uint64) secs, 4);
 				return;
 			}
