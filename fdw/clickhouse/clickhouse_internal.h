@@ -117,7 +117,7 @@ extern void ch_encode_datum(StringInfo buf, ChType *t, MeshColumn *col, Datum va
 							bool isnull);
 extern void ch_sql_value(StringInfo buf, ChType *t, Oid pgtype, const char *value,
 						 const char *column);
-extern char *ch_remote_to_pg_text(ChType *t, Oid pgtype, char *value);
+extern char *ch_remote_to_pg_text(ChType *t, Oid pgtype, char *value, size_t len);
 extern bool ch_epoch_from_text(const char *s, size_t len, int64 *usec);
 extern char *ch_array_to_pg(const char *s, size_t len);
 

@@ -19,11 +19,12 @@
  * copy (connector.h), so they beat what an earlier route left and lose to
  * every later change.
  *
- * Readers must collapse versions and skip tombstones: verify uses
- * argMax(column, _mesh_version) ... GROUP BY key HAVING
- * argMax(_mesh_deleted, _mesh_version) = 0, which is right before and
- * after merges (FINAL with a WHERE on _mesh_deleted is not, on 18.16:
- * the WHERE may run before the collapse).
+ * Readers must collapse versions and skip tombstones: verify reads
+ * argMax(tuple(columns), _mesh_version) ... GROUP BY key, keeping keys
+ * whose argMax(_mesh_deleted, _mesh_version) is 0, which is right before
+ * and after merges (FINAL with a WHERE on _mesh_deleted is not, on 18.16:
+ * the WHERE may run before the collapse).  Names starting with _mesh_
+ * are mesh's own in a replica.
  */
 #include "postgres.h"
 
@@ -450,16 +451,22 @@ ch_apply(void *conn, MeshRoute *route, MeshEvent *events, int n)
 	PG_END_TRY();
 }
 
-/* The SELECT expression reading column c of the target as text. */
+/*
+ * The expression reading column c of the target as text: a key column
+ * itself, another one from the tuple _mesh_row (see ch_fetch_rows).
+ */
 static char *
-column_expr(MeshRoute *route, ChSink *s, int c, bool collapse)
+column_expr(MeshRoute *route, ChSink *s, int c, int tuple_pos)
 {
 	StringInfoData buf;
 	char	   *e;
 
 	initStringInfo(&buf);
-	ch_append_ident(&buf, route->columns[c]);
-	e = collapse ? psprintf("argMax(%s, `_mesh_version`)", buf.data) : buf.data;
+	if (tuple_pos > 0)
+		appendStringInfo(&buf, "tupleElement(`_mesh_row`, %d)", tuple_pos);
+	else
+		ch_append_ident(&buf, route->columns[c]);
+	e = buf.data;
 	if (s->types[c]->kind == CH_DATETIME || s->types[c]->kind == CH_DATETIME64)
 		e = psprintf("toString(%s, 'UTC')", e);
 	return e;
@@ -546,8 +553,17 @@ verify_rows(ChConn *cc, MeshRoute *route, ChSink *s, const char *sql, int nfield
 		if (nl == NULL || ch_tsv_split(p, nl - p, f, lens, nfields) != nfields)
 			mesh_json_malformed(cc->servername, what, "A row has the wrong number of fields.");
 		for (int i = 0; i < nfields; i++)
+		{
+			char	   *copy = NULL;
+
+			if (f[i])
+			{
+				copy = palloc(lens[i] + 1);
+				memcpy(copy, f[i], lens[i] + 1);
+			}
 			row[i] = ch_remote_to_pg_text(s->types[columns[i]], route->types[columns[i]],
-										  f[i] ? pstrdup(f[i]) : NULL);
+										  copy, lens[i]);
+		}
 		rows = lappend(rows, row);
 		p = nl + 1;
 	}
@@ -572,7 +588,8 @@ ch_fetch_rows(void *conn, MeshRoute *route, int n, char ***keys, char ***rows)
 {
 	ChConn	   *cc = conn;
 	ChSink	   *s = sink_for(cc, route);
-	StringInfoData sql;
+	StringInfoData sql,
+				tuple;
 	int		   *columns = palloc(sizeof(int) * Max(route->ncolumns, 1));
 	WantedKey  *want = palloc(sizeof(WantedKey) * Max(n, 1));
 	List	   *found;
@@ -583,14 +600,27 @@ ch_fetch_rows(void *conn, MeshRoute *route, int n, char ***keys, char ***rows)
 		rows[i] = NULL;
 	if (n == 0)
 		return;
+	/*
+	 * The newest version of each key: argMax of a tuple (argMax of a
+	 * Nullable column would skip a NULL written last), live ones only.
+	 */
 	initStringInfo(&sql);
+	initStringInfo(&tuple);
 	appendStringInfoString(&sql, "SELECT ");
-	for (int c = 0; c < route->ncolumns; c++)
+	for (int c = 0, pos = 0; c < route->ncolumns; c++)
 	{
 		columns[c] = c;
-		appendStringInfo(&sql, "%s%s", c ? ", " : "", column_expr(route, s, c, !is_key(route, c)));
+		if (!is_key(route, c))
+		{
+			appendStringInfoString(&tuple, tuple.len ? ", " : "");
+			ch_append_ident(&tuple, route->columns[c]);
+		}
+		appendStringInfo(&sql, "%s%s", c ? ", " : "",
+						 column_expr(route, s, c, is_key(route, c) ? 0 : ++pos));
 	}
-	appendStringInfo(&sql, " FROM %s WHERE %s%s%s IN (", s->qualified,
+	appendStringInfo(&sql, " FROM (SELECT %s, argMax(tuple(%s), `_mesh_version`) AS `_mesh_row`,"
+					 " argMax(`_mesh_deleted`, `_mesh_version`) AS `_mesh_dead` FROM %s WHERE %s%s%s IN (",
+					 key_list(route), tuple.len ? tuple.data : "0", s->qualified,
 					 route->nkeys > 1 ? "(" : "", key_list(route), route->nkeys > 1 ? ")" : "");
 	for (int i = 0; i < n; i++)
 	{
@@ -600,8 +630,8 @@ ch_fetch_rows(void *conn, MeshRoute *route, int n, char ***keys, char ***rows)
 		want[i].key = normalized_key(route, keys[i]);
 		want[i].index = i;
 	}
-	appendStringInfo(&sql, ") GROUP BY %s HAVING argMax(`_mesh_deleted`, `_mesh_version`) = 0"
-					 " FORMAT TabSeparated", key_list(route));
+	appendStringInfo(&sql, ") GROUP BY %s) WHERE `_mesh_dead` = 0 FORMAT TabSeparated",
+					 key_list(route));
 	qsort(want, n, sizeof(WantedKey), wanted_cmp);
 	found = verify_rows(cc, route, s, sql.data, route->ncolumns, columns, "a verify read");
 	foreach(lc, found)
@@ -656,7 +686,7 @@ ch_scan_keys(void *conn, MeshRoute *route, void **state, int max, char ***keys)
 		{
 			columns[k] = route->key_index[k];
 			appendStringInfo(&sql, "%s%s", k ? ", " : "",
-							 column_expr(route, s, route->key_index[k], false));
+							 column_expr(route, s, route->key_index[k], 0));
 		}
 		appendStringInfo(&sql, " FROM %s", s->qualified);
 		if (ks->last)

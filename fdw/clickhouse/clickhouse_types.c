@@ -845,10 +845,10 @@ ch_sql_value(StringInfo buf, ChType *t, Oid pgtype, const char *value, const cha
  * through toString(x, 'UTC')) in PostgreSQL's text form for pgtype:
  * DateTime gets its "+00", ClickHouse's zero date 0000-00-00 is
  * 1970-01-01, UInt8 booleans become t/f, inf/nan their PostgreSQL
- * spellings, raw bytes of a bytea its hex form.
+ * spellings, raw bytes (len of them) of a bytea its hex form.
  */
 char *
-ch_remote_to_pg_text(ChType *t, Oid pgtype, char *value)
+ch_remote_to_pg_text(ChType *t, Oid pgtype, char *value, size_t len)
 {
 	if (value == NULL)
 		return NULL;
@@ -882,10 +882,10 @@ ch_remote_to_pg_text(ChType *t, Oid pgtype, char *value)
 		case CH_FIXEDSTRING:
 			if (pgtype == BYTEAOID)
 			{
-				bytea	   *b = palloc(strlen(value) + VARHDRSZ);
+				bytea	   *b = palloc(len + VARHDRSZ);
 
-				SET_VARSIZE(b, strlen(value) + VARHDRSZ);
-				memcpy(VARDATA(b), value, strlen(value));
+				SET_VARSIZE(b, len + VARHDRSZ);
+				memcpy(VARDATA(b), value, len);
 				return DatumGetCString(DirectFunctionCall1(byteaout, PointerGetDatum(b)));
 			}
 			return value;

@@ -4,43 +4,43 @@
 -- BY / LIMIT and aggregate pushdown.
 \getenv ch_port MESH_CLICKHOUSE_PORT
 \set ch_url 'http://127.0.0.1:' :ch_port
-CREATE SERVER ch_admin FOREIGN DATA WRAPPER mesh_clickhouse OPTIONS (url :'ch_url');
-CREATE SERVER ch FOREIGN DATA WRAPPER mesh_clickhouse OPTIONS (url :'ch_url', database 'mesh_scan');
-SELECT * FROM mesh.execute('ch_admin', 'DROP DATABASE IF EXISTS mesh_scan');
-SELECT * FROM mesh.execute('ch_admin', 'CREATE DATABASE mesh_scan');
+CREATE SERVER ch_scan_admin FOREIGN DATA WRAPPER mesh_clickhouse OPTIONS (url :'ch_url');
+CREATE SERVER ch_scan FOREIGN DATA WRAPPER mesh_clickhouse OPTIONS (url :'ch_url', database 'mesh_scan');
+SELECT * FROM mesh.execute('ch_scan_admin', 'DROP DATABASE IF EXISTS mesh_scan');
+SELECT * FROM mesh.execute('ch_scan_admin', 'CREATE DATABASE mesh_scan');
 
 -- 1000 rows; v has NULLs (every 50th) and NaNs (every 97th)
-SELECT * FROM mesh.execute('ch', $$
+SELECT * FROM mesh.execute('ch_scan', $$
 	CREATE TABLE readings (id Int32, sensor String, v Nullable(Float64), ts DateTime,
 		day Date, amount Decimal(12, 2), ok UInt8, tags Array(String), big UInt64)
 	ENGINE = MergeTree ORDER BY id$$);
-SELECT * FROM mesh.execute('ch', $$
+SELECT * FROM mesh.execute('ch_scan', $$
 	INSERT INTO readings SELECT number, concat('s', toString(number % 7)),
 		if(number % 50 = 0, NULL, if(number % 97 = 0, nan, (number % 13) * 1.25 - 3)),
 		toDateTime(1767225600 + number * 37), toDate('2026-01-01') + intDiv(number, 100),
 		CAST(number * 0.25 AS Decimal(12, 2)), number % 3 = 0, ['t', toString(number % 4)],
 		18446744073709551615 - number
 	FROM system.numbers LIMIT 1000$$);
-SELECT * FROM mesh.execute('ch', $$
+SELECT * FROM mesh.execute('ch_scan', $$
 	CREATE TABLE types (i8 Int8, u16 UInt16, u32 UInt32, u64 UInt64, i64 Int64, f32 Float32,
 		dec Decimal(20, 5), fs FixedString(4), ns Nullable(String), e Enum8('a' = 1, 'b' = 2),
 		arr Array(Nullable(Int32)), nested Array(Array(Int8)), u UUID, d Date,
 		dt DateTime('Europe/Berlin'), tup Tuple(Int8, String))
 	ENGINE = Memory$$);
-SELECT * FROM mesh.execute('ch', $$
+SELECT * FROM mesh.execute('ch_scan', $$
 	INSERT INTO types VALUES (-8, 65535, 4294967295, 18446744073709551615, -9223372036854775808,
 		0.1, -12345678901234.56789, 'ab', NULL, 'b', [1, NULL, -3], [[1], [2, 3]],
 		'61f0c404-5cb3-11e7-907b-a6006ad3dba0', '2105-12-31', 1767225600, (1, 'x'))$$);
 
 -- IMPORT FOREIGN SCHEMA: one foreign table per ClickHouse table
 CREATE SCHEMA chs;
-IMPORT FOREIGN SCHEMA mesh_scan FROM SERVER ch INTO chs;
+IMPORT FOREIGN SCHEMA mesh_scan FROM SERVER ch_scan INTO chs;
 \d chs.readings
 \d chs.types
 SELECT * FROM chs.types;
-IMPORT FOREIGN SCHEMA mesh_scan LIMIT TO (types) FROM SERVER ch_admin INTO public;
+IMPORT FOREIGN SCHEMA mesh_scan LIMIT TO (types) FROM SERVER ch_scan_admin INTO public;
 SELECT ftoptions FROM pg_foreign_table WHERE ftrelid = 'public.types'::regclass;
-IMPORT FOREIGN SCHEMA no_such_db FROM SERVER ch INTO public;
+IMPORT FOREIGN SCHEMA no_such_db FROM SERVER ch_scan INTO public;
 SET search_path = chs, public;
 
 -- a local copy: PostgreSQL's own answers to compare with
@@ -84,10 +84,10 @@ FROM unnest(ARRAY[
 -- the same conditions sent natively give the same rows
 SELECT (SELECT array_agg(id ORDER BY id) FROM readings WHERE v > 10) =
 	(SELECT array_agg((r->>'id')::int ORDER BY (r->>'id')::int)
-	 FROM mesh.execute('ch', 'SELECT id FROM readings WHERE v > 10 OR isNaN(v)') r) AS same_as_native;
+	 FROM mesh.execute('ch_scan', 'SELECT id FROM readings WHERE v > 10 OR isNaN(v)') r) AS same_as_native;
 SELECT (SELECT array_agg(id ORDER BY id) FROM readings WHERE sensor LIKE 's_' AND ts < '2026-01-01 00:05:00+00') =
 	(SELECT array_agg((r->>'id')::int ORDER BY (r->>'id')::int)
-	 FROM mesh.execute('ch', $$SELECT id FROM readings WHERE sensor LIKE 's_' AND ts < toDateTime('2026-01-01 00:05:00', 'UTC')$$) r)
+	 FROM mesh.execute('ch_scan', $$SELECT id FROM readings WHERE sensor LIKE 's_' AND ts < toDateTime('2026-01-01 00:05:00', 'UTC')$$) r)
 	AS same_as_native;
 -- round trips are counted
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT id FROM readings WHERE id = 1;
@@ -175,3 +175,8 @@ EXPLAIN (VERBOSE, COSTS OFF) SELECT sum(v), avg(v) FROM readings;
 SELECT sum(v) IS NOT DISTINCT FROM (SELECT sum(v) FROM local) AS same_nan_sum FROM readings;
 EXPLAIN (VERBOSE, COSTS OFF) SELECT sensor, count(*) FROM readings GROUP BY sensor ORDER BY count(*) DESC, sensor LIMIT 2;
 SELECT sensor, count(*) FROM readings GROUP BY sensor ORDER BY count(*) DESC, sensor LIMIT 2;
+
+RESET search_path;
+DROP FUNCTION same_ids(text), remote_sql(text);
+DROP SCHEMA chs CASCADE;
+DROP SERVER ch_scan, ch_scan_admin CASCADE;

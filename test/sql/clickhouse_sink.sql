@@ -5,10 +5,10 @@
 -- errors of a route that cannot work.
 \getenv ch_port MESH_CLICKHOUSE_PORT
 \set ch_url 'http://127.0.0.1:' :ch_port
-CREATE SERVER ch_admin FOREIGN DATA WRAPPER mesh_clickhouse OPTIONS (url :'ch_url');
-SELECT * FROM mesh.execute('ch_admin', 'DROP DATABASE IF EXISTS mesh_sink');
-SELECT * FROM mesh.execute('ch_admin', 'CREATE DATABASE mesh_sink');
-CREATE SERVER ch FOREIGN DATA WRAPPER mesh_clickhouse OPTIONS (url :'ch_url', database 'mesh_sink');
+CREATE SERVER ch_sink_admin FOREIGN DATA WRAPPER mesh_clickhouse OPTIONS (url :'ch_url');
+SELECT * FROM mesh.execute('ch_sink_admin', 'DROP DATABASE IF EXISTS mesh_sink');
+SELECT * FROM mesh.execute('ch_sink_admin', 'CREATE DATABASE mesh_sink');
+CREATE SERVER ch_sink FOREIGN DATA WRAPPER mesh_clickhouse OPTIONS (url :'ch_url', database 'mesh_sink');
 
 -- existing rows are copied first (backfill)
 CREATE TABLE readings (id int PRIMARY KEY, sensor text, v float8, r real, ts timestamptz,
@@ -19,13 +19,13 @@ INSERT INTO readings SELECT g, 's' || (g % 3), g * 1.5, g / 4.0, '2026-01-01 00:
 	'2026-01-01'::date + g, jsonb_build_object('g', g), ARRAY['a', g::text], md5(g::text)::uuid,
 	decode(lpad(to_hex(g), 4, '0'), 'hex'), g, g * 1000000000000
 FROM generate_series(1, 100) g;
-SELECT mesh.replicate('readings', 'ch') > 0 AS route;
-SELECT target, kind, options FROM mesh.routes;
+SELECT mesh.replicate('readings', 'ch_sink') > 0 AS route;
+SELECT target, kind, options FROM mesh.routes WHERE source = 'readings'::regclass;
 SELECT mesh.wait_for_sync();
 SELECT * FROM mesh.verify('readings');
-SELECT * FROM mesh.execute('ch', $$SELECT name, type FROM system.columns
+SELECT * FROM mesh.execute('ch_sink', $$SELECT name, type FROM system.columns
 	WHERE database = 'mesh_sink' AND table = 'readings'$$);
-SELECT * FROM mesh.execute('ch', $$SELECT engine, sorting_key FROM system.tables
+SELECT * FROM mesh.execute('ch_sink', $$SELECT engine, sorting_key FROM system.tables
 	WHERE database = 'mesh_sink' AND name = 'readings'$$);
 
 -- then every committed change follows
@@ -51,8 +51,9 @@ UPDATE readings SET sensor = 'rolled back' WHERE id = 1;
 ROLLBACK;
 SELECT mesh.wait_for_sync();
 SELECT * FROM mesh.verify('readings');
--- what ClickHouse holds: live rows collapse by version, deletes are tombstones
-SELECT * FROM mesh.execute('ch', $$SELECT id, argMax(sensor, _mesh_version) AS sensor,
+-- what ClickHouse holds: live rows collapse by version, deletes are
+-- tombstones (argMax of a tuple: argMax of a Nullable column skips NULLs)
+SELECT * FROM mesh.execute('ch_sink', $$SELECT id, tupleElement(argMax(tuple(sensor), _mesh_version), 1) AS sensor,
 	argMax(_mesh_deleted, _mesh_version) AS deleted FROM readings
 	WHERE id IN (1, 5, 20, 50, 51, 60, 90, 1020) GROUP BY id ORDER BY id$$);
 
@@ -66,7 +67,7 @@ INSERT INTO readings (id, sensor, v, r, ts, n, free, doc, tags, raw) VALUES
 	(203, repeat('large ', 50000), 0.1, 0.1, NULL, NULL, 'NaN', '{"deep": {"a": [{}]}}', '{""}', '\xdeadbeef');
 SELECT mesh.wait_for_sync();
 SELECT * FROM mesh.verify('readings');
-SELECT * FROM mesh.execute('ch', $$SELECT sensor, v, r, toString(ts, 'UTC') AS ts, n, free, doc, tags, hex(raw) AS raw
+SELECT * FROM mesh.execute('ch_sink', $$SELECT sensor, v, r, toString(ts, 'UTC') AS ts, n, free, doc, tags, hex(raw) AS raw
 	FROM readings WHERE id IN (200, 201) ORDER BY id$$);
 -- a fraction of a second is lost in a DateTime: verify says which column
 UPDATE readings SET ts = '2026-01-01 00:00:00.5+00' WHERE id = 1;
@@ -77,7 +78,8 @@ UPDATE readings SET ts = '2026-01-01 00:00:01+00' WHERE id = 1;
 INSERT INTO readings (id, day) VALUES (300, '1969-12-31');
 INSERT INTO readings (id, sensor) VALUES (301, 'after the poison');
 SELECT mesh.wait_for_sync();
-SELECT event_id > 0 AS has_event, error FROM mesh.dead_letter;
+SELECT event_id > 0 AS has_event, error FROM mesh.dead_letter
+	WHERE route = (SELECT id FROM mesh.routes WHERE source = 'readings'::regclass);
 DELETE FROM readings WHERE id = 300;
 SELECT mesh.wait_for_sync();
 SELECT * FROM mesh.verify('readings');
@@ -87,7 +89,7 @@ TRUNCATE readings;
 INSERT INTO readings (id, sensor) VALUES (1, 'after truncate');
 SELECT mesh.wait_for_sync();
 SELECT * FROM mesh.verify('readings');
-SELECT * FROM mesh.execute('ch', 'SELECT count() AS rows FROM readings');
+SELECT * FROM mesh.execute('ch_sink', 'SELECT count() AS rows FROM readings');
 
 -- bulk statements: 20000 inserts, updates, deletes
 INSERT INTO readings (id, sensor, v) SELECT g, 'bulk', g FROM generate_series(2, 20000) g;
@@ -97,14 +99,14 @@ SELECT mesh.wait_for_sync(60000);
 SELECT * FROM mesh.verify('readings');
 
 -- an emptied replica with an extra row is detected; replay converges, twice
-SELECT * FROM mesh.execute('ch', 'TRUNCATE TABLE readings');
-SELECT * FROM mesh.execute('ch', $$INSERT INTO readings (id, sensor, _mesh_version, _mesh_deleted)
+SELECT * FROM mesh.execute('ch_sink', 'TRUNCATE TABLE readings');
+SELECT * FROM mesh.execute('ch_sink', $$INSERT INTO readings (id, sensor, _mesh_version, _mesh_deleted)
 	VALUES (777777, 'extra', 1, 0)$$);
 SELECT * FROM mesh.verify('readings');
-SELECT mesh.replay('readings', 'ch') > 0 AS replayed;
+SELECT mesh.replay('readings', 'ch_sink') > 0 AS replayed;
 SELECT mesh.wait_for_sync(60000);
 SELECT * FROM mesh.verify('readings');
-SELECT mesh.replay('readings', 'ch') > 0 AS replayed;
+SELECT mesh.replay('readings', 'ch_sink') > 0 AS replayed;
 SELECT mesh.wait_for_sync(60000);
 SELECT * FROM mesh.verify('readings');
 
@@ -113,38 +115,39 @@ CREATE TABLE "Events ""q"" `x`" ("who`s" text, at timestamptz, "new
 line" int, PRIMARY KEY ("who`s", at));
 INSERT INTO "Events ""q"" `x`" VALUES ('a', '2026-01-01 00:00:00+00', 1), (E'b\tc', '2026-01-01 00:00:00+00', 2),
 	('a', '2026-01-02 00:00:00+01', 3);
-SELECT mesh.replicate('"Events ""q"" `x`"', 'ch', '{"table": "events ` \\ ''t''"}') > 0 AS route;
+SELECT mesh.replicate('"Events ""q"" `x`"', 'ch_sink', '{"table": "events ` \\ ''t''"}') > 0 AS route;
 UPDATE "Events ""q"" `x`" SET "new
 line" = 10 WHERE "who`s" = 'a';
 DELETE FROM "Events ""q"" `x`" WHERE "who`s" = E'b\tc';
 INSERT INTO "Events ""q"" `x`" VALUES ('z', '2030-01-01 00:00:00+00', 4);
 SELECT mesh.wait_for_sync();
 SELECT * FROM mesh.verify('"Events ""q"" `x`"');
-SELECT * FROM mesh.execute('ch', $$SELECT name FROM system.tables WHERE database = 'mesh_sink' ORDER BY name$$);
+SELECT * FROM mesh.execute('ch_sink', $$SELECT name FROM system.tables WHERE database = 'mesh_sink' ORDER BY name$$);
 
 -- route errors say what is wrong
 CREATE TABLE other (id int PRIMARY KEY, t text, f float8);
-SELECT mesh.replicate('other', 'ch', '{"tabel": "x"}');
-SELECT mesh.replicate('other', 'ch', '{"database": "no_such_db"}');
-SELECT * FROM mesh.execute('ch', 'CREATE TABLE plain (id Int32, t String, f Float64) ENGINE = MergeTree ORDER BY id');
-SELECT mesh.replicate('other', 'ch', '{"table": "plain"}');
-SELECT * FROM mesh.execute('ch', $$CREATE TABLE wrong (id Int32, t String, f Float32,
+SELECT mesh.replicate('other', 'ch_sink', '{"tabel": "x"}');
+SELECT mesh.replicate('other', 'ch_sink', '{"database": "no_such_db"}');
+SELECT * FROM mesh.execute('ch_sink', 'CREATE TABLE plain (id Int32, t String, f Float64) ENGINE = MergeTree ORDER BY id');
+SELECT mesh.replicate('other', 'ch_sink', '{"table": "plain"}');
+SELECT * FROM mesh.execute('ch_sink', $$CREATE TABLE wrong (id Int32, t String, f Float32,
 	_mesh_version UInt64, _mesh_deleted UInt8) ENGINE = ReplacingMergeTree(_mesh_version) ORDER BY id$$);
-SELECT mesh.replicate('other', 'ch', '{"table": "wrong"}');
-SELECT * FROM mesh.execute('ch', $$CREATE TABLE nometa (id Int32, t String, f Float64)
+SELECT mesh.replicate('other', 'ch_sink', '{"table": "wrong"}');
+SELECT * FROM mesh.execute('ch_sink', $$CREATE TABLE nometa (id Int32, t String, f Float64)
 	ENGINE = ReplacingMergeTree ORDER BY id$$);
-SELECT mesh.replicate('other', 'ch', '{"table": "nometa"}');
+SELECT mesh.replicate('other', 'ch_sink', '{"table": "nometa"}');
 -- an existing table of the right shape is used as it is
-SELECT * FROM mesh.execute('ch', $$CREATE TABLE mine (id Int64, t Nullable(String), f Nullable(Float64),
+SELECT * FROM mesh.execute('ch_sink', $$CREATE TABLE mine (id Int64, t Nullable(String), f Nullable(Float64),
 	_mesh_version UInt64, _mesh_deleted UInt8) ENGINE = ReplacingMergeTree(_mesh_version) ORDER BY id$$);
-SELECT mesh.replicate('other', 'ch', '{"table": "mine"}') > 0 AS route;
+SELECT mesh.replicate('other', 'ch_sink', '{"table": "mine"}') > 0 AS route;
 INSERT INTO other VALUES (1, 'x', 1.5), (2, NULL, NULL);
 SELECT mesh.wait_for_sync();
 SELECT * FROM mesh.verify('other');
 SELECT stats.target, stats.delivered > 0 AS delivered, stats.dead, stats.last_error FROM mesh.stats stats
 	WHERE source = 'other'::regclass;
 
-SELECT mesh.unreplicate('readings', 'ch');
-SELECT mesh.unreplicate('"Events ""q"" `x`"', 'ch');
-SELECT mesh.unreplicate('other', 'ch');
+SELECT mesh.unreplicate('readings', 'ch_sink');
+SELECT mesh.unreplicate('"Events ""q"" `x`"', 'ch_sink');
+SELECT mesh.unreplicate('other', 'ch_sink');
 DROP TABLE readings, "Events ""q"" `x`", other;
+DROP SERVER ch_sink, ch_sink_admin CASCADE;
