@@ -384,7 +384,10 @@ apply_segment(ChConn *cc, MeshRoute *route, ChSink *s, MeshEvent *events, int lo
 	kp = palloc(sizeof(KeyPos) * n);
 	for (int i = 0; i < n; i++)
 	{
-		kp[i].key = mesh_route_key_text(route, events[lo + i].values, "\x1f");
+		char	  **v = events[lo + i].values;
+
+		kp[i].key = route->nkeys == 1 ? v[route->key_index[0]] :
+			mesh_route_key_text(route, v, "\x1f");
 		kp[i].pos = i;
 	}
 	qsort(kp, n, sizeof(KeyPos), keypos_cmp);

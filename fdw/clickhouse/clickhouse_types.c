@@ -326,6 +326,8 @@ ch_pg_type_for(ChType *t, bool *supported)
 
 /* ---- RowBinary encoding */
 
+static bool parse_iso(const char *s, size_t len, bool date_only, bool tz, int64 *usec);
+
 static void
 value_error(ChType *t, const char *column, const char *value, const char *why)
 {
@@ -432,6 +434,11 @@ static int64
 parse_pg_timestamp(ChType *t, Oid pgtype, const char *column, const char *s)
 {
 	Timestamp	ts;
+	int64		us;
+
+	/* PostgreSQL's ISO output, parsed here; anything else by its input function */
+	if (parse_iso(s, strlen(s), pgtype == DATEOID, pgtype == TIMESTAMPTZOID, &us))
+		return us;
 
 	if (pgtype == TIMESTAMPTZOID)
 		ts = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in, CStringGetDatum(s),
@@ -894,6 +901,97 @@ ch_remote_to_pg_text(ChType *t, Oid pgtype, char *value, size_t len)
 	}
 }
 
+/* n digits at s as a number, or -1 when one is not a digit. */
+static int
+digits(const char *s, int n)
+{
+	int			v = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+/*
+ * Microseconds since 1970 of "YYYY-MM-DD[ hh:mm:ss[.ffffff][+hh[:mm[:ss]]]]"
+ * (an offset only when tz; the time part unless date_only).  False when s
+ * has another form or is not a valid calendar time: callers fall back to
+ * PostgreSQL's input functions, so this only speeds up the common case.
+ */
+static bool
+parse_iso(const char *s, size_t len, bool date_only, bool tz, int64 *usec)
+{
+	int			y = digits(s, 4),
+				m,
+				d,
+				h = 0,
+				mi = 0,
+				sec = 0,
+				jd;
+	int64		frac = 0;
+	int64		offset = 0;
+	size_t		p;
+
+	if (len < 10 || y < 1 || s[4] != '-' || s[7] != '-' ||
+		(m = digits(s + 5, 2)) < 1 || m > 12 || (d = digits(s + 8, 2)) < 1)
+		return false;
+	jd = date2j(y, m, d);
+	{
+		int			yy,
+					mm,
+					dd;
+
+		j2date(jd, &yy, &mm, &dd);
+		if (yy != y || mm != m || dd != d)
+			return false;		/* e.g. February 30 */
+	}
+	p = 10;
+	if (!date_only)
+	{
+		if (len < 19 || s[10] != ' ' || s[13] != ':' || s[16] != ':' ||
+			(h = digits(s + 11, 2)) < 0 || h > 23 || (mi = digits(s + 14, 2)) < 0 || mi > 59 ||
+			(sec = digits(s + 17, 2)) < 0 || sec > 59)
+			return false;
+		p = 19;
+		if (p < len && s[p] == '.')
+		{
+			int			n = 0;
+
+			for (p++; p < len && s[p] >= '0' && s[p] <= '9'; p++, n++)
+				if (n < 6)
+					frac = frac * 10 + (s[p] - '0');
+			if (n == 0 || n > 6)
+				return false;
+			for (; n < 6; n++)
+				frac *= 10;
+		}
+		if (tz)
+		{
+			int			oh,
+						om = 0,
+						os = 0;
+
+			if (p + 3 > len || (s[p] != '+' && s[p] != '-') || (oh = digits(s + p + 1, 2)) < 0)
+				return false;
+			if (p + 6 <= len && s[p + 3] == ':' && (om = digits(s + p + 4, 2)) < 0)
+				return false;
+			if (p + 9 <= len && s[p + 6] == ':' && (os = digits(s + p + 7, 2)) < 0)
+				return false;
+			offset = (oh * SECS_PER_HOUR + om * SECS_PER_MINUTE + os) * (s[p] == '-' ? -1 : 1);
+			p += p + 9 <= len && s[p + 6] == ':' ? 9 : p + 6 <= len && s[p + 3] == ':' ? 6 : 3;
+		}
+	}
+	if (p != len)
+		return false;
+	*usec = ((int64) (jd - UNIX_EPOCH_JDATE) * SECS_PER_DAY + h * SECS_PER_HOUR +
+			 mi * SECS_PER_MINUTE + sec - offset) * USECS_PER_SEC + frac;
+	return true;
+}
+
 /*
  * Microseconds since 1970 of "YYYY-MM-DD hh:mm:ss[.f...]" (UTC, as
  * toString(x, 'UTC') prints; 0000-00-00 00:00:00 is 0).  False when s is
@@ -902,53 +1000,13 @@ ch_remote_to_pg_text(ChType *t, Oid pgtype, char *value, size_t len)
 bool
 ch_epoch_from_text(const char *s, size_t len, int64 *usec)
 {
-	int			v[6];
-	static const int pos[6] = {0, 5, 8, 11, 14, 17};
-	static const int width[6] = {4, 2, 2, 2, 2, 2};
-	int64		frac = 0;
-	int			fdigits = 0;
-
-	if (len < 19 || s[4] != '-' || s[7] != '-' || s[10] != ' ' || s[13] != ':' || s[16] != ':')
-		return false;
-	for (int i = 0; i < 6; i++)
-	{
-		v[i] = 0;
-		for (int k = 0; k < width[i]; k++)
-		{
-			char		c = s[pos[i] + k];
-
-			if (c < '0' || c > '9')
-				return false;
-			v[i] = v[i] * 10 + (c - '0');
-		}
-	}
-	if (len > 19)
-	{
-		if (s[19] != '.' || len == 20)
-			return false;
-		for (size_t i = 20; i < len; i++)
-		{
-			if (s[i] < '0' || s[i] > '9')
-				return false;
-			if (fdigits < 6)
-			{
-				frac = frac * 10 + (s[i] - '0');
-				fdigits++;
-			}
-		}
-		for (; fdigits < 6; fdigits++)
-			frac *= 10;
-	}
-	if (v[0] == 0 && v[1] == 0 && v[2] == 0)
+	if (len >= 19 && strncmp(s, "0000-00-00 00:00:00", 19) == 0 &&
+		(len == 19 || s[19] == '.'))
 	{
 		*usec = 0;
 		return true;
 	}
-	if (v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > 31 || v[3] > 23 || v[4] > 59 || v[5] > 60)
-		return false;
-	*usec = ((int64) (date2j(v[0], v[1], v[2]) - UNIX_EPOCH_JDATE) * SECS_PER_DAY +
-			 v[3] * SECS_PER_HOUR + v[4] * SECS_PER_MINUTE + v[5]) * USECS_PER_SEC + frac;
-	return true;
+	return parse_iso(s, len, false, false, usec);
 }
 
 /*

@@ -69,6 +69,19 @@ SELECT mesh.wait_for_sync();
 SELECT * FROM mesh.verify('readings');
 SELECT * FROM mesh.execute('ch_sink', $$SELECT sensor, v, r, toString(ts, 'UTC') AS ts, n, free, doc, tags, hex(raw) AS raw
 	FROM readings WHERE id IN (200, 201) ORDER BY id$$);
+-- timestamps captured in sessions of other time zones (ISO text with
+-- offsets in minutes: +05:30, -03:30)
+SET DateStyle = ISO;
+SET TimeZone = 'Asia/Kolkata';
+INSERT INTO readings (id, ts, local_ts) VALUES (210, '2026-03-01 10:00:00+00', '2026-03-01 10:00:00');
+SET TimeZone = 'America/St_Johns';
+INSERT INTO readings (id, ts, local_ts) VALUES (211, '2026-03-01 10:00:00+00', '2026-03-01 10:00:00');
+RESET TimeZone;
+RESET DateStyle;
+SELECT mesh.wait_for_sync();
+SELECT * FROM mesh.verify('readings');
+SELECT * FROM mesh.execute('ch_sink', $$SELECT id, toString(ts, 'UTC') AS ts, toString(local_ts, 'UTC') AS local_ts
+	FROM readings WHERE id IN (210, 211) ORDER BY id$$);
 -- a fraction of a second is lost in a DateTime: verify says which column
 UPDATE readings SET ts = '2026-01-01 00:00:00.5+00' WHERE id = 1;
 SELECT mesh.wait_for_sync();
