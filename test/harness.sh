@@ -31,6 +31,15 @@
 # its packages to PACKAGES, and its port variable to cmd_env.
 set -euo pipefail
 
+# Servers must not inherit the caller's descriptors above stderr: a
+# `flock LOCK harness.sh start` would otherwise leave the lock held by every
+# server it started, and a caller's pipe would never see end-of-file.
+for fd_path in /proc/$$/fd/*; do
+	fd=${fd_path##*/}
+	if [ "$fd" -gt 2 ] 2>/dev/null; then eval "exec $fd>&-" 2>/dev/null || true; fi
+done
+unset fd fd_path
+
 HARNESS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")
 TEST_DIR=$(dirname "$HARNESS")
 
@@ -57,7 +66,7 @@ REDIS_ACL_PASSWORD=meshuser_pw
 . "$TEST_DIR/lib/servers_http.sh"
 
 # Prometheus scrapes victoria: start it after victoria.
-SERVERS="pg_hub pg_remote redis redis_auth hang influxdb clickhouse victoria prometheus garbage"
+SERVERS="pg_hub pg_remote redis redis_auth hang influxdb clickhouse victoria prometheus garbage tls"
 
 PACKAGES="postgresql-15 postgresql-contrib postgresql-server-dev-15 libhiredis-dev
 redis-server redis-tools libcurl4-openssl-dev libjansson-dev build-essential
@@ -564,7 +573,7 @@ cmd_env() {
 	for v in MESH_TEST_DIR MESH_PG_PORT MESH_REMOTE_PG_PORT MESH_REDIS_PORT \
 		MESH_REDIS_AUTH_PORT MESH_HANG_PORT MESH_DOWN_PORT MESH_INFLUX_PORT \
 		MESH_INFLUX_RPC_PORT MESH_CLICKHOUSE_PORT MESH_CLICKHOUSE_TCP_PORT MESH_PROMETHEUS_PORT \
-		MESH_VM_PORT MESH_GARBAGE_PORT MESH_METRICS_PORT; do
+		MESH_VM_PORT MESH_GARBAGE_PORT MESH_TLS_PORT MESH_TLS_CLIENT_PORT MESH_METRICS_PORT; do
 		printf 'export %s=%q\n' "$v" "${!v}"
 	done
 	printf 'export PGHOST=127.0.0.1\n'

@@ -6,6 +6,9 @@
 #   prometheus   Prometheus 2.42     (scrapes itself, victoria and mesh every 1 s)
 #                                                                   GET /-/ready, then a first `up`
 #   garbage      test/garbage_server.py (malformed JSON, /status500, /slow)
+#   tls          test/tls_server.py: HTTPS with a test CA (certificates made
+#                with openssl in its folder), one port also requiring a client
+#                certificate
 #
 # Each runs in the foreground as a child of the harness (stdin closed, output
 # to its log), its PID in $MESH_TEST_DIR/NAME/NAME.pid; stop_NAME signals that
@@ -20,6 +23,8 @@ MESH_CLICKHOUSE_TCP_PORT=${MESH_CLICKHOUSE_TCP_PORT:-59000}
 MESH_PROMETHEUS_PORT=${MESH_PROMETHEUS_PORT:-59090}
 MESH_VM_PORT=${MESH_VM_PORT:-58428}
 MESH_GARBAGE_PORT=${MESH_GARBAGE_PORT:-56392}
+MESH_TLS_PORT=${MESH_TLS_PORT:-56393}
+MESH_TLS_CLIENT_PORT=${MESH_TLS_CLIENT_PORT:-56394}
 # where mesh will serve its own /metrics (a Prometheus scrape target)
 MESH_METRICS_PORT=${MESH_METRICS_PORT:-59187}
 # seconds Prometheus may take until its first scrape is queryable
@@ -236,3 +241,42 @@ stop_garbage() {
 }
 port_garbage() { echo "$MESH_GARBAGE_PORT"; }
 pid_garbage() { read_pidfile "$MESH_TEST_DIR/garbage/garbage.pid"; }
+
+# ---------------------------------------------------------------- TLS HTTP server
+# make_test_certs DIR: a CA, a server certificate for 127.0.0.1 and a client
+# certificate, all signed by the CA (readable by postgres, which reads them).
+make_test_certs() {
+	local d=$1
+	openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=mesh test CA" \
+		-keyout "$d/ca.key" -out "$d/ca.crt" 2>/dev/null
+	openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+		-keyout "$d/server.key" -out "$d/server.csr" 2>/dev/null
+	printf 'subjectAltName=IP:127.0.0.1\n' >"$d/san.ext"
+	openssl x509 -req -in "$d/server.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
+		-days 30 -extfile "$d/san.ext" -out "$d/server.crt" 2>/dev/null
+	openssl req -newkey rsa:2048 -nodes -subj "/CN=mesh client" \
+		-keyout "$d/client.key" -out "$d/client.csr" 2>/dev/null
+	openssl x509 -req -in "$d/client.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
+		-days 30 -out "$d/client.crt" 2>/dev/null
+	chmod 755 "$d"
+	chmod 644 "$d"/*.crt "$d"/*.key
+	[ -s "$d/client.crt" ] || die "tls: openssl could not make the test certificates"
+}
+start_tls() {
+	make_test_certs "$(fresh_dir tls)"
+	run_tls
+}
+run_tls() {
+	local dir="$MESH_TEST_DIR/tls"
+	need_bin tls openssl
+	require_port_free tls "$MESH_TLS_PORT"
+	require_port_free tls "$MESH_TLS_CLIENT_PORT"
+	spawn "$dir/tls.pid" "$dir/tls.log" "$(python_bin)" "$TEST_DIR/tls_server.py" \
+		"$MESH_TLS_PORT" "$MESH_TLS_CLIENT_PORT" "$dir/server.crt" "$dir/server.key" "$dir/ca.crt"
+	wait_port tls "$MESH_TLS_CLIENT_PORT" "$dir/tls.log" "$(read_pidfile "$dir/tls.pid")"
+}
+stop_tls() {
+	stop_pidfile tls "$MESH_TEST_DIR/tls/tls.pid" "tls_server\.py $MESH_TLS_PORT( |$)"
+}
+port_tls() { echo "$MESH_TLS_PORT"; }
+pid_tls() { read_pidfile "$MESH_TEST_DIR/tls/tls.pid"; }
