@@ -154,6 +154,27 @@ ch_tsv_split(char *line, size_t len, char **fields, size_t *lens, int max)
 	char	   *end = line + len;
 	int			n = 0;
 
+	/* the common case: no escape in the line, fields end at tabs */
+	if (memchr(line, '\\', len) == NULL)
+	{
+		for (;;)
+		{
+			char	   *tab = memchr(r, '\t', end - r);
+			char	   *fend = tab ? tab : end;
+
+			if (n == max)
+				return -1;
+			fields[n] = r;
+			lens[n++] = fend - r;
+			if (tab == NULL)
+			{
+				*fend = '\0';
+				return n;
+			}
+			*fend = '\0';
+			r = tab + 1;
+		}
+	}
 	for (;;)
 	{
 		char	   *start = r;
@@ -194,15 +215,11 @@ ch_tsv_split(char *line, size_t len, char **fields, size_t *lens, int max)
 			lens[n] = w - start;
 			fields[n++] = start;
 		}
-		if (r >= end)
-		{
-			*(start + lens[n - 1]) = '\0';
-			return n;
-		}
-		/* r is at a tab: the field ends before it */
 		if (fields[n - 1])
 			*(start + lens[n - 1]) = '\0';
-		r++;
+		if (r >= end)
+			return n;
+		r++;					/* past the tab */
 	}
 }
 

@@ -326,7 +326,8 @@ ch_pg_type_for(ChType *t, bool *supported)
 
 /* ---- RowBinary encoding */
 
-static bool parse_iso(const char *s, size_t len, bool date_only, bool tz, int64 *usec);
+static bool parse_iso(const char *s, size_t len, bool date_only, bool tz, bool strict,
+					  int64 *usec);
 
 static void
 value_error(ChType *t, const char *column, const char *value, const char *why)
@@ -437,7 +438,7 @@ parse_pg_timestamp(ChType *t, Oid pgtype, const char *column, const char *s)
 	int64		us;
 
 	/* PostgreSQL's ISO output, parsed here; anything else by its input function */
-	if (parse_iso(s, strlen(s), pgtype == DATEOID, pgtype == TIMESTAMPTZOID, &us))
+	if (parse_iso(s, strlen(s), pgtype == DATEOID, pgtype == TIMESTAMPTZOID, true, &us))
 		return us;
 
 	if (pgtype == TIMESTAMPTZOID)
@@ -919,11 +920,13 @@ digits(const char *s, int n)
 /*
  * Microseconds since 1970 of "YYYY-MM-DD[ hh:mm:ss[.ffffff][+hh[:mm[:ss]]]]"
  * (an offset only when tz; the time part unless date_only).  False when s
- * has another form or is not a valid calendar time: callers fall back to
- * PostgreSQL's input functions, so this only speeds up the common case.
+ * has another form or (strict) is not a valid calendar time: callers fall
+ * back to PostgreSQL's input functions, so this only speeds up the common
+ * case.  ClickHouse prints valid dates only: its text is read without the
+ * calendar check.
  */
 static bool
-parse_iso(const char *s, size_t len, bool date_only, bool tz, int64 *usec)
+parse_iso(const char *s, size_t len, bool date_only, bool tz, bool strict, int64 *usec)
 {
 	int			y = digits(s, 4),
 				m,
@@ -940,6 +943,7 @@ parse_iso(const char *s, size_t len, bool date_only, bool tz, int64 *usec)
 		(m = digits(s + 5, 2)) < 1 || m > 12 || (d = digits(s + 8, 2)) < 1)
 		return false;
 	jd = date2j(y, m, d);
+	if (strict || d > 28)
 	{
 		int			yy,
 					mm,
@@ -1000,13 +1004,13 @@ parse_iso(const char *s, size_t len, bool date_only, bool tz, int64 *usec)
 bool
 ch_epoch_from_text(const char *s, size_t len, int64 *usec)
 {
-	if (len >= 19 && strncmp(s, "0000-00-00 00:00:00", 19) == 0 &&
+	if (s[0] == '0' && len >= 19 && strncmp(s, "0000-00-00 00:00:00", 19) == 0 &&
 		(len == 19 || s[19] == '.'))
 	{
 		*usec = 0;
 		return true;
 	}
-	return parse_iso(s, len, false, false, usec);
+	return parse_iso(s, len, false, false, false, usec);
 }
 
 /*
