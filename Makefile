@@ -8,6 +8,8 @@ CORE_SRCS = $(wildcard src/*.c)
 FDW_SRCS = $(wildcard fdw/*/*.c)
 OBJS = $(CORE_SRCS:.c=.o) $(FDW_SRCS:.c=.o)
 
+.DEFAULT_GOAL := all
+
 # The install script: the core's SQL, then each backend folder's.
 DATA_built = sql/mesh--0.1.0.sql
 FDW_SQL = $(sort $(wildcard fdw/*/*.sql))
@@ -23,7 +25,7 @@ PG_CONFIG ?= pg_config
 PG_CPPFLAGS = -Isrc -I$(shell $(PG_CONFIG) --includedir)
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
 	-Wno-sign-compare -Wno-cast-function-type
-SHLIB_LINK = -lhiredis -lpq -lcurl -ljansson
+SHLIB_LINK = -lhiredis -lpq -lcurl -ljansson -lyaml
 
 EXTRA_CLEAN = test/results test/regression.diffs test/regression.out test/isolation
 

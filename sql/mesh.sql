@@ -262,6 +262,14 @@ DECLARE
 	n integer;
 BEGIN
 	PERFORM mesh._check_access(source, target);
+	-- Removing the last route drops the capture triggers, which needs an
+	-- exclusive lock on the table: take it before the route's rows are
+	-- locked, so a route worker reading the table (a backfill) finishes
+	-- first instead of waiting for this transaction (a deadlock).
+	IF NOT EXISTS (SELECT 1 FROM mesh.route r
+				   WHERE r.source = unreplicate.source AND r.target <> unreplicate.target) THEN
+		EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', source);
+	END IF;
 	DELETE FROM mesh.route r WHERE r.source = unreplicate.source AND r.target = unreplicate.target;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	IF NOT EXISTS (SELECT 1 FROM mesh.route r WHERE r.source = unreplicate.source) THEN
@@ -393,6 +401,44 @@ CREATE VIEW mesh.dead_letter WITH (security_barrier) AS
 	WHERE has_table_privilege(r.source, 'SELECT');
 
 GRANT SELECT ON mesh.routes, mesh.stats, mesh.event_log_status, mesh.dead_letter TO PUBLIC;
+
+-- The data catalog: which server holds each replicated table in which role.
+CREATE VIEW mesh.catalog AS
+	SELECT r.source::text AS dataset, current_database()::text AS "primary",
+		   array_agg(r.target::text ORDER BY r.target) FILTER (WHERE r.role = 'replica') AS replicas,
+		   array_agg(r.target::text ORDER BY r.target) FILTER (WHERE r.role = 'search') AS search,
+		   array_agg(r.target::text ORDER BY r.target) FILTER (WHERE r.role = 'cache') AS cache,
+		   array_agg(r.target::text ORDER BY r.target) FILTER (WHERE r.role = 'stream') AS stream
+	FROM mesh.route r
+	WHERE has_table_privilege(r.source, 'SELECT')
+	GROUP BY r.source;
+GRANT SELECT ON mesh.catalog TO PUBLIC;
+
+-- The catalog as data_catalog.yaml, and routes declared from such a document.
+CREATE FUNCTION mesh.catalog_yaml() RETURNS text
+	AS 'MODULE_PATHNAME', 'mesh_catalog_yaml' LANGUAGE C STABLE STRICT;
+CREATE FUNCTION mesh.apply_catalog(doc text) RETURNS integer
+	AS 'MODULE_PATHNAME', 'mesh_apply_catalog' LANGUAGE C VOLATILE STRICT;
+
+-- One key asked of every replica of a table at once, next to the local row.
+CREATE FUNCTION mesh.query_all(source regclass, key text)
+RETURNS TABLE(server name, kind text, role text, found boolean, value jsonb,
+			  latency_ms double precision, error text)
+	AS 'MODULE_PATHNAME', 'mesh_query_all' LANGUAGE C VOLATILE STRICT;
+
+-- A route's role is a label: changing it does not touch the replica.
+CREATE FUNCTION mesh._set_role(source regclass, target name, role text)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+BEGIN
+	PERFORM mesh._check_access(source, target);
+	IF role IS NULL OR role NOT IN ('replica', 'cache', 'search', 'stream') THEN
+		RAISE EXCEPTION 'invalid role "%"', role USING ERRCODE = 'invalid_parameter_value',
+			DETAIL = 'Allowed values: replica, cache, search, stream.';
+	END IF;
+	UPDATE mesh.route r SET role = _set_role.role
+	WHERE r.source = _set_role.source AND r.target = _set_role.target;
+END $$;
 
 -- Dropping a replicated table removes its routes.
 CREATE FUNCTION mesh._on_drop() RETURNS event_trigger

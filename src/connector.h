@@ -312,6 +312,10 @@ typedef enum MeshErrorClass
 	MESH_ERROR_PERMANENT		/* dead-letter */
 } MeshErrorClass;
 
+struct MeshHttp;
+struct MeshHttpRequest;
+struct MeshHttpResponse;
+
 typedef struct MeshConnector
 {
 	const char *kind;			/* "redis": FDW mesh_redis */
@@ -383,6 +387,21 @@ typedef struct MeshConnector
 	int			(*scan_keys) (void *conn, MeshRoute *route, void **state, int max, char ***keys);
 
 	MeshErrorClass (*classify_error) (int code, const char *message);
+
+	/*
+	 * mesh.query_all over HTTP (optional): lookup_request fills the request
+	 * that reads the row of one key (the key columns' text values),
+	 * lookup_parse returns that row from the answer (text values aligned
+	 * with route->columns; NULL when the key is absent), lookup_http gives
+	 * the connection's HTTP client.  The requests to every target are in
+	 * flight at once; kinds without these are asked through fetch_rows
+	 * meanwhile.
+	 */
+	struct MeshHttp *(*lookup_http) (void *conn);
+	void		(*lookup_request) (void *conn, MeshRoute *route, char **key,
+								   struct MeshHttpRequest *req);
+	char	  **(*lookup_parse) (void *conn, MeshRoute *route, char **key,
+								 struct MeshHttpResponse *resp);
 } MeshConnector;
 
 /* registry.c */

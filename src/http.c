@@ -12,6 +12,8 @@
 #include "postgres.h"
 
 #include <curl/curl.h>
+#include <poll.h>
+#include <sys/select.h>
 
 #include "miscadmin.h"
 #include "utils/memutils.h"
@@ -299,6 +301,24 @@ start_transfer(MeshHttp *h, const MeshHttpRequest *req, MeshHttpResponse *resp)
 	mesh_now(&h->last_activity);
 }
 
+/* The transfer has completed with result: detach it, report a failure, note the status. */
+static void
+finish_transfer(MeshHttp *h, CURLcode result, const char *what)
+{
+	curl_multi_remove_handle(h->multi, h->easy);
+	h->attached = false;
+	if (result != CURLE_OK)
+		ereport(ERROR,
+				(errcode(result == CURLE_OPERATION_TIMEDOUT ?
+						 ERRCODE_CONNECTION_FAILURE :
+						 ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+				 errmsg("could not reach %s server \"%s\" for %s",
+						h->setup->kind_label, h->server, what),
+				 errdetail("%s", h->errbuf[0] ? h->errbuf : curl_easy_strerror(result)),
+				 errhint("The connection is re-established at the next statement.")));
+	curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &h->sink->status);
+}
+
 /*
  * Drive the transfer until it completes, or (until_data) until the body
  * grew or the status is known.  Returns true when the transfer completed.
@@ -317,25 +337,11 @@ drive(MeshHttp *h, const char *what, bool until_data)
 
 		curl_multi_perform(h->multi, &running);
 		while ((msg = curl_multi_info_read(h->multi, &left)) != NULL)
-		{
-			CURLcode	result = msg->data.result;
-
-			if (msg->msg != CURLMSG_DONE)
-				continue;
-			curl_multi_remove_handle(h->multi, h->easy);
-			h->attached = false;
-			if (result != CURLE_OK)
-				ereport(ERROR,
-						(errcode(result == CURLE_OPERATION_TIMEDOUT ?
-								 ERRCODE_CONNECTION_FAILURE :
-								 ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
-						 errmsg("could not reach %s server \"%s\" for %s",
-								h->setup->kind_label, h->server, what),
-						 errdetail("%s", h->errbuf[0] ? h->errbuf : curl_easy_strerror(result)),
-						 errhint("The connection is re-established at the next statement.")));
-			curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &h->sink->status);
-			return true;
-		}
+			if (msg->msg == CURLMSG_DONE)
+			{
+				finish_transfer(h, msg->data.result, what);
+				return true;
+			}
 		if (until_data)
 		{
 			long		status = 0;
@@ -420,6 +426,78 @@ mesh_http_stream_close(MeshHttpStream *s)
 		h->attached = false;	/* curl closes the half-read connection */
 	}
 	h->sink = NULL;
+}
+
+/*
+ * Non-blocking use, for asking several servers at once (mesh.query_all):
+ * mesh_http_begin starts req, mesh_http_progress advances it without
+ * waiting and returns true once resp is complete (errors as in
+ * mesh_http_request), mesh_http_wait sleeps until any of hs has socket
+ * activity or max_ms passed.
+ */
+void
+mesh_http_begin(MeshHttp *h, const MeshHttpRequest *req, MeshHttpResponse *resp)
+{
+	start_transfer(h, req, resp);
+}
+
+bool
+mesh_http_progress(MeshHttp *h, const MeshHttpRequest *req, MeshHttpResponse *resp)
+{
+	const char *what = req->what ? req->what : "a request";
+	int			running;
+	int			left;
+	CURLMsg    *msg;
+
+	h->sink = resp;
+	curl_multi_perform(h->multi, &running);
+	while ((msg = curl_multi_info_read(h->multi, &left)) != NULL)
+		if (msg->msg == CURLMSG_DONE)
+		{
+			finish_transfer(h, msg->data.result, what);
+			h->sink = NULL;
+			if ((resp->status < 200 || resp->status >= 300) && !req->accept_error)
+				mesh_http_raise(h, what, resp->status, resp->body.data);
+			return true;
+		}
+	if (!h->attached)
+		return true;
+	if (mesh_elapsed_ms(&h->last_activity) >= h->timeout_ms)
+		drive(h, what, false);	/* reports the timeout */
+	return false;
+}
+
+void
+mesh_http_wait(MeshHttp **hs, int n, int max_ms)
+{
+	struct pollfd *fds = palloc(sizeof(struct pollfd) * FD_SETSIZE);
+	int			nfds = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		fd_set		r,
+					w,
+					x;
+		int			maxfd = -1;
+
+		if (hs[i] == NULL || !hs[i]->attached)
+			continue;
+		FD_ZERO(&r);
+		FD_ZERO(&w);
+		FD_ZERO(&x);
+		curl_multi_fdset(hs[i]->multi, &r, &w, &x, &maxfd);
+		for (int fd = 0; fd <= maxfd && nfds < FD_SETSIZE; fd++)
+			if (FD_ISSET(fd, &r) || FD_ISSET(fd, &w))
+			{
+				fds[nfds].fd = fd;
+				fds[nfds].events = (FD_ISSET(fd, &r) ? POLLIN : 0) | (FD_ISSET(fd, &w) ? POLLOUT : 0);
+				fds[nfds++].revents = 0;
+			}
+	}
+	CHECK_FOR_INTERRUPTS();
+	/* no socket yet (connecting, resolving): a short sleep */
+	(void) poll(fds, nfds, nfds > 0 ? max_ms : Min(max_ms, 1));
+	pfree(fds);
 }
 
 /* s URL-encoded (palloc'd). */

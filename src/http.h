@@ -90,6 +90,11 @@ extern void mesh_http_stream_open(MeshHttp *http, const MeshHttpRequest *req,
 extern bool mesh_http_stream_fill(MeshHttpStream *stream);
 extern void mesh_http_stream_close(MeshHttpStream *stream);
 
+extern void mesh_http_begin(MeshHttp *http, const MeshHttpRequest *req, MeshHttpResponse *resp);
+extern bool mesh_http_progress(MeshHttp *http, const MeshHttpRequest *req,
+							   MeshHttpResponse *resp);
+extern void mesh_http_wait(MeshHttp **hs, int n, int max_ms);
+
 extern void mesh_http_raise(MeshHttp *http, const char *what, long status,
 							const char *message) pg_attribute_noreturn();
 extern char *mesh_http_escape(const char *s);

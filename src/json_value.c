@@ -28,6 +28,17 @@ json_pfree(void *p)
 		pfree(p);
 }
 
+/* An empty JSON object (see json_value.h: never call jansson's json_object). */
+json_t *
+mesh_json_object_new(void)
+{
+	json_t	   *o = json_pack("{}");
+
+	if (o == NULL)
+		elog(ERROR, "out of memory");
+	return o;
+}
+
 /* Make jansson allocate in the current memory context (see the header). */
 void
 mesh_json_init(void)

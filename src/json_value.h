@@ -17,6 +17,15 @@
 #undef json_object
 #include <jansson.h>
 
+/*
+ * The postgres executable exports its SQL function json_object, and the
+ * dynamic linker binds mesh.so's calls of jansson's json_object() to it
+ * (a crash).  Every json_object() call in mesh goes through this wrapper,
+ * which lets libjansson make the object itself.
+ */
+extern json_t *mesh_json_object_new(void);
+#define json_object() mesh_json_object_new()
+
 #include "lib/stringinfo.h"
 #include "utils/jsonb.h"
 

@@ -45,6 +45,7 @@ extern int64 mesh_sequence_value(void);
 
 /* route.c */
 extern MeshRoute *mesh_route_load(int64 route_id, bool *paused, bool *found);
+extern List *mesh_routes_of(Oid source);
 extern MeshRoute *mesh_route_build(Oid source, const char *target, Jsonb *options,
 								   const char *role, Oid owner);
 extern void mesh_route_decode(MeshRoute *route, char op, Jsonb *key, Jsonb *row,

@@ -123,6 +123,53 @@ mesh_route_build(Oid source, const char *target, Jsonb *options, const char *rol
 	return r;
 }
 
+/*
+ * Every route of source, built (mesh_route_build) in the current memory
+ * context, ordered by target.  Uses SPI (connects and finishes itself).
+ */
+List *
+mesh_routes_of(Oid source)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		args[1] = {ObjectIdGetDatum(source)};
+	MemoryContext cxt = CurrentMemoryContext;
+	List	   *routes = NIL;
+	List	   *rows = NIL;
+	ListCell   *lc;
+
+	SPI_connect();
+	SPI_execute_with_args("SELECT id, target::text, role, options, owner FROM mesh.route"
+						  " WHERE source = $1 ORDER BY target",
+						  1, types, args, NULL, true, 0);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+		bool		isnull;
+		MeshRoute  *stub = palloc0(sizeof(MeshRoute));
+
+		stub->id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		stub->target = pstrdup(SPI_getvalue(tup, desc, 2));
+		stub->role = pstrdup(SPI_getvalue(tup, desc, 3));
+		stub->options = DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 4, &isnull));
+		stub->source = DatumGetObjectId(SPI_getbinval(tup, desc, 5, &isnull));	/* owner */
+		rows = lappend(rows, stub);
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+	foreach(lc, rows)
+	{
+		MeshRoute  *stub = lfirst(lc);
+		MeshRoute  *r = mesh_route_build(source, stub->target, stub->options, stub->role,
+										  stub->source);
+
+		r->id = stub->id;
+		routes = lappend(routes, r);
+	}
+	return routes;
+}
+
 /* Errors unless every route option is one the connector declares. */
 void
 mesh_route_check_options(MeshRoute *route)

@@ -260,48 +260,22 @@ mesh_verify(PG_FUNCTION_ARGS)
 {
 	Oid			source = PG_GETARG_OID(0);
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Oid			types[1] = {OIDOID};
-	Datum		args[1] = {ObjectIdGetDatum(source)};
-	int			nroutes;
-	int64	   *ids;
-	char	  **targets;
-	char	  **roles;
-	Jsonb	  **options;
-	Oid		   *owners;
+	List	   *routes;
+	ListCell   *lc;
 	AclResult	acl = pg_class_aclcheck(source, GetUserId(), ACL_SELECT);
 
 	if (acl != ACLCHECK_OK)
 		aclcheck_error(acl, OBJECT_TABLE, get_rel_name(source));
 	InitMaterializedSRF(fcinfo, 0);
-	SPI_connect();
-	SPI_execute_with_args("SELECT id, target::text, role, options, owner FROM mesh.route"
-						  " WHERE source = $1 ORDER BY target",
-						  1, types, args, NULL, true, 0);
-	nroutes = SPI_processed;
-	ids = SPI_palloc(sizeof(int64) * Max(nroutes, 1));
-	targets = SPI_palloc(sizeof(char *) * Max(nroutes, 1));
-	roles = SPI_palloc(sizeof(char *) * Max(nroutes, 1));
-	options = SPI_palloc(sizeof(Jsonb *) * Max(nroutes, 1));
-	owners = SPI_palloc(sizeof(Oid) * Max(nroutes, 1));
-	for (int i = 0; i < nroutes; i++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-
-		ids[i] = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-		targets[i] = SPI_getvalue(tup, desc, 2);
-		roles[i] = SPI_getvalue(tup, desc, 3);
-		options[i] = DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 4, &isnull));
-		owners[i] = DatumGetObjectId(SPI_getbinval(tup, desc, 5, &isnull));
-	}
-	if (nroutes == 0)
+	routes = mesh_routes_of(source);
+	if (routes == NIL)
 		ereport(NOTICE,
 				(errmsg("table %s is not replicated", get_rel_name(source))));
-	for (int i = 0; i < nroutes; i++)
+	SPI_connect();
+	foreach(lc, routes)
 	{
+		MeshRoute  *route = lfirst(lc);
 		VerifyCounts vc = {0};
-		MeshRoute  *route = mesh_route_build(source, targets[i], options[i], roles[i], owners[i]);
 		Datum		values[7];
 		bool		nulls[7] = {false};
 
@@ -309,7 +283,6 @@ mesh_verify(PG_FUNCTION_ARGS)
 		ResourceOwner owner = CurrentResourceOwner;
 		volatile bool failed = false;
 
-		route->id = ids[i];
 		initStringInfo(&vc.samples);
 		/* a target that cannot be read is a row saying so, not an error */
 		BeginInternalSubTransaction(NULL);
@@ -327,7 +300,7 @@ mesh_verify(PG_FUNCTION_ARGS)
 			FlushErrorState();
 			RollbackAndReleaseCurrentSubTransaction();
 			ereport(WARNING,
-					(errmsg("could not verify the route to \"%s\": %s", targets[i], edata->message),
+					(errmsg("could not verify the route to \"%s\": %s", route->target, edata->message),
 					 edata->detail ? errdetail("%s", edata->detail) : 0));
 			failed = true;
 		}
@@ -336,9 +309,9 @@ mesh_verify(PG_FUNCTION_ARGS)
 		CurrentResourceOwner = owner;
 		if (vc.nsamples > 0)
 			ereport(NOTICE,
-					(errmsg("route to \"%s\" differs from %s", targets[i], get_rel_name(source)),
+					(errmsg("route to \"%s\" differs from %s", route->target, get_rel_name(source)),
 					 errdetail("%s", vc.samples.data)));
-		values[0] = DirectFunctionCall1(namein, CStringGetDatum(targets[i]));
+		values[0] = DirectFunctionCall1(namein, CStringGetDatum(route->target));
 		values[1] = Int64GetDatum(vc.source_rows);
 		values[2] = Int64GetDatum(vc.target_rows);
 		values[3] = Int64GetDatum(vc.missing);

@@ -1,0 +1,114 @@
+/*
+ * victoriametrics.c: the VictoriaMetrics connector.  Reads are the
+ * Prometheus query API (fdw/prometheus: the same scan, mesh.promql and
+ * mesh.execute code); health reads the version from /metrics, since
+ * VictoriaMetrics' /api/v1/status/buildinfo carries none (1.79 answers
+ * {"data":{}}).
+ */
+#include "postgres.h"
+
+#include "../prometheus/prometheus.h"
+
+/*
+ * Writes (INSERT via line protocol, the replication sink, verify) are added
+ * by fdw/victoriametrics/vm_sink.c; their options join this table then.
+ */
+static const MeshOption victoriametrics_options[] = {
+	MESH_HTTP_OPTIONS,
+	PROMETHEUS_READ_OPTIONS,
+	{NULL}
+};
+
+/* The value of attr="..." within a metric's label list, or NULL. */
+static char *
+label_value(const char *labels, const char *end, const char *attr)
+{
+	size_t		alen = strlen(attr);
+
+	for (const char *p = labels; p && p < end; p = strchr(p, ','))
+	{
+		p += strspn(p, ", {");
+		if (strncmp(p, attr, alen) == 0 && strncmp(p + alen, "=\"", 2) == 0)
+		{
+			const char *v = p + alen + 2;
+			const char *q = strchr(v, '"');
+
+			return q && q < end ? pnstrdup(v, q - v) : NULL;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * The version from /metrics: vm_app_version{version="...", short_version="v1.79.5"}.
+ * short_version, else version; NULL when the build reports neither
+ * (Debian's build leaves both empty).
+ */
+static char *
+metrics_version(const char *body)
+{
+	const char *line = body;
+
+	while (line && *line)
+	{
+		if (strncmp(line, "vm_app_version{", 15) == 0)
+		{
+			const char *end = strchr(line, '}');
+			char	   *v;
+
+			if (end == NULL)
+				return NULL;
+			v = label_value(line + 14, end, "short_version");
+			if (v == NULL || v[0] == '\0')
+				v = label_value(line + 14, end, "version");
+			return v && v[0] ? v : NULL;
+		}
+		line = strchr(line, '\n');
+		if (line)
+			line++;
+	}
+	return NULL;
+}
+
+static const MeshHttpSetup victoriametrics_setup = {
+	.kind_label = "VictoriaMetrics",
+	.default_url = "http://127.0.0.1:8428",
+	.token_scheme = "Bearer",
+	.ping_path = "/metrics",
+	.ping_version = metrics_version,
+};
+
+static void *
+victoriametrics_connect(MeshServerConfig *config)
+{
+	return prom_connect(config, &victoriametrics_setup);
+}
+
+static void
+victoriametrics_ping_start(MeshPing *ping)
+{
+	mesh_http_ping_start(ping, &victoriametrics_setup);
+}
+
+/*
+ * modify callbacks, check_route, apply, fetch_rows and scan_keys stay NULL
+ * here: fdw/victoriametrics/vm_sink.c provides them (with MESH_CAP_MODIFY
+ * and MESH_CAP_APPLY).
+ */
+const MeshConnector mesh_victoriametrics_connector = {
+	.kind = "victoriametrics",
+	.options = victoriametrics_options,
+	.caps = MESH_CAP_SCAN | MESH_CAP_EXECUTE | MESH_CAP_PING,
+	.connect = victoriametrics_connect,
+	.disconnect = prom_disconnect,
+	.ping_start = victoriametrics_ping_start,
+	.ping_continue = mesh_http_ping_continue,
+	.ping_finish = mesh_http_ping_finish,
+	.plan_scan = prom_plan_scan,
+	.begin_scan = prom_begin_scan,
+	.next_row = prom_next_row,
+	.end_scan = prom_end_scan,
+	.explain_scan = prom_explain_scan,
+	.execute = prom_execute,
+	.classify_error = mesh_http_classify_error,
+};
