@@ -372,7 +372,10 @@ mesh_http_request(MeshHttp *h, const MeshHttpRequest *req, MeshHttpResponse *res
 		mesh_http_raise(h, what, resp->status, resp->body.data);
 }
 
-/* Send req and return once the answer has begun (a 2xx status and data). */
+/*
+ * Send req and return once the answer has begun (a 2xx status and data).
+ * A non-2xx answer is read whole, then ereports unless req accepts errors.
+ */
 void
 mesh_http_stream_open(MeshHttp *h, const MeshHttpRequest *req, MeshHttpStream *stream)
 {
@@ -384,7 +387,8 @@ mesh_http_stream_open(MeshHttp *h, const MeshHttpRequest *req, MeshHttpStream *s
 	if (stream->finished)
 	{
 		h->sink = NULL;
-		if (stream->response.status < 200 || stream->response.status >= 300)
+		if ((stream->response.status < 200 || stream->response.status >= 300) &&
+			!req->accept_error)
 			mesh_http_raise(h, stream->what, stream->response.status,
 							stream->response.body.data);
 	}

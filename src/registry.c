@@ -10,10 +10,12 @@
 
 extern const MeshConnector mesh_redis_connector;
 extern const MeshConnector mesh_postgres_connector;
+extern const MeshConnector mesh_influxdb_connector;
 
 static const MeshConnector *const mesh_connector_list[] = {
 	&mesh_redis_connector,
 	&mesh_postgres_connector,
+	&mesh_influxdb_connector,
 };
 
 /* All registered connectors; *n receives their number. */
