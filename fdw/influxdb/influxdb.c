@@ -69,11 +69,48 @@ influx_quote(const char *s, char q)
 	return buf.data;
 }
 
-/* An InfluxQL identifier: "name" with escapes. */
+/*
+ * An InfluxQL identifier: "name" with escapes.  InfluxQL has no way to
+ * write a carriage return in one: an error.
+ */
 char *
 influx_quote_ident(const char *name)
 {
+	if (strchr(name, '\r') != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_STRING_FORMAT),
+				 errmsg("InfluxQL cannot name \"%s\": it holds a carriage return", name),
+				 errhint("Rename the measurement, tag or field key.")));
 	return influx_quote(name, '"');
+}
+
+/*
+ * "ref = 'value'" (or !=) in InfluxQL.  A string literal cannot hold a
+ * carriage return, so such a value is matched by an anchored regular
+ * expression of the escaped value instead, which is the same test.
+ */
+char *
+influx_match(const char *ref, bool equal, const char *value)
+{
+	StringInfoData re;
+
+	if (strchr(value, '\r') == NULL)
+		return psprintf("%s %s %s", ref, equal ? "=" : "!=", influx_quote_string(value));
+	initStringInfo(&re);
+	for (const char *p = value; *p; p++)
+	{
+		if (*p == '\r')
+			appendStringInfoString(&re, "\\r");
+		else if (*p == '\n')
+			appendStringInfoString(&re, "\\n");
+		else
+		{
+			if (strchr("\\.+*?()|[]{}^$/", *p) != NULL)
+				appendStringInfoChar(&re, '\\');
+			appendStringInfoChar(&re, *p);
+		}
+	}
+	return psprintf("%s %s /^%s$/", ref, equal ? "=~" : "!~", re.data);
 }
 
 /* An InfluxQL string literal: 'text' with escapes. */

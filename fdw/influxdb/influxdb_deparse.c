@@ -207,6 +207,15 @@ ref(InfluxLayout *l, AttrNumber att)
 					l->roles[att - 1] == INFLUX_TAG ? "tag" : "field");
 }
 
+/* "r = value" for an element of an IN list (text form). */
+static char *
+equals(const char *r, Oid typid, const char *text)
+{
+	if (is_text(typid))
+		return influx_match(r, true, text);
+	return psprintf("%s = %s", r, literal(typid, (Datum) 0, text));
+}
+
 /* The condition of one tag or field qual with a known value; false: no row matches. */
 static bool
 value_condition(InfluxLayout *l, MeshColumn *col, MeshQual *q, StringInfo where)
@@ -214,6 +223,7 @@ value_condition(InfluxLayout *l, MeshColumn *col, MeshQual *q, StringInfo where)
 	char	   *r = ref(l, q->attnum);
 	bool		tag = l->roles[q->attnum - 1] == INFLUX_TAG;
 	static const char *const ops[] = {"=", "!=", "<", "<=", ">", ">="};
+	char	   *v;
 
 	if (q->op == MESH_QUAL_IS_NULL || q->op == MESH_QUAL_IS_NOT_NULL)
 	{
@@ -232,26 +242,29 @@ value_condition(InfluxLayout *l, MeshColumn *col, MeshQual *q, StringInfo where)
 		initStringInfo(&any);
 		for (int i = 0; i < n; i++)
 			if (!tag || elems[i][0] != '\0')
-				appendStringInfo(&any, "%s%s = %s", any.len ? " OR " : "", r,
-								 literal(et, (Datum) 0, elems[i]));
+				appendStringInfo(&any, "%s%s", any.len ? " OR " : "", equals(r, et, elems[i]));
 		if (any.len == 0)
 			return false;
 		and(where, psprintf("(%s)", any.data));
 		return true;
 	}
-	if (tag)
+	if (!is_text(q->valtype))
 	{
-		char	   *v = mesh_datum_text(q->value, q->valtype);
-
-		if (q->op == MESH_QUAL_EQ && v[0] == '\0')
-			return false;		/* no tag value is empty: absent reads as NULL */
-		if (q->op == MESH_QUAL_NE && v[0] != '\0')
-		{
-			and(where, psprintf("(%s != %s AND %s != '')", r, influx_quote_string(v), r));
-			return true;
-		}
+		and(where, psprintf("%s %s %s", r, ops[q->op], literal(q->valtype, q->value, NULL)));
+		return true;
 	}
-	and(where, psprintf("%s %s %s", r, ops[q->op], literal(q->valtype, q->value, NULL)));
+	v = mesh_datum_text(q->value, q->valtype);
+	if (tag && v[0] == '\0')
+	{
+		/* no tag value is empty (an absent tag reads as NULL) */
+		if (q->op == MESH_QUAL_EQ)
+			return false;
+		and(where, psprintf("%s != ''", r));
+	}
+	else if (tag && q->op == MESH_QUAL_NE)
+		and(where, psprintf("(%s AND %s != '')", influx_match(r, false, v), r));
+	else
+		and(where, influx_match(r, q->op == MESH_QUAL_EQ, v));
 	return true;
 }
 

@@ -75,6 +75,7 @@ typedef struct InfluxReader
 extern const char *influx_database(InfluxConn *ic, const char *table_database);
 extern char *influx_quote_ident(const char *name);
 extern char *influx_quote_string(const char *s);
+extern char *influx_match(const char *ref, bool equal, const char *value);
 extern InfluxLayout *influx_layout(MeshTable *table);
 extern void influx_write(InfluxConn *ic, const char *database, StringInfo lines);
 extern char *influx_series_tag(json_t *series, const char *key);

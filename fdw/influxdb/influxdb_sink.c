@@ -71,9 +71,9 @@ key_condition(MeshLpRoute *lr, MeshRoute *route, char **values, bool with_time)
 
 		if (!is_key(route, c))
 			continue;
-		appendStringInfo(&buf, "%s%s::tag = %s", buf.len ? " AND " : "",
-						 influx_quote_ident(route->columns[c]),
-						 influx_quote_string(values[c] ? values[c] : ""));
+		appendStringInfo(&buf, "%s%s", buf.len ? " AND " : "",
+						 influx_match(psprintf("%s::tag", influx_quote_ident(route->columns[c])),
+									  true, values[c] ? values[c] : ""));
 	}
 	if (with_time && is_key(route, lr->time_index))
 	{
