@@ -7,10 +7,11 @@
  * fields.  A chunk of events is applied as: per key only the last event
  * counts; every line is encoded first (a row that cannot be written fails
  * before anything is sent); then one /query POST of InfluxQL DELETEs for
- * the points that must go (deleted rows, rows with a NULL field, since a
- * write merges fields into an existing point, and every row when an update
- * can move its point: a tag or the time outside the primary key); then one
- * /write POST of all the lines.  A TRUNCATE deletes the measurement's
+ * the points that must go (deleted rows; updated rows with a NULL field,
+ * since a write merges fields into an existing point; every row when an
+ * update can move its point: a tag or the time outside the primary key);
+ * then one /write POST of all the lines.  InfluxDB takes about a
+ * millisecond per DELETE, so those are the slow events.  A TRUNCATE deletes the measurement's
  * points.  Every step is idempotent, so a replay converges.
  *
  * Verify reads points back by primary key (pk tags, and the time range of
@@ -146,8 +147,16 @@ apply_segment(InfluxConn *ic, MeshRoute *route, MeshLpRoute *lr, const char *db,
 		remove = ev->op == 'D' || lr->movable;
 		if (ev->op != 'D')
 		{
+			/*
+			 * A NULL field must not leave an older value behind: delete
+			 * first, unless this is the key's first event here and an
+			 * insert (its point is absent: a delete removed any older one).
+			 */
+			bool		fresh = ev->op == 'I' &&
+				(i == 0 || strcmp(ke[i - 1].key, ke[i].key) != 0);
+
 			mesh_lp_route_line(&lines, lr, route, ev->values);
-			for (int f = 0; f < lr->nfields && !remove; f++)
+			for (int f = 0; f < lr->nfields && !remove && !fresh; f++)
 				remove = ev->values[lr->field_index[f]] == NULL;
 		}
 		if (remove)
@@ -226,7 +235,7 @@ row_values(InfluxReader *r, MeshLpRoute *lr, MeshRoute *route, int *select, int 
 		json_t	   *v = json_array_get(r->row, k + 1);
 
 		values[select[k]] = mesh_json_scalar_text(v);
-		if (values[select[k]] && values[select[k]][0] == '\0')
+		if (k >= lr->nfields && values[select[k]] && values[select[k]][0] == '\0')
 			values[select[k]] = NULL;	/* an absent tag */
 	}
 	return values;

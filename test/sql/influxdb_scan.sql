@@ -1,6 +1,7 @@
 -- InfluxDB reads: pushdown shown by EXPLAIN, results equal to the same
 -- InfluxQL run natively, aggregates, generic plans, malformed queries,
 -- garbage and hanging servers, options.
+SET TimeZone = 'UTC';
 \getenv influx_port MESH_INFLUX_PORT
 \getenv garbage_port MESH_GARBAGE_PORT
 \getenv hang_port MESH_HANG_PORT

@@ -1,6 +1,7 @@
 -- InfluxDB writes: INSERT as line protocol (batched), every escape of the
 -- encoder checked by reading back (also natively), what line protocol
 -- cannot hold, UPDATE/DELETE refused, IMPORT FOREIGN SCHEMA.
+SET TimeZone = 'UTC';
 \getenv influx_port MESH_INFLUX_PORT
 SELECT 'http://127.0.0.1:' || :'influx_port' AS influx_url \gset
 CREATE SERVER ifx FOREIGN DATA WRAPPER mesh_influxdb
