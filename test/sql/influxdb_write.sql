@@ -4,10 +4,10 @@
 SET TimeZone = 'UTC';
 \getenv influx_port MESH_INFLUX_PORT
 SELECT 'http://127.0.0.1:' || :'influx_port' AS influx_url \gset
-CREATE SERVER ifx FOREIGN DATA WRAPPER mesh_influxdb
+CREATE SERVER ifxw FOREIGN DATA WRAPPER mesh_influxdb
 	OPTIONS (url :'influx_url', database 'mesh_write', batch_size '7');
-SELECT * FROM mesh.execute('ifx', 'DROP DATABASE mesh_write');
-SELECT * FROM mesh.execute('ifx', 'CREATE DATABASE mesh_write');
+SELECT * FROM mesh.execute('ifxw', 'DROP DATABASE mesh_write');
+SELECT * FROM mesh.execute('ifxw', 'CREATE DATABASE mesh_write');
 
 -- hostile measurement, tag and field names and values
 CREATE FOREIGN TABLE hostile (
@@ -17,7 +17,7 @@ CREATE FOREIGN TABLE hostile (
 	"n=1, 2" double precision,
 	"i,=" bigint,
 	"b" boolean
-) SERVER ifx OPTIONS (measurement 'm,e a=s"ure\ment=');
+) SERVER ifxw OPTIONS (measurement 'm,e a=s"ure\ment=');
 INSERT INTO hostile VALUES
 	('2026-01-01 00:00:00+00', 'v,a=l u"e\x', E'str "q" \\ \n nl \\n', 1e20, 9223372036854775807, true),
 	('2026-01-01 00:00:01+00', 'ünï ✓ 🚀 ключ', E'tab\there', '-0', -9223372036854775808, false),
@@ -32,17 +32,17 @@ SELECT "ti me", "t,a=g x", "f""i\eld", "n=1, 2", "i,=", "b" FROM hostile ORDER B
 SELECT "t,a=g x", length("t,a=g x"), length("f""i\eld") FROM hostile ORDER BY "ti me";
 -- and natively: InfluxDB stored the very names and values
 SELECT r->>'measurement' AS measurement, r->>'t,a=g x' AS tag, r->>'f"i\eld' AS field,
-	   r->'n=1, 2' AS float, r->'i,=' AS int
-FROM mesh.execute('ifx', 'SELECT * FROM "m,e a=s\"ure\\ment="') r ORDER BY r->>'time';
-SELECT * FROM mesh.execute('ifx', 'SHOW TAG KEYS FROM "m,e a=s\"ure\\ment="');
+	   (r->>'n=1, 2')::float8 AS float, r->'i,=' AS int
+FROM mesh.execute('ifxw', 'SELECT * FROM "m,e a=s\"ure\\ment="') r ORDER BY r->>'time';
+SELECT * FROM mesh.execute('ifxw', 'SHOW TAG KEYS FROM "m,e a=s\"ure\\ment="');
 SELECT r->>'fieldKey' AS key, r->>'fieldType' AS type
-FROM mesh.execute('ifx', 'SHOW FIELD KEYS FROM "m,e a=s\"ure\\ment="') r ORDER BY 1;
+FROM mesh.execute('ifxw', 'SHOW FIELD KEYS FROM "m,e a=s\"ure\\ment="') r ORDER BY 1;
 -- pushed conditions on hostile values find them
 SELECT "ti me" FROM hostile WHERE "t,a=g x" = 'v,a=l u"e\x';
 SELECT "ti me" FROM hostile WHERE "f""i\eld" = E'str "q" \\ \n nl \\n';
 SELECT "ti me" FROM hostile WHERE "t,a=g x" IN ('ünï ✓ 🚀 ключ', E'tab\tcr\r', '\\a\b') ORDER BY 1;
 EXPLAIN (VERBOSE, COSTS OFF) SELECT "ti me" FROM hostile WHERE "t,a=g x" = 'v,a=l u"e\x' AND "f""i\eld" <> E'\n';
-SELECT * FROM mesh.execute('ifx', 'SELECT "i,=" FROM "m,e a=s\"ure\\ment=" WHERE "t,a=g x" = $t', '{"t": "v,a=l u\"e\\x"}');
+SELECT * FROM mesh.execute('ifxw', 'SELECT "i,=" FROM "m,e a=s\"ure\\ment=" WHERE "t,a=g x" = $t', '{"t": "v,a=l u\"e\\x"}');
 
 -- what line protocol cannot hold is an error naming the column, and the
 -- statement writes nothing of that batch
@@ -55,11 +55,11 @@ INSERT INTO hostile ("ti me", "t,a=g x") VALUES ('2026-01-02', 'only a tag');
 INSERT INTO hostile ("t,a=g x", "n=1, 2") VALUES ('no time', 1);
 INSERT INTO hostile ("ti me", "n=1, 2") VALUES ('2263-01-01', 1);
 INSERT INTO hostile ("ti me", "n=1, 2") VALUES ('1677-01-01', 1);
-CREATE FOREIGN TABLE bad_names (time timestamptz, "a" float8) SERVER ifx OPTIONS (measurement '#comment');
+CREATE FOREIGN TABLE bad_names (time timestamptz, "a" float8) SERVER ifxw OPTIONS (measurement '#comment');
 INSERT INTO bad_names VALUES ('2026-01-01', 1);
-CREATE FOREIGN TABLE bad_keys (time timestamptz, "x\" float8) SERVER ifx;
+CREATE FOREIGN TABLE bad_keys (time timestamptz, "x\" float8) SERVER ifxw;
 INSERT INTO bad_keys VALUES ('2026-01-01', 1);
-CREATE FOREIGN TABLE bad_keys2 (time timestamptz, "x" float8 OPTIONS (name 'time')) SERVER ifx;
+CREATE FOREIGN TABLE bad_keys2 (time timestamptz, "x" float8 OPTIONS (name 'time')) SERVER ifxw;
 INSERT INTO bad_keys2 VALUES ('2026-01-01', 1);
 SELECT count(*) FROM hostile;
 
@@ -71,11 +71,11 @@ INSERT INTO sec VALUES ('2026-01-01 00:00:01+00', 1), ('1969-12-31 23:59:59+00',
 INSERT INTO sec VALUES ('2026-01-01 00:00:01.5+00', 3);
 SELECT * FROM sec ORDER BY time;
 -- timestamp without time zone is UTC
-CREATE FOREIGN TABLE sec_local (time timestamp, v bigint) SERVER ifx OPTIONS (measurement 'sec');
+CREATE FOREIGN TABLE sec_local (time timestamp, v bigint) SERVER ifxw OPTIONS (measurement 'sec');
 SELECT * FROM sec_local ORDER BY time;
 
 -- a batch larger than batch_size (7) goes in several writes
-CREATE FOREIGN TABLE bulk (time timestamptz, k text OPTIONS (tag 'true'), v bigint, s text) SERVER ifx;
+CREATE FOREIGN TABLE bulk (time timestamptz, k text OPTIONS (tag 'true'), v bigint, s text) SERVER ifxw;
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
 INSERT INTO bulk SELECT '2026-01-01'::timestamptz + g * interval '1 ms', 'k' || (g % 4), g, repeat('x', g % 50)
 	FROM generate_series(1, 30) g;
@@ -87,12 +87,12 @@ SELECT v, length(s) FROM bulk WHERE k = 'k1' AND time = '2026-01-01 00:00:00.001
 UPDATE bulk SET v = 0 WHERE k = 'k1';
 DELETE FROM bulk WHERE k = 'k2';
 -- deletes go through InfluxQL
-SELECT * FROM mesh.execute('ifx', 'DELETE FROM "bulk" WHERE "k" = ''k2''');
+SELECT * FROM mesh.execute('ifxw', 'DELETE FROM "bulk" WHERE "k" = ''k2''');
 SELECT count(*) FROM bulk;
 
 -- IMPORT FOREIGN SCHEMA: a table per measurement, time, tags, typed fields
 CREATE SCHEMA imported;
-IMPORT FOREIGN SCHEMA mesh_write FROM SERVER ifx INTO imported;
+IMPORT FOREIGN SCHEMA mesh_write FROM SERVER ifxw INTO imported;
 SELECT foreign_table_name FROM information_schema.foreign_tables
 WHERE foreign_table_schema = 'imported' ORDER BY 1;
 \d imported."m,e a=s""ure\ment="
@@ -101,22 +101,22 @@ SELECT "ti me", "t,a=g x", "f""i\eld", "n=1, 2" FROM hostile
 EXCEPT ALL SELECT time, "t,a=g x", "f""i\eld", "n=1, 2" FROM imported."m,e a=s""ure\ment=";
 SELECT count(*) FROM imported."m,e a=s""ure\ment=";
 CREATE SCHEMA imported_some;
-IMPORT FOREIGN SCHEMA mesh_write LIMIT TO (bulk) FROM SERVER ifx INTO imported_some;
+IMPORT FOREIGN SCHEMA mesh_write LIMIT TO (bulk) FROM SERVER ifxw INTO imported_some;
 SELECT foreign_table_name FROM information_schema.foreign_tables
 WHERE foreign_table_schema = 'imported_some';
 -- another database than the server's: tables carry the database option
-SELECT * FROM mesh.execute('ifx', 'DROP DATABASE "mesh write 2"');
-SELECT * FROM mesh.execute('ifx', 'CREATE DATABASE "mesh write 2"');
+SELECT * FROM mesh.execute('ifxw', 'DROP DATABASE "mesh write 2"');
+SELECT * FROM mesh.execute('ifxw', 'CREATE DATABASE "mesh write 2"');
 CREATE FOREIGN TABLE other (time timestamptz, host text OPTIONS (tag 'true'), v double precision, i bigint)
-	SERVER ifx OPTIONS (database 'mesh write 2');
+	SERVER ifxw OPTIONS (database 'mesh write 2');
 INSERT INTO other VALUES ('2026-01-01', 'a', 1.5, 1);
 -- InfluxDB's own refusal (a field type conflict) comes with its message
 CREATE FOREIGN TABLE other_conflict (time timestamptz, host text OPTIONS (tag 'true'), i text)
-	SERVER ifx OPTIONS (database 'mesh write 2', measurement 'other');
+	SERVER ifxw OPTIONS (database 'mesh write 2', measurement 'other');
 INSERT INTO other_conflict VALUES ('2026-01-01 00:00:01', 'a', 'text now');
 CREATE SCHEMA imported2;
-IMPORT FOREIGN SCHEMA "mesh write 2" FROM SERVER ifx INTO imported2;
+IMPORT FOREIGN SCHEMA "mesh write 2" FROM SERVER ifxw INTO imported2;
 SELECT c.relname, ft.ftoptions FROM pg_foreign_table ft JOIN pg_class c ON c.oid = ft.ftrelid
 WHERE c.relnamespace = 'imported2'::regnamespace;
 SELECT * FROM imported2.other;
-IMPORT FOREIGN SCHEMA mesh_no_such_db FROM SERVER ifx INTO imported2;
+IMPORT FOREIGN SCHEMA mesh_no_such_db FROM SERVER ifxw INTO imported2;
