@@ -4,7 +4,8 @@
 # Settings (environment, with these defaults):
 #   MESH_TEST_DIR=/tmp/mesh-bench  MESH_PG_PORT=55532  MESH_REMOTE_PG_PORT=55533
 #   MESH_REDIS_PORT=56479  MESH_REDIS_AUTH_PORT=56480  MESH_HANG_PORT=56490
-#   MESH_DOWN_PORT=56491
+#   MESH_DOWN_PORT=56491  and the HTTP servers 100 ports above the test
+#   suite's (InfluxDB 58186, ClickHouse 58223, VictoriaMetrics 58528, ...)
 #       The benchmark servers: a separate state dir and ports from the test
 #       suite's defaults (/tmp/mesh-test, 55432, 56379...), so benchmarks and
 #       tests can run at the same time.
@@ -27,6 +28,16 @@ export MESH_REDIS_PORT=${MESH_REDIS_PORT:-56479}
 export MESH_REDIS_AUTH_PORT=${MESH_REDIS_AUTH_PORT:-56480}
 export MESH_HANG_PORT=${MESH_HANG_PORT:-56490}
 export MESH_DOWN_PORT=${MESH_DOWN_PORT:-56491}
+export MESH_INFLUX_PORT=${MESH_INFLUX_PORT:-58186}
+export MESH_INFLUX_RPC_PORT=${MESH_INFLUX_RPC_PORT:-58188}
+export MESH_CLICKHOUSE_PORT=${MESH_CLICKHOUSE_PORT:-58223}
+export MESH_CLICKHOUSE_TCP_PORT=${MESH_CLICKHOUSE_TCP_PORT:-59100}
+export MESH_PROMETHEUS_PORT=${MESH_PROMETHEUS_PORT:-59190}
+export MESH_VM_PORT=${MESH_VM_PORT:-58528}
+export MESH_GARBAGE_PORT=${MESH_GARBAGE_PORT:-56492}
+export MESH_TLS_PORT=${MESH_TLS_PORT:-56493}
+export MESH_TLS_CLIENT_PORT=${MESH_TLS_CLIENT_PORT:-56494}
+export MESH_METRICS_PORT=${MESH_METRICS_PORT:-59287}
 
 BENCH_DB=${BENCH_DB:-mesh_bench}
 BENCH_ROWS=${BENCH_ROWS:-100000}

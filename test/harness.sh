@@ -6,6 +6,7 @@
 #   test/harness.sh stop            stop every server by its own PID (idempotent)
 #   test/harness.sh restart-redis   stop and start the first Redis on the same port
 #   test/harness.sh stop-one NAME   stop one server; start-one NAME starts it again with its data
+#                                   (pg_hub pg_remote redis redis_auth influxdb clickhouse victoria prometheus garbage)
 #   test/harness.sh crash-hub       immediate shutdown of the hub, then a start (crash recovery)
 #   test/harness.sh remote-sql SQL  run SQL on the remote PostgreSQL as remote_user (for test setup)
 #   test/harness.sh env             print `export VAR=value` lines for the tests
@@ -21,10 +22,23 @@
 # MESH_VALGRIND_SUPP (suppression file) and MESH_VALGRIND_OPTS (extra options,
 # e.g. --leak-check=full). Raise MESH_START_TIMEOUT with it. See test/valgrind.sh.
 #
+# The HTTP servers (InfluxDB, ClickHouse, VictoriaMetrics, Prometheus and the
+# garbage server) are in test/lib/servers_http.sh, their config templates in
+# test/conf/.
+#
 # Adding a backend: write start_<name> / stop_<name> (and optionally
-# port_<name> for `status`), add <name> to SERVERS, its packages to PACKAGES,
-# and its port variable to cmd_env.
+# port_<name> for `status`, run_<name> for start-one), add <name> to SERVERS,
+# its packages to PACKAGES, and its port variable to cmd_env.
 set -euo pipefail
+
+# Servers must not inherit the caller's descriptors above stderr: a
+# `flock LOCK harness.sh start` would otherwise leave the lock held by every
+# server it started, and a caller's pipe would never see end-of-file.
+for fd_path in /proc/$$/fd/*; do
+	fd=${fd_path##*/}
+	if [ "$fd" -gt 2 ] 2>/dev/null; then eval "exec $fd>&-" 2>/dev/null || true; fi
+done
+unset fd fd_path
 
 HARNESS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")
 TEST_DIR=$(dirname "$HARNESS")
@@ -48,11 +62,15 @@ REDIS_AUTH_PASSWORD=redis_secret_pw
 REDIS_ACL_USER=meshuser
 REDIS_ACL_PASSWORD=meshuser_pw
 
-SERVERS="pg_hub pg_remote redis redis_auth hang"
+# shellcheck source=lib/servers_http.sh
+. "$TEST_DIR/lib/servers_http.sh"
+
+# Prometheus scrapes victoria: start it after victoria.
+SERVERS="pg_hub pg_remote redis redis_auth hang influxdb clickhouse victoria prometheus garbage tls"
 
 PACKAGES="postgresql-15 postgresql-contrib postgresql-server-dev-15 libhiredis-dev
 redis-server redis-tools libcurl4-openssl-dev libjansson-dev build-essential
-pkg-config python3 make gcc"
+pkg-config python3 make gcc $HTTP_SERVER_PACKAGES"
 
 # PostgreSQL 15 binaries: prefer the versioned pg_config (Debian's
 # /usr/bin/pg_config follows the newest installed major version).
@@ -427,6 +445,7 @@ cmd_install() {
 	done
 	if [ -z "$missing" ]; then
 		log "install: all packages present"
+		check_default_ports
 		return 0
 	fi
 	[ "$(id -u)" = 0 ] || die "install needs root (missing:$missing)"
@@ -434,8 +453,26 @@ cmd_install() {
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -q
 	# shellcheck disable=SC2086
-	apt-get install -y -q --no-install-recommends $missing
+	apt_install_no_services $missing
+	check_default_ports
 	log "install: done"
+}
+
+# apt_install_no_services PKG...: apt-get install, with package scripts told
+# not to start services (a policy-rc.d that denies, if there is none).
+apt_install_no_services() {
+	local policy=/usr/sbin/policy-rc.d rc=0
+	if [ -e "$policy" ]; then
+		apt-get install -y -q --no-install-recommends "$@"
+		return
+	fi
+	trap 'rm -f "$policy"' EXIT
+	printf '#!/bin/sh\n# mesh test harness: no service starts during install\nexit 101\n' >"$policy"
+	chmod 755 "$policy"
+	apt-get install -y -q --no-install-recommends "$@" || rc=$?
+	rm -f "$policy"
+	trap - EXIT
+	return $rc
 }
 
 stop_all() {
@@ -497,7 +534,12 @@ cmd_start_one() {
 	case $name in
 	pg_hub | pg_remote) pg_start "$name" "$("port_$name")" ;;
 	redis | redis_auth) redis_start "$name" "$("port_$name")" ;;
-	*) die "start-one: cannot start $name on its own" ;;
+	*)
+		declare -F "run_$name" >/dev/null || die "start-one: cannot start $name on its own"
+		mkdir -p "$MESH_TEST_DIR"
+		# with its data if it ran before, else from scratch
+		if [ -d "$MESH_TEST_DIR/$name" ]; then "run_$name"; else "start_$name"; fi
+		;;
 	esac
 	log "started $name (pid $("pid_$name"))"
 }
@@ -529,7 +571,9 @@ cmd_status() {
 cmd_env() {
 	local v
 	for v in MESH_TEST_DIR MESH_PG_PORT MESH_REMOTE_PG_PORT MESH_REDIS_PORT \
-		MESH_REDIS_AUTH_PORT MESH_HANG_PORT MESH_DOWN_PORT; do
+		MESH_REDIS_AUTH_PORT MESH_HANG_PORT MESH_DOWN_PORT MESH_INFLUX_PORT \
+		MESH_INFLUX_RPC_PORT MESH_CLICKHOUSE_PORT MESH_CLICKHOUSE_TCP_PORT MESH_PROMETHEUS_PORT \
+		MESH_VM_PORT MESH_GARBAGE_PORT MESH_TLS_PORT MESH_TLS_CLIENT_PORT MESH_METRICS_PORT; do
 		printf 'export %s=%q\n' "$v" "${!v}"
 	done
 	printf 'export PGHOST=127.0.0.1\n'
@@ -539,7 +583,7 @@ cmd_env() {
 }
 
 usage() {
-	sed -n '2,13p' "$HARNESS" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,14p' "$HARNESS" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Check: no test secret appears in the hub PostgreSQL log or the Redis logs.
+# Check: no test secret appears in the hub PostgreSQL log or any test server's log.
 # Secrets belong in USER MAPPINGs and must be redacted everywhere mesh writes
 # (errors, EXPLAIN, logs). Note: PostgreSQL itself logs the text of a failing
 # statement (log_min_error_statement = error), so a test must not put a secret
@@ -9,10 +9,10 @@ set -euo pipefail
 
 name=no_secrets_in_logs
 dir=${MESH_TEST_DIR:-/tmp/mesh-test}
-secrets="remote_secret_pw redis_secret_pw meshuser_pw"
+secrets="remote_secret_pw redis_secret_pw meshuser_pw mesh_ch_pw"
 
 shopt -s nullglob
-logs=("$dir"/pg_hub/*.log "$dir"/pg_hub/data/log/* "$dir"/redis*/*.log)
+logs=("$dir"/*/*.log "$dir"/pg_hub/data/log/*)
 hub_logs=("$dir"/pg_hub/postgres.log)
 
 if [ ${#hub_logs[@]} -eq 0 ] || [ ! -s "${hub_logs[0]}" ]; then
