@@ -21,6 +21,7 @@
 #include "common/shortest_dec.h"
 #include "datatype/timestamp.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
 #include "utils/timestamp.h"
 
 #include "line_protocol.h"
@@ -116,15 +117,28 @@ is_special(char c, const char *specials)
 
 /*
  * Append s escaping the characters of specials with a backslash; errors
- * when s cannot be read back exactly (see the file comment).
+ * when s cannot be read back exactly (see the file comment).  what and
+ * column (or name, when column is NULL) are only formatted for an error.
  */
 static void
 append_escaped(StringInfo buf, const char *s, const char *specials, const char *column,
-			   const char *what)
+			   const char *what, const char *name)
 {
+	const char *p;
+
+	for (p = s; *p; p++)
+		if (*p == '\n' || *p == '\\' || is_special(*p, specials))
+			break;
+	if (*p == '\0' && p != s)
+	{
+		appendBinaryStringInfo(buf, s, p - s);	/* nothing to escape */
+		return;
+	}
+	if (name)
+		what = psprintf("%s \"%s\"", what, name);
 	if (s[0] == '\0')
 		lp_error(column, what, "It is empty.");
-	for (const char *p = s; *p; p++)
+	for (p = s; *p; p++)
 	{
 		if (*p == '\n')
 			lp_error(column, what, psprintf("%s holds a newline.", shown(s)));
@@ -138,39 +152,57 @@ append_escaped(StringInfo buf, const char *s, const char *specials, const char *
 	}
 }
 
+/* A measurement name, escaped (validated once, reused for every line). */
+char *
+mesh_lp_measurement_text(const char *name)
+{
+	StringInfoData buf;
+
+	if (name[0] == '#')
+		lp_error(NULL, psprintf("measurement \"%s\"", name),
+				 "A line starting with \"#\" is a comment.");
+	initStringInfo(&buf);
+	append_escaped(&buf, name, ", ", NULL, "measurement", name);
+	return buf.data;
+}
+
+/*
+ * A tag or field key, escaped.  Errors name column, or the key itself when
+ * column is NULL.
+ */
+char *
+mesh_lp_key_text(const char *key, bool tag, const char *column)
+{
+	StringInfoData buf;
+	const char *what = tag ? "tag key" : "field key";
+
+	if (strcmp(key, "time") == 0)
+		lp_error(column, psprintf("%s \"time\"", what),
+				 "InfluxDB reserves the key \"time\" for the point's timestamp.");
+	initStringInfo(&buf);
+	append_escaped(&buf, key, ", =", column, what, column ? NULL : key);
+	return buf.data;
+}
+
 /* Check a measurement name without writing it. */
 void
 mesh_lp_check_measurement(const char *name)
 {
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	mesh_lp_measurement(&buf, name);
-	pfree(buf.data);
+	pfree(mesh_lp_measurement_text(name));
 }
 
-/* Check a tag or field key without writing it. */
+/* Append a tag value (the caller wrote ",key="). */
 void
-mesh_lp_check_key(const char *key, const char *what)
+mesh_lp_tag_value(StringInfo buf, const char *value, const char *column)
 {
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	if (strcmp(key, "time") == 0)
-		lp_error(NULL, psprintf("%s \"time\"", what),
-				 "InfluxDB reserves the key \"time\" for the point's timestamp.");
-	append_escaped(&buf, key, ", =", NULL, psprintf("%s \"%s\"", what, key));
-	pfree(buf.data);
+	append_escaped(buf, value, ", =", column, "tag value", NULL);
 }
 
 /* Start a line with the measurement name. */
 void
 mesh_lp_measurement(StringInfo buf, const char *name)
 {
-	if (name[0] == '#')
-		lp_error(NULL, psprintf("measurement \"%s\"", name),
-				 "A line starting with \"#\" is a comment.");
-	append_escaped(buf, name, ", ", NULL, psprintf("measurement \"%s\"", name));
+	appendStringInfoString(buf, mesh_lp_measurement_text(name));
 }
 
 /* Append ",key=value". */
@@ -178,21 +210,43 @@ void
 mesh_lp_tag(StringInfo buf, const char *key, const char *value, const char *column)
 {
 	appendStringInfoChar(buf, ',');
-	if (strcmp(key, "time") == 0)
-		lp_error(column, "tag key \"time\"",
-				 "InfluxDB reserves the key \"time\" for the point's timestamp.");
-	append_escaped(buf, key, ", =", column, "tag key");
+	appendStringInfoString(buf, mesh_lp_key_text(key, true, column));
 	appendStringInfoChar(buf, '=');
-	append_escaped(buf, value, ", =", column, "tag value");
+	mesh_lp_tag_value(buf, value, column);
 }
 
+/*
+ * A float as line protocol reads it.  PostgreSQL's own decimal forms
+ * (1.5, 1e+20, 123.4500) are kept as they are: the parser rounds them to
+ * the same double strtod does.  Anything else is parsed and rewritten.
+ */
 static void
 append_float(StringInfo buf, const char *value, const char *column)
 {
+	const char *p = value;
 	char	   *end;
 	double		d;
 	char		out[DOUBLE_SHORTEST_DECIMAL_LEN];
 
+	if (*p == '-')
+		p++;
+	if (*p >= '0' && *p <= '9')
+	{
+		while (*p >= '0' && *p <= '9')
+			p++;
+		if (*p == '.' && p[1] >= '0' && p[1] <= '9')
+			for (p++; *p >= '0' && *p <= '9'; p++)
+				;
+		if ((*p == 'e' || *p == 'E') && (p[1] == '+' || p[1] == '-') &&
+			p[2] >= '0' && p[2] <= '9' && strlen(p + 2) <= 3)
+			for (p += 2; *p >= '0' && *p <= '9'; p++)
+				;
+		if (*p == '\0' && p - value < 40)
+		{
+			appendBinaryStringInfo(buf, value, p - value);
+			return;
+		}
+	}
 	errno = 0;
 	d = strtod(value, &end);
 	if (end == value || *end != '\0' || isnan(d) || isinf(d))
@@ -205,28 +259,25 @@ static void
 append_integer(StringInfo buf, const char *value, const char *column)
 {
 	const char *p = value;
+	size_t		digits;
 
 	if (*p == '-')
 		p++;
-	if (*p == '\0' || strspn(p, "0123456789") != strlen(p) || strlen(p) > 19)
+	digits = strspn(p, "0123456789");
+	if (digits == 0 || p[digits] != '\0' || digits > 19)
 		lp_error(column, "value", psprintf("%s is not a 64-bit integer.", shown(value)));
-	(void) pg_strtoint64(value);	/* range check */
-	appendStringInfo(buf, "%si", value);
+	if (digits == 19)
+		(void) pg_strtoint64(value);	/* range check */
+	appendBinaryStringInfo(buf, value, p + digits - value);
+	appendStringInfoChar(buf, 'i');
 }
 
-/* Append " key=value" (first) or ",key=value", typed. */
+/* Append a field value of type type (the caller wrote " key=" or ",key="). */
 void
-mesh_lp_field(StringInfo buf, bool first, const char *key, MeshLpType type,
-			  const char *value, const char *column)
+mesh_lp_field_value(StringInfo buf, MeshLpType type, const char *value, const char *column)
 {
 	bool		b;
 
-	appendStringInfoChar(buf, first ? ' ' : ',');
-	if (strcmp(key, "time") == 0)
-		lp_error(column, "field key \"time\"",
-				 "InfluxDB reserves the key \"time\" for the point's timestamp.");
-	append_escaped(buf, key, ", =", column, "field key");
-	appendStringInfoChar(buf, '=');
 	switch (type)
 	{
 		case MESH_LP_FLOAT:
@@ -253,11 +304,27 @@ mesh_lp_field(StringInfo buf, bool first, const char *key, MeshLpType type,
 	}
 }
 
+/* Append " key=value" (first) or ",key=value", typed. */
+void
+mesh_lp_field(StringInfo buf, bool first, const char *key, MeshLpType type,
+			  const char *value, const char *column)
+{
+	appendStringInfoChar(buf, first ? ' ' : ',');
+	appendStringInfoString(buf, mesh_lp_key_text(key, false, column));
+	appendStringInfoChar(buf, '=');
+	mesh_lp_field_value(buf, type, value, column);
+}
+
 /* End the line with its timestamp (already in the write's precision). */
 void
 mesh_lp_end(StringInfo buf, int64 timestamp)
 {
-	appendStringInfo(buf, " " INT64_FORMAT "\n", timestamp);
+	char		digits[MAXINT8LEN + 1];
+	int			len = pg_lltoa(timestamp, digits);
+
+	appendStringInfoChar(buf, ' ');
+	appendBinaryStringInfo(buf, digits, len);
+	appendStringInfoChar(buf, '\n');
 }
 
 /* Unix nanoseconds as PostgreSQL microseconds, rounding down. */
@@ -304,13 +371,87 @@ mesh_lp_time(int64 pg_usecs, MeshLpPrecision p, const char *column)
 	return ns / unit;
 }
 
+/* n digits at *p as a number (advancing *p); -1 if they are not digits. */
+static int
+digits(const char **p, int n)
+{
+	int			v = 0;
+
+	for (int i = 0; i < n; i++, (*p)++)
+	{
+		if (**p < '0' || **p > '9')
+			return -1;
+		v = v * 10 + (**p - '0');
+	}
+	return v;
+}
+
+/*
+ * The ISO forms PostgreSQL prints (DateStyle ISO, and jsonb's):
+ * YYYY-MM-DD[ T]HH:MM:SS[.ffffff][+-HH[:MM[:SS]]], parsed without the
+ * general date parser; false for anything else (which then takes it).
+ */
+static bool
+parse_iso(const char *s, bool with_tz, int64 *us)
+{
+	const char *p = s;
+	int			y,
+				mo,
+				d,
+				h,
+				mi,
+				sec,
+				off = 0;
+	int64		frac = 0;
+
+	if ((y = digits(&p, 4)) < 1 || *p++ != '-' || (mo = digits(&p, 2)) < 1 || mo > 12 ||
+		*p++ != '-' || (d = digits(&p, 2)) < 1 || d > day_tab[isleap(y)][mo - 1] ||
+		(*p != ' ' && *p != 'T') || (p++, (h = digits(&p, 2)) < 0) || h > 23 ||
+		*p++ != ':' || (mi = digits(&p, 2)) < 0 || mi > 59 || *p++ != ':' ||
+		(sec = digits(&p, 2)) < 0 || sec > 59)
+		return false;
+	if (*p == '.')
+	{
+		int			n = 0;
+
+		for (p++; *p >= '0' && *p <= '9' && n < 6; p++, n++)
+			frac = frac * 10 + (*p - '0');
+		if (n == 0 || (*p >= '0' && *p <= '9'))
+			return false;
+		for (; n < 6; n++)
+			frac *= 10;
+	}
+	if (with_tz && (*p == '+' || *p == '-'))
+	{
+		int			sign = *p++ == '-' ? -1 : 1;
+		int			oh = digits(&p, 2),
+					om = 0,
+					os = 0;
+
+		if (oh < 0 || oh > 15 || (*p == ':' && (p++, (om = digits(&p, 2)) < 0 || om > 59)) ||
+			(*p == ':' && (p++, (os = digits(&p, 2)) < 0 || os > 59)))
+			return false;
+		off = sign * (oh * 3600 + om * 60 + os);
+	}
+	else if (with_tz)
+		return false;
+	if (*p != '\0')
+		return false;
+	*us = ((((int64) (date2j(y, mo, d) - POSTGRES_EPOCH_JDATE) * 24 + h) * 60 + mi) * 60 +
+		   sec - off) * USECS_PER_SEC + frac;
+	return true;
+}
+
 /* A timestamptz (or, without with_tz, a timestamp taken as UTC) in text form. */
 int64
 mesh_lp_time_from_text(const char *text, bool with_tz, MeshLpPrecision p, const char *column)
 {
-	Datum		d = DirectFunctionCall3(with_tz ? timestamptz_in : timestamp_in,
-										CStringGetDatum(text), ObjectIdGetDatum(InvalidOid),
-										Int32GetDatum(-1));
+	int64		us;
 
-	return mesh_lp_time(DatumGetInt64(d), p, column);
+	if (!parse_iso(text, with_tz, &us))
+		us = DatumGetInt64(DirectFunctionCall3(with_tz ? timestamptz_in : timestamp_in,
+											   CStringGetDatum(text),
+											   ObjectIdGetDatum(InvalidOid),
+											   Int32GetDatum(-1)));
+	return mesh_lp_time(us, p, column);
 }

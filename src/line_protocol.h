@@ -53,8 +53,15 @@ extern void mesh_lp_field(StringInfo buf, bool first, const char *key, MeshLpTyp
 						  const char *value, const char *column);
 extern void mesh_lp_end(StringInfo buf, int64 timestamp);
 
-/* Checks without writing (for option validation). */
-extern void mesh_lp_check_key(const char *key, const char *what);
+/*
+ * The same in parts, for writers of many lines: names escaped once (and
+ * validated), then values appended per line after ",key=" or " key=".
+ */
+extern char *mesh_lp_measurement_text(const char *name);
+extern char *mesh_lp_key_text(const char *key, bool tag, const char *column);
+extern void mesh_lp_tag_value(StringInfo buf, const char *value, const char *column);
+extern void mesh_lp_field_value(StringInfo buf, MeshLpType type, const char *value,
+								const char *column);
 extern void mesh_lp_check_measurement(const char *name);
 
 /*
@@ -83,6 +90,8 @@ extern bool mesh_lp_pg_to_ns(int64 pg_usecs, int64 *ns);
 typedef struct MeshLpRoute
 {
 	char	   *measurement;
+	char	   *measurement_text;	/* escaped */
+	char	  **key_text;		/* escaped key per column (tags and fields) */
 	int			time_index;
 	bool		time_with_tz;	/* timestamptz, else timestamp taken as UTC */
 	int			ntags;

@@ -125,10 +125,12 @@ parse_tags(MeshRoute *route, MeshLpRoute *lr)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("route option tags names column \"%s\" twice", name)));
-		mesh_lp_check_key(name, "tag key");
 		lr->tag_index[lr->ntags++] = c;
 	}
 	qsort_arg(lr->tag_index, lr->ntags, sizeof(int), compare_tag_keys, route);
+	for (int t = 0; t < lr->ntags; t++)
+		lr->key_text[lr->tag_index[t]] = mesh_lp_key_text(route->columns[lr->tag_index[t]],
+														   true, NULL);
 }
 
 static bool
@@ -161,7 +163,8 @@ mesh_lp_route(MeshRoute *route, MeshLpPrecision precision)
 
 	lr->precision = precision;
 	lr->measurement = pstrdup(mesh_route_option(route, "measurement", route->source_name));
-	mesh_lp_check_measurement(lr->measurement);
+	lr->measurement_text = mesh_lp_measurement_text(lr->measurement);
+	lr->key_text = palloc0(sizeof(char *) * Max(route->ncolumns, 1));
 	lr->time_index = find_time_column(route);
 	lr->time_with_tz = route->types[lr->time_index] == TIMESTAMPTZOID;
 	parse_tags(route, lr);
@@ -188,7 +191,7 @@ mesh_lp_route(MeshRoute *route, MeshLpPrecision precision)
 	{
 		if (c == lr->time_index || is_tag(lr, c))
 			continue;
-		mesh_lp_check_key(route->columns[c], "field key");
+		lr->key_text[c] = mesh_lp_key_text(route->columns[c], false, NULL);
 		lr->field_index[lr->nfields] = c;
 		lr->field_types[lr->nfields++] = mesh_lp_type_of(route->types[c]);
 	}
@@ -230,13 +233,17 @@ mesh_lp_route_line(StringInfo buf, MeshLpRoute *lr, MeshRoute *route, char **val
 	bool		first = true;
 	int64		ts = mesh_lp_route_time(lr, route, values);
 
-	mesh_lp_measurement(buf, lr->measurement);
+	appendStringInfoString(buf, lr->measurement_text);
 	for (int t = 0; t < lr->ntags; t++)
 	{
 		int			c = lr->tag_index[t];
 
-		if (values[c] != NULL && values[c][0] != '\0')
-			mesh_lp_tag(buf, route->columns[c], values[c], route->columns[c]);
+		if (values[c] == NULL || values[c][0] == '\0')
+			continue;
+		appendStringInfoChar(buf, ',');
+		appendStringInfoString(buf, lr->key_text[c]);
+		appendStringInfoChar(buf, '=');
+		mesh_lp_tag_value(buf, values[c], route->columns[c]);
 	}
 	for (int f = 0; f < lr->nfields; f++)
 	{
@@ -244,8 +251,10 @@ mesh_lp_route_line(StringInfo buf, MeshLpRoute *lr, MeshRoute *route, char **val
 
 		if (values[c] == NULL)
 			continue;
-		mesh_lp_field(buf, first, route->columns[c], lr->field_types[f], values[c],
-					  route->columns[c]);
+		appendStringInfoChar(buf, first ? ' ' : ',');
+		appendStringInfoString(buf, lr->key_text[c]);
+		appendStringInfoChar(buf, '=');
+		mesh_lp_field_value(buf, lr->field_types[f], values[c], route->columns[c]);
 		first = false;
 	}
 	if (first)

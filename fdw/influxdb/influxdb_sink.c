@@ -24,6 +24,7 @@
 #include "influxdb_internal.h"
 
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "utils/memutils.h"
 
 /* The route's layout, cached with the route. */
@@ -88,34 +89,61 @@ key_condition(MeshLpRoute *lr, MeshRoute *route, char **values, bool with_time)
 
 typedef struct KeyedEvent
 {
-	char	   *key;
+	uint32		hash;
 	int			index;
+	char	   *key;
 } KeyedEvent;
 
+/* Order by key (by hash first: cheap), then by event order. */
 static int
 compare_keyed(const void *a, const void *b)
 {
 	const KeyedEvent *x = a;
 	const KeyedEvent *y = b;
-	int			c = strcmp(x->key, y->key);
+	int			c;
 
+	if (x->hash != y->hash)
+		return x->hash < y->hash ? -1 : 1;
+	c = strcmp(x->key, y->key);
 	return c ? c : (x->index - y->index);
+}
+
+static bool
+same_key(const KeyedEvent *x, const KeyedEvent *y)
+{
+	return x->hash == y->hash && strcmp(x->key, y->key) == 0;
 }
 
 /* A key's text: each part prefixed by its length, so no two keys collide. */
 static char *
 key_text(MeshRoute *route, char **values)
 {
-	StringInfoData buf;
+	size_t		len = 1;
+	char	   *buf,
+			   *p;
 
-	initStringInfo(&buf);
 	for (int k = 0; k < route->nkeys; k++)
 	{
 		const char *v = values[route->key_index[k]];
 
-		appendStringInfo(&buf, "%zu:%s;", v ? strlen(v) : 0, v ? v : "");
+		len += (v ? strlen(v) : 0) + 22;
 	}
-	return buf.data;
+	p = buf = palloc(len);
+	for (int k = 0; k < route->nkeys; k++)
+	{
+		const char *v = values[route->key_index[k]];
+
+		p += sprintf(p, "%zu:%s;", v ? strlen(v) : 0, v ? v : "");
+	}
+	return buf;
+}
+
+static void
+set_key(KeyedEvent *ke, char *key, int index)
+{
+	ke->key = key;
+	ke->hash = hash_bytes((const unsigned char *) key, strlen(key));
+	ke->index = index;
 }
 
 /* Apply events[0..n), none of them a TRUNCATE (see the file comment). */
@@ -129,10 +157,7 @@ apply_segment(InfluxConn *ic, MeshRoute *route, MeshLpRoute *lr, const char *db,
 	int			ndeletes = 0;
 
 	for (int i = 0; i < n; i++)
-	{
-		ke[i].key = key_text(route, events[i].values);
-		ke[i].index = i;
-	}
+		set_key(&ke[i], key_text(route, events[i].values), i);
 	qsort(ke, n, sizeof(KeyedEvent), compare_keyed);
 	initStringInfo(&lines);
 	initStringInfo(&deletes);
@@ -141,7 +166,7 @@ apply_segment(InfluxConn *ic, MeshRoute *route, MeshLpRoute *lr, const char *db,
 		MeshEvent  *ev;
 		bool		remove;
 
-		if (i + 1 < n && strcmp(ke[i].key, ke[i + 1].key) == 0)
+		if (i + 1 < n && same_key(&ke[i], &ke[i + 1]))
 			continue;			/* a later event of the same key wins */
 		ev = &events[ke[i].index];
 		remove = ev->op == 'D' || lr->movable;
@@ -152,8 +177,7 @@ apply_segment(InfluxConn *ic, MeshRoute *route, MeshLpRoute *lr, const char *db,
 			 * first, unless this is the key's first event here and an
 			 * insert (its point is absent: a delete removed any older one).
 			 */
-			bool		fresh = ev->op == 'I' &&
-				(i == 0 || strcmp(ke[i - 1].key, ke[i].key) != 0);
+			bool		fresh = ev->op == 'I' && (i == 0 || !same_key(&ke[i - 1], &ke[i]));
 
 			mesh_lp_route_line(&lines, lr, route, ev->values);
 			for (int f = 0; f < lr->nfields && !remove && !fresh; f++)
@@ -259,7 +283,12 @@ lookup_key(MeshLpRoute *lr, MeshRoute *route, char **values)
 static int
 compare_key_only(const void *a, const void *b)
 {
-	return strcmp(((const KeyedEvent *) a)->key, ((const KeyedEvent *) b)->key);
+	const KeyedEvent *x = a;
+	const KeyedEvent *y = b;
+
+	if (x->hash != y->hash)
+		return x->hash < y->hash ? -1 : 1;
+	return strcmp(x->key, y->key);
 }
 
 /* A group of wanted keys sharing their pk tags (condition). */
@@ -348,8 +377,7 @@ influx_fetch_rows(void *conn, MeshRoute *route, int n, char ***keys, char ***row
 	{
 		for (int k = 0; k < route->nkeys; k++)
 			full[route->key_index[k]] = keys[i][k];
-		wanted[i].key = lookup_key(lr, route, full);
-		wanted[i].index = i;
+		set_key(&wanted[i], lookup_key(lr, route, full), i);
 		rows[i] = NULL;
 	}
 	qsort(wanted, n, sizeof(KeyedEvent), compare_key_only);
@@ -358,8 +386,11 @@ influx_fetch_rows(void *conn, MeshRoute *route, int n, char ***keys, char ***row
 	while (influx_query_next(&r))
 	{
 		char	  **values = row_values(&r, lr, route, select, nselect);
-		KeyedEvent probe = {lookup_key(lr, route, values), -1};
-		KeyedEvent *hit = bsearch(&probe, wanted, n, sizeof(KeyedEvent), compare_key_only);
+		KeyedEvent probe;
+		KeyedEvent *hit;
+
+		set_key(&probe, lookup_key(lr, route, values), -1);
+		hit = bsearch(&probe, wanted, n, sizeof(KeyedEvent), compare_key_only);
 
 		if (hit)
 			rows[hit->index] = values;

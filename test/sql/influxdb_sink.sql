@@ -68,6 +68,23 @@ SELECT sensor, ts, v, n, note FROM readings_ts WHERE ts >= '2026-03-01' ORDER BY
 SELECT r->>'sensor' AS sensor, r->>'note' AS note FROM mesh.execute('tsdb',
 	'SELECT "note", "sensor" FROM "readings m" WHERE "sensor" = $s', '{"s": "a,b=c d\"e\\f"}') r;
 
+-- times written in other DateStyles and zones (the text form travels):
+-- ISO with odd offsets, and a historical offset with seconds
+SET DateStyle = ISO;
+SET TimeZone = 'Asia/Kolkata';
+INSERT INTO readings VALUES ('iso', '2026-03-02 12:00:00.5', 1, 1, 'kolkata', NULL);
+SET TimeZone = 'America/St_Johns';
+INSERT INTO readings VALUES ('iso', '2026-03-02 12:00:00.25', 2, 2, 'st johns', NULL);
+SET TimeZone = 'Europe/Amsterdam';
+INSERT INTO readings VALUES ('iso', '1900-01-01 00:00:00', 3, 3, 'amsterdam 1900', NULL);
+SET DateStyle = 'SQL, DMY';
+INSERT INTO readings VALUES ('sql', '2026-03-02 12:00:00.125', 4, 4, 'sql style', NULL);
+RESET DateStyle;
+RESET TimeZone;
+SELECT mesh.wait_for_sync();
+SELECT * FROM mesh.verify('readings');
+SELECT ts, sensor, note FROM readings_ts WHERE sensor IN ('iso', 'sql') ORDER BY ts;
+
 -- a row that cannot be a point goes to the dead letters with the reason;
 -- the rows after it keep flowing
 INSERT INTO readings (sensor, ts) VALUES ('empty', '2026-04-01');
