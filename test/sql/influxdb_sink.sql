@@ -77,13 +77,13 @@ SET TimeZone = 'America/St_Johns';
 INSERT INTO readings VALUES ('iso', '2026-03-02 12:00:00.25', 2, 2, 'st johns', NULL);
 SET TimeZone = 'Europe/Amsterdam';
 INSERT INTO readings VALUES ('iso', '1900-01-01 00:00:00', 3, 3, 'amsterdam 1900', NULL);
-SET DateStyle = 'SQL, DMY';
-INSERT INTO readings VALUES ('sql', '2026-03-02 12:00:00.125', 4, 4, 'sql style', NULL);
+SET DateStyle = 'Postgres, MDY';
+INSERT INTO readings VALUES ('pg', '2026-03-02 12:00:00.125', 4, 4, 'postgres style', NULL);
 RESET DateStyle;
 RESET TimeZone;
 SELECT mesh.wait_for_sync();
 SELECT * FROM mesh.verify('readings');
-SELECT ts, sensor, note FROM readings_ts WHERE sensor IN ('iso', 'sql') ORDER BY ts;
+SELECT ts, sensor, note FROM readings_ts WHERE sensor IN ('iso', 'pg') ORDER BY ts;
 
 -- a row that cannot be a point goes to the dead letters with the reason;
 -- the rows after it keep flowing
