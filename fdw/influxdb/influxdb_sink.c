@@ -24,8 +24,9 @@
 #include "influxdb_internal.h"
 
 #include "catalog/pg_type.h"
-#include "common/hashfn.h"
 #include "utils/memutils.h"
+
+#include "route_keys.h"
 
 /* The route's layout, cached with the route. */
 static MeshLpRoute *
@@ -87,89 +88,24 @@ key_condition(MeshLpRoute *lr, MeshRoute *route, char **values, bool with_time)
 	return buf.data;
 }
 
-typedef struct KeyedEvent
-{
-	uint32		hash;
-	int			index;
-	char	   *key;
-} KeyedEvent;
-
-/* Order by key (by hash first: cheap), then by event order. */
-static int
-compare_keyed(const void *a, const void *b)
-{
-	const KeyedEvent *x = a;
-	const KeyedEvent *y = b;
-	int			c;
-
-	if (x->hash != y->hash)
-		return x->hash < y->hash ? -1 : 1;
-	c = strcmp(x->key, y->key);
-	return c ? c : (x->index - y->index);
-}
-
-static bool
-same_key(const KeyedEvent *x, const KeyedEvent *y)
-{
-	return x->hash == y->hash && strcmp(x->key, y->key) == 0;
-}
-
-/* A key's text: each part prefixed by its length, so no two keys collide. */
-static char *
-key_text(MeshRoute *route, char **values)
-{
-	size_t		len = 1;
-	char	   *buf,
-			   *p;
-
-	for (int k = 0; k < route->nkeys; k++)
-	{
-		const char *v = values[route->key_index[k]];
-
-		len += (v ? strlen(v) : 0) + 22;
-	}
-	p = buf = palloc(len);
-	for (int k = 0; k < route->nkeys; k++)
-	{
-		const char *v = values[route->key_index[k]];
-
-		p += sprintf(p, "%zu:%s;", v ? strlen(v) : 0, v ? v : "");
-	}
-	return buf;
-}
-
-static void
-set_key(KeyedEvent *ke, char *key, int index)
-{
-	ke->key = key;
-	ke->hash = hash_bytes((const unsigned char *) key, strlen(key));
-	ke->index = index;
-}
-
 /* Apply events[0..n), none of them a TRUNCATE (see the file comment). */
 static void
 apply_segment(InfluxConn *ic, MeshRoute *route, MeshLpRoute *lr, const char *db,
 			  MeshEvent *events, int n)
 {
-	KeyedEvent *ke = palloc(sizeof(KeyedEvent) * Max(n, 1));
+	MeshFinalEvent *final;
+	int			nfinal = mesh_route_final_events(route, events, n, &final);
 	StringInfoData lines;
 	StringInfoData deletes;
 	int			ndeletes = 0;
 
-	for (int i = 0; i < n; i++)
-		set_key(&ke[i], key_text(route, events[i].values), i);
-	qsort(ke, n, sizeof(KeyedEvent), compare_keyed);
 	initStringInfo(&lines);
 	initStringInfo(&deletes);
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < nfinal; i++)
 	{
-		MeshEvent  *ev;
-		bool		remove;
+		MeshEvent  *ev = final[i].event;
+		bool		remove = ev->op == 'D' || lr->movable;
 
-		if (i + 1 < n && same_key(&ke[i], &ke[i + 1]))
-			continue;			/* a later event of the same key wins */
-		ev = &events[ke[i].index];
-		remove = ev->op == 'D' || lr->movable;
 		if (ev->op != 'D')
 		{
 			/*
@@ -177,7 +113,7 @@ apply_segment(InfluxConn *ic, MeshRoute *route, MeshLpRoute *lr, const char *db,
 			 * first, unless this is the key's first event here and an
 			 * insert (its point is absent: a delete removed any older one).
 			 */
-			bool		fresh = ev->op == 'I' && (i == 0 || !same_key(&ke[i - 1], &ke[i]));
+			bool		fresh = ev->op == 'I' && final[i].first;
 
 			mesh_lp_route_line(&lines, lr, route, ev->values);
 			for (int f = 0; f < lr->nfields && !remove && !fresh; f++)
@@ -265,7 +201,7 @@ row_values(InfluxReader *r, MeshLpRoute *lr, MeshRoute *route, int *select, int 
 	return values;
 }
 
-/* The primary key of a row, as key_text builds it, with time normalised to ns. */
+/* The key string of a row (mesh_route_key_string), its time normalised to ns. */
 static char *
 lookup_key(MeshLpRoute *lr, MeshRoute *route, char **values)
 {
@@ -277,18 +213,7 @@ lookup_key(MeshLpRoute *lr, MeshRoute *route, char **values)
 			psprintf(INT64_FORMAT, mesh_lp_time_from_text(values[lr->time_index],
 														  lr->time_with_tz, MESH_LP_NS,
 														  route->columns[lr->time_index]));
-	return key_text(route, norm);
-}
-
-static int
-compare_key_only(const void *a, const void *b)
-{
-	const KeyedEvent *x = a;
-	const KeyedEvent *y = b;
-
-	if (x->hash != y->hash)
-		return x->hash < y->hash ? -1 : 1;
-	return strcmp(x->key, y->key);
+	return mesh_route_key_string(route, norm);
 }
 
 /* A group of wanted keys sharing their pk tags (condition). */
@@ -364,7 +289,7 @@ influx_fetch_rows(void *conn, MeshRoute *route, int n, char ***keys, char ***row
 {
 	InfluxConn *ic = conn;
 	MeshLpRoute *lr = route_layout(ic, route);
-	KeyedEvent *wanted = palloc(sizeof(KeyedEvent) * Max(n, 1));
+	MeshKeyed  *wanted = palloc(sizeof(MeshKeyed) * Max(n, 1));
 	char	  **full = palloc0(sizeof(char *) * Max(route->ncolumns, 1));
 	int		   *select;
 	int			nselect;
@@ -377,20 +302,16 @@ influx_fetch_rows(void *conn, MeshRoute *route, int n, char ***keys, char ***row
 	{
 		for (int k = 0; k < route->nkeys; k++)
 			full[route->key_index[k]] = keys[i][k];
-		set_key(&wanted[i], lookup_key(lr, route, full), i);
+		mesh_keyed_set(&wanted[i], lookup_key(lr, route, full), i);
 		rows[i] = NULL;
 	}
-	qsort(wanted, n, sizeof(KeyedEvent), compare_key_only);
+	mesh_keyed_sort(wanted, n);
 	influx_query_start(ic, influx_database(ic, NULL), fetch_statements(lr, route, n, keys, sel),
 					   NULL, true, "a verify read", &r);
 	while (influx_query_next(&r))
 	{
 		char	  **values = row_values(&r, lr, route, select, nselect);
-		KeyedEvent probe;
-		KeyedEvent *hit;
-
-		set_key(&probe, lookup_key(lr, route, values), -1);
-		hit = bsearch(&probe, wanted, n, sizeof(KeyedEvent), compare_key_only);
+		MeshKeyed  *hit = mesh_keyed_find(wanted, n, lookup_key(lr, route, values));
 
 		if (hit)
 			rows[hit->index] = values;
