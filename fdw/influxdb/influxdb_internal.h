@@ -56,7 +56,6 @@ typedef struct InfluxReader
 	MeshHttpStream stream;
 	bool		open;
 	const char *what;
-	size_t		scanned;		/* bytes of the body searched for a newline */
 	MemoryContext doc_cxt;		/* the current document's JSON values */
 	json_t	   *results;
 	size_t		ri;

@@ -127,45 +127,25 @@ load_document(InfluxReader *r, char *data, size_t len)
 	r->values = NULL;
 }
 
-/* The next complete document of the stream; false at its end. */
+/* The next document of the stream (one per line); false at its end. */
 static bool
 next_document(InfluxReader *r)
 {
-	StringInfo	body = &r->stream.response.body;
+	char	   *line;
+	size_t		len;
 
-	for (;;)
+	while (mesh_http_stream_line(&r->stream, &line, &len))
 	{
-		char	   *nl = memchr(body->data + r->scanned, '\n', body->len - r->scanned);
+		size_t		blank = 0;
 
-		if (nl != NULL)
-		{
-			size_t		len = nl - body->data;
-
-			if (len > 0)
-				load_document(r, body->data, len);
-			/* keep only the unread tail */
-			memmove(body->data, nl + 1, body->len - len - 1);
-			body->len -= len + 1;
-			body->data[body->len] = '\0';
-			r->scanned = 0;
-			if (len > 0)
-				return true;
+		while (blank < len && strchr(" \t\r", line[blank]) != NULL)
+			blank++;
+		if (blank == len)
 			continue;
-		}
-		r->scanned = body->len;
-		if (!mesh_http_stream_fill(&r->stream))
-		{
-			size_t		len = body->len;
-
-			if (strspn(body->data, " \t\r\n") == len)
-				return false;
-			/* a last document without a newline */
-			load_document(r, body->data, len);
-			body->len = 0;
-			r->scanned = 0;
-			return true;
-		}
+		load_document(r, line, len);
+		return true;
 	}
+	return false;
 }
 
 /*
