@@ -72,6 +72,8 @@ mesh_backfill(MeshRoute *route)
 		for (int i = 0; i < n; i++)
 		{
 			events[i].op = 'U';
+			/* the copy reflects every event below low: version it just under them */
+			events[i].id = low - 1;
 			events[i].values = mesh_route_row_values(route, SPI_tuptable->tupdesc,
 													 SPI_tuptable->vals[i]);
 		}

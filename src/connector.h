@@ -293,7 +293,12 @@ typedef struct MeshRoute
 	MemoryContext cxt;			/* lives as long as the route: for private and state */
 } MeshRoute;
 
-/* A captured change: op is 'I' insert, 'U' update, 'D' delete, 'T' truncate. */
+/*
+ * A captured change: op is 'I' insert, 'U' update, 'D' delete, 'T' truncate.
+ * id orders the changes of a key (versioned targets use it as the version);
+ * a backfill row ('U') carries an id below every event that follows the
+ * copy and at or above every event the copy already reflects.
+ */
 typedef struct MeshEvent
 {
 	int64		id;

@@ -378,7 +378,11 @@ mesh_http_request(MeshHttp *h, const MeshHttpRequest *req, MeshHttpResponse *res
 		mesh_http_raise(h, what, resp->status, resp->body.data);
 }
 
-/* Send req and return once the answer has begun (a 2xx status and data). */
+/*
+ * Send req and return once the answer has begun (a 2xx status and data).
+ * A non-2xx answer is read whole and ereported, or, with accept_error,
+ * returned finished for the caller to report.
+ */
 void
 mesh_http_stream_open(MeshHttp *h, const MeshHttpRequest *req, MeshHttpStream *stream)
 {
@@ -390,7 +394,8 @@ mesh_http_stream_open(MeshHttp *h, const MeshHttpRequest *req, MeshHttpStream *s
 	if (stream->finished)
 	{
 		h->sink = NULL;
-		if (stream->response.status < 200 || stream->response.status >= 300)
+		if ((stream->response.status < 200 || stream->response.status >= 300) &&
+			!req->accept_error)
 			mesh_http_raise(h, stream->what, stream->response.status,
 							stream->response.body.data);
 	}
@@ -407,6 +412,48 @@ mesh_http_stream_fill(MeshHttpStream *s)
 	if (s->finished)
 		s->http->sink = NULL;
 	return true;
+}
+
+/*
+ * The next line of a streamed answer, without its newline (the last line
+ * may lack one): *line points into the body and stays valid until the next
+ * call, which drops it from the body.  False at the end of the answer.
+ */
+bool
+mesh_http_stream_line(MeshHttpStream *s, char **line, size_t *len)
+{
+	StringInfo	b = &s->response.body;
+
+	if (s->consumed > 0)
+	{
+		memmove(b->data, b->data + s->consumed, b->len - s->consumed);
+		b->len -= s->consumed;
+		b->data[b->len] = '\0';
+		s->consumed = 0;
+		s->scanned = 0;
+	}
+	for (;;)
+	{
+		char	   *nl = memchr(b->data + s->scanned, '\n', b->len - s->scanned);
+
+		if (nl != NULL)
+		{
+			*line = b->data;
+			*len = nl - b->data;
+			s->consumed = *len + 1;
+			return true;
+		}
+		s->scanned = b->len;
+		if (!mesh_http_stream_fill(s))
+		{
+			if (b->len == 0)
+				return false;
+			*line = b->data;
+			*len = b->len;
+			s->consumed = b->len;
+			return true;
+		}
+	}
 }
 
 /* Abandon what is left of the answer (the connection is not reused). */

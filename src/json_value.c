@@ -14,6 +14,7 @@
 #include "utils/float.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/numeric.h"
 
 static void *
 json_palloc(size_t size)
@@ -108,12 +109,92 @@ mesh_json_scalar_text(json_t *v)
 	}
 }
 
+static Numeric
+text_numeric(const char *text)
+{
+	return DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(text),
+											   ObjectIdGetDatum(InvalidOid),
+											   Int32GetDatum(-1)));
+}
+
+/* Push v as one JSON value (tok: WJB_ELEM or WJB_VALUE), containers recursively. */
+static JsonbValue *
+push_json(JsonbParseState **state, json_t *v, JsonbIteratorToken tok)
+{
+	JsonbValue	jv;
+	const char *key;
+	json_t	   *member;
+	size_t		i;
+
+	switch (json_typeof(v))
+	{
+		case JSON_OBJECT:
+			pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
+			json_object_foreach(v, key, member)
+			{
+				jv.type = jbvString;
+				jv.val.string.val = (char *) key;
+				jv.val.string.len = strlen(key);
+				pushJsonbValue(state, WJB_KEY, &jv);
+				push_json(state, member, WJB_VALUE);
+			}
+			return pushJsonbValue(state, WJB_END_OBJECT, NULL);
+		case JSON_ARRAY:
+			pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
+			json_array_foreach(v, i, member)
+				push_json(state, member, WJB_ELEM);
+			return pushJsonbValue(state, WJB_END_ARRAY, NULL);
+		case JSON_STRING:
+			if (memchr(json_string_value(v), '\0', json_string_length(v)) != NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_UNTRANSLATABLE_CHARACTER),
+						 errmsg("a JSON string of the reply holds a zero byte, which jsonb cannot hold")));
+			jv.type = jbvString;
+			jv.val.string.val = (char *) json_string_value(v);
+			jv.val.string.len = json_string_length(v);
+			break;
+		case JSON_INTEGER:
+			jv.type = jbvNumeric;
+			jv.val.numeric = int64_to_numeric((int64) json_integer_value(v));
+			break;
+		case JSON_REAL:
+			/* the shortest text that reads back as the same double */
+			jv.type = jbvNumeric;
+			jv.val.numeric = text_numeric(float8out_internal(json_real_value(v)));
+			break;
+		case JSON_TRUE:
+		case JSON_FALSE:
+			jv.type = jbvBool;
+			jv.val.boolean = json_is_true(v);
+			break;
+		default:
+			jv.type = jbvNull;
+			break;
+	}
+	return pushJsonbValue(state, tok, &jv);
+}
+
+/* A JSON value as jsonb; reals keep their shortest exact form (0.1, not 0.10000000000000001). */
 Jsonb *
 mesh_json_to_jsonb(json_t *v)
 {
-	char	   *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	JsonbParseState *state = NULL;
+	JsonbValue *res;
 
-	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text)));
+	if (json_is_object(v) || json_is_array(v))
+		res = push_json(&state, v, WJB_ELEM);
+	else
+	{
+		JsonbValue	arr;
+
+		arr.type = jbvArray;
+		arr.val.array.rawScalar = true;
+		arr.val.array.nElems = 1;
+		pushJsonbValue(&state, WJB_BEGIN_ARRAY, &arr);
+		push_json(&state, v, WJB_ELEM);
+		res = pushJsonbValue(&state, WJB_END_ARRAY, NULL);
+	}
+	return JsonbValueToJsonb(res);
 }
 
 static void
