@@ -45,9 +45,10 @@ typedef struct MeshRouteMetrics
 	int64		delivered;		/* mesh.route_stats: durable counters */
 	int64		failed;
 	int64		dead;			/* rows in the dead letters */
-	int64		pending;		/* undelivered events; -1: not measured yet */
+	int64		pending;		/* undelivered events when measured; -1: not yet */
 	TimestampTz oldest_pending; /* capture time of the oldest of them; 0: none */
 	TimestampTz pending_at;		/* when pending was measured */
+	int64		pending_delivered;	/* delivered at that time */
 	TimestampTz last_delivered_at;
 	int64		restarts;		/* worker starts beyond the first */
 	TimestampTz updated_at;		/* when delivered was read */
@@ -107,7 +108,7 @@ typedef struct MeshMetricsShared
 extern void mesh_metrics_shmem_init_hooks(void);
 extern bool mesh_metrics_attach_database(Oid dboid, const char *name);
 extern int	mesh_metrics_publish_routes(Oid dboid, MeshRouteMetrics *rows, int n,
-										bool with_pending);
+										bool with_pending, bool *remeasure);
 extern void mesh_metrics_publish_database(Oid dboid, int64 bytes, int64 rows,
 										  MeshDeadLetterInfo *dead, int ndead);
 extern void mesh_metrics_publish_backends(Oid dboid, MeshBackendMetrics *rows, int n);
@@ -124,6 +125,7 @@ extern void mesh_start_metrics_worker(void);
 extern void mesh_render_metrics(StringInfo out, MeshMetricsShared *m, TimestampTz now);
 extern void mesh_render_health(StringInfo out, MeshMetricsShared *m, TimestampTz now);
 extern void mesh_render_status_page(StringInfo out, MeshMetricsShared *m, TimestampTz now);
+extern int64 mesh_route_pending(MeshRouteMetrics *r);
 extern double mesh_route_lag_seconds(MeshRouteMetrics *r, TimestampTz now);
 extern double mesh_route_rate(MeshRouteMetrics *r, TimestampTz now);
 extern const char *mesh_database_name(MeshMetricsShared *m, Oid dboid);

@@ -142,6 +142,7 @@ refresh_routes(bool slow)
 	MeshRouteMetrics *rows = NULL;
 	int			n;
 	char	   *servers;
+	bool		remeasure;
 
 	begin_xact();
 	SPI_execute("SELECT md5(COALESCE((SELECT string_agg(oid::text || ':' || xmin::text, ',' ORDER BY oid)"
@@ -174,13 +175,15 @@ refresh_routes(bool slow)
 		r->oldest_pending = ts_at(i, 14);
 	}
 	end_xact();
-	if (mesh_metrics_publish_routes(MyDatabaseId, rows, n, slow) > 0 && !warned_full)
+	if (mesh_metrics_publish_routes(MyDatabaseId, rows, n, slow, &remeasure) > 0 && !warned_full)
 	{
 		warned_full = true;
 		ereport(WARNING,
 				(errmsg("mesh: the metrics endpoint shows only %d routes", MESH_METRICS_MAX_ROUTES),
 				 errdetail("Routes beyond that number are left out of /metrics, /health and the status page.")));
 	}
+	if (remeasure)
+		next_slow = 0;
 	return servers;
 }
 

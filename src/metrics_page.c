@@ -211,7 +211,7 @@ routes_table(StringInfo out, MeshMetricsShared *m, MeshRouteMetrics **r, int n, 
 			badge(out, "bad", "failing");
 		else if (!x->backfilled)
 			badge(out, "warn", "backfilling");
-		else if (x->pending > 0)
+		else if (mesh_route_pending(x) > 0)
 			badge(out, "warn", "catching up");
 		else
 			badge(out, "ok", "in sync");
@@ -220,7 +220,7 @@ routes_table(StringInfo out, MeshMetricsShared *m, MeshRouteMetrics **r, int n, 
 		if (x->pending < 0)
 			appendStringInfoString(out, "…");
 		else
-			appendStringInfo(out, INT64_FORMAT, x->pending);
+			appendStringInfo(out, INT64_FORMAT, mesh_route_pending(x));
 		appendStringInfoString(out, "</td><td class=\"n\">");
 		duration(out, mesh_route_lag_seconds(x, now));
 		appendStringInfo(out, "</td><td class=\"n\">" INT64_FORMAT "</td><td class=\"n\">" INT64_FORMAT
@@ -319,7 +319,7 @@ mesh_render_status_page(StringInfo out, MeshMetricsShared *m, TimestampTz now)
 			MeshRouteMetrics *r = &m->routes[i];
 
 			routes[nroutes++] = r;
-			pending += Max(r->pending, 0);
+			pending += Max(mesh_route_pending(r), 0);
 			dead += r->dead;
 			rate += mesh_route_rate(r, now);
 			paused += r->paused;

@@ -52,11 +52,26 @@ mesh_utf8_clean(const char *s)
 	return buf.data;
 }
 
-/* Age of the oldest undelivered event, in seconds (0 when caught up). */
+/*
+ * Undelivered events: the last measurement less what was delivered since
+ * (-1 before the first measurement).
+ */
+int64
+mesh_route_pending(MeshRouteMetrics *r)
+{
+	if (r->pending < 0)
+		return -1;
+	return Max(0, r->pending - Max(0, r->delivered - r->pending_delivered));
+}
+
+/*
+ * Age of the oldest event undelivered at the last measurement, in seconds;
+ * 0 when caught up.
+ */
 double
 mesh_route_lag_seconds(MeshRouteMetrics *r, TimestampTz now)
 {
-	if (r->pending <= 0 || r->oldest_pending == 0 || now <= r->oldest_pending)
+	if (mesh_route_pending(r) <= 0 || r->oldest_pending == 0 || now <= r->oldest_pending)
 		return 0;
 	return (now - r->oldest_pending) / 1000000.0;
 }
@@ -223,7 +238,7 @@ mesh_render_metrics(StringInfo out, MeshMetricsShared *m, TimestampTz now)
 				case FIG_PENDING:
 					if (r->pending < 0)
 						continue;	/* not measured yet */
-					v = r->pending;
+					v = mesh_route_pending(r);
 					break;
 				case FIG_LAG:
 					if (r->pending < 0)
@@ -419,7 +434,7 @@ mesh_render_health(StringInfo out, MeshMetricsShared *m, TimestampTz now)
 		if (r->pending < 0)
 			appendStringInfoString(out, "null");
 		else
-			appendStringInfo(out, INT64_FORMAT, r->pending);
+			appendStringInfo(out, INT64_FORMAT, mesh_route_pending(r));
 		json_key(out, "lag_seconds", false);
 		appendStringInfo(out, "%.3f", mesh_route_lag_seconds(r, now));
 		json_key(out, "events_per_second", false);

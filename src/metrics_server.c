@@ -72,9 +72,10 @@ mesh_start_metrics_worker(void)
 	RegisterBackgroundWorker(&bgw);
 }
 
+/* Queue a response (MHD copies body); allow: the Allow header of a 405. */
 static enum MHD_Result
 send_text(struct MHD_Connection *conn, unsigned int status, const char *type,
-		  const char *body, size_t len)
+		  const char *body, size_t len, const char *allow)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
@@ -84,6 +85,8 @@ send_text(struct MHD_Connection *conn, unsigned int status, const char *type,
 		return MHD_NO;
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	if (allow)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	/* the page is self-contained: no script, no external resource */
 	MHD_add_response_header(resp, "Content-Security-Policy",
@@ -122,7 +125,7 @@ handle_request(void *cls, struct MHD_Connection *conn, const char *url,
 	}
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
 		return send_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain; charset=utf-8",
-						 "only GET and HEAD\n", 18);
+						 "only GET and HEAD\n", 18, "GET, HEAD");
 	if (strcmp(url, "/metrics") == 0)
 		type = "text/plain; version=0.0.4; charset=utf-8";
 	else if (strcmp(url, "/health") == 0)
@@ -131,7 +134,7 @@ handle_request(void *cls, struct MHD_Connection *conn, const char *url,
 		type = "text/html; charset=utf-8";
 	else
 		return send_text(conn, MHD_HTTP_NOT_FOUND, "text/plain; charset=utf-8",
-						 "not found: try /, /metrics or /health\n", 38);
+						 "not found: try /, /metrics or /health\n", 38, NULL);
 
 	MemoryContextReset(request_cxt);
 	old = MemoryContextSwitchTo(request_cxt);
@@ -159,9 +162,9 @@ handle_request(void *cls, struct MHD_Connection *conn, const char *url,
 	MemoryContextSwitchTo(old);
 	if (failed)
 		ret = send_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain; charset=utf-8",
-						"internal error: see the PostgreSQL log\n", 39);
+						"internal error: see the PostgreSQL log\n", 39, NULL);
 	else
-		ret = send_text(conn, MHD_HTTP_OK, type, out.data, out.len);
+		ret = send_text(conn, MHD_HTTP_OK, type, out.data, out.len, NULL);
 	MemoryContextReset(request_cxt);
 	return ret;
 }

@@ -164,16 +164,20 @@ add_sample(MeshRouteMetrics *r, TimestampTz now)
 /*
  * Replace the routes of dboid by rows[0..n) (identity, counters, state;
  * pending and its oldest event only if with_pending, else the previous
- * measurement stays).  Returns how many rows found no room.
+ * measurement stays).  *remeasure: some route has delivered as many events
+ * as were pending at its last measurement (it may have caught up: measure
+ * again, now cheaply).  Returns how many rows found no room.
  */
 int
-mesh_metrics_publish_routes(Oid dboid, MeshRouteMetrics *rows, int n, bool with_pending)
+mesh_metrics_publish_routes(Oid dboid, MeshRouteMetrics *rows, int n, bool with_pending,
+							bool *remeasure)
 {
 	bool		keep[MESH_METRICS_MAX_ROUTES] = {false};
 	TimestampTz now = GetCurrentTimestamp();
 	MeshDatabaseMetrics *db;
 	int			dropped = 0;
 
+	*remeasure = false;
 	LWLockAcquire(metrics->lock, LW_EXCLUSIVE);
 	db = find_db(dboid);
 	if (db == NULL)
@@ -219,7 +223,10 @@ mesh_metrics_publish_routes(Oid dboid, MeshRouteMetrics *rows, int n, bool with_
 			r->pending = in->pending;
 			r->oldest_pending = in->oldest_pending;
 			r->pending_at = now;
+			r->pending_delivered = in->delivered;
 		}
+		else if (r->pending > 0 && mesh_route_pending(r) == 0)
+			*remeasure = true;
 		add_sample(r, now);
 	}
 	for (int i = 0; i < MESH_METRICS_MAX_ROUTES; i++)

@@ -4,7 +4,7 @@
 #   - /metrics has every documented metric family, valid for promtool, with
 #     the route's labels and its delivered count equal to the rows written;
 #   - a backend with a hostile name (quotes, backslash, newline) is a series
-#     with its label escaped, reported down;
+#     with its label escaped, reported down; so is a table's name;
 #   - /health is valid JSON listing the backends and the route;
 #   - the harness's real Prometheus scraped mesh: mesh.promql over it reads
 #     the same delivered count back, and up{job="mesh"} is 1;
@@ -57,9 +57,12 @@ x" FOREIGN DATA WRAPPER mesh_redis OPTIONS (host '127.0.0.1', port '$MESH_DOWN_P
 CREATE TABLE readings (id int PRIMARY KEY, v text);
 SELECT mesh.replicate('readings', 'cache', '{"key_prefix": "metrics_check:"}');
 INSERT INTO readings SELECT g, 'v' || g FROM generate_series(1, $rows) g;
+CREATE TABLE "we""ird \\ tbl" (id int PRIMARY KEY);
+SELECT mesh.replicate('"we""ird \\ tbl"', 'cache', '{"key_prefix": "metrics_check:weird:"}');
+INSERT INTO "we""ird \\ tbl" VALUES (1), (2), (3);
 SQL
 [ "$(q -d "$db" -c "SELECT mesh.wait_for_sync(30000)")" = t ] || fail "the route did not sync"
-route=$(q -d "$db" -c "SELECT id FROM mesh.routes WHERE target = 'cache'")
+route=$(q -d "$db" -c "SELECT id FROM mesh.routes WHERE target = 'cache' AND source = 'readings'::regclass")
 labels="database=\"$db\",route_id=\"$route\",source=\"readings\",target=\"cache\",kind=\"redis\",role=\"replica\""
 
 # /metrics: the delivered count, then the caught-up figures
@@ -70,6 +73,8 @@ poll_metrics "mesh_route_paused{$labels} 0"
 poll_metrics "mesh_route_dead_letters{$labels} 0"
 poll_metrics "mesh_backend_up{database=\"$db\",server=\"cache\",kind=\"redis\"} 1"
 poll_metrics 'mesh_backend_up{database="'$db'",server="down \"q\" \\\nx",kind="redis"} 0'
+weird=$(q -d "$db" -c "SELECT id FROM mesh.routes WHERE target = 'cache' AND id <> $route")
+poll_metrics 'mesh_route_delivered_events_total{database="'$db'",route_id="'$weird'",source="\"we\"\"ird \\ tbl\"",target="cache",kind="redis",role="replica"} 3'
 for name in mesh_info mesh_route_delivered_events_total mesh_route_failed_attempts_total \
 	mesh_route_dead_letters mesh_route_pending_events mesh_route_lag_seconds mesh_route_paused \
 	mesh_route_worker_restarts_total mesh_backend_up mesh_backend_ping_latency_seconds \
