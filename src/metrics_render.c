@@ -136,10 +136,12 @@ family(StringInfo out, const char *name, const char *type, const char *help)
 static void
 value(StringInfo out, const char *name, const char *labels, double v)
 {
-	if (v == rint(v) && fabs(v) < 1e15)
+	if (v != rint(v))
+		appendStringInfo(out, "%s{%s} %.9g\n", name, labels, v);
+	else if (fabs(v) < 9e15)	/* every integer below 2^53 prints exactly */
 		appendStringInfo(out, "%s{%s} %.0f\n", name, labels, v);
 	else
-		appendStringInfo(out, "%s{%s} %.9g\n", name, labels, v);
+		appendStringInfo(out, "%s{%s} %.17g\n", name, labels, v);
 }
 
 static char *

@@ -153,6 +153,7 @@ handle_request(void *cls, struct MHD_Connection *conn, const char *url,
 	}
 	PG_CATCH();
 	{
+		LWLockReleaseAll();		/* none is held while rendering; to be sure */
 		MemoryContextSwitchTo(request_cxt);
 		EmitErrorReport();
 		FlushErrorState();

@@ -96,4 +96,5 @@ chromium_run --screenshot="$artifacts/status_page.png" --window-size=1280,900 "$
 [ "$(head -c 8 "$artifacts/status_page.png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] ||
 	fail "no PNG screenshot at $artifacts/status_page.png"
 [ "$(stat -c %s "$artifacts/status_page.png")" -gt 20000 ] || fail "the screenshot is nearly empty"
+q -d postgres -c "DROP DATABASE $db" >/dev/null
 echo "$CHECK: ok (screenshot: $artifacts/status_page.png)"
