@@ -5,8 +5,10 @@
  * starts one database worker per database; a database worker exits at once,
  * marked "no mesh", where the extension is not installed, and is probed
  * again when some backend installs mesh or changes routes.  A database
- * worker starts one route worker per active route, restarts any that died,
- * and truncates event-log generations every route has delivered.
+ * worker starts one route worker per active route, restarts any that died
+ * (counted for the metrics endpoint), truncates event-log generations every
+ * route has delivered, and, while mesh.metrics_port is set, publishes its
+ * routes' figures and backends' health (metrics_collect.c).
  */
 #include "postgres.h"
 
