@@ -167,3 +167,7 @@ CREATE USER MAPPING FOR CURRENT_USER SERVER ifx OPTIONS (token 'not-a-real-token
 SELECT count(*) FROM cpu;
 SELECT options FROM mesh.backends() WHERE server = 'ifx';
 DROP USER MAPPING FOR CURRENT_USER SERVER ifx;
+-- leave nothing behind for the suites that follow
+SET client_min_messages = warning;
+DROP SERVER ifx, garbage, hang, nodb CASCADE;
+RESET client_min_messages;

@@ -120,3 +120,8 @@ SELECT c.relname, ft.ftoptions FROM pg_foreign_table ft JOIN pg_class c ON c.oid
 WHERE c.relnamespace = 'imported2'::regnamespace;
 SELECT * FROM imported2.other;
 IMPORT FOREIGN SCHEMA mesh_no_such_db FROM SERVER ifxw INTO imported2;
+-- leave nothing behind for the suites that follow
+SET client_min_messages = warning;
+DROP SCHEMA imported, imported_some, imported2 CASCADE;
+DROP SERVER ifxw, ifx_s CASCADE;
+RESET client_min_messages;
