@@ -108,20 +108,61 @@ extern void ch_append_double(StringInfo buf, double v);
 extern int	ch_tsv_split(char *line, size_t len, char **fields, size_t *lens, int max);
 extern bool ch_line_is_exception(const char *line, size_t len);
 
-/* clickhouse_types.c: type text, conversions */
-extern ChType *ch_parse_type(const char *text);
-extern const char *ch_pg_type_for(ChType *t, bool *supported);
+/* a / b rounded towards minus infinity */
+static inline int64
+ch_floor_div(int64 a, int64 b)
+{
+	int64		q = a / b;
+
+	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+/* clickhouse_values.c: PostgreSQL values for ClickHouse */
 extern void ch_encode_text(StringInfo buf, ChType *t, Oid pgtype, const char *value,
 						   const char *column);
 extern void ch_encode_datum(StringInfo buf, ChType *t, MeshColumn *col, Datum value,
 							bool isnull);
 extern void ch_sql_value(StringInfo buf, ChType *t, Oid pgtype, const char *value,
 						 const char *column);
+
+/* clickhouse_types.c: type text, values read back */
+extern ChType *ch_parse_type(const char *text);
+extern const char *ch_pg_type_for(ChType *t, bool *supported);
 extern char *ch_remote_to_pg_text(ChType *t, Oid pgtype, char *value, size_t len);
 extern bool ch_epoch_from_text(const char *s, size_t len, int64 *usec);
+extern bool ch_parse_iso(const char *s, size_t len, bool date_only, bool tz, bool strict,
+						 int64 *usec);
 extern char *ch_array_to_pg(const char *s, size_t len);
 
-/* clickhouse_deparse.c: SELECT text, pushdown */
+/* clickhouse_quals.c: qual pushdown */
+typedef enum ChQualKind
+{
+	CHQ_NONE,
+	CHQ_INT,
+	CHQ_FLOAT,
+	CHQ_NUMERIC,
+	CHQ_TEXT,
+	CHQ_BOOL,
+	CHQ_DATE,
+	CHQ_TIMESTAMP,
+	CHQ_UUID
+} ChQualKind;
+
+typedef enum ChCond
+{
+	CH_COND_SOME,					/* a condition was appended */
+	CH_COND_TRUE,					/* always true (or not rendered: a superset) */
+	CH_COND_FALSE					/* never true */
+} ChCond;
+
+extern ChQualKind ch_type_kind(Oid typid);
+extern bool ch_is_datetime64(MeshColumn *col);
+extern bool ch_column_is_c(MeshTable *t, AttrNumber att);
+extern char *ch_colref(MeshColumn *col);
+extern void ch_plan_scan(MeshScanPlan *plan);
+extern ChCond ch_render_qual(StringInfo out, MeshTable *t, MeshQual *q);
+
+/* clickhouse_deparse.c: SELECT text, upper pushdown */
 typedef enum ChFieldRole
 {
 	CHF_NONE,					/* a placeholder ("SELECT 1" when no column is used) */
@@ -152,7 +193,6 @@ typedef struct ChSelect
 	ChField    *fields;
 } ChSelect;
 
-extern void ch_plan_scan(MeshScanPlan *plan);
 extern bool ch_plan_upper(MeshScanPlan *plan, MeshUpper *upper);
 extern ChSelect *ch_deparse_scan(ChConn *cc, MeshScan *scan, bool for_explain);
 

@@ -83,6 +83,16 @@ CREATE FOREIGN TABLE hang_t (id int) SERVER ch_hang;
 SELECT * FROM hang_t;
 SELECT server, ok, error FROM mesh.health(1000) WHERE server IN ('ch_hang', 'ch_slow') ORDER BY server;
 
+-- a query cancel stops a running request; the next query works
+SELECT * FROM mesh.execute('ch_conn', 'CREATE VIEW mesh_conn.slow_v AS SELECT sleep(3) AS x');
+CREATE FOREIGN TABLE slow_v (x int) SERVER ch_conn OPTIONS (database 'mesh_conn');
+CREATE FOREIGN TABLE t_conn (id int) SERVER ch_conn OPTIONS (database 'mesh_conn', "table" 't');
+SET statement_timeout = '200ms';
+SELECT * FROM slow_v;
+RESET statement_timeout;
+SELECT count(*) FROM t_conn;
+SELECT * FROM mesh.execute('ch_conn', 'SELECT count() AS n FROM mesh_conn.t');
+
 -- health of the real server: its version
 SELECT server, kind, ok, version, error FROM mesh.health() WHERE server = 'ch_conn';
 
