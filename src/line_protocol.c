@@ -184,35 +184,11 @@ mesh_lp_key_text(const char *key, bool tag, const char *column)
 	return buf.data;
 }
 
-/* Check a measurement name without writing it. */
-void
-mesh_lp_check_measurement(const char *name)
-{
-	pfree(mesh_lp_measurement_text(name));
-}
-
 /* Append a tag value (the caller wrote ",key="). */
 void
 mesh_lp_tag_value(StringInfo buf, const char *value, const char *column)
 {
 	append_escaped(buf, value, ", =", column, "tag value", NULL);
-}
-
-/* Start a line with the measurement name. */
-void
-mesh_lp_measurement(StringInfo buf, const char *name)
-{
-	appendStringInfoString(buf, mesh_lp_measurement_text(name));
-}
-
-/* Append ",key=value". */
-void
-mesh_lp_tag(StringInfo buf, const char *key, const char *value, const char *column)
-{
-	appendStringInfoChar(buf, ',');
-	appendStringInfoString(buf, mesh_lp_key_text(key, true, column));
-	appendStringInfoChar(buf, '=');
-	mesh_lp_tag_value(buf, value, column);
 }
 
 /*
@@ -302,17 +278,6 @@ mesh_lp_field_value(StringInfo buf, MeshLpType type, const char *value, const ch
 			appendStringInfoChar(buf, '"');
 			break;
 	}
-}
-
-/* Append " key=value" (first) or ",key=value", typed. */
-void
-mesh_lp_field(StringInfo buf, bool first, const char *key, MeshLpType type,
-			  const char *value, const char *column)
-{
-	appendStringInfoChar(buf, first ? ' ' : ',');
-	appendStringInfoString(buf, mesh_lp_key_text(key, false, column));
-	appendStringInfoChar(buf, '=');
-	mesh_lp_field_value(buf, type, value, column);
 }
 
 /* End the line with its timestamp (already in the write's precision). */

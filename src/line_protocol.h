@@ -43,26 +43,16 @@ extern MeshLpPrecision mesh_lp_precision(const char *name);
 extern const char *mesh_lp_precision_name(MeshLpPrecision p);
 
 /*
- * Writing one line.  column names what is being encoded in error messages
- * (a column name, or NULL for the measurement itself).
- */
-extern void mesh_lp_measurement(StringInfo buf, const char *name);
-extern void mesh_lp_tag(StringInfo buf, const char *key, const char *value,
-						const char *column);
-extern void mesh_lp_field(StringInfo buf, bool first, const char *key, MeshLpType type,
-						  const char *value, const char *column);
-extern void mesh_lp_end(StringInfo buf, int64 timestamp);
-
-/*
- * The same in parts, for writers of many lines: names escaped once (and
- * validated), then values appended per line after ",key=" or " key=".
+ * Writing lines: names escaped (and validated) once, then per line
+ *   measurement_text [,key_text=tag_value ...] key_text=field_value[,...] end
+ * Errors name column, or the name itself when column is NULL.
  */
 extern char *mesh_lp_measurement_text(const char *name);
 extern char *mesh_lp_key_text(const char *key, bool tag, const char *column);
 extern void mesh_lp_tag_value(StringInfo buf, const char *value, const char *column);
 extern void mesh_lp_field_value(StringInfo buf, MeshLpType type, const char *value,
 								const char *column);
-extern void mesh_lp_check_measurement(const char *name);
+extern void mesh_lp_end(StringInfo buf, int64 timestamp);
 
 /*
  * Timestamps: a timestamptz (or a timestamp taken as UTC) as an epoch

@@ -25,6 +25,8 @@ typedef struct InfluxModifyState
 	InfluxLayout *layout;
 	InfluxConn *ic;
 	const char *database;
+	char	   *measurement_text;	/* escaped once */
+	char	  **key_text;		/* escaped tag or field key per column */
 	StringInfoData lines;
 	int			nlines;
 	int			batch_size;
@@ -61,7 +63,13 @@ influx_begin_modify(MeshModify *m)
 	st->database = influx_database(ic, st->layout->database);
 	st->batch_size = ic->batch_size > 0 ? ic->batch_size : INFLUX_DEFAULT_BATCH;
 	initStringInfo(&st->lines);
-	mesh_lp_check_measurement(st->layout->measurement);
+	st->measurement_text = mesh_lp_measurement_text(st->layout->measurement);
+	st->key_text = palloc0(sizeof(char *) * Max(m->table->ncolumns, 1));
+	for (int i = 0; i < m->table->ncolumns; i++)
+		if (st->layout->roles[i] == INFLUX_TAG || st->layout->roles[i] == INFLUX_FIELD)
+			st->key_text[i] = mesh_lp_key_text(st->layout->keys[i],
+											   st->layout->roles[i] == INFLUX_TAG,
+											   m->table->columns[i].name);
 	if (st->layout->time_att == InvalidAttrNumber)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_COLUMN_NAME_NOT_FOUND),
@@ -115,14 +123,18 @@ influx_modify_row(MeshModify *m)
 				 errdetail("Every point needs a time.")));
 	ts = mesh_lp_time(DatumGetInt64(m->new_values[l->time_att - 1]), st->ic->precision,
 					  tcol->name);
-	mesh_lp_measurement(&st->lines, l->measurement);
+	appendStringInfoString(&st->lines, st->measurement_text);
 	for (int i = 0; i < l->ntags; i++)
 	{
 		AttrNumber	att = l->tag_order[i];
 		char	   *v = column_text(m, att);
 
-		if (v && v[0])
-			mesh_lp_tag(&st->lines, l->keys[att - 1], v, t->columns[att - 1].name);
+		if (v == NULL || v[0] == '\0')
+			continue;
+		appendStringInfoChar(&st->lines, ',');
+		appendStringInfoString(&st->lines, st->key_text[att - 1]);
+		appendStringInfoChar(&st->lines, '=');
+		mesh_lp_tag_value(&st->lines, v, t->columns[att - 1].name);
 	}
 	for (int i = 0; i < t->ncolumns; i++)
 	{
@@ -130,7 +142,10 @@ influx_modify_row(MeshModify *m)
 
 		if (l->roles[i] != INFLUX_FIELD || (v = column_text(m, i + 1)) == NULL)
 			continue;
-		mesh_lp_field(&st->lines, first, l->keys[i], l->types[i], v, t->columns[i].name);
+		appendStringInfoChar(&st->lines, first ? ' ' : ',');
+		appendStringInfoString(&st->lines, st->key_text[i]);
+		appendStringInfoChar(&st->lines, '=');
+		mesh_lp_field_value(&st->lines, l->types[i], v, t->columns[i].name);
 		first = false;
 	}
 	if (first)

@@ -18,83 +18,6 @@
 
 #include "utils/memutils.h"
 
-/* True when the integer token s[0..len) does not fit int64, or is "-0". */
-static bool
-integer_needs_real(const char *s, size_t len)
-{
-	bool		neg = s[0] == '-';
-	size_t		digits = len - (neg ? 1 : 0);
-	const char *d = s + (neg ? 1 : 0);
-
-	if (neg && digits == 1 && d[0] == '0')
-		return true;			/* -0 is a float: keep its sign */
-	if (digits < 19)
-		return false;
-	if (digits > 19)
-		return true;
-	return memcmp(d, neg ? "9223372036854775808" : "9223372036854775807", 19) > 0;
-}
-
-/*
- * InfluxDB (Go) prints a float64 below 1e21 without exponent or fraction,
- * e.g. 1e20 as 100000000000000000000, which jansson rejects as an integer
- * too big, and -0.0 as -0, which jansson reads as the integer 0.  Since
- * InfluxDB's integers are int64, such a token is a float: append ".0" so
- * it parses as one, exactly.  Returns data itself when nothing changes.
- */
-static char *
-reals_for_big_integers(char *data, size_t *len)
-{
-	StringInfoData out;
-	size_t		copied = 0;
-	bool		in_string = false;
-
-	out.data = NULL;
-	for (size_t i = 0; i < *len; i++)
-	{
-		char		c = data[i];
-		size_t		start;
-		bool		integer = true;
-
-		if (in_string)
-		{
-			if (c == '\\')
-				i++;
-			else if (c == '"')
-				in_string = false;
-			continue;
-		}
-		if (c == '"')
-		{
-			in_string = true;
-			continue;
-		}
-		if (c != '-' && (c < '0' || c > '9'))
-			continue;
-		start = i;
-		while (i < *len && strchr("0123456789+-.eE", data[i]) != NULL)
-		{
-			if (data[i] == '.' || data[i] == 'e' || data[i] == 'E')
-				integer = false;
-			i++;
-		}
-		if (integer && integer_needs_real(data + start, i - start))
-		{
-			if (out.data == NULL)
-				initStringInfo(&out);
-			appendBinaryStringInfo(&out, data + copied, i - copied);
-			appendStringInfoString(&out, ".0");
-			copied = i;
-		}
-		i--;
-	}
-	if (out.data == NULL)
-		return data;
-	appendBinaryStringInfo(&out, data + copied, *len - copied);
-	*len = out.len;
-	return out.data;
-}
-
 /* Ereport an InfluxQL error with InfluxDB's message. */
 static void
 raise_query_error(InfluxReader *r, const char *message)
@@ -115,8 +38,7 @@ load_document(InfluxReader *r, char *data, size_t len)
 
 	MemoryContextReset(r->doc_cxt);
 	old = MemoryContextSwitchTo(r->doc_cxt);
-	data = reals_for_big_integers(data, &len);
-	doc = mesh_json_parse(data, len, r->ic->servername, r->what);
+	doc = mesh_json_parse_go(data, len, r->ic->servername, r->what);
 	MemoryContextSwitchTo(old);
 	err = json_object_get(doc, "error");
 	if (err && json_is_string(err))
