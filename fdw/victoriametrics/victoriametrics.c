@@ -8,14 +8,13 @@
 #include "postgres.h"
 
 #include "../prometheus/prometheus.h"
+#include "vm_sink.h"
 
-/*
- * Writes (INSERT via line protocol, the replication sink, verify) are added
- * by fdw/victoriametrics/vm_sink.c; their options join this table then.
- */
+/* Reads' options (as mesh_prometheus) and the sink's route options. */
 static const MeshOption victoriametrics_options[] = {
 	MESH_HTTP_OPTIONS,
 	PROMETHEUS_READ_OPTIONS,
+	VM_SINK_OPTIONS,
 	{NULL}
 };
 
@@ -90,15 +89,12 @@ victoriametrics_ping_start(MeshPing *ping)
 	mesh_http_ping_start(ping, &victoriametrics_setup);
 }
 
-/*
- * modify callbacks, check_route, apply, fetch_rows and scan_keys stay NULL
- * here: fdw/victoriametrics/vm_sink.c provides them (with MESH_CAP_MODIFY
- * and MESH_CAP_APPLY).
- */
+/* Writes (INSERT, the replication sink, verify) are vm_sink.c's. */
 const MeshConnector mesh_victoriametrics_connector = {
 	.kind = "victoriametrics",
 	.options = victoriametrics_options,
-	.caps = MESH_CAP_SCAN | MESH_CAP_EXECUTE | MESH_CAP_PING,
+	.caps = MESH_CAP_SCAN | MESH_CAP_EXECUTE | MESH_CAP_PING | MESH_CAP_MODIFY |
+	MESH_CAP_APPLY,
 	.connect = victoriametrics_connect,
 	.disconnect = prom_disconnect,
 	.ping_start = victoriametrics_ping_start,
@@ -110,5 +106,13 @@ const MeshConnector mesh_victoriametrics_connector = {
 	.end_scan = prom_end_scan,
 	.explain_scan = prom_explain_scan,
 	.execute = prom_execute,
+	.row_identity = vm_row_identity,
+	.begin_modify = vm_begin_modify,
+	.modify_row = vm_modify_row,
+	.end_modify = vm_end_modify,
+	.check_route = vm_check_route,
+	.apply = vm_apply,
+	.fetch_rows = vm_fetch_rows,
+	.scan_keys = vm_scan_keys,
 	.classify_error = mesh_http_classify_error,
 };

@@ -1,0 +1,27 @@
+/*
+ * vm_sink.h: VictoriaMetrics writes (vm_sink.c): INSERT through a metric
+ * table and the replication sink, both line protocol on /write, and verify
+ * through /api/v1/export.
+ */
+#ifndef MESH_VM_SINK_H
+#define MESH_VM_SINK_H
+
+#include "connector.h"
+
+/* Route options of the sink (as InfluxDB's); join the connector's table. */
+#define VM_SINK_OPTIONS \
+	{"measurement", MESH_OPT_ROUTE, MESH_OPTTYPE_STRING, false, 1}, \
+	{"tags", MESH_OPT_ROUTE, MESH_OPTTYPE_STRING, false}, \
+	{"time", MESH_OPT_ROUTE, MESH_OPTTYPE_STRING, false, 1}
+
+extern int	vm_row_identity(MeshTable *table, AttrNumber *attnums);
+extern void vm_begin_modify(MeshModify *m);
+extern void vm_modify_row(MeshModify *m);
+extern void vm_end_modify(MeshModify *m);
+
+extern void vm_check_route(void *conn, MeshRoute *route);
+extern void vm_apply(void *conn, MeshRoute *route, MeshEvent *events, int n);
+extern void vm_fetch_rows(void *conn, MeshRoute *route, int n, char ***keys, char ***rows);
+extern int	vm_scan_keys(void *conn, MeshRoute *route, void **state, int max, char ***keys);
+
+#endif							/* MESH_VM_SINK_H */
