@@ -113,12 +113,13 @@ SQL
 	rid=$(bsql -At -c "SELECT id FROM mesh.routes WHERE target = 'bench_influx'")
 	t0=$(now_ns)
 	bsql -c "SELECT mesh.resume('fan_src', 'bench_influx')" >/dev/null
-	# delivered: no batch under way and the COPY's transaction done (polled
-	# every 20 ms with a primary-key lookup of the route's cursor)
+	# delivered: no batch under way and the COPY's transaction (the newest
+	# event's) done; polled every 20 ms with a primary-key lookup of the
+	# route's cursor
 	bsql >/dev/null <<SQL
 DO \$\$
 DECLARE
-	x xid8 := (SELECT xid FROM mesh.event_log WHERE source = 'fan_src'::regclass LIMIT 1);
+	x xid8 := (SELECT xid FROM mesh.event_log WHERE source = 'fan_src'::regclass ORDER BY id DESC LIMIT 1);
 BEGIN
 	FOR i IN 1..45000 LOOP
 		EXIT WHEN (SELECT c.batch_snap IS NULL AND pg_visible_in_snapshot(x, c.done_snap)
