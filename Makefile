@@ -22,10 +22,11 @@ ISOLATION = $(basename $(notdir $(wildcard test/specs/*.spec)))
 ISOLATION_OPTS = --inputdir=test --outputdir=test/isolation
 
 PG_CONFIG ?= pg_config
-PG_CPPFLAGS = -Isrc -I$(shell $(PG_CONFIG) --includedir)
+EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" mesh.control)
+PG_CPPFLAGS = -Isrc -I$(shell $(PG_CONFIG) --includedir) -DMESH_VERSION='"$(EXTVERSION)"'
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
 	-Wno-sign-compare -Wno-cast-function-type
-SHLIB_LINK = -lhiredis -lpq -lcurl -ljansson -lyaml
+SHLIB_LINK = -lhiredis -lpq -lcurl -ljansson -lyaml -lmicrohttpd
 
 EXTRA_CLEAN = test/results test/regression.diffs test/regression.out test/isolation
 

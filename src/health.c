@@ -4,7 +4,8 @@
  * Each connector starts a non-blocking ping; one poll() loop drives them
  * all, so the call takes about as long as the slowest answer and never
  * more than timeout_ms.  A failure is a row with ok = false, never an
- * exception.
+ * exception.  The database worker runs the same checks every
+ * mesh.health_interval for the metrics endpoint (see metrics_collect.c).
  */
 #include "postgres.h"
 
@@ -25,14 +26,6 @@
 #include "mesh_util.h"
 
 PG_FUNCTION_INFO_V1(mesh_health);
-
-typedef struct HealthItem
-{
-	MeshPing	ping;
-	struct timespec started;
-	double		latency_ms;
-	bool		finished;
-} HealthItem;
 
 /* The oids of every foreign server whose wrapper is a mesh connector. */
 List *
@@ -56,19 +49,9 @@ mesh_backend_servers(void)
 	return result;
 }
 
-static void
-finish_item(HealthItem *item)
-{
-	if (item->finished)
-		return;
-	item->finished = true;
-	if (item->ping.config->connector->ping_finish)
-		item->ping.config->connector->ping_finish(&item->ping);
-}
-
 /* Drive every ping until all are done or the deadline passes. */
 static void
-run_pings(HealthItem *items, int n, int timeout_ms)
+run_pings(MeshHealth *items, struct timespec *started, int n, int timeout_ms)
 {
 	struct pollfd *fds = palloc(sizeof(struct pollfd) * Max(n, 1));
 	int		   *which = palloc(sizeof(int) * Max(n, 1));
@@ -79,23 +62,22 @@ run_pings(HealthItem *items, int n, int timeout_ms)
 	{
 		int			nfds = 0;
 		double		left = timeout_ms - mesh_elapsed_ms(&start);
-
 		int			timers = 0;
 
 		for (int i = 0; i < n; i++)
 		{
-			HealthItem *it = &items[i];
+			MeshPing   *ping = &items[i].ping;
 
-			if (it->ping.done)
+			if (ping->done)
 			{
-				if (it->latency_ms < 0)
-					it->latency_ms = mesh_elapsed_ms(&it->started);
+				if (items[i].latency_ms < 0)
+					items[i].latency_ms = mesh_elapsed_ms(&started[i]);
 				continue;
 			}
-			if (it->ping.fd < 0)
+			if (ping->fd < 0)
 				timers++;		/* no socket yet: continue on a short timer */
-			fds[nfds].fd = it->ping.fd;
-			fds[nfds].events = it->ping.want_write ? POLLOUT : POLLIN;
+			fds[nfds].fd = ping->fd;
+			fds[nfds].events = ping->want_write ? POLLOUT : POLLIN;
 			fds[nfds].revents = 0;
 			which[nfds++] = i;
 		}
@@ -113,8 +95,53 @@ run_pings(HealthItem *items, int n, int timeout_ms)
 		{
 			items[i].ping.ok = false;
 			items[i].ping.error = psprintf("no answer within %d ms", timeout_ms);
-			items[i].latency_ms = mesh_elapsed_ms(&items[i].started);
+			items[i].latency_ms = mesh_elapsed_ms(&started[i]);
 		}
+}
+
+/*
+ * Ping items[0..n) at once (each with ping.config set by the caller); on
+ * return every item has ping.ok, ping.version/ping.error and latency_ms,
+ * within about timeout_ms.  Needs no transaction (connectors' pings touch
+ * no catalog), so the database worker runs it with none open.
+ */
+void
+mesh_check_health(MeshHealth *items, int n, int timeout_ms)
+{
+	struct timespec *started = palloc0(sizeof(struct timespec) * Max(n, 1));
+	bool	   *running = palloc0(sizeof(bool) * Max(n, 1));
+
+	for (int i = 0; i < n; i++)
+	{
+		items[i].ping.fd = -1;
+		items[i].latency_ms = -1;
+	}
+	PG_TRY();
+	{
+		for (int i = 0; i < n; i++)
+		{
+			MeshHealth *it = &items[i];
+			const MeshConnector *c = it->ping.config->connector;
+
+			mesh_now(&started[i]);
+			if (c->ping_start == NULL)
+			{
+				it->ping.done = true;
+				it->ping.error = pstrdup("health checks are not supported");
+				continue;
+			}
+			running[i] = true;
+			c->ping_start(&it->ping);
+		}
+		run_pings(items, started, n, timeout_ms);
+	}
+	PG_FINALLY();
+	{
+		for (int i = 0; i < n; i++)
+			if (running[i] && items[i].ping.config->connector->ping_finish)
+				items[i].ping.config->connector->ping_finish(&items[i].ping);
+	}
+	PG_END_TRY();
 }
 
 /* mesh.health(timeout_ms): one row per backend. */
@@ -124,7 +151,7 @@ mesh_health(PG_FUNCTION_ARGS)
 	int			timeout_ms = PG_ARGISNULL(0) ? 2000 : PG_GETARG_INT32(0);
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	List	   *servers;
-	HealthItem *items;
+	MeshHealth *items;
 	int			n;
 	ListCell   *lc;
 	int			i = 0;
@@ -137,46 +164,14 @@ mesh_health(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	servers = mesh_backend_servers();
 	n = list_length(servers);
-	items = palloc0(sizeof(HealthItem) * Max(n, 1));
+	items = palloc0(sizeof(MeshHealth) * Max(n, 1));
 	foreach(lc, servers)
-	{
-		HealthItem *it = &items[i++];
-
-		it->ping.config = mesh_server_config(lfirst_oid(lc), GetUserId());
-		it->ping.fd = -1;
-		it->latency_ms = -1;
-		it->finished = true;	/* nothing to free until started */
-	}
-
-	PG_TRY();
-	{
-		for (i = 0; i < n; i++)
-		{
-			HealthItem *it = &items[i];
-			const MeshConnector *c = it->ping.config->connector;
-
-			mesh_now(&it->started);
-			it->finished = false;
-			if (c->ping_start == NULL)
-			{
-				it->ping.done = true;
-				it->ping.error = pstrdup("health checks are not supported");
-				continue;
-			}
-			c->ping_start(&it->ping);
-		}
-		run_pings(items, n, timeout_ms);
-	}
-	PG_FINALLY();
-	{
-		for (i = 0; i < n; i++)
-			finish_item(&items[i]);
-	}
-	PG_END_TRY();
+		items[i++].ping.config = mesh_server_config(lfirst_oid(lc), GetUserId());
+	mesh_check_health(items, n, timeout_ms);
 
 	for (i = 0; i < n; i++)
 	{
-		HealthItem *it = &items[i];
+		MeshHealth *it = &items[i];
 		Datum		values[6];
 		bool		nulls[6] = {false};
 

@@ -414,6 +414,48 @@ mesh_http_stream_fill(MeshHttpStream *s)
 	return true;
 }
 
+/*
+ * The next line of a streamed answer, without its newline (the last line
+ * may lack one): *line points into the body and stays valid until the next
+ * call, which drops it from the body.  False at the end of the answer.
+ */
+bool
+mesh_http_stream_line(MeshHttpStream *s, char **line, size_t *len)
+{
+	StringInfo	b = &s->response.body;
+
+	if (s->consumed > 0)
+	{
+		memmove(b->data, b->data + s->consumed, b->len - s->consumed);
+		b->len -= s->consumed;
+		b->data[b->len] = '\0';
+		s->consumed = 0;
+		s->scanned = 0;
+	}
+	for (;;)
+	{
+		char	   *nl = memchr(b->data + s->scanned, '\n', b->len - s->scanned);
+
+		if (nl != NULL)
+		{
+			*line = b->data;
+			*len = nl - b->data;
+			s->consumed = *len + 1;
+			return true;
+		}
+		s->scanned = b->len;
+		if (!mesh_http_stream_fill(s))
+		{
+			if (b->len == 0)
+				return false;
+			*line = b->data;
+			*len = b->len;
+			s->consumed = b->len;
+			return true;
+		}
+	}
+}
+
 /* Abandon what is left of the answer (the connection is not reused). */
 void
 mesh_http_stream_close(MeshHttpStream *s)

@@ -61,6 +61,8 @@ typedef struct MeshHttpStream
 	MeshHttpResponse response;
 	bool		finished;		/* the whole body has arrived */
 	const char *what;
+	size_t		scanned;		/* mesh_http_stream_line: bytes searched for a newline */
+	size_t		consumed;		/* mesh_http_stream_line: bytes of the last line returned */
 } MeshHttpStream;
 
 /* Connect-time description a connector gives the shared client. */
@@ -88,6 +90,7 @@ extern void mesh_http_request(MeshHttp *http, const MeshHttpRequest *req,
 extern void mesh_http_stream_open(MeshHttp *http, const MeshHttpRequest *req,
 								  MeshHttpStream *stream);
 extern bool mesh_http_stream_fill(MeshHttpStream *stream);
+extern bool mesh_http_stream_line(MeshHttpStream *stream, char **line, size_t *len);
 extern void mesh_http_stream_close(MeshHttpStream *stream);
 
 extern void mesh_http_begin(MeshHttp *http, const MeshHttpRequest *req, MeshHttpResponse *resp);

@@ -14,6 +14,7 @@
 #include "utils/float.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/numeric.h"
 
 static void *
 json_palloc(size_t size)
@@ -71,6 +72,94 @@ mesh_json_parse(const char *data, size_t len, const char *server, const char *wh
 	return root;
 }
 
+/* True when the integer token s[0..len) does not fit int64, or is "-0". */
+static bool
+integer_needs_real(const char *s, size_t len)
+{
+	bool		neg = s[0] == '-';
+	size_t		digits = len - (neg ? 1 : 0);
+	const char *d = s + (neg ? 1 : 0);
+
+	if (neg && digits == 1 && d[0] == '0')
+		return true;			/* -0 is a float: keep its sign */
+	if (digits < 19)
+		return false;
+	if (digits > 19)
+		return true;
+	return memcmp(d, neg ? "9223372036854775808" : "9223372036854775807", 19) > 0;
+}
+
+/*
+ * Go's encoder prints a float64 below 1e21 without exponent or fraction,
+ * e.g. 1e20 as 100000000000000000000, which jansson rejects as an integer
+ * too big, and -0.0 as -0, which jansson reads as the integer 0.  When a
+ * backend's integers are int64, such a token is a float: append ".0" so it
+ * parses as one, exactly.  Returns data itself when nothing changes.
+ */
+static const char *
+reals_for_big_integers(const char *data, size_t *len)
+{
+	StringInfoData out;
+	size_t		copied = 0;
+	bool		in_string = false;
+
+	out.data = NULL;
+	for (size_t i = 0; i < *len; i++)
+	{
+		char		c = data[i];
+		size_t		start;
+		bool		integer = true;
+
+		if (in_string)
+		{
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_string = false;
+			continue;
+		}
+		if (c == '"')
+		{
+			in_string = true;
+			continue;
+		}
+		if (c != '-' && (c < '0' || c > '9'))
+			continue;
+		start = i;
+		while (i < *len && strchr("0123456789+-.eE", data[i]) != NULL)
+		{
+			if (data[i] == '.' || data[i] == 'e' || data[i] == 'E')
+				integer = false;
+			i++;
+		}
+		if (integer && integer_needs_real(data + start, i - start))
+		{
+			if (out.data == NULL)
+				initStringInfo(&out);
+			appendBinaryStringInfo(&out, data + copied, i - copied);
+			appendStringInfoString(&out, ".0");
+			copied = i;
+		}
+		i--;
+	}
+	if (out.data == NULL)
+		return data;
+	appendBinaryStringInfo(&out, data + copied, *len - copied);
+	*len = out.len;
+	return out.data;
+}
+
+/*
+ * mesh_json_parse for backends written in Go whose numbers are float64 or
+ * int64 (InfluxDB, VictoriaMetrics): see reals_for_big_integers.
+ */
+json_t *
+mesh_json_parse_go(const char *data, size_t len, const char *server, const char *what)
+{
+	data = reals_for_big_integers(data, &len);
+	return mesh_json_parse(data, len, server, what);
+}
+
 /* object[key], which must exist with the given type (JSON_NULL: any type). */
 json_t *
 mesh_json_get(json_t *object, const char *key, json_type type, const char *server,
@@ -108,12 +197,92 @@ mesh_json_scalar_text(json_t *v)
 	}
 }
 
+static Numeric
+text_numeric(const char *text)
+{
+	return DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(text),
+											   ObjectIdGetDatum(InvalidOid),
+											   Int32GetDatum(-1)));
+}
+
+/* Push v as one JSON value (tok: WJB_ELEM or WJB_VALUE), containers recursively. */
+static JsonbValue *
+push_json(JsonbParseState **state, json_t *v, JsonbIteratorToken tok)
+{
+	JsonbValue	jv;
+	const char *key;
+	json_t	   *member;
+	size_t		i;
+
+	switch (json_typeof(v))
+	{
+		case JSON_OBJECT:
+			pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
+			json_object_foreach(v, key, member)
+			{
+				jv.type = jbvString;
+				jv.val.string.val = (char *) key;
+				jv.val.string.len = strlen(key);
+				pushJsonbValue(state, WJB_KEY, &jv);
+				push_json(state, member, WJB_VALUE);
+			}
+			return pushJsonbValue(state, WJB_END_OBJECT, NULL);
+		case JSON_ARRAY:
+			pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
+			json_array_foreach(v, i, member)
+				push_json(state, member, WJB_ELEM);
+			return pushJsonbValue(state, WJB_END_ARRAY, NULL);
+		case JSON_STRING:
+			if (memchr(json_string_value(v), '\0', json_string_length(v)) != NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_UNTRANSLATABLE_CHARACTER),
+						 errmsg("a JSON string of the reply holds a zero byte, which jsonb cannot hold")));
+			jv.type = jbvString;
+			jv.val.string.val = (char *) json_string_value(v);
+			jv.val.string.len = json_string_length(v);
+			break;
+		case JSON_INTEGER:
+			jv.type = jbvNumeric;
+			jv.val.numeric = int64_to_numeric((int64) json_integer_value(v));
+			break;
+		case JSON_REAL:
+			/* the shortest text that reads back as the same double */
+			jv.type = jbvNumeric;
+			jv.val.numeric = text_numeric(float8out_internal(json_real_value(v)));
+			break;
+		case JSON_TRUE:
+		case JSON_FALSE:
+			jv.type = jbvBool;
+			jv.val.boolean = json_is_true(v);
+			break;
+		default:
+			jv.type = jbvNull;
+			break;
+	}
+	return pushJsonbValue(state, tok, &jv);
+}
+
+/* A JSON value as jsonb; reals keep their shortest exact form (0.1, not 0.10000000000000001). */
 Jsonb *
 mesh_json_to_jsonb(json_t *v)
 {
-	char	   *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	JsonbParseState *state = NULL;
+	JsonbValue *res;
 
-	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text)));
+	if (json_is_object(v) || json_is_array(v))
+		res = push_json(&state, v, WJB_ELEM);
+	else
+	{
+		JsonbValue	arr;
+
+		arr.type = jbvArray;
+		arr.val.array.rawScalar = true;
+		arr.val.array.nElems = 1;
+		pushJsonbValue(&state, WJB_BEGIN_ARRAY, &arr);
+		push_json(&state, v, WJB_ELEM);
+		res = pushJsonbValue(&state, WJB_END_ARRAY, NULL);
+	}
+	return JsonbValueToJsonb(res);
 }
 
 static void

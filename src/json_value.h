@@ -34,6 +34,8 @@ extern json_t *mesh_json_object_new(void);
 extern void mesh_json_init(void);
 extern json_t *mesh_json_parse(const char *data, size_t len, const char *server,
 							   const char *what);
+extern json_t *mesh_json_parse_go(const char *data, size_t len, const char *server,
+								  const char *what);
 extern Datum mesh_json_to_datum(MeshColumn *col, json_t *value, bool *isnull);
 extern char *mesh_json_scalar_text(json_t *value);
 extern Jsonb *mesh_json_to_jsonb(json_t *value);

@@ -5,8 +5,10 @@
  * starts one database worker per database; a database worker exits at once,
  * marked "no mesh", where the extension is not installed, and is probed
  * again when some backend installs mesh or changes routes.  A database
- * worker starts one route worker per active route, restarts any that died,
- * and truncates event-log generations every route has delivered.
+ * worker starts one route worker per active route, restarts any that died
+ * (counted for the metrics endpoint), truncates event-log generations every
+ * route has delivered, and, while mesh.metrics_port is set, publishes its
+ * routes' figures and backends' health (metrics_collect.c).
  */
 #include "postgres.h"
 
@@ -31,6 +33,7 @@
 #include "access/tableam.h"
 
 #include "mesh.h"
+#include "metrics.h"
 
 PGDLLEXPORT void mesh_launcher_main(Datum arg);
 PGDLLEXPORT void mesh_database_worker_main(Datum arg);
@@ -171,7 +174,25 @@ mesh_launcher_main(Datum arg)
 	}
 }
 
-/* Active routes of this database, started if their worker is not running. */
+/* Active routes seen at the previous round (their worker ran or was started). */
+static int64 *known_routes = NULL;
+static int	nknown_routes = 0;
+
+static bool
+was_known(int64 route_id)
+{
+	for (int i = 0; i < nknown_routes; i++)
+		if (known_routes[i] == route_id)
+			return true;
+	return false;
+}
+
+/*
+ * Active routes of this database, started if their worker is not running.
+ * A start for a route that was already active at the previous round is a
+ * restart (its worker exited while the route stayed active: an error, a
+ * termination) and is counted for the metrics endpoint.
+ */
 static void
 ensure_route_workers(void)
 {
@@ -200,10 +221,16 @@ ensure_route_workers(void)
 		bool		nomesh;
 
 		if (!mesh_worker_running(MyDatabaseId, ids[i], &nomesh))
+		{
+			if (was_known(ids[i]))
+				mesh_metrics_count_restart(MyDatabaseId, ids[i]);
 			mesh_start_route_worker(MyDatabaseId, ids[i]);
+		}
 	}
-	if (ids)
-		pfree(ids);
+	if (known_routes)
+		pfree(known_routes);
+	known_routes = ids;
+	nknown_routes = n;
 }
 
 /* Prune the event log in its own transaction; failures wait for the next round. */
@@ -272,6 +299,7 @@ mesh_database_worker_main(Datum arg)
 			proc_exit(0);
 		}
 		ensure_route_workers();
+		mesh_metrics_collect();
 		if (TimestampDifferenceExceeds(last_prune, GetCurrentTimestamp(), RETENTION_EVERY_MS))
 		{
 			prune_event_log();

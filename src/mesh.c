@@ -11,6 +11,7 @@
 
 #include "json_value.h"
 #include "mesh.h"
+#include "metrics.h"
 
 PG_MODULE_MAGIC;
 
@@ -20,6 +21,10 @@ int			mesh_event_retention_s = 86400;
 int			mesh_generation_size = 1000000;
 int			mesh_batch_size = 5000;
 bool		mesh_preloaded = false;
+int			mesh_metrics_port = 0;
+char	   *mesh_metrics_listen_address = NULL;
+int			mesh_health_interval_s = 15;
+int			mesh_health_timeout_ms = 2000;
 
 /* Loaded by shared_preload_libraries (replication) or on first use (FDWs). */
 void
@@ -39,6 +44,24 @@ _PG_init(void)
 							"Events a route worker reads and applies per round trip.",
 							NULL, &mesh_batch_size, 5000, 1, 1000000,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("mesh.metrics_port",
+							"TCP port of the metrics endpoint (/metrics, /health and the status page); 0 turns it off.",
+							"Served by the \"mesh metrics\" background worker when mesh is in shared_preload_libraries; a reload applies a change.",
+							&mesh_metrics_port, 0, 0, 65535,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("mesh.metrics_listen_address",
+							   "Address the metrics endpoint listens on.",
+							   "One IPv4 or IPv6 address or host name; only that address is bound.",
+							   &mesh_metrics_listen_address, "127.0.0.1",
+							   PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("mesh.health_interval",
+							"How often each database worker pings its backends for the metrics endpoint; 0 turns the checks off.",
+							NULL, &mesh_health_interval_s, 15, 0, 86400,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("mesh.health_timeout",
+							"How long those health checks wait for a backend's answer.",
+							NULL, &mesh_health_timeout_ms, 2000, 1, 600000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("mesh");
 	mesh_json_init();
 
@@ -46,5 +69,7 @@ _PG_init(void)
 		return;
 	mesh_preloaded = true;
 	mesh_shmem_init_hooks();
+	mesh_metrics_shmem_init_hooks();
 	mesh_start_launcher();
+	mesh_start_metrics_worker();
 }

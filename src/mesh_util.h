@@ -17,7 +17,14 @@ extern void mesh_now(struct timespec *ts);
 extern char *mesh_quote_display(const char *s, size_t len);
 
 /* health.c, execute.c */
+typedef struct MeshHealth
+{
+	MeshPing	ping;			/* ping.config set by the caller */
+	double		latency_ms;		/* until the answer, the error or the timeout */
+} MeshHealth;
+
 extern List *mesh_backend_servers(void);
+extern void mesh_check_health(MeshHealth *items, int n, int timeout_ms);
 extern MeshServerConfig *mesh_server_config_by_name(const char *name);
 
 #endif							/* MESH_UTIL_H */

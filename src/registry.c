@@ -11,6 +11,7 @@
 extern const MeshConnector mesh_redis_connector;
 extern const MeshConnector mesh_postgres_connector;
 extern const MeshConnector mesh_clickhouse_connector;
+extern const MeshConnector mesh_influxdb_connector;
 extern const MeshConnector mesh_prometheus_connector;
 extern const MeshConnector mesh_victoriametrics_connector;
 
@@ -18,6 +19,7 @@ static const MeshConnector *const mesh_connector_list[] = {
 	&mesh_redis_connector,
 	&mesh_postgres_connector,
 	&mesh_clickhouse_connector,
+	&mesh_influxdb_connector,
 	&mesh_prometheus_connector,
 	&mesh_victoriametrics_connector,
 };

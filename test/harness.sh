@@ -68,9 +68,11 @@ REDIS_ACL_PASSWORD=meshuser_pw
 # Prometheus scrapes victoria: start it after victoria.
 SERVERS="pg_hub pg_remote redis redis_auth hang influxdb clickhouse victoria prometheus garbage tls"
 
+# libmicrohttpd-dev: mesh's metrics endpoint; chromium (and a font for its
+# screenshots): test/checks/status_page.sh loads the status page headless.
 PACKAGES="postgresql-15 postgresql-contrib postgresql-server-dev-15 libhiredis-dev
 redis-server redis-tools libcurl4-openssl-dev libjansson-dev build-essential
-pkg-config python3 make gcc $HTTP_SERVER_PACKAGES"
+pkg-config python3 make gcc libmicrohttpd-dev chromium fonts-dejavu-core $HTTP_SERVER_PACKAGES"
 
 # PostgreSQL 15 binaries: prefer the versioned pg_config (Debian's
 # /usr/bin/pg_config follows the newest installed major version).
@@ -295,6 +297,12 @@ start_pg_hub() {
 	cat >>"$dir/data/postgresql.conf" <<EOF
 shared_preload_libraries = '${MESH_PRELOAD-mesh}'
 max_worker_processes = 64
+EOF
+	# mesh serves /metrics there; the harness's Prometheus scrapes it (job "mesh")
+	if [[ ",${MESH_PRELOAD-mesh}," == *,mesh,* ]]; then
+		echo "mesh.metrics_port = $MESH_METRICS_PORT" >>"$dir/data/postgresql.conf"
+	fi
+	cat >>"$dir/data/postgresql.conf" <<EOF
 ${MESH_PG_EXTRA_CONF:-}
 EOF
 	cat >"$dir/data/pg_hba.conf" <<EOF
