@@ -12,6 +12,7 @@
 #   MESH_VALGRIND_OPTS   extra valgrind options (default: --track-origins=yes);
 #                        "--leak-check=full --show-leak-kinds=definite" for leaks
 #   MESH_START_TIMEOUT   start/stop timeout of the hub, seconds (default 600)
+#   MESH_REGRESS         the pg_regress suites to run (default: all)
 #   MESH_SRC_DIR         mesh sources the installed mesh.so was built from
 #                        (default: this repository), to find mesh frames
 #   PG_CONFIG            PostgreSQL 15 to run (the harness's default otherwise)
@@ -241,7 +242,7 @@ run() {
 		>"$MESH_VALGRIND_LOG_DIR/processes.txt" 2>/dev/null &
 	sampler=$!
 	echo "== make installcheck ISOLATION= (slow under valgrind)"
-	make -C "$REPO" ${PG_CONFIG:+PG_CONFIG="$PG_CONFIG"} installcheck ISOLATION= 2>&1 |
+	make -C "$REPO" ${PG_CONFIG:+PG_CONFIG="$PG_CONFIG"} ${MESH_REGRESS:+REGRESS="$MESH_REGRESS"} installcheck ISOLATION= 2>&1 |
 		tee "$MESH_TEST_DIR/valgrind-installcheck.log"
 	rc=${PIPESTATUS[0]}
 	kill "$sampler" 2>/dev/null
