@@ -9,6 +9,7 @@
 #include "postgres.h"
 
 #include "json_value.h"
+#include "mesh_util.h"
 
 #include "catalog/pg_type.h"
 #include "utils/float.h"
@@ -354,34 +355,5 @@ mesh_json_to_datum(MeshColumn *col, json_t *v, bool *isnull)
 void
 mesh_json_append_string(StringInfo buf, const char *s, size_t len)
 {
-	appendStringInfoChar(buf, '"');
-	for (size_t i = 0; i < len; i++)
-	{
-		unsigned char c = s[i];
-
-		switch (c)
-		{
-			case '"':
-				appendStringInfoString(buf, "\\\"");
-				break;
-			case '\\':
-				appendStringInfoString(buf, "\\\\");
-				break;
-			case '\n':
-				appendStringInfoString(buf, "\\n");
-				break;
-			case '\r':
-				appendStringInfoString(buf, "\\r");
-				break;
-			case '\t':
-				appendStringInfoString(buf, "\\t");
-				break;
-			default:
-				if (c < 0x20)
-					appendStringInfo(buf, "\\u%04x", c);
-				else
-					appendStringInfoChar(buf, c);
-		}
-	}
-	appendStringInfoChar(buf, '"');
+	mesh_append_dquoted(buf, s, len, "\\u%04x", false);
 }

@@ -4,6 +4,8 @@
 #ifndef MESH_UTIL_H
 #define MESH_UTIL_H
 
+#include "lib/stringinfo.h"
+
 #include "connector.h"
 
 /* qual.c */
@@ -15,6 +17,8 @@ extern char *mesh_datum_text(Datum value, Oid typid);
 extern double mesh_elapsed_ms(struct timespec *start);
 extern void mesh_now(struct timespec *ts);
 extern char *mesh_quote_display(const char *s, size_t len);
+extern void mesh_append_dquoted(StringInfo buf, const char *s, size_t len,
+								const char *ctrl_format, bool escape_del);
 
 /* health.c, execute.c */
 typedef struct MeshHealth

@@ -81,3 +81,34 @@ mesh_quote_display(const char *s, size_t len)
 	appendStringInfoChar(&buf, '"');
 	return buf.data;
 }
+
+/*
+ * Append s (len bytes) in double quotes, escaping quote, backslash, \n, \r
+ * and \t with a backslash and any other control byte with ctrl_format
+ * (e.g. "\\u%04x" for JSON, "\\x%02x" for PromQL); DEL too when
+ * escape_del.
+ */
+void
+mesh_append_dquoted(StringInfo buf, const char *s, size_t len, const char *ctrl_format,
+					bool escape_del)
+{
+	appendStringInfoChar(buf, '"');
+	for (size_t i = 0; i < len; i++)
+	{
+		unsigned char c = s[i];
+
+		if (c == '"' || c == '\\')
+			appendStringInfo(buf, "\\%c", c);
+		else if (c == '\n')
+			appendStringInfoString(buf, "\\n");
+		else if (c == '\r')
+			appendStringInfoString(buf, "\\r");
+		else if (c == '\t')
+			appendStringInfoString(buf, "\\t");
+		else if (c < 0x20 || (escape_del && c == 0x7f))
+			appendStringInfo(buf, ctrl_format, c);
+		else
+			appendStringInfoChar(buf, c);
+	}
+	appendStringInfoChar(buf, '"');
+}

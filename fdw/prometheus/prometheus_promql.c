@@ -8,6 +8,7 @@
  */
 #include "postgres.h"
 
+#include "mesh_util.h"
 #include "prometheus.h"
 
 /*
@@ -25,36 +26,7 @@ static const char *const promql_keywords[] = {
 void
 prom_append_string(StringInfo buf, const char *s, size_t len)
 {
-	appendStringInfoChar(buf, '"');
-	for (size_t i = 0; i < len; i++)
-	{
-		unsigned char c = s[i];
-
-		switch (c)
-		{
-			case '"':
-				appendStringInfoString(buf, "\\\"");
-				break;
-			case '\\':
-				appendStringInfoString(buf, "\\\\");
-				break;
-			case '\n':
-				appendStringInfoString(buf, "\\n");
-				break;
-			case '\r':
-				appendStringInfoString(buf, "\\r");
-				break;
-			case '\t':
-				appendStringInfoString(buf, "\\t");
-				break;
-			default:
-				if (c < 0x20 || c == 0x7f)
-					appendStringInfo(buf, "\\x%02x", c);
-				else
-					appendStringInfoChar(buf, (char) c);
-		}
-	}
-	appendStringInfoChar(buf, '"');
+	mesh_append_dquoted(buf, s, len, "\\x%02x", true);
 }
 
 /* Append s (len bytes) to a regular expression, every RE2 metacharacter escaped. */
