@@ -32,6 +32,8 @@ drop_servers() {
 }
 drop_servers
 bsql >/dev/null <<SQL
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS postgres_fdw;
 CREATE SERVER hb_redis FOREIGN DATA WRAPPER mesh_redis OPTIONS (host '127.0.0.1', port '$MESH_REDIS_PORT');
 CREATE SERVER hb_postgres FOREIGN DATA WRAPPER postgres_fdw
 	OPTIONS (host '127.0.0.1', port '$MESH_REMOTE_PG_PORT', dbname 'remote_db');

@@ -28,6 +28,8 @@ TARGET=1.5
 
 bench_servers_up
 eval "$(harness env)"
+# the rows' times: recent (VictoriaMetrics keeps one month), whole seconds
+BASE=$(date -u -d '-2 hours' '+%Y-%m-%d %H:00:00+00')
 harness remote-sql "DROP TABLE IF EXISTS qa_bench_all, qa_bench_one;
 	CREATE TABLE qa_bench_all (sensor text, ts timestamptz, v float8, note text, PRIMARY KEY (sensor, ts));
 	CREATE TABLE qa_bench_one (LIKE qa_bench_all INCLUDING ALL)" >/dev/null
@@ -38,14 +40,19 @@ route_options() { # KIND TABLE: the route options of that kind's route
 	redis) echo "{\"key_prefix\": \"$2:\"}" ;;
 	postgres) [ "$2" = qa_all ] && echo '{"table": "public.qa_bench_all"}' || echo '{"table": "public.qa_bench_one"}' ;;
 	clickhouse) echo "{\"table\": \"$2\"}" ;;
-	influxdb | victoriametrics) echo "{\"tags\": \"sensor\", \"measurement\": \"$2\"}" ;;
+	influxdb) echo "{\"tags\": \"sensor\", \"measurement\": \"$2\"}" ;;
+	victoriametrics) echo "{\"tags\": \"sensor, note\", \"measurement\": \"$2\"}" ;; # samples are numbers
 	esac
 }
+chq() { curl -sS --fail-with-body "http://127.0.0.1:$MESH_CLICKHOUSE_PORT/" --data-binary "$1"; }
+chq "DROP DATABASE IF EXISTS mesh_bench_qa" >/dev/null
+chq "CREATE DATABASE mesh_bench_qa" >/dev/null
 bsql >/dev/null <<SQL
 SET client_min_messages = warning;
 DROP TABLE IF EXISTS qa_all, qa_one_redis, qa_one_postgres, qa_one_clickhouse, qa_one_influxdb,
 	qa_one_victoriametrics CASCADE;
 DROP SERVER IF EXISTS qa_b_redis, qa_b_postgres, qa_b_clickhouse, qa_b_influxdb, qa_b_victoriametrics CASCADE;
+CREATE EXTENSION IF NOT EXISTS postgres_fdw;
 CREATE SERVER qa_b_redis FOREIGN DATA WRAPPER mesh_redis OPTIONS (host '127.0.0.1', port '$MESH_REDIS_PORT');
 CREATE SERVER qa_b_postgres FOREIGN DATA WRAPPER postgres_fdw
 	OPTIONS (host '127.0.0.1', port '$MESH_REMOTE_PG_PORT', dbname 'remote_db');
@@ -57,11 +64,9 @@ CREATE SERVER qa_b_influxdb FOREIGN DATA WRAPPER mesh_influxdb
 	OPTIONS (url 'http://127.0.0.1:$MESH_INFLUX_PORT', database 'mesh_bench_qa');
 CREATE SERVER qa_b_victoriametrics FOREIGN DATA WRAPPER mesh_victoriametrics
 	OPTIONS (url 'http://127.0.0.1:$MESH_VM_PORT');
-SELECT * FROM mesh.execute('qa_b_clickhouse', 'DROP DATABASE IF EXISTS mesh_bench_qa');
-SELECT * FROM mesh.execute('qa_b_clickhouse', 'CREATE DATABASE mesh_bench_qa');
 SELECT * FROM mesh.execute('qa_b_influxdb', 'DROP DATABASE mesh_bench_qa');
 CREATE TABLE qa_all (sensor text, ts timestamptz, v float8, note text, PRIMARY KEY (sensor, ts));
-INSERT INTO qa_all SELECT 's' || (g % 10), '2026-01-01 00:00:00+00'::timestamptz + g * interval '1 s',
+INSERT INTO qa_all SELECT 's' || (g % 10), '$BASE'::timestamptz + g * interval '1 s',
 	g * 0.5, 'note ' || g FROM generate_series(1, $BENCH_QA_ROWS) g;
 SQL
 for k in $KINDS; do
@@ -75,7 +80,7 @@ bsql -At -c "SELECT mesh.wait_for_sync(120000)" | grep -qx t || bdie "replicatio
 
 # VictoriaMetrics shows written points after about a second: wait until
 # the last key is found everywhere (bounded)
-last_key="[\"s$((BENCH_QA_ROWS % 10))\", \"$(bsql -At -c "SELECT to_char(('2026-01-01 00:00:00+00'::timestamptz + $BENCH_QA_ROWS * interval '1 s') AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')")\"]"
+last_key="[\"s$((BENCH_QA_ROWS % 10))\", \"$(bsql -At -c "SELECT to_char(('$BASE'::timestamptz + $BENCH_QA_ROWS * interval '1 s') AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')")\"]"
 for ((i = 0; i < 120; i++)); do
 	missing=$(bsql -At -c "SELECT count(*) FILTER (WHERE found IS NOT TRUE) FROM mesh.query_all('qa_all', '$last_key')")
 	[ "$missing" = 0 ] && break
@@ -87,7 +92,7 @@ script="$BENCH_WORK/query_all.sql"
 cat >"$script" <<EOF
 \set k random(1, $BENCH_QA_ROWS)
 SELECT count(*) FILTER (WHERE found) FROM mesh.query_all(':table'::regclass,
-	jsonb_build_array('s' || (:k % 10), '2026-01-01 00:00:00+00'::timestamptz + :k * interval '1 s')::text);
+	jsonb_build_array('s' || (:k % 10), '$BASE'::timestamptz + :k * interval '1 s')::text);
 EOF
 # latency TABLE: pgbench's mean latency in ms for TABLE
 latency() {
@@ -138,9 +143,9 @@ bsql >/dev/null <<SQL
 SET client_min_messages = warning;
 DROP TABLE IF EXISTS qa_all, qa_one_redis, qa_one_postgres, qa_one_clickhouse, qa_one_influxdb,
 	qa_one_victoriametrics CASCADE;
-SELECT * FROM mesh.execute('qa_b_clickhouse', 'DROP DATABASE IF EXISTS mesh_bench_qa');
 SELECT * FROM mesh.execute('qa_b_influxdb', 'DROP DATABASE mesh_bench_qa');
 DROP SERVER IF EXISTS qa_b_redis, qa_b_postgres, qa_b_clickhouse, qa_b_influxdb, qa_b_victoriametrics CASCADE;
 SQL
+chq "DROP DATABASE IF EXISTS mesh_bench_qa" >/dev/null
 bench_stop_servers
 echo "RESULT query_all all_ms=$all slowest_ms=$slowest slowest=$slowest_kind ratio=$r target<=$TARGET status=$status"
