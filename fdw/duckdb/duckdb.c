@@ -498,12 +498,6 @@ ddb_classify_error(int code, const char *message)
 	return mesh_http_classify_error(code, message);
 }
 
-static int
-ddb_row_identity(MeshTable *table, AttrNumber *attnums)
-{
-	return 0;
-}
-
 const MeshConnector mesh_duckdb_connector = {
 	.kind = "duckdb",
 	.options = ddb_options,
@@ -521,7 +515,6 @@ const MeshConnector mesh_duckdb_connector = {
 	.explain_scan = ddb_explain_scan,
 	.plan_upper = ddb_plan_upper,
 	.import_schema = ddb_import_schema,
-	.row_identity = ddb_row_identity,
 	.begin_modify = ddb_begin_modify,
 	.modify_row = ddb_modify_row,
 	.end_modify = ddb_end_modify,

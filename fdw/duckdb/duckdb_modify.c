@@ -145,11 +145,6 @@ ddb_begin_modify(MeshModify *m)
 	MeshTable  *t = m->table;
 	ModifyState *ms = palloc0(sizeof(ModifyState));
 
-	if (m->op != MESH_MODIFY_INSERT)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("DuckDB foreign tables accept INSERT only"),
-				 errhint("Run UPDATE or DELETE in DuckDB with mesh.execute().")));
 	mesh_table_prepare_io(t);
 	ms->attnums = palloc(sizeof(int) * t->ncolumns);
 	ms->is_array = palloc(sizeof(bool) * t->ncolumns);
@@ -169,8 +164,14 @@ ddb_modify_row(MeshModify *m)
 {
 	ModifyState *ms = m->state;
 	MeshTable  *t = m->table;
-	int			nest = mesh_canonical_output_begin();
+	int			nest;
 
+	if (m->op != MESH_MODIFY_INSERT)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("DuckDB foreign tables accept INSERT only"),
+				 errhint("Run UPDATE or DELETE in DuckDB with mesh.execute().")));
+	nest = mesh_canonical_output_begin();
 	for (int i = 0; i < ms->ncols; i++)
 	{
 		int			a = ms->attnums[i];

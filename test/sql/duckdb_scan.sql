@@ -46,7 +46,11 @@ EXPLAIN (VERBOSE, COSTS OFF)
 SELECT id, name FROM ddimp.t WHERE id > 3 AND name = 'n1' ORDER BY id DESC LIMIT 2;
 SELECT id, name FROM ddimp.t WHERE id > 3 AND name = 'n1' ORDER BY id DESC LIMIT 2;
 EXPLAIN (VERBOSE, COSTS OFF)
-SELECT id FROM ddimp.t WHERE name LIKE 'it''s "q" \\%' AND tstz >= '2026-01-01 05:00+00' OR id = 100;
+SELECT id FROM ddimp.t WHERE name LIKE 'it''s "q" \\%' AND words IS NOT NULL;
+SELECT id FROM ddimp.t WHERE name LIKE 'it''s "q" \\%' AND words IS NOT NULL;
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT id FROM ddimp.t WHERE tstz >= '2026-01-01 05:00+00' AND id = ANY('{3,5,6,7,NULL}') ORDER BY id;
+SELECT id FROM ddimp.t WHERE tstz >= '2026-01-01 05:00+00' AND id = ANY('{3,5,6,7,NULL}') ORDER BY id;
 SELECT id FROM ddimp.t WHERE name LIKE 'it''s "q" \\%' OR (tstz >= '2026-01-01 05:00+00' AND id < 8) ORDER BY id;
 EXPLAIN (VERBOSE, COSTS OFF)
 SELECT flag, count(*), count(name), sum(id), sum(price), avg(price), min(ratio), max(day), max(tstz)
@@ -79,6 +83,7 @@ VALUES (200, E'ins \'x\' "y" \\ z\n', 9.99, '2026-05-05 05:05:05.123456+02', '\x
 SELECT id, name, price, tstz, data, nums, words, doc, iv, flag FROM ddimp.t WHERE id >= 200 ORDER BY id;
 INSERT INTO ddimp.t (id) VALUES (200);
 UPDATE ddimp.t SET name = 'x' WHERE id = 1;
+DELETE FROM ddimp.t;
 
 -- mesh.execute: DuckDB SQL over a CSV file the test wrote, with parameters
 COPY (SELECT g AS id, 'city ' || (g % 3) AS city, g * 2.5 AS amount FROM generate_series(1, 30) g)
