@@ -5,6 +5,7 @@
 #ifndef MESH_DUCKDB_INTERNAL_H
 #define MESH_DUCKDB_INTERNAL_H
 
+#include "datatype/timestamp.h"
 #include "lib/stringinfo.h"
 
 #include "connector.h"
@@ -29,6 +30,7 @@ typedef struct DdbConn
 	duckdb_connection con;
 	bool		read_only;		/* how db was opened */
 	int			busy;			/* open scans/appenders using con */
+	TimestampTz keep_until;		/* route worker: stay open across commits until */
 	struct DdbConn *next;		/* every DdbConn of the process */
 } DdbConn;
 

@@ -10,15 +10,19 @@
  * to another and removed by one DELETE ... USING, in one DuckDB
  * transaction; a TRUNCATE is a DELETE of every row, committed first.  A
  * replay converges to the same state (idempotent).  The file is open only
- * during the batch (duckdb.c: the one-writer rule).
+ * during the batch, or until the next one after a full batch (duckdb.c:
+ * the one-writer rule).
  */
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "miscadmin.h"
 #include "utils/lsyscache.h"
+#include "utils/timestamp.h"
 #include "utils/memutils.h"
 
 #include "duckdb_internal.h"
+#include "mesh.h"
 
 /* What apply needs about the target, cached in route->private. */
 typedef struct DdbSink
@@ -397,13 +401,21 @@ ddb_apply(void *conn, MeshRoute *route, MeshEvent *events, int n)
 	}
 	PG_CATCH();
 	{
+		dc->keep_until = 0;
 		if (!dc->memory)
 			ddb_close(dc);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	if (!dc->memory)
-		ddb_close(dc);
+	/* a full batch: the next one follows at once, keep the file open */
+	if (IsBackgroundWorker && n >= mesh_batch_size && !dc->memory)
+		dc->keep_until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 2000);
+	else
+	{
+		dc->keep_until = 0;
+		if (!dc->memory)
+			ddb_close(dc);
+	}
 }
 
 /* The select list reading every route column as PostgreSQL text. */
