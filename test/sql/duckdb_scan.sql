@@ -16,13 +16,14 @@ CREATE SERVER dd FOREIGN DATA WRAPPER mesh_duckdb OPTIONS (path :'dbfile');
 SELECT * FROM mesh.execute('dd', $$CREATE TABLE "we""ird tbl" (id INTEGER PRIMARY KEY,
 	name VARCHAR, price DECIMAL(10,2), ratio DOUBLE, flag BOOLEAN, day DATE, ts TIMESTAMP,
 	tstz TIMESTAMPTZ, iv INTERVAL, u UUID, data BLOB, doc JSON, nums INTEGER[], words VARCHAR[],
-	big BIGINT)$$);
+	big BIGINT, "we""ird col" VARCHAR)$$);
 SELECT * FROM mesh.execute('dd', $$INSERT INTO "we""ird tbl"
 	SELECT g, 'n' || (g % 4), g * 1.25, g / 8.0, g % 2 = 0, DATE '2026-01-01' + CAST(g AS INTEGER),
 		TIMESTAMP '2026-01-01 10:00:00' + g * INTERVAL 1 MINUTE,
 		TIMESTAMPTZ '2026-01-01 00:00:00+00' + g * INTERVAL 1 HOUR, g * INTERVAL 1 DAY,
 		CAST(md5(CAST(g AS VARCHAR)) AS UUID), unhex(printf('%04x', g)),
-		CAST(json_object('g', g) AS JSON), [g, g + 1], ['w' || g, NULL], g * 1000000000000
+		CAST(json_object('g', g) AS JSON), [g, g + 1], ['w' || g, NULL], g * 1000000000000,
+		'v' || g
 	FROM range(1, 21) t(g)$$);
 -- hostile values: quotes, double quotes, backslashes, newline, tab, unicode
 SELECT * FROM mesh.execute('dd', $$INSERT INTO "we""ird tbl" (id, name, words, ratio) VALUES
@@ -65,6 +66,12 @@ SELECT (SELECT count(*) FROM ddimp.t WHERE ratio > 1) = (SELECT count(*) FROM lo
 	(SELECT max(ratio) FROM ddimp.t) AS max_ratio;
 EXPLAIN (VERBOSE, COSTS OFF) SELECT count(*) FROM ddimp.t WHERE u = 'c4ca4238-a0b9-2382-0dcc-509a6f75849b';
 SELECT id FROM ddimp.t WHERE u = 'c4ca4238-a0b9-2382-0dcc-509a6f75849b' AND data = '\x0001' AND iv = '1 day';
+EXPLAIN (VERBOSE, COSTS OFF) SELECT id FROM ddimp.t WHERE "we""ird col" = 'v3';
+SELECT id FROM ddimp.t WHERE "we""ird col" = 'v3';
+-- a value that does not fit the declared type: an error naming the column
+CREATE FOREIGN TABLE dd_narrow (id int, big int) SERVER dd OPTIONS (table 'we"ird tbl');
+SELECT big FROM dd_narrow WHERE id = 3;
+DROP FOREIGN TABLE dd_narrow;
 -- text ordering is not pushed (collation), so it is sorted here
 EXPLAIN (VERBOSE, COSTS OFF) SELECT name FROM ddimp.t ORDER BY name LIMIT 1;
 
