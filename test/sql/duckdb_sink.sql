@@ -63,6 +63,10 @@ SELECT mesh.wait_for_sync();
 SELECT * FROM mesh.verify('dd_src');
 SELECT id, name FROM dd_replica ORDER BY id;
 
+-- query_all asks the replica for a key; health pings the file
+SELECT server, kind, role, found, value->>'name' AS name, error FROM mesh.query_all('dd_src', '2');
+SELECT server, ok, version LIKE 'v1.%' AS version_ok FROM mesh.health() WHERE server = 'dd_sink';
+
 -- tampering with the replica is seen by verify
 SELECT * FROM mesh.execute('dd_sink', $$UPDATE replica SET name = 'tampered' WHERE id = 2$$);
 SELECT * FROM mesh.execute('dd_sink', $$INSERT INTO replica (id, name) VALUES (77, 'extra')$$);
