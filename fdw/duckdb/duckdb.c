@@ -58,6 +58,8 @@ ddb_api_load(char **error)
 		"vector_get_data", "vector_get_validity", "prepare", "prepare_error",
 		"destroy_prepare", "nparams", "bind_parameter_index", "bind_varchar_length",
 		"bind_int64", "bind_double", "bind_boolean", "bind_null", "execute_prepared",
+		"pending_prepared", "pending_execute_task", "pending_error", "execute_pending",
+		"destroy_pending",
 		"appender_create_ext", "appender_error", "appender_flush", "appender_close",
 		"appender_destroy", "appender_end_row", "append_varchar_length", "append_blob",
 		"append_null"
@@ -242,7 +244,10 @@ ddb_acquire(DdbConn *dc, bool write)
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), dc->timeout_ms);
 	for (;;)
 	{
-		dc->db = open_database(a, dc->path, read_only, dc->threads, dc->memory_limit, &error);
+		/* the route worker runs DuckDB on its own thread only (README: limits) */
+		dc->db = open_database(a, dc->path, read_only,
+							   dc->threads ? dc->threads : (IsBackgroundWorker ? "1" : NULL),
+							   dc->memory_limit, &error);
 		if (dc->db != NULL || !is_lock_conflict(error) ||
 			GetCurrentTimestamp() >= deadline)
 			break;
@@ -301,18 +306,80 @@ ddb_destroy_result_cb(void *arg)
 	res->internal_data = NULL;
 }
 
-/*
- * Run sql into *res (destroyed with the current memory context, or by the
- * caller); a DuckDB error is raised with what.
- */
-void
-ddb_query(DdbConn *dc, const char *sql, duckdb_result *res, const char *what)
+/* Reset callbacks: free a pending result / a prepared statement. */
+static void
+pending_cleanup(void *arg)
 {
-	const DdbApi *a = ddb_api();
+	duckdb_pending_result *p = arg;
+
+	if (*p && api_loaded)
+		api.destroy_pending(p);
+	*p = NULL;
+}
+
+static void
+prepared_cleanup(void *arg)
+{
+	duckdb_prepared_statement *st = arg;
+
+	if (*st && api_loaded)
+		api.destroy_prepare(st);
+	*st = NULL;
+}
+
+/* A prepared statement freed with the current memory context (or by hand). */
+duckdb_prepared_statement *
+ddb_prepared_holder(void)
+{
+	duckdb_prepared_statement *st = palloc0(sizeof(duckdb_prepared_statement));
 	MemoryContextCallback *cb = palloc0(sizeof(MemoryContextCallback));
 
+	cb->func = prepared_cleanup;
+	cb->arg = st;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, cb);
+	return st;
+}
+
+void
+ddb_prepared_free(duckdb_prepared_statement *st)
+{
+	prepared_cleanup(st);
+}
+
+/*
+ * Execute a prepared statement into *res (destroyed with the current
+ * memory context, or by the caller), task by task, so a query cancel,
+ * statement_timeout or a shutdown request interrupts it between tasks.
+ */
+void
+ddb_run_prepared(DdbConn *dc, duckdb_prepared_statement st, duckdb_result *res,
+				 const char *what)
+{
+	const DdbApi *a = ddb_api();
+	duckdb_pending_result *pending = palloc0(sizeof(duckdb_pending_result));
+	MemoryContextCallback *pcb = palloc0(sizeof(MemoryContextCallback));
+	MemoryContextCallback *rcb = palloc0(sizeof(MemoryContextCallback));
+	int			state;
+
 	memset(res, 0, sizeof(*res));
-	if (a->query(dc->con, sql, res) != DuckDBSuccess)
+	pcb->func = pending_cleanup;
+	pcb->arg = pending;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, pcb);
+	if (a->pending_prepared(st, pending) != DuckDBSuccess)
+		ddb_raise(dc, what, pstrdup(a->pending_error(*pending) ? a->pending_error(*pending) :
+									a->prepare_error(st) ? a->prepare_error(st) : "?"));
+	for (;;)
+	{
+		CHECK_FOR_INTERRUPTS();
+		state = a->pending_execute_task(*pending);
+		if (state == DUCKDB_PENDING_RESULT_READY)
+			break;
+		if (state == DUCKDB_PENDING_ERROR)
+			ddb_raise(dc, what, pstrdup(a->pending_error(*pending) ? a->pending_error(*pending) : "?"));
+		if (state == DUCKDB_PENDING_NO_TASKS_AVAILABLE)
+			pg_usleep(100L);	/* DuckDB's threads hold the work */
+	}
+	if (a->execute_pending(*pending, res) != DuckDBSuccess)
 	{
 		char	   *msg = pstrdup(a->result_error(res) ? a->result_error(res) : "unknown error");
 
@@ -320,9 +387,49 @@ ddb_query(DdbConn *dc, const char *sql, duckdb_result *res, const char *what)
 		res->internal_data = NULL;
 		ddb_raise(dc, what, msg);
 	}
-	cb->func = ddb_destroy_result_cb;
-	cb->arg = res;
-	MemoryContextRegisterResetCallback(CurrentMemoryContext, cb);
+	pending_cleanup(pending);
+	rcb->func = ddb_destroy_result_cb;
+	rcb->arg = res;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, rcb);
+}
+
+/*
+ * Run one statement, sql, into *res (destroyed with the current memory
+ * context, or by the caller); a DuckDB error is raised with what.
+ */
+void
+ddb_query(DdbConn *dc, const char *sql, duckdb_result *res, const char *what)
+{
+	const DdbApi *a = ddb_api();
+	duckdb_prepared_statement *st;
+
+	if (IsBackgroundWorker)
+	{
+		/*
+		 * The route worker: one blocking duckdb_query (prepared statements
+		 * crashed inside DuckDB in the worker, README: limits).
+		 */
+		MemoryContextCallback *cb = palloc0(sizeof(MemoryContextCallback));
+
+		memset(res, 0, sizeof(*res));
+		if (a->query(dc->con, sql, res) != DuckDBSuccess)
+		{
+			char	   *msg = pstrdup(a->result_error(res) ? a->result_error(res) : "unknown error");
+
+			a->destroy_result(res);
+			res->internal_data = NULL;
+			ddb_raise(dc, what, msg);
+		}
+		cb->func = ddb_destroy_result_cb;
+		cb->arg = res;
+		MemoryContextRegisterResetCallback(CurrentMemoryContext, cb);
+		return;
+	}
+	st = ddb_prepared_holder();
+	if (a->prepare(dc->con, sql, st) != DuckDBSuccess)
+		ddb_raise(dc, what, pstrdup(a->prepare_error(*st) ? a->prepare_error(*st) : "?"));
+	ddb_run_prepared(dc, *st, res, what);
+	ddb_prepared_free(st);
 }
 
 /* Run a statement whose result is not needed. */
@@ -499,6 +606,13 @@ ddb_ping_continue(MeshPing *ping)
 {
 }
 
+/* INSERT needs no row identity; UPDATE and DELETE fail at their first row. */
+static int
+ddb_row_identity(MeshTable *table, AttrNumber *attnums)
+{
+	return 0;
+}
+
 /* Lock conflicts (08006) are retried; everything else is permanent. */
 static MeshErrorClass
 ddb_classify_error(int code, const char *message)
@@ -523,6 +637,7 @@ const MeshConnector mesh_duckdb_connector = {
 	.explain_scan = ddb_explain_scan,
 	.plan_upper = ddb_plan_upper,
 	.import_schema = ddb_import_schema,
+	.row_identity = ddb_row_identity,
 	.begin_modify = ddb_begin_modify,
 	.modify_row = ddb_modify_row,
 	.end_modify = ddb_end_modify,

@@ -51,6 +51,13 @@ typedef void *duckdb_prepared_statement;
 typedef void *duckdb_appender;
 typedef void *duckdb_data_chunk;
 typedef void *duckdb_vector;
+typedef void *duckdb_pending_result;
+
+/* duckdb_pending_state */
+#define DUCKDB_PENDING_RESULT_READY			0
+#define DUCKDB_PENDING_RESULT_NOT_READY		1
+#define DUCKDB_PENDING_ERROR				2
+#define DUCKDB_PENDING_NO_TASKS_AVAILABLE	3
 
 /* A query result: caller-allocated, freed with duckdb_destroy_result. */
 typedef struct duckdb_result
@@ -124,6 +131,12 @@ typedef struct DdbApi
 	duckdb_state (*bind_boolean) (duckdb_prepared_statement stmt, idx_t idx, bool val);
 	duckdb_state (*bind_null) (duckdb_prepared_statement stmt, idx_t idx);
 	duckdb_state (*execute_prepared) (duckdb_prepared_statement stmt, duckdb_result *out);
+	duckdb_state (*pending_prepared) (duckdb_prepared_statement stmt,
+									  duckdb_pending_result *out);
+	int			(*pending_execute_task) (duckdb_pending_result pending);
+	const char *(*pending_error) (duckdb_pending_result pending);
+	duckdb_state (*execute_pending) (duckdb_pending_result pending, duckdb_result *out);
+	void		(*destroy_pending) (duckdb_pending_result *pending);
 
 	duckdb_state (*appender_create_ext) (duckdb_connection con, const char *catalog,
 										 const char *schema, const char *table,

@@ -108,17 +108,6 @@ bind_params(DdbConn *dc, duckdb_prepared_statement st, Jsonb *params)
 	}
 }
 
-/* Reset callback: destroy a prepared statement. */
-static void
-prepared_cleanup(void *arg)
-{
-	duckdb_prepared_statement *st = arg;
-
-	if (*st)
-		ddb_api()->destroy_prepare(st);
-	*st = NULL;
-}
-
 List *
 ddb_execute(void *conn, const char *request, Jsonb *params)
 {
@@ -126,37 +115,23 @@ ddb_execute(void *conn, const char *request, Jsonb *params)
 	const DdbApi *a = ddb_api();
 	char	   *req = trim_request(request);
 	char	   *wrapped = psprintf("SELECT CAST(to_json(mesh_row) AS VARCHAR) FROM (%s) AS mesh_row", req);
-	duckdb_prepared_statement *st = palloc0(sizeof(duckdb_prepared_statement));
-	MemoryContextCallback *cb = palloc0(sizeof(MemoryContextCallback));
+	duckdb_prepared_statement *st;
 	duckdb_result *res = palloc0(sizeof(duckdb_result));
-	MemoryContextCallback *rcb = palloc0(sizeof(MemoryContextCallback));
 	bool		query;
 	List	   *rows = NIL;
 	duckdb_data_chunk chunk;
 
 	ddb_acquire(dc, true);
-	cb->func = prepared_cleanup;
-	cb->arg = st;
-	MemoryContextRegisterResetCallback(CurrentMemoryContext, cb);
+	st = ddb_prepared_holder();
 	query = a->prepare(dc->con, wrapped, st) == DuckDBSuccess;
 	if (!query)
 	{
-		a->destroy_prepare(st);
-		*st = NULL;
+		ddb_prepared_free(st);
 		if (a->prepare(dc->con, req, st) != DuckDBSuccess)
 			ddb_raise(dc, "a request", pstrdup(a->prepare_error(*st) ? a->prepare_error(*st) : "?"));
 	}
 	bind_params(dc, *st, params);
-	if (a->execute_prepared(*st, res) != DuckDBSuccess)
-	{
-		char	   *msg = pstrdup(a->result_error(res) ? a->result_error(res) : "?");
-
-		a->destroy_result(res);
-		ddb_raise(dc, "a request", msg);
-	}
-	rcb->func = ddb_destroy_result_cb;
-	rcb->arg = res;
-	MemoryContextRegisterResetCallback(CurrentMemoryContext, rcb);
+	ddb_run_prepared(dc, *st, res, "a request");
 	while (query && (chunk = a->fetch_chunk(*res)) != NULL)
 	{
 		idx_t		n = a->data_chunk_get_size(chunk);
@@ -176,7 +151,7 @@ ddb_execute(void *conn, const char *request, Jsonb *params)
 		a->destroy_data_chunk(&chunk);
 	}
 	ddb_destroy_result_cb(res);
-	prepared_cleanup(st);
+	ddb_prepared_free(st);
 	return rows;
 }
 

@@ -40,6 +40,10 @@ extern duckdb_connection ddb_acquire(DdbConn *dc, bool write);
 extern void ddb_close(DdbConn *dc);
 extern void ddb_query(DdbConn *dc, const char *sql, duckdb_result *res, const char *what);
 extern void ddb_exec(DdbConn *dc, const char *sql, const char *what);
+extern duckdb_prepared_statement *ddb_prepared_holder(void);
+extern void ddb_prepared_free(duckdb_prepared_statement *st);
+extern void ddb_run_prepared(DdbConn *dc, duckdb_prepared_statement st, duckdb_result *res,
+							 const char *what);
 extern void ddb_raise(DdbConn *dc, const char *what, const char *message)
 			pg_attribute_noreturn();
 extern void ddb_destroy_result_cb(void *arg);

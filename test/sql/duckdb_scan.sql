@@ -102,6 +102,12 @@ SELECT * FROM mesh.execute('dd', 'SELECT $name AS n', '{"name": "named"}');
 SELECT * FROM mesh.execute('dd', 'SELECT id, nums, words FROM ddimp_nothing');
 SELECT * FROM mesh.execute('dd', 'SELECT $nope', '{"name": 1}');
 
+-- a long DuckDB statement is interrupted by statement_timeout (and cancel)
+SET statement_timeout = '300ms';
+SELECT * FROM mesh.execute('dd', 'SELECT count(*) AS n FROM range(100000000000) a WHERE a.range % 7 = 3');
+RESET statement_timeout;
+SELECT * FROM mesh.execute('dd', 'SELECT 1 AS still_works');
+
 -- health: open + SELECT version()
 SELECT server, kind, ok, version LIKE 'v1.%' AS version_ok, error FROM mesh.health() WHERE server = 'dd';
 
