@@ -244,9 +244,8 @@ ddb_acquire(DdbConn *dc, bool write)
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), dc->timeout_ms);
 	for (;;)
 	{
-		/* the route worker runs DuckDB on its own thread only (README: limits) */
-		dc->db = open_database(a, dc->path, read_only,
-							   dc->threads ? dc->threads : (IsBackgroundWorker ? "1" : NULL),
+		/* one DuckDB thread unless the server asks for more (README: limits) */
+		dc->db = open_database(a, dc->path, read_only, dc->threads ? dc->threads : "1",
 							   dc->memory_limit, &error);
 		if (dc->db != NULL || !is_lock_conflict(error) ||
 			GetCurrentTimestamp() >= deadline)
