@@ -122,6 +122,14 @@ es_error_text(json_t *error)
 					 json_is_string(reason) ? json_string_value(reason) : "(no reason)");
 	if (json_is_object(cause))
 		appendStringInfo(&buf, " (caused by %s)", es_error_text(cause));
+	else
+	{
+		/* a search failure says "all shards failed": the shard's reason tells why */
+		json_t	   *root = json_array_get(json_object_get(error, "root_cause"), 0);
+
+		if (json_is_object(root) && !json_equal(json_object_get(root, "type"), type))
+			appendStringInfo(&buf, " (root cause %s)", es_error_text(root));
+	}
 	return buf.data;
 }
 

@@ -2,10 +2,11 @@
  * es_scan.c: reading an index through a foreign table.
  *
  * A scan is a search with the pushed quals as a bool/filter query, sorted
- * by _doc, read a page (table or server option page_size, default 1000) at
+ * by _doc (or by a pushed ORDER BY), read a page (table or server option page_size, default 1000) at
  * a time through a scroll context, so no answer is ever larger than a page;
- * the scroll is released at the end.  A pushed LIMIT (when every qual is
- * pushed and exact) shrinks the page and stops the scroll; OFFSET rows are
+ * the scroll is released at the end.  ORDER BY on exact fields and LIMIT
+ * are pushed when every qual is pushed and exact: the sort goes to the
+ * server, the LIMIT shrinks the page and stops the scroll; OFFSET rows are
  * skipped here.  Only the fields of the wanted columns are asked for
  * (_source filtering).  Each page is parsed in its own memory context,
  * reset when the next page arrives.
@@ -15,6 +16,7 @@
 #include "json_value.h"
 
 #include "catalog/pg_type.h"
+#include "foreign/foreign.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
@@ -62,24 +64,78 @@ es_plan_scan(MeshScanPlan *plan)
 			continue;
 		q->pushed = true;
 		q->exact = exact;
-		if (q->op == MESH_QUAL_EQ && exact)
-			plan->rows = Min(plan->rows, 1);
+		if (q->op == MESH_QUAL_EQ && strcmp(es_column_field(col), "_id") == 0)
+			plan->rows = 1;
 		else
-			plan->rows = Max(plan->rows / 5, 1);
+			plan->rows = Max(plan->rows / (q->op == MESH_QUAL_EQ ? 10 : 3), 1);
 	}
 }
 
-/* LIMIT/OFFSET of a plain scan whose quals are all pushed and exact. */
+/*
+ * Can the server sort by col exactly as PostgreSQL does?  Integers and
+ * floats, and text on an exact (keyword) field: the glue offers text keys
+ * only under the "C" collation, whose order is the server's byte order.
+ */
+static bool
+sortable(MeshColumn *col, const char **field)
+{
+	bool		exact;
+	Oid			t;
+
+	if (col->name == NULL || !es_qual_pushable(col, MESH_QUAL_EQ, &exact) || !exact)
+		return false;
+	*field = mesh_column_option(col, "keyword_field");
+	if (*field == NULL)
+		*field = es_column_field(col);
+	if (strcmp(*field, "_id") == 0)
+		return false;			/* not sortable on Elasticsearch 8 */
+	t = getBaseType(col->typid);
+	return t == INT2OID || t == INT4OID || t == INT8OID || t == FLOAT4OID ||
+		t == FLOAT8OID || t == TEXTOID || t == VARCHAROID;
+}
+
+/* ORDER BY and LIMIT/OFFSET of a plain scan whose quals are all pushed and exact. */
 bool
 es_plan_upper(MeshScanPlan *plan, MeshUpper *upper)
 {
-	if (upper->noutputs > 0 || upper->nsort > 0 || upper->limit < 0)
+	const char *field;
+
+	if (upper->noutputs > 0 || (upper->nsort == 0 && upper->limit < 0))
 		return false;
 	for (int i = 0; i < plan->nquals; i++)
 		if (!plan->quals[i].pushed || !plan->quals[i].exact)
 			return false;
-	plan->rows = Min(plan->rows, (double) Max(upper->limit, 1));
+	for (int i = 0; i < upper->nsort; i++)
+		if (!sortable(&plan->table->columns[upper->sort[i].ref - 1], &field))
+			return false;
+	if (upper->limit >= 0)
+		plan->rows = Min(plan->rows, (double) Max(upper->limit, 1));
 	return true;
+}
+
+/* The sort member: _doc (cheapest), or the pushed ORDER BY with NULLs placed as asked. */
+static void
+append_sort(StringInfo buf, MeshScan *scan)
+{
+	const char *field;
+
+	if (scan->upper == NULL || scan->upper->nsort == 0)
+	{
+		appendStringInfoString(buf, "\"sort\":[\"_doc\"]");
+		return;
+	}
+	appendStringInfoString(buf, "\"sort\":[");
+	for (int i = 0; i < scan->upper->nsort; i++)
+	{
+		MeshSortKey *k = &scan->upper->sort[i];
+
+		(void) sortable(&scan->table->columns[k->ref - 1], &field);
+		appendStringInfoString(buf, i ? ",{" : "{");
+		mesh_json_append_string(buf, field, strlen(field));
+		appendStringInfo(buf, ":{\"order\":\"%s\",\"missing\":\"%s\"}}",
+						 k->desc ? "desc" : "asc", k->nulls_first ? "_first" : "_last");
+	}
+	appendStringInfoChar(buf, ']');
 }
 
 /* The search body: query, page size, _source fields of the wanted columns. */
@@ -91,8 +147,9 @@ search_body(MeshScan *scan, int size, bool explain, bool *empty)
 	bool		first = true;
 
 	initStringInfo(&buf);
-	appendStringInfo(&buf, "{\"size\":%d,\"sort\":[\"_doc\"],\"track_total_hits\":false,\"_source\":[",
-					 size);
+	appendStringInfo(&buf, "{\"size\":%d,", size);
+	append_sort(&buf, scan);
+	appendStringInfoString(&buf, ",\"_source\":[");
 	for (int i = 0; i < t->ncolumns; i++)
 	{
 		MeshColumn *col = &t->columns[i];
@@ -112,12 +169,23 @@ search_body(MeshScan *scan, int size, bool explain, bool *empty)
 	return buf.data;
 }
 
-/* Rows per request: the page size, or fewer when a small LIMIT is pushed. */
+/*
+ * Rows per request: option page_size of the table, else of its server,
+ * else 1000; fewer when a small LIMIT is pushed.
+ */
 static int
-page_rows(MeshScan *scan, EsConn *ec)
+page_rows(MeshScan *scan)
 {
 	const char *opt = mesh_defelem_get(scan->table->options, "page_size");
-	int64		page = opt ? atoi(opt) : ec->page_size;
+	int64		page;
+
+	if (opt == NULL)
+	{
+		ForeignTable *ft = GetForeignTable(scan->table->relid);
+
+		opt = mesh_defelem_get(GetForeignServer(ft->serverid)->options, "page_size");
+	}
+	page = opt ? atoi(opt) : ES_DEFAULT_PAGE;
 
 	if (scan->upper && scan->upper->limit >= 0)
 		page = Min(page, scan->upper->limit + scan->upper->offset);
@@ -132,7 +200,7 @@ es_begin_scan(MeshScan *scan)
 	scan->state = st;
 	st->ec = scan->conn;
 	st->index = pstrdup(table_index(scan->table));
-	st->page = page_rows(scan, st->ec);
+	st->page = page_rows(scan);
 	st->limit = scan->upper && scan->upper->limit >= 0 ? scan->upper->limit : -1;
 	st->skip = scan->upper ? scan->upper->offset : 0;
 	st->body = search_body(scan, st->page, false, &st->empty);
@@ -280,9 +348,8 @@ es_end_scan(MeshScan *scan)
 char *
 es_explain_scan(MeshScan *scan)
 {
-	EsConn	   *ec = scan->conn;
 	bool		empty;
-	int			page = page_rows(scan, ec);
+	int			page = page_rows(scan);
 	bool		one_page = scan->upper && scan->upper->limit >= 0 &&
 		scan->upper->limit + scan->upper->offset <= page;
 

@@ -30,7 +30,11 @@
 #include "json_value.h"
 
 #include "catalog/pg_type.h"
+#include "utils/date.h"
+#include "utils/datetime.h"
 #include "utils/hsearch.h"
+#include "utils/json.h"
+#include "utils/timestamp.h"
 #include "utils/memutils.h"
 
 #include "es_internal.h"
@@ -152,23 +156,26 @@ es_check_route(void *conn, MeshRoute *route)
 		es_raise(ec, resp.status, resp.body.data, "an index creation");
 }
 
-/* "2024-01-02 10:00:00.5+02" -> "2024-01-02T10:00:00.5+02:00" (ISO 8601). */
+/*
+ * A date or timestamp (PostgreSQL text in the capturing session's DateStyle)
+ * as an ISO 8601 JSON string, through the type's input function (built in:
+ * no catalog access).  "infinity" stays a string the index will refuse.
+ */
 static void
-append_timestamp(StringInfo buf, const char *v)
+append_datetime(StringInfo buf, Oid t, const char *v)
 {
-	StringInfoData s;
-	size_t		len;
+	char		tbuf[MAXDATELEN + 1];
+	Datum		d;
+	char	   *iso;
 
-	initStringInfo(&s);
-	appendStringInfoString(&s, v);
-	if (s.len > 10 && s.data[10] == ' ')
-		s.data[10] = 'T';
-	len = s.len;
-	/* a zone offset of hours only: add the minutes */
-	if (len > 3 && (s.data[len - 3] == '+' || s.data[len - 3] == '-') &&
-		strchr(s.data, 'T') != NULL && strchr(s.data + 11, ':') != NULL)
-		appendStringInfoString(&s, ":00");
-	mesh_json_append_string(buf, s.data, s.len);
+	if (t == DATEOID)
+		d = DirectFunctionCall1(date_in, CStringGetDatum(v));
+	else
+		d = DirectFunctionCall3(t == TIMESTAMPOID ? timestamp_in : timestamptz_in,
+								CStringGetDatum(v), ObjectIdGetDatum(InvalidOid),
+								Int32GetDatum(-1));
+	iso = JsonEncodeDateTime(tbuf, d, t, NULL);
+	mesh_json_append_string(buf, iso, strlen(iso));
 }
 
 /* Append one column value (PostgreSQL text, NULL = null) as JSON. */
@@ -203,9 +210,10 @@ append_column(StringInfo buf, Oid t, const char *v)
 		case JSONBOID:
 			appendStringInfoString(buf, v);
 			return;
+		case DATEOID:
 		case TIMESTAMPOID:
 		case TIMESTAMPTZOID:
-			append_timestamp(buf, v);
+			append_datetime(buf, t, v);
 			return;
 	}
 	mesh_json_append_string(buf, v, strlen(v));
