@@ -82,7 +82,7 @@ sortable(MeshColumn *col, const char **field)
 	bool		exact;
 	Oid			t;
 
-	if (col->name == NULL || !es_qual_pushable(col, MESH_QUAL_EQ, &exact) || !exact)
+	if (col->name == NULL || !es_qual_pushable(col, MESH_QUAL_EQ, &exact))
 		return false;
 	*field = mesh_column_option(col, "keyword_field");
 	if (*field == NULL)
@@ -90,8 +90,9 @@ sortable(MeshColumn *col, const char **field)
 	if (strcmp(*field, "_id") == 0)
 		return false;			/* not sortable on Elasticsearch 8 */
 	t = getBaseType(col->typid);
-	return t == INT2OID || t == INT4OID || t == INT8OID || t == FLOAT4OID ||
-		t == FLOAT8OID || t == TEXTOID || t == VARCHAROID;
+	if (t == TEXTOID || t == VARCHAROID)
+		return exact;			/* a keyword field */
+	return t == INT2OID || t == INT4OID || t == INT8OID || t == FLOAT4OID || t == FLOAT8OID;
 }
 
 /* ORDER BY and LIMIT/OFFSET of a plain scan whose quals are all pushed and exact. */

@@ -163,7 +163,7 @@ SELECT server, ok, error IS NOT NULL AS has_error FROM mesh.health(1000) WHERE s
 CREATE FOREIGN TABLE bad1 (a int) SERVER es OPTIONS (indx 'x');
 CREATE FOREIGN TABLE bad2 (a int) SERVER es OPTIONS (page_size '0');
 CREATE FOREIGN TABLE bad3 (a int) SERVER es OPTIONS (page_size '20000');
-CREATE SERVER bad4 FOREIGN DATA WRAPPER mesh_elasticsearch OPTIONS (api_key 'secret-in-server');
+CREATE SERVER bad4 FOREIGN DATA WRAPPER mesh_elasticsearch OPTIONS (api_key 'x');
 CREATE USER MAPPING FOR CURRENT_USER SERVER es_hang OPTIONS (api_key 'k', user 'u');
 SELECT * FROM hang_books;
 -- a type mismatch names the column and the value
