@@ -288,11 +288,14 @@ bulk_segment(EsConn *ec, MeshRoute *route, const char *index, MeshEvent *events,
 	}
 	for (int j = nsent - 1; j >= 0; j--)
 		append_action(&body, route, index, &events[sent[j]]);
-	root = es_request(ec, "POST", strcmp(refresh, "false") == 0 ? "/_bulk" :
-					  psprintf("/_bulk?refresh=%s", refresh),
+	/* the answer holds only what is judged: no per-item metadata */
+	root = es_request(ec, "POST",
+					  psprintf("/_bulk?filter_path=errors,items.*.status,items.*.error%s%s",
+							   strcmp(refresh, "false") == 0 ? "" : "&refresh=",
+							   strcmp(refresh, "false") == 0 ? "" : refresh),
 					  body.data, body.len, "a bulk write", NULL);
 	pfree(body.data);
-	if (!json_is_true(json_object_get(root, "errors")))
+	if (json_is_false(json_object_get(root, "errors")))
 		return;
 	items = mesh_json_get(root, "items", JSON_ARRAY, ec->servername, "a bulk write");
 	if (json_array_size(items) != (size_t) nsent)
