@@ -6,7 +6,7 @@
 #   test/harness.sh stop            stop every server by its own PID (idempotent)
 #   test/harness.sh restart-redis   stop and start the first Redis on the same port
 #   test/harness.sh stop-one NAME   stop one server; start-one NAME starts it again with its data
-#                                   (pg_hub pg_remote redis redis_auth influxdb clickhouse victoria prometheus garbage opensearch)
+#                                   (pg_hub pg_remote redis redis_auth influxdb clickhouse victoria prometheus garbage opensearch elasticsearch7)
 #   test/harness.sh crash-hub       immediate shutdown of the hub, then a start (crash recovery)
 #   test/harness.sh remote-sql SQL  run SQL on the remote PostgreSQL as remote_user (for test setup)
 #   test/harness.sh env             print `export VAR=value` lines for the tests
@@ -585,7 +585,7 @@ cmd_env() {
 		MESH_REDIS_AUTH_PORT MESH_HANG_PORT MESH_DOWN_PORT MESH_INFLUX_PORT \
 		MESH_INFLUX_RPC_PORT MESH_CLICKHOUSE_PORT MESH_CLICKHOUSE_TCP_PORT MESH_PROMETHEUS_PORT \
 		MESH_VM_PORT MESH_GARBAGE_PORT MESH_TLS_PORT MESH_TLS_CLIENT_PORT MESH_METRICS_PORT \
-		MESH_OPENSEARCH_PORT; do
+		MESH_OPENSEARCH_PORT MESH_ELASTICSEARCH_PORT; do
 		printf 'export %s=%q\n' "$v" "${!v}"
 	done
 	printf 'export PGHOST=127.0.0.1\n'

@@ -1,7 +1,11 @@
 -- IMPORT FOREIGN SCHEMA from index mappings: the remote schema is an index
 -- name or pattern; objects flatten into dotted columns; es_type and
 -- keyword_field drive pushdown; LIMIT TO and EXCEPT apply.
+-- The server: MESH_OPENSEARCH_PORT's, unless es_port is set (elasticsearch7_*.sql).
+\if :{?es_port}
+\else
 \getenv es_port MESH_OPENSEARCH_PORT
+\endif
 \set es_url 'http://127.0.0.1:' :es_port
 CREATE SERVER es_imp FOREIGN DATA WRAPPER mesh_elasticsearch OPTIONS (url :'es_url', timeout_ms '20000');
 SELECT * FROM mesh.execute('es_imp', 'DELETE /es_imp_*');

@@ -5,7 +5,11 @@
 -- a mapping conflict dead-lettering one event while the rest of the batch
 -- lands, a composite key, TRUNCATE, mesh.verify consistent and then
 -- inconsistent after tampering, query_all, and bad route options.
+-- The server: MESH_OPENSEARCH_PORT's, unless es_port is set (elasticsearch7_*.sql).
+\if :{?es_port}
+\else
 \getenv es_port MESH_OPENSEARCH_PORT
+\endif
 \set es_url 'http://127.0.0.1:' :es_port
 CREATE SERVER es_sink FOREIGN DATA WRAPPER mesh_elasticsearch
 	OPTIONS (url :'es_url', timeout_ms '20000');
