@@ -27,6 +27,7 @@
 #include "utils/tuplestore.h"
 
 #include "mesh.h"
+#include "mesh_util.h"
 
 PG_FUNCTION_INFO_V1(mesh_verify);
 
@@ -263,10 +264,13 @@ mesh_verify(PG_FUNCTION_ARGS)
 	List	   *routes;
 	ListCell   *lc;
 	AclResult	acl = pg_class_aclcheck(source, GetUserId(), ACL_SELECT);
+	int			canonical;
 
 	if (acl != ACLCHECK_OK)
 		aclcheck_error(acl, OBJECT_TABLE, get_rel_name(source));
 	InitMaterializedSRF(fcinfo, 0);
+	/* source values in the text forms capture stored */
+	canonical = mesh_canonical_output_begin();
 	routes = mesh_routes_of(source);
 	if (routes == NIL)
 		ereport(NOTICE,
@@ -324,5 +328,6 @@ mesh_verify(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	SPI_finish();
+	mesh_canonical_output_end(canonical);
 	return (Datum) 0;
 }
