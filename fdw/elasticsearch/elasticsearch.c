@@ -1,7 +1,7 @@
 /*
  * elasticsearch.c: the Elasticsearch / OpenSearch connector (REST): options,
  * the connection, requests and their errors, health, mesh.execute,
- * mesh.search and the query_all lookup.
+ * mesh.search.
  *
  * Every request goes through the shared HTTP client with a JSON body.  An
  * error answer carries {"error": {"type": ..., "reason": ...}, "status": N}:
@@ -101,7 +101,7 @@ es_disconnect(void *conn)
 }
 
 static struct MeshHttp *
-es_lookup_http(void *conn)
+es_http(void *conn)
 {
 	return ((EsConn *) conn)->http;
 }
@@ -324,46 +324,6 @@ es_scroll_clear(EsConn *ec, const char *scroll_id)
 					  "a scroll release", &resp);
 }
 
-/* query_all: GET /<index>/_doc/<id>. */
-static void
-es_lookup_request(void *conn, MeshRoute *route, char **key, MeshHttpRequest *req)
-{
-	char	  **values = palloc0(sizeof(char *) * Max(route->ncolumns, 1));
-	StringInfoData path;
-
-	for (int k = 0; k < route->nkeys; k++)
-		values[route->key_index[k]] = key[k];
-	initStringInfo(&path);
-	appendStringInfo(&path, "%s%s", es_index_path(es_route_index(route), "/_doc/"),
-					 mesh_http_escape(es_doc_id(route, values)));
-	memset(req, 0, sizeof(*req));
-	req->method = "GET";
-	req->path = path.data;
-	req->what = "a lookup";
-	req->accept_error = true;
-}
-
-static char **
-es_lookup_parse(void *conn, MeshRoute *route, char **key, MeshHttpResponse *resp)
-{
-	EsConn	   *ec = conn;
-	json_t	   *root;
-
-	if (resp->status == 404)
-	{
-		root = json_loads(resp->body.data, 0, NULL);
-		if (root && json_is_false(json_object_get(root, "found")))
-			return NULL;		/* no such document (a missing index is an error) */
-	}
-	if (resp->status < 200 || resp->status >= 300)
-		es_raise(ec, resp->status, resp->body.data, "a lookup");
-	root = mesh_json_parse(resp->body.data, resp->body.len, ec->servername, "a lookup");
-	if (!json_is_true(json_object_get(root, "found")))
-		return NULL;
-	return es_source_row(route, mesh_json_get(root, "_source", JSON_OBJECT, ec->servername,
-											  "a lookup"));
-}
-
 /* Rows of a search answer: each hit as jsonb, then {"aggregations": ...} if any. */
 static List *
 search_rows(EsConn *ec, json_t *root, const char *what)
@@ -535,10 +495,10 @@ const MeshConnector mesh_elasticsearch_connector = {
 	.execute = es_execute,
 	.check_route = es_check_route,
 	.apply = es_apply,
-	.fetch_rows = es_fetch_rows,
+	.fetch_rows = mesh_http_fetch_rows,
 	.scan_keys = es_scan_keys,
 	.classify_error = mesh_http_classify_error,
-	.lookup_http = es_lookup_http,
-	.lookup_request = es_lookup_request,
-	.lookup_parse = es_lookup_parse,
+	.http = es_http,
+	.fetch_request = es_fetch_request,
+	.fetch_answer = es_fetch_answer,
 };

@@ -50,7 +50,10 @@ extern char *es_query_json(MeshScan *scan, bool explain, bool *empty);
 /* es_sink.c */
 extern void es_check_route(void *conn, MeshRoute *route);
 extern void es_apply(void *conn, MeshRoute *route, MeshEvent *events, int n);
-extern void es_fetch_rows(void *conn, MeshRoute *route, int n, char ***keys, char ***rows);
+extern void es_fetch_request(void *conn, MeshRoute *route, int n, char ***keys,
+							 MeshHttpRequest *req);
+extern void es_fetch_answer(void *conn, MeshRoute *route, int n, char ***keys,
+							MeshHttpStream *answer, char ***rows);
 extern int	es_scan_keys(void *conn, MeshRoute *route, void **state, int max, char ***keys);
 extern const char *es_route_index(MeshRoute *route);
 

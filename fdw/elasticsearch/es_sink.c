@@ -355,21 +355,16 @@ es_apply(void *conn, MeshRoute *route, MeshEvent *events, int n)
 	bulk_segment(ec, route, index, events, lo, n);
 }
 
-/* verify: the documents of the given keys (realtime _mget, no refresh needed). */
+/*
+ * verify and query_all: one _mget of the given keys' documents (real time:
+ * no refresh needed).
+ */
 void
-es_fetch_rows(void *conn, MeshRoute *route, int n, char ***keys, char ***rows)
+es_fetch_request(void *conn, MeshRoute *route, int n, char ***keys, MeshHttpRequest *req)
 {
-	EsConn	   *ec = conn;
 	StringInfoData body;
 	char	  **values = palloc0(sizeof(char *) * Max(route->ncolumns, 1));
-	json_t	   *docs;
-	json_t	   *doc;
-	size_t		i;
 
-	for (int j = 0; j < n; j++)
-		rows[j] = NULL;
-	if (n == 0)
-		return;
 	initStringInfo(&body);
 	appendStringInfoString(&body, "{\"ids\":[");
 	for (int j = 0; j < n; j++)
@@ -384,15 +379,47 @@ es_fetch_rows(void *conn, MeshRoute *route, int n, char ***keys, char ***rows)
 		mesh_json_append_string(&body, id, strlen(id));
 	}
 	appendStringInfoString(&body, "]}");
-	docs = mesh_json_get(es_request(ec, "POST", es_index_path(es_route_index(route), "/_mget"),
-									body.data, body.len, "a verify read", NULL),
+	memset(req, 0, sizeof(*req));
+	req->method = "POST";
+	req->path = es_index_path(es_route_index(route), "/_mget");
+	req->body = body.data;
+	req->body_len = body.len;
+	req->content_type = "application/json";
+	req->what = "a verify read";
+	req->accept_error = true;
+}
+
+/* The rows of an _mget answer (NULL for documents not found). */
+void
+es_fetch_answer(void *conn, MeshRoute *route, int n, char ***keys, MeshHttpStream *answer,
+				char ***rows)
+{
+	EsConn	   *ec = conn;
+	MeshHttpResponse *resp = &answer->response;
+	json_t	   *docs;
+	json_t	   *doc;
+	size_t		i;
+
+	mesh_http_stream_read_all(answer);
+	if (resp->status < 200 || resp->status >= 300)
+		es_raise(ec, resp->status, resp->body.data, "a verify read");
+	docs = mesh_json_get(mesh_json_parse(resp->body.data, resp->body.len, ec->servername,
+										 "a verify read"),
 						 "docs", JSON_ARRAY, ec->servername, "a verify read");
 	if (json_array_size(docs) != (size_t) n)
 		mesh_json_malformed(ec->servername, "a verify read", "The answer has the wrong number of docs.");
 	json_array_foreach(docs, i, doc)
 	{
 		json_t	   *source = json_object_get(doc, "_source");
+		json_t	   *error = json_object_get(doc, "error");
 
+		rows[i] = NULL;
+		if (error)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("Elasticsearch server \"%s\" could not read a document of index \"%s\"",
+							ec->servername, es_route_index(route)),
+					 errdetail("%s", es_error_text(error))));
 		if (json_is_true(json_object_get(doc, "found")) && json_is_object(source))
 			rows[i] = es_source_row(route, source);
 	}

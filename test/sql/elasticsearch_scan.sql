@@ -173,6 +173,29 @@ CREATE FOREIGN TABLE bad3 (a int) SERVER es OPTIONS (page_size '20000');
 CREATE SERVER bad4 FOREIGN DATA WRAPPER mesh_elasticsearch OPTIONS (api_key 'x');
 CREATE USER MAPPING FOR CURRENT_USER SERVER es_hang OPTIONS (api_key 'k', user 'u');
 SELECT * FROM hang_books;
+-- an api_key goes in a header only: never in errors, EXPLAIN or mesh.backends()
+CREATE SERVER es_auth FOREIGN DATA WRAPPER mesh_elasticsearch OPTIONS (url :'es_url');
+CREATE USER MAPPING FOR CURRENT_USER SERVER es_auth OPTIONS (api_key 'mesh_es_api_key_secret');
+CREATE FOREIGN TABLE auth_books (_id text) SERVER es_auth OPTIONS (index 'no_such_index');
+DO $$
+BEGIN
+	PERFORM * FROM auth_books;
+EXCEPTION WHEN OTHERS THEN
+	RAISE NOTICE 'error mentions the key: %', strpos(SQLERRM || coalesce(sqlstate, ''), 'mesh_es_api_key_secret') > 0;
+END $$;
+DO $$
+DECLARE
+	line text;
+	n int := 0;
+BEGIN
+	FOR line IN EXPLAIN (VERBOSE) SELECT * FROM auth_books LOOP
+		n := n + (strpos(line, 'mesh_es_api_key_secret') > 0)::int;
+	END LOOP;
+	RAISE NOTICE 'plan lines with the key: %', n;
+END $$;
+SELECT options::text LIKE '%mesh_es_api_key_secret%' AS backends_show_key FROM mesh.backends() WHERE server = 'es_auth';
+DROP FOREIGN TABLE auth_books;
+DROP SERVER es_auth CASCADE;
 -- a type mismatch names the column and the value
 CREATE FOREIGN TABLE books_bad (_id text, title int) SERVER es OPTIONS (index 'es_books');
 SELECT * FROM books_bad WHERE _id = '1';
