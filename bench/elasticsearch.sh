@@ -14,15 +14,12 @@
 # the share of the CPUs other processes used (bench/lib.sh).  Counts are
 # checked after a _refresh; the replica is verified with mesh.verify.
 #
-# Servers: bench/lib.sh's state dir and ports; the search server at
-# MESH_OPENSEARCH_PORT (default here 59311, transport 59310, so the bench
-# set can run beside the test set).  To use the running test servers:
+# Servers: bench/lib.sh's state dir and ports (OpenSearch on 59311).  To
+# use the running test servers (OpenSearch on 59301):
 #   MESH_TEST_DIR=/tmp/mesh-test MESH_PG_PORT=55432 MESH_REDIS_PORT=56379 \
 #   MESH_OPENSEARCH_PORT=59301 bash bench/elasticsearch.sh
 # Last line: RESULT elasticsearch_fanout ...
 set -euo pipefail
-export MESH_OPENSEARCH_PORT=${MESH_OPENSEARCH_PORT:-59311}
-export MESH_OPENSEARCH_TRANSPORT_PORT=${MESH_OPENSEARCH_TRANSPORT_PORT:-$((MESH_OPENSEARCH_PORT - 1))}
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # the search server works for the benchmark: its CPU is not "other work"
