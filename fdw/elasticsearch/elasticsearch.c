@@ -397,7 +397,8 @@ es_execute(void *conn, const char *request, Jsonb *params)
 					(errcode(ERRCODE_SYNTAX_ERROR),
 					 errmsg("invalid characters in path \"%s\"", pnstrdup(path, plen)),
 					 errhint("URL-encode the path.")));
-		root = es_request(ec, body[0] || strcmp(method, "GET") != 0 ? method : "GET",
+		/* a GET with a body (_search, _count...) goes as the equivalent POST */
+		root = es_request(ec, body[0] && strcmp(method, "GET") == 0 ? "POST" : method,
 						  pnstrdup(path, plen), body[0] ? body : NULL, strlen(body),
 						  "a request", NULL);
 		if (json_is_array(root))

@@ -142,6 +142,8 @@ SELECT r FROM mesh.execute('es', '{"size": 0, "aggs": {"years": {"terms": {"fiel
 	'{"index": "es_books"}') r;
 SELECT r->>'index' AS index, r->>'docs.count' AS docs FROM mesh.execute('es', 'GET /_cat/indices/es_books?format=json') r;
 SELECT r->'_source'->>'title' AS title FROM mesh.execute('es', 'GET /es_books/_doc/3') r;
+SELECT r->'count' AS count FROM mesh.execute('es', 'GET /es_books/_count
+{"query": {"term": {"author": "Ann Lee"}}}') r;
 SELECT * FROM mesh.execute('es', '{"query": {}}');
 SELECT * FROM mesh.execute('es', 'FETCH /x');
 \set VERBOSITY terse
