@@ -248,7 +248,8 @@ append_action(StringInfo buf, MeshRoute *route, const char *index, MeshEvent *ev
 /*
  * Send events[lo..hi) (no TRUNCATE) as one _bulk request, the last change
  * of each key only (external versions make the order within a request
- * irrelevant), and judge each item; base is lo's index in apply's events.
+ * irrelevant), and judge each item; indexes into events are apply's (what
+ * mesh_apply_reject takes).
  */
 static void
 bulk_segment(EsConn *ec, MeshRoute *route, const char *index, MeshEvent *events, int lo, int hi)
