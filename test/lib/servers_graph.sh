@@ -7,7 +7,8 @@
 #   chroma    Chroma $CHROMA_VERSION (PyPI chromadb in a cached venv):
 #             chroma run on 127.0.0.1:$MESH_CHROMA_PORT; GET /api/v2/heartbeat
 #   qdrant    test/qdrant_standin.py: a CONTRACT stand-in for Qdrant's REST
-#             API (no Qdrant server can be had here) on $MESH_QDRANT_PORT
+#             API (no Qdrant server can be had here) on $MESH_QDRANT_PORT,
+#             api key $QDRANT_API_KEY; GET /healthz
 #
 # install_graph (from `harness.sh install`) fetches the Neo4j jars and
 # compiles the main (cached in $MESH_CACHE_DIR/neo4j-$NEO4J_VERSION) and
@@ -25,6 +26,7 @@ MESH_JVM_START_TIMEOUT=${MESH_JVM_START_TIMEOUT:-180}
 NEO4J_VERSION=5.26.30
 NEO4J_PASSWORD=mesh_neo4j_pw
 CHROMA_VERSION=1.5.9
+QDRANT_API_KEY=mesh_qdrant_key
 
 NEO4J_HOME="$MESH_CACHE_DIR/neo4j-$NEO4J_VERSION"
 CHROMA_VENV="$MESH_CACHE_DIR/chroma-venv"
@@ -133,10 +135,10 @@ start_qdrant() {
 run_qdrant() {
 	local dir="$MESH_TEST_DIR/qdrant"
 	require_port_free qdrant "$MESH_QDRANT_PORT"
-	spawn "$dir/qdrant.pid" "$dir/qdrant.log" "$(python_bin)" "$TEST_DIR/qdrant_standin.py" \
+	QDRANT_API_KEY=$QDRANT_API_KEY spawn "$dir/qdrant.pid" "$dir/qdrant.log" "$(python_bin)" "$TEST_DIR/qdrant_standin.py" \
 		"$MESH_QDRANT_PORT" 127.0.0.1
 	wait_http qdrant "$dir/qdrant.log" "$dir/qdrant.pid" "$MESH_START_TIMEOUT" 200 \
-		"http://127.0.0.1:$MESH_QDRANT_PORT/"
+		"http://127.0.0.1:$MESH_QDRANT_PORT/healthz"
 }
 stop_qdrant() {
 	stop_pidfile qdrant "$MESH_TEST_DIR/qdrant/qdrant.pid" "qdrant_standin\.py $MESH_QDRANT_PORT( |$)"
