@@ -124,11 +124,11 @@ bsql -At -c "SELECT json_build_object('statements', json_build_array(json_build_
 			'YYYY-MM-DD HH24:MI:SS') || '+00') ORDER BY g)),
 		'resultDataContents', json_build_array('row'))))
 	FROM generate_series(1, $N) g GROUP BY (g - 1) / $B ORDER BY (g - 1) / $B" |
-	awk -v d="$reqs" -v url="$NEO4J_URL/db/neo4j/tx/commit" '{
+	awk -v d="$reqs" -v url="$NEO4J_URL/db/neo4j/tx/commit" -v auth="$NEO4J_AUTH" '{
 		f = sprintf("%s/req_%05d.json", d, NR); print > f; close(f)
-		printf "url = \"%s\"\ndata-binary = \"@%s\"\noutput = \"%s.out\"\nheader = \"Content-Type: application/json\"\nnext\n", url, f, f > (d "/curl.conf")
+		if (NR > 1) print "next" > (d "/curl.conf")
+		printf "url = \"%s\"\ndata-binary = \"@%s\"\noutput = \"%s.out\"\nheader = \"Content-Type: application/json\"\nuser = \"%s\"\n", url, f, f, auth > (d "/curl.conf")
 	}'
-printf 'user = "%s"\n' "$NEO4J_AUTH" >"$reqs/auth.conf"
 nreq=$(ls "$reqs"/req_*.json | wc -l)
 
 for ((r = 1; r <= BENCH_REPS; r++)); do
@@ -161,7 +161,7 @@ SQL
 		local t0 t1
 		rm -f "$reqs"/*.out
 		t0=$(now_ns)
-		curl -sS --fail -K "$reqs/auth.conf" -K "$reqs/curl.conf" || bdie "curl failed"
+		curl -sS --fail -K "$reqs/curl.conf" || bdie "curl failed"
 		t1=$(now_ns)
 		secs "$t0" "$t1"
 	}

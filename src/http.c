@@ -93,7 +93,8 @@ mesh_http_configure(CURL *easy, MeshServerConfig *config, const MeshHttpSetup *s
 {
 	const char *user = mesh_config_get(config, "user", NULL);
 	const char *password = mesh_config_get(config, "password", NULL);
-	const char *token = mesh_config_get(config, "token", NULL);
+	const char *token = mesh_config_get(config, setup->token_option ? setup->token_option : "token",
+										NULL);
 	const char *ca = mesh_config_get(config, "tls_ca_file", NULL);
 	const char *cert = mesh_config_get(config, "tls_cert_file", NULL);
 	const char *key = mesh_config_get(config, "tls_key_file", NULL);
@@ -130,8 +131,10 @@ mesh_http_configure(CURL *easy, MeshServerConfig *config, const MeshHttpSetup *s
 	*auth_headers = curl_slist_append(NULL, "Expect:");
 	if (token)
 	{
-		char	   *line = psprintf("Authorization: %s %s",
-									setup->token_scheme ? setup->token_scheme : "Bearer", token);
+		char	   *line = setup->token_header ?
+			psprintf("%s: %s", setup->token_header, token) :
+			psprintf("Authorization: %s %s",
+					 setup->token_scheme ? setup->token_scheme : "Bearer", token);
 
 		*auth_headers = curl_slist_append(*auth_headers, line);
 		memset(line, 0, strlen(line));

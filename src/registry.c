@@ -15,6 +15,8 @@ extern const MeshConnector mesh_influxdb_connector;
 extern const MeshConnector mesh_prometheus_connector;
 extern const MeshConnector mesh_victoriametrics_connector;
 extern const MeshConnector mesh_neo4j_connector;
+extern const MeshConnector mesh_qdrant_connector;
+extern const MeshConnector mesh_chroma_connector;
 
 static const MeshConnector *const mesh_connector_list[] = {
 	&mesh_redis_connector,
@@ -24,6 +26,8 @@ static const MeshConnector *const mesh_connector_list[] = {
 	&mesh_prometheus_connector,
 	&mesh_victoriametrics_connector,
 	&mesh_neo4j_connector,
+	&mesh_qdrant_connector,
+	&mesh_chroma_connector,
 };
 
 /* All registered connectors; *n receives their number. */

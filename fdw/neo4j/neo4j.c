@@ -22,6 +22,7 @@
 #include "utils/memutils.h"
 #include "utils/tuplestore.h"
 
+#include "json_typed.h"
 #include "mesh_util.h"
 
 PG_FUNCTION_INFO_V1(mesh_cypher);
@@ -236,46 +237,6 @@ neo4j_check_name(const char *what, const char *name)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid Neo4j %s: \"%s\"", what, name ? name : ""),
 				 errdetail("Allowed: a non-empty name of at most 16383 bytes (any characters; mesh quotes it with backticks).")));
-}
-
-/*
- * Append a PostgreSQL value (text form, NULL: SQL NULL) as the JSON
- * parameter Neo4j stores: integers as integers, floating and numeric
- * types as floats (numeric beyond 15 significant digits loses precision),
- * booleans as booleans, everything else as its text.
- */
-void
-neo4j_append_value(StringInfo buf, Oid typid, const char *text)
-{
-	if (text == NULL)
-	{
-		appendStringInfoString(buf, "null");
-		return;
-	}
-	switch (typid)
-	{
-		case INT2OID:
-		case INT4OID:
-		case INT8OID:
-		case OIDOID:
-			appendStringInfoString(buf, text);
-			return;
-		case FLOAT4OID:
-		case FLOAT8OID:
-		case NUMERICOID:
-			if (strspn(text, "-+0123456789.eE") == strlen(text))
-			{
-				appendStringInfoString(buf, text);
-				if (strpbrk(text, ".eE") == NULL)
-					appendStringInfoString(buf, ".0");	/* a float, not an integer */
-				return;
-			}
-			break;				/* NaN, Infinity: as text */
-		case BOOLOID:
-			appendStringInfoString(buf, text[0] == 't' ? "true" : "false");
-			return;
-	}
-	mesh_json_append_string(buf, text, strlen(text));
 }
 
 /* A result value as PostgreSQL-ready text (NULL for null). */

@@ -30,7 +30,6 @@ typedef struct Neo4jStatement
 extern const MeshConnector mesh_neo4j_connector;
 extern json_t *neo4j_run(Neo4jConn *nc, Neo4jStatement *stmts, int n, const char *what);
 extern void neo4j_append_ident(StringInfo buf, const char *name);
-extern void neo4j_append_value(StringInfo buf, Oid typid, const char *text);
 extern char *neo4j_value_text(json_t *value);
 extern void neo4j_check_name(const char *what, const char *name);
 

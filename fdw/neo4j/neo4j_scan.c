@@ -14,6 +14,8 @@
 
 #include "neo4j.h"
 
+#include "json_typed.h"
+
 #include "catalog/pg_type.h"
 #include "utils/lsyscache.h"
 
@@ -184,13 +186,13 @@ deparse(MeshScan *scan, StringInfo cypher, StringInfo params, bool explain,
 			{
 				if (k > 0)
 					appendStringInfoChar(params, ',');
-				neo4j_append_value(params, l->element_id[q->attnum - 1] ? TEXTOID : getBaseType(coltype),
+				mesh_json_append_typed(params, l->element_id[q->attnum - 1] ? TEXTOID : getBaseType(coltype),
 								   elems[k]);
 			}
 			appendStringInfoChar(params, ']');
 		}
 		else
-			neo4j_append_value(params, l->element_id[q->attnum - 1] ? TEXTOID : getBaseType(coltype),
+			mesh_json_append_typed(params, l->element_id[q->attnum - 1] ? TEXTOID : getBaseType(coltype),
 							   mesh_datum_text(q->value, q->valtype));
 	}
 	appendStringInfoChar(params, '}');

@@ -3,7 +3,7 @@
  *
  * Layout: one node per source row, label from route option label (default:
  * the source table's name), one property per column (NULL: no property),
- * values typed as neo4j_append_value says; the primary key columns
+ * values typed as mesh_json_append_typed (src/json_typed.c) says; the primary key columns
  * identify the node (a uniqueness constraint, or an index for a composite
  * key, is created at mesh.replicate).  Route option relationships, a JSON
  * array of {"column": C, "type": T, "label": L, "key": K} (key default
@@ -22,6 +22,8 @@
 #include "postgres.h"
 
 #include "neo4j.h"
+
+#include "json_typed.h"
 
 #include "utils/memutils.h"
 
@@ -293,7 +295,7 @@ append_row(StringInfo buf, MeshRoute *route, MeshEvent *ev, bool keys_only)
 				appendStringInfoChar(buf, ',');
 			mesh_json_append_string(buf, route->columns[c], strlen(route->columns[c]));
 			appendStringInfoChar(buf, ':');
-			neo4j_append_value(buf, route->types[c], ev->values[c]);
+			mesh_json_append_typed(buf, route->types[c], ev->values[c]);
 		}
 	else
 		for (int c = 0; c < route->ncolumns; c++)
@@ -302,7 +304,7 @@ append_row(StringInfo buf, MeshRoute *route, MeshEvent *ev, bool keys_only)
 				appendStringInfoChar(buf, ',');
 			mesh_json_append_string(buf, route->columns[c], strlen(route->columns[c]));
 			appendStringInfoChar(buf, ':');
-			neo4j_append_value(buf, route->types[c], ev->values[c]);
+			mesh_json_append_typed(buf, route->types[c], ev->values[c]);
 		}
 	appendStringInfoChar(buf, '}');
 }
@@ -429,7 +431,7 @@ neo4j_fetch_rows(void *conn, MeshRoute *route, int n, char ***keys, char ***rows
 			appendStringInfoChar(&params, ',');
 			mesh_json_append_string(&params, route->columns[c], strlen(route->columns[c]));
 			appendStringInfoChar(&params, ':');
-			neo4j_append_value(&params, route->types[c], keys[k][j]);
+			mesh_json_append_typed(&params, route->types[c], keys[k][j]);
 		}
 		appendStringInfoChar(&params, '}');
 	}

@@ -100,6 +100,14 @@ run_neo4j() {
 		MeshNeo4j "$MESH_NEO4J_PORT" "$dir/data"
 	wait_http neo4j "$dir/neo4j.log" "$dir/neo4j.pid" "$MESH_JVM_START_TIMEOUT" 200 \
 		"http://127.0.0.1:$MESH_NEO4J_PORT/" 'neo4j_version'
+	# HTTP serves before the main has set the password: wait for its "ready"
+	local i
+	for ((i = 0; i < MESH_JVM_START_TIMEOUT * 10; i++)); do
+		grep -q '^ready ' "$dir/neo4j.log" && return 0
+		pid_alive "$(read_pidfile "$dir/neo4j.pid")" || break
+		sleep 0.1
+	done
+	fail_with_log neo4j "$dir/neo4j.log" "did not print ready (password not set)"
 }
 stop_neo4j() {
 	stop_pidfile neo4j "$MESH_TEST_DIR/neo4j/neo4j.pid" "MeshNeo4j $MESH_NEO4J_PORT $MESH_TEST_DIR/neo4j/data"
