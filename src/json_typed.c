@@ -10,10 +10,11 @@
 
 /*
  * Append a value of type typid (its PostgreSQL text form; NULL: SQL NULL)
- * as JSON: integers as integers, float4/float8/numeric as floats (an
- * integral value gets ".0" so stores that type their values keep a float;
- * NaN and infinities, which JSON lacks, as strings), booleans as
- * booleans, everything else as a string of its text form.
+ * as JSON: integers as integers, float4/float8 as floats (an integral
+ * value gets ".0" so stores that type their values keep a float; NaN and
+ * infinities, which JSON lacks, as strings), booleans as booleans,
+ * everything else, numeric included (its exact text: a JSON float would
+ * round it and lose its scale), as a string of its text form.
  */
 void
 mesh_json_append_typed(StringInfo buf, Oid typid, const char *text)
@@ -33,7 +34,6 @@ mesh_json_append_typed(StringInfo buf, Oid typid, const char *text)
 			return;
 		case FLOAT4OID:
 		case FLOAT8OID:
-		case NUMERICOID:
 			if (text[0] != '\0' && strspn(text, "-+0123456789.eE") == strlen(text))
 			{
 				appendStringInfoString(buf, text);

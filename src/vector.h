@@ -8,9 +8,12 @@
  * Layout: one point per source row; the point's id derives from the
  * primary key (each kind documents how); its vector is the real[] column
  * named by route option vector; its payload holds every other column
- * (typed as mesh_json_append_typed says; NULL columns are left out), key
- * columns included, so verify can read keys back.  Include json_value.h
- * rules apply (this header includes it).
+ * (typed as mesh_json_append_typed says; NULL columns as null, which
+ * also removes a key a merging store kept), key columns included, so
+ * verify can read keys back.  Where the store perturbs vectors (Cosine
+ * normalisation), the kind sets vector_in_payload and the payload keeps the
+ * vector column as given too.  json_value.h's rules apply (this header
+ * includes it).
  */
 #ifndef MESH_VECTOR_H
 #define MESH_VECTOR_H

@@ -20,6 +20,7 @@
 #include "vector.h"
 
 #include "catalog/pg_type.h"
+#include "common/shortest_dec.h"
 #include "utils/memutils.h"
 
 #include "json_typed.h"
@@ -101,13 +102,19 @@ mesh_vector_key_text(MeshRoute *route, char **values)
 	return buf.data;
 }
 
-/* Append v[0..n) as a JSON array (shortest text that reads back the same float4). */
+/* Append v[0..n) as a JSON array (the shortest text that reads back the same float4). */
 void
 mesh_vector_append_floats(StringInfo buf, const float4 *v, int n)
 {
+	char		num[32];
+
 	appendStringInfoChar(buf, '[');
 	for (int i = 0; i < n; i++)
-		appendStringInfo(buf, "%s%.9g", i ? "," : "", v[i]);
+	{
+		if (i > 0)
+			appendStringInfoChar(buf, ',');
+		appendBinaryStringInfo(buf, num, float_to_shortest_decimal_bufn(v[i], num));
+	}
 	appendStringInfoChar(buf, ']');
 }
 
@@ -181,7 +188,7 @@ make_point(MeshRoute *route, MeshVectorRoute *vr, MeshEvent *ev, MeshVectorPoint
 	appendStringInfoChar(&payload, '{');
 	for (int c = 0; c < route->ncolumns; c++)
 	{
-		if (ev->values[c] == NULL || (c == vr->vector_column && !vr->vector_in_payload))
+		if (c == vr->vector_column && (!vr->vector_in_payload || ev->values[c] == NULL))
 			continue;
 		if (!first)
 			appendStringInfoChar(&payload, ',');

@@ -9,8 +9,11 @@
  * cached with the route) and created on demand with the route's distance
  * as its HNSW space (Cosine: cosine, Dot: ip, Euclid: l2).  Records: id =
  * the primary key's text (mesh_vector_key_text), embedding = the vector,
- * metadata = the payload (Chroma metadata holds strings, numbers and
- * booleans: NULL columns are left out).  Chroma returns distances; scores
+ * metadata = the payload (Chroma metadata holds strings, numbers,
+ * booleans and arrays: NULL columns are left out).  A cosine collection
+ * stores its vectors normalised and scaled back, which perturbs the last
+ * bits, so for Cosine the metadata also keeps the vector column as given
+ * (verify compares that copy).  Chroma returns distances; scores
  * are reported as Qdrant does: 1 - distance for cosine and ip (cosine
  * similarity, dot product), the square root of l2's squared distance.
  * Errors ({"error": class, "message": text}) go to errdetail; 5xx and 429
@@ -178,6 +181,8 @@ chroma_prepare(void *conn, MeshRoute *route, MeshVectorRoute *vr, bool create)
 	json_t	   *info;
 	char	   *id;
 
+	/* cosine collections normalise vectors: keep the exact copy for verify */
+	vr->vector_in_payload = strcmp(vr->distance, "Cosine") == 0;
 	if (vr->kind_private)
 		return;
 	info = collection_info(cc, vr->collection, "a collection lookup");
