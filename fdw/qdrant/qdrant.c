@@ -27,6 +27,7 @@
 #include "catalog/pg_type.h"
 #include "common/cryptohash.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 
 #include "http.h"
 
@@ -156,7 +157,8 @@ append_point_id(StringInfo buf, MeshRoute *route, const char *key)
 	0x80, 0xb4, 0x00, 0xc0, 0x4f, 0xd4, 0x30, 0xc8};
 	Oid			t = route->types[route->key_index[0]];
 	uint8		h[20];
-	pg_cryptohash_ctx *ctx;
+	pg_cryptohash_ctx *volatile ctx = NULL;
+	ResourceOwner volatile owner = NULL;
 
 	if (route->nkeys == 1 && (t == INT2OID || t == INT4OID || t == INT8OID) &&
 		key[0] != '-' && key[0] != '\0' && strspn(key, "0123456789") == strlen(key))
@@ -164,12 +166,33 @@ append_point_id(StringInfo buf, MeshRoute *route, const char *key)
 		appendStringInfoString(buf, key);
 		return;
 	}
-	ctx = pg_cryptohash_create(PG_SHA1);
-	if (pg_cryptohash_init(ctx) < 0 || pg_cryptohash_update(ctx, ns, 16) < 0 ||
-		pg_cryptohash_update(ctx, (const uint8 *) key, strlen(key)) < 0 ||
-		pg_cryptohash_final(ctx, h, sizeof(h)) < 0)
-		elog(ERROR, "could not compute a SHA-1 digest");
-	pg_cryptohash_free(ctx);
+	/*
+	 * The digest registers with the current resource owner, which the
+	 * replication worker does not have outside a transaction: lend one.
+	 */
+	if (CurrentResourceOwner == NULL)
+		owner = CurrentResourceOwner = ResourceOwnerCreate(NULL, "mesh qdrant point ids");
+	PG_TRY();
+	{
+		ctx = pg_cryptohash_create(PG_SHA1);
+		if (pg_cryptohash_init(ctx) < 0 || pg_cryptohash_update(ctx, ns, 16) < 0 ||
+			pg_cryptohash_update(ctx, (const uint8 *) key, strlen(key)) < 0 ||
+			pg_cryptohash_final(ctx, h, sizeof(h)) < 0)
+			elog(ERROR, "could not compute a SHA-1 digest");
+		pg_cryptohash_free(ctx);
+	}
+	PG_FINALLY();
+	{
+		if (owner)
+		{
+			CurrentResourceOwner = NULL;
+			ResourceOwnerRelease(owner, RESOURCE_RELEASE_BEFORE_LOCKS, false, false);
+			ResourceOwnerRelease(owner, RESOURCE_RELEASE_LOCKS, false, false);
+			ResourceOwnerRelease(owner, RESOURCE_RELEASE_AFTER_LOCKS, false, false);
+			ResourceOwnerDelete(owner);
+		}
+	}
+	PG_END_TRY();
 	h[6] = (h[6] & 0x0f) | 0x50;	/* version 5 */
 	h[8] = (h[8] & 0x3f) | 0x80;	/* RFC 4122 variant */
 	appendStringInfo(buf, "\"%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x\"",
