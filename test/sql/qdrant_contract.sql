@@ -25,7 +25,7 @@ CREATE FUNCTION cosine(a real[], b real[]) RETURNS float8 LANGUAGE sql IMMUTABLE
 CREATE FUNCTION dot(a real[], b real[]) RETURNS float8 LANGUAGE sql IMMUTABLE AS
 	$$ SELECT sum(x * y) FROM unnest(a::float8[], b::float8[]) AS t(x, y) $$;
 -- a collection is created on demand with size and distance: size is needed for that
-SELECT mesh.replicate('items', 'qd', '{"collection": "items", "vector": "embedding"}');
+SELECT mesh.replicate('items', 'qd', '{"collection": "never_created", "vector": "embedding"}');
 SELECT mesh.replicate('items', 'qd', '{"collection": "items", "vector": "embedding", "size": 4, "distance": "Cosine"}') > 0 AS route;
 SELECT mesh.replicate('notes', 'qd', '{"collection": "notes", "vector": "embedding", "size": 4, "distance": "Dot"}') > 0 AS route;
 -- leftovers of an earlier run go: TRUNCATE drops and recreates the collections
