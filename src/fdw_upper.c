@@ -369,9 +369,14 @@ add_final_path(PlannerInfo *root, RelOptInfo *input_rel, RelOptInfo *output_rel,
 		return;
 	rows = limit >= 0 ? Min(input_rel->rows, limit) : input_rel->rows;
 	output_rel->fdw_private = up;
+	/*
+	 * Startup one below a base scan's: the backend stops at the limit (a
+	 * local Limit over the base scan costs the same otherwise, and the
+	 * planner keeps the first of equal paths).
+	 */
 	add_path(output_rel, (Path *)
 			 create_foreign_upper_path(root, output_rel, root->upper_targets[UPPERREL_FINAL],
-									   rows, 10, 10 + mesh_scan_cost(rows),
+									   rows, 9, 9 + mesh_scan_cost(rows),
 									   up->upper.nsort ? root->sort_pathkeys : NIL, NULL, NIL));
 }
 

@@ -72,11 +72,14 @@ typedef struct MeshVectorOps
 	/* mesh.vector_search: at most k hits, best first; filter is JSON text or NULL */
 	int			(*search) (void *conn, const char *collection, const float4 *vector, int dim,
 						   int k, const char *filter, MeshVectorHit **hits);
+	/* foreign tables: the next page of points (id, payload; at most max), 0 at the end */
+	int			(*list) (void *conn, const char *collection, void **state, int max,
+						 MeshVectorHit **hits);
 } MeshVectorOps;
 
 /* The route options every vector kind declares (put them in its option table). */
 #define MESH_VECTOR_ROUTE_OPTIONS \
-	{"collection", MESH_OPT_ROUTE, MESH_OPTTYPE_STRING, false, 1}, \
+	{"collection", MESH_OPT_ROUTE | MESH_OPT_TABLE, MESH_OPTTYPE_STRING, false, 1}, \
 	{"vector", MESH_OPT_ROUTE, MESH_OPTTYPE_STRING, false, 1}, \
 	{"size", MESH_OPT_ROUTE, MESH_OPTTYPE_INT, false, 1, 65536}, \
 	{"distance", MESH_OPT_ROUTE, MESH_OPTTYPE_ENUM, false, 0, 0, "Cosine|Dot|Euclid"}, \
@@ -93,6 +96,19 @@ extern void mesh_vector_fetch_rows(void *conn, MeshRoute *route, int n, char ***
 extern int	mesh_vector_scan_keys(void *conn, MeshRoute *route, void **state, int max,
 								  char ***keys, const MeshVectorOps *ops);
 extern void mesh_vector_append_floats(StringInfo buf, const float4 *v, int n);
+
+/* The other table and column options of a vector kind's foreign tables. */
+#define MESH_VECTOR_TABLE_OPTIONS \
+	{"k", MESH_OPT_TABLE, MESH_OPTTYPE_INT, false, 1, 100000}, \
+	{"query", MESH_OPT_COLUMN, MESH_OPTTYPE_BOOL, false}
+
+/* vector_scan.c */
+extern void mesh_vector_plan_scan(MeshScanPlan *plan);
+extern bool mesh_vector_plan_upper(MeshScanPlan *plan, MeshUpper *upper);
+extern void mesh_vector_begin_scan(MeshScan *scan);
+extern bool mesh_vector_next_row(MeshScan *scan, Datum *values, bool *nulls);
+extern void mesh_vector_end_scan(MeshScan *scan);
+extern char *mesh_vector_explain_scan(MeshScan *scan);
 
 /* vector_search.c */
 extern const MeshVectorOps *mesh_vector_ops(const MeshConnector *connector);

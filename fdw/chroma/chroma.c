@@ -41,6 +41,7 @@ static const MeshOption chroma_options[] = {
 	{"tenant", MESH_OPT_SERVER, MESH_OPTTYPE_STRING, false, 1},
 	{"database", MESH_OPT_SERVER, MESH_OPTTYPE_STRING, false, 1},
 	MESH_VECTOR_ROUTE_OPTIONS,
+	MESH_VECTOR_TABLE_OPTIONS,
 	{NULL}
 };
 
@@ -397,6 +398,57 @@ chroma_search(void *conn, const char *collection, const float4 *vector, int dim,
 	return n;
 }
 
+typedef struct ChromaList
+{
+	char	   *id;				/* the collection's id */
+	int64		offset;
+} ChromaList;
+
+/* A page of every record of a collection (ids and metadatas). */
+static int
+chroma_list(void *conn, const char *collection, void **state, int max, MeshVectorHit **hits)
+{
+	ChromaConn *cc = conn;
+	ChromaList *st = *state;
+	json_t	   *doc,
+			   *ids,
+			   *metas;
+	int			n;
+
+	if (st == NULL)
+	{
+		json_t	   *info = collection_info(cc, collection, "a collection lookup");
+
+		if (info == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("Chroma collection \"%s\" does not exist on server \"%s\"",
+							collection, cc->servername)));
+		*state = st = palloc0(sizeof(ChromaList));
+		st->id = collection_id(cc, info);
+	}
+	doc = chroma_request(cc, "POST", psprintf("%s/%s/get", cc->base, st->id),
+						 psprintf("{\"include\":[\"metadatas\"],\"limit\":%d,\"offset\":" INT64_FORMAT "}",
+								  max, st->offset),
+						 "a scan", false);
+	ids = mesh_json_get(doc, "ids", JSON_ARRAY, cc->servername, "a scan");
+	metas = mesh_json_get(doc, "metadatas", JSON_ARRAY, cc->servername, "a scan");
+	n = Min((int) json_array_size(ids), max);
+	*hits = palloc0(sizeof(MeshVectorHit) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		json_t	   *id = json_array_get(ids, i);
+		json_t	   *m = json_array_get(metas, i);
+
+		if (!json_is_string(id))
+			mesh_json_malformed(cc->servername, "a scan", "An id is not a string.");
+		(*hits)[i].id = pstrdup(json_string_value(id));
+		(*hits)[i].payload = json_is_object(m) ? m : NULL;
+	}
+	st->offset += n;
+	return n;
+}
+
 const MeshVectorOps mesh_chroma_vector_ops = {
 	.kind = "chroma",
 	.prepare = chroma_prepare,
@@ -406,6 +458,7 @@ const MeshVectorOps mesh_chroma_vector_ops = {
 	.get = chroma_get,
 	.scan = chroma_scan,
 	.search = chroma_search,
+	.list = chroma_list,
 };
 
 static void
@@ -435,12 +488,18 @@ chroma_scan_keys(void *conn, MeshRoute *route, void **state, int max, char ***ke
 const MeshConnector mesh_chroma_connector = {
 	.kind = "chroma",
 	.options = chroma_options,
-	.caps = MESH_CAP_PING | MESH_CAP_APPLY,
+	.caps = MESH_CAP_SCAN | MESH_CAP_PING | MESH_CAP_APPLY,
 	.connect = chroma_connect,
 	.disconnect = chroma_disconnect,
 	.ping_start = chroma_ping_start,
 	.ping_continue = mesh_http_ping_continue,
 	.ping_finish = mesh_http_ping_finish,
+	.plan_scan = mesh_vector_plan_scan,
+	.begin_scan = mesh_vector_begin_scan,
+	.next_row = mesh_vector_next_row,
+	.end_scan = mesh_vector_end_scan,
+	.explain_scan = mesh_vector_explain_scan,
+	.plan_upper = mesh_vector_plan_upper,
 	.check_route = chroma_check_route,
 	.apply = chroma_apply,
 	.fetch_rows = chroma_fetch_rows,

@@ -41,6 +41,7 @@ static const MeshOption qdrant_options[] = {
 	MESH_HTTP_OPTIONS,
 	{"api_key", MESH_OPT_MAPPING, MESH_OPTTYPE_STRING, true, 1},
 	MESH_VECTOR_ROUTE_OPTIONS,
+	MESH_VECTOR_TABLE_OPTIONS,
 	{NULL}
 };
 
@@ -447,6 +448,39 @@ qdrant_search(void *conn, const char *collection, const float4 *vector, int dim,
 	return n;
 }
 
+/* A page of every point of a collection (scroll: ids and payloads). */
+static int
+qdrant_list(void *conn, const char *collection, void **state, int max, MeshVectorHit **hits)
+{
+	QdrantConn *qc = conn;
+	char	   *offset = *state;
+	json_t	   *result,
+			   *points,
+			   *next;
+	int			n;
+
+	if (offset != NULL && strcmp(offset, "null") == 0)
+		return 0;
+	result = qdrant_request(qc, "POST", collection_path(collection, "/points/scroll"),
+							psprintf("{\"limit\":%d,\"offset\":%s,\"with_payload\":true,\"with_vector\":false}",
+									 max, offset ? offset : "null"),
+							"a scan", false);
+	points = mesh_json_get(result, "points", JSON_ARRAY, qc->servername, "a scan");
+	next = json_object_get(result, "next_page_offset");
+	n = Min((int) json_array_size(points), max);
+	*hits = palloc0(sizeof(MeshVectorHit) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		json_t	   *p = json_array_get(points, i);
+		json_t	   *payload = json_object_get(p, "payload");
+
+		(*hits)[i].id = id_text(qc, json_object_get(p, "id"), "a scan");
+		(*hits)[i].payload = json_is_object(payload) ? payload : NULL;
+	}
+	*state = next && !json_is_null(next) ? json_dumps(next, JSON_COMPACT | JSON_ENCODE_ANY) : pstrdup("null");
+	return n;
+}
+
 const MeshVectorOps mesh_qdrant_vector_ops = {
 	.kind = "qdrant",
 	.prepare = qdrant_prepare,
@@ -456,6 +490,7 @@ const MeshVectorOps mesh_qdrant_vector_ops = {
 	.get = qdrant_get,
 	.scan = qdrant_scan,
 	.search = qdrant_search,
+	.list = qdrant_list,
 };
 
 static void
@@ -485,12 +520,18 @@ qdrant_scan_keys(void *conn, MeshRoute *route, void **state, int max, char ***ke
 const MeshConnector mesh_qdrant_connector = {
 	.kind = "qdrant",
 	.options = qdrant_options,
-	.caps = MESH_CAP_PING | MESH_CAP_APPLY,
+	.caps = MESH_CAP_SCAN | MESH_CAP_PING | MESH_CAP_APPLY,
 	.connect = qdrant_connect,
 	.disconnect = qdrant_disconnect,
 	.ping_start = qdrant_ping_start,
 	.ping_continue = mesh_http_ping_continue,
 	.ping_finish = mesh_http_ping_finish,
+	.plan_scan = mesh_vector_plan_scan,
+	.begin_scan = mesh_vector_begin_scan,
+	.next_row = mesh_vector_next_row,
+	.end_scan = mesh_vector_end_scan,
+	.explain_scan = mesh_vector_explain_scan,
+	.plan_upper = mesh_vector_plan_upper,
 	.check_route = qdrant_check_route,
 	.apply = qdrant_apply,
 	.fetch_rows = qdrant_fetch_rows,

@@ -39,6 +39,19 @@ SELECT s.id, s.payload - 'embedding' AS payload, s.payload->'embedding' = to_jso
 SELECT (SELECT array_agg(id::int ORDER BY score DESC, id) FROM mesh.vector_search('vec', 'mesh_docs', (SELECT v FROM q), 4, '{"category": "a"}'))
 	 = (SELECT array_agg(id) FROM (SELECT id FROM docs WHERE category = 'a' ORDER BY cosine(embedding, (SELECT v FROM q)) DESC LIMIT 4) s) AS same_filtered;
 
+-- a foreign table over the collection: a search when the query column is given
+-- (LIMIT becomes k), every point otherwise; other columns read payload members
+CREATE FOREIGN TABLE docs_vec (id text, score float8, payload jsonb, q real[] OPTIONS (query 'true'),
+	title text, price numeric, in_stock boolean)
+	SERVER vec OPTIONS (collection 'mesh_docs', k '3');
+EXPLAIN (VERBOSE, COSTS OFF) SELECT id, score, title FROM docs_vec WHERE q = emb(1000) LIMIT 5;
+SELECT (SELECT array_agg(id::int ORDER BY score DESC) FROM (SELECT id, score FROM docs_vec WHERE q = (SELECT v FROM q) LIMIT 5) s)
+	 = (SELECT array_agg(id) FROM (SELECT id FROM docs ORDER BY cosine(embedding, (SELECT v FROM q)) DESC LIMIT 5) s) AS same_top5;
+SELECT count(*) FROM docs_vec WHERE q = (SELECT v FROM q);
+SELECT id, title, price, in_stock, q = emb(7) AS q_back FROM docs_vec WHERE q = emb(7) LIMIT 1;
+EXPLAIN (VERBOSE, COSTS OFF) SELECT count(*) FROM docs_vec;
+SELECT count(*), count(score), sum(price), count(*) FILTER (WHERE id::int = (payload->>'id')::int) FROM docs_vec;
+
 -- changes follow: a new vector, deletes, NULL columns, hostile text
 UPDATE docs SET embedding = emb(2000), title = E'new \' " \\ \n ünï ✓' WHERE id = 10;
 UPDATE docs SET price = NULL, category = NULL WHERE id = 11;

@@ -58,6 +58,15 @@ SELECT (SELECT array_agg(id::bigint ORDER BY score DESC, id::bigint) FROM mesh.v
 SELECT payload - 'embedding' AS payload, payload->'embedding' = to_jsonb(emb4(9)) AS vector_copy
 FROM mesh.vector_search('qd', 'items', emb4(9), 1);
 
+-- a foreign table over the collection (search with the query column, else every point)
+CREATE FOREIGN TABLE items_vec (id text, score float8, payload jsonb, q real[] OPTIONS (query 'true'),
+	name text, qty int) SERVER qd OPTIONS (collection 'items');
+EXPLAIN (VERBOSE, COSTS OFF) SELECT id, name FROM items_vec WHERE q = emb4(77) LIMIT 6;
+SELECT (SELECT array_agg(id::bigint ORDER BY score DESC) FROM (SELECT id, score FROM items_vec WHERE q = emb4(77) LIMIT 6) s)
+	 = (SELECT array_agg(id) FROM (SELECT id FROM items ORDER BY cosine(embedding, emb4(77)) DESC, id LIMIT 6) s) AS same_top6;
+SELECT count(*), sum(qty), count(score) FROM items_vec;
+SELECT id, name, qty FROM items_vec WHERE q = emb4(12) LIMIT 1;
+
 -- updates, deletes and key changes follow; verify compares payloads and keys
 UPDATE items SET embedding = emb4(500), name = NULL WHERE id = 3;
 DELETE FROM items WHERE id > 30;
