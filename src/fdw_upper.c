@@ -369,10 +369,12 @@ add_final_path(PlannerInfo *root, RelOptInfo *input_rel, RelOptInfo *output_rel,
 		return;
 	rows = limit >= 0 ? Min(input_rel->rows, limit) : input_rel->rows;
 	output_rel->fdw_private = up;
+
 	/*
-	 * Startup one below a base scan's: the backend stops at the limit (a
-	 * local Limit over the base scan costs the same otherwise, and the
-	 * planner keeps the first of equal paths).
+	 * One unit below a scan's startup cost: a local Limit over a streamed
+	 * scan also reads only `rows`, but the backend computes and sends past
+	 * them and the abandoned connection cannot be reused.  Pushing always
+	 * wins, also for a LIMIT without ORDER BY.
 	 */
 	add_path(output_rel, (Path *)
 			 create_foreign_upper_path(root, output_rel, root->upper_targets[UPPERREL_FINAL],
