@@ -71,9 +71,12 @@ typedef struct MeshHttpSetup
 	const char *kind_label;		/* "InfluxDB": for messages */
 	const char *default_url;
 	const char *token_scheme;	/* "Bearer" (default) or "Token" */
-	const char *token_option;	/* mapping option holding the token (default "token") */
-	const char *token_header;	/* send the token as "<header>: <token>" instead of
-								 * "Authorization: <scheme> <token>" (e.g. "api-key") */
+	const char *key_option;		/* a secret user mapping option of the kind
+								 * (e.g. "api_key") sent instead of the token as
+								 * "Authorization: <key_scheme> <value>", or NULL */
+	const char *key_scheme;		/* e.g. "ApiKey" */
+	const char *key_header;		/* or send the key as "<key_header>: <value>"
+								 * (e.g. Qdrant's "api-key"), or NULL */
 	const char *version_header; /* response header holding the version, or NULL */
 	const char *ping_path;		/* GET by mesh.health; 2xx means up */
 	char	   *(*ping_version) (const char *body);	/* version from the ping body */

@@ -60,8 +60,8 @@ qdrant_ping_version(const char *body)
 static const MeshHttpSetup qdrant_setup = {
 	.kind_label = "Qdrant",
 	.default_url = "http://127.0.0.1:6333",
-	.token_option = "api_key",
-	.token_header = "api-key",
+	.key_option = "api_key",
+	.key_header = "api-key",
 	.ping_path = "/",
 	.ping_version = qdrant_ping_version,
 };
