@@ -105,6 +105,8 @@ SELECT * FROM mesh.cypher('graph_garbage', 'RETURN 1');
 SELECT format('http://127.0.0.1:%s', :'hang_port') AS hang_url \gset
 CREATE SERVER graph_hang FOREIGN DATA WRAPPER mesh_neo4j OPTIONS (url :'hang_url', timeout_ms '300');
 SELECT * FROM mesh.cypher('graph_hang', 'RETURN 1');
+-- health: the garbage server answers GET / with 200, so it counts as reachable
+-- (without a version); the hanging one is down within the timeout
 SELECT server, ok, error FROM mesh.health(500) WHERE server IN ('graph_garbage', 'graph_hang') ORDER BY server;
 
 SELECT * FROM mesh.cypher('graph', 'MATCH (n) WHERE n:Person OR n:`We``ird Label` DETACH DELETE n RETURN count(*) AS deleted');
