@@ -97,6 +97,7 @@ mesh_http_configure(CURL *easy, MeshServerConfig *config, const MeshHttpSetup *s
 	const char *apikey = setup->key_option ?
 		mesh_config_get(config, setup->key_option, NULL) : NULL;
 	const char *scheme = setup->token_scheme ? setup->token_scheme : "Bearer";
+	const char *header = NULL;
 	const char *ca = mesh_config_get(config, "tls_ca_file", NULL);
 	const char *cert = mesh_config_get(config, "tls_cert_file", NULL);
 	const char *key = mesh_config_get(config, "tls_key_file", NULL);
@@ -135,6 +136,7 @@ mesh_http_configure(CURL *easy, MeshServerConfig *config, const MeshHttpSetup *s
 	{
 		token = apikey;
 		scheme = setup->key_scheme;
+		header = setup->key_header;
 	}
 	if (user || password)
 	{
@@ -145,7 +147,8 @@ mesh_http_configure(CURL *easy, MeshServerConfig *config, const MeshHttpSetup *s
 	*auth_headers = curl_slist_append(NULL, "Expect:");
 	if (token)
 	{
-		char	   *line = psprintf("Authorization: %s %s", scheme, token);
+		char	   *line = header ? psprintf("%s: %s", header, token) :
+			psprintf("Authorization: %s %s", scheme, token);
 
 		*auth_headers = curl_slist_append(*auth_headers, line);
 		memset(line, 0, strlen(line));

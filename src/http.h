@@ -75,6 +75,8 @@ typedef struct MeshHttpSetup
 								 * (e.g. "api_key") sent instead of the token as
 								 * "Authorization: <key_scheme> <value>", or NULL */
 	const char *key_scheme;		/* e.g. "ApiKey" */
+	const char *key_header;		/* or send the key as "<key_header>: <value>"
+								 * (e.g. Qdrant's "api-key"), or NULL */
 	const char *version_header; /* response header holding the version, or NULL */
 	const char *ping_path;		/* GET by mesh.health; 2xx means up */
 	char	   *(*ping_version) (const char *body);	/* version from the ping body */

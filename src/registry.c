@@ -16,6 +16,9 @@ extern const MeshConnector mesh_prometheus_connector;
 extern const MeshConnector mesh_victoriametrics_connector;
 extern const MeshConnector mesh_elasticsearch_connector;
 extern const MeshConnector mesh_duckdb_connector;
+extern const MeshConnector mesh_neo4j_connector;
+extern const MeshConnector mesh_qdrant_connector;
+extern const MeshConnector mesh_chroma_connector;
 
 static const MeshConnector *const mesh_connector_list[] = {
 	&mesh_redis_connector,
@@ -26,6 +29,9 @@ static const MeshConnector *const mesh_connector_list[] = {
 	&mesh_victoriametrics_connector,
 	&mesh_elasticsearch_connector,
 	&mesh_duckdb_connector,
+	&mesh_neo4j_connector,
+	&mesh_qdrant_connector,
+	&mesh_chroma_connector,
 };
 
 /* All registered connectors; *n receives their number. */
