@@ -64,15 +64,18 @@ REDIS_ACL_PASSWORD=meshuser_pw
 
 # shellcheck source=lib/servers_http.sh
 . "$TEST_DIR/lib/servers_http.sh"
+# shellcheck source=lib/servers_mongodb.sh
+. "$TEST_DIR/lib/servers_mongodb.sh"
 
 # Prometheus scrapes victoria: start it after victoria.
-SERVERS="pg_hub pg_remote redis redis_auth hang influxdb clickhouse victoria prometheus garbage tls"
+SERVERS="pg_hub pg_remote redis redis_auth hang influxdb clickhouse victoria prometheus garbage tls mongodb"
 
 # libmicrohttpd-dev: mesh's metrics endpoint; chromium (and a font for its
 # screenshots): test/checks/status_page.sh loads the status page headless.
 PACKAGES="postgresql-15 postgresql-contrib postgresql-server-dev-15 libhiredis-dev
 redis-server redis-tools libcurl4-openssl-dev libjansson-dev build-essential
-pkg-config python3 make gcc libmicrohttpd-dev chromium fonts-dejavu-core $HTTP_SERVER_PACKAGES"
+pkg-config python3 make gcc libmicrohttpd-dev chromium fonts-dejavu-core $HTTP_SERVER_PACKAGES
+$MONGODB_PACKAGES"
 
 # PostgreSQL 15 binaries: prefer the versioned pg_config (Debian's
 # /usr/bin/pg_config follows the newest installed major version).
@@ -453,6 +456,7 @@ cmd_install() {
 	done
 	if [ -z "$missing" ]; then
 		log "install: all packages present"
+		install_mongodb
 		check_default_ports
 		return 0
 	fi
@@ -462,6 +466,7 @@ cmd_install() {
 	apt-get update -q
 	# shellcheck disable=SC2086
 	apt_install_no_services $missing
+	install_mongodb
 	check_default_ports
 	log "install: done"
 }
@@ -581,7 +586,8 @@ cmd_env() {
 	for v in MESH_TEST_DIR MESH_PG_PORT MESH_REMOTE_PG_PORT MESH_REDIS_PORT \
 		MESH_REDIS_AUTH_PORT MESH_HANG_PORT MESH_DOWN_PORT MESH_INFLUX_PORT \
 		MESH_INFLUX_RPC_PORT MESH_CLICKHOUSE_PORT MESH_CLICKHOUSE_TCP_PORT MESH_PROMETHEUS_PORT \
-		MESH_VM_PORT MESH_GARBAGE_PORT MESH_TLS_PORT MESH_TLS_CLIENT_PORT MESH_METRICS_PORT; do
+		MESH_VM_PORT MESH_GARBAGE_PORT MESH_TLS_PORT MESH_TLS_CLIENT_PORT MESH_METRICS_PORT \
+		MESH_MONGO_PORT; do
 		printf 'export %s=%q\n' "$v" "${!v}"
 	done
 	printf 'export PGHOST=127.0.0.1\n'
