@@ -39,6 +39,7 @@ static const MeshOption mongo_options[] = {
 	{"user", MESH_OPT_MAPPING, MESH_OPTTYPE_STRING, false, 1},
 	{"password", MESH_OPT_MAPPING, MESH_OPTTYPE_STRING, true},
 	{"collection", MESH_OPT_TABLE | MESH_OPT_ROUTE, MESH_OPTTYPE_STRING, false, 1},
+	{"write_mode", MESH_OPT_ROUTE, MESH_OPTTYPE_ENUM, false, 0, 0, "replace|delete_insert"},
 	{"field", MESH_OPT_COLUMN, MESH_OPTTYPE_STRING, false, 1},
 	{"document", MESH_OPT_COLUMN, MESH_OPTTYPE_BOOL, false},
 	{NULL}

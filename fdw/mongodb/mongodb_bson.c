@@ -341,7 +341,7 @@ mismatch(MeshColumn *col, const bson_iter_t *it, const char *text)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-			 errmsg("MongoDB field \"%s\" holds a %s that does not fit column \"%s\" of type %s",
+			 errmsg("MongoDB field \"%s\" holds a BSON %s, which does not fit column \"%s\" of type %s",
 					bson_iter_key(it), bson_type_name(bson_iter_type(it)), col->name,
 					format_type_be(col->typid)),
 			 text ? errdetail("The value: %s.", text) : 0,
@@ -510,11 +510,12 @@ mongo_iter_text(const bson_iter_t *it, Oid typid)
 {
 	bson_type_t t = bson_iter_type(it);
 
+	if (t == BSON_TYPE_NULL || t == BSON_TYPE_UNDEFINED)
+		return NULL;
+	if (typid == JSONBOID || typid == JSONOID)
+		return value_json(it);
 	switch (t)
 	{
-		case BSON_TYPE_NULL:
-		case BSON_TYPE_UNDEFINED:
-			return NULL;
 		case BSON_TYPE_UTF8:
 			{
 				uint32		len;
@@ -574,7 +575,7 @@ append_jsonb_value(bson_t *doc, const char *key, JsonbValue *v, int flags);
 static void
 append_jsonb_container(bson_t *doc, const char *key, JsonbContainer *jc, int flags)
 {
-	JsonbIterator *it = JsonbIteratorInit(jc);
+	JsonbIterator *it;
 	JsonbValue	v;
 	JsonbIteratorToken tok;
 	bson_t		child;
@@ -582,6 +583,7 @@ append_jsonb_container(bson_t *doc, const char *key, JsonbContainer *jc, int fla
 	int			index = 0;
 	char	   *name = NULL;
 
+	it = JsonbIteratorInit(jc);
 	tok = JsonbIteratorNext(&it, &v, true);
 	array = tok == WJB_BEGIN_ARRAY;
 	if (array && v.val.array.rawScalar)

@@ -6,7 +6,7 @@
  *           left out; no _id: the driver makes an ObjectId)
  *   UPDATE  $set of the non-NULL columns, $unset of the NULL ones; with a
  *           document column, a replace of the whole document
- *   DELETE  deleteOne({_id})
+ *   DELETE  deleteMany({_id: {$in: [...]}}) per batch
  * A text _id of 24 hex digits is written as an ObjectId and matched as
  * either.  Writes are not transactional: a rollback does not undo them.
  */
@@ -28,6 +28,8 @@ typedef struct MongoModifyState
 	int			queued;
 	bson_t	   *doc;			/* scratch documents, reused per row */
 	bson_t	   *sel;
+	bson_t	   *del_ids;		/* DELETE: the _ids of the batch, as an array */
+	int			ndel;
 } MongoModifyState;
 
 /* The _id column identifies a row. */
@@ -91,6 +93,7 @@ mongo_begin_modify(MeshModify *m)
 	st->coll = mongo_collection(st->mc, st->layout->collection);
 	st->doc = mongo_bson_new();
 	st->sel = mongo_bson_new();
+	st->del_ids = mongo_bson_new();
 	new_bulk(st);
 }
 
@@ -213,7 +216,9 @@ build_document(bson_t *doc, MeshModify *m, MongoLayout *l, bool with_id, Datum i
 			while (bson_iter_next(&sub))
 			{
 				const char *key = bson_iter_key(&sub);
-				bool		covered = strcmp(key, "_id") == 0 && with_id;
+				/* _id comes from the _id column, or stays (replace) */
+				bool		covered = strcmp(key, "_id") == 0 &&
+				(l->id_att != InvalidAttrNumber || m->op == MESH_MODIFY_UPDATE);
 
 				for (int i = 0; i < t->ncolumns && !covered; i++)
 					if (l->paths[i] && same_top_key(l->paths[i], key) && i + 1 != l->id_att)
@@ -246,11 +251,46 @@ build_update(bson_t *upd, MeshModify *m, MongoLayout *l)
 	bson_append_document_end(upd, &unset);
 }
 
+/* Add a deleted row's _id (and its ObjectId form) to the batch's $in list. */
+static void
+add_delete_id(MongoModifyState *st, MeshColumn *col, Datum value)
+{
+	bson_oid_t	oid;
+	char		buf[16];
+	const char *k;
+
+	bson_uint32_to_string(st->ndel++, &k, buf, sizeof(buf));
+	mongo_append_datum(st->del_ids, k, col->typid, value, 0);
+	if ((col->typid == TEXTOID || col->typid == VARCHAROID) &&
+		mongo_oid_text(TextDatumGetCString(value), &oid))
+	{
+		bson_uint32_to_string(st->ndel++, &k, buf, sizeof(buf));
+		bson_append_oid(st->del_ids, k, -1, &oid);
+	}
+}
+
 static void
 flush(MeshModify *m)
 {
 	MongoModifyState *st = m->state;
 
+	if (st->ndel > 0)
+	{
+		bson_t		sel = BSON_INITIALIZER;
+		bson_t		in;
+		bson_error_t err;
+		bool		ok;
+
+		bson_append_document_begin(&sel, "_id", 3, &in);
+		bson_append_array(&in, "$in", 3, st->del_ids);
+		bson_append_document_end(&sel, &in);
+		ok = mongoc_bulk_operation_remove_many_with_opts(st->bulk->ptr, &sel, NULL, &err);
+		bson_destroy(&sel);
+		if (!ok)
+			mongo_raise(st->mc, &err, "a delete");
+		bson_reinit(st->del_ids);
+		st->ndel = 0;
+	}
 	if (st->queued == 0)
 		return;
 	mongo_bulk_execute(st->mc, st->bulk->ptr, "a write");
@@ -285,9 +325,8 @@ queue_row(MeshModify *m, bson_t *doc, bson_t *sel)
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("a row of MongoDB foreign table \"%s\" has a NULL _id",
 							m->table->relname)));
-		id_selector(sel, idcol, m->old_values[idx]);
 		if (m->op == MESH_MODIFY_DELETE)
-			ok = mongoc_bulk_operation_remove_one_with_opts(st->bulk->ptr, sel, NULL, &err);
+			add_delete_id(st, idcol, m->old_values[idx]);
 		else
 		{
 			if (m->new_nulls[idx] ||
@@ -297,6 +336,7 @@ queue_row(MeshModify *m, bson_t *doc, bson_t *sel)
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 						 errmsg("cannot change the _id of a MongoDB document"),
 						 errhint("Delete the row and insert it with the new _id.")));
+			id_selector(sel, idcol, m->old_values[idx]);
 			if (l->doc_att)
 			{
 				build_document(doc, m, l, false, (Datum) 0);

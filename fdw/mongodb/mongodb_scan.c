@@ -287,7 +287,7 @@ mongo_plan_upper(MeshScanPlan *plan, MeshUpper *upper)
 		bool		not_null = false;
 
 		if (s->ref <= 0 || l->paths[i] == NULL || !l->pushable[i] || l->dotted[i] ||
-			s->ref == l->id_att || !sortable(plan->table->columns[i].typid))
+			is_text_id(l, &plan->table->columns[i]) || !sortable(plan->table->columns[i].typid))
 			return false;
 		for (int j = 0; j < plan->nquals; j++)
 			if (plan->quals[j].attnum == s->ref && plan->quals[j].op != MESH_QUAL_IS_NULL)

@@ -6,12 +6,16 @@
  * as its value, typed as mongodb_bson.c maps its type; a composite key a
  * sub-document {k1: v1, k2: v2} in key order), then every column as a
  * field of the same name (a one-column key named _id is only _id).
- * Inserts and updates are replace-upserts, deletes deleteOne by _id, a
- * truncate deleteMany({}).  A chunk of events is one unordered bulk write
- * holding only the last event of each key (the others are overwritten
- * anyway), so the order of the bulk does not matter and a replay
- * converges.  Nothing is created ahead: MongoDB creates the collection on
- * the first write.
+ * A chunk of events keeps only the last event of each key (the others
+ * are overwritten anyway) and is one bulk write: the deletes as one
+ * deleteMany({_id: {$in: [...]}}), the inserts and updates as
+ * replace-upserts by _id, unordered (one write per key, so order does not
+ * matter).  Route option write_mode 'delete_insert' instead deletes every
+ * key of the chunk and inserts the new documents (ordered): far fewer
+ * operations for servers slow per operation (FerretDB), but a reader may
+ * miss a row between the two.  A truncate is deleteMany({}).  Every form
+ * is idempotent: a replay converges.  Nothing is created ahead: MongoDB
+ * creates the collection on the first write.
  */
 #include "postgres.h"
 
@@ -25,6 +29,13 @@ static const char *
 route_collection(MeshRoute *route)
 {
 	return mesh_route_option(route, "collection", route->source_name);
+}
+
+/* Route option write_mode: replace (default) or delete_insert. */
+static const char *
+route_write_mode(MeshRoute *route)
+{
+	return mesh_route_option(route, "write_mode", "replace");
 }
 
 /* The index of the one key column named _id, or -1. */
@@ -65,7 +76,14 @@ mongo_check_route(void *conn, MeshRoute *route)
 {
 	int			idkey = id_named_key(route);
 
+	const char *mode = route_write_mode(route);
+
 	mongo_check_collection_name(route_collection(route), "collection");
+	if (strcmp(mode, "replace") != 0 && strcmp(mode, "delete_insert") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for route option \"write_mode\" of mongodb: \"%s\"", mode),
+				 errdetail("Allowed values: replace, delete_insert.")));
 	for (int c = 0; c < route->ncolumns; c++)
 		if (strcmp(route->columns[c], "_id") == 0 && c != idkey)
 			ereport(ERROR,
@@ -131,6 +149,12 @@ apply_segment(MongoConn *mc, mongoc_collection_t *coll, MeshRoute *route,
 	bson_t	   *sel;
 	bson_t	   *doc;
 	bson_t	   *upsert;
+	bson_t	   *ids;
+	bson_t		in,
+				arr;
+	int			ndel = 0;
+	bool		delete_insert = strcmp(route_write_mode(route), "delete_insert") == 0;
+	bson_error_t err;
 	MongoOwned *bulk;
 
 	if (n == 0)
@@ -140,6 +164,7 @@ apply_segment(MongoConn *mc, mongoc_collection_t *coll, MeshRoute *route,
 	sel = mongo_bson_new();
 	doc = mongo_bson_new();
 	upsert = mongo_bson_new();
+	ids = mongo_bson_new();
 	for (int i = 0; i < n; i++)
 	{
 		bson_reinit(id);
@@ -153,31 +178,50 @@ apply_segment(MongoConn *mc, mongoc_collection_t *coll, MeshRoute *route,
 			memcmp(kb[i].data, kb[i + 1].data, kb[i].len) != 0)
 			last[kb[i].index] = true;
 
-	BSON_APPEND_BOOL(opts, "ordered", false);
+	/* per key one write, so the order within the bulk does not matter */
+	BSON_APPEND_BOOL(opts, "ordered", delete_insert);
 	BSON_APPEND_BOOL(upsert, "upsert", true);
 	bulk = mongo_own(mongoc_collection_create_bulk_operation_with_opts(coll, opts), destroy_bulk);
+	/* deletes (and with delete_insert every key): one deleteMany by _id $in */
+	bson_append_document_begin(ids, "_id", 3, &in);
+	bson_append_array_begin(&in, "$in", 3, &arr);
+	for (int i = 0; i < n; i++)
+	{
+		bson_iter_t it;
+		char		buf[16];
+		const char *k;
+
+		if (!last[i] || (events[from + i].op != 'D' && !delete_insert))
+			continue;
+		bson_reinit(id);
+		append_key(id, route, events[from + i].values, mc->write_flags);
+		bson_uint32_to_string(ndel++, &k, buf, sizeof(buf));
+		if (bson_iter_init_find(&it, id, "_id"))
+			bson_append_iter(&arr, k, -1, &it);
+	}
+	bson_append_array_end(&in, &arr);
+	bson_append_document_end(ids, &in);
+	if (ndel > 0 && !mongoc_bulk_operation_remove_many_with_opts(bulk->ptr, ids, NULL, &err))
+		mongo_raise(mc, &err, "a replication write");
 	for (int i = 0; i < n; i++)
 	{
 		MeshEvent  *ev = &events[from + i];
-		bson_error_t err;
 		bool		ok;
 
-		if (!last[i])
+		if (!last[i] || ev->op == 'D')
 			continue;
 		bson_reinit(sel);
 		append_key(sel, route, ev->values, mc->write_flags);
-		if (ev->op == 'D')
-			ok = mongoc_bulk_operation_remove_one_with_opts(bulk->ptr, sel, NULL, &err);
+		bson_reinit(doc);
+		bson_concat(doc, sel);
+		for (int c = 0; c < route->ncolumns; c++)
+			if (c != idkey)
+				mongo_append_text(doc, route->columns[c], route->types[c], ev->values[c],
+								  mc->write_flags);
+		if (delete_insert)
+			ok = mongoc_bulk_operation_insert_with_opts(bulk->ptr, doc, NULL, &err);
 		else
-		{
-			bson_reinit(doc);
-			bson_concat(doc, sel);
-			for (int c = 0; c < route->ncolumns; c++)
-				if (c != idkey)
-					mongo_append_text(doc, route->columns[c], route->types[c], ev->values[c],
-									  mc->write_flags);
 			ok = mongoc_bulk_operation_replace_one_with_opts(bulk->ptr, sel, doc, upsert, &err);
-		}
 		if (!ok)
 			mongo_raise(mc, &err, "a replication write");
 	}
