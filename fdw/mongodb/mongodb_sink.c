@@ -7,10 +7,12 @@
  * sub-document {k1: v1, k2: v2} in key order), then every column as a
  * field of the same name (a one-column key named _id is only _id).
  * A chunk of events keeps only the last event of each key (the others
- * are overwritten anyway) and is one bulk write: the deletes as one
- * deleteMany({_id: {$in: [...]}}), the inserts and updates as
- * replace-upserts by _id, unordered (one write per key, so order does not
- * matter).  Route option write_mode 'delete_insert' instead deletes every
+ * are overwritten anyway) and is one unordered bulk write (one write per
+ * key, so order does not matter): the deletes as one deleteMany({_id:
+ * {$in: [...]}}), the updates as replace-upserts by _id, the inserts as
+ * inserts (the server's fast path); an insert whose key exists (a replay)
+ * fails with a duplicate-key error and is written again as a
+ * replace-upsert.  Route option write_mode 'delete_insert' instead deletes every
  * key of the chunk and inserts the new documents (ordered): far fewer
  * operations for servers slow per operation (FerretDB), but a reader may
  * miss a row between the two.  A truncate is deleteMany({}).  Every form
@@ -135,6 +137,74 @@ destroy_bulk(void *p)
 	mongoc_bulk_operation_destroy(p);
 }
 
+/* The document of an insert or update event into doc ({_id} into sel). */
+static void
+build_doc(MongoConn *mc, MeshRoute *route, MeshEvent *ev, bson_t *sel, bson_t *doc, int idkey)
+{
+	bson_reinit(sel);
+	append_key(sel, route, ev->values, mc->write_flags);
+	bson_reinit(doc);
+	bson_concat(doc, sel);
+	for (int c = 0; c < route->ncolumns; c++)
+		if (c != idkey)
+			mongo_append_text(doc, route->columns[c], route->types[c], ev->values[c],
+							  mc->write_flags);
+}
+
+/*
+ * Execute an unordered bulk.  Duplicate-key errors of its inserts
+ * (opmap[op] = event index, else -1) are not failures: their event
+ * indexes are returned, to be written as replace-upserts.  Any other
+ * error ereports with the server's message.
+ */
+static List *
+execute_collecting_duplicates(MongoConn *mc, mongoc_bulk_operation_t *bulk, int *opmap,
+							  int nops, bool delete_insert)
+{
+	bson_t		reply;
+	bson_error_t err;
+	bson_iter_t it,
+				errs;
+	List	   *retry = NIL;
+	bool		other = delete_insert;
+
+	if (mongoc_bulk_operation_execute(bulk, &reply, &err) != 0)
+	{
+		bson_destroy(&reply);
+		return NIL;
+	}
+	if (!bson_iter_init_find(&it, &reply, "writeErrors") || !BSON_ITER_HOLDS_ARRAY(&it) ||
+		!bson_iter_recurse(&it, &errs))
+		other = true;
+	while (!other && bson_iter_next(&errs))
+	{
+		bson_iter_t e;
+		int			index = -1;
+		int			code = 0;
+
+		if (!BSON_ITER_HOLDS_DOCUMENT(&errs) || !bson_iter_recurse(&errs, &e))
+		{
+			other = true;
+			break;
+		}
+		while (bson_iter_next(&e))
+		{
+			if (strcmp(bson_iter_key(&e), "index") == 0)
+				index = (int) bson_iter_as_int64(&e);
+			else if (strcmp(bson_iter_key(&e), "code") == 0)
+				code = (int) bson_iter_as_int64(&e);
+		}
+		if (code != 11000 || index < 0 || index >= nops || opmap[index] < 0)
+			other = true;
+		else
+			retry = lappend_int(retry, opmap[index]);
+	}
+	bson_destroy(&reply);
+	if (other || retry == NIL)
+		mongo_raise(mc, &err, "a replication write");
+	return retry;
+}
+
 /* Write events[from, to) (no truncate among them) as one unordered bulk. */
 static void
 apply_segment(MongoConn *mc, mongoc_collection_t *coll, MeshRoute *route,
@@ -153,9 +223,13 @@ apply_segment(MongoConn *mc, mongoc_collection_t *coll, MeshRoute *route,
 	bson_t		in,
 				arr;
 	int			ndel = 0;
+	int			nops = 0;
+	int		   *opmap = palloc(sizeof(int) * (n + 1));
 	bool		delete_insert = strcmp(route_write_mode(route), "delete_insert") == 0;
 	bson_error_t err;
 	MongoOwned *bulk;
+	List	   *retry;
+	ListCell   *lc;
 
 	if (n == 0)
 		return;
@@ -179,7 +253,7 @@ apply_segment(MongoConn *mc, mongoc_collection_t *coll, MeshRoute *route,
 			last[kb[i].index] = true;
 
 	/* per key one write, so the order within the bulk does not matter */
-	BSON_APPEND_BOOL(opts, "ordered", delete_insert);
+	BSON_APPEND_BOOL(opts, "ordered", false);
 	BSON_APPEND_BOOL(upsert, "upsert", true);
 	bulk = mongo_own(mongoc_collection_create_bulk_operation_with_opts(coll, opts), destroy_bulk);
 	/* deletes (and with delete_insert every key): one deleteMany by _id $in */
@@ -201,8 +275,14 @@ apply_segment(MongoConn *mc, mongoc_collection_t *coll, MeshRoute *route,
 	}
 	bson_append_array_end(&in, &arr);
 	bson_append_document_end(ids, &in);
-	if (ndel > 0 && !mongoc_bulk_operation_remove_many_with_opts(bulk->ptr, ids, NULL, &err))
-		mongo_raise(mc, &err, "a replication write");
+	for (int i = 0; i <= n; i++)
+		opmap[i] = -1;
+	if (ndel > 0)
+	{
+		if (!mongoc_bulk_operation_remove_many_with_opts(bulk->ptr, ids, NULL, &err))
+			mongo_raise(mc, &err, "a replication write");
+		nops++;
+	}
 	for (int i = 0; i < n; i++)
 	{
 		MeshEvent  *ev = &events[from + i];
@@ -210,19 +290,31 @@ apply_segment(MongoConn *mc, mongoc_collection_t *coll, MeshRoute *route,
 
 		if (!last[i] || ev->op == 'D')
 			continue;
-		bson_reinit(sel);
-		append_key(sel, route, ev->values, mc->write_flags);
-		bson_reinit(doc);
-		bson_concat(doc, sel);
-		for (int c = 0; c < route->ncolumns; c++)
-			if (c != idkey)
-				mongo_append_text(doc, route->columns[c], route->types[c], ev->values[c],
-								  mc->write_flags);
-		if (delete_insert)
+		build_doc(mc, route, ev, sel, doc, idkey);
+		if (delete_insert || ev->op == 'I')
+		{
 			ok = mongoc_bulk_operation_insert_with_opts(bulk->ptr, doc, NULL, &err);
+			opmap[nops] = i;	/* an insert may find its key taken: see below */
+		}
 		else
 			ok = mongoc_bulk_operation_replace_one_with_opts(bulk->ptr, sel, doc, upsert, &err);
+		nops++;
 		if (!ok)
+			mongo_raise(mc, &err, "a replication write");
+	}
+	retry = execute_collecting_duplicates(mc, bulk->ptr, opmap, nops, delete_insert);
+	mongo_release(bulk);
+	if (retry == NIL)
+		return;
+
+	/* inserts whose key existed (a replay, or a row inserted again): replace */
+	bulk = mongo_own(mongoc_collection_create_bulk_operation_with_opts(coll, opts), destroy_bulk);
+	foreach(lc, retry)
+	{
+		MeshEvent  *ev = &events[from + lfirst_int(lc)];
+
+		build_doc(mc, route, ev, sel, doc, idkey);
+		if (!mongoc_bulk_operation_replace_one_with_opts(bulk->ptr, sel, doc, upsert, &err))
 			mongo_raise(mc, &err, "a replication write");
 	}
 	mongo_bulk_execute(mc, bulk->ptr, "a replication write");
