@@ -7,7 +7,10 @@
  *
  *   mongodb_bulk_client URI DATABASE COLLECTION FILE BATCH
  *
- * Prints the number of documents written.
+ * Prints the number of documents written.  With FILE "-read-", it is the
+ * baseline of the scan instead: it reads every document of the collection
+ * (all fields, the driver's default batches), decodes each field as the
+ * foreign table does (int64, string, date, double) and prints the count.
  */
 #include <mongoc/mongoc.h>
 #include <stdio.h>
@@ -45,6 +48,55 @@ flush(mongoc_bulk_operation_t *bulk)
 	mongoc_bulk_operation_destroy(bulk);
 }
 
+/* Read every document; decode the fields the foreign table reads. */
+static long
+read_all(mongoc_collection_t *coll)
+{
+	bson_t		filter = BSON_INITIALIZER;
+	mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, &filter, NULL, NULL);
+	const bson_t *doc;
+	bson_error_t err;
+	long		n = 0;
+	double		sum = 0;
+
+	while (mongoc_cursor_next(cur, &doc))
+	{
+		bson_iter_t it;
+
+		bson_iter_init(&it, doc);
+		while (bson_iter_next(&it))
+		{
+			uint32_t	len;
+
+			switch (bson_iter_type(&it))
+			{
+				case BSON_TYPE_INT64:
+					sum += bson_iter_int64(&it);
+					break;
+				case BSON_TYPE_DOUBLE:
+					sum += bson_iter_double(&it);
+					break;
+				case BSON_TYPE_DATE_TIME:
+					sum += bson_iter_date_time(&it) % 7;
+					break;
+				case BSON_TYPE_UTF8:
+					sum += strlen(bson_iter_utf8(&it, &len)) > 0;
+					break;
+				default:
+					break;
+			}
+		}
+		n++;
+	}
+	if (mongoc_cursor_error(cur, &err))
+		fail("read", &err);
+	mongoc_cursor_destroy(cur);
+	bson_destroy(&filter);
+	if (sum < 0)
+		printf("impossible\n");
+	return n;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -70,6 +122,11 @@ main(int argc, char **argv)
 		fail("invalid URI", NULL);
 	mongoc_client_set_error_api(client, MONGOC_ERROR_API_VERSION_2);
 	coll = mongoc_client_get_collection(client, argv[2], argv[3]);
+	if (strcmp(argv[4], "-read-") == 0)
+	{
+		printf("%ld\n", read_all(coll));
+		return 0;
+	}
 	in = fopen(argv[4], "r");
 	if (in == NULL)
 	{

@@ -441,6 +441,7 @@ mesh_mongodb_validator(PG_FUNCTION_ARGS)
 	int			place = catalog_place(PG_GETARG_OID(1));
 	ListCell   *lc;
 
+	mongo_init_once();
 	foreach(lc, options)
 	{
 		DefElem    *def = lfirst(lc);

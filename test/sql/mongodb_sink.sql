@@ -108,6 +108,10 @@ INSERT INTO sink_readings (id, sensor) VALUES (1, 'after truncate');
 SELECT mesh.wait_for_sync();
 SELECT * FROM mesh.verify('sink_readings');
 SELECT r FROM mesh.execute('mongo_sink', '{"count": "sink_readings"}') r;
+-- mesh.query_all asks the replica for one key (through fetch_rows)
+SELECT server, kind, found, value->>'sensor' AS sensor, error
+	FROM mesh.query_all('sink_readings', '1') WHERE kind = 'mongodb';
+SELECT server, kind, found FROM mesh.query_all('sink_readings', '2') WHERE kind = 'mongodb';
 
 -- a composite key is a sub-document _id; write_mode delete_insert (one
 -- deleteMany and one insert per batch) converges the same way
