@@ -13,7 +13,9 @@
  *
  * Rows are written straight into the current generation of mesh.event_log
  * (heap insert plus index entries), with ids from mesh.event_id_seq.  Values
- * are stored in their PostgreSQL text form.  No SQL is parsed per statement.
+ * are stored in their PostgreSQL text form under mesh's canonical output
+ * settings (ISO, UTC: mesh_canonical_output_begin), whatever the writing
+ * session's DateStyle or TimeZone.  No SQL is parsed per statement.
  */
 #include "postgres.h"
 
@@ -42,6 +44,7 @@
 #include "utils/xid8.h"
 
 #include "mesh.h"
+#include "mesh_util.h"
 
 PG_FUNCTION_INFO_V1(mesh_capture);
 
@@ -427,6 +430,7 @@ mesh_capture(PG_FUNCTION_ARGS)
 	TupleDesc	desc;
 	MemoryContext rowcxt;
 	TriggerEvent ev;
+	int			canonical;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(td->tg_event) ||
 		!TRIGGER_FIRED_FOR_STATEMENT(td->tg_event))
@@ -438,6 +442,7 @@ mesh_capture(PG_FUNCTION_ARGS)
 	desc = RelationGetDescr(rel);
 	ci = capture_info(rel);
 	ev = td->tg_event & TRIGGER_EVENT_OPMASK;
+	canonical = mesh_canonical_output_begin();
 	writer_begin(&w, RelationGetRelid(rel));
 	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "mesh capture row",
 								   ALLOCSET_DEFAULT_SIZES);
@@ -451,6 +456,7 @@ mesh_capture(PG_FUNCTION_ARGS)
 		capture_update(&w, ci, td, desc, rowcxt);
 	writer_end(&w);
 	MemoryContextDelete(rowcxt);
+	mesh_canonical_output_end(canonical);
 	mesh_wake_after_commit(false);
 	return PointerGetDatum(NULL);
 }

@@ -315,6 +315,7 @@ typedef enum MeshErrorClass
 struct MeshHttp;
 struct MeshHttpRequest;
 struct MeshHttpResponse;
+struct MeshHttpStream;
 
 typedef struct MeshConnector
 {
@@ -389,19 +390,19 @@ typedef struct MeshConnector
 	MeshErrorClass (*classify_error) (int code, const char *message);
 
 	/*
-	 * mesh.query_all over HTTP (optional): lookup_request fills the request
-	 * that reads the row of one key (the key columns' text values),
-	 * lookup_parse returns that row from the answer (text values aligned
-	 * with route->columns; NULL when the key is absent), lookup_http gives
-	 * the connection's HTTP client.  The requests to every target are in
-	 * flight at once; kinds without these are asked through fetch_rows
-	 * meanwhile.
+	 * Verify reads over HTTP, split so mesh.query_all can run several at
+	 * once (optional; with them, fetch_rows can be mesh_http_fetch_rows):
+	 * fetch_request fills the one request that reads keys[0..n) (its
+	 * non-2xx answers come back to fetch_answer); fetch_answer reads that
+	 * answer, streamed or already complete, into rows as fetch_rows does,
+	 * raising the backend's error if the answer is one.  http gives the
+	 * connection's HTTP client.
 	 */
-	struct MeshHttp *(*lookup_http) (void *conn);
-	void		(*lookup_request) (void *conn, MeshRoute *route, char **key,
-								   struct MeshHttpRequest *req);
-	char	  **(*lookup_parse) (void *conn, MeshRoute *route, char **key,
-								 struct MeshHttpResponse *resp);
+	struct MeshHttp *(*http) (void *conn);
+	void		(*fetch_request) (void *conn, MeshRoute *route, int n, char ***keys,
+								  struct MeshHttpRequest *req);
+	void		(*fetch_answer) (void *conn, MeshRoute *route, int n, char ***keys,
+								 struct MeshHttpStream *answer, char ***rows);
 } MeshConnector;
 
 /* registry.c */

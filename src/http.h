@@ -93,6 +93,13 @@ extern bool mesh_http_stream_fill(MeshHttpStream *stream);
 extern bool mesh_http_stream_line(MeshHttpStream *stream, char **line, size_t *len);
 extern void mesh_http_stream_close(MeshHttpStream *stream);
 
+/* http_fetch.c */
+extern void mesh_http_fetch_rows(void *conn, MeshRoute *route, int n, char ***keys,
+								 char ***rows);
+extern void mesh_http_stream_of(MeshHttpStream *stream, MeshHttp *h, MeshHttpResponse *resp,
+								const char *what);
+extern void mesh_http_stream_read_all(MeshHttpStream *stream);
+
 extern void mesh_http_begin(MeshHttp *http, const MeshHttpRequest *req, MeshHttpResponse *resp);
 extern bool mesh_http_progress(MeshHttp *http, const MeshHttpRequest *req,
 							   MeshHttpResponse *resp);

@@ -33,6 +33,7 @@
 #include "access/tableam.h"
 
 #include "mesh.h"
+#include "mesh_util.h"
 #include "metrics.h"
 
 PGDLLEXPORT void mesh_launcher_main(Datum arg);
@@ -284,6 +285,7 @@ mesh_database_worker_main(Datum arg)
 	if (!mesh_register_worker(dboid, 0))
 		proc_exit(0);
 	pgstat_report_appname("mesh database worker");
+	mesh_canonical_output_session();
 
 	for (;;)
 	{

@@ -19,6 +19,9 @@ extern void mesh_now(struct timespec *ts);
 extern char *mesh_quote_display(const char *s, size_t len);
 extern void mesh_append_dquoted(StringInfo buf, const char *s, size_t len,
 								const char *ctrl_format, bool escape_del);
+extern int	mesh_canonical_output_begin(void);
+extern void mesh_canonical_output_end(int nest);
+extern void mesh_canonical_output_session(void);
 
 /* health.c, execute.c */
 typedef struct MeshHealth

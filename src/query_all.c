@@ -2,8 +2,8 @@
  * query_all.c: mesh.query_all(source, key) asks every route of a table for
  * the row of one key, and shows the local row next to the answers.
  *
- * Targets whose connector describes its lookup as one HTTP request
- * (lookup_request/lookup_parse) are asked at once: every request is
+ * Targets whose connector splits its verify read into one HTTP request
+ * and its answer (fetch_request/fetch_answer) are asked at once: every request is
  * started, then the others (Redis, PostgreSQL: fetch_rows, quick) are
  * asked one after another while those are in flight, then the HTTP
  * answers are collected as they arrive.  So the call takes about as long
@@ -42,6 +42,7 @@ typedef struct Asked
 	MeshHttpRequest req;
 	MeshHttpResponse resp;
 	bool		done;
+	char	  **rows[1];		/* fetch_answer's result */
 	char	  **row;
 	char	   *error;
 	struct timespec started;
@@ -89,10 +90,13 @@ step_start(Asked *a)
 	const MeshConnector *c = a->route->config->connector;
 
 	a->conn = mesh_get_connection(a->route->config);
-	if (c->lookup_request && c->lookup_parse && c->lookup_http)
+	if (c->fetch_request && c->fetch_answer && c->http)
 	{
-		a->http = c->lookup_http(a->conn);
-		c->lookup_request(a->conn, a->route, a->key, &a->req);
+		char	  **keys[1] = {a->key};
+
+		a->http = c->http(a->conn);
+		c->fetch_request(a->conn, a->route, 1, keys, &a->req);
+		a->req.accept_error = true;
 		mesh_http_begin(a->http, &a->req, &a->resp);
 	}
 }
@@ -117,10 +121,15 @@ step_fetch(Asked *a)
 static void
 step_progress(Asked *a)
 {
+	char	  **keys[1] = {a->key};
+	MeshHttpStream answer;
+
 	if (!mesh_http_progress(a->http, &a->req, &a->resp))
 		return;
-	a->row = a->route->config->connector->lookup_parse(a->conn, a->route, a->key, &a->resp);
+	mesh_http_stream_of(&answer, a->http, &a->resp, a->req.what);
 	a->http = NULL;
+	a->route->config->connector->fetch_answer(a->conn, a->route, 1, keys, &answer, a->rows);
+	a->row = a->rows[0];
 	a->done = true;
 }
 
@@ -158,6 +167,25 @@ row_jsonb(MeshRoute *route, char **row)
 	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
 }
 
+/*
+ * Key column k's value as the text capture stores for it (so that
+ * '2026-01-01T00:00:00Z' finds the row of '2026-01-01 00:00:00+00'); a
+ * value that is not of the column's type is that type's error.
+ */
+static char *
+normalized_key_value(MeshRoute *route, int k, const char *text)
+{
+	Oid			typid = route->types[route->key_index[k]];
+	Oid			in,
+				ioparam,
+				out;
+	bool		isvarlena;
+
+	getTypeInputInfo(typid, &in, &ioparam);
+	getTypeOutputInfo(typid, &out, &isvarlena);
+	return OidOutputFunctionCall(out, OidInputFunctionCall(in, (char *) text, ioparam, -1));
+}
+
 /* The key as text values of the primary key columns: one value, or a JSON array. */
 static char **
 split_key(MeshRoute *route, const char *key)
@@ -167,7 +195,7 @@ split_key(MeshRoute *route, const char *key)
 
 	if (route->nkeys == 1)
 	{
-		values[0] = pstrdup(key);
+		values[0] = normalized_key_value(route, 0, key);
 		return values;
 	}
 	arr = key[strspn(key, " \t\n")] == '[' ?
@@ -193,11 +221,12 @@ split_key(MeshRoute *route, const char *key)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("key value %d is not a string, number or boolean", k + 1)));
+		values[k] = normalized_key_value(route, k, values[k]);
 	}
 	return values;
 }
 
-/* The local row of key, as jsonb, or NULL. */
+/* The local row of key, as jsonb of text forms like the replicas' rows, or NULL. */
 static Jsonb *
 local_row(MeshRoute *route, char **key)
 {
@@ -205,9 +234,10 @@ local_row(MeshRoute *route, char **key)
 	Oid		   *types = palloc(sizeof(Oid) * route->nkeys);
 	Datum	   *args = palloc(sizeof(Datum) * route->nkeys);
 	Jsonb	   *result = NULL;
+	MemoryContext outer = CurrentMemoryContext;
 
 	initStringInfo(&sql);
-	appendStringInfo(&sql, "SELECT to_jsonb(t) FROM %s t WHERE true",
+	appendStringInfo(&sql, "SELECT * FROM %s t WHERE true",
 					 quote_qualified_identifier(route->source_schema, route->source_name));
 	for (int k = 0; k < route->nkeys; k++)
 	{
@@ -222,10 +252,12 @@ local_row(MeshRoute *route, char **key)
 	SPI_execute_with_args(sql.data, route->nkeys, types, args, NULL, true, 1);
 	if (SPI_processed == 1)
 	{
-		bool		isnull;
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		char	  **values = mesh_route_row_values(route, SPI_tuptable->tupdesc,
+												   SPI_tuptable->vals[0]);
+		MemoryContext old = MemoryContextSwitchTo(outer);
 
-		result = (Jsonb *) SPI_datumTransfer(d, false, -1);
+		result = row_jsonb(route, values);
+		MemoryContextSwitchTo(old);
 	}
 	SPI_finish();
 	return result;
@@ -268,10 +300,13 @@ mesh_query_all(PG_FUNCTION_ARGS)
 	ListCell   *lc;
 	struct timespec t0;
 	Jsonb	   *local;
+	int			canonical;
 
 	if (acl != ACLCHECK_OK)
 		aclcheck_error(acl, OBJECT_TABLE, get_rel_name(source));
 	InitMaterializedSRF(fcinfo, 0);
+	/* keys and values in the text forms capture stores (ISO, UTC) */
+	canonical = mesh_canonical_output_begin();
 	routes = mesh_routes_of(source);
 	n = list_length(routes);
 	if (n == 0)
@@ -329,5 +364,6 @@ mesh_query_all(PG_FUNCTION_ARGS)
 				a->row != NULL, a->row ? row_jsonb(a->route, a->row) : NULL, a->latency_ms,
 				a->error);
 	}
+	mesh_canonical_output_end(canonical);
 	return (Datum) 0;
 }

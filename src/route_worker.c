@@ -60,6 +60,7 @@
 #include "utils/timestamp.h"
 
 #include "mesh.h"
+#include "mesh_util.h"
 
 PGDLLEXPORT void mesh_route_worker_main(Datum arg);
 
@@ -386,6 +387,7 @@ mesh_route_worker_main(Datum arg)
 	if (!mesh_register_worker(dboid, my_route_id))
 		proc_exit(0);
 	pgstat_report_appname(psprintf("mesh route %lld", (long long) my_route_id));
+	mesh_canonical_output_session();	/* backfill's text forms as capture's */
 
 	/*
 	 * The event log changes faster than its statistics: make sure a chunk

@@ -5,7 +5,9 @@
  * the given target, if any) is
  * backfilled, has delivered (or dead-lettered) every event visible in that
  * snapshot, and has no dead letter waiting for a retry.  Polls every 10 ms,
- * interruptibly; false after timeout_ms.
+ * interruptibly; false after timeout_ms.  A poll asks whether any such
+ * event is left (the first one found ends it), never how many: counting a
+ * large backlog every 10 ms would take CPU from the workers delivering it.
  */
 #include "postgres.h"
 
@@ -16,6 +18,7 @@
 #include "pgstat.h"
 #include "storage/latch.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/snapmgr.h"
 
 #include "mesh.h"
@@ -33,6 +36,7 @@ mesh_wait_for_sync(PG_FUNCTION_ARGS)
 	Oid			types[2] = {TEXTOID, NAMEOID};
 	Datum		values[2];
 	char		nulls[2] = {' ', PG_ARGISNULL(1) ? 'n' : ' '};
+	int			nest;
 
 	if (!mesh_preloaded)
 		ereport(ERROR,
@@ -46,6 +50,10 @@ mesh_wait_for_sync(PG_FUNCTION_ARGS)
 				 errmsg("mesh.wait_for_sync cannot run in a REPEATABLE READ or SERIALIZABLE transaction"),
 				 errhint("Its snapshot would never see the workers' progress: call it in READ COMMITTED.")));
 	mesh_now(&start);
+	/* walk the (source, id) index from each cursor, stopping at the first hit */
+	nest = NewGUCNestLevel();
+	(void) set_config_option("enable_bitmapscan", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 	SPI_connect();
 	SPI_execute("SELECT pg_current_snapshot()::text", false, 1);
 	snapshot = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
@@ -58,7 +66,12 @@ mesh_wait_for_sync(PG_FUNCTION_ARGS)
 		SPI_execute_with_args("SELECT NOT EXISTS ("
 							  " SELECT 1 FROM mesh.route r JOIN mesh.route_cursor c ON c.route_id = r.id"
 							  " WHERE NOT r.paused AND ($2 IS NULL OR r.target = $2) AND (NOT c.backfilled"
-							  "  OR (SELECT pending FROM mesh._route_pending(r.id, $1::pg_snapshot)) > 0"
+							  "  OR EXISTS (SELECT 1 FROM mesh.event_log e"
+							  "             WHERE e.source = r.source AND e.id >= c.done_low"
+							  "               AND NOT pg_visible_in_snapshot(e.xid, c.done_snap)"
+							  "               AND NOT (c.batch_snap IS NOT NULL AND e.id <= c.batch_last_id"
+							  "                        AND pg_visible_in_snapshot(e.xid, c.batch_snap))"
+							  "               AND pg_visible_in_snapshot(e.xid, $1::pg_snapshot))"
 							  "  OR EXISTS (SELECT 1 FROM mesh.dead_letter_store d"
 							  "             WHERE d.route = r.id AND d.retry)))",
 							  2, types, values, nulls, false, 1);
@@ -72,5 +85,6 @@ mesh_wait_for_sync(PG_FUNCTION_ARGS)
 		CHECK_FOR_INTERRUPTS();
 	}
 	SPI_finish();
+	AtEOXact_GUC(true, nest);
 	PG_RETURN_BOOL(synced);
 }

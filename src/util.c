@@ -6,6 +6,12 @@
 #include <time.h>
 
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "pgtime.h"
+#include "utils/builtins.h"
+#include "utils/bytea.h"
+#include "utils/float.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 
 #include "mesh_util.h"
@@ -111,4 +117,82 @@ mesh_append_dquoted(StringInfo buf, const char *s, size_t len, const char *ctrl_
 			appendStringInfoChar(buf, c);
 	}
 	appendStringInfoChar(buf, '"');
+}
+
+/*
+ * The settings under which values are turned into the text forms mesh
+ * sends to other servers and compares in verify, whatever the session's
+ * own: ISO dates, postgres intervals, UTC, shortest-exact floats, hex
+ * bytea.  mesh_canonical_output_begin applies the ones that differ for
+ * the current transaction and returns the GUC nest level to hand to
+ * mesh_canonical_output_end (-1 when nothing differed); an error in
+ * between is undone by the transaction's abort.  Background workers
+ * call mesh_canonical_output_session once instead.
+ */
+typedef struct CanonicalSetting
+{
+	const char *name;
+	const char *value;
+} CanonicalSetting;
+
+static const CanonicalSetting canonical_settings[] = {
+	{"datestyle", "ISO"},
+	{"intervalstyle", "postgres"},
+	{"timezone", "UTC"},
+	{"extra_float_digits", "1"},
+	{"bytea_output", "hex"},
+};
+
+/* Does the session already produce setting i's canonical form? */
+static bool
+canonical_already(int i)
+{
+	const char *tz;
+
+	switch (i)
+	{
+		case 0:
+			return DateStyle == USE_ISO_DATES;
+		case 1:
+			return IntervalStyle == INTSTYLE_POSTGRES;
+		case 2:
+			tz = session_timezone ? pg_get_timezone_name(session_timezone) : NULL;
+			return tz && (strcmp(tz, "UTC") == 0 || strcmp(tz, "Etc/UTC") == 0);
+		case 3:
+			return extra_float_digits > 0;
+		default:
+			return bytea_output == BYTEA_OUTPUT_HEX;
+	}
+}
+
+int
+mesh_canonical_output_begin(void)
+{
+	int			nest = -1;
+
+	for (int i = 0; i < lengthof(canonical_settings); i++)
+	{
+		if (canonical_already(i))
+			continue;
+		if (nest < 0)
+			nest = NewGUCNestLevel();
+		(void) set_config_option(canonical_settings[i].name, canonical_settings[i].value,
+								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	}
+	return nest;
+}
+
+void
+mesh_canonical_output_end(int nest)
+{
+	if (nest >= 0)
+		AtEOXact_GUC(true, nest);
+}
+
+void
+mesh_canonical_output_session(void)
+{
+	for (int i = 0; i < lengthof(canonical_settings); i++)
+		SetConfigOption(canonical_settings[i].name, canonical_settings[i].value,
+						PGC_SUSET, PGC_S_OVERRIDE);
 }

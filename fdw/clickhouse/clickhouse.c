@@ -233,32 +233,55 @@ last_line(const StringInfo body, size_t *len)
 	return body->data + start;
 }
 
+/* The request running sql (a POST body); non-2xx answers are returned. */
+void
+ch_request(ChConn *cc, const char *sql, const char *settings, const char *what,
+		   MeshHttpRequest *req)
+{
+	memset(req, 0, sizeof(*req));
+	req->method = "POST";
+	req->path = ch_path(cc, settings);
+	req->body = sql;
+	req->body_len = strlen(sql);
+	req->content_type = "text/plain; charset=utf-8";
+	req->what = what;
+	req->accept_error = true;
+}
+
 /*
- * Run sql (a POST body) and read the whole answer into resp.  An error
- * answer, or an exception ClickHouse appended to a 200 answer after it had
- * begun streaming, ereports.
+ * Ereport an answer that is an error, or that ends with an exception
+ * ClickHouse appended to a 200 answer after it had begun streaming.
  */
 void
-ch_query(ChConn *cc, const char *sql, const char *settings, const char *what,
-		 MeshHttpResponse *resp)
+ch_check_answer(ChConn *cc, MeshHttpResponse *resp, const char *what)
 {
-	MeshHttpRequest req = {0};
 	const char *line;
 	size_t		len;
 
-	req.method = "POST";
-	req.path = ch_path(cc, settings);
-	req.body = sql;
-	req.body_len = strlen(sql);
-	req.content_type = "text/plain; charset=utf-8";
-	req.what = what;
-	req.accept_error = true;
-	mesh_http_request(cc->http, &req, resp);
 	if (resp->status < 200 || resp->status >= 300)
 		ch_raise(cc, resp->status, resp->body.data, what);
 	line = last_line(&resp->body, &len);
 	if (ch_line_is_exception(line, len))
 		ch_raise(cc, 500, line, what);
+}
+
+/* Run sql (a POST body) and read the whole answer into resp; errors ereport. */
+void
+ch_query(ChConn *cc, const char *sql, const char *settings, const char *what,
+		 MeshHttpResponse *resp)
+{
+	MeshHttpRequest req;
+
+	ch_request(cc, sql, settings, what, &req);
+	mesh_http_request(cc->http, &req, resp);
+	ch_check_answer(cc, resp, what);
+}
+
+/* The connection's HTTP client (connector.h: http). */
+static MeshHttp *
+ch_http(void *conn)
+{
+	return ((ChConn *) conn)->http;
 }
 
 /* POST data (len bytes) for insert_sql ("INSERT INTO ... FORMAT RowBinary"). */
@@ -360,7 +383,10 @@ const MeshConnector mesh_clickhouse_connector = {
 	.execute = ch_execute,
 	.check_route = ch_check_route,
 	.apply = ch_apply,
-	.fetch_rows = ch_fetch_rows,
+	.fetch_rows = mesh_http_fetch_rows,
 	.scan_keys = ch_scan_keys,
 	.classify_error = ch_classify_error,
+	.http = ch_http,
+	.fetch_request = ch_fetch_request,
+	.fetch_answer = ch_fetch_answer,
 };

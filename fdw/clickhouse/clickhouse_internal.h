@@ -88,6 +88,9 @@ extern MeshErrorClass ch_classify_error(int code, const char *message);
 extern void ch_raise(ChConn *cc, long status, const char *body, const char *what)
 			pg_attribute_noreturn();
 extern char *ch_path(ChConn *cc, const char *settings);
+extern void ch_request(ChConn *cc, const char *sql, const char *settings, const char *what,
+					   MeshHttpRequest *req);
+extern void ch_check_answer(ChConn *cc, MeshHttpResponse *resp, const char *what);
 extern void ch_query(ChConn *cc, const char *sql, const char *settings, const char *what,
 					 MeshHttpResponse *resp);
 extern void ch_insert(ChConn *cc, const char *insert_sql, const char *data, size_t len,
@@ -219,7 +222,10 @@ extern List *ch_import_schema(void *conn, MeshServerConfig *config, const char *
 /* clickhouse_sink.c */
 extern void ch_check_route(void *conn, MeshRoute *route);
 extern void ch_apply(void *conn, MeshRoute *route, MeshEvent *events, int n);
-extern void ch_fetch_rows(void *conn, MeshRoute *route, int n, char ***keys, char ***rows);
+extern void ch_fetch_request(void *conn, MeshRoute *route, int n, char ***keys,
+							 MeshHttpRequest *req);
+extern void ch_fetch_answer(void *conn, MeshRoute *route, int n, char ***keys,
+							MeshHttpStream *answer, char ***rows);
 extern int	ch_scan_keys(void *conn, MeshRoute *route, void **state, int max, char ***keys);
 
 #endif							/* MESH_CLICKHOUSE_INTERNAL_H */

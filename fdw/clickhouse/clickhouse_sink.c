@@ -536,19 +536,17 @@ normalized_key(MeshRoute *route, char **key)
 	return buf.data;
 }
 
-/* Run a verify query; each answer line becomes nfields decoded texts. */
+/* The rows of a verify answer: each line becomes nfields decoded texts. */
 static List *
-verify_rows(ChConn *cc, MeshRoute *route, ChSink *s, const char *sql, int nfields,
-			const int *columns, const char *what)
+parse_rows(ChConn *cc, MeshRoute *route, ChSink *s, char *body, int nfields,
+		   const int *columns, const char *what)
 {
-	MeshHttpResponse resp;
 	List	   *rows = NIL;
 	char	   *p;
 	char	  **f = palloc(sizeof(char *) * nfields);
 	size_t	   *lens = palloc(sizeof(size_t) * nfields);
 
-	ch_query(cc, sql, VERIFY_SETTINGS, what, &resp);
-	for (p = resp.body.data; *p;)
+	for (p = body; *p;)
 	{
 		char	   *nl = strchr(p, '\n');
 		char	  **row = palloc(sizeof(char *) * nfields);
@@ -573,6 +571,17 @@ verify_rows(ChConn *cc, MeshRoute *route, ChSink *s, const char *sql, int nfield
 	return rows;
 }
 
+/* Run a verify query and parse its rows. */
+static List *
+verify_rows(ChConn *cc, MeshRoute *route, ChSink *s, const char *sql, int nfields,
+			const int *columns, const char *what)
+{
+	MeshHttpResponse resp;
+
+	ch_query(cc, sql, VERIFY_SETTINGS, what, &resp);
+	return parse_rows(cc, route, s, resp.body.data, nfields, columns, what);
+}
+
 typedef struct WantedKey
 {
 	char	   *key;
@@ -585,24 +594,18 @@ wanted_cmp(const void *a, const void *b)
 	return strcmp(((const WantedKey *) a)->key, ((const WantedKey *) b)->key);
 }
 
-/* verify: the live rows of the given keys, collapsed by version. */
+/*
+ * verify (connector.h fetch_request): the request for the live rows of
+ * keys[0..n), collapsed by version.
+ */
 void
-ch_fetch_rows(void *conn, MeshRoute *route, int n, char ***keys, char ***rows)
+ch_fetch_request(void *conn, MeshRoute *route, int n, char ***keys, MeshHttpRequest *req)
 {
 	ChConn	   *cc = conn;
 	ChSink	   *s = sink_for(cc, route);
 	StringInfoData sql,
 				tuple;
-	int		   *columns = palloc(sizeof(int) * Max(route->ncolumns, 1));
-	WantedKey  *want = palloc(sizeof(WantedKey) * Max(n, 1));
-	List	   *found;
-	ListCell   *lc;
-	char	  **kv = palloc(sizeof(char *) * Max(route->nkeys, 1));
 
-	for (int i = 0; i < n; i++)
-		rows[i] = NULL;
-	if (n == 0)
-		return;
 	/*
 	 * The newest version of each key: argMax of a tuple (argMax of a
 	 * Nullable column would skip a NULL written last), live ones only.
@@ -612,7 +615,6 @@ ch_fetch_rows(void *conn, MeshRoute *route, int n, char ***keys, char ***rows)
 	appendStringInfoString(&sql, "SELECT ");
 	for (int c = 0, pos = 0; c < route->ncolumns; c++)
 	{
-		columns[c] = c;
 		if (!is_key(route, c))
 		{
 			appendStringInfoString(&tuple, tuple.len ? ", " : "");
@@ -630,13 +632,37 @@ ch_fetch_rows(void *conn, MeshRoute *route, int n, char ***keys, char ***rows)
 		if (i > 0)
 			appendStringInfoString(&sql, ", ");
 		append_key_values(&sql, route, s, keys[i]);
-		want[i].key = normalized_key(route, keys[i]);
-		want[i].index = i;
 	}
 	appendStringInfo(&sql, ") GROUP BY %s) WHERE `_mesh_dead` = 0 FORMAT TabSeparated",
 					 key_list(route));
+	ch_request(cc, sql.data, VERIFY_SETTINGS, "a verify read", req);
+}
+
+/* verify (connector.h fetch_answer): the answer's rows matched to keys. */
+void
+ch_fetch_answer(void *conn, MeshRoute *route, int n, char ***keys, MeshHttpStream *answer,
+				char ***rows)
+{
+	ChConn	   *cc = conn;
+	ChSink	   *s = sink_for(cc, route);
+	int		   *columns = palloc(sizeof(int) * Max(route->ncolumns, 1));
+	WantedKey  *want = palloc(sizeof(WantedKey) * Max(n, 1));
+	char	  **kv = palloc(sizeof(char *) * Max(route->nkeys, 1));
+	List	   *found;
+	ListCell   *lc;
+
+	mesh_http_stream_read_all(answer);
+	ch_check_answer(cc, &answer->response, "a verify read");
+	for (int c = 0; c < route->ncolumns; c++)
+		columns[c] = c;
+	for (int i = 0; i < n; i++)
+	{
+		want[i].key = normalized_key(route, keys[i]);
+		want[i].index = i;
+	}
 	qsort(want, n, sizeof(WantedKey), wanted_cmp);
-	found = verify_rows(cc, route, s, sql.data, route->ncolumns, columns, "a verify read");
+	found = parse_rows(cc, route, s, answer->response.body.data, route->ncolumns, columns,
+					   "a verify read");
 	foreach(lc, found)
 	{
 		char	  **row = lfirst(lc);

@@ -320,6 +320,13 @@ influx_ping_start(MeshPing *ping)
 	mesh_http_ping_start(ping, &influx_setup);
 }
 
+/* The connection's HTTP client (connector.h: http). */
+static MeshHttp *
+influx_http(void *conn)
+{
+	return ((InfluxConn *) conn)->http;
+}
+
 const MeshConnector mesh_influxdb_connector = {
 	.kind = "influxdb",
 	.options = influx_options,
@@ -344,7 +351,10 @@ const MeshConnector mesh_influxdb_connector = {
 	.execute = influx_execute,
 	.check_route = influx_check_route,
 	.apply = influx_apply,
-	.fetch_rows = influx_fetch_rows,
+	.fetch_rows = mesh_http_fetch_rows,
 	.scan_keys = influx_scan_keys,
 	.classify_error = mesh_http_classify_error,
+	.http = influx_http,
+	.fetch_request = influx_fetch_request,
+	.fetch_answer = influx_fetch_answer,
 };

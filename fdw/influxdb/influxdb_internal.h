@@ -80,6 +80,10 @@ extern void influx_write(InfluxConn *ic, const char *database, StringInfo lines)
 extern char *influx_series_tag(json_t *series, const char *key);
 
 /* influxdb_query.c */
+extern void influx_query_request(const char *database, const char *query, const char *params,
+								 bool epoch_ns, const char *what, MeshHttpRequest *req);
+extern void influx_query_read(InfluxConn *ic, MeshHttpStream *answer, const char *what,
+							  InfluxReader *r);
 extern void influx_query_start(InfluxConn *ic, const char *database, const char *query,
 							   const char *params, bool epoch_ns, const char *what,
 							   InfluxReader *r);
@@ -113,7 +117,10 @@ extern List *influx_import_schema(void *conn, MeshServerConfig *config,
 /* influxdb_sink.c */
 extern void influx_check_route(void *conn, MeshRoute *route);
 extern void influx_apply(void *conn, MeshRoute *route, MeshEvent *events, int n);
-extern void influx_fetch_rows(void *conn, MeshRoute *route, int n, char ***keys, char ***rows);
+extern void influx_fetch_request(void *conn, MeshRoute *route, int n, char ***keys,
+								 MeshHttpRequest *req);
+extern void influx_fetch_answer(void *conn, MeshRoute *route, int n, char ***keys,
+								MeshHttpStream *answer, char ***rows);
 extern int	influx_scan_keys(void *conn, MeshRoute *route, void **state, int max, char ***keys);
 
 #endif							/* MESH_INFLUXDB_INTERNAL_H */

@@ -71,23 +71,17 @@ next_document(InfluxReader *r)
 }
 
 /*
- * POST query to database; the answer is read with influx_query_next.
+ * The request POSTing query to database (non-2xx answers are returned).
  * params, when not NULL, is a JSON object of bound parameters ($name).
  * Times come as integer nanoseconds (epoch_ns) or RFC3339 strings.
  */
 void
-influx_query_start(InfluxConn *ic, const char *database, const char *query,
-				   const char *params, bool epoch_ns, const char *what, InfluxReader *r)
+influx_query_request(const char *database, const char *query, const char *params,
+					 bool epoch_ns, const char *what, MeshHttpRequest *req)
 {
 	StringInfoData path;
 	StringInfoData body;
-	MeshHttpRequest req = {0};
 
-	memset(r, 0, sizeof(*r));
-	r->ic = ic;
-	r->what = what;
-	r->doc_cxt = AllocSetContextCreate(CurrentMemoryContext, "influxdb answer",
-									   ALLOCSET_DEFAULT_SIZES);
 	initStringInfo(&path);
 	appendStringInfo(&path, "/query?chunked=true&chunk_size=%d%s", INFLUX_CHUNK_SIZE,
 					 epoch_ns ? "&epoch=ns" : "");
@@ -97,29 +91,60 @@ influx_query_start(InfluxConn *ic, const char *database, const char *query,
 	appendStringInfo(&body, "q=%s", mesh_http_escape(query));
 	if (params)
 		appendStringInfo(&body, "&params=%s", mesh_http_escape(params));
-	req.method = "POST";
-	req.path = path.data;
-	req.body = body.data;
-	req.body_len = body.len;
-	req.content_type = "application/x-www-form-urlencoded";
-	req.what = what;
-	req.accept_error = true;
-	mesh_http_stream_open(ic->http, &req, &r->stream);
+	memset(req, 0, sizeof(*req));
+	req->method = "POST";
+	req->path = path.data;
+	req->body = body.data;
+	req->body_len = body.len;
+	req->content_type = "application/x-www-form-urlencoded";
+	req->what = what;
+	req->accept_error = true;
+}
+
+/*
+ * Read an answer (streamed, or complete already) with influx_query_next;
+ * an error answer ereports with InfluxDB's message.
+ */
+void
+influx_query_read(InfluxConn *ic, MeshHttpStream *answer, const char *what, InfluxReader *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->ic = ic;
+	r->what = what;
+	r->doc_cxt = AllocSetContextCreate(CurrentMemoryContext, "influxdb answer",
+									   ALLOCSET_DEFAULT_SIZES);
+	r->stream = *answer;
 	r->open = true;
 	r->requests++;
 	if (r->stream.response.status < 200 || r->stream.response.status >= 300)
 	{
 		long		status = r->stream.response.status;
 		StringInfo	b = &r->stream.response.body;
-		json_t	   *doc = json_loadb(b->data, b->len, JSON_DECODE_ANY, NULL);
-		json_t	   *err = doc ? json_object_get(doc, "error") : NULL;
+		json_t	   *doc;
+		json_t	   *err;
 
-		r->open = false;
+		mesh_http_stream_read_all(&r->stream);
+		doc = json_loadb(b->data, b->len, JSON_DECODE_ANY, NULL);
+		err = doc ? json_object_get(doc, "error") : NULL;
+		influx_query_close(r);
 		if (status == 400 && err && json_is_string(err))
 			raise_query_error(r, json_string_value(err));
 		mesh_http_raise(ic->http, what, status,
 						err && json_is_string(err) ? json_string_value(err) : b->data);
 	}
+}
+
+/* POST query to database; the answer is read with influx_query_next. */
+void
+influx_query_start(InfluxConn *ic, const char *database, const char *query,
+				   const char *params, bool epoch_ns, const char *what, InfluxReader *r)
+{
+	MeshHttpRequest req;
+	MeshHttpStream answer;
+
+	influx_query_request(database, query, params, epoch_ns, what, &req);
+	mesh_http_stream_open(ic->http, &req, &answer);
+	influx_query_read(ic, &answer, what, r);
 }
 
 /* Advance to the next row; false at the end of the answer. */

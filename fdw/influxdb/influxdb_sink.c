@@ -283,9 +283,24 @@ fetch_statements(MeshLpRoute *lr, MeshRoute *route, int n, char ***keys, const c
 	return q.data;
 }
 
-/* verify: the target's rows for keys[0..n), in one request. */
+/* verify (connector.h fetch_request): one request for keys[0..n)'s points. */
 void
-influx_fetch_rows(void *conn, MeshRoute *route, int n, char ***keys, char ***rows)
+influx_fetch_request(void *conn, MeshRoute *route, int n, char ***keys, MeshHttpRequest *req)
+{
+	InfluxConn *ic = conn;
+	MeshLpRoute *lr = route_layout(ic, route);
+	int		   *select;
+	int			nselect;
+	char	   *sel = route_select(lr, route, &select, &nselect);
+
+	influx_query_request(influx_database(ic, NULL), fetch_statements(lr, route, n, keys, sel),
+						 NULL, true, "a verify read", req);
+}
+
+/* verify (connector.h fetch_answer): the answer's points matched to keys. */
+void
+influx_fetch_answer(void *conn, MeshRoute *route, int n, char ***keys, MeshHttpStream *answer,
+					char ***rows)
 {
 	InfluxConn *ic = conn;
 	MeshLpRoute *lr = route_layout(ic, route);
@@ -293,21 +308,17 @@ influx_fetch_rows(void *conn, MeshRoute *route, int n, char ***keys, char ***row
 	char	  **full = palloc0(sizeof(char *) * Max(route->ncolumns, 1));
 	int		   *select;
 	int			nselect;
-	char	   *sel = route_select(lr, route, &select, &nselect);
 	InfluxReader r;
 
-	if (n == 0)
-		return;
+	(void) route_select(lr, route, &select, &nselect);
 	for (int i = 0; i < n; i++)
 	{
 		for (int k = 0; k < route->nkeys; k++)
 			full[route->key_index[k]] = keys[i][k];
 		mesh_keyed_set(&wanted[i], lookup_key(lr, route, full), i);
-		rows[i] = NULL;
 	}
 	mesh_keyed_sort(wanted, n);
-	influx_query_start(ic, influx_database(ic, NULL), fetch_statements(lr, route, n, keys, sel),
-					   NULL, true, "a verify read", &r);
+	influx_query_read(ic, answer, "a verify read", &r);
 	while (influx_query_next(&r))
 	{
 		char	  **values = row_values(&r, lr, route, select, nselect);
@@ -316,6 +327,7 @@ influx_fetch_rows(void *conn, MeshRoute *route, int n, char ***keys, char ***row
 		if (hit)
 			rows[hit->index] = values;
 	}
+	*answer = r.stream;			/* read to its end */
 	MemoryContextDelete(r.doc_cxt);
 }
 

@@ -112,7 +112,10 @@ const MeshConnector mesh_victoriametrics_connector = {
 	.end_modify = vm_end_modify,
 	.check_route = vm_check_route,
 	.apply = vm_apply,
-	.fetch_rows = vm_fetch_rows,
+	.fetch_rows = mesh_http_fetch_rows,
 	.scan_keys = vm_scan_keys,
 	.classify_error = mesh_http_classify_error,
+	.http = vm_http,
+	.fetch_request = vm_fetch_request,
+	.fetch_answer = vm_fetch_answer,
 };

@@ -43,7 +43,7 @@ typedef struct VmRoute
 	bool		time_key;		/* the time is part of the primary key */
 } VmRoute;
 
-static MeshHttp *
+MeshHttp *
 vm_http(void *conn)
 {
 	return ((PromConn *) conn)->http;
@@ -280,21 +280,45 @@ typedef struct VmExport
 	MemoryContext line_cxt;
 } VmExport;
 
+/* The request exporting the series that form ("match[]=...") selects. */
 static void
-export_open(void *conn, StringInfo form, VmExport *ex)
+export_request(StringInfo form, MeshHttpRequest *req)
 {
-	MeshHttpRequest req = {0};
+	memset(req, 0, sizeof(*req));
+	req->method = "POST";
+	req->path = "/api/v1/export";
+	req->body = form->data;
+	req->body_len = form->len;
+	req->content_type = "application/x-www-form-urlencoded";
+	req->what = "a verify read";
+	req->accept_error = true;
+}
 
+/* Read an export's answer (streamed or complete); an error answer ereports. */
+static void
+export_read(void *conn, MeshHttpStream *answer, VmExport *ex)
+{
 	ex->server = mesh_http_server(vm_http(conn));
 	ex->line_cxt = AllocSetContextCreate(CurrentMemoryContext, "vm export line",
 										 ALLOCSET_DEFAULT_SIZES);
-	req.method = "POST";
-	req.path = "/api/v1/export";
-	req.body = form->data;
-	req.body_len = form->len;
-	req.content_type = "application/x-www-form-urlencoded";
-	req.what = "a verify read";
-	mesh_http_stream_open(vm_http(conn), &req, &ex->stream);
+	ex->stream = *answer;
+	if (ex->stream.response.status < 200 || ex->stream.response.status >= 300)
+	{
+		mesh_http_stream_read_all(&ex->stream);
+		mesh_http_raise(vm_http(conn), "a verify read", ex->stream.response.status,
+						ex->stream.response.body.data);
+	}
+}
+
+static void
+export_open(void *conn, StringInfo form, VmExport *ex)
+{
+	MeshHttpRequest req;
+	MeshHttpStream answer;
+
+	export_request(form, &req);
+	mesh_http_stream_open(vm_http(conn), &req, &answer);
+	export_read(conn, &answer, ex);
 }
 
 /*
@@ -367,34 +391,23 @@ sample_ms(VmExport *ex, json_t *timestamps, size_t j)
 }
 
 /*
- * verify: the rows of keys[0..n): one export of every key's series (a
- * matcher per key, bounded by the keys' times when the time is in the key),
- * samples joined into rows by key.
+ * verify (connector.h fetch_request): one export of every key's series (a
+ * matcher per key, bounded by the keys' times when the time is in the key).
  */
 void
-vm_fetch_rows(void *conn, MeshRoute *route, int n, char ***keys, char ***rows)
+vm_fetch_request(void *conn, MeshRoute *route, int n, char ***keys, MeshHttpRequest *req)
 {
 	VmRoute    *vr = vm_route(route);
-	MeshKeyed  *wanted = palloc(sizeof(MeshKeyed) * Max(n, 1));
 	char	  **full = palloc0(sizeof(char *) * Max(route->ncolumns, 1));
-	StringInfoData form;
-	VmExport	ex;
-	json_t	   *metric,
-			   *values,
-			   *timestamps;
+	StringInfo	form = makeStringInfo();
 	int64		lo = PG_INT64_MAX,
 				hi = PG_INT64_MIN;
 
-	if (n == 0)
-		return;
-	initStringInfo(&form);
 	for (int i = 0; i < n; i++)
 	{
 		for (int k = 0; k < route->nkeys; k++)
 			full[route->key_index[k]] = keys[i][k];
-		mesh_keyed_set(&wanted[i], lookup_key(vr, route, full), i);
-		rows[i] = NULL;
-		append_form(&form, "match[]", series_selector(vr, route, full));
+		append_form(form, "match[]", series_selector(vr, route, full));
 		if (vr->time_key)
 		{
 			int64		ms = mesh_lp_time_from_text(full[vr->lr->time_index], vr->lr->time_with_tz,
@@ -406,11 +419,33 @@ vm_fetch_rows(void *conn, MeshRoute *route, int n, char ***keys, char ***rows)
 	}
 	if (vr->time_key)
 	{
-		append_form(&form, "start", psprintf(INT64_FORMAT ".%03d", lo / 1000, (int) (lo % 1000 + 1000) % 1000));
-		append_form(&form, "end", psprintf(INT64_FORMAT ".%03d", hi / 1000, (int) (hi % 1000 + 1000) % 1000));
+		append_form(form, "start", psprintf(INT64_FORMAT ".%03d", lo / 1000, (int) (lo % 1000 + 1000) % 1000));
+		append_form(form, "end", psprintf(INT64_FORMAT ".%03d", hi / 1000, (int) (hi % 1000 + 1000) % 1000));
+	}
+	export_request(form, req);
+}
+
+/* verify (connector.h fetch_answer): samples joined into rows by key. */
+void
+vm_fetch_answer(void *conn, MeshRoute *route, int n, char ***keys, MeshHttpStream *answer,
+				char ***rows)
+{
+	VmRoute    *vr = vm_route(route);
+	MeshKeyed  *wanted = palloc(sizeof(MeshKeyed) * Max(n, 1));
+	char	  **full = palloc0(sizeof(char *) * Max(route->ncolumns, 1));
+	VmExport	ex;
+	json_t	   *metric,
+			   *values,
+			   *timestamps;
+
+	for (int i = 0; i < n; i++)
+	{
+		for (int k = 0; k < route->nkeys; k++)
+			full[route->key_index[k]] = keys[i][k];
+		mesh_keyed_set(&wanted[i], lookup_key(vr, route, full), i);
 	}
 	mesh_keyed_sort(wanted, n);
-	export_open(conn, &form, &ex);
+	export_read(conn, answer, &ex);
 	while (export_next(&ex, &metric, &values, &timestamps))
 	{
 		int			f = field_of(vr, metric);
@@ -429,6 +464,7 @@ vm_fetch_rows(void *conn, MeshRoute *route, int n, char ***keys, char ***rows)
 			rows[hit->index][vr->lr->field_index[f]] = mesh_json_scalar_text(json_array_get(values, j));
 		}
 	}
+	*answer = ex.stream;		/* read to its end */
 	MemoryContextDelete(ex.line_cxt);
 }
 

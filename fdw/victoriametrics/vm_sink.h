@@ -21,7 +21,11 @@ extern void vm_end_modify(MeshModify *m);
 
 extern void vm_check_route(void *conn, MeshRoute *route);
 extern void vm_apply(void *conn, MeshRoute *route, MeshEvent *events, int n);
-extern void vm_fetch_rows(void *conn, MeshRoute *route, int n, char ***keys, char ***rows);
+extern MeshHttp *vm_http(void *conn);
+extern void vm_fetch_request(void *conn, MeshRoute *route, int n, char ***keys,
+							 MeshHttpRequest *req);
+extern void vm_fetch_answer(void *conn, MeshRoute *route, int n, char ***keys,
+							MeshHttpStream *answer, char ***rows);
 extern int	vm_scan_keys(void *conn, MeshRoute *route, void **state, int max, char ***keys);
 
 #endif							/* MESH_VM_SINK_H */

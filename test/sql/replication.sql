@@ -177,6 +177,30 @@ INSERT INTO readings VALUES (40001, 'still flowing', 1, NULL);
 SELECT mesh.wait_for_sync(60000);
 SELECT * FROM mesh.verify('readings');
 
+-- values leave in one text form (ISO dates, UTC, exact floats, hex bytea)
+-- whatever the writing session's settings; verify reads them the same way
+\! bash "$MESH_HARNESS" remote-sql "DROP TABLE IF EXISTS canon; CREATE TABLE canon (id int PRIMARY KEY, ts timestamptz, d date, i interval, f float8, b bytea)"
+CREATE TABLE canon (id int PRIMARY KEY, ts timestamptz, d date, i interval, f float8, b bytea);
+SELECT mesh.replicate('canon', 'cache', '{"key_prefix": "canon:"}', 'cache') > 0 AS ok;
+SELECT mesh.replicate('canon', 'archive_pg', '{"table": "public.canon"}') > 0 AS ok;
+SET DateStyle = 'SQL, DMY';
+SET TimeZone = 'Asia/Kolkata';
+SET IntervalStyle = 'sql_standard';
+SET extra_float_digits = -3;
+SET bytea_output = 'escape';
+INSERT INTO canon VALUES (1, '2026-03-04 05:06:07.5+00', '2026-03-04', '1 day 02:03:04', 0.1::float8 + 0.2::float8, '\x00ff');
+SELECT mesh.wait_for_sync();
+SELECT * FROM canon;
+SELECT * FROM mesh.execute('cache', 'HGETALL canon:1');
+SELECT * FROM mesh.verify('canon');
+RESET DateStyle;
+RESET TimeZone;
+RESET IntervalStyle;
+RESET extra_float_digits;
+RESET bytea_output;
+\! bash "$MESH_HARNESS" remote-sql "SELECT * FROM canon"
+DROP TABLE canon;
+
 -- unreplicate removes the route and, with the last one, the capture triggers
 SELECT mesh.unreplicate('readings', 'cache');
 SELECT mesh.unreplicate('readings', 'archive_pg');
