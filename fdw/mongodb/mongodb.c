@@ -168,10 +168,11 @@ mongo_raise(MongoConn *mc, const bson_error_t *err, const char *what)
 		(err->domain == MONGOC_ERROR_SERVER && transient_server_code(err->code)))
 		ereport(ERROR,
 				(errcode(ERRCODE_CONNECTION_FAILURE),
-				 errmsg("MongoDB server \"%s\" (%s) is unreachable or did not answer within %d ms during %s",
-						mc->servername, mc->hosts, mc->timeout_ms, what),
+				 errmsg("could not reach MongoDB server \"%s\" (%s) during %s",
+						mc->servername, mc->hosts, what),
 				 errdetail("%s", err->message),
-				 errhint("Check that the server runs; timeout_ms sets the limit.")));
+				 errhint("Check that the server runs and accepts this client (tls options); every call waits at most timeout_ms (%d ms).",
+						 mc->timeout_ms)));
 	if (err->domain == MONGOC_ERROR_CLIENT && err->code == MONGOC_ERROR_CLIENT_AUTHENTICATE)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),

@@ -1,7 +1,9 @@
 # mesh test harness: the MongoDB-wire server (sourced by test/harness.sh, not run).
 #
-#   mongodb   FerretDB v1.24.2, SQLite handler, 127.0.0.1:$MESH_MONGO_PORT
-#             (debug HTTP on $MESH_MONGO_DEBUG_PORT), with FerretDB's
+#   mongodb   FerretDB v1.24.2, SQLite handler, 127.0.0.1:$MESH_MONGO_PORT,
+#             TLS on $MESH_MONGO_TLS_PORT with the certificate of the harness's
+#             `tls` server (its test CA; started before), debug HTTP on
+#             $MESH_MONGO_DEBUG_PORT, with FerretDB's
 #             experimental SCRAM authentication on: user $MONGO_USER /
 #             $MONGO_PASSWORD is made at start in database $MONGO_DB.
 #
@@ -16,6 +18,7 @@
 
 MESH_MONGO_PORT=${MESH_MONGO_PORT:-57017}
 MESH_MONGO_DEBUG_PORT=${MESH_MONGO_DEBUG_PORT:-57018}
+MESH_MONGO_TLS_PORT=${MESH_MONGO_TLS_PORT:-57019}
 MESH_CACHE_DIR=${MESH_CACHE_DIR:-/var/cache/mesh}
 FERRETDB_VERSION=v1.24.2
 FERRETDB_BIN=$MESH_CACHE_DIR/ferretdb-$FERRETDB_VERSION/ferretdb
@@ -65,15 +68,19 @@ install_mongodb() {
 
 # run_mongodb: start FerretDB on the data in $MESH_TEST_DIR/mongodb (kept).
 run_mongodb() {
-	local dir="$MESH_TEST_DIR/mongodb" i
+	local dir="$MESH_TEST_DIR/mongodb" certs="$MESH_TEST_DIR/tls" i
 	[ -x "$FERRETDB_BIN" ] || die "mongodb: $FERRETDB_BIN missing: run '$HARNESS install'"
+	[ -s "$certs/server.crt" ] || die "mongodb: no test certificate in $certs (start the 'tls' server first)"
 	require_port_free mongodb "$MESH_MONGO_PORT"
 	require_port_free mongodb-debug "$MESH_MONGO_DEBUG_PORT"
+	require_port_free mongodb-tls "$MESH_MONGO_TLS_PORT"
 	mkdir -p "$dir/data" "$dir/state"
 	# the password travels in the environment, not in argv
 	FERRETDB_SETUP_PASSWORD=$MONGO_PASSWORD spawn "$dir/mongodb.pid" "$dir/mongodb.log" \
 		"$FERRETDB_BIN" --handler=sqlite --sqlite-url="file:$dir/data/" \
 		--listen-addr="127.0.0.1:$MESH_MONGO_PORT" --debug-addr="127.0.0.1:$MESH_MONGO_DEBUG_PORT" \
+		--listen-tls="127.0.0.1:$MESH_MONGO_TLS_PORT" --listen-tls-cert-file="$certs/server.crt" \
+		--listen-tls-key-file="$certs/server.key" \
 		--state-dir="$dir/state" --telemetry=disable --log-level=warn \
 		--test-enable-new-auth --setup-database="$MONGO_DB" --setup-username="$MONGO_USER"
 	wait_port mongodb "$MESH_MONGO_PORT" "$dir/mongodb.log" "$(read_pidfile "$dir/mongodb.pid")"

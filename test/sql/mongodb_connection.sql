@@ -5,6 +5,9 @@
 \getenv mongo_port MESH_MONGO_PORT
 \getenv down_port MESH_DOWN_PORT
 \getenv hang_port MESH_HANG_PORT
+\getenv tls_port MESH_MONGO_TLS_PORT
+\getenv test_dir MESH_TEST_DIR
+\set ca :test_dir '/tls/ca.crt'
 \set VERBOSITY terse
 
 -- options are validated at CREATE/ALTER time
@@ -95,7 +98,23 @@ SELECT * FROM mesh.execute('m_auth', '{"noSuchCommand": 1}');
 SELECT * FROM mesh.execute('m_auth', '[]', '{"collection": 5}');
 SELECT * FROM mesh.execute('m_auth', '{"find": "x", "filter": {"_id": {"$oid": "nothex"}}}');
 
+-- TLS (FerretDB's TLS listener, a certificate of the harness's test CA):
+-- verified with tls_ca_file; refused without it; accepted unverified only
+-- with tls_allow_invalid_certificates
+CREATE SERVER m_tls FOREIGN DATA WRAPPER mesh_mongodb
+	OPTIONS (host '127.0.0.1', port :'tls_port', database 'mesh_test', tls 'true',
+			 tls_ca_file :'ca', timeout_ms '3000');
+CREATE USER MAPPING FOR CURRENT_USER SERVER m_tls OPTIONS (user 'mesh_mongo', password 'mesh_mongo_pw');
+SELECT r->>'ok' AS ok FROM mesh.execute('m_tls', '{"ping": 1}') r;
+SELECT r->>'n' AS n FROM mesh.execute('m_tls', '{"count": "conn_items"}') r;
+CREATE SERVER m_tls_noca FOREIGN DATA WRAPPER mesh_mongodb
+	OPTIONS (host '127.0.0.1', port :'tls_port', database 'mesh_test', tls 'true', timeout_ms '2000');
+CREATE USER MAPPING FOR CURRENT_USER SERVER m_tls_noca OPTIONS (user 'mesh_mongo', password 'mesh_mongo_pw');
+SELECT * FROM mesh.execute('m_tls_noca', '{"ping": 1}');
 \set VERBOSITY terse
+ALTER SERVER m_tls_noca OPTIONS (ADD tls_allow_invalid_certificates 'true');
+SELECT r->>'ok' AS ok FROM mesh.execute('m_tls_noca', '{"ping": 1}') r;
+
 -- a server that is down, and one that accepts and never answers: clear
 -- errors, within timeout_ms
 CREATE SERVER m_down FOREIGN DATA WRAPPER mesh_mongodb
@@ -125,4 +144,4 @@ SELECT server, kind, ok, version IS NOT NULL AS has_version, error
 SELECT count(*) AS leaks FROM mesh.health() WHERE error LIKE '%down_pw_value%' OR error LIKE '%mesh_mongo_pw%';
 
 DROP FUNCTION hang_ms();
-DROP SERVER m_auth, m_down, m_hang CASCADE;
+DROP SERVER m_auth, m_down, m_hang, m_tls, m_tls_noca CASCADE;
