@@ -5,6 +5,7 @@
 \getenv mongo_port MESH_MONGO_PORT
 \getenv down_port MESH_DOWN_PORT
 \getenv hang_port MESH_HANG_PORT
+\getenv garbage_port MESH_GARBAGE_PORT
 \getenv tls_port MESH_MONGO_TLS_PORT
 \getenv test_dir MESH_TEST_DIR
 \set ca :test_dir '/tls/ca.crt'
@@ -70,12 +71,12 @@ DECLARE
 	line text;
 BEGIN
 	FOR line IN EXPLAIN (VERBOSE, ANALYZE) SELECT * FROM auth_t WHERE _id = 'x' LOOP
-		IF line LIKE '%mesh_mongo_pw%' THEN
+		IF line LIKE '%mongo_pw%' THEN
 			RAISE EXCEPTION 'the password leaked into EXPLAIN: %', line;
 		END IF;
 	END LOOP;
 END $$;
-SELECT count(*) AS leaks FROM mesh.backends() WHERE options::text LIKE '%mesh_mongo_pw%';
+SELECT count(*) AS leaks FROM mesh.backends() WHERE options::text LIKE '%mongo_pw%';
 
 -- mesh.execute: a command, a cursor command (every batch), a pipeline
 SELECT r->>'ok' AS emptied FROM mesh.execute('m_auth',
@@ -137,11 +138,16 @@ EXCEPTION WHEN OTHERS THEN
 END $$;
 SELECT hang_ms();
 
+-- a server that answers garbage (HTTP) to the wire protocol: an error, no crash
+CREATE SERVER m_garbage FOREIGN DATA WRAPPER mesh_mongodb
+	OPTIONS (host '127.0.0.1', port :'garbage_port', database 'x', timeout_ms '1000');
+SELECT * FROM mesh.execute('m_garbage', '{"ping": 1}');
+
 -- mesh.health: the reachable server answers with its version, the others
 -- are rows with ok = false, within the call's timeout
 SELECT server, kind, ok, version IS NOT NULL AS has_version, error
 	FROM mesh.health(1500) WHERE kind = 'mongodb' ORDER BY server;
-SELECT count(*) AS leaks FROM mesh.health() WHERE error LIKE '%down_pw_value%' OR error LIKE '%mesh_mongo_pw%';
+SELECT count(*) AS leaks FROM mesh.health() WHERE error LIKE '%down_pw_value%' OR error LIKE '%mongo_pw%';
 
 DROP FUNCTION hang_ms();
-DROP SERVER m_auth, m_down, m_hang, m_tls, m_tls_noca CASCADE;
+DROP SERVER m_auth, m_down, m_hang, m_tls, m_tls_noca, m_garbage CASCADE;
