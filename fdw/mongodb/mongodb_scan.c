@@ -205,16 +205,21 @@ qual_pushable(MeshTable *t, MongoLayout *l, MeshQual *q, bool *exact)
 		valtype = get_element_type(valtype);
 	if (!value_type_ok(col->typid, valtype))
 		return false;
-	/* ranges on text compare bytewise remotely: only under the C collation */
-	if (q->op >= MESH_QUAL_LT && q->op <= MESH_QUAL_GE &&
-		(col->typid == TEXTOID || col->typid == VARCHAROID))
+	/*
+	 * Text compares bytewise remotely: equality only under a deterministic
+	 * collation, ranges only under C.
+	 */
+	if (col->typid == TEXTOID || col->typid == VARCHAROID)
 	{
 		Oid			typid,
 					collid;
 		int32		typmod;
 
 		get_atttypetypmodcoll(t->relid, q->attnum, &typid, &typmod, &collid);
-		if (is_text_id(l, col) || !lc_collate_is_c(collid))
+		if (OidIsValid(collid) && !get_collation_isdeterministic(collid))
+			return false;
+		if (q->op >= MESH_QUAL_LT && q->op <= MESH_QUAL_GE &&
+			(is_text_id(l, col) || !lc_collate_is_c(collid)))
 			return false;
 	}
 	if (q->known)

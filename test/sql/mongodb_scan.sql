@@ -84,6 +84,15 @@ SELECT * FROM check_pushed('tag LIKE ''t%''');
 SELECT * FROM check_pushed('depth IS NULL');
 SELECT * FROM check_pushed('at > ''2024-01-10 00:00:00.000001+00''');
 
+-- a nondeterministic collation: equality on text stays local (MongoDB
+-- compares bytes), so 'T1' still finds the 't1' documents
+CREATE COLLATION mongo_ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+CREATE FOREIGN TABLE docs_ci (_id int, tag text COLLATE mongo_ci) SERVER mongo OPTIONS (collection 'scan_docs');
+EXPLAIN (VERBOSE, COSTS OFF) SELECT count(*) FROM docs_ci WHERE tag = 'T1';
+SELECT count(*) FROM docs_ci WHERE tag = 'T1';
+DROP FOREIGN TABLE docs_ci;
+DROP COLLATION mongo_ci;
+
 -- ORDER BY and LIMIT go remote when MongoDB orders as PostgreSQL does:
 -- nulls first ascending, or a column with a pushed comparison
 EXPLAIN (VERBOSE, COSTS OFF) SELECT _id, v FROM docs WHERE v > 100 ORDER BY v DESC LIMIT 3;
