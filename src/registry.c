@@ -15,6 +15,7 @@ extern const MeshConnector mesh_influxdb_connector;
 extern const MeshConnector mesh_prometheus_connector;
 extern const MeshConnector mesh_victoriametrics_connector;
 extern const MeshConnector mesh_mongodb_connector;
+extern const MeshConnector mesh_elasticsearch_connector;
 
 static const MeshConnector *const mesh_connector_list[] = {
 	&mesh_redis_connector,
@@ -24,6 +25,7 @@ static const MeshConnector *const mesh_connector_list[] = {
 	&mesh_prometheus_connector,
 	&mesh_victoriametrics_connector,
 	&mesh_mongodb_connector,
+	&mesh_elasticsearch_connector,
 };
 
 /* All registered connectors; *n receives their number. */
