@@ -135,8 +135,8 @@ mongo_collection(MongoConn *mc, const char *name)
 /* ---------------------------------------------------------------- errors */
 
 /* Server error codes that a retry may cure (shutdown, step-down, network). */
-static bool
-transient_server_code(uint32 code)
+bool
+mongo_transient_code(uint32 code)
 {
 	switch (code)
 	{
@@ -165,7 +165,7 @@ void
 mongo_raise(MongoConn *mc, const bson_error_t *err, const char *what)
 {
 	if (err->domain == MONGOC_ERROR_SERVER_SELECTION || err->domain == MONGOC_ERROR_STREAM ||
-		(err->domain == MONGOC_ERROR_SERVER && transient_server_code(err->code)))
+		(err->domain == MONGOC_ERROR_SERVER && mongo_transient_code(err->code)))
 		ereport(ERROR,
 				(errcode(ERRCODE_CONNECTION_FAILURE),
 				 errmsg("could not reach MongoDB server \"%s\" (%s) during %s",

@@ -45,6 +45,7 @@ typedef struct MongoOwned
 
 /* mongodb.c */
 extern const MeshConnector mesh_mongodb_connector;
+extern bool mongo_transient_code(uint32 code);
 extern MongoOwned *mongo_own(void *ptr, void (*destroy) (void *));
 extern void mongo_release(MongoOwned *owned);
 extern bson_t *mongo_bson_new(void);

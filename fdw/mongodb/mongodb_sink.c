@@ -12,7 +12,8 @@
  * {$in: [...]}}), the updates as replace-upserts by _id, the inserts as
  * inserts (the server's fast path); an insert whose key exists (a replay)
  * fails with a duplicate-key error and is written again as a
- * replace-upsert.  Route option write_mode 'delete_insert' instead deletes every
+ * replace-upsert.  A document the server refuses is a dead letter of its
+ * own (mesh_apply_reject); the rest of the batch lands.  Route option write_mode 'delete_insert' instead deletes every
  * key of the chunk and inserts the new documents (ordered): far fewer
  * operations for servers slow per operation (FerretDB), but a reader may
  * miss a row between the two.  A truncate is deleteMany({}).  Every form
@@ -152,35 +153,40 @@ build_doc(MongoConn *mc, MeshRoute *route, MeshEvent *ev, bson_t *sel, bson_t *d
 }
 
 /*
- * Execute an unordered bulk.  Duplicate-key errors of its inserts
- * (opmap[op] = event index, else -1) are not failures: their event
- * indexes are returned, to be written as replace-upserts.  Any other
- * error ereports with the server's message.
+ * Execute an unordered bulk whose operation op writes the event of index
+ * opmap[op] (an index into apply's events; -1: the deleteMany).  Write
+ * errors are judged one by one: a duplicate key of an insert (insert[op])
+ * is returned in *retry, to be written again as a replace-upsert; a
+ * document the server refuses for good (validation, a key it cannot hold)
+ * is rejected to the dead letters through mesh_apply_reject, the rest of
+ * the bulk being delivered.  Anything else ereports (and is retried).
  */
-static List *
-execute_collecting_duplicates(MongoConn *mc, mongoc_bulk_operation_t *bulk, int *opmap,
-							  int nops, bool delete_insert)
+static void
+execute_judging_items(MongoConn *mc, mongoc_bulk_operation_t *bulk, const int *opmap,
+					  const bool *insert, int nops, List **retry)
 {
 	bson_t		reply;
 	bson_error_t err;
 	bson_iter_t it,
 				errs;
-	List	   *retry = NIL;
-	bool		other = delete_insert;
+	bool		other = false;
+	List	   *rejects = NIL;
+	ListCell   *lc;
 
 	if (mongoc_bulk_operation_execute(bulk, &reply, &err) != 0)
 	{
 		bson_destroy(&reply);
-		return NIL;
+		return;
 	}
 	if (!bson_iter_init_find(&it, &reply, "writeErrors") || !BSON_ITER_HOLDS_ARRAY(&it) ||
-		!bson_iter_recurse(&it, &errs))
+		!bson_iter_recurse(&it, &errs) || bson_iter_init_find(&it, &reply, "writeConcernErrors"))
 		other = true;
 	while (!other && bson_iter_next(&errs))
 	{
 		bson_iter_t e;
 		int			index = -1;
 		int			code = 0;
+		const char *msg = "";
 
 		if (!BSON_ITER_HOLDS_DOCUMENT(&errs) || !bson_iter_recurse(&errs, &e))
 		{
@@ -193,16 +199,27 @@ execute_collecting_duplicates(MongoConn *mc, mongoc_bulk_operation_t *bulk, int 
 				index = (int) bson_iter_as_int64(&e);
 			else if (strcmp(bson_iter_key(&e), "code") == 0)
 				code = (int) bson_iter_as_int64(&e);
+			else if (strcmp(bson_iter_key(&e), "errmsg") == 0 && BSON_ITER_HOLDS_UTF8(&e))
+				msg = bson_iter_utf8(&e, NULL);
 		}
-		if (code != 11000 || index < 0 || index >= nops || opmap[index] < 0)
+		if (index < 0 || index >= nops || opmap[index] < 0 || mongo_transient_code(code))
 			other = true;
+		else if (code == 11000 && insert[index])
+			*retry = lappend_int(*retry, opmap[index]);
 		else
-			retry = lappend_int(retry, opmap[index]);
+			rejects = lappend(rejects, psprintf("%d %s (error %d)", opmap[index], msg, code));
 	}
 	bson_destroy(&reply);
-	if (other || retry == NIL)
+	if (other)
 		mongo_raise(mc, &err, "a replication write");
-	return retry;
+	foreach(lc, rejects)
+	{
+		char	   *r = lfirst(lc);	/* "index message" */
+		char	   *sp = strchr(r, ' ');
+
+		mesh_apply_reject(atoi(r), psprintf("MongoDB server \"%s\" refused the document: %s",
+											mc->servername, sp + 1));
+	}
 }
 
 /* Write events[from, to) (no truncate among them) as one unordered bulk. */
@@ -225,10 +242,11 @@ apply_segment(MongoConn *mc, mongoc_collection_t *coll, MeshRoute *route,
 	int			ndel = 0;
 	int			nops = 0;
 	int		   *opmap = palloc(sizeof(int) * (n + 1));
+	bool	   *insert = palloc0(sizeof(bool) * (n + 1));
+	List	   *retry = NIL;
 	bool		delete_insert = strcmp(route_write_mode(route), "delete_insert") == 0;
 	bson_error_t err;
 	MongoOwned *bulk;
-	List	   *retry;
 	ListCell   *lc;
 
 	if (n == 0)
@@ -252,8 +270,11 @@ apply_segment(MongoConn *mc, mongoc_collection_t *coll, MeshRoute *route,
 			memcmp(kb[i].data, kb[i + 1].data, kb[i].len) != 0)
 			last[kb[i].index] = true;
 
-	/* per key one write, so the order within the bulk does not matter */
-	BSON_APPEND_BOOL(opts, "ordered", false);
+	/*
+	 * per key one write, so the order within the bulk does not matter;
+	 * delete_insert needs its deleteMany first: ordered
+	 */
+	BSON_APPEND_BOOL(opts, "ordered", delete_insert);
 	BSON_APPEND_BOOL(upsert, "upsert", true);
 	bulk = mongo_own(mongoc_collection_create_bulk_operation_with_opts(coll, opts), destroy_bulk);
 	/* deletes (and with delete_insert every key): one deleteMany by _id $in */
@@ -291,33 +312,45 @@ apply_segment(MongoConn *mc, mongoc_collection_t *coll, MeshRoute *route,
 		if (!last[i] || ev->op == 'D')
 			continue;
 		build_doc(mc, route, ev, sel, doc, idkey);
-		if (delete_insert || ev->op == 'I')
-		{
+		insert[nops] = delete_insert || ev->op == 'I';
+		if (insert[nops])
 			ok = mongoc_bulk_operation_insert_with_opts(bulk->ptr, doc, NULL, &err);
-			opmap[nops] = i;	/* an insert may find its key taken: see below */
-		}
 		else
 			ok = mongoc_bulk_operation_replace_one_with_opts(bulk->ptr, sel, doc, upsert, &err);
-		nops++;
+		opmap[nops++] = from + i;
 		if (!ok)
 			mongo_raise(mc, &err, "a replication write");
 	}
-	retry = execute_collecting_duplicates(mc, bulk->ptr, opmap, nops, delete_insert);
+	/*
+	 * An ordered bulk stops at its first error, leaving the rest unwritten:
+	 * then nothing is judged item by item (the batch is retried and split).
+	 */
+	if (delete_insert)
+		mongo_bulk_execute(mc, bulk->ptr, "a replication write");
+	else
+		execute_judging_items(mc, bulk->ptr, opmap, insert, nops, &retry);
 	mongo_release(bulk);
 	if (retry == NIL)
 		return;
 
-	/* inserts whose key existed (a replay, or a row inserted again): replace */
+	/*
+	 * Inserts whose key existed (a replay, a retried batch): replace.  (Any
+	 * other event of a key was dropped above, so the order does not matter.)
+	 */
 	bulk = mongo_own(mongoc_collection_create_bulk_operation_with_opts(coll, opts), destroy_bulk);
+	nops = 0;
 	foreach(lc, retry)
 	{
-		MeshEvent  *ev = &events[from + lfirst_int(lc)];
+		MeshEvent  *ev = &events[lfirst_int(lc)];
 
 		build_doc(mc, route, ev, sel, doc, idkey);
 		if (!mongoc_bulk_operation_replace_one_with_opts(bulk->ptr, sel, doc, upsert, &err))
 			mongo_raise(mc, &err, "a replication write");
+		insert[nops] = false;
+		opmap[nops++] = lfirst_int(lc);
 	}
-	mongo_bulk_execute(mc, bulk->ptr, "a replication write");
+	retry = NIL;
+	execute_judging_items(mc, bulk->ptr, opmap, insert, nops, &retry);
 	mongo_release(bulk);
 }
 
