@@ -22,11 +22,14 @@ ISOLATION = $(basename $(notdir $(wildcard test/specs/*.spec)))
 ISOLATION_OPTS = --inputdir=test --outputdir=test/isolation
 
 PG_CONFIG ?= pg_config
+# mongo-c-driver (fdw/mongodb)
+MONGOC_CFLAGS := $(shell pkg-config --cflags libmongoc-1.0)
+MONGOC_LIBS := $(shell pkg-config --libs libmongoc-1.0)
 EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" mesh.control)
-PG_CPPFLAGS = -Isrc -I$(shell $(PG_CONFIG) --includedir) -DMESH_VERSION='"$(EXTVERSION)"'
+PG_CPPFLAGS = -Isrc -I$(shell $(PG_CONFIG) --includedir) $(MONGOC_CFLAGS) -DMESH_VERSION='"$(EXTVERSION)"'
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
 	-Wno-sign-compare -Wno-cast-function-type
-SHLIB_LINK = -lhiredis -lpq -lcurl -ljansson -lyaml -lmicrohttpd
+SHLIB_LINK = -lhiredis -lpq -lcurl -ljansson -lyaml -lmicrohttpd $(MONGOC_LIBS)
 
 EXTRA_CLEAN = test/results test/regression.diffs test/regression.out test/isolation
 

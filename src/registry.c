@@ -14,6 +14,7 @@ extern const MeshConnector mesh_clickhouse_connector;
 extern const MeshConnector mesh_influxdb_connector;
 extern const MeshConnector mesh_prometheus_connector;
 extern const MeshConnector mesh_victoriametrics_connector;
+extern const MeshConnector mesh_mongodb_connector;
 extern const MeshConnector mesh_elasticsearch_connector;
 extern const MeshConnector mesh_duckdb_connector;
 extern const MeshConnector mesh_neo4j_connector;
@@ -27,6 +28,7 @@ static const MeshConnector *const mesh_connector_list[] = {
 	&mesh_influxdb_connector,
 	&mesh_prometheus_connector,
 	&mesh_victoriametrics_connector,
+	&mesh_mongodb_connector,
 	&mesh_elasticsearch_connector,
 	&mesh_duckdb_connector,
 	&mesh_neo4j_connector,

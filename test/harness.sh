@@ -66,19 +66,22 @@ REDIS_ACL_PASSWORD=meshuser_pw
 . "$TEST_DIR/lib/servers_http.sh"
 # shellcheck source=lib/servers_search.sh
 . "$TEST_DIR/lib/servers_search.sh"
+# shellcheck source=lib/servers_mongodb.sh
+. "$TEST_DIR/lib/servers_mongodb.sh"
 
 # shellcheck source=lib/servers_graph.sh
 . "$TEST_DIR/lib/servers_graph.sh"
 
-# Prometheus scrapes victoria: start it after victoria.
-SERVERS="pg_hub pg_remote redis redis_auth hang influxdb clickhouse victoria prometheus garbage tls $SEARCH_SERVERS qdrant chroma neo4j"
+# Prometheus scrapes victoria: start it after victoria.  mongodb uses the
+# certificate of tls: start it after tls.
+SERVERS="pg_hub pg_remote redis redis_auth hang influxdb clickhouse victoria prometheus garbage tls mongodb $SEARCH_SERVERS qdrant chroma neo4j"
 
 # libmicrohttpd-dev: mesh's metrics endpoint; chromium (and a font for its
 # screenshots): test/checks/status_page.sh loads the status page headless.
 PACKAGES="postgresql-15 postgresql-contrib postgresql-server-dev-15 libhiredis-dev
 redis-server redis-tools libcurl4-openssl-dev libjansson-dev build-essential
 pkg-config python3 make gcc libmicrohttpd-dev chromium fonts-dejavu-core $HTTP_SERVER_PACKAGES
-$SEARCH_SERVER_PACKAGES $GRAPH_SERVER_PACKAGES"
+$SEARCH_SERVER_PACKAGES $GRAPH_SERVER_PACKAGES $MONGODB_PACKAGES"
 
 # PostgreSQL 15 binaries: prefer the versioned pg_config (Debian's
 # /usr/bin/pg_config follows the newest installed major version).
@@ -588,7 +591,7 @@ cmd_env() {
 		MESH_REDIS_AUTH_PORT MESH_HANG_PORT MESH_DOWN_PORT MESH_INFLUX_PORT \
 		MESH_INFLUX_RPC_PORT MESH_CLICKHOUSE_PORT MESH_CLICKHOUSE_TCP_PORT MESH_PROMETHEUS_PORT \
 		MESH_VM_PORT MESH_GARBAGE_PORT MESH_TLS_PORT MESH_TLS_CLIENT_PORT MESH_METRICS_PORT \
-		MESH_OPENSEARCH_PORT MESH_ELASTICSEARCH_PORT \
+		MESH_OPENSEARCH_PORT MESH_ELASTICSEARCH_PORT MESH_MONGO_PORT MESH_MONGO_TLS_PORT \
 		MESH_NEO4J_PORT MESH_CHROMA_PORT MESH_QDRANT_PORT; do
 		printf 'export %s=%q\n' "$v" "${!v}"
 	done
@@ -604,7 +607,7 @@ usage() {
 }
 
 case "${1:-}" in
-install) cmd_install && install_search && install_graph ;;
+install) cmd_install && install_search && install_graph && install_mongodb ;;
 start) cmd_start ;;
 stop) cmd_stop ;;
 restart-redis) cmd_restart_redis ;;
