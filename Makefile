@@ -27,6 +27,7 @@ PG_CPPFLAGS = -Isrc -I$(shell $(PG_CONFIG) --includedir) -DMESH_VERSION='"$(EXTV
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
 	-Wno-sign-compare -Wno-cast-function-type
 SHLIB_LINK = -lhiredis -lpq -lcurl -ljansson -lyaml -lmicrohttpd
+SHLIB_LINK += $(shell pkg-config --libs rdkafka)
 
 EXTRA_CLEAN = test/results test/regression.diffs test/regression.out test/isolation
 

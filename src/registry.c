@@ -14,6 +14,7 @@ extern const MeshConnector mesh_clickhouse_connector;
 extern const MeshConnector mesh_influxdb_connector;
 extern const MeshConnector mesh_prometheus_connector;
 extern const MeshConnector mesh_victoriametrics_connector;
+extern const MeshConnector mesh_kafka_connector;
 
 static const MeshConnector *const mesh_connector_list[] = {
 	&mesh_redis_connector,
@@ -22,6 +23,7 @@ static const MeshConnector *const mesh_connector_list[] = {
 	&mesh_influxdb_connector,
 	&mesh_prometheus_connector,
 	&mesh_victoriametrics_connector,
+	&mesh_kafka_connector,
 };
 
 /* All registered connectors; *n receives their number. */

@@ -64,15 +64,18 @@ REDIS_ACL_PASSWORD=meshuser_pw
 
 # shellcheck source=lib/servers_http.sh
 . "$TEST_DIR/lib/servers_http.sh"
+# shellcheck source=lib/servers_kafka.sh
+. "$TEST_DIR/lib/servers_kafka.sh"
 
 # Prometheus scrapes victoria: start it after victoria.
-SERVERS="pg_hub pg_remote redis redis_auth hang influxdb clickhouse victoria prometheus garbage tls"
+SERVERS="pg_hub pg_remote redis redis_auth hang influxdb clickhouse victoria prometheus garbage tls $KAFKA_SERVERS"
 
 # libmicrohttpd-dev: mesh's metrics endpoint; chromium (and a font for its
 # screenshots): test/checks/status_page.sh loads the status page headless.
 PACKAGES="postgresql-15 postgresql-contrib postgresql-server-dev-15 libhiredis-dev
 redis-server redis-tools libcurl4-openssl-dev libjansson-dev build-essential
-pkg-config python3 make gcc libmicrohttpd-dev chromium fonts-dejavu-core $HTTP_SERVER_PACKAGES"
+pkg-config python3 make gcc libmicrohttpd-dev chromium fonts-dejavu-core $HTTP_SERVER_PACKAGES
+$KAFKA_PACKAGES"
 
 # PostgreSQL 15 binaries: prefer the versioned pg_config (Debian's
 # /usr/bin/pg_config follows the newest installed major version).
@@ -540,7 +543,7 @@ cmd_stop_one() {
 cmd_start_one() {
 	local name=${1:?start-one NAME}
 	case $name in
-	pg_hub | pg_remote) pg_start "$name" "$("port_$name")" ;;
+	pg_hub | pg_remote | pg_hub2) pg_start "$name" "$("port_$name")" ;;
 	redis | redis_auth) redis_start "$name" "$("port_$name")" ;;
 	*)
 		declare -F "run_$name" >/dev/null || die "start-one: cannot start $name on its own"
@@ -581,7 +584,8 @@ cmd_env() {
 	for v in MESH_TEST_DIR MESH_PG_PORT MESH_REMOTE_PG_PORT MESH_REDIS_PORT \
 		MESH_REDIS_AUTH_PORT MESH_HANG_PORT MESH_DOWN_PORT MESH_INFLUX_PORT \
 		MESH_INFLUX_RPC_PORT MESH_CLICKHOUSE_PORT MESH_CLICKHOUSE_TCP_PORT MESH_PROMETHEUS_PORT \
-		MESH_VM_PORT MESH_GARBAGE_PORT MESH_TLS_PORT MESH_TLS_CLIENT_PORT MESH_METRICS_PORT; do
+		MESH_VM_PORT MESH_GARBAGE_PORT MESH_TLS_PORT MESH_TLS_CLIENT_PORT MESH_METRICS_PORT \
+		MESH_KAFKA_PORT MESH_HUB2_PG_PORT; do
 		printf 'export %s=%q\n' "$v" "${!v}"
 	done
 	printf 'export PGHOST=127.0.0.1\n'
@@ -596,7 +600,7 @@ usage() {
 }
 
 case "${1:-}" in
-install) cmd_install ;;
+install) cmd_install && install_kafka ;;
 start) cmd_start ;;
 stop) cmd_stop ;;
 restart-redis) cmd_restart_redis ;;
