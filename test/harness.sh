@@ -543,7 +543,7 @@ cmd_stop_one() {
 cmd_start_one() {
 	local name=${1:?start-one NAME}
 	case $name in
-	pg_hub | pg_remote | pg_hub2) pg_start "$name" "$("port_$name")" ;;
+	pg_hub | pg_remote) pg_start "$name" "$("port_$name")" ;;
 	redis | redis_auth) redis_start "$name" "$("port_$name")" ;;
 	*)
 		declare -F "run_$name" >/dev/null || die "start-one: cannot start $name on its own"

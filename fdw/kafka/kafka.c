@@ -214,6 +214,20 @@ kafka_consumer(KafkaConn *kc, const char *const *extra)
 	return h;
 }
 
+/*
+ * A handle for metadata and admin requests: a consumer (never subscribed),
+ * because a producer's metadata request creates a missing topic when the
+ * broker allows auto-creation.
+ */
+KafkaHandle *
+kafka_admin_handle(KafkaConn *kc)
+{
+	const char *extra[] = {"group.id", "mesh-admin", "enable.auto.commit", "false",
+	"allow.auto.create.topics", "false", NULL};
+
+	return kafka_consumer(kc, extra);
+}
+
 /* Errors worth a retry: the broker is away, busy or electing a leader. */
 static bool
 kafka_err_transient(rd_kafka_resp_err_t err)

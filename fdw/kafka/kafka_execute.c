@@ -272,7 +272,7 @@ List *
 kafka_execute(void *conn, const char *request, Jsonb *params)
 {
 	KafkaConn  *kc = conn;
-	rd_kafka_t *rk = kafka_producer(kc);
+	rd_kafka_t *rk;
 	char	   *copy = pstrdup(request);
 	char	   *words[4] = {NULL, NULL, NULL, NULL};
 	int			n = 0;
@@ -282,6 +282,9 @@ kafka_execute(void *conn, const char *request, Jsonb *params)
 	for (char *w = strtok_r(copy, " \t\r\n", &save); w && n < 4; w = strtok_r(NULL, " \t\r\n", &save))
 		words[n++] = w;
 	initStringInfo(&buf);
+	if (n == 2 && strcmp(words[0], "produce") == 0)
+		return produce(kc, kafka_producer(kc), words[1], params);
+	rk = kafka_admin_handle(kc)->rk;	/* freed with the statement's memory */
 	if (n == 1 && strcmp(words[0], "topics") == 0)
 		return list_topics(kc, rk, NULL);
 	if (n == 2 && strcmp(words[0], "describe") == 0)
@@ -309,8 +312,6 @@ kafka_execute(void *conn, const char *request, Jsonb *params)
 		appendStringInfo(&buf, ",\"existed\":%s}", existed ? "true" : "false");
 		return list_make1(jsonb_from(&buf));
 	}
-	if (n == 2 && strcmp(words[0], "produce") == 0)
-		return produce(kc, rk, words[1], params);
 	ereport(ERROR,
 			(errcode(ERRCODE_SYNTAX_ERROR),
 			 errmsg("unknown Kafka request \"%s\"", request),

@@ -52,6 +52,7 @@ extern rd_kafka_conf_t *kafka_conf(KafkaConn *kc, const char *const *extra);
 extern rd_kafka_t *kafka_producer(KafkaConn *kc);
 extern KafkaHandle *kafka_consumer(KafkaConn *kc, const char *const *extra);
 extern void kafka_handle_close(KafkaHandle *h);
+extern KafkaHandle *kafka_admin_handle(KafkaConn *kc);
 extern void kafka_raise(KafkaConn *kc, rd_kafka_resp_err_t err, const char *what)
 			pg_attribute_noreturn();
 extern int	kafka_partitions(KafkaConn *kc, rd_kafka_t *rk, const char *topic,

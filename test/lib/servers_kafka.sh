@@ -156,6 +156,7 @@ host    all             all             127.0.0.1/32            trust
 HBA
 	pg_start pg_hub2 "$MESH_HUB2_PG_PORT"
 }
+run_pg_hub2() { pg_start pg_hub2 "$MESH_HUB2_PG_PORT"; }
 stop_pg_hub2() { pg_stop pg_hub2; }
 port_pg_hub2() { echo "$MESH_HUB2_PG_PORT"; }
 pid_pg_hub2() { read_pidfile "$MESH_TEST_DIR/pg_hub2/data/postmaster.pid"; }
