@@ -210,6 +210,7 @@ assign_partitions(Subscription *s)
 	char		timeout[32];
 	const char *extra[] = {"group.id", s->group, "enable.auto.commit", "false",
 		"enable.auto.offset.store", "false", "allow.auto.create.topics", "false",
+		"fetch.wait.max.ms", "100",
 	"socket.timeout.ms", timeout, NULL};
 	rd_kafka_topic_partition_list_t *list;
 	rd_kafka_resp_err_t err;

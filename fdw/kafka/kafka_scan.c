@@ -214,7 +214,7 @@ kafka_begin_scan(MeshScan *scan)
 	KafkaConn  *kc = scan->conn;
 	KafkaScanState *st = palloc0(sizeof(KafkaScanState));
 	const char *extra[] = {"enable.auto.commit", "false", "enable.partition.eof", "true",
-	"group.id", "mesh-scan", NULL};
+		"group.id", "mesh-scan", "fetch.wait.max.ms", "10", NULL};
 	int			total;
 	int32	   *parts;
 	int			n;
