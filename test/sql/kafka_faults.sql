@@ -13,7 +13,7 @@ SELECT t->>'deleted' AS deleted FROM mesh.execute('kf', 'delete kf_items') t;
 SELECT * FROM mesh.execute('kf', 'create kf_items');
 CREATE TABLE kf_items (id int PRIMARY KEY, v text);
 INSERT INTO kf_items VALUES (0, 'before');
-SELECT mesh.replicate('kf_items', 'kf', '{}', 'stream');
+SELECT mesh.replicate('kf_items', 'kf', '{}', 'stream') > 0 AS replicated;
 SELECT mesh.wait_for_sync(30000);
 
 -- the broker goes away: the server now points at a port nobody listens on
@@ -62,3 +62,5 @@ SELECT DISTINCT key, value->>'op' AS op, value->'after' AS after
 FROM kf_topic ORDER BY key, op DESC, after;
 SELECT dead, pending, last_error FROM mesh.stats WHERE source = 'kf_items'::regclass;
 SELECT mesh.unreplicate('kf_items', 'kf');
+DROP SERVER kf, kf_hang CASCADE;
+DROP TABLE kf_items;

@@ -35,7 +35,8 @@ SELECT mesh.wait_for_subscription('kb_dst', 100);
 DROP SERVER kb_redis;
 
 -- hub -> topic -> local table (a group of its own per run)
-SELECT mesh.replicate('kb_src', 'ksub', '{"topic": "kb_items"}', 'stream');
+SELECT mesh.replicate('kb_src', 'ksub', '{"topic": "kb_items"}', 'stream') > 0 AS replicated;
+SELECT mesh.wait_for_sync(30000);   -- backfilled (empty): every change below is an event
 SELECT mesh.subscribe('ksub', 'kb_items', 'kb_dst',
 					  jsonb_build_object('group', 'kb-' || txid_current())) > 0 AS subscribed;
 SELECT mesh.subscribe('ksub', 'kb_items', 'kb_dst');
@@ -90,7 +91,8 @@ SELECT server, topic, into_table, applied, errors, last_error FROM mesh.subscrip
 -- with other keys holds only within one partition)
 CREATE TABLE kb_src2 (k text PRIMARY KEY, v int);
 CREATE TABLE kb_dst2 (k text PRIMARY KEY, v int);
-SELECT mesh.replicate('kb_src2', 'ksub', '{"topic": "kb_log"}');
+SELECT mesh.replicate('kb_src2', 'ksub', '{"topic": "kb_log"}') > 0 AS replicated;
+SELECT mesh.wait_for_sync(30000);
 SELECT mesh.subscribe('ksub', 'kb_log', 'kb_dst2', jsonb_build_object('group', 'kb2-' || txid_current())) > 0 AS subscribed;
 INSERT INTO kb_src2 VALUES ('a', 1), ('b', 2);
 TRUNCATE kb_src2;
@@ -122,3 +124,6 @@ SELECT mesh.wait_for_subscription('kb_dst', 100);
 SELECT count(*) FROM mesh.subscriptions;
 SELECT mesh.unreplicate('kb_src', 'ksub');
 SELECT mesh.unreplicate('kb_src2', 'ksub');
+DROP SERVER ksub CASCADE;
+DROP TABLE kb_src, kb_dst, kb_src2, kb_dst2, kb_nopk, kb_applied;
+DROP FUNCTION kb_count();
