@@ -35,3 +35,6 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 $(OBJS): $(wildcard src/*.h)
+
+# Per-backend build steps (e.g. fetching a library a connector dlopens).
+include $(wildcard fdw/*/*.mk)

@@ -407,6 +407,15 @@ typedef struct MeshConnector
 								 struct MeshHttpStream *answer, char ***rows);
 } MeshConnector;
 
+/*
+ * delivery.c: called from apply by a target that accepts or refuses each
+ * event of a request on its own (a bulk API): events[index] (an index into
+ * the events apply was given) was refused for a permanent reason, given in
+ * error; apply then returns normally, the event goes to the dead letters and
+ * the others count as delivered.  Transient failures must still ereport.
+ */
+extern void mesh_apply_reject(int index, const char *error);
+
 /* registry.c */
 extern const MeshConnector *mesh_connector_by_kind(const char *kind);
 extern const MeshConnector *mesh_connector_by_fdw(const char *fdwname);

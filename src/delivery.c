@@ -49,11 +49,37 @@ mesh_error_is_transient(MeshRoute *route, ErrorData *edata)
 	return false;
 }
 
+/* Events refused by the apply call in progress (see mesh_apply_reject). */
+static List *rejected = NIL;
+static MemoryContext rejected_cxt = NULL;
+static int	rejected_n = -1;		/* size of the batch; -1: no apply running */
+
+/*
+ * Called by a connector's apply: events[index] (of the events it was given)
+ * is refused for a permanent reason; the others are delivered.
+ */
+void
+mesh_apply_reject(int index, const char *error)
+{
+	DeadEvent  *d;
+	MemoryContext old;
+
+	if (rejected_n < 0 || index < 0 || index >= rejected_n)
+		elog(ERROR, "mesh_apply_reject called outside apply or with a bad index (%d)", index);
+	old = MemoryContextSwitchTo(rejected_cxt);
+	d = palloc(sizeof(DeadEvent));
+	d->index = index;
+	d->error = pstrdup(error);
+	rejected = lappend(rejected, d);
+	MemoryContextSwitchTo(old);
+}
+
 static void
 apply_range(MeshRoute *route, void **conn, MeshEvent *events, int lo, int hi,
 			ApplyOutcome *out)
 {
 	MemoryContext cxt = CurrentMemoryContext;
+	ListCell   *lc;
 
 	if (out->transient || lo >= hi)
 		return;
@@ -64,13 +90,28 @@ apply_range(MeshRoute *route, void **conn, MeshEvent *events, int lo, int hi,
 			*conn = mesh_get_connection(route->config);
 			mesh_connection_begin_use(route->config);
 		}
+		rejected = NIL;
+		rejected_cxt = cxt;
+		rejected_n = hi - lo;
 		route->config->connector->apply(*conn, route, events + lo, hi - lo);
-		out->delivered += hi - lo;
+		rejected_n = -1;
+		out->delivered += hi - lo - list_length(rejected);
+		foreach(lc, rejected)
+		{
+			DeadEvent  *d = lfirst(lc);
+
+			d->index += lo;
+			out->dead = lappend(out->dead, d);
+			out->error = d->error;
+		}
+		rejected = NIL;
 	}
 	PG_CATCH();
 	{
 		ErrorData  *edata;
 
+		rejected_n = -1;		/* the whole range is retried or split */
+		rejected = NIL;
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
 		FlushErrorState();

@@ -369,9 +369,16 @@ add_final_path(PlannerInfo *root, RelOptInfo *input_rel, RelOptInfo *output_rel,
 		return;
 	rows = limit >= 0 ? Min(input_rel->rows, limit) : input_rel->rows;
 	output_rel->fdw_private = up;
+
+	/*
+	 * One unit below a scan's startup cost: a local Limit over a streamed
+	 * scan also reads only `rows`, but the backend computes and sends past
+	 * them and the abandoned connection cannot be reused.  Pushing always
+	 * wins, also for a LIMIT without ORDER BY.
+	 */
 	add_path(output_rel, (Path *)
 			 create_foreign_upper_path(root, output_rel, root->upper_targets[UPPERREL_FINAL],
-									   rows, 10, 10 + mesh_scan_cost(rows),
+									   rows, 9, 9 + mesh_scan_cost(rows),
 									   up->upper.nsort ? root->sort_pathkeys : NIL, NULL, NIL));
 }
 

@@ -94,6 +94,9 @@ mesh_http_configure(CURL *easy, MeshServerConfig *config, const MeshHttpSetup *s
 	const char *user = mesh_config_get(config, "user", NULL);
 	const char *password = mesh_config_get(config, "password", NULL);
 	const char *token = mesh_config_get(config, "token", NULL);
+	const char *apikey = setup->key_option ?
+		mesh_config_get(config, setup->key_option, NULL) : NULL;
+	const char *scheme = setup->token_scheme ? setup->token_scheme : "Bearer";
 	const char *ca = mesh_config_get(config, "tls_ca_file", NULL);
 	const char *cert = mesh_config_get(config, "tls_cert_file", NULL);
 	const char *key = mesh_config_get(config, "tls_key_file", NULL);
@@ -121,6 +124,18 @@ mesh_http_configure(CURL *easy, MeshServerConfig *config, const MeshHttpSetup *s
 		SET(CURLOPT_SSLKEY, key);
 	if (gzip)
 		SET(CURLOPT_ACCEPT_ENCODING, "");
+	if (apikey && (token || user || password))
+	{
+		snprintf(errbuf, CURL_ERROR_SIZE,
+				 "The user mapping options \"%s\" and \"%s\" exclude each other.",
+				 setup->key_option, token ? "token" : (user ? "user" : "password"));
+		return false;
+	}
+	if (apikey)
+	{
+		token = apikey;
+		scheme = setup->key_scheme;
+	}
 	if (user || password)
 	{
 		SET(CURLOPT_HTTPAUTH, (long) CURLAUTH_BASIC);
@@ -130,8 +145,7 @@ mesh_http_configure(CURL *easy, MeshServerConfig *config, const MeshHttpSetup *s
 	*auth_headers = curl_slist_append(NULL, "Expect:");
 	if (token)
 	{
-		char	   *line = psprintf("Authorization: %s %s",
-									setup->token_scheme ? setup->token_scheme : "Bearer", token);
+		char	   *line = psprintf("Authorization: %s %s", scheme, token);
 
 		*auth_headers = curl_slist_append(*auth_headers, line);
 		memset(line, 0, strlen(line));

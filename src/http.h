@@ -71,6 +71,10 @@ typedef struct MeshHttpSetup
 	const char *kind_label;		/* "InfluxDB": for messages */
 	const char *default_url;
 	const char *token_scheme;	/* "Bearer" (default) or "Token" */
+	const char *key_option;		/* a secret user mapping option of the kind
+								 * (e.g. "api_key") sent instead of the token as
+								 * "Authorization: <key_scheme> <value>", or NULL */
+	const char *key_scheme;		/* e.g. "ApiKey" */
 	const char *version_header; /* response header holding the version, or NULL */
 	const char *ping_path;		/* GET by mesh.health; 2xx means up */
 	char	   *(*ping_version) (const char *body);	/* version from the ping body */

@@ -14,6 +14,8 @@ extern const MeshConnector mesh_clickhouse_connector;
 extern const MeshConnector mesh_influxdb_connector;
 extern const MeshConnector mesh_prometheus_connector;
 extern const MeshConnector mesh_victoriametrics_connector;
+extern const MeshConnector mesh_elasticsearch_connector;
+extern const MeshConnector mesh_duckdb_connector;
 extern const MeshConnector mesh_kafka_connector;
 
 static const MeshConnector *const mesh_connector_list[] = {
@@ -23,6 +25,8 @@ static const MeshConnector *const mesh_connector_list[] = {
 	&mesh_influxdb_connector,
 	&mesh_prometheus_connector,
 	&mesh_victoriametrics_connector,
+	&mesh_elasticsearch_connector,
+	&mesh_duckdb_connector,
 	&mesh_kafka_connector,
 };
 

@@ -6,7 +6,7 @@
 #   test/harness.sh stop            stop every server by its own PID (idempotent)
 #   test/harness.sh restart-redis   stop and start the first Redis on the same port
 #   test/harness.sh stop-one NAME   stop one server; start-one NAME starts it again with its data
-#                                   (pg_hub pg_remote redis redis_auth influxdb clickhouse victoria prometheus garbage)
+#                                   (pg_hub pg_remote redis redis_auth influxdb clickhouse victoria prometheus garbage opensearch elasticsearch7)
 #   test/harness.sh crash-hub       immediate shutdown of the hub, then a start (crash recovery)
 #   test/harness.sh remote-sql SQL  run SQL on the remote PostgreSQL as remote_user (for test setup)
 #   test/harness.sh env             print `export VAR=value` lines for the tests
@@ -64,18 +64,20 @@ REDIS_ACL_PASSWORD=meshuser_pw
 
 # shellcheck source=lib/servers_http.sh
 . "$TEST_DIR/lib/servers_http.sh"
+# shellcheck source=lib/servers_search.sh
+. "$TEST_DIR/lib/servers_search.sh"
 # shellcheck source=lib/servers_kafka.sh
 . "$TEST_DIR/lib/servers_kafka.sh"
 
 # Prometheus scrapes victoria: start it after victoria.
-SERVERS="pg_hub pg_remote redis redis_auth hang influxdb clickhouse victoria prometheus garbage tls $KAFKA_SERVERS"
+SERVERS="pg_hub pg_remote redis redis_auth hang influxdb clickhouse victoria prometheus garbage tls $SEARCH_SERVERS $KAFKA_SERVERS"
 
 # libmicrohttpd-dev: mesh's metrics endpoint; chromium (and a font for its
 # screenshots): test/checks/status_page.sh loads the status page headless.
 PACKAGES="postgresql-15 postgresql-contrib postgresql-server-dev-15 libhiredis-dev
 redis-server redis-tools libcurl4-openssl-dev libjansson-dev build-essential
 pkg-config python3 make gcc libmicrohttpd-dev chromium fonts-dejavu-core $HTTP_SERVER_PACKAGES
-$KAFKA_PACKAGES"
+$SEARCH_SERVER_PACKAGES $KAFKA_PACKAGES"
 
 # PostgreSQL 15 binaries: prefer the versioned pg_config (Debian's
 # /usr/bin/pg_config follows the newest installed major version).
@@ -585,7 +587,7 @@ cmd_env() {
 		MESH_REDIS_AUTH_PORT MESH_HANG_PORT MESH_DOWN_PORT MESH_INFLUX_PORT \
 		MESH_INFLUX_RPC_PORT MESH_CLICKHOUSE_PORT MESH_CLICKHOUSE_TCP_PORT MESH_PROMETHEUS_PORT \
 		MESH_VM_PORT MESH_GARBAGE_PORT MESH_TLS_PORT MESH_TLS_CLIENT_PORT MESH_METRICS_PORT \
-		MESH_KAFKA_PORT MESH_HUB2_PG_PORT; do
+		MESH_OPENSEARCH_PORT MESH_ELASTICSEARCH_PORT MESH_KAFKA_PORT MESH_HUB2_PG_PORT; do
 		printf 'export %s=%q\n' "$v" "${!v}"
 	done
 	printf 'export PGHOST=127.0.0.1\n'
@@ -600,7 +602,7 @@ usage() {
 }
 
 case "${1:-}" in
-install) cmd_install && install_kafka ;;
+install) cmd_install && install_search && install_kafka ;;
 start) cmd_start ;;
 stop) cmd_stop ;;
 restart-redis) cmd_restart_redis ;;

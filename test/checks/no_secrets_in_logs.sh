@@ -9,7 +9,7 @@ set -euo pipefail
 
 name=no_secrets_in_logs
 dir=${MESH_TEST_DIR:-/tmp/mesh-test}
-secrets="remote_secret_pw redis_secret_pw meshuser_pw mesh_ch_pw"
+secrets="remote_secret_pw redis_secret_pw meshuser_pw mesh_ch_pw mesh_es_api_key_secret"
 
 shopt -s nullglob
 logs=("$dir"/*/*.log "$dir"/pg_hub/data/log/*)

@@ -137,6 +137,8 @@ EXPLAIN (VERBOSE, COSTS OFF) SELECT id FROM readings ORDER BY sensor, id LIMIT 3
 EXPLAIN (VERBOSE, COSTS OFF) SELECT id FROM readings ORDER BY sensor COLLATE "C", id LIMIT 3;
 EXPLAIN (VERBOSE, COSTS OFF) SELECT id FROM readings WHERE v + 1 > 2 LIMIT 3;
 EXPLAIN (VERBOSE, COSTS OFF) SELECT id FROM readings LIMIT 3 OFFSET 2;
+-- a LIMIT without ORDER BY is sent too (the backend stops by itself)
+EXPLAIN (VERBOSE, COSTS OFF) SELECT id FROM readings LIMIT 3;
 SELECT id FROM readings ORDER BY id LIMIT 3 OFFSET 2;
 
 -- aggregates with GROUP BY and date_bin buckets, computed remotely as

@@ -63,6 +63,7 @@ FROM mesh.execute('ifx', 'SELECT "usage"::field, "n"::field, "ok"::field, "note"
 -- ORDER BY time and LIMIT/OFFSET are sent
 EXPLAIN (VERBOSE, COSTS OFF) SELECT time, n FROM cpu ORDER BY time DESC LIMIT 3 OFFSET 1;
 SELECT time, n FROM cpu ORDER BY time DESC LIMIT 3 OFFSET 1;
+EXPLAIN (VERBOSE, COSTS OFF) SELECT n FROM cpu WHERE host = 'h2' LIMIT 2;
 SELECT count(*) FROM (SELECT n FROM cpu WHERE host = 'h2' LIMIT 2) s;
 -- ORDER BY a field is done locally
 EXPLAIN (VERBOSE, COSTS OFF) SELECT n FROM cpu ORDER BY n LIMIT 2;
