@@ -30,6 +30,7 @@ PG_CPPFLAGS = -Isrc -I$(shell $(PG_CONFIG) --includedir) $(MONGOC_CFLAGS) -DMESH
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
 	-Wno-sign-compare -Wno-cast-function-type
 SHLIB_LINK = -lhiredis -lpq -lcurl -ljansson -lyaml -lmicrohttpd $(MONGOC_LIBS)
+SHLIB_LINK += $(shell pkg-config --libs rdkafka)
 
 EXTRA_CLEAN = test/results test/regression.diffs test/regression.out test/isolation
 

@@ -304,6 +304,8 @@ typedef struct MeshEvent
 	int64		id;
 	char		op;
 	char	  **values;			/* ncolumns values; for 'D' only the key columns */
+	int64		xid;			/* capturing transaction; 0 for a backfill row */
+	int64		captured_at;	/* TimestampTz of the capture; 0 for a backfill row */
 } MeshEvent;
 
 typedef enum MeshErrorClass

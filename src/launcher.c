@@ -8,7 +8,8 @@
  * worker starts one route worker per active route, restarts any that died
  * (counted for the metrics endpoint), truncates event-log generations every
  * route has delivered, and, while mesh.metrics_port is set, publishes its
- * routes' figures and backends' health (metrics_collect.c).
+ * routes' figures and backends' health (metrics_collect.c).  It also starts
+ * one worker per Kafka subscription (subscribe.c).
  */
 #include "postgres.h"
 
@@ -35,6 +36,7 @@
 #include "mesh.h"
 #include "mesh_util.h"
 #include "metrics.h"
+#include "subscribe.h"
 
 PGDLLEXPORT void mesh_launcher_main(Datum arg);
 PGDLLEXPORT void mesh_database_worker_main(Datum arg);
@@ -301,6 +303,7 @@ mesh_database_worker_main(Datum arg)
 			proc_exit(0);
 		}
 		ensure_route_workers();
+		mesh_ensure_subscription_workers();
 		mesh_metrics_collect();
 		if (TimestampDifferenceExceeds(last_prune, GetCurrentTimestamp(), RETENTION_EVERY_MS))
 		{

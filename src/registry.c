@@ -20,6 +20,7 @@ extern const MeshConnector mesh_duckdb_connector;
 extern const MeshConnector mesh_neo4j_connector;
 extern const MeshConnector mesh_qdrant_connector;
 extern const MeshConnector mesh_chroma_connector;
+extern const MeshConnector mesh_kafka_connector;
 
 static const MeshConnector *const mesh_connector_list[] = {
 	&mesh_redis_connector,
@@ -34,6 +35,7 @@ static const MeshConnector *const mesh_connector_list[] = {
 	&mesh_neo4j_connector,
 	&mesh_qdrant_connector,
 	&mesh_chroma_connector,
+	&mesh_kafka_connector,
 };
 
 /* All registered connectors; *n receives their number. */

@@ -256,7 +256,7 @@ read_chunk(MeshRoute *route, Cursor *cur, MeshEvent **events, TimestampTz *last_
 	values[3] = CStringGetTextDatum(cur->batch_snap);
 	values[4] = CStringGetTextDatum(cur->done_snap);
 	values[5] = Int32GetDatum(mesh_batch_size);
-	SPI_execute_with_args("SELECT id, op, key, row, captured_at FROM mesh.event_log"
+	SPI_execute_with_args("SELECT id, op, key, row, captured_at, xid::text::bigint FROM mesh.event_log"
 						  " WHERE source = $1 AND id > $2 AND id <= $3"
 						  " AND pg_visible_in_snapshot(xid, $4::pg_snapshot)"
 						  " AND NOT pg_visible_in_snapshot(xid, $5::pg_snapshot)"
@@ -280,6 +280,8 @@ read_chunk(MeshRoute *route, Cursor *cur, MeshEvent **events, TimestampTz *last_
 						  knull ? NULL : DatumGetJsonbP(key),
 						  rnull ? NULL : DatumGetJsonbP(row), &(*events)[i]);
 		*last_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 5, &isnull));
+		(*events)[i].captured_at = *last_at;
+		(*events)[i].xid = DatumGetInt64(SPI_getbinval(tup, desc, 6, &isnull));
 		MemoryContextSwitchTo(old);
 	}
 	return n;

@@ -72,16 +72,19 @@ REDIS_ACL_PASSWORD=meshuser_pw
 # shellcheck source=lib/servers_graph.sh
 . "$TEST_DIR/lib/servers_graph.sh"
 
+# shellcheck source=lib/servers_kafka.sh
+. "$TEST_DIR/lib/servers_kafka.sh"
+
 # Prometheus scrapes victoria: start it after victoria.  mongodb uses the
 # certificate of tls: start it after tls.
-SERVERS="pg_hub pg_remote redis redis_auth hang influxdb clickhouse victoria prometheus garbage tls mongodb $SEARCH_SERVERS qdrant chroma neo4j"
+SERVERS="pg_hub pg_remote redis redis_auth hang influxdb clickhouse victoria prometheus garbage tls mongodb $SEARCH_SERVERS qdrant chroma neo4j $KAFKA_SERVERS"
 
 # libmicrohttpd-dev: mesh's metrics endpoint; chromium (and a font for its
 # screenshots): test/checks/status_page.sh loads the status page headless.
 PACKAGES="postgresql-15 postgresql-contrib postgresql-server-dev-15 libhiredis-dev
 redis-server redis-tools libcurl4-openssl-dev libjansson-dev build-essential
 pkg-config python3 make gcc libmicrohttpd-dev chromium fonts-dejavu-core $HTTP_SERVER_PACKAGES
-$SEARCH_SERVER_PACKAGES $GRAPH_SERVER_PACKAGES $MONGODB_PACKAGES"
+$SEARCH_SERVER_PACKAGES $GRAPH_SERVER_PACKAGES $MONGODB_PACKAGES $KAFKA_PACKAGES"
 
 # PostgreSQL 15 binaries: prefer the versioned pg_config (Debian's
 # /usr/bin/pg_config follows the newest installed major version).
@@ -505,7 +508,7 @@ cmd_install_extras() {
 	pids[chroma]=$!
 	(install_mongodb) >"$dir/mongodb.log" 2>&1 &
 	pids[mongodb]=$!
-	(install_search && install_neo4j) >"$dir/maven.log" 2>&1 &
+	(install_search && install_neo4j && install_kafka) >"$dir/maven.log" 2>&1 &
 	pids[maven]=$!
 	for part in maven chroma mongodb; do
 		pid=${pids[$part]}
@@ -619,7 +622,7 @@ cmd_env() {
 		MESH_INFLUX_RPC_PORT MESH_CLICKHOUSE_PORT MESH_CLICKHOUSE_TCP_PORT MESH_PROMETHEUS_PORT \
 		MESH_VM_PORT MESH_GARBAGE_PORT MESH_TLS_PORT MESH_TLS_CLIENT_PORT MESH_METRICS_PORT \
 		MESH_OPENSEARCH_PORT MESH_ELASTICSEARCH_PORT MESH_MONGO_PORT MESH_MONGO_TLS_PORT \
-		MESH_NEO4J_PORT MESH_CHROMA_PORT MESH_QDRANT_PORT; do
+		MESH_NEO4J_PORT MESH_CHROMA_PORT MESH_QDRANT_PORT MESH_KAFKA_PORT MESH_HUB2_PG_PORT; do
 		printf 'export %s=%q\n' "$v" "${!v}"
 	done
 	printf 'export PGHOST=127.0.0.1\n'

@@ -1,0 +1,145 @@
+
+-- mesh_kafka: Kafka through librdkafka (fdw/kafka).
+CREATE FUNCTION mesh.kafka_validator(text[], oid) RETURNS void
+	AS 'MODULE_PATHNAME', 'mesh_fdw_validator' LANGUAGE C STRICT;
+CREATE FOREIGN DATA WRAPPER mesh_kafka
+	HANDLER mesh.fdw_handler VALIDATOR mesh.kafka_validator;
+
+-- Subscriptions (src/subscribe.c, src/subscribe_worker.c): a worker per
+-- subscription consumes a topic of mesh envelopes into a local table.
+CREATE TABLE mesh.subscription (
+	id bigserial PRIMARY KEY,
+	server name NOT NULL,
+	topic text NOT NULL,
+	into_table regclass NOT NULL,
+	group_id text NOT NULL,
+	options jsonb NOT NULL DEFAULT '{}',
+	owner oid NOT NULL,
+	created_at timestamptz NOT NULL DEFAULT now(),
+	last_error text,
+	last_error_at timestamptz,
+	UNIQUE (server, topic, into_table)
+);
+-- The next offset to apply per partition, moved in the transaction that
+-- applied the messages before it (so a restart neither skips nor re-applies).
+CREATE TABLE mesh.subscription_offset (
+	subscription bigint NOT NULL REFERENCES mesh.subscription ON DELETE CASCADE,
+	partition integer NOT NULL,
+	next_offset bigint NOT NULL,
+	applied bigint NOT NULL DEFAULT 0,
+	updated_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (subscription, partition)
+);
+-- Messages that could not be applied (malformed JSON, not an envelope, a
+-- value the table refuses): the stream goes on past them.
+CREATE TABLE mesh.subscription_error (
+	subscription bigint NOT NULL REFERENCES mesh.subscription ON DELETE CASCADE,
+	partition integer NOT NULL,
+	"offset" bigint NOT NULL,
+	key text,
+	value text,
+	error text NOT NULL,
+	failed_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (subscription, partition, "offset")
+);
+REVOKE ALL ON mesh.subscription, mesh.subscription_offset, mesh.subscription_error FROM PUBLIC;
+
+CREATE VIEW mesh.subscriptions WITH (security_barrier) AS
+	SELECT s.id, s.server, s.topic, s.into_table, s.group_id, s.options,
+		   (SELECT COALESCE(sum(o.applied), 0) FROM mesh.subscription_offset o
+			WHERE o.subscription = s.id) AS applied,
+		   (SELECT count(*) FROM mesh.subscription_error e WHERE e.subscription = s.id) AS errors,
+		   s.last_error, s.last_error_at, s.created_at
+	FROM mesh.subscription s
+	WHERE pg_has_role(mesh._caller(), s.owner, 'USAGE');
+CREATE VIEW mesh.subscription_errors WITH (security_barrier) AS
+	SELECT s.server, s.topic, s.into_table, e.partition, e."offset", e.key, e.value,
+		   e.error, e.failed_at
+	FROM mesh.subscription_error e JOIN mesh.subscription s ON s.id = e.subscription
+	WHERE pg_has_role(mesh._caller(), s.owner, 'USAGE');
+GRANT SELECT ON mesh.subscriptions, mesh.subscription_errors TO PUBLIC;
+
+-- mesh.subscribe: apply the envelopes of a Kafka topic to a local table
+-- (upsert by primary key for c/u/r, delete for d, truncate for t).
+-- Options: group (consumer group, default mesh-<database>-<table>),
+-- start ('earliest' (default) or 'latest': where a new group begins).
+CREATE FUNCTION mesh.subscribe(server name, topic text, "into" regclass,
+							   options jsonb DEFAULT '{}')
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+DECLARE
+	sub_id bigint;
+	k text;
+	opts jsonb := COALESCE(options, '{}');
+BEGIN
+	PERFORM mesh._check_access("into", server);
+	IF (SELECT w.fdwname FROM pg_foreign_server s JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw
+		WHERE s.srvname = subscribe.server) IS DISTINCT FROM 'mesh_kafka' THEN
+		RAISE EXCEPTION 'server "%" is not a Kafka server', server USING ERRCODE = 'wrong_object_type',
+			HINT = 'Subscribe to a server of the mesh_kafka foreign data wrapper.';
+	END IF;
+	IF topic IS NULL OR topic !~ '^[A-Za-z0-9._-]{1,249}$' THEN
+		RAISE EXCEPTION 'invalid Kafka topic name "%"', topic USING ERRCODE = 'invalid_parameter_value',
+			DETAIL = 'A topic name has 1 to 249 characters among ASCII letters, digits, ''.'', ''_'' and ''-''.';
+	END IF;
+	IF (SELECT relkind FROM pg_class WHERE oid = "into") NOT IN ('r', 'p') THEN
+		RAISE EXCEPTION '"%" is not a table', "into" USING ERRCODE = 'wrong_object_type';
+	END IF;
+	IF mesh._primary_key("into") IS NULL THEN
+		RAISE EXCEPTION 'table % has no primary key', "into"
+			USING ERRCODE = 'invalid_table_definition',
+				  HINT = 'Envelopes are applied by primary key: add one with ALTER TABLE ... ADD PRIMARY KEY.';
+	END IF;
+	IF jsonb_typeof(opts) <> 'object' THEN
+		RAISE EXCEPTION 'subscription options must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	FOR k IN SELECT jsonb_object_keys(opts) LOOP
+		IF k NOT IN ('group', 'start') THEN
+			RAISE EXCEPTION 'unknown subscription option "%"', k USING ERRCODE = 'invalid_parameter_value',
+				HINT = 'Valid options: group, start.';
+		END IF;
+	END LOOP;
+	IF opts ? 'start' AND opts->>'start' NOT IN ('earliest', 'latest') THEN
+		RAISE EXCEPTION 'invalid value "%" for subscription option "start"', opts->>'start'
+			USING ERRCODE = 'invalid_parameter_value', DETAIL = 'Allowed values: earliest, latest.';
+	END IF;
+	IF opts ? 'group' AND COALESCE(opts->>'group', '') = '' THEN
+		RAISE EXCEPTION 'subscription option "group" must be a non-empty string'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF EXISTS (SELECT 1 FROM mesh.subscription s WHERE s.server = subscribe.server
+			   AND s.topic = subscribe.topic AND s.into_table = "into") THEN
+		RAISE EXCEPTION 'table % already subscribes to topic "%" of "%"', "into", topic, server
+			USING ERRCODE = 'duplicate_object';
+	END IF;
+	INSERT INTO mesh.subscription (server, topic, into_table, group_id, options, owner)
+		VALUES (server, topic, "into",
+				COALESCE(opts->>'group', format('mesh-%s-%s', current_database(), "into"::text)),
+				opts, mesh._caller())
+		RETURNING id INTO sub_id;
+	PERFORM mesh._wake();
+	RETURN sub_id;
+END $$;
+
+-- mesh.unsubscribe: stop consuming; the table keeps its rows, the consumer
+-- group keeps its committed offsets.
+CREATE FUNCTION mesh.unsubscribe(server name, topic text, "into" regclass)
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+BEGIN
+	PERFORM mesh._check_access("into", server);
+	DELETE FROM mesh.subscription s WHERE s.server = unsubscribe.server
+		AND s.topic = unsubscribe.topic AND s.into_table = "into";
+	IF NOT FOUND THEN
+		RETURN false;
+	END IF;
+	PERFORM mesh._wake();
+	RETURN true;
+END $$;
+
+-- mesh.wait_for_subscription: true once every subscription into the table
+-- has applied (or dead-lettered) every message below the high watermarks
+-- its topic had at the call.
+CREATE FUNCTION mesh.wait_for_subscription("into" regclass, timeout_ms integer DEFAULT 30000)
+RETURNS boolean
+	AS 'MODULE_PATHNAME', 'mesh_wait_for_subscription' LANGUAGE C VOLATILE;
