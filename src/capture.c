@@ -151,6 +151,7 @@ row_jsonb(TupleDesc desc, Datum *values, bool *nulls, char **texts, int nkeys,
 
 		if (att->attisdropped)
 			continue;
+		memset(&v, 0, sizeof(v));	/* no uninitialised bytes reach the WAL */
 		v.type = jbvString;
 		v.val.string.val = NameStr(att->attname);
 		v.val.string.len = strlen(NameStr(att->attname));

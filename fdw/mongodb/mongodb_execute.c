@@ -278,14 +278,15 @@ mongo_execute(void *conn, const char *request, Jsonb *params)
 	else
 	{
 		bson_t	   *wrap = parse_json(request, "command");
-		bson_t	   *reply = bson_new();
+		bson_t		reply_buf;	/* initialised by the command, always */
+		bson_t	   *reply;
+		bool		ok;
 		bson_t		cmdbuf;
 		bson_t	   *cmd = &cmdbuf;
 		bson_iter_t it;
 		uint32		len;
 		const uint8 *data;
 
-		mongo_own(reply, (void (*) (void *)) bson_destroy);
 		if (!bson_iter_init_find(&it, wrap, "v") || !BSON_ITER_HOLDS_DOCUMENT(&it))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -297,7 +298,11 @@ mongo_execute(void *conn, const char *request, Jsonb *params)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("empty MongoDB command"),
 					 errhint("Pass a command document such as '{\"ping\": 1}'.")));
-		if (!mongoc_client_command_simple(mc->client, database, cmd, NULL, reply, &err))
+		ok = mongoc_client_command_simple(mc->client, database, cmd, NULL, &reply_buf, &err);
+		reply = bson_copy(&reply_buf);	/* on the heap, owned by this context */
+		bson_destroy(&reply_buf);
+		mongo_own(reply, (void (*) (void *)) bson_destroy);
+		if (!ok)
 			mongo_raise(mc, &err, psprintf("the command \"%s\"",
 										   bson_iter_init(&it, cmd) && bson_iter_next(&it) ?
 										   bson_iter_key(&it) : "?"));
