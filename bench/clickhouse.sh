@@ -64,23 +64,6 @@ SELECT count(*) FROM bench_ch_scan WHERE id = 0;
 $1;
 EOF
 }
-# measure VAR CMD...: run CMD (prints seconds), keep the time and the other-work share
-declare -A times oth
-measure() {
-	local name=$1 c0 c1 n0 n1 t o
-	shift
-	c0=$(other_cpu_ticks)
-	n0=$(now_ns)
-	t=$("$@")
-	n1=$(now_ns)
-	c1=$(other_cpu_ticks)
-	o=$(other_cpu_pct "$c0" "$c1" "$(secs "$n0" "$n1")")
-	times[$name]="${times[$name]:-} $t"
-	oth[$name]="${oth[$name]:-} $o"
-	blog "$name: $(printf '%.3f' "$t") s [other work $o%]"
-}
-median_of() { set -- $(clean_median "${times[$1]}" "${oth[$1]}"); echo "$1"; }
-other_max() { echo "${oth[$1]} ${oth[$2]}" | tr ' ' '\n' | grep . | stat_max; }
 
 cleanup() {
 	chq "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1 || true

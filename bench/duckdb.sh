@@ -32,8 +32,7 @@ PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 LIB="$("$PG_CONFIG" --pkglibdir)/libduckdb.so"
 COPY_BIN="$BENCH_WORK/duckdb_copy"
 
-declare -A times
-median_of() { echo "${times[$1]}" | tr ' ' '\n' | grep . | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+median_of() { median "${times[$1]}"; }  # every repetition counts here
 # psql_secs QUERY: psql's \timing of QUERY, in seconds
 psql_secs() {
 	printf '\\timing on\n%s;\n' "$1" | bsql -At | awk '/^Time: / { t = $2 / 1000 } END { printf "%.6f\n", t }'

@@ -38,22 +38,6 @@ ES_URL="http://127.0.0.1:$MESH_OPENSEARCH_PORT"
 esq() { curl -sS --fail-with-body -X "$1" -H 'Content-Type: application/json' "$ES_URL$2" ${3:+--data-binary "$3"}; }
 es_count() { esq POST "/$1/_refresh" >/dev/null; esq GET "/$1/_count" | sed 's/.*"count":\([0-9]*\).*/\1/'; }
 
-declare -A times oth
-measure() {
-	local name=$1 c0 c1 n0 n1 t o
-	shift
-	c0=$(other_cpu_ticks)
-	n0=$(now_ns)
-	t=$("$@")
-	n1=$(now_ns)
-	c1=$(other_cpu_ticks)
-	o=$(other_cpu_pct "$c0" "$c1" "$(secs "$n0" "$n1")")
-	times[$name]="${times[$name]:-} $t"
-	oth[$name]="${oth[$name]:-} $o"
-	blog "$name: $(printf '%.3f' "$t") s [other work $o%]"
-}
-median_of() { set -- $(clean_median "${times[$1]}" "${oth[$1]}"); echo "$1"; }
-other_max() { echo "${oth[$1]} ${oth[$2]}" | tr ' ' '\n' | grep . | stat_max; }
 
 cleanup() {
 	esq DELETE "/es_bench_fan,es_bench_base?ignore_unavailable=true" >/dev/null 2>&1 || true

@@ -68,7 +68,7 @@ expected="hb_clickhouse=true hb_hang_http=false hb_hang_redis=false hb_influxdb=
 [ "$(echo "$out" | head -n 1)" = "$expected" ] || bdie "unexpected health: $(echo "$out" | head -n 1) (expected $expected)"
 secs_list=$(echo "$out" | awk '/^Time: / { printf "%.4f\n", $2 / 1000 }')
 echo "runs (s): $(echo $secs_list)"
-med=$(echo "$secs_list" | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }')
+med=$(median "$secs_list")
 r=$(ratio "$med" "$(awk -v t="$T" 'BEGIN { print t / 1000 }')" 3)
 status=$(awk -v r="$r" -v t="$TARGET" 'BEGIN { print (r <= t) ? "met" : "missed" }')
 echo "median $med s for timeout $T ms: ratio $r (target <= $TARGET): $status"

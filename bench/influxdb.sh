@@ -95,44 +95,12 @@ run_baseline() {
 	echo $(((t1 - t0) / 1000000))
 }
 
-run_mesh() {
-	local t0 t1 t2 synced rid
-	bsql >/dev/null <<SQL
-SET client_min_messages = warning;
-SELECT mesh.unreplicate('fan_src', 'bench_influx');
-TRUNCATE fan_src;
-SQL
+influx_clear_fan() {
 	influxql "DROP MEASUREMENT fan" >/dev/null 2>&1 || true
-	bsql >/dev/null <<SQL
-SELECT mesh.replicate('fan_src', 'bench_influx', '{"tags": "sensor", "measurement": "fan"}');
-SELECT mesh.wait_for_sync(60000);
-SELECT mesh.pause('fan_src', 'bench_influx');
-COPY fan_src FROM '$csv' WITH (FORMAT csv);
-CHECKPOINT;
-SQL
-	rid=$(bsql -At -c "SELECT id FROM mesh.routes WHERE target = 'bench_influx'")
-	t0=$(now_ns)
-	bsql -c "SELECT mesh.resume('fan_src', 'bench_influx')" >/dev/null
-	# delivered: no batch under way and the COPY's transaction (the newest
-	# event's) done; polled every 20 ms with a primary-key lookup of the
-	# route's cursor
-	bsql >/dev/null <<SQL
-DO \$\$
-DECLARE
-	x xid8 := (SELECT xid FROM mesh.event_log WHERE source = 'fan_src'::regclass ORDER BY id DESC LIMIT 1);
-BEGIN
-	FOR i IN 1..45000 LOOP
-		EXIT WHEN (SELECT c.batch_snap IS NULL AND pg_visible_in_snapshot(x, c.done_snap)
-				   FROM mesh.route_cursor c WHERE c.route_id = $rid);
-		PERFORM pg_sleep(0.02);
-	END LOOP;
-END \$\$;
-SQL
-	t1=$(now_ns)
-	synced=$(bsql -At -c "SELECT mesh.wait_for_sync(900000)")
-	t2=$(now_ns)
-	[ "$synced" = t ] || bdie "fan-out did not finish within 900 s"
-	echo "$(((t1 - t0) / 1000000)) $(((t2 - t1) / 1000000))"
+}
+run_mesh() {
+	bench_backlog fan_src bench_influx '{"tags": "sensor", "measurement": "fan"}' "$csv" influx_clear_fan
+	bench_deliver fan_src bench_influx 900
 }
 
 bench_warn_if_busy

@@ -105,7 +105,6 @@ SQL
 	base_times="$base_times $b"
 	blog "rep $r: ProducerPerformance $rps records/s = $b s ($out)"
 done
-median() { echo "$1" | tr ' ' '\n' | grep . | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 m=$(median "$mesh_times")
 b=$(median "$base_times")
 r=$(ratio "$b" "$m" 2)

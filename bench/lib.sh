@@ -348,3 +348,78 @@ other_cpu_report() {
 
 # meets VALUE TARGET: "met" if VALUE >= TARGET, else "MISSED"
 meets() { awk -v v="$1" -v t="$2" 'BEGIN { print (v + 0 >= t + 0) ? "met" : "MISSED" }'; }
+
+# ---- repeated measurements
+# measure NAME CMD...: run CMD (it prints seconds); keep the time and the
+# other-work share of the CPUs under NAME.  median_of NAME: the median of
+# NAME's undisturbed times (clean_median).  other_max A B: the largest
+# other-work share of A's and B's measurements.
+declare -A times oth
+measure() {
+	local name=$1 c0 c1 n0 n1 t o
+	shift
+	c0=$(other_cpu_ticks)
+	n0=$(now_ns)
+	t=$("$@")
+	n1=$(now_ns)
+	c1=$(other_cpu_ticks)
+	o=$(other_cpu_pct "$c0" "$c1" "$(secs "$n0" "$n1")")
+	times[$name]="${times[$name]:-} $t"
+	oth[$name]="${oth[$name]:-} $o"
+	blog "$name: $(printf '%.3f' "$t") s [other work $o%]"
+}
+median_of() { set -- $(clean_median "${times[$1]}" "${oth[$1]}"); echo "$1"; }
+other_max() { echo "${oth[$1]} ${oth[$2]}" | tr ' ' '\n' | grep . | stat_max; }
+
+# median "V1 V2 ...": the median of the values (newline-separated also)
+median() { echo "$1" | tr ' ' '\n' | grep . | stat_median; }
+
+# ---- fan-out of a backlog
+# bench_backlog SOURCE TARGET OPTIONS CSV CLEAR: a fresh route from table
+# SOURCE to server TARGET (route options OPTIONS, jsonb text), paused, with
+# the rows of CSV (a file the hub reads) as its backlog; CLEAR (a command)
+# empties the target before the route is made.
+bench_backlog() {
+	local source=$1 target=$2 options=$3 csv=$4 clear=$5
+	bsql >/dev/null <<SQL
+SET client_min_messages = warning;
+SELECT mesh.unreplicate('$source', '$target');
+TRUNCATE $source;
+SQL
+	$clear
+	bsql >/dev/null <<SQL
+SELECT mesh.replicate('$source', '$target', '$options');
+SELECT mesh.wait_for_sync(60000);
+SELECT mesh.pause('$source', '$target');
+COPY $source FROM '$csv' WITH (FORMAT csv);
+CHECKPOINT;
+SQL
+}
+
+# bench_deliver SOURCE TARGET TIMEOUT_S: resume the route and print "MS
+# CONFIRM_MS": the milliseconds until no batch is under way and the newest
+# event's transaction is done (the route's cursor, a primary-key lookup
+# polled every 20 ms), then those of a confirming mesh.wait_for_sync.
+bench_deliver() {
+	local source=$1 target=$2 timeout=$3 rid t0 t1 t2 synced
+	rid=$(bsql -At -c "SELECT id FROM mesh.routes WHERE source = '$source'::regclass AND target = '$target'")
+	t0=$(now_ns)
+	bsql -c "SELECT mesh.resume('$source', '$target')" >/dev/null
+	bsql >/dev/null <<SQL
+DO \$\$
+DECLARE
+	x xid8 := (SELECT xid FROM mesh.event_log WHERE source = '$source'::regclass ORDER BY id DESC LIMIT 1);
+BEGIN
+	FOR i IN 1..$((timeout * 50)) LOOP
+		EXIT WHEN (SELECT c.batch_snap IS NULL AND pg_visible_in_snapshot(x, c.done_snap)
+				   FROM mesh.route_cursor c WHERE c.route_id = $rid);
+		PERFORM pg_sleep(0.02);
+	END LOOP;
+END \$\$;
+SQL
+	t1=$(now_ns)
+	synced=$(bsql -At -c "SELECT mesh.wait_for_sync($((timeout * 1000)))")
+	t2=$(now_ns)
+	[ "$synced" = t ] || bdie "fan-out did not finish within $timeout s"
+	echo "$(((t1 - t0) / 1000000)) $(((t2 - t1) / 1000000))"
+}

@@ -90,41 +90,12 @@ run_baseline() {
 	echo $(((t1 - t0) / 1000000))
 }
 
-run_mesh() {
-	local t0 t1 t2 synced rid
-	bsql >/dev/null <<SQL
-SET client_min_messages = warning;
-SELECT mesh.unreplicate('fan_src', 'bench_mongo');
-TRUNCATE fan_src;
-SQL
+mongo_clear_fan() {
 	mongo_empty fan
-	bsql >/dev/null <<SQL
-SELECT mesh.replicate('fan_src', 'bench_mongo', '{"collection": "fan", "write_mode": "$BENCH_MONGO_WRITE_MODE"}');
-SELECT mesh.wait_for_sync(60000);
-SELECT mesh.pause('fan_src', 'bench_mongo');
-COPY fan_src FROM '$csv' WITH (FORMAT csv);
-CHECKPOINT;
-SQL
-	rid=$(bsql -At -c "SELECT id FROM mesh.routes WHERE target = 'bench_mongo'")
-	t0=$(now_ns)
-	bsql -c "SELECT mesh.resume('fan_src', 'bench_mongo')" >/dev/null
-	bsql >/dev/null <<SQL
-DO \$\$
-DECLARE
-	x xid8 := (SELECT xid FROM mesh.event_log WHERE source = 'fan_src'::regclass ORDER BY id DESC LIMIT 1);
-BEGIN
-	FOR i IN 1..90000 LOOP
-		EXIT WHEN (SELECT c.batch_snap IS NULL AND pg_visible_in_snapshot(x, c.done_snap)
-				   FROM mesh.route_cursor c WHERE c.route_id = $rid);
-		PERFORM pg_sleep(0.02);
-	END LOOP;
-END \$\$;
-SQL
-	t1=$(now_ns)
-	synced=$(bsql -At -c "SELECT mesh.wait_for_sync(1800000)")
-	t2=$(now_ns)
-	[ "$synced" = t ] || bdie "fan-out did not finish within 1800 s"
-	echo "$(((t1 - t0) / 1000000)) $(((t2 - t1) / 1000000))"
+}
+run_mesh() {
+	bench_backlog fan_src bench_mongo "{\"collection\": \"fan\", \"write_mode\": \"$BENCH_MONGO_WRITE_MODE\"}" "$csv" mongo_clear_fan
+	bench_deliver fan_src bench_mongo 1800
 }
 
 bench_warn_if_busy

@@ -58,22 +58,6 @@ empty() {
 		jq -r '.results[0].data[0].row[0]')" != 0 ]; do :; done
 }
 
-declare -A times oth
-measure() {
-	local name=$1 c0 c1 n0 n1 t o
-	shift
-	c0=$(other_cpu_ticks)
-	n0=$(now_ns)
-	t=$("$@")
-	n1=$(now_ns)
-	c1=$(other_cpu_ticks)
-	o=$(other_cpu_pct "$c0" "$c1" "$(secs "$n0" "$n1")")
-	times[$name]="${times[$name]:-} $t"
-	oth[$name]="${oth[$name]:-} $o"
-	blog "$name: $(printf '%.3f' "$t") s [other work $o%]"
-}
-median_of() { set -- $(clean_median "${times[$1]}" "${oth[$1]}"); echo "$1"; }
-other_max() { echo "${oth[$1]} ${oth[$2]}" | tr ' ' '\n' | grep . | stat_max; }
 
 cleanup() {
 	bsql -c "SET client_min_messages = warning" -c "DROP TABLE IF EXISTS neo_fan CASCADE" \

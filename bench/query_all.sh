@@ -122,7 +122,6 @@ for ((r = 1; r <= BENCH_REPS; r++)); do
 		blog "round $r: $t $l ms"
 	done
 done
-median() { echo "$1" | tr ' ' '\n' | grep . | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 all=$(median "${lat[qa_all]}")
 slowest=0
 slowest_kind=

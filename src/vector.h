@@ -88,13 +88,12 @@ typedef struct MeshVectorOps
 /* vector_sink.c */
 extern MeshVectorRoute *mesh_vector_route(MeshRoute *route);
 extern char *mesh_vector_key_text(MeshRoute *route, char **values);
-extern void mesh_vector_check_route(void *conn, MeshRoute *route, const MeshVectorOps *ops);
-extern void mesh_vector_apply(void *conn, MeshRoute *route, MeshEvent *events, int n,
-							  const MeshVectorOps *ops);
+extern void mesh_vector_check_route(void *conn, MeshRoute *route);
+extern void mesh_vector_apply(void *conn, MeshRoute *route, MeshEvent *events, int n);
 extern void mesh_vector_fetch_rows(void *conn, MeshRoute *route, int n, char ***keys,
-								   char ***rows, const MeshVectorOps *ops);
+								   char ***rows);
 extern int	mesh_vector_scan_keys(void *conn, MeshRoute *route, void **state, int max,
-								  char ***keys, const MeshVectorOps *ops);
+								  char ***keys);
 extern void mesh_vector_append_floats(StringInfo buf, const float4 *v, int n);
 
 /* The other table and column options of a vector kind's foreign tables. */

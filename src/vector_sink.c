@@ -204,10 +204,26 @@ make_point(MeshRoute *route, MeshVectorRoute *vr, MeshEvent *ev, MeshVectorPoint
 	pt->payload = payload.data;
 }
 
-/* mesh.replicate: check the options and create the collection if needed. */
-void
-mesh_vector_check_route(void *conn, MeshRoute *route, const MeshVectorOps *ops)
+/* The vector operations of a route's target kind (chroma, qdrant). */
+static const MeshVectorOps *
+route_ops(MeshRoute *route)
 {
+	const MeshVectorOps *ops = mesh_vector_ops(route->config->connector);
+
+	Assert(ops != NULL);
+	return ops;
+}
+
+/*
+ * The connector callbacks check_route, apply, fetch_rows and scan_keys of
+ * every vector kind (connector.h contracts).
+ *
+ * mesh.replicate: check the options and create the collection if needed.
+ */
+void
+mesh_vector_check_route(void *conn, MeshRoute *route)
+{
+	const MeshVectorOps *ops = route_ops(route);
 	MeshVectorRoute *vr;
 
 	route->private = NULL;
@@ -240,8 +256,9 @@ apply_final(void *conn, MeshRoute *route, MeshVectorRoute *vr, MeshFinalEvent *f
 
 /* Apply events in order: a TRUNCATE empties the collection, then what follows. */
 void
-mesh_vector_apply(void *conn, MeshRoute *route, MeshEvent *events, int n, const MeshVectorOps *ops)
+mesh_vector_apply(void *conn, MeshRoute *route, MeshEvent *events, int n)
 {
+	const MeshVectorOps *ops = route_ops(route);
 	MeshVectorRoute *vr = mesh_vector_route(route);
 	int			start = 0;
 
@@ -294,9 +311,9 @@ vector_text(json_t *arr)
 
 /* Verify: the row of each key as the target holds it (NULL when absent). */
 void
-mesh_vector_fetch_rows(void *conn, MeshRoute *route, int n, char ***keys, char ***rows,
-					   const MeshVectorOps *ops)
+mesh_vector_fetch_rows(void *conn, MeshRoute *route, int n, char ***keys, char ***rows)
 {
+	const MeshVectorOps *ops = route_ops(route);
 	MeshVectorRoute *vr = mesh_vector_route(route);
 	char	  **ids = palloc(sizeof(char *) * Max(n, 1));
 	char	  **values = palloc0(sizeof(char *) * Max(route->ncolumns, 1));
@@ -335,9 +352,9 @@ mesh_vector_fetch_rows(void *conn, MeshRoute *route, int n, char ***keys, char *
 
 /* Verify: the keys of the next page of points (read from their payloads). */
 int
-mesh_vector_scan_keys(void *conn, MeshRoute *route, void **state, int max, char ***keys,
-					  const MeshVectorOps *ops)
+mesh_vector_scan_keys(void *conn, MeshRoute *route, void **state, int max, char ***keys)
 {
+	const MeshVectorOps *ops = route_ops(route);
 	MeshVectorRoute *vr = mesh_vector_route(route);
 	json_t	  **payloads = palloc0(sizeof(json_t *) * Max(max, 1));
 	int			n;

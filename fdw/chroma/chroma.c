@@ -461,30 +461,6 @@ const MeshVectorOps mesh_chroma_vector_ops = {
 	.list = chroma_list,
 };
 
-static void
-chroma_check_route(void *conn, MeshRoute *route)
-{
-	mesh_vector_check_route(conn, route, &mesh_chroma_vector_ops);
-}
-
-static void
-chroma_apply(void *conn, MeshRoute *route, MeshEvent *events, int n)
-{
-	mesh_vector_apply(conn, route, events, n, &mesh_chroma_vector_ops);
-}
-
-static void
-chroma_fetch_rows(void *conn, MeshRoute *route, int n, char ***keys, char ***rows)
-{
-	mesh_vector_fetch_rows(conn, route, n, keys, rows, &mesh_chroma_vector_ops);
-}
-
-static int
-chroma_scan_keys(void *conn, MeshRoute *route, void **state, int max, char ***keys)
-{
-	return mesh_vector_scan_keys(conn, route, state, max, keys, &mesh_chroma_vector_ops);
-}
-
 const MeshConnector mesh_chroma_connector = {
 	.kind = "chroma",
 	.options = chroma_options,
@@ -500,9 +476,9 @@ const MeshConnector mesh_chroma_connector = {
 	.end_scan = mesh_vector_end_scan,
 	.explain_scan = mesh_vector_explain_scan,
 	.plan_upper = mesh_vector_plan_upper,
-	.check_route = chroma_check_route,
-	.apply = chroma_apply,
-	.fetch_rows = chroma_fetch_rows,
-	.scan_keys = chroma_scan_keys,
+	.check_route = mesh_vector_check_route,
+	.apply = mesh_vector_apply,
+	.fetch_rows = mesh_vector_fetch_rows,
+	.scan_keys = mesh_vector_scan_keys,
 	.classify_error = mesh_http_classify_error,
 };

@@ -493,30 +493,6 @@ const MeshVectorOps mesh_qdrant_vector_ops = {
 	.list = qdrant_list,
 };
 
-static void
-qdrant_check_route(void *conn, MeshRoute *route)
-{
-	mesh_vector_check_route(conn, route, &mesh_qdrant_vector_ops);
-}
-
-static void
-qdrant_apply(void *conn, MeshRoute *route, MeshEvent *events, int n)
-{
-	mesh_vector_apply(conn, route, events, n, &mesh_qdrant_vector_ops);
-}
-
-static void
-qdrant_fetch_rows(void *conn, MeshRoute *route, int n, char ***keys, char ***rows)
-{
-	mesh_vector_fetch_rows(conn, route, n, keys, rows, &mesh_qdrant_vector_ops);
-}
-
-static int
-qdrant_scan_keys(void *conn, MeshRoute *route, void **state, int max, char ***keys)
-{
-	return mesh_vector_scan_keys(conn, route, state, max, keys, &mesh_qdrant_vector_ops);
-}
-
 const MeshConnector mesh_qdrant_connector = {
 	.kind = "qdrant",
 	.options = qdrant_options,
@@ -532,9 +508,9 @@ const MeshConnector mesh_qdrant_connector = {
 	.end_scan = mesh_vector_end_scan,
 	.explain_scan = mesh_vector_explain_scan,
 	.plan_upper = mesh_vector_plan_upper,
-	.check_route = qdrant_check_route,
-	.apply = qdrant_apply,
-	.fetch_rows = qdrant_fetch_rows,
-	.scan_keys = qdrant_scan_keys,
+	.check_route = mesh_vector_check_route,
+	.apply = mesh_vector_apply,
+	.fetch_rows = mesh_vector_fetch_rows,
+	.scan_keys = mesh_vector_scan_keys,
 	.classify_error = mesh_http_classify_error,
 };
