@@ -117,9 +117,6 @@ ch_plan_upper(MeshScanPlan *plan, MeshUpper *upper)
 	MeshTable  *t = plan->table;
 	bool		grouped = false;
 
-	for (int i = 0; i < plan->nquals; i++)
-		if (!plan->quals[i].pushed || !plan->quals[i].exact)
-			return false;
 	for (int i = 0; i < upper->noutputs; i++)
 	{
 		if (!output_supported(t, &upper->outputs[i]))

@@ -103,9 +103,6 @@ es_plan_upper(MeshScanPlan *plan, MeshUpper *upper)
 
 	if (upper->noutputs > 0 || (upper->nsort == 0 && upper->limit < 0))
 		return false;
-	for (int i = 0; i < plan->nquals; i++)
-		if (!plan->quals[i].pushed || !plan->quals[i].exact)
-			return false;
 	for (int i = 0; i < upper->nsort; i++)
 		if (!sortable(&plan->table->columns[upper->sort[i].ref - 1], &field))
 			return false;

@@ -97,9 +97,6 @@ influx_plan_upper(MeshScanPlan *plan, MeshUpper *upper)
 	int			time_output = -1;
 	bool		tags = false;
 
-	for (int i = 0; i < plan->nquals; i++)
-		if (!plan->quals[i].pushed || !plan->quals[i].exact)
-			return false;
 	if (upper->noutputs == 0)
 		return upper->nsort == 0 ||
 			(upper->nsort == 1 && upper->sort[0].ref == l->time_att && l->time_att != 0);

@@ -282,9 +282,6 @@ mongo_plan_upper(MeshScanPlan *plan, MeshUpper *upper)
 
 	if (upper->noutputs > 0 || upper->limit == 0)
 		return false;			/* no aggregates; MongoDB's limit 0 means none */
-	for (int i = 0; i < plan->nquals; i++)
-		if (!plan->quals[i].pushed || !plan->quals[i].exact)
-			return false;
 	for (int k = 0; k < upper->nsort; k++)
 	{
 		MeshSortKey *s = &upper->sort[k];

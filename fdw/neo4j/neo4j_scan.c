@@ -118,9 +118,6 @@ neo4j_plan_scan(MeshScanPlan *plan)
 bool
 neo4j_plan_upper(MeshScanPlan *plan, MeshUpper *upper)
 {
-	for (int i = 0; i < plan->nquals; i++)
-		if (!plan->quals[i].pushed || !plan->quals[i].exact)
-			return false;
 	if (upper->noutputs > 0 || upper->nsort > 0)
 		return false;
 	if (upper->limit >= 0 && upper->limit < plan->rows)
