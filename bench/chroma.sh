@@ -16,13 +16,10 @@
 #
 # Every measurement runs BENCH_REPS (3) times; the median is reported, with
 # the share of the CPUs other processes used (bench/lib.sh).  Servers:
-# bench/lib.sh's (default /tmp/mesh-bench, hub 55532) and Chroma on
-# MESH_CHROMA_PORT (default 58100), started if not running.
+# bench/lib.sh's (default /tmp/mesh-bench, hub 23432) and Chroma on
+# MESH_CHROMA_PORT (default 23800), started if not running.
 # Last line: RESULT chroma_upsert ...
 set -euo pipefail
-export MESH_NEO4J_PORT=${MESH_NEO4J_PORT:-57574}
-export MESH_CHROMA_PORT=${MESH_CHROMA_PORT:-58100}
-export MESH_QDRANT_PORT=${MESH_QDRANT_PORT:-56495}
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 eval "$(declare -f bench_root_pids | sed '1s/bench_root_pids/lib_bench_root_pids/')"

@@ -26,10 +26,10 @@
 # FDW times are psql's \timing of the statement on a session whose
 # ClickHouse connection is open; curl times are curl's time_total.
 #
-# Servers: bench/lib.sh's (default /tmp/mesh-bench, hub 55532, ClickHouse
-# 58223), started if not running.  To use the test servers instead:
-#   MESH_TEST_DIR=/tmp/mesh-test MESH_PG_PORT=55432 MESH_REDIS_PORT=56379 \
-#   MESH_CLICKHOUSE_PORT=58123 bash bench/clickhouse.sh
+# Servers: bench/lib.sh's (default /tmp/mesh-bench, hub 23432, ClickHouse
+# 23123), started if not running.  To use the test servers instead:
+#   MESH_TEST_DIR=/tmp/mesh-test MESH_PG_PORT=21432 MESH_REDIS_PORT=21379 \
+#   MESH_CLICKHOUSE_PORT=21123 bash bench/clickhouse.sh
 # ClickHouse objects live in database mesh_bench_ch (dropped before and
 # after).  BENCH_CH_PARTS="fanout scan agg" picks the parts.
 # Last lines: RESULT clickhouse_<part> ... for each part run.

@@ -16,7 +16,7 @@
 #
 # Each part runs BENCH_REPS (3) times; the median is reported.  Uses the
 # servers bench/lib.sh finds or starts; with the test servers:
-#   MESH_TEST_DIR=/tmp/mesh-test MESH_PG_PORT=55432 bash bench/duckdb.sh
+#   MESH_TEST_DIR=/tmp/mesh-test MESH_PG_PORT=21432 bash bench/duckdb.sh
 # DuckDB files live in $MESH_TEST_DIR/pg_hub/duckdb_bench (removed after).
 # Last lines: RESULT duckdb_<part> ...
 set -euo pipefail

@@ -14,10 +14,10 @@
 # the share of the CPUs other processes used (bench/lib.sh).  Counts are
 # checked after a _refresh; the replica is verified with mesh.verify.
 #
-# Servers: bench/lib.sh's state dir and ports (OpenSearch on 59311).  To
-# use the running test servers (OpenSearch on 59301):
-#   MESH_TEST_DIR=/tmp/mesh-test MESH_PG_PORT=55432 MESH_REDIS_PORT=56379 \
-#   MESH_OPENSEARCH_PORT=59301 bash bench/elasticsearch.sh
+# Servers: bench/lib.sh's state dir and ports (OpenSearch on 23301).  To
+# use the running test servers (OpenSearch on 21301):
+#   MESH_TEST_DIR=/tmp/mesh-test MESH_PG_PORT=21432 MESH_REDIS_PORT=21379 \
+#   MESH_OPENSEARCH_PORT=21301 bash bench/elasticsearch.sh
 # Last line: RESULT elasticsearch_fanout ...
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

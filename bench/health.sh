@@ -14,7 +14,7 @@
 # Each run also asserts that the healthy servers are up and the hanging
 # ones down.
 #
-# Servers: bench/lib.sh's (default /tmp/mesh-bench, hub 55532), started if
+# Servers: bench/lib.sh's (default /tmp/mesh-bench, hub 23432), started if
 # not running.  Last line: RESULT health ...
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

@@ -23,7 +23,7 @@
 # alternating order, the median of each, ratio = baseline / mesh.  After the
 # runs, point counts check both (BENCH_VERIFY=1: also mesh.verify, slow).
 #
-# Servers: those of bench/lib.sh (own state dir and ports; InfluxDB :58186).
+# Servers: those of bench/lib.sh (own state dir and ports; InfluxDB :23086).
 # Last line: RESULT influxdb_fanout ...
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

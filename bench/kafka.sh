@@ -14,7 +14,7 @@
 #          ratio = baseline seconds / mesh seconds          target >= 0.50
 #
 # BENCH_REPS (3) repetitions, median reported.  Servers: bench/lib.sh's
-# (default /tmp/mesh-bench, hub 55532, Kafka 59192), started if not running.
+# (default /tmp/mesh-bench, hub 23432, Kafka 23092), started if not running.
 # kafka-tools and its dependencies are fetched with Maven once per machine
 # into $MESH_KAFKA_CACHE/kafka-tools-<version>.  Last line: RESULT kafka_fanout ...
 set -euo pipefail

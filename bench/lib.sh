@@ -2,19 +2,18 @@
 # bench/lib.sh: shared helpers of the mesh benchmarks (sourced, not run).
 #
 # Settings (environment, with these defaults):
-#   MESH_TEST_DIR=/tmp/mesh-bench  MESH_PG_PORT=55532  MESH_REMOTE_PG_PORT=55533
-#   MESH_REDIS_PORT=56479  MESH_REDIS_AUTH_PORT=56480  MESH_HANG_PORT=56490
-#   MESH_DOWN_PORT=56491  and the HTTP servers 100 ports above the test
-#   suite's (InfluxDB 58186, ClickHouse 58223, VictoriaMetrics 58528, ...)
-#       The benchmark servers: a separate state dir and ports from the test
-#       suite's defaults (/tmp/mesh-test, 55432, 56379...), so benchmarks and
-#       tests can run at the same time.
+#   MESH_TEST_DIR=/tmp/mesh-bench  MESH_PORT_BASE=23000 (every server's port
+#   is that base plus its offset in test/lib/ports.sh: hub 23432, Redis
+#   23379, ClickHouse 23123, ...; each MESH_*_PORT can be set on its own)
+#       The benchmark servers: a separate state dir and port block from the
+#       test suite's (/tmp/mesh-test, 21000) and the demo's (22000), so
+#       benchmarks and tests can run at the same time.
 #   BENCH_DB=mesh_bench      database on the hub that holds the bench objects
 #   BENCH_ROWS=100000        keys in Redis / rows in the local table
 #
 # Servers: bench_servers_up starts test/harness.sh's servers in that state dir
-# when the hub or the Redis is not running there (the harness starts its whole
-# set, and first stops leftovers of that state dir) and stops them again when
+# when the hub or the Redis is not running there (the harness starts
+# BENCH_SERVERS, and first stops leftovers of that state dir) and stops them again when
 # the script exits; servers that were already running are used and left alone.
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -22,38 +21,13 @@ REPO=$(dirname "$BENCH_DIR")
 HARNESS="$REPO/test/harness.sh"
 
 export MESH_TEST_DIR=${MESH_TEST_DIR:-/tmp/mesh-bench}
-export MESH_PG_PORT=${MESH_PG_PORT:-55532}
-export MESH_REMOTE_PG_PORT=${MESH_REMOTE_PG_PORT:-55533}
-export MESH_REDIS_PORT=${MESH_REDIS_PORT:-56479}
-export MESH_REDIS_AUTH_PORT=${MESH_REDIS_AUTH_PORT:-56480}
-export MESH_HANG_PORT=${MESH_HANG_PORT:-56490}
-export MESH_DOWN_PORT=${MESH_DOWN_PORT:-56491}
-export MESH_INFLUX_PORT=${MESH_INFLUX_PORT:-58186}
-export MESH_INFLUX_RPC_PORT=${MESH_INFLUX_RPC_PORT:-58188}
-export MESH_CLICKHOUSE_PORT=${MESH_CLICKHOUSE_PORT:-58223}
-export MESH_CLICKHOUSE_TCP_PORT=${MESH_CLICKHOUSE_TCP_PORT:-59100}
-export MESH_PROMETHEUS_PORT=${MESH_PROMETHEUS_PORT:-59190}
-export MESH_VM_PORT=${MESH_VM_PORT:-58528}
-export MESH_GARBAGE_PORT=${MESH_GARBAGE_PORT:-56492}
-export MESH_TLS_PORT=${MESH_TLS_PORT:-56493}
-export MESH_TLS_CLIENT_PORT=${MESH_TLS_CLIENT_PORT:-56494}
-export MESH_METRICS_PORT=${MESH_METRICS_PORT:-59287}
-export MESH_MONGO_PORT=${MESH_MONGO_PORT:-57117}
-export MESH_MONGO_DEBUG_PORT=${MESH_MONGO_DEBUG_PORT:-57118}
-export MESH_MONGO_TLS_PORT=${MESH_MONGO_TLS_PORT:-57119}
-# the search servers stay in 59300-59399: 10 above the test suite's; only
-# OpenSearch (bench/elasticsearch.sh) in the bench set
-export MESH_OPENSEARCH_PORT=${MESH_OPENSEARCH_PORT:-59311}
-export MESH_OPENSEARCH_TRANSPORT_PORT=${MESH_OPENSEARCH_TRANSPORT_PORT:-59310}
-export MESH_ELASTICSEARCH_PORT=${MESH_ELASTICSEARCH_PORT:-59331}
-export MESH_ELASTICSEARCH_TRANSPORT_PORT=${MESH_ELASTICSEARCH_TRANSPORT_PORT:-59330}
-export MESH_SEARCH_SERVERS=${MESH_SEARCH_SERVERS:-opensearch}
-export MESH_NEO4J_PORT=${MESH_NEO4J_PORT:-57574}
-export MESH_CHROMA_PORT=${MESH_CHROMA_PORT:-58100}
-export MESH_QDRANT_PORT=${MESH_QDRANT_PORT:-56495}
-export MESH_KAFKA_PORT=${MESH_KAFKA_PORT:-59192}
-export MESH_KAFKA_CONTROLLER_PORT=${MESH_KAFKA_CONTROLLER_PORT:-59193}
-export MESH_HUB2_PG_PORT=${MESH_HUB2_PG_PORT:-55534}
+# every port from the bench block (test/lib/ports.sh), unless set
+export MESH_PORT_BASE=${MESH_PORT_BASE:-23000}
+# shellcheck source=../test/lib/ports.sh
+. "$REPO/test/lib/ports.sh"
+
+# the servers bench_servers_up starts (with the hub); a script may narrow it
+BENCH_SERVERS=${BENCH_SERVERS:-pg_remote redis redis_auth hang influxdb clickhouse victoria prometheus garbage tls mongodb opensearch qdrant chroma neo4j kafka}
 
 BENCH_DB=${BENCH_DB:-mesh_bench}
 BENCH_ROWS=${BENCH_ROWS:-100000}
@@ -88,9 +62,7 @@ harness() { bash "$HARNESS" "$@"; }
 
 # The exact settings, as a prefix for commands a reader can paste.
 bench_env_prefix() {
-	printf 'MESH_TEST_DIR=%s MESH_PG_PORT=%s MESH_REMOTE_PG_PORT=%s MESH_REDIS_PORT=%s MESH_REDIS_AUTH_PORT=%s MESH_HANG_PORT=%s MESH_DOWN_PORT=%s' \
-		"$MESH_TEST_DIR" "$MESH_PG_PORT" "$MESH_REMOTE_PG_PORT" "$MESH_REDIS_PORT" \
-		"$MESH_REDIS_AUTH_PORT" "$MESH_HANG_PORT" "$MESH_DOWN_PORT"
+	printf 'MESH_TEST_DIR=%s MESH_PORT_BASE=%s' "$MESH_TEST_DIR" "$MESH_PORT_BASE"
 }
 
 # bench_stop_servers: stop the servers if this script started them (called
@@ -119,7 +91,8 @@ bench_servers_up() {
 		blog "starting servers in $MESH_TEST_DIR (hub :$MESH_PG_PORT, redis :$MESH_REDIS_PORT)"
 		BENCH_STARTED_SERVERS=1
 		mkdir -p "$MESH_TEST_DIR"
-		harness start >"$MESH_TEST_DIR/bench-harness-start.log" 2>&1 || {
+		# shellcheck disable=SC2086
+		harness start $BENCH_SERVERS >"$MESH_TEST_DIR/bench-harness-start.log" 2>&1 || {
 			cat "$MESH_TEST_DIR/bench-harness-start.log" >&2
 			bdie "test/harness.sh start failed"
 		}

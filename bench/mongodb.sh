@@ -21,7 +21,7 @@
 # alternating order, the median of each, ratio = baseline / mesh.  After the
 # runs, document counts check both (BENCH_VERIFY=1: also mesh.verify).
 #
-# Servers: those of bench/lib.sh (own state dir and ports; FerretDB :57117),
+# Servers: those of bench/lib.sh (own state dir and ports; FerretDB :23017),
 # with the harness's FerretDB user.  Last line: RESULT mongodb_fanout ...
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

@@ -16,15 +16,12 @@
 # Every measurement runs BENCH_REPS (3) times; the median is reported, with
 # the share of the CPUs other processes used (bench/lib.sh).
 #
-# Servers: bench/lib.sh's (default /tmp/mesh-bench, hub 55532) and Neo4j on
-# MESH_NEO4J_PORT (default 57574, 100 above the test suite's), started if
+# Servers: bench/lib.sh's (default /tmp/mesh-bench, hub 23432) and Neo4j on
+# MESH_NEO4J_PORT (default 23474, the bench block), started if
 # not running (Neo4j alone with `harness.sh start-one neo4j` when the rest
 # already runs) and stopped again at the end if this script started them.
 # Last line: RESULT neo4j_fanout ...
 set -euo pipefail
-export MESH_NEO4J_PORT=${MESH_NEO4J_PORT:-57574}
-export MESH_CHROMA_PORT=${MESH_CHROMA_PORT:-58100}
-export MESH_QDRANT_PORT=${MESH_QDRANT_PORT:-56495}
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # Neo4j works for the benchmark: its CPU is not "other work"

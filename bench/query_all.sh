@@ -15,7 +15,7 @@
 #                                                          target <= 1.5
 # Each call also reads the local row; both sides pay that alike.
 #
-# Servers: bench/lib.sh's (default /tmp/mesh-bench, hub 55532), started if
+# Servers: bench/lib.sh's (default /tmp/mesh-bench, hub 23432), started if
 # not running.  Last line: RESULT query_all ...
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

@@ -27,7 +27,7 @@
 # were used.  Ratio = FDW median TPS / local median TPS.
 #
 # Servers: the bench state dir and ports of bench/lib.sh (default
-# /tmp/mesh-bench, hub 55532, Redis 56479); started if not running and then
+# /tmp/mesh-bench, hub 23432, Redis 23379); started if not running and then
 # stopped again.  Last line: RESULT redis_lookup fdw_tps=... local_tps=...
 # ratio=... target>=0.50 ...
 set -euo pipefail

@@ -48,8 +48,8 @@
 # was that quiet; the "used" column says how many); rows/s = N / median
 # seconds; ratio = FDW rows/s / baseline rows/s.
 #
-# Servers as in bench/lib.sh (default /tmp/mesh-bench, hub 55532, Redis
-# 56479); started if not running, then stopped.  Last line:
+# Servers as in bench/lib.sh (default /tmp/mesh-bench, hub 23432, Redis
+# 23379); started if not running, then stopped.  Last line:
 # RESULT redis_scan fdw_rows_per_s=... baseline_rows_per_s=... ratio=... target>=0.50 ...
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

@@ -4,7 +4,7 @@
 # the commands that reproduce each figure.
 #
 # The servers: bench/lib.sh's state dir and ports (default /tmp/mesh-bench,
-# hub 55532, Redis 56479), started here if not running and stopped at the end.
+# hub 23432, Redis 23379), started here if not running and stopped at the end.
 # Every BENCH_* setting of the scripts passes through (BENCH_ROWS,
 # BENCH_SECONDS, BENCH_ROUNDS, BENCH_REPS, ...).  Each script's full output is
 # kept in $MESH_TEST_DIR/bench/<name>.out.

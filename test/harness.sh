@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # mesh test harness: installs and runs the real servers the tests talk to.
 #
-#   test/harness.sh install         apt install of servers and build deps (idempotent)
-#   test/harness.sh start           stop leftovers, then start every server in $SERVERS
+#   test/harness.sh install [NAME...]  mesh's build deps and the named servers'
+#                                   packages and caches (idempotent; all without names)
+#   test/harness.sh start [NAME...] stop leftovers, then start the hub, the named
+#                                   servers and what they need (all without names),
+#                                   e.g. `start redis clickhouse`
+#   test/harness.sh check-ports     fail if a configured port lies in the ephemeral range
 #   test/harness.sh stop            stop every server by its own PID (idempotent)
 #   test/harness.sh restart-redis   stop and start the first Redis on the same port
 #   test/harness.sh stop-one NAME   stop one server; start-one NAME starts it again with its data
@@ -45,12 +49,6 @@ TEST_DIR=$(dirname "$HARNESS")
 
 # ---------------------------------------------------------------- settings
 MESH_TEST_DIR=${MESH_TEST_DIR:-/tmp/mesh-test}
-MESH_PG_PORT=${MESH_PG_PORT:-55432}
-MESH_REMOTE_PG_PORT=${MESH_REMOTE_PG_PORT:-55433}
-MESH_REDIS_PORT=${MESH_REDIS_PORT:-56379}
-MESH_REDIS_AUTH_PORT=${MESH_REDIS_AUTH_PORT:-56380}
-MESH_HANG_PORT=${MESH_HANG_PORT:-56390}
-MESH_DOWN_PORT=${MESH_DOWN_PORT:-56391}
 # seconds to wait for a server to become ready
 MESH_START_TIMEOUT=${MESH_START_TIMEOUT:-20}
 
@@ -62,6 +60,8 @@ REDIS_AUTH_PASSWORD=redis_secret_pw
 REDIS_ACL_USER=meshuser
 REDIS_ACL_PASSWORD=meshuser_pw
 
+# shellcheck source=lib/ports.sh
+. "$TEST_DIR/lib/ports.sh"
 # shellcheck source=lib/servers_http.sh
 . "$TEST_DIR/lib/servers_http.sh"
 # shellcheck source=lib/servers_search.sh
@@ -75,16 +75,95 @@ REDIS_ACL_PASSWORD=meshuser_pw
 # shellcheck source=lib/servers_kafka.sh
 . "$TEST_DIR/lib/servers_kafka.sh"
 
-# Prometheus scrapes victoria: start it after victoria.  mongodb uses the
-# certificate of tls: start it after tls.
-SERVERS="pg_hub pg_remote redis redis_auth hang influxdb clickhouse victoria prometheus garbage tls mongodb $SEARCH_SERVERS qdrant chroma neo4j $KAFKA_SERVERS"
+# Every server, in start order: Prometheus scrapes victoria (start it after
+# victoria); mongodb uses the certificate of tls (start it after tls).
+ALL_SERVERS="pg_hub pg_remote redis redis_auth hang influxdb clickhouse victoria prometheus garbage tls mongodb opensearch elasticsearch7 qdrant chroma neo4j kafka pg_hub2"
 
-# libmicrohttpd-dev: mesh's metrics endpoint; chromium (and a font for its
-# screenshots): test/checks/status_page.sh loads the status page headless.
-PACKAGES="postgresql-15 postgresql-contrib postgresql-server-dev-15 libhiredis-dev
-redis-server redis-tools libcurl4-openssl-dev libjansson-dev build-essential
-pkg-config python3 make gcc libmicrohttpd-dev chromium fonts-dejavu-core $HTTP_SERVER_PACKAGES
-$SEARCH_SERVER_PACKAGES $GRAPH_SERVER_PACKAGES $MONGODB_PACKAGES $KAFKA_PACKAGES"
+# Install-only components (nothing to start): chromium loads the status page
+# headless in test/checks/status_page.sh.
+COMPONENTS="chromium"
+
+# What mesh's build needs, whatever the servers (libmicrohttpd: the metrics
+# endpoint; libmongoc, librdkafka, libyaml: linked into mesh.so).
+BASE_PACKAGES="postgresql-15 postgresql-contrib postgresql-server-dev-15 libhiredis-dev
+libcurl4-openssl-dev libjansson-dev libyaml-dev build-essential pkg-config python3 make gcc
+libmicrohttpd-dev curl $MONGODB_PACKAGES librdkafka-dev"
+
+# server_packages NAME: the Debian packages NAME needs beyond BASE_PACKAGES.
+server_packages() {
+	case $1 in
+	redis | redis_auth) echo "redis-server redis-tools" ;;
+	influxdb) echo influxdb ;;
+	clickhouse) echo clickhouse-server ;;
+	victoria) echo victoria-metrics ;;
+	prometheus) echo prometheus ;;
+	opensearch | elasticsearch7) echo "$SEARCH_SERVER_PACKAGES" ;;
+	neo4j) echo "openjdk-17-jdk-headless maven" ;;
+	kafka) echo "$KAFKA_PACKAGES" ;;
+	chroma) echo python3-venv ;;
+	tls) echo openssl ;;
+	chromium) echo "chromium fonts-dejavu-core" ;;
+	esac
+}
+
+# server_install_extra NAME: fetch or build what NAME needs outside Debian
+# (cached per machine); nothing for most servers.
+server_install_extra() {
+	case $1 in
+	opensearch | elasticsearch7) install_search_one "$1" ;;
+	neo4j) install_neo4j ;;
+	kafka) install_kafka ;;
+	chroma) install_chroma ;;
+	mongodb) install_mongodb ;;
+	esac
+}
+
+# server_deps NAME: the servers NAME needs running beside it.
+server_deps() {
+	case $1 in
+	prometheus) echo victoria ;;
+	mongodb) echo tls ;;
+	pg_hub2) echo kafka ;;
+	esac
+}
+
+# select_servers [NAME...]: set SERVERS (in start order) to the hub, the NAMEs
+# and their dependencies, and COMPONENTS_SELECTED to the named components;
+# no NAME selects everything.  An unknown NAME is an error listing the known.
+select_servers() {
+	local wanted=" pg_hub " name dep s changed=1
+	COMPONENTS_SELECTED=""
+	if [ $# -eq 0 ] || [ "$*" = all ]; then
+		SERVERS=$ALL_SERVERS
+		COMPONENTS_SELECTED=$COMPONENTS
+		return 0
+	fi
+	for name in "$@"; do
+		if [[ " $COMPONENTS " == *" $name "* ]]; then
+			COMPONENTS_SELECTED="$COMPONENTS_SELECTED $name"
+		elif [[ " $ALL_SERVERS " == *" $name "* ]]; then
+			wanted="$wanted$name "
+		else
+			die "unknown server '$name'; known: $ALL_SERVERS $COMPONENTS (or 'all')"
+		fi
+	done
+	while [ "$changed" = 1 ]; do
+		changed=0
+		for s in $wanted; do
+			for dep in $(server_deps "$s"); do
+				if [[ "$wanted" != *" $dep "* ]]; then
+					wanted="$wanted$dep "
+					changed=1
+				fi
+			done
+		done
+	done
+	SERVERS=""
+	for s in $ALL_SERVERS; do
+		if [[ "$wanted" == *" $s "* ]]; then SERVERS="$SERVERS $s"; fi
+	done
+	SERVERS=${SERVERS# }
+}
 
 # PostgreSQL 15 binaries: prefer the versioned pg_config (Debian's
 # /usr/bin/pg_config follows the newest installed major version).
@@ -309,6 +388,8 @@ start_pg_hub() {
 	cat >>"$dir/data/postgresql.conf" <<EOF
 shared_preload_libraries = '${MESH_PRELOAD-mesh}'
 max_worker_processes = 64
+# for the isolation specs, which cannot read the environment
+mesh_test.redis_port = '$MESH_REDIS_PORT'
 EOF
 	# mesh serves /metrics there; the harness's Prometheus scrapes it (job "mesh")
 	if [[ ",${MESH_PRELOAD-mesh}," == *,mesh,* ]]; then
@@ -457,24 +538,28 @@ port_hang() { echo "$MESH_HANG_PORT"; }
 pid_hang() { read_pidfile "$MESH_TEST_DIR/hang/hang.pid"; }
 
 # ---------------------------------------------------------------- commands
+# cmd_install [NAME...]: the Debian packages of mesh's build and of the named
+# servers (all without names), then what they need from other registries.
 cmd_install() {
-	local missing="" pkg
-	for pkg in $PACKAGES; do
+	local missing="" pkg wanted="$BASE_PACKAGES" s
+	select_servers "$@"
+	for s in $SERVERS $COMPONENTS_SELECTED; do wanted="$wanted $(server_packages "$s")"; done
+	for pkg in $(tr ' ' '\n' <<<"$wanted" | sort -u); do
 		dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' ||
 			missing="$missing $pkg"
 	done
 	if [ -z "$missing" ]; then
 		log "install: all packages present"
-		check_default_ports
-		return 0
+	else
+		[ "$(id -u)" = 0 ] || die "install needs root (missing:$missing)"
+		log "install: missing:$missing"
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get update -q
+		# shellcheck disable=SC2086
+		apt_install_no_services $missing
 	fi
-	[ "$(id -u)" = 0 ] || die "install needs root (missing:$missing)"
-	log "install: missing:$missing"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -q
-	# shellcheck disable=SC2086
-	apt_install_no_services $missing
 	check_default_ports
+	cmd_install_extras
 	log "install: done"
 }
 
@@ -495,24 +580,34 @@ apt_install_no_services() {
 	return $rc
 }
 
-# cmd_install_extras: the servers that are not Debian packages, fetched or
-# built once per machine into their caches.  The Maven ones run one after
-# another (Maven's local repository takes no locks); the pip and Go builds
-# run beside them.  Each part's output is shown after it ends.
+# cmd_install_extras: what the selected servers need from outside Debian,
+# fetched or built once per machine into their caches.  The Maven ones run
+# one after another (Maven's local repository takes no locks); the pip and
+# Go builds run beside them.  Each part's output is shown after it ends.
 cmd_install_extras() {
-	local dir rc=0 part pid
+	local dir rc=0 part s maven=""
 	local -A pids
+	for s in $SERVERS; do
+		case $s in
+		opensearch | elasticsearch7 | neo4j | kafka) maven="$maven $s" ;;
+		esac
+	done
 	mkdir -p "$MESH_CACHE_DIR"
 	dir=$(mktemp -d)
-	(install_chroma) >"$dir/chroma.log" 2>&1 &
-	pids[chroma]=$!
-	(install_mongodb) >"$dir/mongodb.log" 2>&1 &
-	pids[mongodb]=$!
-	(install_search && install_neo4j && install_kafka) >"$dir/maven.log" 2>&1 &
-	pids[maven]=$!
-	for part in maven chroma mongodb; do
-		pid=${pids[$part]}
-		if ! wait "$pid"; then
+	for s in $SERVERS; do
+		case $s in
+		chroma | mongodb)
+			(server_install_extra "$s") >"$dir/$s.log" 2>&1 &
+			pids[$s]=$!
+			;;
+		esac
+	done
+	if [ -n "$maven" ]; then
+		(for s in $maven; do server_install_extra "$s" || exit 1; done) >"$dir/maven.log" 2>&1 &
+		pids[maven]=$!
+	fi
+	for part in "${!pids[@]}"; do
+		if ! wait "${pids[$part]}"; then
 			log "install: the $part part failed"
 			rc=1
 		fi
@@ -522,18 +617,22 @@ cmd_install_extras() {
 	return $rc
 }
 
+# stop_all: stop every server of the state dir (whatever set was started).
 stop_all() {
 	local s rc=0
-	for s in $SERVERS; do
+	for s in $ALL_SERVERS; do
 		"stop_$s" || { log "stop of $s failed"; rc=1; }
 	done
 	return $rc
 }
 
+# cmd_start [NAME...]: stop leftovers of the state dir, then start the hub,
+# the named servers and their dependencies (everything without names).
 cmd_start() {
+	ports_check_safe || die "refusing to start: a configured port is unsafe (see above)"
 	mkdir -p "$MESH_TEST_DIR"
 	chmod 755 "$MESH_TEST_DIR"
-	log "start: state dir $MESH_TEST_DIR"
+	log "start: state dir $MESH_TEST_DIR, servers: $SERVERS"
 	stop_all
 	# On any failure below, leave nothing half-started behind.
 	trap 'rc=$?; if [ $rc -ne 0 ]; then log "start failed; stopping what was started"; stop_all || true; fi' EXIT
@@ -608,7 +707,7 @@ cmd_remote_sql() {
 
 cmd_status() {
 	local s pid state
-	for s in $SERVERS; do
+	for s in $ALL_SERVERS; do
 		pid=$("pid_$s")
 		if [ -n "$pid" ] && pid_alive "$pid"; then state=running; else state=stopped; fi
 		printf '%-12s %-8s pid=%-8s port=%s\n' "$s" "$state" "${pid:--}" "$("port_$s")"
@@ -616,15 +715,8 @@ cmd_status() {
 }
 
 cmd_env() {
-	local v
-	for v in MESH_TEST_DIR MESH_PG_PORT MESH_REMOTE_PG_PORT MESH_REDIS_PORT \
-		MESH_REDIS_AUTH_PORT MESH_HANG_PORT MESH_DOWN_PORT MESH_INFLUX_PORT \
-		MESH_INFLUX_RPC_PORT MESH_CLICKHOUSE_PORT MESH_CLICKHOUSE_TCP_PORT MESH_PROMETHEUS_PORT \
-		MESH_VM_PORT MESH_GARBAGE_PORT MESH_TLS_PORT MESH_TLS_CLIENT_PORT MESH_METRICS_PORT \
-		MESH_OPENSEARCH_PORT MESH_ELASTICSEARCH_PORT MESH_MONGO_PORT MESH_MONGO_TLS_PORT \
-		MESH_NEO4J_PORT MESH_CHROMA_PORT MESH_QDRANT_PORT MESH_KAFKA_PORT MESH_HUB2_PG_PORT; do
-		printf 'export %s=%q\n' "$v" "${!v}"
-	done
+	printf 'export MESH_TEST_DIR=%q\n' "$MESH_TEST_DIR"
+	ports_env
 	printf 'export PGHOST=127.0.0.1\n'
 	printf 'export PGPORT=%q\n' "$MESH_PG_PORT"
 	printf 'export PGUSER=postgres\n'
@@ -632,18 +724,19 @@ cmd_env() {
 }
 
 usage() {
-	sed -n '2,14p' "$HARNESS" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,22p' "$HARNESS" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
 case "${1:-}" in
-install) cmd_install && cmd_install_extras ;;
-start) cmd_start ;;
+install) shift && cmd_install "$@" ;;
+start) shift && select_servers "$@" && cmd_start ;;
+check-ports) ports_check_safe ;;
 stop) cmd_stop ;;
-restart-redis) cmd_restart_redis ;;
+restart-redis) ports_check_safe && cmd_restart_redis ;;
 stop-one) cmd_stop_one "${2:-}" ;;
-start-one) cmd_start_one "${2:-}" ;;
-crash-hub) cmd_crash_hub ;;
+start-one) ports_check_safe && cmd_start_one "${2:-}" ;;
+crash-hub) ports_check_safe && cmd_crash_hub ;;
 remote-sql) cmd_remote_sql "${2:-}" ;;
 env) cmd_env ;;
 status) cmd_status ;;

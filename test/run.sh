@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
-# Runs the whole mesh test suite from a fresh machine:
-#   1. test/harness.sh install      (packages; idempotent)
+# Runs the mesh test suite from a fresh machine:
+#   test/run.sh               every suite (CI)
+#   test/run.sh NAME...       only the suites named NAME or NAME_* (a suite is
+#                             test/sql/NAME.sql, test/specs/NAME.spec or
+#                             test/checks/NAME.sh), e.g. `test/run.sh redis
+#                             replication lifecycle`, and only their servers
+# Steps:
+#   1. test/harness.sh install SERVERS (packages and caches; idempotent)
 #   2. make clean all install       (build and install the extension)
-#   3. test/harness.sh start        (every server the tests need)
-#   4. make installcheck            (pg_regress tests)
+#   3. test/harness.sh start SERVERS (the servers the chosen suites name in
+#                                   their "servers:" header line)
+#   4. make installcheck            (pg_regress and isolation tests)
 #   5. test/checks/*.sh             (process-level checks; exit 0 = pass)
 #   6. test/harness.sh stop         (always, also on error or interrupt)
 # The very last line printed is "N passed, N failed" (pg_regress tests plus
@@ -65,16 +72,65 @@ must() {
 	fi
 }
 
-must "install packages" harness install
+# suite_servers FILE: the names on FILE's "servers:" header line (a line
+# "-- servers: a b" or "# servers: a b" in its first lines; "(the hub only)"
+# names none).
+suite_servers() {
+	sed -n '1,5{s/^\(--\|#\) servers: //p}' "$1" | head -n 1 | sed 's/(the hub only)//'
+}
+
+# Choose the suites: all, or those named (NAME or NAME_*).
+REGRESS_SEL="" ISOLATION_SEL="" CHECKS_SEL="" SERVERS_SEL=""
+select_suites() {
+	local f base name hit
+	for f in "$REPO"/test/sql/*.sql "$REPO"/test/specs/*.spec "$REPO"/test/checks/*.sh; do
+		base=$(basename "$f")
+		base=${base%.*}
+		hit=$(($# == 0))
+		for name in "$@"; do
+			if [ "$base" = "$name" ] || [[ "$base" == "${name}_"* ]]; then hit=1; fi
+		done
+		[ "$hit" = 1 ] || continue
+		case $f in
+		*.sql) REGRESS_SEL="$REGRESS_SEL $base" ;;
+		*.spec) ISOLATION_SEL="$ISOLATION_SEL $base" ;;
+		*.sh) CHECKS_SEL="$CHECKS_SEL $f" ;;
+		esac
+		SERVERS_SEL="$SERVERS_SEL $(suite_servers "$f")"
+	done
+	for name in "$@"; do
+		if ! grep -qE "(^| )${name}(_[^ /]*)?( |$)" <<<"$REGRESS_SEL $ISOLATION_SEL $(for f in $CHECKS_SEL; do basename "$f" .sh; done | tr '\n' ' ')"; then
+			echo "run: no suite is named $name or ${name}_* (see test/sql, test/specs, test/checks)"
+			FAILED=$((FAILED + 1))
+			exit 2
+		fi
+	done
+	# every server without names (the suites' union plus what CI always had)
+	if [ $# -eq 0 ]; then SERVERS_SEL=all; fi
+	SERVERS_SEL=$(tr ' ' '\n' <<<"$SERVERS_SEL" | awk 'NF && !seen[$0]++' | tr '\n' ' ')
+	echo "== suites: ${REGRESS_SEL# } ${ISOLATION_SEL# } $(for f in $CHECKS_SEL; do basename "$f" .sh; done | tr '\n' ' ')"
+	echo "== servers: pg_hub ${SERVERS_SEL}"
+}
+select_suites "$@"
+
+# shellcheck disable=SC2086
+must "install packages" harness install $SERVERS_SEL
 must "build and install the extension" make -C "$REPO" PG_CONFIG="$PG_CONFIG" clean all install
-must "start servers" harness start
+# shellcheck disable=SC2086
+must "start servers" harness start $SERVERS_SEL
 eval "$(harness env)"
 
 # ---- pg_regress
 echo "== make installcheck"
 rm -f "$REPO/regression.diffs" "$REPO/regression.out" "$REPO/test/regression.diffs" "$REPO/test/regression.out"
-make -C "$REPO" PG_CONFIG="$PG_CONFIG" installcheck 2>&1 | tee "$WORK/installcheck.log"
-ic_rc=${PIPESTATUS[0]}
+if [ $# -eq 0 ]; then
+	make -C "$REPO" PG_CONFIG="$PG_CONFIG" installcheck 2>&1 | tee "$WORK/installcheck.log"
+	ic_rc=${PIPESTATUS[0]}
+else
+	make -C "$REPO" PG_CONFIG="$PG_CONFIG" REGRESS="${REGRESS_SEL# }" ISOLATION="${ISOLATION_SEL# }" \
+		installcheck 2>&1 | tee "$WORK/installcheck.log"
+	ic_rc=${PIPESTATUS[0]}
+fi
 
 # Counts "test NAME ... ok", "     NAME ... ok" (parallel group), "... FAILED",
 # "... failed (ignored)" (counted as failed), and the TAP form of newer
@@ -91,7 +147,7 @@ echo "run: pg_regress: $rp passed, $rf failed (make exit $ic_rc)"
 if [ "$ic_rc" -ne 0 ] && [ "$rf" -eq 0 ]; then
 	echo "run: FAILED: make installcheck exited $ic_rc without a failed test line"
 	FAILED=$((FAILED + 1))
-elif [ "$ic_rc" -eq 0 ] && [ "$rp" -eq 0 ] && [ "$rf" -eq 0 ]; then
+elif [ "$ic_rc" -eq 0 ] && [ "$rp" -eq 0 ] && [ "$rf" -eq 0 ] && [ -n "$REGRESS_SEL$ISOLATION_SEL" ]; then
 	echo "run: warning: make installcheck ran no pg_regress test"
 fi
 if [ "$rf" -ne 0 ] || [ "$ic_rc" -ne 0 ]; then
@@ -106,8 +162,7 @@ if [ "$rf" -ne 0 ] || [ "$ic_rc" -ne 0 ]; then
 fi
 
 # ---- process-level checks
-shopt -s nullglob
-for check in "$REPO"/test/checks/*.sh; do
+for check in $CHECKS_SEL; do
 	name=$(basename "$check" .sh)
 	echo "== check $name"
 	if [ ! -x "$check" ]; then

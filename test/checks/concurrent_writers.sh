@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# servers: pg_remote redis
 # Check: four clients updating, deleting and re-inserting the same 50 keys
 # for five seconds (pgbench); both replicas converge to the source.
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# servers: pg_remote redis
 # Check: an immediate shutdown of the hub (no checkpoint: crash recovery
 # at the next start) in the middle of a delivery loses nothing, and the
 # committed-but-undelivered events are delivered after the restart.

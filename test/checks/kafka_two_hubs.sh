@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# servers: pg_remote redis kafka pg_hub2
 # Check: two hubs connected through Kafka (the scale-out story).  Hub A (the
 # test hub) replicates a table to a Kafka topic; hub B (pg_hub2, a second
 # PostgreSQL cluster with mesh) subscribes into its own table, which B fans

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# servers: redis
 # Check: the workers follow the extension and the database.  CREATE
 # EXTENSION starts a database worker, a route starts a route worker, DROP
 # EXTENSION stops them, CREATE EXTENSION brings them back, and DROP DATABASE

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# servers: redis prometheus
 # Check: mesh's metrics endpoint (mesh.metrics_port, set by the harness).
 # A route to Redis delivers a random number of rows; then
 #   - /metrics has every documented metric family, valid for promtool, with

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# servers: (the hub only)
 # Check: no test secret appears in the hub PostgreSQL log or any test server's log.
 # Secrets belong in USER MAPPINGs and must be redacted everywhere mesh writes
 # (errors, EXPLAIN, logs). Note: PostgreSQL itself logs the text of a failing

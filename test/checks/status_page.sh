@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# servers: pg_remote redis prometheus chromium
 # Check: the status page at http://127.0.0.1:$MESH_METRICS_PORT/ in a real
 # browser (headless Chromium).  A database with a Redis cache, a remote
 # PostgreSQL, Prometheus and a server that is down; two tables routed to

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# servers: pg_remote redis
 # Check: kill -9 of a route worker in the middle of a large delivery (the
 # postmaster then restarts every process, as after a crash) loses nothing:
 # after recovery both replicas verify consistent.

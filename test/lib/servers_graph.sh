@@ -10,15 +10,12 @@
 #             API (no Qdrant server can be had here) on $MESH_QDRANT_PORT,
 #             api key $QDRANT_API_KEY; GET /healthz
 #
-# install_graph (from `harness.sh install`) fetches the Neo4j jars and
+# `harness.sh install neo4j chroma` fetches the Neo4j jars and
 # compiles the main (cached in $MESH_CACHE_DIR/neo4j-$NEO4J_VERSION) and
 # builds the Chroma venv ($MESH_CACHE_DIR/chroma-venv); start_*
 # call it too, so a fresh machine needs nothing else.  Every server is a
 # child of the harness, stopped by the PID it recorded.
 
-MESH_NEO4J_PORT=${MESH_NEO4J_PORT:-57474}
-MESH_CHROMA_PORT=${MESH_CHROMA_PORT:-58000}
-MESH_QDRANT_PORT=${MESH_QDRANT_PORT:-56395}
 MESH_CACHE_DIR=${MESH_CACHE_DIR:-/var/cache/mesh}
 # a JVM server starts in 10-50 s on 2 cores
 MESH_JVM_START_TIMEOUT=${MESH_JVM_START_TIMEOUT:-180}
@@ -78,12 +75,6 @@ install_chroma() {
 			fail_with_log chroma "$MESH_CACHE_DIR/chroma-venv.log" "pip install chromadb==$CHROMA_VERSION failed"
 		echo "$CHROMA_VERSION" >"$CHROMA_VENV/install.done"
 	fi
-}
-
-install_graph() {
-	mkdir -p "$MESH_CACHE_DIR"
-	install_neo4j
-	install_chroma
 }
 
 # ---------------------------------------------------------------- Neo4j 5.26

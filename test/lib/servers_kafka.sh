@@ -13,9 +13,6 @@
 # $MESH_KAFKA_CACHE/kafka-<version>/lib.  The broker keeps its log dirs under
 # $MESH_TEST_DIR/kafka, runs with a capped heap, and is stopped by its PID.
 
-MESH_KAFKA_PORT=${MESH_KAFKA_PORT:-59092}
-MESH_KAFKA_CONTROLLER_PORT=${MESH_KAFKA_CONTROLLER_PORT:-59093}
-MESH_HUB2_PG_PORT=${MESH_HUB2_PG_PORT:-55434}
 MESH_KAFKA_CACHE=${MESH_KAFKA_CACHE:-/var/cache/mesh}
 MESH_KAFKA_HEAP=${MESH_KAFKA_HEAP:-512m}
 # seconds the JVM may take until the broker port accepts connections
@@ -28,7 +25,6 @@ KAFKA_HOME="$MESH_KAFKA_CACHE/kafka-$KAFKA_VERSION"
 # what the cached jars were fetched for: a change fetches them again
 KAFKA_DEPS_ID="kafka $KAFKA_VERSION slf4j $SLF4J_VERSION log4j $SLF4J_LOG4J_VERSION"
 
-KAFKA_SERVERS="kafka pg_hub2"
 KAFKA_PACKAGES="librdkafka-dev openjdk-17-jdk-headless maven"
 
 # install_kafka: fetch the broker's jars (idempotent, cached per machine).

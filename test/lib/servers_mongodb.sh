@@ -16,9 +16,6 @@
 # wrapper module, writes that file, and builds the copy (a replace
 # directive).  Needs Go >= 1.22 (PATH or /usr/local/go/bin).
 
-MESH_MONGO_PORT=${MESH_MONGO_PORT:-57017}
-MESH_MONGO_DEBUG_PORT=${MESH_MONGO_DEBUG_PORT:-57018}
-MESH_MONGO_TLS_PORT=${MESH_MONGO_TLS_PORT:-57019}
 MESH_CACHE_DIR=${MESH_CACHE_DIR:-/var/cache/mesh}
 FERRETDB_VERSION=v1.24.2
 FERRETDB_BIN=$MESH_CACHE_DIR/ferretdb-$FERRETDB_VERSION/ferretdb

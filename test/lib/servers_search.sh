@@ -12,13 +12,7 @@
 # A node binds HTTP and transport on 127.0.0.1 only (checked with ss after
 # the start), keeps its data under $MESH_TEST_DIR/<server>, runs with a
 # capped heap and the serial collector, and is stopped by its PID.
-# MESH_SEARCH_SERVERS picks the servers (default both; the test suites
-# elasticsearch7_* need elasticsearch7).
 
-MESH_OPENSEARCH_PORT=${MESH_OPENSEARCH_PORT:-59301}
-MESH_OPENSEARCH_TRANSPORT_PORT=${MESH_OPENSEARCH_TRANSPORT_PORT:-59300}
-MESH_ELASTICSEARCH_PORT=${MESH_ELASTICSEARCH_PORT:-59321}
-MESH_ELASTICSEARCH_TRANSPORT_PORT=${MESH_ELASTICSEARCH_TRANSPORT_PORT:-59320}
 MESH_SEARCH_CACHE=${MESH_SEARCH_CACHE:-/var/cache/mesh}
 MESH_SEARCH_HEAP=${MESH_SEARCH_HEAP:-512m}
 # seconds the JVM may take until GET / answers (slow on a busy 2-core machine)
@@ -46,17 +40,12 @@ search_ports() {
 	esac
 }
 
-SEARCH_SERVERS=${MESH_SEARCH_SERVERS:-opensearch elasticsearch7}
 SEARCH_SERVER_PACKAGES="openjdk-17-jdk-headless maven"
 
-# install_search: fetch each runner's jars and compile SearchNode (idempotent).
-install_search() {
-	local name
-	command -v java >/dev/null 2>&1 || die "search servers: java (17) not installed (apt-get install openjdk-17-jdk-headless)"
-	for name in $SEARCH_SERVERS; do install_search_one "$name"; done
-}
-
+# install_search_one NAME: fetch the runner's jars and compile SearchNode
+# (idempotent, cached per machine).
 install_search_one() {
+	command -v java >/dev/null 2>&1 || die "$1: java (17) not installed (apt-get install openjdk-17-jdk-headless)"
 	local name=$1 home group artifact version
 	home=$(search_home "$name")
 	read -r group artifact version <<<"$(search_coords "$name")"

@@ -1,3 +1,4 @@
+-- servers: redis redis_auth
 -- The data catalog: mesh.catalog, mesh.catalog_yaml() and
 -- mesh.apply_catalog(): declaring routes from YAML, idempotence, the round
 -- trip, removing and changing routes, and errors that name line and key.

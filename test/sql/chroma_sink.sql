@@ -1,3 +1,4 @@
+-- servers: hang garbage chroma
 -- Chroma (a real vector server, chromadb 1.5.9): replication of a table
 -- with an embedding column (upserts, deletes, TRUNCATE), mesh.verify,
 -- mesh.vector_search against a brute-force cosine ranking computed in SQL,

@@ -1,3 +1,4 @@
+-- servers: hang clickhouse garbage
 -- ClickHouse connections: option validation, user/password auth, errors
 -- carrying ClickHouse's message, a server answering garbage, a hanging
 -- server and a hanging HTTP request (errors within timeout_ms), health.

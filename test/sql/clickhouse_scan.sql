@@ -1,3 +1,4 @@
+-- servers: clickhouse
 -- ClickHouse reads: IMPORT FOREIGN SCHEMA and its type mapping, pushdown
 -- of quals (EXPLAIN VERBOSE shows the SQL; results equal the native query
 -- and PostgreSQL's own evaluation of a local copy), generic plans, ORDER

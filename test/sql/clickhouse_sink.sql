@@ -1,3 +1,4 @@
+-- servers: clickhouse
 -- Replication to ClickHouse: the target table created on demand
 -- (ReplacingMergeTree versioned by event id), backfill, inserts, updates,
 -- deletes as tombstones, key changes, TRUNCATE, hostile values, replays

@@ -1,3 +1,4 @@
+-- servers: clickhouse
 -- ClickHouse writes through foreign tables: batched RowBinary INSERTs,
 -- exact floats, every mapped type, hostile identifiers and values
 -- (quotes, backslashes, backticks, newlines, tabs, unicode) round-tripping

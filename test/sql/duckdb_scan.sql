@@ -1,3 +1,4 @@
+-- servers: (the hub only)
 -- DuckDB (embedded libduckdb): mesh.execute, IMPORT FOREIGN SCHEMA, scans
 -- with WHERE/ORDER BY/LIMIT/aggregate pushdown (results equal to the same
 -- queries run locally), generic plans, INSERT through a foreign table,

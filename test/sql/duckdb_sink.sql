@@ -1,3 +1,4 @@
+-- servers: (the hub only)
 -- Replication to DuckDB (an analytical replica): the target created on
 -- demand with the source's columns and PRIMARY KEY, backfill, inserts,
 -- updates, deletes, a changed key, TRUNCATE, hostile values and NULLs,

@@ -1,3 +1,4 @@
+-- servers: elasticsearch7
 -- test/sql/elasticsearch_import.sql against Elasticsearch 7.10.2 (the harness's
 -- elasticsearch7 server) instead of OpenSearch.  (Run from the repository
 -- root, as make installcheck does: messages of the included file carry its

@@ -1,3 +1,4 @@
+-- servers: opensearch
 -- IMPORT FOREIGN SCHEMA from index mappings: the remote schema is an index
 -- name or pattern; objects flatten into dotted columns; es_type and
 -- keyword_field drive pushdown; LIMIT TO and EXCEPT apply.

@@ -1,3 +1,4 @@
+-- servers: hang garbage opensearch
 -- mesh_elasticsearch reads (OpenSearch 2.19 from the harness): columns from
 -- _source (by name, option field, dotted paths), _id and _score; pushdown of
 -- =, IN, ranges and LIMIT into a bool/filter query shown by EXPLAIN VERBOSE

@@ -1,3 +1,4 @@
+-- servers: opensearch
 -- Replication to Elasticsearch/OpenSearch (_bulk): the index created on
 -- demand (mappings from the column types, or the route's mappings and
 -- settings), backfill, inserts, updates, deletes, hostile values, external

@@ -1,3 +1,4 @@
+-- servers: pg_remote redis redis_auth hang
 -- mesh.health(): every backend pinged at once; down and hanging servers are
 -- rows with ok = false, and the call is bounded by timeout_ms.
 \getenv redis_port MESH_REDIS_PORT

@@ -1,3 +1,4 @@
+-- servers: tls
 -- The shared HTTP client over TLS (test/tls_server.py, signed by the
 -- harness's test CA): certificates are verified by default, a CA file makes
 -- them trusted, tls_verify 'false' skips the check, and a server that asks

@@ -1,3 +1,4 @@
+-- servers: hang influxdb garbage
 -- InfluxDB reads: pushdown shown by EXPLAIN, results equal to the same
 -- InfluxQL run natively, aggregates, generic plans, malformed queries,
 -- garbage and hanging servers, options.

@@ -1,3 +1,4 @@
+-- servers: influxdb
 -- Replication to InfluxDB: route options and their errors, backfill,
 -- inserts, updates, deletes, key changes, NULL fields, TRUNCATE, hostile
 -- values, a poison row, replays, a layout where updates move points; verify

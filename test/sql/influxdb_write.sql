@@ -1,3 +1,4 @@
+-- servers: influxdb
 -- InfluxDB writes: INSERT as line protocol (batched), every escape of the
 -- encoder checked by reading back (also natively), what line protocol
 -- cannot hold, UPDATE/DELETE refused, IMPORT FOREIGN SCHEMA.

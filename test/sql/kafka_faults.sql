@@ -1,3 +1,4 @@
+-- servers: hang kafka
 -- Kafka: a broker that is away is a transient error (the route waits and
 -- catches up, nothing lost, nothing dead-lettered); scans, execute and
 -- health fail clearly within timeout_ms, also against a hanging server.

@@ -1,3 +1,4 @@
+-- servers: kafka
 -- Kafka: replication to a topic (Debezium-style envelopes), read back
 -- through a topic foreign table; options, execute, health, pushdown.
 \getenv kafka_port MESH_KAFKA_PORT

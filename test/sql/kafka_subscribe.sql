@@ -1,3 +1,4 @@
+-- servers: kafka
 -- Kafka subscriptions: a topic of mesh envelopes applied to a local table
 -- (upsert, delete, truncate), malformed messages dead-lettered, a killed
 -- worker resuming without applying anything twice, unsubscribe.

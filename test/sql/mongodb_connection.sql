@@ -1,3 +1,4 @@
+-- servers: hang garbage mongodb
 -- MongoDB connections: option validation, credentials (FerretDB's SCRAM
 -- authentication) kept out of every message, a server that is down and
 -- one that hangs (clear errors within timeout_ms), mesh.health, and

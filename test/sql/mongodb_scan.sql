@@ -1,3 +1,4 @@
+-- servers: mongodb
 -- Reading MongoDB (FerretDB) collections: the BSON type mapping, NULL and
 -- missing fields, every pushed qual kind (EXPLAIN VERBOSE shows the find
 -- command; results equal the unpushed query), ORDER BY/LIMIT, generic

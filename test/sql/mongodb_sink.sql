@@ -1,3 +1,4 @@
+-- servers: mongodb
 -- Replication to MongoDB (FerretDB): backfill, inserts, updates, deletes,
 -- several changes of one key in one batch, TRUNCATE, hostile values, a
 -- composite key, replays converging, mesh.verify after each step, a

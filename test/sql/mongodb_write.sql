@@ -1,3 +1,4 @@
+-- servers: mongodb
 -- INSERT, UPDATE and DELETE through MongoDB foreign tables, by _id: typed
 -- fields, dotted paths as sub-documents, NULL as a removed field, the
 -- whole-document column, ObjectId _ids, errors the server reports.

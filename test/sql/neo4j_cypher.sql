@@ -1,3 +1,4 @@
+-- servers: hang garbage neo4j
 -- Neo4j: mesh.cypher and mesh.execute with hostile parameters, a foreign
 -- table over a label with pushdown, health, errors (bad credentials,
 -- syntax, malformed replies, a hanging server).

@@ -1,3 +1,4 @@
+-- servers: neo4j
 -- Replication to Neo4j: nodes MERGEd on the key, a foreign key turned into
 -- edges (and moved by updates), deletes, hostile values, TRUNCATE, a
 -- replay converging, mesh.verify after each step, and bad route options.

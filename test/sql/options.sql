@@ -1,3 +1,4 @@
+-- servers: redis redis_auth
 -- Option validation at CREATE/ALTER time, and secrets kept out of sight.
 \getenv redis_port MESH_REDIS_PORT
 \getenv auth_port MESH_REDIS_AUTH_PORT

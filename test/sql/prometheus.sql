@@ -1,3 +1,4 @@
+-- servers: hang prometheus garbage
 -- mesh_prometheus against the harness's Prometheus 2.42, which scrapes
 -- itself, VictoriaMetrics and (a placeholder for) mesh every second.  Real
 -- metrics change: the checks are on stable properties (jobs, label sets,

@@ -1,3 +1,4 @@
+-- servers: hang garbage qdrant
 -- Qdrant: a CONTRACT test.  No Qdrant server can be had on this machine;
 -- the server here is test/qdrant_standin.py, which reproduces Qdrant's
 -- documented REST request and response shapes and rejects malformed

@@ -1,3 +1,4 @@
+-- servers: pg_remote redis hang influxdb clickhouse
 -- mesh.query_all(source, key): every replica asked for one key at once,
 -- next to the local row; found, missing, composite keys, a target that is
 -- down (a row with its error, not an exception), privileges.

@@ -1,3 +1,4 @@
+-- servers: redis redis_auth
 -- Authentication, connection caching and invalidation, recovery after a
 -- Redis restart, and secrets kept out of errors and EXPLAIN.
 \getenv redis_port MESH_REDIS_PORT

@@ -1,3 +1,4 @@
+-- servers: redis
 -- mesh.execute for Redis: redis-cli quoting in, jsonb rows out.
 \getenv redis_port MESH_REDIS_PORT
 CREATE SERVER cache FOREIGN DATA WRAPPER mesh_redis

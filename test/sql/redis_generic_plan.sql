@@ -1,3 +1,4 @@
+-- servers: redis
 -- Pushdown survives generic plans: every prepared statement runs 8 times
 -- (PostgreSQL switches to a generic plan from the 6th execution), and the
 -- parameter is still sent to Redis (EXPLAIN shows it).

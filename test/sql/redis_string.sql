@@ -1,3 +1,4 @@
+-- servers: redis
 -- Redis string keys: reads, writes, pushdown, hostile keys and values.
 \getenv redis_port MESH_REDIS_PORT
 CREATE SERVER cache FOREIGN DATA WRAPPER mesh_redis

@@ -1,3 +1,4 @@
+-- servers: redis
 -- Redis hash, list, set and zset tables.
 \getenv redis_port MESH_REDIS_PORT
 CREATE SERVER cache FOREIGN DATA WRAPPER mesh_redis

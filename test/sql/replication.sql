@@ -1,3 +1,4 @@
+-- servers: pg_remote redis
 -- Replication to Redis and PostgreSQL: capture, backfill, ordering of
 -- writes, key changes, TRUNCATE, hostile values, stats, pause, replay,
 -- DDL, and verify after each step.

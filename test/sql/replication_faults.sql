@@ -1,3 +1,4 @@
+-- servers: pg_remote redis hang
 -- Replication under failure: a target down for a while, a target that
 -- hangs, a poison row, retention.  Every scenario ends with verify.
 \getenv redis_port MESH_REDIS_PORT

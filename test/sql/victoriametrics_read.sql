@@ -1,3 +1,4 @@
+-- servers: victoria
 -- mesh_victoriametrics reads: the Prometheus query API code (fdw/prometheus)
 -- against the harness's VictoriaMetrics 1.79.  The series are written here
 -- with fixed values at fixed times (a few minutes ago, so VictoriaMetrics

@@ -1,3 +1,4 @@
+-- servers: victoria
 -- VictoriaMetrics writes: INSERT through a metric table, the replication
 -- sink (line protocol on /write) and verify (/api/v1/export).  Written
 -- samples become readable after a second or so: checks poll in a bounded
