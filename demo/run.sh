@@ -22,7 +22,8 @@ step "install packages: mesh's build and $DEMO_SERVERS"
 bash "$REPO/test/harness.sh" install $DEMO_SERVERS
 [ -x "$PG_CONFIG" ] || PG_CONFIG=pg_config
 step "build and install mesh"
-make -C "$REPO" -s PG_CONFIG="$PG_CONFIG" all install >/dev/null
+make -C "$REPO" -s -j"$(nproc)" PG_CONFIG="$PG_CONFIG" all >/dev/null
+make -C "$REPO" -s PG_CONFIG="$PG_CONFIG" install >/dev/null
 step "start the hub and $DEMO_SERVERS"
 if [ "${MESH_DEMO_KEEP:-0}" != 1 ]; then
 	trap 'bash "$REPO/test/harness.sh" stop >/dev/null' EXIT

@@ -72,12 +72,15 @@ must() {
 	fi
 }
 
-# suite_servers FILE: the names on FILE's "servers:" header line (a line
-# "-- servers: a b" or "# servers: a b" in its first lines; "(the hub only)"
-# names none).
-suite_servers() {
-	sed -n '1,5{s/^\(--\|#\) servers: //p}' "$1" | head -n 1 | sed 's/(the hub only)//'
+# build_and_install: a clean build on every core, then the install.
+build_and_install() {
+	make -C "$REPO" PG_CONFIG="$PG_CONFIG" clean >/dev/null &&
+		make -C "$REPO" -j"$(nproc)" PG_CONFIG="$PG_CONFIG" all &&
+		make -C "$REPO" PG_CONFIG="$PG_CONFIG" install
 }
+
+# shellcheck source=lib/suites.sh
+. "$REPO/test/lib/suites.sh"
 
 # Choose the suites: all, or those named (NAME or NAME_*).
 REGRESS_SEL="" ISOLATION_SEL="" CHECKS_SEL="" SERVERS_SEL=""
@@ -115,7 +118,7 @@ select_suites "$@"
 
 # shellcheck disable=SC2086
 must "install packages" harness install $SERVERS_SEL
-must "build and install the extension" make -C "$REPO" PG_CONFIG="$PG_CONFIG" clean all install
+must "build and install the extension" build_and_install
 # shellcheck disable=SC2086
 must "start servers" harness start $SERVERS_SEL
 eval "$(harness env)"

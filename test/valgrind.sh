@@ -7,8 +7,11 @@
 #   test/valgrind.sh summary [DIR]  summarise the logs of an earlier run
 #   test/valgrind.sh supp      write the suppression file, print its path
 #
-# The servers are the harness's (test/harness.sh): set MESH_TEST_DIR and the
-# MESH_*_PORT variables to keep clear of another test run. Settings:
+# The servers are the harness's (test/harness.sh), only those the chosen
+# suites name, in their own state dir and port block (defaults below), so a
+# valgrind run and a test run can go side by side. Settings:
+#   MESH_TEST_DIR        default /tmp/mesh-valgrind
+#   MESH_PORT_BASE       default 28000 (test/lib/ports.sh)
 #   MESH_VALGRIND_OPTS   extra valgrind options (default: --track-origins=yes);
 #                        "--leak-check=full --show-leak-kinds=definite" for leaks
 #   MESH_START_TIMEOUT   start/stop timeout of the hub, seconds (default 600)
@@ -17,15 +20,17 @@
 #                        (default: this repository), to find mesh frames
 #   PG_CONFIG            PostgreSQL 15 to run (the harness's default otherwise)
 #
-# The isolation specs are skipped: they hard-code the default ports. Tests
-# that wait with timeouts can fail only because valgrind is slow (10-50x).
+# The isolation specs are skipped (too slow under valgrind). Tests that wait with timeouts can fail only because valgrind is slow (10-50x).
 # Logs: $MESH_TEST_DIR/valgrind/<pid>.log (one per process); summary in
 # $MESH_TEST_DIR/valgrind-summary.txt.
 set -uo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 HARNESS="$REPO/test/harness.sh"
-export MESH_TEST_DIR=${MESH_TEST_DIR:-/tmp/mesh-test}
+export MESH_TEST_DIR=${MESH_TEST_DIR:-/tmp/mesh-valgrind}
+export MESH_PORT_BASE=${MESH_PORT_BASE:-28000}
+# shellcheck source=lib/suites.sh
+. "$REPO/test/lib/suites.sh"
 export MESH_VALGRIND=1
 export MESH_START_TIMEOUT=${MESH_START_TIMEOUT:-600}
 export MESH_VALGRIND_OPTS=${MESH_VALGRIND_OPTS:---track-origins=yes}
@@ -233,7 +238,11 @@ run() {
 	write_supp >/dev/null
 	rm -rf "$MESH_VALGRIND_LOG_DIR"
 	echo "== start servers (hub under valgrind; logs in $MESH_VALGRIND_LOG_DIR)"
-	bash "$HARNESS" start || exit 1
+	local servers=""
+	# shellcheck disable=SC2086
+	if [ -n "${MESH_REGRESS:-}" ]; then servers=$(regress_servers "$REPO/test" $MESH_REGRESS); fi
+	# shellcheck disable=SC2086
+	bash "$HARNESS" start $servers || exit 1
 	trap 'bash "$HARNESS" stop' EXIT
 	eval "$(bash "$HARNESS" env)"
 	# which pid is which process (route worker, backend...), for the summary
