@@ -10,10 +10,11 @@ OBJS = $(CORE_SRCS:.c=.o) $(FDW_SRCS:.c=.o)
 
 .DEFAULT_GOAL := all
 
-# The install script: the core's SQL, then each backend folder's.
+# The install script: the core's SQL, then each backend folder's, then
+# sql/privileges.sql (closes every internal function to PUBLIC).
 DATA_built = sql/mesh--0.1.0.sql
 FDW_SQL = $(sort $(wildcard fdw/*/*.sql))
-sql/mesh--0.1.0.sql: sql/mesh.sql $(FDW_SQL)
+sql/mesh--0.1.0.sql: sql/mesh.sql $(FDW_SQL) sql/privileges.sql
 	cat $^ >$@
 
 REGRESS = $(basename $(notdir $(wildcard test/sql/*.sql)))

@@ -122,20 +122,32 @@ CREATE TABLE mesh.dead_letter_store (
 -- Row data is private: only the extension's owner reads these directly.
 REVOKE ALL ON mesh.event_log, mesh.event_log_0, mesh.event_log_1, mesh.event_log_2,
 	mesh.route, mesh.route_cursor, mesh.route_stats, mesh.dead_letter_store FROM PUBLIC;
+REVOKE ALL ON SEQUENCE mesh.event_id_seq, mesh.route_id_seq FROM PUBLIC;
+-- ... except the events of the tables one owns (or whose owning role one
+-- is a member of), through the parent table only: the partitions stay closed.
+ALTER TABLE mesh.event_log ENABLE ROW LEVEL SECURITY;
+CREATE POLICY table_owner ON mesh.event_log FOR SELECT
+	USING (pg_catalog.pg_has_role(current_user,
+								  (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = source),
+								  'USAGE'));
+GRANT SELECT ON mesh.event_log TO PUBLIC;
 
+-- The capture trigger runs as mesh's owner, whoever writes the table: a
+-- role that may write a replicated table needs no privilege on mesh.
 CREATE FUNCTION mesh.capture() RETURNS trigger
-	AS 'MODULE_PATHNAME', 'mesh_capture' LANGUAGE C;
+	AS 'MODULE_PATHNAME', 'mesh_capture' LANGUAGE C
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
 -- Internal helpers implemented in C.
-CREATE FUNCTION mesh._check_route(source regclass, target name, options jsonb)
+-- (Every mesh._* function is closed to PUBLIC at the end of the script.)
+CREATE FUNCTION mesh._check_route(source regclass, target name, options jsonb, owner oid)
 RETURNS void AS 'MODULE_PATHNAME', 'mesh_check_route' LANGUAGE C;
 CREATE FUNCTION mesh._wake() RETURNS void
 	AS 'MODULE_PATHNAME', 'mesh_wake' LANGUAGE C;
-REVOKE ALL ON FUNCTION mesh._check_route(regclass, name, jsonb) FROM PUBLIC;
 
 -- The lowest event id a route may still need (for retention).
 CREATE FUNCTION mesh._route_need(route_id bigint) RETURNS bigint
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 	SELECT c.done_low FROM mesh.route_cursor c WHERE c.route_id = _route_need.route_id
 $$;
 
@@ -196,34 +208,63 @@ REVOKE ALL ON FUNCTION mesh._install_capture(regclass), mesh._remove_capture(reg
 CREATE FUNCTION mesh._caller() RETURNS oid
 	AS 'MODULE_PATHNAME', 'mesh_caller' LANGUAGE C STABLE;
 
--- Errors unless the caller may write rel and use the target server.
-CREATE FUNCTION mesh._check_access(rel regclass, target name) RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+-- Route operations: mesh.X(args) is the C function mesh_api, which calls
+-- mesh._X(caller, args) as mesh's owner with caller = the current user at
+-- the call (src/privilege.c).  mesh._X checks what caller may do.
+
+-- Errors unless caller owns rel (or is a member of its owning role), as
+-- CREATE PUBLICATION requires, and has USAGE on the target server.
+CREATE FUNCTION mesh._check_owner(caller oid, rel regclass, target name) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	c record;
 BEGIN
-	IF NOT has_table_privilege(mesh._caller(), rel, 'INSERT, UPDATE, DELETE') THEN
-		RAISE EXCEPTION 'permission denied to replicate table %', rel
-			USING ERRCODE = 'insufficient_privilege',
-				  HINT = 'Only roles that may INSERT, UPDATE and DELETE a table can replicate it.';
+	IF rel IS NULL OR target IS NULL THEN
+		RAISE EXCEPTION 'table and server must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT relname, relowner, relkind INTO c FROM pg_class WHERE oid = rel;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'relation with OID % does not exist', rel::oid USING ERRCODE = 'undefined_table';
+	END IF;
+	IF NOT pg_has_role(caller, c.relowner, 'USAGE') THEN
+		RAISE EXCEPTION 'must be owner of % %',
+			CASE c.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'table' WHEN 'v' THEN 'view'
+				 WHEN 'm' THEN 'materialized view' WHEN 'f' THEN 'foreign table'
+				 ELSE 'relation' END, c.relname
+			USING ERRCODE = 'insufficient_privilege';
 	END IF;
 	IF NOT EXISTS (SELECT 1 FROM pg_foreign_server WHERE srvname = target) THEN
 		RAISE EXCEPTION 'server "%" does not exist', target USING ERRCODE = 'undefined_object';
 	END IF;
-	IF NOT has_server_privilege(mesh._caller(), target, 'USAGE') THEN
+	IF NOT has_server_privilege(caller, target, 'USAGE') THEN
 		RAISE EXCEPTION 'permission denied for foreign server %', target
 			USING ERRCODE = 'insufficient_privilege';
 	END IF;
 END $$;
 
 -- mesh.replicate: capture every change of source and deliver it to target.
--- Existing rows are copied first (backfill).  Returns the route id.
+-- Existing rows are copied first (backfill), read as the caller, who owns
+-- the route.  Returns the route id.
 CREATE FUNCTION mesh.replicate(source regclass, target name, options jsonb DEFAULT '{}',
 							   role text DEFAULT 'replica')
+RETURNS bigint AS 'MODULE_PATHNAME', 'mesh_api' LANGUAGE C;
+CREATE FUNCTION mesh._replicate(caller oid, source regclass, target name, options jsonb,
+								role text)
 RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	route_id bigint;
 BEGIN
-	PERFORM mesh._check_access(source, target);
+	PERFORM mesh._check_owner(caller, source, target);
+	-- the backfill reads the table as the caller: rows row level security
+	-- hides from it would silently be missing from the replica
+	IF (SELECT relrowsecurity FROM pg_class WHERE oid = source)
+	   AND NOT (SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE oid = caller) THEN
+		RAISE EXCEPTION 'cannot replicate table % because row level security is enabled on it',
+			(SELECT relname FROM pg_class WHERE oid = source)
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'Only superusers and roles with BYPASSRLS can replicate a table with row level security.';
+	END IF;
 	IF role IS NULL OR role NOT IN ('replica', 'cache', 'search', 'stream') THEN
 		RAISE EXCEPTION 'invalid role "%"', role USING ERRCODE = 'invalid_parameter_value',
 			DETAIL = 'Allowed values: replica, cache, search, stream.';
@@ -237,15 +278,14 @@ BEGIN
 			USING ERRCODE = 'invalid_table_definition',
 				  HINT = 'Replicas are keyed by the primary key: add one with ALTER TABLE ... ADD PRIMARY KEY.';
 	END IF;
-	IF EXISTS (SELECT 1 FROM mesh.route r WHERE r.source = replicate.source AND r.target = replicate.target) THEN
+	IF EXISTS (SELECT 1 FROM mesh.route r WHERE r.source = _replicate.source AND r.target = _replicate.target) THEN
 		RAISE EXCEPTION 'table % is already replicated to "%"', source, target
 			USING ERRCODE = 'duplicate_object',
 				  HINT = 'Use mesh.unreplicate() first to change the route''s options.';
 	END IF;
-	PERFORM mesh._check_route(source, target, COALESCE(options, '{}'));
+	PERFORM mesh._check_route(source, target, COALESCE(options, '{}'), caller);
 	INSERT INTO mesh.route (source, target, role, options, owner)
-		VALUES (source, target, role, COALESCE(options, '{}'),
-				mesh._caller())
+		VALUES (source, target, role, COALESCE(options, '{}'), caller)
 		RETURNING id INTO route_id;
 	INSERT INTO mesh.route_cursor (route_id) VALUES (route_id);
 	INSERT INTO mesh.route_stats (route_id) VALUES (route_id);
@@ -256,34 +296,36 @@ END $$;
 
 -- mesh.unreplicate: remove the route(s); capture stops with the last one.
 CREATE FUNCTION mesh.unreplicate(source regclass, target name)
+RETURNS integer AS 'MODULE_PATHNAME', 'mesh_api' LANGUAGE C;
+CREATE FUNCTION mesh._unreplicate(caller oid, source regclass, target name)
 RETURNS integer
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	n integer;
 BEGIN
-	PERFORM mesh._check_access(source, target);
+	PERFORM mesh._check_owner(caller, source, target);
 	-- Removing the last route drops the capture triggers, which needs an
 	-- exclusive lock on the table: take it before the route's rows are
 	-- locked, so a route worker reading the table (a backfill) finishes
 	-- first instead of waiting for this transaction (a deadlock).
 	IF NOT EXISTS (SELECT 1 FROM mesh.route r
-				   WHERE r.source = unreplicate.source AND r.target <> unreplicate.target) THEN
+				   WHERE r.source = _unreplicate.source AND r.target <> _unreplicate.target) THEN
 		EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', source);
 	END IF;
-	DELETE FROM mesh.route r WHERE r.source = unreplicate.source AND r.target = unreplicate.target;
+	DELETE FROM mesh.route r WHERE r.source = _unreplicate.source AND r.target = _unreplicate.target;
 	GET DIAGNOSTICS n = ROW_COUNT;
-	IF NOT EXISTS (SELECT 1 FROM mesh.route r WHERE r.source = unreplicate.source) THEN
+	IF NOT EXISTS (SELECT 1 FROM mesh.route r WHERE r.source = _unreplicate.source) THEN
 		PERFORM mesh._remove_capture(source);
 	END IF;
 	PERFORM mesh._wake();
 	RETURN n;
 END $$;
 
-CREATE FUNCTION mesh._set_paused(source regclass, target name, value boolean)
+CREATE FUNCTION mesh._set_paused(caller oid, source regclass, target name, value boolean)
 RETURNS boolean
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-	PERFORM mesh._check_access(source, target);
+	PERFORM mesh._check_owner(caller, source, target);
 	UPDATE mesh.route r SET paused = value WHERE r.source = _set_paused.source AND r.target = _set_paused.target;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'table % is not replicated to "%"', source, target
@@ -292,27 +334,32 @@ BEGIN
 	PERFORM mesh._wake();
 	RETURN value;
 END $$;
-REVOKE ALL ON FUNCTION mesh._set_paused(regclass, name, boolean) FROM PUBLIC;
 
 -- Pause / resume a route: events keep being captured while it is paused.
 CREATE FUNCTION mesh.pause(source regclass, target name) RETURNS boolean
-LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog
-AS $$ SELECT mesh._set_paused(source, target, true) $$;
+	AS 'MODULE_PATHNAME', 'mesh_api' LANGUAGE C;
+CREATE FUNCTION mesh._pause(caller oid, source regclass, target name) RETURNS boolean
+LANGUAGE sql SET search_path = pg_catalog, pg_temp
+AS $$ SELECT mesh._set_paused(caller, source, target, true) $$;
 CREATE FUNCTION mesh.resume(source regclass, target name) RETURNS boolean
-LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog
-AS $$ SELECT NOT mesh._set_paused(source, target, false) $$;
+	AS 'MODULE_PATHNAME', 'mesh_api' LANGUAGE C;
+CREATE FUNCTION mesh._resume(caller oid, source regclass, target name) RETURNS boolean
+LANGUAGE sql SET search_path = pg_catalog, pg_temp
+AS $$ SELECT NOT mesh._set_paused(caller, source, target, false) $$;
 
 -- mesh.replay: deliver again every retained event of source with
 -- id >= from_event to target (idempotent), then continue.
 CREATE FUNCTION mesh.replay(source regclass, target name, from_event bigint DEFAULT 0)
+RETURNS bigint AS 'MODULE_PATHNAME', 'mesh_api' LANGUAGE C;
+CREATE FUNCTION mesh._replay(caller oid, source regclass, target name, from_event bigint)
 RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	rid bigint;
 	n bigint;
 BEGIN
-	PERFORM mesh._check_access(source, target);
-	SELECT id INTO rid FROM mesh.route r WHERE r.source = replay.source AND r.target = replay.target;
+	PERFORM mesh._check_owner(caller, source, target);
+	SELECT id INTO rid FROM mesh.route r WHERE r.source = _replay.source AND r.target = _replay.target;
 	IF rid IS NULL THEN
 		RAISE EXCEPTION 'table % is not replicated to "%"', source, target
 			USING ERRCODE = 'undefined_object';
@@ -323,30 +370,34 @@ BEGIN
 		batch_snap = NULL, batch_next_low = NULL, batch_low = NULL, batch_high = NULL,
 		batch_last_id = NULL, epoch = epoch + 1
 	WHERE route_id = rid AND backfilled;
-	SELECT count(*) INTO n FROM mesh.event_log e WHERE e.source = replay.source AND e.id >= from_event;
+	SELECT count(*) INTO n FROM mesh.event_log e WHERE e.source = _replay.source AND e.id >= from_event;
 	PERFORM mesh._wake();
 	RETURN n;
 END $$;
 
 -- mesh.retry_dead_letters: re-sync the keys of dead-lettered events from
 -- the source's current rows (never an older value over a newer one).
+-- Only the routes of tables the caller owns, to servers it may use.
 CREATE FUNCTION mesh.retry_dead_letters(target name DEFAULT NULL)
+RETURNS bigint AS 'MODULE_PATHNAME', 'mesh_api' LANGUAGE C;
+CREATE FUNCTION mesh._retry_dead_letters(caller oid, target name)
 RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	n bigint;
 BEGIN
 	UPDATE mesh.dead_letter_store d SET retry = true
-	FROM mesh.route r
-	WHERE d.route = r.id AND (retry_dead_letters.target IS NULL OR r.target = retry_dead_letters.target)
-	  AND has_table_privilege(mesh._caller(), r.source, 'INSERT, UPDATE, DELETE');
+	FROM mesh.route r JOIN pg_class c ON c.oid = r.source
+	WHERE d.route = r.id AND (_retry_dead_letters.target IS NULL OR r.target = _retry_dead_letters.target)
+	  AND pg_has_role(caller, c.relowner, 'USAGE')
+	  AND has_server_privilege(caller, r.target, 'USAGE');
 	GET DIAGNOSTICS n = ROW_COUNT;
 	PERFORM mesh._wake();
 	RETURN n;
 END $$;
 
--- mesh.wait_for_sync: true once every active route (or every route to
--- target) has delivered every event committed before the call (false
+-- mesh.wait_for_sync: true once every active route of a table the caller
+-- may SELECT (or every such route to target) has delivered every event committed before the call (false
 -- after timeout_ms).
 CREATE FUNCTION mesh.wait_for_sync(timeout_ms integer DEFAULT 30000, target name DEFAULT NULL)
 RETURNS boolean
@@ -385,7 +436,15 @@ CREATE VIEW mesh.stats WITH (security_barrier) AS
 	FROM mesh.route r
 	JOIN mesh.route_stats s ON s.route_id = r.id
 	JOIN mesh.route_cursor c ON c.route_id = r.id
-	CROSS JOIN LATERAL mesh._route_pending(r.id) p
+	-- mesh._route_pending inline: a view's functions run with the reader's
+	-- privileges, its tables with the view owner's
+	CROSS JOIN LATERAL (
+		SELECT count(*) AS pending, min(e.captured_at) AS oldest
+		FROM mesh.event_log e
+		WHERE c.backfilled AND e.source = r.source AND e.id >= c.done_low
+		  AND NOT pg_visible_in_snapshot(e.xid, c.done_snap)
+		  AND NOT (c.batch_snap IS NOT NULL AND pg_visible_in_snapshot(e.xid, c.batch_snap)
+				   AND e.id <= c.batch_last_id)) p
 	WHERE has_table_privilege(r.source, 'SELECT');
 
 CREATE VIEW mesh.event_log_status AS
@@ -394,11 +453,14 @@ CREATE VIEW mesh.event_log_status AS
 	FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 	WHERE n.nspname = 'mesh' AND c.relname ~ '^event_log_[0-9]$';
 
+-- Dead letters carry keys and error texts (row values): only for the
+-- table's owner (and members of the owning role).
 CREATE VIEW mesh.dead_letter WITH (security_barrier) AS
 	SELECT d.route, d.event_id, r.source, r.target, d.op, d.key, d.error, d.attempts,
 		   d.failed_at, d.retry AS retry_requested
 	FROM mesh.dead_letter_store d JOIN mesh.route r ON r.id = d.route
-	WHERE has_table_privilege(r.source, 'SELECT');
+	JOIN pg_class t ON t.oid = r.source
+	WHERE pg_has_role(t.relowner, 'USAGE');
 
 GRANT SELECT ON mesh.routes, mesh.stats, mesh.event_log_status, mesh.dead_letter TO PUBLIC;
 
@@ -415,6 +477,8 @@ CREATE VIEW mesh.catalog AS
 GRANT SELECT ON mesh.catalog TO PUBLIC;
 
 -- The catalog as data_catalog.yaml, and routes declared from such a document.
+-- catalog_yaml shows the tables the caller may SELECT; apply_catalog
+-- changes routes of tables the caller owns (as mesh.replicate).
 CREATE FUNCTION mesh.catalog_yaml() RETURNS text
 	AS 'MODULE_PATHNAME', 'mesh_catalog_yaml' LANGUAGE C STABLE STRICT;
 CREATE FUNCTION mesh.apply_catalog(doc text) RETURNS integer
@@ -427,11 +491,11 @@ RETURNS TABLE(server name, kind text, role text, found boolean, value jsonb,
 	AS 'MODULE_PATHNAME', 'mesh_query_all' LANGUAGE C VOLATILE STRICT;
 
 -- A route's role is a label: changing it does not touch the replica.
-CREATE FUNCTION mesh._set_role(source regclass, target name, role text)
+CREATE FUNCTION mesh._set_role(caller oid, source regclass, target name, role text)
 RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-	PERFORM mesh._check_access(source, target);
+	PERFORM mesh._check_owner(caller, source, target);
 	IF role IS NULL OR role NOT IN ('replica', 'cache', 'search', 'stream') THEN
 		RAISE EXCEPTION 'invalid role "%"', role USING ERRCODE = 'invalid_parameter_value',
 			DETAIL = 'Allowed values: replica, cache, search, stream.';
@@ -442,7 +506,7 @@ END $$;
 
 -- Dropping a replicated table removes its routes.
 CREATE FUNCTION mesh._on_drop() RETURNS event_trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	DELETE FROM mesh.route r USING pg_event_trigger_dropped_objects() d
 	WHERE d.classid = 'pg_class'::regclass AND d.objid = r.source::oid AND d.objsubid = 0;

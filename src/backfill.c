@@ -44,6 +44,7 @@ mesh_backfill(MeshRoute *route)
 	ApplyOutcome out;
 	List	   *dead = NIL;
 	MeshEvent  *all_dead_events = NULL;
+	MeshUserSave save;
 
 	StartTransactionCommand();
 	XactIsoLevel = XACT_REPEATABLE_READ;
@@ -53,17 +54,22 @@ mesh_backfill(MeshRoute *route)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	SPI_execute("SELECT pg_current_snapshot()::text", true, 1);
 	snapshot = MemoryContextStrdup(cxt, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+	/* the source is read as the route's owner (its privileges, its RLS) */
+	mesh_become(route->owner, &save);
 	plan = SPI_prepare(psprintf("SELECT * FROM %s", qualified_source(route)), 0, NULL);
 	if (plan == NULL)
 		elog(ERROR, "could not prepare the backfill of %s", route->source_name);
 	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+	mesh_restore_user(&save);
 	for (;;)
 	{
 		MeshEvent  *events;
 		int			n;
 		MemoryContext old;
 
+		mesh_become(route->owner, &save);
 		SPI_cursor_fetch(portal, true, mesh_batch_size);
+		mesh_restore_user(&save);
 		n = SPI_processed;
 		if (n == 0)
 			break;
@@ -154,6 +160,7 @@ mesh_resync_dead_letters(MeshRoute *route, bool *transient)
 	Oid		   *argtypes = palloc(sizeof(Oid) * route->nkeys);
 	Datum		args[2];
 	Oid			types[2] = {INT8OID, INT8OID};
+	MeshUserSave save;
 
 	*transient = false;
 	for (int k = 0; k < route->nkeys; k++)
@@ -170,7 +177,11 @@ mesh_resync_dead_letters(MeshRoute *route, bool *transient)
 	n = SPI_processed;
 	{
 		SPITupleTable *keys = SPI_tuptable;
-		SPIPlanPtr	lookup = SPI_prepare(key_lookup_sql(route), route->nkeys, argtypes);
+		SPIPlanPtr	lookup;
+
+		mesh_become(route->owner, &save);	/* as the backfill */
+		lookup = SPI_prepare(key_lookup_sql(route), route->nkeys, argtypes);
+		mesh_restore_user(&save);
 
 		ids = MemoryContextAlloc(cxt, sizeof(int64) * Max(n, 1));
 		events = MemoryContextAllocZero(cxt, sizeof(MeshEvent) * Max(n, 1));
@@ -190,7 +201,9 @@ mesh_resync_dead_letters(MeshRoute *route, bool *transient)
 			for (int k = 0; k < route->nkeys; k++)
 				kv[k] = CStringGetTextDatum(ev->values[route->key_index[k]] ?
 											ev->values[route->key_index[k]] : "");
+			mesh_become(route->owner, &save);
 			SPI_execute_plan(lookup, kv, NULL, false, 1);
+			mesh_restore_user(&save);
 			ev->id = ids[i];
 			if (SPI_processed == 1)
 			{

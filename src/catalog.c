@@ -28,9 +28,11 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
+#include "mesh.h"
 #include "mesh_util.h"
 
 PG_FUNCTION_INFO_V1(mesh_catalog_yaml);
@@ -223,13 +225,20 @@ mesh_catalog_yaml(PG_FUNCTION_ARGS)
 	yaml_emitter_t emitter;
 	StringInfoData out;
 	char	   *database;
+	MeshUserSave save;
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(GetUserId())};
 
 	initStringInfo(&out);
 	SPI_connect();
 	SPI_execute("SELECT current_database()", true, 1);
 	database = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	SPI_execute("SELECT source::text, target::text, role, options FROM mesh.route "
-				"ORDER BY source::text, role, target", true, 0);
+	/* the routes of tables the caller may SELECT, read as mesh's owner */
+	mesh_become_owner(&save);
+	SPI_execute_with_args("SELECT source::text, target::text, role, options FROM mesh.route"
+						  " WHERE has_table_privilege($1, source, 'SELECT')"
+						  " ORDER BY source::text, role, target", 1, types, values, NULL, true, 0);
+	mesh_restore_user(&save);
 	if (!yaml_emitter_initialize(&emitter))
 		elog(ERROR, "could not initialise the YAML writer");
 	PG_TRY();

@@ -11,10 +11,12 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 
+#include "mesh.h"
 #include "mesh_util.h"
 
 PG_FUNCTION_INFO_V1(mesh_apply_catalog);
@@ -310,10 +312,15 @@ apply_dataset(yaml_node_t *key, const char *name, List *wanted)
 	int			n;
 	List	   *existing = NIL;
 	ListCell   *lc;
+	MeshUserSave save;
 
 	args[0] = ObjectIdGetDatum(dataset_relid(key, name));
+	/* only the owner of a table declares its routes (as mesh.replicate) */
+	mesh_check_table_owner(DatumGetObjectId(args[0]), GetUserId());
+	mesh_become_owner(&save);
 	n = run("SELECT target::text, role, options::text FROM mesh.route WHERE source = $1 ORDER BY id",
 			1, types, args);
+	mesh_restore_user(&save);
 	for (int i = 0; i < n; i++)
 	{
 		WantedRoute *e = palloc0(sizeof(WantedRoute));
@@ -348,9 +355,14 @@ apply_dataset(yaml_node_t *key, const char *name, List *wanted)
 		}
 		if (strcmp(w->role, e->role) != 0)
 		{
+			Oid			rtypes[4] = {OIDOID, TEXTOID, TEXTOID, OIDOID};
+
 			args[2] = CStringGetTextDatum(w->role);
-			run_change("SELECT mesh._set_role($1, $2::name, $3)", 3, types, args, w->line, name,
-					   e->target);
+			args[3] = ObjectIdGetDatum(GetUserId());
+			mesh_become_owner(&save);	/* mesh._set_role checks the caller ($4) */
+			run_change("SELECT mesh._set_role($4, $1, $2::name, $3)", 4, rtypes, args, w->line,
+					   name, e->target);
+			mesh_restore_user(&save);
 			changes++;
 		}
 		w->line = -1;			/* kept */

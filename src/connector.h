@@ -283,6 +283,7 @@ typedef struct MeshRoute
 	const char *role;
 	Jsonb	   *options;
 	MeshServerConfig *config;
+	Oid			owner;			/* the route's owner: reads the source as this role */
 	int			ncolumns;
 	char	  **columns;
 	Oid		   *types;

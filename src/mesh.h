@@ -32,6 +32,18 @@ extern void mesh_clear_nomesh(void);
 extern void mesh_register_capture(void);
 extern int64 mesh_running_capture_low(void);
 
+/* privilege.c */
+typedef struct MeshUserSave
+{
+	Oid			userid;
+	int			sec_context;
+} MeshUserSave;
+extern Oid	mesh_extension_owner(void);
+extern void mesh_become(Oid userid, MeshUserSave *save);
+extern void mesh_become_owner(MeshUserSave *save);
+extern void mesh_restore_user(MeshUserSave *save);
+extern void mesh_check_table_owner(Oid relid, Oid userid);
+
 /* launcher.c */
 extern void mesh_start_launcher(void);
 extern void mesh_start_database_worker(Oid dboid);

@@ -86,6 +86,7 @@ mesh_route_build(Oid source, const char *target, Jsonb *options, const char *rol
 	r->role = role ? pstrdup(role) : "replica";
 	r->options = options;
 	r->config = mesh_server_config(server->serverid, owner);
+	r->owner = owner;
 	if (r->config->connector->apply == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -136,7 +137,9 @@ mesh_routes_of(Oid source)
 	List	   *routes = NIL;
 	List	   *rows = NIL;
 	ListCell   *lc;
+	MeshUserSave save;
 
+	mesh_become_owner(&save);	/* mesh.route is closed to the caller */
 	SPI_connect();
 	SPI_execute_with_args("SELECT id, target::text, role, options, owner FROM mesh.route"
 						  " WHERE source = $1 ORDER BY target",
@@ -158,6 +161,7 @@ mesh_routes_of(Oid source)
 		MemoryContextSwitchTo(old);
 	}
 	SPI_finish();
+	mesh_restore_user(&save);
 	foreach(lc, rows)
 	{
 		MeshRoute  *stub = lfirst(lc);
@@ -256,7 +260,7 @@ mesh_check_route(PG_FUNCTION_ARGS)
 	Oid			source = PG_GETARG_OID(0);
 	char	   *target = NameStr(*PG_GETARG_NAME(1));
 	Jsonb	   *options = PG_GETARG_JSONB_P(2);
-	MeshRoute  *route = mesh_route_build(source, target, options, NULL, GetOuterUserId());
+	MeshRoute  *route = mesh_route_build(source, target, options, NULL, PG_GETARG_OID(3));
 	void	   *conn;
 
 	mesh_route_check_options(route);

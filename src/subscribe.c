@@ -146,11 +146,12 @@ mesh_wait_for_subscription(PG_FUNCTION_ARGS)
 	int			timeout_ms = PG_ARGISNULL(1) ? 30000 : PG_GETARG_INT32(1);
 	struct timespec start;
 	List	   *targets = NIL;
-	Oid			types[1] = {OIDOID};
-	Datum		values[1] = {ObjectIdGetDatum(into)};
+	Oid			types[2] = {OIDOID, OIDOID};
+	Datum		values[2] = {ObjectIdGetDatum(into), ObjectIdGetDatum(GetUserId())};
 	List	   *subs = NIL;
 	ListCell   *lc;
 	bool		done = false;
+	MeshUserSave save;
 
 	if (!mesh_preloaded)
 		ereport(ERROR,
@@ -158,10 +159,13 @@ mesh_wait_for_subscription(PG_FUNCTION_ARGS)
 				 errmsg("mesh is not loaded through shared_preload_libraries"),
 				 errhint("Add mesh to shared_preload_libraries in postgresql.conf and restart the server.")));
 	mesh_now(&start);
+	/* the subscriptions of a table the caller may SELECT, read as mesh's owner */
+	mesh_become_owner(&save);
 	SPI_connect();
 	SPI_execute_with_args("SELECT id, server::text, topic, owner FROM mesh.subscription"
-						  " WHERE into_table = $1 ORDER BY id",
-						  1, types, values, NULL, true, 0);
+						  " WHERE into_table = $1 AND has_table_privilege($2, $1, 'SELECT')"
+						  " ORDER BY id",
+						  2, types, values, NULL, true, 0);
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -214,5 +218,6 @@ mesh_wait_for_subscription(PG_FUNCTION_ARGS)
 		CHECK_FOR_INTERRUPTS();
 	}
 	SPI_finish();
+	mesh_restore_user(&save);
 	PG_RETURN_BOOL(done);
 }

@@ -468,6 +468,7 @@ apply_batch(MemoryContext cxt, Msg *msgs, int n)
 	int64	   *applied = palloc0(sizeof(int64) * nparts);
 	bool	   *touched = palloc0(sizeof(bool) * nparts);
 	rd_kafka_topic_partition_list_t *list;
+	MeshUserSave save;
 
 	begin_xact();
 	s = load_subscription(cxt);
@@ -476,8 +477,11 @@ apply_batch(MemoryContext cxt, Msg *msgs, int n)
 		end_xact();
 		return false;
 	}
+	/* the table is written as the subscription's owner (its privileges, its RLS) */
+	mesh_become(s->owner, &save);
 	upsert = SPI_prepare(s->upsert_sql, 1, jsonb_type);
 	delete = SPI_prepare(s->delete_sql, 1, jsonb_type);
+	mesh_restore_user(&save);
 	if (upsert == NULL || delete == NULL)
 		elog(ERROR, "could not prepare the statements of subscription %lld", (long long) my_sub_id);
 	for (int i = 0; i < n; i++)
@@ -491,7 +495,9 @@ apply_batch(MemoryContext cxt, Msg *msgs, int n)
 		BeginInternalSubTransaction(NULL);
 		PG_TRY();
 		{
+			mesh_become(s->owner, &save);	/* an error resets it (subtransaction abort) */
 			apply_message(s, upsert, delete, m);
+			mesh_restore_user(&save);
 			ReleaseCurrentSubTransaction();
 			MemoryContextSwitchTo(old);
 			CurrentResourceOwner = owner;

@@ -33,10 +33,11 @@ mesh_wait_for_sync(PG_FUNCTION_ARGS)
 	struct timespec start;
 	char	   *snapshot;
 	bool		synced = false;
-	Oid			types[2] = {TEXTOID, NAMEOID};
-	Datum		values[2];
-	char		nulls[2] = {' ', PG_ARGISNULL(1) ? 'n' : ' '};
+	Oid			types[3] = {TEXTOID, NAMEOID, OIDOID};
+	Datum		values[3];
+	char		nulls[3] = {' ', PG_ARGISNULL(1) ? 'n' : ' ', ' '};
 	int			nest;
+	MeshUserSave save;
 
 	if (!mesh_preloaded)
 		ereport(ERROR,
@@ -59,13 +60,17 @@ mesh_wait_for_sync(PG_FUNCTION_ARGS)
 	snapshot = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	values[0] = CStringGetTextDatum(snapshot);
 	values[1] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
+	/* the routes of tables the caller may SELECT, read as mesh's owner */
+	values[2] = ObjectIdGetDatum(GetUserId());
+	mesh_become_owner(&save);
 	for (;;)
 	{
 		bool		isnull;
 
 		SPI_execute_with_args("SELECT NOT EXISTS ("
 							  " SELECT 1 FROM mesh.route r JOIN mesh.route_cursor c ON c.route_id = r.id"
-							  " WHERE NOT r.paused AND ($2 IS NULL OR r.target = $2) AND (NOT c.backfilled"
+							  " WHERE NOT r.paused AND ($2 IS NULL OR r.target = $2)"
+							  "  AND has_table_privilege($3, r.source, 'SELECT') AND (NOT c.backfilled"
 							  "  OR EXISTS (SELECT 1 FROM mesh.event_log e"
 							  "             WHERE e.source = r.source AND e.id >= c.done_low"
 							  "               AND NOT pg_visible_in_snapshot(e.xid, c.done_snap)"
@@ -74,7 +79,7 @@ mesh_wait_for_sync(PG_FUNCTION_ARGS)
 							  "               AND pg_visible_in_snapshot(e.xid, $1::pg_snapshot))"
 							  "  OR EXISTS (SELECT 1 FROM mesh.dead_letter_store d"
 							  "             WHERE d.route = r.id AND d.retry)))",
-							  2, types, values, nulls, false, 1);
+							  3, types, values, nulls, false, 1);
 		synced = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		SPI_freetuptable(SPI_tuptable);
 		if (synced || mesh_elapsed_ms(&start) >= timeout_ms)
@@ -85,6 +90,7 @@ mesh_wait_for_sync(PG_FUNCTION_ARGS)
 		CHECK_FOR_INTERRUPTS();
 	}
 	SPI_finish();
+	mesh_restore_user(&save);
 	AtEOXact_GUC(true, nest);
 	PG_RETURN_BOOL(synced);
 }

@@ -44,6 +44,9 @@ CREATE TABLE mesh.subscription_error (
 );
 REVOKE ALL ON mesh.subscription, mesh.subscription_offset, mesh.subscription_error FROM PUBLIC;
 
+-- A subscription is shown to whoever may SELECT its table; its errors
+-- (message values: row data) only to the table's owner.
+
 CREATE VIEW mesh.subscriptions WITH (security_barrier) AS
 	SELECT s.id, s.server, s.topic, s.into_table, s.group_id, s.options,
 		   (SELECT COALESCE(sum(o.applied), 0) FROM mesh.subscription_offset o
@@ -51,30 +54,36 @@ CREATE VIEW mesh.subscriptions WITH (security_barrier) AS
 		   (SELECT count(*) FROM mesh.subscription_error e WHERE e.subscription = s.id) AS errors,
 		   s.last_error, s.last_error_at, s.created_at
 	FROM mesh.subscription s
-	WHERE pg_has_role(mesh._caller(), s.owner, 'USAGE');
+	WHERE has_table_privilege(s.into_table, 'SELECT');
 CREATE VIEW mesh.subscription_errors WITH (security_barrier) AS
 	SELECT s.server, s.topic, s.into_table, e.partition, e."offset", e.key, e.value,
 		   e.error, e.failed_at
 	FROM mesh.subscription_error e JOIN mesh.subscription s ON s.id = e.subscription
-	WHERE pg_has_role(mesh._caller(), s.owner, 'USAGE');
+	JOIN pg_class t ON t.oid = s.into_table
+	WHERE pg_has_role(t.relowner, 'USAGE');
 GRANT SELECT ON mesh.subscriptions, mesh.subscription_errors TO PUBLIC;
 
 -- mesh.subscribe: apply the envelopes of a Kafka topic to a local table
 -- (upsert by primary key for c/u/r, delete for d, truncate for t).
 -- Options: group (consumer group, default mesh-<database>-<table>),
 -- start ('earliest' (default) or 'latest': where a new group begins).
+-- Needs ownership of the table and USAGE on the server; the worker writes
+-- the table as the caller (src/privilege.c: mesh.X calls mesh._X).
 CREATE FUNCTION mesh.subscribe(server name, topic text, "into" regclass,
 							   options jsonb DEFAULT '{}')
+RETURNS bigint AS 'MODULE_PATHNAME', 'mesh_api' LANGUAGE C;
+CREATE FUNCTION mesh._subscribe(caller oid, server name, topic text, "into" regclass,
+								options jsonb)
 RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	sub_id bigint;
 	k text;
 	opts jsonb := COALESCE(options, '{}');
 BEGIN
-	PERFORM mesh._check_access("into", server);
+	PERFORM mesh._check_owner(caller, "into", server);
 	IF (SELECT w.fdwname FROM pg_foreign_server s JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw
-		WHERE s.srvname = subscribe.server) IS DISTINCT FROM 'mesh_kafka' THEN
+		WHERE s.srvname = _subscribe.server) IS DISTINCT FROM 'mesh_kafka' THEN
 		RAISE EXCEPTION 'server "%" is not a Kafka server', server USING ERRCODE = 'wrong_object_type',
 			HINT = 'Subscribe to a server of the mesh_kafka foreign data wrapper.';
 	END IF;
@@ -107,15 +116,15 @@ BEGIN
 		RAISE EXCEPTION 'subscription option "group" must be a non-empty string'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	IF EXISTS (SELECT 1 FROM mesh.subscription s WHERE s.server = subscribe.server
-			   AND s.topic = subscribe.topic AND s.into_table = "into") THEN
+	IF EXISTS (SELECT 1 FROM mesh.subscription s WHERE s.server = _subscribe.server
+			   AND s.topic = _subscribe.topic AND s.into_table = "into") THEN
 		RAISE EXCEPTION 'table % already subscribes to topic "%" of "%"', "into", topic, server
 			USING ERRCODE = 'duplicate_object';
 	END IF;
 	INSERT INTO mesh.subscription (server, topic, into_table, group_id, options, owner)
 		VALUES (server, topic, "into",
 				COALESCE(opts->>'group', format('mesh-%s-%s', current_database(), "into"::text)),
-				opts, mesh._caller())
+				opts, caller)
 		RETURNING id INTO sub_id;
 	PERFORM mesh._wake();
 	RETURN sub_id;
@@ -124,12 +133,14 @@ END $$;
 -- mesh.unsubscribe: stop consuming; the table keeps its rows, the consumer
 -- group keeps its committed offsets.
 CREATE FUNCTION mesh.unsubscribe(server name, topic text, "into" regclass)
+RETURNS boolean AS 'MODULE_PATHNAME', 'mesh_api' LANGUAGE C;
+CREATE FUNCTION mesh._unsubscribe(caller oid, server name, topic text, "into" regclass)
 RETURNS boolean
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-	PERFORM mesh._check_access("into", server);
-	DELETE FROM mesh.subscription s WHERE s.server = unsubscribe.server
-		AND s.topic = unsubscribe.topic AND s.into_table = "into";
+	PERFORM mesh._check_owner(caller, "into", server);
+	DELETE FROM mesh.subscription s WHERE s.server = _unsubscribe.server
+		AND s.topic = _unsubscribe.topic AND s.into_table = "into";
 	IF NOT FOUND THEN
 		RETURN false;
 	END IF;
@@ -138,6 +149,7 @@ BEGIN
 END $$;
 
 -- mesh.wait_for_subscription: true once every subscription into the table
+-- (which the caller may SELECT)
 -- has applied (or dead-lettered) every message below the high watermarks
 -- its topic had at the call.
 CREATE FUNCTION mesh.wait_for_subscription("into" regclass, timeout_ms integer DEFAULT 30000)

@@ -159,7 +159,7 @@ SELECT mesh.replicate('other', 'cache', '{"key_prefix": "o:"}', 'mirror');
 SELECT mesh.replicate('other', 'archive_pg', '{"table": "public.nopk_missing"}');
 SELECT mesh.replicate('other', 'archive_pg', '{"table": "public.hostile"}') > 0 AS ok;
 SELECT mesh.pause('other', 'cache');
--- the event log holds row data: not readable by PUBLIC
+-- the event log holds row data: none of it for a role that does not own the table
 CREATE ROLE mesh_reader;
 GRANT SELECT ON readings TO mesh_reader;
 SET ROLE mesh_reader;

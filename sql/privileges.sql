@@ -1,0 +1,15 @@
+
+-- The end of the install script (after every fdw/<kind>/<kind>.sql):
+-- mesh's internal functions (mesh._*) are closed to PUBLIC, whichever file
+-- declared them.  They are called by mesh's own code as mesh's owner; the
+-- public API functions do the caller's privilege checks.
+DO $$
+DECLARE
+	f regprocedure;
+BEGIN
+	FOR f IN SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
+			 WHERE p.pronamespace = 'mesh'::regnamespace AND p.proname LIKE '\_%'
+	LOOP
+		EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
+	END LOOP;
+END $$;
