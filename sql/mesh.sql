@@ -112,7 +112,8 @@ CREATE TABLE mesh.dead_letter_store (
 	event_id bigint NOT NULL,
 	op "char" NOT NULL,
 	key jsonb,
-	error text NOT NULL,
+	error text NOT NULL,				-- in full: may quote row values
+	public_error text,					-- the same without them (redact.c)
 	attempts integer NOT NULL DEFAULT 1,
 	failed_at timestamptz NOT NULL DEFAULT now(),
 	retry boolean NOT NULL DEFAULT false,	-- re-sync requested
@@ -132,6 +133,11 @@ RETURNS void AS 'MODULE_PATHNAME', 'mesh_check_route' LANGUAGE C;
 CREATE FUNCTION mesh._wake() RETURNS void
 	AS 'MODULE_PATHNAME', 'mesh_wake' LANGUAGE C;
 REVOKE ALL ON FUNCTION mesh._check_route(regclass, name, jsonb) FROM PUBLIC;
+-- An error as shown beyond the table's owner (src/redact.c), for tests.
+CREATE FUNCTION mesh._redact_error(message text, detail text DEFAULT NULL,
+								   sqlstate text DEFAULT NULL, constraint_name text DEFAULT NULL)
+RETURNS text AS 'MODULE_PATHNAME', 'mesh_redact_error_sql' LANGUAGE C IMMUTABLE;
+REVOKE ALL ON FUNCTION mesh._redact_error(text, text, text, text) FROM PUBLIC;
 
 -- The lowest event id a route may still need (for retention).
 CREATE FUNCTION mesh._route_need(route_id bigint) RETURNS bigint
@@ -394,9 +400,14 @@ CREATE VIEW mesh.event_log_status AS
 	FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 	WHERE n.nspname = 'mesh' AND c.relname ~ '^event_log_[0-9]$';
 
+-- A remote error can quote row values ("Failing row contains (...)"): the
+-- full error is shown to the table's owner (and members of the owning
+-- role) only, everyone else sees its redacted form.
 CREATE VIEW mesh.dead_letter WITH (security_barrier) AS
-	SELECT d.route, d.event_id, r.source, r.target, d.op, d.key, d.error, d.attempts,
-		   d.failed_at, d.retry AS retry_requested
+	SELECT d.route, d.event_id, r.source, r.target, d.op, d.key,
+		   CASE WHEN pg_has_role((SELECT c.relowner FROM pg_class c WHERE c.oid = r.source), 'USAGE')
+				THEN d.error ELSE COALESCE(d.public_error, '(redacted)') END AS error,
+		   d.attempts, d.failed_at, d.retry AS retry_requested
 	FROM mesh.dead_letter_store d JOIN mesh.route r ON r.id = d.route
 	WHERE has_table_privilege(r.source, 'SELECT');
 
