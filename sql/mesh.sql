@@ -112,7 +112,8 @@ CREATE TABLE mesh.dead_letter_store (
 	event_id bigint NOT NULL,
 	op "char" NOT NULL,
 	key jsonb,
-	error text NOT NULL,
+	error text NOT NULL,				-- in full: may quote row values
+	public_error text,					-- the same without them (redact.c)
 	attempts integer NOT NULL DEFAULT 1,
 	failed_at timestamptz NOT NULL DEFAULT now(),
 	retry boolean NOT NULL DEFAULT false,	-- re-sync requested
@@ -144,6 +145,11 @@ CREATE FUNCTION mesh._check_route(source regclass, target name, options jsonb, o
 RETURNS void AS 'MODULE_PATHNAME', 'mesh_check_route' LANGUAGE C;
 CREATE FUNCTION mesh._wake() RETURNS void
 	AS 'MODULE_PATHNAME', 'mesh_wake' LANGUAGE C;
+-- An error as shown beyond the table's owner (src/redact.c), for tests.
+CREATE FUNCTION mesh._redact_error(message text, detail text DEFAULT NULL,
+								   sqlstate text DEFAULT NULL, constraint_name text DEFAULT NULL)
+RETURNS text AS 'MODULE_PATHNAME', 'mesh_redact_error_sql' LANGUAGE C IMMUTABLE;
+REVOKE ALL ON FUNCTION mesh._redact_error(text, text, text, text) FROM PUBLIC;
 
 -- The lowest event id a route may still need (for retention).
 CREATE FUNCTION mesh._route_need(route_id bigint) RETURNS bigint
@@ -454,7 +460,8 @@ CREATE VIEW mesh.event_log_status AS
 	WHERE n.nspname = 'mesh' AND c.relname ~ '^event_log_[0-9]$';
 
 -- Dead letters carry keys and error texts (row values): only for the
--- table's owner (and members of the owning role).
+-- table's owner (and members of the owning role), with the full error; the
+-- redacted form (public_error, src/redact.c) is what leaves the owner's view.
 CREATE VIEW mesh.dead_letter WITH (security_barrier) AS
 	SELECT d.route, d.event_id, r.source, r.target, d.op, d.key, d.error, d.attempts,
 		   d.failed_at, d.retry AS retry_requested

@@ -87,10 +87,20 @@ mesh_backfill(MeshRoute *route)
 		MemoryContextSwitchTo(old);
 		SPI_freetuptable(SPI_tuptable);
 		if (out.transient)
-			ereport(ERROR,
-					(errcode(ERRCODE_CONNECTION_FAILURE),
-					 errmsg("backfill of route %lld interrupted: %s", (long long) route->id,
-							out.error)));
+		{
+			/* nothing of this copy is kept; the route retries it later */
+			SPI_cursor_close(portal);
+			SPI_finish();
+			PopActiveSnapshot();
+			AbortCurrentTransaction();
+			MemoryContextSwitchTo(cxt);
+			ereport(LOG,
+					(errmsg("mesh: route %lld: backfill interrupted: %s", (long long) route->id,
+							out.public_error)));
+			mesh_record_failure(route->id, out.public_error);
+			MemoryContextSwitchTo(cxt);
+			return -1;
+		}
 		copied += out.delivered;
 		if (out.dead != NIL)
 		{
@@ -223,15 +233,15 @@ mesh_resync_dead_letters(MeshRoute *route, bool *transient)
 	for (int i = 0; i < n; i++)
 	{
 		ApplyOutcome out;
-		Oid			rtypes[3] = {INT8OID, INT8OID, TEXTOID};
-		Datum		rvalues[3];
+		Oid			rtypes[4] = {INT8OID, INT8OID, TEXTOID, TEXTOID};
+		Datum		rvalues[4];
 
 		MemoryContextSwitchTo(cxt);
 		mesh_apply_events(route, &events[i], 1, &out);
 		if (out.transient)
 		{
 			*transient = true;
-			mesh_record_failure(route->id, out.error);
+			mesh_record_failure(route->id, out.public_error);
 			return i;
 		}
 		StartTransactionCommand();
@@ -241,6 +251,7 @@ mesh_resync_dead_letters(MeshRoute *route, bool *transient)
 		rvalues[0] = Int64GetDatum(route->id);
 		rvalues[1] = Int64GetDatum(ids[i]);
 		rvalues[2] = CStringGetTextDatum(out.dead ? ((DeadEvent *) linitial(out.dead))->error : "");
+		rvalues[3] = CStringGetTextDatum(out.dead ? ((DeadEvent *) linitial(out.dead))->public_error : "");
 		if (out.dead == NIL)
 		{
 			SPI_execute_with_args("DELETE FROM mesh.dead_letter_store WHERE route = $1 AND event_id = $2",
@@ -249,9 +260,9 @@ mesh_resync_dead_letters(MeshRoute *route, bool *transient)
 		}
 		else
 			SPI_execute_with_args("UPDATE mesh.dead_letter_store SET attempts = attempts + 1,"
-								  " retry = false, error = $3, failed_at = now()"
+								  " retry = false, error = $3, public_error = $4, failed_at = now()"
 								  " WHERE route = $1 AND event_id = $2",
-								  3, rtypes, rvalues, NULL, false, 0);
+								  4, rtypes, rvalues, NULL, false, 0);
 		SPI_finish();
 		PopActiveSnapshot();
 		CommitTransactionCommand();

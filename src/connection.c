@@ -27,7 +27,8 @@
 typedef struct ConnKey
 {
 	Oid			serverid;
-	Oid			userid;
+	Oid			userid;			/* the user mapping's oid */
+	bool		superuser;		/* connectors check non-superusers more strictly */
 } ConnKey;
 
 typedef struct ConnEntry
@@ -177,6 +178,11 @@ mesh_server_config(Oid serverid, Oid userid)
 	HeapTuple	tp;
 
 	config->serverid = serverid;
+	config->userid = userid;
+	config->username = GetUserNameFromId(userid, true);
+	if (config->username == NULL)
+		config->username = psprintf("%u", userid);
+	config->superuser = superuser_arg(userid);
 	config->servername = pstrdup(server->servername);
 	config->connector = mesh_connector_for_server(serverid);
 	config->server_options = server->options;
@@ -208,8 +214,10 @@ conn_entry(MeshServerConfig *config)
 	ConnEntry  *e;
 
 	conn_cache_init();
+	memset(&key, 0, sizeof(key));
 	key.serverid = config->serverid;
 	key.userid = config->umid;
+	key.superuser = config->superuser;
 	e = hash_search(conn_cache, &key, HASH_ENTER, &found);
 	if (!found)
 	{

@@ -60,6 +60,9 @@ typedef struct MeshServerConfig
 {
 	Oid			serverid;
 	Oid			umid;			/* InvalidOid when no user mapping exists */
+	Oid			userid;			/* the role on whose behalf mesh connects */
+	char	   *username;		/* its name, for errors */
+	bool		superuser;		/* whether it is a superuser (at config time) */
 	char	   *servername;
 	const struct MeshConnector *connector;
 	List	   *server_options; /* DefElem */

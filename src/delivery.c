@@ -22,6 +22,7 @@
 #include "utils/timestamp.h"
 
 #include "mesh.h"
+#include "mesh_util.h"
 
 /* Transient errors are retried; anything else dead-letters the event. */
 bool
@@ -41,6 +42,7 @@ mesh_error_is_transient(MeshRoute *route, ErrorData *edata)
 			return true;
 	}
 	if (code == ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION ||
+		code == ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED ||	/* password required */
 		code == ERRCODE_UNDEFINED_TABLE || code == ERRCODE_UNDEFINED_COLUMN ||
 		code == ERRCODE_INSUFFICIENT_PRIVILEGE || code == ERRCODE_UNDEFINED_OBJECT)
 		return true;			/* the target is not ready: wait for a fix */
@@ -70,6 +72,7 @@ mesh_apply_reject(int index, const char *error)
 	d = palloc(sizeof(DeadEvent));
 	d->index = index;
 	d->error = pstrdup(error);
+	d->public_error = mesh_redact_error(error, NULL, 0, NULL);
 	rejected = lappend(rejected, d);
 	MemoryContextSwitchTo(old);
 }
@@ -103,6 +106,8 @@ apply_range(MeshRoute *route, void **conn, MeshEvent *events, int lo, int hi,
 			d->index += lo;
 			out->dead = lappend(out->dead, d);
 			out->error = d->error;
+			out->public_error = d->public_error;
+			out->sqlerrcode = 0;
 		}
 		rejected = NIL;
 	}
@@ -120,6 +125,8 @@ apply_range(MeshRoute *route, void **conn, MeshEvent *events, int lo, int hi,
 		*conn = NULL;
 		out->error = edata->detail ?
 			psprintf("%s: %s", edata->message, edata->detail) : edata->message;
+		out->public_error = mesh_redact_edata(edata);
+		out->sqlerrcode = edata->sqlerrcode;
 		if (mesh_error_is_transient(route, edata))
 			out->transient = true;
 		else if (hi - lo == 1)
@@ -128,6 +135,7 @@ apply_range(MeshRoute *route, void **conn, MeshEvent *events, int lo, int hi,
 
 			d->index = lo;
 			d->error = out->error;
+			d->public_error = out->public_error;
 			out->dead = lappend(out->dead, d);
 		}
 		else
@@ -194,20 +202,22 @@ mesh_record_dead(MeshRoute *route, MeshEvent *events, List *dead)
 	{
 		DeadEvent  *d = lfirst(lc);
 		MeshEvent  *ev = &events[d->index];
-		Oid			types[5] = {INT8OID, INT8OID, CHAROID, JSONBOID, TEXTOID};
-		Datum		values[5];
+		Oid			types[6] = {INT8OID, INT8OID, CHAROID, JSONBOID, TEXTOID, TEXTOID};
+		Datum		values[6];
 
 		values[0] = Int64GetDatum(route->id);
 		values[1] = Int64GetDatum(ev->id);
 		values[2] = CharGetDatum(ev->op);
 		values[3] = JsonbPGetDatum(mesh_event_key_jsonb(route, ev));
 		values[4] = CStringGetTextDatum(d->error);
-		SPI_execute_with_args("INSERT INTO mesh.dead_letter_store (route, event_id, op, key, error)"
-							  " VALUES ($1, $2, $3, $4, $5)"
+		values[5] = CStringGetTextDatum(d->public_error);
+		SPI_execute_with_args("INSERT INTO mesh.dead_letter_store (route, event_id, op, key, error, public_error)"
+							  " VALUES ($1, $2, $3, $4, $5, $6)"
 							  " ON CONFLICT (route, event_id) DO UPDATE"
-							  " SET error = EXCLUDED.error, attempts = mesh.dead_letter_store.attempts + 1,"
+							  " SET error = EXCLUDED.error, public_error = EXCLUDED.public_error,"
+							  " attempts = mesh.dead_letter_store.attempts + 1,"
 							  " failed_at = now(), retry = false",
-							  5, types, values, NULL, false, 0);
+							  6, types, values, NULL, false, 0);
 	}
 }
 
@@ -243,7 +253,10 @@ mesh_lock_route(int64 route_id)
 						  1, types, values, NULL, false, 0);
 }
 
-/* Record a failed attempt in its own transaction. */
+/*
+ * Record a failed attempt in its own transaction.  error is shown in
+ * mesh.stats, /metrics and the status page: pass mesh_redact_error's form.
+ */
 void
 mesh_record_failure(int64 route_id, const char *error)
 {

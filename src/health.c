@@ -18,6 +18,7 @@
 #include "foreign/foreign.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/tuplestore.h"
@@ -144,7 +145,7 @@ mesh_check_health(MeshHealth *items, int n, int timeout_ms)
 	PG_END_TRY();
 }
 
-/* mesh.health(timeout_ms): one row per backend. */
+/* mesh.health(timeout_ms): one row per backend the caller has USAGE on. */
 Datum
 mesh_health(PG_FUNCTION_ARGS)
 {
@@ -163,10 +164,12 @@ mesh_health(PG_FUNCTION_ARGS)
 				 errdetail("Allowed: 1 to 600000 milliseconds.")));
 	InitMaterializedSRF(fcinfo, 0);
 	servers = mesh_backend_servers();
-	n = list_length(servers);
-	items = palloc0(sizeof(MeshHealth) * Max(n, 1));
+	items = palloc0(sizeof(MeshHealth) * Max(list_length(servers), 1));
+	/* only servers the caller may use (superusers: all), with its mapping */
 	foreach(lc, servers)
-		items[i++].ping.config = mesh_server_config(lfirst_oid(lc), GetUserId());
+		if (pg_foreign_server_aclcheck(lfirst_oid(lc), GetUserId(), ACL_USAGE) == ACLCHECK_OK)
+			items[i++].ping.config = mesh_server_config(lfirst_oid(lc), GetUserId());
+	n = i;
 	mesh_check_health(items, n, timeout_ms);
 
 	for (i = 0; i < n; i++)

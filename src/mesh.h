@@ -71,7 +71,8 @@ extern void mesh_route_check_options(MeshRoute *route);
 typedef struct DeadEvent
 {
 	int			index;			/* into the events array */
-	char	   *error;
+	char	   *error;			/* in full: only the table's owner sees it */
+	char	   *public_error;	/* mesh_redact_error's form */
 } DeadEvent;
 
 typedef struct ApplyOutcome
@@ -80,6 +81,8 @@ typedef struct ApplyOutcome
 	List	   *dead;			/* DeadEvent * */
 	bool		transient;		/* stopped: retry the whole chunk later */
 	char	   *error;			/* the transient (or last) error message */
+	char	   *public_error;	/* the same, redacted (mesh_redact_error) */
+	int			sqlerrcode;		/* the transient (or last) error's SQLSTATE */
 } ApplyOutcome;
 
 extern void mesh_apply_events(MeshRoute *route, MeshEvent *events, int n, ApplyOutcome *out);

@@ -34,4 +34,9 @@ extern List *mesh_backend_servers(void);
 extern void mesh_check_health(MeshHealth *items, int n, int timeout_ms);
 extern MeshServerConfig *mesh_server_config_by_name(const char *name);
 
+/* redact.c: an error as shown beyond the route's owner (no row values) */
+extern char *mesh_redact_error(const char *message, const char *detail,
+							   int sqlerrcode, const char *constraint);
+extern char *mesh_redact_edata(ErrorData *edata);
+
 #endif							/* MESH_UTIL_H */

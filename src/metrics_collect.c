@@ -207,7 +207,8 @@ refresh_database(bool count_rows)
 		event_log_rows = int8_at(0, 1);
 	}
 	SPI_execute(psprintf("SELECT d.route, d.event_id, r.source::text, r.target::text, d.attempts::bigint,"
-						 " d.failed_at, d.error FROM mesh.dead_letter_store d"
+						 " d.failed_at, COALESCE(d.public_error, '(redacted)')"
+						 " FROM mesh.dead_letter_store d"
 						 " JOIN mesh.route r ON r.id = d.route"
 						 " ORDER BY d.failed_at DESC, d.event_id DESC LIMIT %d",
 						 MESH_METRICS_RECENT_DEAD), true, 0);

@@ -310,8 +310,7 @@ run_round(MemoryContext cxt)
 	{
 		end_round_xact();
 		MemoryContextSwitchTo(cxt);
-		mesh_backfill(route);
-		return ROUND_MORE;
+		return mesh_backfill(route) < 0 ? ROUND_BACKOFF : ROUND_MORE;
 	}
 	if (cur.retry_pending)
 	{
@@ -352,7 +351,7 @@ run_round(MemoryContext cxt)
 	mesh_apply_events(route, events, n, &out);
 	if (out.transient)
 	{
-		mesh_record_failure(my_route_id, out.error);
+		mesh_record_failure(my_route_id, out.public_error);
 		return ROUND_BACKOFF;
 	}
 
@@ -428,16 +427,19 @@ mesh_route_worker_main(Datum arg)
 		PG_CATCH();
 		{
 			ErrorData  *edata;
+			char	   *error;
 
 			MemoryContextSwitchTo(round_cxt);
 			edata = CopyErrorData();
 			FlushErrorState();
 			AbortOutOfAnyTransaction();
+			/* the log and mesh.stats are read beyond the table's owner */
+			error = mesh_redact_edata(edata);
 			ereport(LOG,
-					(errmsg("mesh: route %lld: %s", (long long) my_route_id, edata->message)));
+					(errmsg("mesh: route %lld: %s", (long long) my_route_id, error)));
 			PG_TRY();
 			{
-				mesh_record_failure(my_route_id, edata->message);
+				mesh_record_failure(my_route_id, error);
 			}
 			PG_CATCH();
 			{

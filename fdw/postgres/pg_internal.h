@@ -19,6 +19,12 @@ typedef struct PgConn
 /* postgres.c */
 extern void pg_conninfo_arrays(MeshServerConfig *config, const char ***keys,
 							   const char ***vals);
+extern bool pg_check_credentials(MeshServerConfig *config, bool raise, char **problem);
+extern bool pg_check_password_used(MeshServerConfig *config, bool used, bool raise,
+								   char **problem);
+extern List *pg_env_hide(MeshServerConfig *config);
+extern void pg_env_restore(List *saved);
+extern PGconn *pg_connect_start(MeshServerConfig *config);
 
 /* postgres_sink.c */
 extern void *pg_sink_connect(MeshServerConfig *config);

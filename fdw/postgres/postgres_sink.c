@@ -31,6 +31,8 @@ raise_remote(PgConn *pc, PGresult *res, const char *what)
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 	const char *remote_detail = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
+	const char *remote_constraint = res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL;
+	char	   *constraint = remote_constraint ? pstrdup(remote_constraint) : NULL;
 	char	   *msg;
 	int			code = ERRCODE_CONNECTION_FAILURE;
 	size_t		len;
@@ -52,7 +54,8 @@ raise_remote(PgConn *pc, PGresult *res, const char *what)
 	ereport(ERROR,
 			(errcode(code),
 			 errmsg("PostgreSQL server \"%s\" failed %s", pc->servername, what),
-			 errdetail("%s", msg)));
+			 errdetail("%s", msg),
+			 constraint ? err_generic_string(PG_DIAG_CONSTRAINT_NAME, constraint) : 0));
 }
 
 /* Wait until the socket is ready or the deadline passes; false on timeout or a socket error. */
@@ -159,17 +162,17 @@ pg_sink_disconnect(void *conn)
 void *
 pg_sink_connect(MeshServerConfig *config)
 {
-	PgConn	   *pc = MemoryContextAllocZero(TopMemoryContext, sizeof(PgConn));
-	const char **keys;
-	const char **vals;
+	PgConn	   *pc;
 	struct timespec start;
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+	char	   *problem;
 
+	(void) pg_check_credentials(config, true, &problem);
+	pc = MemoryContextAllocZero(TopMemoryContext, sizeof(PgConn));
 	pc->servername = MemoryContextStrdup(TopMemoryContext, config->servername);
 	pc->timeout_ms = config->timeout_ms;
-	pg_conninfo_arrays(config, &keys, &vals);
 	mesh_now(&start);
-	pc->conn = PQconnectStartParams(keys, vals, 0);
+	pc->conn = pg_connect_start(config);
 	while (pc->conn && PQstatus(pc->conn) != CONNECTION_BAD && st != PGRES_POLLING_OK &&
 		   st != PGRES_POLLING_FAILED)
 	{
@@ -192,6 +195,11 @@ pg_sink_connect(MeshServerConfig *config)
 				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
 				 errmsg("could not connect to PostgreSQL server \"%s\"", config->servername),
 				 errdetail("%s", detail)));
+	}
+	if (!PQconnectionUsedPassword(pc->conn))
+	{
+		pg_sink_disconnect(pc);
+		(void) pg_check_password_used(config, false, true, &problem);
 	}
 	PG_TRY();
 	{

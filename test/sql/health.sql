@@ -22,7 +22,13 @@ CREATE SERVER h_pg_badpw FOREIGN DATA WRAPPER postgres_fdw
 	OPTIONS (host '127.0.0.1', port :'remote_port', dbname 'remote_db');
 CREATE USER MAPPING FOR CURRENT_USER SERVER h_pg_badpw OPTIONS (user 'remote_user', password 'not_the_pw');
 CREATE SERVER h_pg_down FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '127.0.0.1', port :'down_port');
+CREATE USER MAPPING FOR CURRENT_USER SERVER h_pg_down OPTIONS (user 'remote_user', password 'remote_secret_pw');
 CREATE SERVER h_pg_hang FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '127.0.0.1', port :'hang_port');
+CREATE USER MAPPING FOR CURRENT_USER SERVER h_pg_hang OPTIONS (user 'remote_user', password 'remote_secret_pw');
+-- without a user mapping mesh does not connect (postgres_fdw's rule), even
+-- for a superuser: libpq's defaults are the hub's OS user's credentials
+CREATE SERVER h_pg_nomap FOREIGN DATA WRAPPER postgres_fdw
+	OPTIONS (host '127.0.0.1', port :'remote_port', dbname 'remote_db');
 
 SELECT clock_timestamp() AS t0 \gset
 CREATE TEMP TABLE h AS SELECT * FROM mesh.health(1000);
@@ -49,5 +55,5 @@ CREATE FOREIGN TABLE h_remote_tables (tablename name) SERVER h_pg
 	OPTIONS (schema_name 'pg_catalog', table_name 'pg_tables');
 SELECT count(*) > 0 AS remote_read FROM h_remote_tables;
 
-DROP SERVER h_redis, h_redis_noauth, h_redis_down, h_redis_hang, h_redis_hang2, h_pg_down, h_pg_hang;
-DROP SERVER h_redis_auth, h_pg, h_pg_badpw CASCADE;
+DROP SERVER h_redis, h_redis_noauth, h_redis_down, h_redis_hang, h_redis_hang2, h_pg_nomap;
+DROP SERVER h_redis_auth, h_pg, h_pg_badpw, h_pg_down, h_pg_hang CASCADE;
