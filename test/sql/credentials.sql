@@ -121,7 +121,7 @@ SELECT mesh.wait_for_sync(30000);
 -- the owner's dead letter keeps the whole error
 SET ROLE app;
 SELECT target, event_id > 0 AS has_event, key, error FROM mesh.dead_letter;
--- a role that may read the table but does not own it sees it redacted
+-- a role that may read the table but does not own it sees no dead letter at all
 SET ROLE alice;
 SELECT target, key, error FROM mesh.dead_letter;
 RESET ROLE;
