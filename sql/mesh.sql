@@ -107,17 +107,20 @@ CREATE TABLE mesh.route_stats (
 	last_event_at timestamptz			-- capture time of the last delivered event
 );
 
+-- One dead letter per refused (event, key): the rows of a backfill share
+-- one event id (the version just under every later event), so the key is
+-- part of the identity.
 CREATE TABLE mesh.dead_letter_store (
 	route bigint NOT NULL REFERENCES mesh.route (id) ON DELETE CASCADE,
 	event_id bigint NOT NULL,
 	op "char" NOT NULL,
-	key jsonb,
+	key jsonb NOT NULL,
 	error text NOT NULL,				-- in full: may quote row values
 	public_error text,					-- the same without them (redact.c)
 	attempts integer NOT NULL DEFAULT 1,
 	failed_at timestamptz NOT NULL DEFAULT now(),
 	retry boolean NOT NULL DEFAULT false,	-- re-sync requested
-	PRIMARY KEY (route, event_id)
+	PRIMARY KEY (route, event_id, key)
 );
 
 -- Row data is private: only the extension's owner reads these directly.

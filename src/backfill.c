@@ -166,6 +166,7 @@ mesh_resync_dead_letters(MeshRoute *route, bool *transient)
 	MemoryContext cxt = CurrentMemoryContext;
 	int			n;
 	int64	   *ids;
+	Jsonb	  **keys;
 	MeshEvent  *events;
 	Oid		   *argtypes = palloc(sizeof(Oid) * route->nkeys);
 	Datum		args[2];
@@ -182,11 +183,11 @@ mesh_resync_dead_letters(MeshRoute *route, bool *transient)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	args[0] = Int64GetDatum(route->id);
 	SPI_execute_with_args("SELECT event_id, key FROM mesh.dead_letter_store"
-						  " WHERE route = $1 AND retry ORDER BY event_id LIMIT 100",
+						  " WHERE route = $1 AND retry ORDER BY event_id, key LIMIT 100",
 						  1, types, args, NULL, false, 0);
 	n = SPI_processed;
 	{
-		SPITupleTable *keys = SPI_tuptable;
+		SPITupleTable *letters = SPI_tuptable;
 		SPIPlanPtr	lookup;
 
 		mesh_become(route->owner, &save);	/* as the backfill */
@@ -194,6 +195,7 @@ mesh_resync_dead_letters(MeshRoute *route, bool *transient)
 		mesh_restore_user(&save);
 
 		ids = MemoryContextAlloc(cxt, sizeof(int64) * Max(n, 1));
+		keys = MemoryContextAlloc(cxt, sizeof(Jsonb *) * Max(n, 1));
 		events = MemoryContextAllocZero(cxt, sizeof(MeshEvent) * Max(n, 1));
 		for (int i = 0; i < n; i++)
 		{
@@ -203,9 +205,10 @@ mesh_resync_dead_letters(MeshRoute *route, bool *transient)
 			Datum	   *kv = palloc(sizeof(Datum) * route->nkeys);
 			MemoryContext old;
 
-			ids[i] = DatumGetInt64(SPI_getbinval(keys->vals[i], keys->tupdesc, 1, &isnull));
-			key = DatumGetJsonbP(SPI_getbinval(keys->vals[i], keys->tupdesc, 2, &isnull));
+			ids[i] = DatumGetInt64(SPI_getbinval(letters->vals[i], letters->tupdesc, 1, &isnull));
+			key = DatumGetJsonbP(SPI_getbinval(letters->vals[i], letters->tupdesc, 2, &isnull));
 			old = MemoryContextSwitchTo(cxt);
+			keys[i] = DatumGetJsonbPCopy(JsonbPGetDatum(key));
 			mesh_route_decode(route, 'D', key, NULL, ev);
 			MemoryContextSwitchTo(old);
 			for (int k = 0; k < route->nkeys; k++)
@@ -233,8 +236,8 @@ mesh_resync_dead_letters(MeshRoute *route, bool *transient)
 	for (int i = 0; i < n; i++)
 	{
 		ApplyOutcome out;
-		Oid			rtypes[4] = {INT8OID, INT8OID, TEXTOID, TEXTOID};
-		Datum		rvalues[4];
+		Oid			rtypes[5] = {INT8OID, INT8OID, JSONBOID, TEXTOID, TEXTOID};
+		Datum		rvalues[5];
 
 		MemoryContextSwitchTo(cxt);
 		mesh_apply_events(route, &events[i], 1, &out);
@@ -250,19 +253,21 @@ mesh_resync_dead_letters(MeshRoute *route, bool *transient)
 		mesh_lock_route(route->id);
 		rvalues[0] = Int64GetDatum(route->id);
 		rvalues[1] = Int64GetDatum(ids[i]);
-		rvalues[2] = CStringGetTextDatum(out.dead ? ((DeadEvent *) linitial(out.dead))->error : "");
-		rvalues[3] = CStringGetTextDatum(out.dead ? ((DeadEvent *) linitial(out.dead))->public_error : "");
+		rvalues[2] = JsonbPGetDatum(keys[i]);
+		rvalues[3] = CStringGetTextDatum(out.dead ? ((DeadEvent *) linitial(out.dead))->error : "");
+		rvalues[4] = CStringGetTextDatum(out.dead ? ((DeadEvent *) linitial(out.dead))->public_error : "");
 		if (out.dead == NIL)
 		{
-			SPI_execute_with_args("DELETE FROM mesh.dead_letter_store WHERE route = $1 AND event_id = $2",
-								  2, rtypes, rvalues, NULL, false, 0);
+			SPI_execute_with_args("DELETE FROM mesh.dead_letter_store"
+								  " WHERE route = $1 AND event_id = $2 AND key = $3",
+								  3, rtypes, rvalues, NULL, false, 0);
 			mesh_record_stats(route->id, 1, 0);
 		}
 		else
 			SPI_execute_with_args("UPDATE mesh.dead_letter_store SET attempts = attempts + 1,"
-								  " retry = false, error = $3, public_error = $4, failed_at = now()"
-								  " WHERE route = $1 AND event_id = $2",
-								  4, rtypes, rvalues, NULL, false, 0);
+								  " retry = false, error = $4, public_error = $5, failed_at = now()"
+								  " WHERE route = $1 AND event_id = $2 AND key = $3",
+								  5, rtypes, rvalues, NULL, false, 0);
 		SPI_finish();
 		PopActiveSnapshot();
 		CommitTransactionCommand();

@@ -268,6 +268,29 @@ mesh_connection_end_use(MeshServerConfig *config)
 		e->in_use--;
 }
 
+/*
+ * The caller's own use (begin_use) of config's connection failed: close it
+ * now when no one else uses it, else mark it broken.  Delivery calls this,
+ * so a long transaction (a backfill whose rows the target refuses) does
+ * not keep a retired connection per failure open until it ends.
+ */
+void
+mesh_connection_discard(MeshServerConfig *config)
+{
+	ConnEntry  *e = conn_entry(config);
+	void	   *conn = e->conn;
+
+	if (e->in_use > 1 || conn == NULL)
+	{
+		e->broken = true;
+		return;
+	}
+	e->conn = NULL;
+	e->broken = false;
+	e->in_use = 0;
+	e->connector->disconnect(conn);
+}
+
 /* config's connection is known to be unusable: replace it at next use. */
 void
 mesh_connection_broken(MeshServerConfig *config)

@@ -393,6 +393,14 @@ typedef struct MeshConnector
 	void		(*fetch_rows) (void *conn, MeshRoute *route, int n, char ***keys, char ***rows);
 	int			(*scan_keys) (void *conn, MeshRoute *route, void **state, int max, char ***keys);
 
+	/*
+	 * Verify (optional): rewrite a source row's values (text, aligned with
+	 * route->columns) in place to what the target holds after a conversion
+	 * the route's options ask for (e.g. a time rounded to the write
+	 * precision); verify compares fetch_rows' answer with that.
+	 */
+	void		(*expected_values) (void *conn, MeshRoute *route, char **values);
+
 	MeshErrorClass (*classify_error) (int code, const char *message);
 
 	/*
@@ -440,12 +448,14 @@ extern bool mesh_option_is_secret_name(const char *name);
 extern MeshServerConfig *mesh_server_config(Oid serverid, Oid userid);
 extern void *mesh_get_connection(MeshServerConfig *config);
 extern void mesh_connection_broken(MeshServerConfig *config);
+extern void mesh_connection_discard(MeshServerConfig *config);
 extern void mesh_connection_begin_use(MeshServerConfig *config);
 extern void mesh_connection_end_use(MeshServerConfig *config);
 
 /* route.c */
 extern const char *mesh_route_option(MeshRoute *route, const char *name, const char *dflt);
 extern char *mesh_route_key_text(MeshRoute *route, char **values, const char *sep);
+extern int	mesh_route_option_columns(MeshRoute *route, const char *option, int **columns);
 
 /* cache.c */
 extern MeshTable *mesh_table_get(Oid relid, Oid *serverid, const MeshConnector **connector);

@@ -120,8 +120,8 @@ apply_range(MeshRoute *route, void **conn, MeshEvent *events, int lo, int hi,
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
 		FlushErrorState();
-		/* the connection may be mid-request: use a fresh one */
-		mesh_connection_broken(route->config);
+		/* the connection may be mid-request: close it, use a fresh one */
+		mesh_connection_discard(route->config);
 		*conn = NULL;
 		out->error = edata->detail ?
 			psprintf("%s: %s", edata->message, edata->detail) : edata->message;
@@ -192,7 +192,10 @@ mesh_event_key_jsonb(MeshRoute *route, MeshEvent *ev)
 	return JsonbValueToJsonb(res);
 }
 
-/* Insert dead letters (inside the caller's transaction, SPI connected). */
+/*
+ * Insert dead letters, one per (event, key): a backfill's rows share one
+ * event id (inside the caller's transaction, SPI connected).
+ */
 void
 mesh_record_dead(MeshRoute *route, MeshEvent *events, List *dead)
 {
@@ -213,7 +216,7 @@ mesh_record_dead(MeshRoute *route, MeshEvent *events, List *dead)
 		values[5] = CStringGetTextDatum(d->public_error);
 		SPI_execute_with_args("INSERT INTO mesh.dead_letter_store (route, event_id, op, key, error, public_error)"
 							  " VALUES ($1, $2, $3, $4, $5, $6)"
-							  " ON CONFLICT (route, event_id) DO UPDATE"
+							  " ON CONFLICT (route, event_id, key) DO UPDATE"
 							  " SET error = EXCLUDED.error, public_error = EXCLUDED.public_error,"
 							  " attempts = mesh.dead_letter_store.attempts + 1,"
 							  " failed_at = now(), retry = false",

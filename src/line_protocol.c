@@ -32,14 +32,22 @@
 /* PostgreSQL epoch (2000-01-01) in Unix microseconds */
 #define PG_EPOCH_US INT64CONST(946684800000000)
 
+/* Error: what (of column, unless NULL) cannot be written; hint may be NULL. */
 static void
-lp_error(const char *column, const char *what, const char *detail)
+lp_error_hint(const char *column, const char *what, const char *detail, const char *hint)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_FDW_INVALID_STRING_FORMAT),
 			 column ? errmsg("%s of column \"%s\" cannot be written in line protocol", what, column) :
 			 errmsg("%s cannot be written in line protocol", what),
-			 errdetail("%s", detail)));
+			 errdetail("%s", detail),
+			 hint ? errhint("%s", hint) : 0));
+}
+
+static void
+lp_error(const char *column, const char *what, const char *detail)
+{
+	lp_error_hint(column, what, detail, NULL);
 }
 
 /* The line protocol field type for a PostgreSQL type. */
@@ -318,9 +326,19 @@ mesh_lp_pg_to_ns(int64 pg_usecs, int64 *ns)
 	return true;
 }
 
-/* A timestamp (PostgreSQL microseconds) as an epoch count in precision p. */
+/* Microseconds in one unit of precision p (0 for ns: finer than PostgreSQL's). */
+static int64
+unit_us(MeshLpPrecision p)
+{
+	return p == MESH_LP_S ? 1000000 : p == MESH_LP_MS ? 1000 : p == MESH_LP_US ? 1 : 0;
+}
+
+/*
+ * A timestamp (PostgreSQL microseconds) as an epoch count in precision p;
+ * a time finer than p is an error with finer_hint (may be NULL).
+ */
 int64
-mesh_lp_time(int64 pg_usecs, MeshLpPrecision p, const char *column)
+mesh_lp_time(int64 pg_usecs, MeshLpPrecision p, const char *column, const char *finer_hint)
 {
 	int64		ns;
 	int64		unit = p == MESH_LP_NS ? 1 : p == MESH_LP_US ? 1000 :
@@ -330,10 +348,32 @@ mesh_lp_time(int64 pg_usecs, MeshLpPrecision p, const char *column)
 		lp_error(column, "timestamp",
 				 "Line protocol holds times from 1677-09-21 00:12:43.145224194 to 2262-04-11 23:47:16.854775806 UTC.");
 	if (ns % unit != 0)
-		lp_error(column, "timestamp",
-				 psprintf("It is finer than the write precision \"%s\".",
-						  mesh_lp_precision_name(p)));
+		lp_error_hint(column, "timestamp",
+					  psprintf("It is finer than the write precision \"%s\".",
+							   mesh_lp_precision_name(p)),
+					  finer_hint);
 	return ns / unit;
+}
+
+/*
+ * A timestamp (PostgreSQL microseconds) rounded to the nearest unit of
+ * precision p, halves up (towards the later time); infinite ones unchanged.
+ * Unix and PostgreSQL epochs are whole seconds apart, so this is rounding
+ * of the Unix time too.
+ */
+int64
+mesh_lp_round_time(int64 pg_usecs, MeshLpPrecision p)
+{
+	int64		unit = unit_us(p);
+	int64		r;
+
+	if (unit <= 1 || TIMESTAMP_NOT_FINITE(pg_usecs) || pg_usecs > PG_INT64_MAX - unit)
+		return pg_usecs;
+	r = pg_usecs + unit / 2;
+	r -= r % unit;
+	if (r > pg_usecs + unit / 2)	/* C's % truncates: floor for negatives */
+		r -= unit;
+	return r;
 }
 
 /* n digits at *p as a number (advancing *p); -1 if they are not digits. */
@@ -407,9 +447,9 @@ parse_iso(const char *s, bool with_tz, int64 *us)
 	return true;
 }
 
-/* A timestamptz (or, without with_tz, a timestamp taken as UTC) in text form. */
+/* A timestamptz (or, without with_tz, a timestamp taken as UTC) in text form, as PostgreSQL microseconds. */
 int64
-mesh_lp_time_from_text(const char *text, bool with_tz, MeshLpPrecision p, const char *column)
+mesh_lp_parse_time(const char *text, bool with_tz)
 {
 	int64		us;
 
@@ -418,5 +458,5 @@ mesh_lp_time_from_text(const char *text, bool with_tz, MeshLpPrecision p, const 
 											   CStringGetDatum(text),
 											   ObjectIdGetDatum(InvalidOid),
 											   Int32GetDatum(-1)));
-	return mesh_lp_time(us, p, column);
+	return us;
 }

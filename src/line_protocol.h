@@ -57,11 +57,14 @@ extern void mesh_lp_end(StringInfo buf, int64 timestamp);
 /*
  * Timestamps: a timestamptz (or a timestamp taken as UTC) as an epoch
  * count in precision p; errors when outside what line protocol can hold
- * (1677-09-21 to 2262-04-11) or finer than p.
+ * (1677-09-21 to 2262-04-11) or, with finer_hint as its hint, finer than p.
+ * mesh_lp_round_time rounds to the nearest unit of p (halves up).
+ * mesh_lp_parse_time reads the text form (PostgreSQL microseconds).
  */
-extern int64 mesh_lp_time(int64 pg_usecs, MeshLpPrecision p, const char *column);
-extern int64 mesh_lp_time_from_text(const char *text, bool with_tz, MeshLpPrecision p,
-									const char *column);
+extern int64 mesh_lp_time(int64 pg_usecs, MeshLpPrecision p, const char *column,
+						  const char *finer_hint);
+extern int64 mesh_lp_round_time(int64 pg_usecs, MeshLpPrecision p);
+extern int64 mesh_lp_parse_time(const char *text, bool with_tz);
 
 /* Nanoseconds since the Unix epoch <-> PostgreSQL microseconds (floor). */
 extern int64 mesh_lp_ns_to_pg(int64 ns);
@@ -70,9 +73,13 @@ extern bool mesh_lp_pg_to_ns(int64 pg_usecs, int64 *ns);
 /*
  * A replication route written as line protocol (line_protocol_route.c).
  * Route options: measurement (default: the source table's name), tags
- * (comma-separated source columns written as tags, default none), time
+ * (source columns written as tags, a JSON array or a comma-separated
+ * string: mesh_route_option_columns; default none), time
  * (the timestamp column; default: the table's only timestamptz or
- * timestamp column).  Every other column is a field.  A point is
+ * timestamp column), round_time (true: a time finer than the write
+ * precision is rounded to the nearest unit, halves up; default false: it
+ * is an error; refused when the time is in the primary key, where two rows
+ * could round to one point).  Every other column is a field.  A point is
  * identified by measurement, tags and time, so every primary key column
  * must be a tag or the time column, else two rows could overwrite each
  * other.  Indexes are into route->columns.
@@ -92,6 +99,8 @@ typedef struct MeshLpRoute
 	bool		movable;		/* a tag or the time is not part of the primary
 								 * key: an update can move the point */
 	MeshLpPrecision precision;
+	bool		round_time;		/* round times to precision, else finer is an error */
+	char	   *finer_hint;		/* that error's hint, naming option round_time */
 } MeshLpRoute;
 
 struct MeshRoute;
@@ -99,5 +108,8 @@ extern MeshLpRoute *mesh_lp_route(struct MeshRoute *route, MeshLpPrecision preci
 extern void mesh_lp_route_line(StringInfo buf, MeshLpRoute *lr, struct MeshRoute *route,
 							   char **values);
 extern int64 mesh_lp_route_time(MeshLpRoute *lr, struct MeshRoute *route, char **values);
+extern int64 mesh_lp_route_time_in(MeshLpRoute *lr, struct MeshRoute *route, const char *text,
+								   MeshLpPrecision p);
+extern void mesh_lp_route_expected(MeshLpRoute *lr, struct MeshRoute *route, char **values);
 
 #endif							/* MESH_LINE_PROTOCOL_H */

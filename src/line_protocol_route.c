@@ -10,7 +10,6 @@
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
-#include "utils/varlena.h"
 
 #include "connector.h"
 #include "line_protocol.h"
@@ -33,6 +32,15 @@ column_list(MeshRoute *route)
 	for (int c = 0; c < route->ncolumns; c++)
 		appendStringInfo(&buf, "%s%s", c ? ", " : "", route->columns[c]);
 	return buf.data;
+}
+
+/* The unit of a write precision, for messages: "millisecond". */
+static const char *
+unit_name(MeshLpPrecision p)
+{
+	static const char *const names[] = {"nanosecond", "microsecond", "millisecond", "second"};
+
+	return names[p];
 }
 
 static bool
@@ -89,48 +97,41 @@ compare_tag_keys(const void *a, const void *b, void *arg)
 	return strcmp(route->columns[*(const int *) a], route->columns[*(const int *) b]);
 }
 
-/* Parse option tags ("a, b") into column indexes sorted by key. */
+/* Parse option tags (mesh_route_option_columns) into column indexes sorted by key. */
 static void
 parse_tags(MeshRoute *route, MeshLpRoute *lr)
 {
-	const char *opt = mesh_route_option(route, "tags", "");
-	char	   *copy = pstrdup(opt);
-	List	   *names = NIL;
-	ListCell   *lc;
-
-	if (!SplitIdentifierString(copy, ',', &names))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid route option tags: \"%s\"", opt),
-				 errhint("List column names separated by commas, double-quoting names with commas or capitals, e.g. '{\"tags\": \"host, region\"}'.")));
-	lr->tag_index = palloc(sizeof(int) * Max(list_length(names), 1));
-	foreach(lc, names)
-	{
-		char	   *name = lfirst(lc);
-		int			c = column_index(route, name);
-
-		if (c < 0)
+	lr->ntags = mesh_route_option_columns(route, "tags", &lr->tag_index);
+	for (int t = 0; t < lr->ntags; t++)
+		if (lr->tag_index[t] == lr->time_index)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("route option tags names \"%s\", which is not a column of table \"%s\"",
-							name, route->source_name),
-					 errhint("Use columns among: %s.", column_list(route))));
-		if (c == lr->time_index)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("route option tags names the time column \"%s\"", name),
+					 errmsg("route option tags names the time column \"%s\"",
+							route->columns[lr->time_index]),
 					 errhint("The time column is the point's timestamp, not a tag.")));
-		for (int t = 0; t < lr->ntags; t++)
-			if (lr->tag_index[t] == c)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("route option tags names column \"%s\" twice", name)));
-		lr->tag_index[lr->ntags++] = c;
-	}
 	qsort_arg(lr->tag_index, lr->ntags, sizeof(int), compare_tag_keys, route);
 	for (int t = 0; t < lr->ntags; t++)
 		lr->key_text[lr->tag_index[t]] = mesh_lp_key_text(route->columns[lr->tag_index[t]],
 														   true, NULL);
+}
+
+/* Option round_time; refused when the time is in the primary key. */
+static bool
+parse_round_time(MeshRoute *route, MeshLpRoute *lr)
+{
+	bool		round = false;
+
+	(void) parse_bool(mesh_route_option(route, "round_time", "false"), &round);
+	for (int k = 0; round && k < route->nkeys; k++)
+		if (route->key_index[k] == lr->time_index)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("route option round_time cannot be used when time column \"%s\" is part of the primary key of table \"%s\"",
+							route->columns[lr->time_index], route->source_name),
+					 errdetail("Rows whose times round to the same %s would be written to the same point and overwrite each other.",
+							   unit_name(lr->precision)),
+					 errhint("Store times in whole %ss instead.", unit_name(lr->precision))));
+	return round;
 }
 
 static bool
@@ -167,6 +168,9 @@ mesh_lp_route(MeshRoute *route, MeshLpPrecision precision)
 	lr->key_text = palloc0(sizeof(char *) * Max(route->ncolumns, 1));
 	lr->time_index = find_time_column(route);
 	lr->time_with_tz = route->types[lr->time_index] == TIMESTAMPTZOID;
+	lr->round_time = parse_round_time(route, lr);
+	lr->finer_hint = psprintf("Set the route option round_time to true to round times to the nearest %s (verify then compares the rounded times), or store times in whole %ss.",
+							  unit_name(precision), unit_name(precision));
 	parse_tags(route, lr);
 	for (int k = 0; k < route->nkeys; k++)
 	{
@@ -205,6 +209,21 @@ mesh_lp_route(MeshRoute *route, MeshLpPrecision precision)
 	return lr;
 }
 
+/*
+ * The time the target holds for text, a value of the route's time column,
+ * in precision p: rounded to the route's precision when option round_time
+ * is set; else a time finer than p is an error whose hint names the option.
+ */
+int64
+mesh_lp_route_time_in(MeshLpRoute *lr, MeshRoute *route, const char *text, MeshLpPrecision p)
+{
+	int64		us = mesh_lp_parse_time(text, lr->time_with_tz);
+
+	if (lr->round_time)
+		us = mesh_lp_round_time(us, lr->precision);
+	return mesh_lp_time(us, p, route->columns[lr->time_index], lr->finer_hint);
+}
+
 /* The row's time in the route's precision. */
 int64
 mesh_lp_route_time(MeshLpRoute *lr, MeshRoute *route, char **values)
@@ -217,8 +236,25 @@ mesh_lp_route_time(MeshLpRoute *lr, MeshRoute *route, char **values)
 				 errmsg("time column \"%s\" of table \"%s\" is NULL",
 						route->columns[lr->time_index], route->source_name),
 				 errdetail("Every point needs a time; the wall clock is never used.")));
-	return mesh_lp_time_from_text(t, lr->time_with_tz, lr->precision,
-								  route->columns[lr->time_index]);
+	return mesh_lp_route_time_in(lr, route, t, lr->precision);
+}
+
+/*
+ * Verify: rewrite a source row's values in place as the target holds them
+ * (with round_time, the time rounded to the route's precision).
+ */
+void
+mesh_lp_route_expected(MeshLpRoute *lr, MeshRoute *route, char **values)
+{
+	const char *t = values[lr->time_index];
+	int64		us;
+
+	if (!lr->round_time || t == NULL)
+		return;
+	us = mesh_lp_round_time(mesh_lp_parse_time(t, lr->time_with_tz), lr->precision);
+	values[lr->time_index] = DatumGetCString(DirectFunctionCall1(lr->time_with_tz ? timestamptz_out :
+																 timestamp_out,
+																 Int64GetDatum(us)));
 }
 
 /*

@@ -19,6 +19,7 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
+#include "utils/varlena.h"
 
 #include "mesh.h"
 #include "mesh_util.h"
@@ -44,6 +45,146 @@ mesh_route_option(MeshRoute *route, const char *name, const char *dflt)
 	if (v->type == jbvBool)
 		return v->val.boolean ? "true" : "false";
 	return JsonbToCString(NULL, v->val.binary.data, v->val.binary.len);
+}
+
+/* The index of column name in route->columns, or -1. */
+static int
+route_column(MeshRoute *route, const char *name)
+{
+	for (int c = 0; c < route->ncolumns; c++)
+		if (strcmp(route->columns[c], name) == 0)
+			return c;
+	return -1;
+}
+
+/* The route's columns as "a, b, c", for hints. */
+static char *
+route_column_list(MeshRoute *route)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (int c = 0; c < route->ncolumns; c++)
+		appendStringInfo(&buf, "%s%s", c ? ", " : "", route->columns[c]);
+	return buf.data;
+}
+
+/* What a JSON value is, for messages: "a number", "an object", ... */
+static const char *
+json_kind(JsonbValue *v)
+{
+	switch (v->type)
+	{
+		case jbvNull:
+			return "null";
+		case jbvString:
+			return "a string";
+		case jbvNumeric:
+			return "a number";
+		case jbvBool:
+			return "a boolean";
+		case jbvBinary:
+			return JsonContainerIsArray(v->val.binary.data) ? "an array" : "an object";
+		default:
+			return "not a name";
+	}
+}
+
+/* The names of a JSON array option value; errors on a non-string or no element. */
+static List *
+option_array_names(const char *option, JsonbValue *array)
+{
+	JsonbIterator *it = JsonbIteratorInit(array->val.binary.data);
+	JsonbIteratorToken tok;
+	JsonbValue	v;
+	List	   *names = NIL;
+
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok != WJB_ELEM)
+			continue;
+		if (v.type != jbvString)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("route option %s must list column names as strings", option),
+					 errdetail("Element %d is %s.", list_length(names) + 1, json_kind(&v)),
+					 errhint("For example: '{\"%s\": [\"host\", \"region\"]}'.", option)));
+		names = lappend(names, pnstrdup(v.val.string.val, v.val.string.len));
+	}
+	if (names == NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("route option %s is an empty array", option),
+				 errhint("List at least one column name, or leave the option out.")));
+	return names;
+}
+
+/* The names of a comma-separated option value (identifier rules, as SplitIdentifierString). */
+static List *
+option_string_names(const char *option, const char *value)
+{
+	List	   *names = NIL;
+
+	if (!SplitIdentifierString(pstrdup(value), ',', &names))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid route option %s: \"%s\"", option, value),
+				 errhint("Give a JSON array of column names, e.g. '{\"%s\": [\"host\", \"Region\"]}', or a string of names separated by commas, double-quoting names with commas or capitals, e.g. '{\"%s\": \"host, \\\"Region\\\"\"}'.",
+						 option, option)));
+	return names;
+}
+
+/*
+ * The columns a list-valued route option names, as indexes into
+ * route->columns in the order given (*columns palloc'd); returns how many,
+ * 0 when the option is absent or an empty string.  The value is a JSON
+ * array of column names (taken exactly) or a string of comma-separated
+ * names (identifier rules: unquoted names are lowercased).  Errors name the
+ * option: an empty array, a non-string element, another JSON type, a name
+ * that is not a column, a column named twice.
+ */
+int
+mesh_route_option_columns(MeshRoute *route, const char *option, int **columns)
+{
+	JsonbValue	vbuf;
+	JsonbValue *v = NULL;
+	List	   *names = NIL;
+	ListCell   *lc;
+	int			n = 0;
+
+	if (route->options != NULL)
+		v = getKeyJsonValueFromContainer(&route->options->root, option, strlen(option), &vbuf);
+	if (v != NULL && v->type == jbvBinary && JsonContainerIsArray(v->val.binary.data))
+		names = option_array_names(option, v);
+	else if (v != NULL && v->type == jbvString)
+		names = option_string_names(option, pnstrdup(v->val.string.val, v->val.string.len));
+	else if (v != NULL && v->type != jbvNull)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("route option %s must be a JSON array of column names or a string of comma-separated names",
+						option),
+				 errdetail("It is %s.", json_kind(v)),
+				 errhint("For example: '{\"%s\": [\"host\", \"region\"]}'.", option)));
+	*columns = palloc(sizeof(int) * Max(list_length(names), 1));
+	foreach(lc, names)
+	{
+		const char *name = lfirst(lc);
+		int			c = route_column(route, name);
+
+		if (c < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("route option %s names \"%s\", which is not a column of table \"%s\"",
+							option, name, route->source_name),
+					 errhint("Use columns among: %s.", route_column_list(route))));
+		for (int i = 0; i < n; i++)
+			if ((*columns)[i] == c)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("route option %s names column \"%s\" twice", option, name)));
+		(*columns)[n++] = c;
+	}
+	return n;
 }
 
 /* The primary key values of values[], joined by sep (Redis key layout). */

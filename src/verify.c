@@ -8,7 +8,9 @@
  *      in the source (a primary-key probe each): extra rows.
  * Values are compared in text form after normalising the target's text
  * through the source column's type (so '1.50' and '1.5' as numeric, or a
- * timestamp written in another time zone, compare equal).
+ * timestamp written in another time zone, compare equal), and the source's
+ * values as the route's options say the target holds them (connector
+ * expected_values, e.g. a time rounded to the write precision).
  */
 #include "postgres.h"
 
@@ -139,6 +141,8 @@ verify_source(MeshRoute *route, void *conn, VerifyCounts *vc)
 			keys[i] = palloc(sizeof(char *) * route->nkeys);
 			for (int k = 0; k < route->nkeys; k++)
 				keys[i][k] = src[i][route->key_index[k]];
+			if (c->expected_values)
+				c->expected_values(conn, route, src[i]);
 		}
 		c->fetch_rows(conn, route, n, keys, rows);
 		for (int i = 0; i < n; i++)

@@ -20,6 +20,7 @@ static const MeshOption influx_options[] = {
 	{"name", MESH_OPT_COLUMN, MESH_OPTTYPE_STRING, false, 1},
 	{"time", MESH_OPT_COLUMN | MESH_OPT_ROUTE, MESH_OPTTYPE_STRING, false, 1},
 	{"tags", MESH_OPT_ROUTE, MESH_OPTTYPE_STRING, false},
+	{"round_time", MESH_OPT_ROUTE, MESH_OPTTYPE_BOOL, false},
 	{NULL}
 };
 
@@ -357,4 +358,5 @@ const MeshConnector mesh_influxdb_connector = {
 	.http = influx_http,
 	.fetch_request = influx_fetch_request,
 	.fetch_answer = influx_fetch_answer,
+	.expected_values = influx_expected_values,
 };

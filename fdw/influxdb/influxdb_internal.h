@@ -122,5 +122,6 @@ extern void influx_fetch_request(void *conn, MeshRoute *route, int n, char ***ke
 extern void influx_fetch_answer(void *conn, MeshRoute *route, int n, char ***keys,
 								MeshHttpStream *answer, char ***rows);
 extern int	influx_scan_keys(void *conn, MeshRoute *route, void **state, int max, char ***keys);
+extern void influx_expected_values(void *conn, MeshRoute *route, char **values);
 
 #endif							/* MESH_INFLUXDB_INTERNAL_H */

@@ -122,7 +122,7 @@ influx_modify_row(MeshModify *m)
 						tcol->name, t->relname),
 				 errdetail("Every point needs a time.")));
 	ts = mesh_lp_time(DatumGetInt64(m->new_values[l->time_att - 1]), st->ic->precision,
-					  tcol->name);
+					  tcol->name, NULL);
 	appendStringInfoString(&st->lines, st->measurement_text);
 	for (int i = 0; i < l->ntags; i++)
 	{

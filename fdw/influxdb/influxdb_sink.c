@@ -80,8 +80,7 @@ key_condition(MeshLpRoute *lr, MeshRoute *route, char **values, bool with_time)
 	}
 	if (with_time && is_key(route, lr->time_index))
 	{
-		int64		ns = mesh_lp_time_from_text(values[lr->time_index], lr->time_with_tz,
-												MESH_LP_NS, route->columns[lr->time_index]);
+		int64		ns = mesh_lp_route_time_in(lr, route, values[lr->time_index], MESH_LP_NS);
 
 		appendStringInfo(&buf, "%stime = " INT64_FORMAT, buf.len ? " AND " : "", ns);
 	}
@@ -201,7 +200,7 @@ row_values(InfluxReader *r, MeshLpRoute *lr, MeshRoute *route, int *select, int 
 	return values;
 }
 
-/* The key string of a row (mesh_route_key_string), its time normalised to ns. */
+/* The key string of a row (mesh_route_key_string), its time as the target holds it, in ns. */
 static char *
 lookup_key(MeshLpRoute *lr, MeshRoute *route, char **values)
 {
@@ -210,9 +209,8 @@ lookup_key(MeshLpRoute *lr, MeshRoute *route, char **values)
 	memcpy(norm, values, sizeof(char *) * route->ncolumns);
 	if (values[lr->time_index])
 		norm[lr->time_index] =
-			psprintf(INT64_FORMAT, mesh_lp_time_from_text(values[lr->time_index],
-														  lr->time_with_tz, MESH_LP_NS,
-														  route->columns[lr->time_index]));
+			psprintf(INT64_FORMAT, mesh_lp_route_time_in(lr, route, values[lr->time_index],
+														 MESH_LP_NS));
 	return mesh_route_key_string(route, norm);
 }
 
@@ -253,8 +251,7 @@ fetch_statements(MeshLpRoute *lr, MeshRoute *route, int n, char ***keys, const c
 		g[i].ns = 0;
 		if (time_key)
 		{
-			g[i].ns = mesh_lp_time_from_text(full[lr->time_index], lr->time_with_tz, MESH_LP_NS,
-											 route->columns[lr->time_index]);
+			g[i].ns = mesh_lp_route_time_in(lr, route, full[lr->time_index], MESH_LP_NS);
 		}
 		g[i].cond = key_condition(lr, route, full, false);
 	}
@@ -377,4 +374,11 @@ influx_scan_keys(void *conn, MeshRoute *route, void **state, int max, char ***ke
 		n++;
 	}
 	return n;
+}
+
+/* verify (connector.h expected_values): the time as the route writes it. */
+void
+influx_expected_values(void *conn, MeshRoute *route, char **values)
+{
+	mesh_lp_route_expected(route_layout(conn, route), route, values);
 }

@@ -118,4 +118,5 @@ const MeshConnector mesh_victoriametrics_connector = {
 	.http = vm_http,
 	.fetch_request = vm_fetch_request,
 	.fetch_answer = vm_fetch_answer,
+	.expected_values = vm_expected_values,
 };

@@ -255,7 +255,7 @@ time_text(VmRoute *vr, int64 ms)
 											   Int64GetDatum(us)));
 }
 
-/* The key string of a row with its time normalised to milliseconds. */
+/* The key string of a row with its time as the target holds it, in milliseconds. */
 static char *
 lookup_key(VmRoute *vr, MeshRoute *route, char **values)
 {
@@ -264,8 +264,8 @@ lookup_key(VmRoute *vr, MeshRoute *route, char **values)
 
 	memcpy(norm, values, sizeof(char *) * route->ncolumns);
 	if (values[ti])
-		norm[ti] = psprintf(INT64_FORMAT, mesh_lp_time_from_text(values[ti], vr->lr->time_with_tz,
-																 MESH_LP_MS, route->columns[ti]));
+		norm[ti] = psprintf(INT64_FORMAT, mesh_lp_route_time_in(vr->lr, route, values[ti],
+																MESH_LP_MS));
 	for (int t = 0; t < vr->lr->ntags; t++)
 		if (norm[vr->lr->tag_index[t]] && norm[vr->lr->tag_index[t]][0] == '\0')
 			norm[vr->lr->tag_index[t]] = NULL;	/* an empty tag is absent */
@@ -410,8 +410,8 @@ vm_fetch_request(void *conn, MeshRoute *route, int n, char ***keys, MeshHttpRequ
 		append_form(form, "match[]", series_selector(vr, route, full));
 		if (vr->time_key)
 		{
-			int64		ms = mesh_lp_time_from_text(full[vr->lr->time_index], vr->lr->time_with_tz,
-													MESH_LP_MS, route->columns[vr->lr->time_index]);
+			int64		ms = mesh_lp_route_time_in(vr->lr, route, full[vr->lr->time_index],
+												   MESH_LP_MS);
 
 			lo = Min(lo, ms);
 			hi = Max(hi, ms);
@@ -539,6 +539,13 @@ collect_keys(void *conn, MeshRoute *route, VmRoute *vr)
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(work);
 	return ks;
+}
+
+/* verify (connector.h expected_values): the time as the route writes it. */
+void
+vm_expected_values(void *conn, MeshRoute *route, char **values)
+{
+	mesh_lp_route_expected(vm_route(route)->lr, route, values);
 }
 
 int
@@ -687,7 +694,7 @@ vm_modify_row(MeshModify *m)
 				(errcode(ERRCODE_NOT_NULL_VIOLATION),
 				 errmsg("a sample of foreign table \"%s\" needs a ts and a value", t->relname)));
 	ms = mesh_lp_time(DatumGetInt64(m->new_values[st->ts_att - 1]), MESH_LP_MS,
-					  t->columns[st->ts_att - 1].name);
+					  t->columns[st->ts_att - 1].name, NULL);
 	for (int i = 0; i < t->ncolumns; i++)
 	{
 		char	   *v;

@@ -12,7 +12,8 @@
 #define VM_SINK_OPTIONS \
 	{"measurement", MESH_OPT_ROUTE, MESH_OPTTYPE_STRING, false, 1}, \
 	{"tags", MESH_OPT_ROUTE, MESH_OPTTYPE_STRING, false}, \
-	{"time", MESH_OPT_ROUTE, MESH_OPTTYPE_STRING, false, 1}
+	{"time", MESH_OPT_ROUTE, MESH_OPTTYPE_STRING, false, 1}, \
+	{"round_time", MESH_OPT_ROUTE, MESH_OPTTYPE_BOOL, false}
 
 extern int	vm_row_identity(MeshTable *table, AttrNumber *attnums);
 extern void vm_begin_modify(MeshModify *m);
@@ -27,5 +28,6 @@ extern void vm_fetch_request(void *conn, MeshRoute *route, int n, char ***keys,
 extern void vm_fetch_answer(void *conn, MeshRoute *route, int n, char ***keys,
 							MeshHttpStream *answer, char ***rows);
 extern int	vm_scan_keys(void *conn, MeshRoute *route, void **state, int max, char ***keys);
+extern void vm_expected_values(void *conn, MeshRoute *route, char **values);
 
 #endif							/* MESH_VM_SINK_H */
