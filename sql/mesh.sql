@@ -526,5 +526,13 @@ BEGIN
 END $$;
 CREATE EVENT TRIGGER mesh_on_drop ON sql_drop EXECUTE FUNCTION mesh._on_drop();
 
+-- DROP EXTENSION mesh / DROP SCHEMA mesh: refused while events are not
+-- delivered, unless mesh.drop_discards_pending is on (src/drop_guard.c).
+CREATE FUNCTION mesh._guard_drop() RETURNS event_trigger
+	AS 'MODULE_PATHNAME', 'mesh_guard_drop' LANGUAGE C;
+REVOKE ALL ON FUNCTION mesh._guard_drop() FROM PUBLIC;
+CREATE EVENT TRIGGER mesh_guard_drop ON ddl_command_start
+	WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA') EXECUTE FUNCTION mesh._guard_drop();
+
 -- Tell the launcher a database has mesh now.
 SELECT mesh._wake();

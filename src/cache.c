@@ -115,6 +115,9 @@ cache_init(void)
 	CacheRegisterSyscacheCallback(FOREIGNSERVEROID, invalidate_all, (Datum) 0);
 	CacheRegisterSyscacheCallback(USERMAPPINGOID, invalidate_all, (Datum) 0);
 	CacheRegisterSyscacheCallback(FOREIGNTABLEREL, invalidate_all, (Datum) 0);
+	/* a config holds the role's rights (server_files) */
+	CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, invalidate_all, (Datum) 0);
+	CacheRegisterSyscacheCallback(AUTHOID, invalidate_all, (Datum) 0);
 	RegisterXactCallback(free_retired, NULL);
 }
 

@@ -7,7 +7,11 @@
  * aborts may be mid-request, so it is marked broken: the next query gets a
  * fresh connection by itself.  A replaced connection is only retired, and
  * freed at the end of the top-level transaction, because a scan of an
- * outer query level may still hold a pointer to it.
+ * outer query level may still hold a pointer to it.  The key includes the
+ * role the connection acts for (not only its user mapping: a PUBLIC
+ * mapping serves several roles whose rights differ, e.g. DuckDB's file
+ * access), and a connection made before the role's rights changed is
+ * replaced at next use.
  */
 #include "postgres.h"
 
@@ -27,8 +31,9 @@
 typedef struct ConnKey
 {
 	Oid			serverid;
-	Oid			userid;			/* the user mapping's oid */
-	bool		superuser;		/* connectors check non-superusers more strictly */
+	Oid			umid;
+	Oid			userid;			/* connections are never shared between roles:
+								 * their rights differ (superuser, server files) */
 } ConnKey;
 
 typedef struct ConnEntry
@@ -41,6 +46,8 @@ typedef struct ConnEntry
 	List	   *retired;		/* replaced connections, freed at xact end */
 	uint32		server_hash;
 	uint32		mapping_hash;
+	bool		server_files;	/* config->server_files when conn was made */
+	bool		superuser;		/* config->superuser when conn was made */
 } ConnEntry;
 
 static HTAB *conn_cache = NULL;
@@ -183,6 +190,7 @@ mesh_server_config(Oid serverid, Oid userid)
 	if (config->username == NULL)
 		config->username = psprintf("%u", userid);
 	config->superuser = superuser_arg(userid);
+	config->server_files = mesh_role_has_server_files(userid);
 	config->servername = pstrdup(server->servername);
 	config->connector = mesh_connector_for_server(serverid);
 	config->server_options = server->options;
@@ -216,8 +224,8 @@ conn_entry(MeshServerConfig *config)
 	conn_cache_init();
 	memset(&key, 0, sizeof(key));
 	key.serverid = config->serverid;
-	key.userid = config->umid;
-	key.superuser = config->superuser;
+	key.umid = config->umid;
+	key.userid = config->userid;
 	e = hash_search(conn_cache, &key, HASH_ENTER, &found);
 	if (!found)
 	{
@@ -241,11 +249,14 @@ mesh_get_connection(MeshServerConfig *config)
 {
 	ConnEntry  *e = conn_entry(config);
 
-	if (e->conn != NULL && e->broken)
+	if (e->conn != NULL && (e->broken || e->server_files != config->server_files ||
+							e->superuser != config->superuser))
 		retire_connection(e);
 	if (e->conn == NULL)
 	{
 		e->broken = false;
+		e->server_files = config->server_files;
+		e->superuser = config->superuser;
 		e->conn = config->connector->connect(config);
 	}
 	return e->conn;

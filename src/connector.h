@@ -28,7 +28,8 @@ typedef enum MeshOptionType
 	MESH_OPTTYPE_STRING,
 	MESH_OPTTYPE_INT,			/* integer within [min, max] */
 	MESH_OPTTYPE_BOOL,
-	MESH_OPTTYPE_ENUM			/* one of the '|'-separated words of allowed */
+	MESH_OPTTYPE_ENUM,			/* one of the '|'-separated words of allowed */
+	MESH_OPTTYPE_URL			/* an http:// or https:// URL without userinfo */
 } MeshOptionType;
 
 typedef struct MeshOption
@@ -60,9 +61,12 @@ typedef struct MeshServerConfig
 {
 	Oid			serverid;
 	Oid			umid;			/* InvalidOid when no user mapping exists */
-	Oid			userid;			/* the role on whose behalf mesh connects */
+	Oid			userid;			/* the role the connection acts for */
 	char	   *username;		/* its name, for errors */
 	bool		superuser;		/* whether it is a superuser (at config time) */
+	bool		server_files;	/* userid may read and write the hub's files
+								 * (superuser, or pg_read_server_files and
+								 * pg_write_server_files) */
 	char	   *servername;
 	const struct MeshConnector *connector;
 	List	   *server_options; /* DefElem */
@@ -330,6 +334,16 @@ typedef struct MeshConnector
 	const MeshOption *options;	/* terminated by { NULL } */
 	uint32		caps;
 
+	/*
+	 * Optional check of a whole option list at CREATE/ALTER time (place is
+	 * MESH_OPT_SERVER, ...), after each option passed its declaration, as
+	 * the role running the command (GetUserId()).  Ereports.
+	 */
+	void		(*validate) (int place, List *options);
+
+	/* Optional: define the kind's settings (GUCs), called from _PG_init. */
+	void		(*define_settings) (void);
+
 	/* connection: connect ereports on failure, freeing what it made */
 	void	   *(*connect) (MeshServerConfig *config);
 	void		(*disconnect) (void *conn);
@@ -443,6 +457,7 @@ extern const char *mesh_config_get(const MeshServerConfig *config, const char *n
 								   const char *dflt);
 extern int	mesh_config_get_int(const MeshServerConfig *config, const char *name, int dflt);
 extern bool mesh_option_is_secret_name(const char *name);
+extern bool mesh_role_has_server_files(Oid roleid);
 
 /* connection.c */
 extern MeshServerConfig *mesh_server_config(Oid serverid, Oid userid);

@@ -113,6 +113,7 @@ mesh_http_configure(CURL *easy, MeshServerConfig *config, const MeshHttpSetup *s
 	SET(CURLOPT_TCP_NODELAY, 1L);
 	SET(CURLOPT_TCP_KEEPALIVE, 1L);
 	SET(CURLOPT_PROTOCOLS_STR, "http,https");
+	SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 	SET(CURLOPT_FOLLOWLOCATION, 0L);
 	SET(CURLOPT_BUFFERSIZE, 256L * 1024);
 	SET(CURLOPT_SSL_VERIFYPEER, verify ? 1L : 0L);
@@ -145,6 +146,7 @@ mesh_http_configure(CURL *easy, MeshServerConfig *config, const MeshHttpSetup *s
 		SET(CURLOPT_PASSWORD, password ? password : "");
 	}
 	*auth_headers = curl_slist_append(NULL, "Expect:");
+	*auth_headers = curl_slist_append(*auth_headers, MESH_HUB_HEADER ": 1");
 	if (token)
 	{
 		char	   *line = header ? psprintf("%s: %s", header, token) :

@@ -24,7 +24,7 @@
  * connector's option table.
  */
 #define MESH_HTTP_OPTIONS \
-	{"url", MESH_OPT_SERVER, MESH_OPTTYPE_STRING, false, 1}, \
+	{"url", MESH_OPT_SERVER, MESH_OPTTYPE_URL, false, 1}, \
 	{"tls_ca_file", MESH_OPT_SERVER, MESH_OPTTYPE_STRING, false, 1}, \
 	{"tls_cert_file", MESH_OPT_SERVER | MESH_OPT_MAPPING, MESH_OPTTYPE_STRING, false, 1}, \
 	{"tls_key_file", MESH_OPT_SERVER | MESH_OPT_MAPPING, MESH_OPTTYPE_STRING, false, 1}, \
@@ -33,6 +33,13 @@
 	{"user", MESH_OPT_MAPPING, MESH_OPTTYPE_STRING, false, 1}, \
 	{"password", MESH_OPT_MAPPING, MESH_OPTTYPE_STRING, true}, \
 	{"token", MESH_OPT_MAPPING, MESH_OPTTYPE_STRING, true, 1}
+
+/*
+ * Sent with every request of mesh's HTTP client; the hub's own metrics
+ * endpoint refuses any request that carries it, so no role can make the hub
+ * fetch its /health or status page through a wrapper.
+ */
+#define MESH_HUB_HEADER "X-Mesh-Hub"
 
 typedef struct MeshHttp MeshHttp;
 

@@ -9,6 +9,7 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
+#include "connector.h"
 #include "json_value.h"
 #include "mesh.h"
 #include "metrics.h"
@@ -25,6 +26,8 @@ int			mesh_metrics_port = 0;
 char	   *mesh_metrics_listen_address = NULL;
 int			mesh_health_interval_s = 15;
 int			mesh_health_timeout_ms = 2000;
+char	   *mesh_metrics_auth_file = NULL;
+bool		mesh_drop_discards_pending = false;
 
 /* Loaded by shared_preload_libraries (replication) or on first use (FDWs). */
 void
@@ -62,6 +65,24 @@ _PG_init(void)
 							"How long those health checks wait for a backend's answer.",
 							NULL, &mesh_health_timeout_ms, 2000, 1, 600000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomStringVariable("mesh.metrics_auth_file",
+							   "File holding the credentials the metrics endpoint requires; empty: no authentication.",
+							   "One line: \"bearer <token>\" or \"basic <user>:<password>\". The file must not be readable by other OS users; a reload applies a change.",
+							   &mesh_metrics_auth_file, "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
+	DefineCustomBoolVariable("mesh.drop_discards_pending",
+							 "Lets DROP EXTENSION mesh discard events not delivered yet.",
+							 "Off: DROP EXTENSION mesh (and DROP SCHEMA mesh) is refused while a route has pending events.",
+							 &mesh_drop_discards_pending, false,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
+	{
+		int			n;
+		const MeshConnector *const *all = mesh_connectors(&n);
+
+		for (int i = 0; i < n; i++)
+			if (all[i]->define_settings)
+				all[i]->define_settings();
+	}
 	MarkGUCPrefixReserved("mesh");
 	mesh_json_init();
 

@@ -16,6 +16,7 @@ extern int	mesh_event_retention_s;
 extern int	mesh_generation_size;
 extern int	mesh_batch_size;
 extern bool mesh_preloaded;
+extern bool mesh_drop_discards_pending;
 
 #define MESH_GENERATIONS 3
 

@@ -30,6 +30,7 @@ extern int	mesh_metrics_port;
 extern char *mesh_metrics_listen_address;
 extern int	mesh_health_interval_s;
 extern int	mesh_health_timeout_ms;
+extern char *mesh_metrics_auth_file;
 
 typedef struct MeshRouteMetrics
 {

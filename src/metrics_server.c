@@ -23,24 +23,44 @@
  *   GET /         the status page (HTML, refreshes itself)
  *   GET /metrics  Prometheus text exposition format 0.0.4
  *   GET /health   JSON
+ *
+ * Slow clients.  The event loop never waits on one connection, so a slow
+ * client only holds a connection slot: at most MAX_CONNECTIONS in all and
+ * MAX_PER_IP from one address, and each connection must deliver a complete
+ * request within REQUEST_DEADLINE_S of opening (or of its previous
+ * response), however it trickles bytes, or it is shut down (MHD's own
+ * timeout only counts idle time).
+ *
+ * Who may ask.  A request carrying MESH_HUB_HEADER (sent by mesh's own
+ * HTTP client, http.c) is refused: no role can make the hub fetch its own
+ * endpoint through a wrapper.  With mesh.metrics_auth_file set, every
+ * request needs the credentials of that file (a bearer token or a basic
+ * user:password, compared in constant time); a file that is missing,
+ * malformed or readable by other OS users refuses every request (503)
+ * until it is fixed and the configuration reloaded.
  */
 #include "postgres.h"
 
 #include <fcntl.h>
 #include <netdb.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <microhttpd.h>
 
+#include "common/base64.h"
+#include "lib/ilist.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
+#include "storage/fd.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
+#include "http.h"
 #include "metrics.h"
 
 PGDLLEXPORT void mesh_metrics_main(Datum arg);
@@ -48,6 +68,33 @@ PGDLLEXPORT void mesh_metrics_main(Datum arg);
 #define RETRY_BIND_MS 5000
 #define REPEAT_WARNING_MS 300000
 #define MAX_WAIT_MS 1000
+#define MAX_CONNECTIONS 256
+#define MAX_PER_IP 16
+#define IDLE_TIMEOUT_S 10
+#define REQUEST_DEADLINE_S 5
+
+/* One open connection: shut down when its deadline passes. */
+typedef struct OpenConn
+{
+	dlist_node	node;
+	struct MHD_Connection *conn;
+	TimestampTz deadline;
+	bool		shut;
+} OpenConn;
+
+static dlist_head open_conns = DLIST_STATIC_INIT(open_conns);
+
+/* mesh.metrics_auth_file, loaded at start and on reload */
+typedef enum AuthMode
+{
+	AUTH_NONE,
+	AUTH_BEARER,
+	AUTH_BASIC,
+	AUTH_BROKEN					/* set but unusable: refuse everything */
+} AuthMode;
+
+static AuthMode auth_mode = AUTH_NONE;
+static char *auth_secret = NULL;	/* bearer token, or base64 of user:password */
 
 static struct MHD_Daemon *daemon_handle = NULL;
 static int	bound_port = 0;
@@ -96,6 +143,193 @@ send_text(struct MHD_Connection *conn, unsigned int status, const char *type,
 	return ret;
 }
 
+/* MHD's connection notifications: track each connection's deadline. */
+static void
+notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+				  enum MHD_ConnectionNotificationCode toe)
+{
+	OpenConn   *oc;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+	{
+		oc = MemoryContextAllocZero(TopMemoryContext, sizeof(OpenConn));
+		oc->conn = conn;
+		oc->deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+												   REQUEST_DEADLINE_S * 1000);
+		dlist_push_tail(&open_conns, &oc->node);
+		*socket_context = oc;
+	}
+	else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context != NULL)
+	{
+		oc = *socket_context;
+		dlist_delete(&oc->node);
+		pfree(oc);
+		*socket_context = NULL;
+	}
+}
+
+/* A response was queued on conn: it has REQUEST_DEADLINE_S for the next. */
+static void
+extend_deadline(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *info =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	if (info && info->socket_context)
+		((OpenConn *) info->socket_context)->deadline =
+			TimestampTzPlusMilliseconds(GetCurrentTimestamp(), REQUEST_DEADLINE_S * 1000);
+}
+
+/*
+ * Shut down every connection past its deadline (MHD then closes it at its
+ * next run); returns the milliseconds until the next deadline, at most
+ * MAX_WAIT_MS.
+ */
+static long
+enforce_deadlines(void)
+{
+	dlist_iter	iter;
+	TimestampTz now = GetCurrentTimestamp();
+	long		wait_ms = MAX_WAIT_MS;
+
+	dlist_foreach(iter, &open_conns)
+	{
+		OpenConn   *oc = dlist_container(OpenConn, node, iter.cur);
+
+		if (oc->shut)
+			continue;
+		if (oc->deadline <= now)
+		{
+			const union MHD_ConnectionInfo *info =
+				MHD_get_connection_info(oc->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+			if (info)
+				shutdown(info->connect_fd, SHUT_RDWR);
+			oc->shut = true;
+		}
+		else
+			wait_ms = Min(wait_ms, (long) ((oc->deadline - now) / 1000) + 1);
+	}
+	return wait_ms;
+}
+
+/* Constant-time equality of two strings (their lengths may leak). */
+static bool
+secret_equal(const char *a, const char *b)
+{
+	size_t		la = strlen(a);
+	size_t		lb = strlen(b);
+	volatile unsigned char diff = la != lb;
+
+	for (size_t i = 0; i < lb; i++)
+		diff |= (unsigned char) (i < la ? a[i] : 0) ^ (unsigned char) b[i];
+	return diff == 0;
+}
+
+/*
+ * (Re)load mesh.metrics_auth_file: one line, "bearer <token>" or
+ * "basic <user>:<password>".  A problem is a WARNING (never quoting the
+ * file's content) and refuses every request until fixed.
+ */
+static void
+load_auth(void)
+{
+	const char *path = mesh_metrics_auth_file;
+	char		buf[1024];
+	struct stat st;
+	FILE	   *f;
+	size_t		n;
+	char	   *line;
+	char	   *sp;
+	const char *problem = NULL;
+
+	if (auth_secret)
+	{
+		explicit_bzero(auth_secret, strlen(auth_secret));
+		pfree(auth_secret);
+		auth_secret = NULL;
+	}
+	auth_mode = AUTH_NONE;
+	if (path == NULL || path[0] == '\0')
+		return;
+	auth_mode = AUTH_BROKEN;
+	f = AllocateFile(path, "r");
+	if (f == NULL)
+	{
+		ereport(WARNING,
+				(errcode_for_file_access(),
+				 errmsg("mesh metrics: could not open mesh.metrics_auth_file \"%s\": %m", path),
+				 errdetail("Every request to the metrics endpoint is refused until the file is fixed and the configuration reloaded.")));
+		return;
+	}
+	if (fstat(fileno(f), &st) != 0)
+		problem = "it cannot be examined";
+	else if (!S_ISREG(st.st_mode))
+		problem = "it is not a regular file";
+	else if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
+		problem = "other OS users may access it (it must have permissions u=rw (0600) or less)";
+	n = problem ? 0 : fread(buf, 1, sizeof(buf) - 1, f);
+	FreeFile(f);
+	buf[n] = '\0';
+	if (problem == NULL)
+	{
+		line = buf;
+		line[strcspn(line, "\r\n")] = '\0';
+		sp = strchr(line, ' ');
+		if (sp == NULL || sp[1] == '\0')
+			problem = "its line is not \"bearer <token>\" nor \"basic <user>:<password>\"";
+		else
+		{
+			*sp = '\0';
+			if (pg_strcasecmp(line, "bearer") == 0)
+			{
+				auth_mode = AUTH_BEARER;
+				auth_secret = MemoryContextStrdup(TopMemoryContext, sp + 1);
+			}
+			else if (pg_strcasecmp(line, "basic") == 0 && strchr(sp + 1, ':') != NULL)
+			{
+				int			len = strlen(sp + 1);
+				int			enclen = pg_b64_enc_len(len);
+				char	   *enc = MemoryContextAllocZero(TopMemoryContext, enclen + 1);
+
+				if (pg_b64_encode(sp + 1, len, enc, enclen) < 0)
+					problem = "its credentials cannot be encoded";
+				auth_mode = AUTH_BASIC;
+				auth_secret = enc;
+			}
+			else
+				problem = "its line is not \"bearer <token>\" nor \"basic <user>:<password>\"";
+		}
+	}
+	explicit_bzero(buf, sizeof(buf));
+	if (problem)
+	{
+		auth_mode = AUTH_BROKEN;
+		ereport(WARNING,
+				(errmsg("mesh metrics: mesh.metrics_auth_file \"%s\" is not usable: %s", path, problem),
+				 errdetail("Every request to the metrics endpoint is refused until the file is fixed and the configuration reloaded.")));
+	}
+}
+
+/* Do the request's credentials match mesh.metrics_auth_file? */
+static bool
+authorized(struct MHD_Connection *conn)
+{
+	const char *h;
+	const char *scheme = auth_mode == AUTH_BEARER ? "Bearer" : "Basic";
+	size_t		len = strlen(scheme);
+
+	if (auth_mode == AUTH_NONE)
+		return true;
+	h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	if (h == NULL || pg_strncasecmp(h, scheme, len) != 0 || h[len] != ' ')
+		return false;
+	h += len;
+	while (*h == ' ')
+		h++;
+	return secret_equal(h, auth_secret);
+}
+
 /*
  * MHD's request handler.  Renders into request_cxt from a snapshot of the
  * shared area; an error while rendering is a 500, never a longjmp through
@@ -122,6 +356,33 @@ handle_request(void *cls, struct MHD_Connection *conn, const char *url,
 	{
 		*upload_data_size = 0;	/* a body is ignored */
 		return MHD_YES;
+	}
+	extend_deadline(conn);
+	if (MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MESH_HUB_HEADER) != NULL)
+		return send_text(conn, MHD_HTTP_FORBIDDEN, "text/plain; charset=utf-8",
+						 "mesh does not serve requests from its own HTTP client\n",
+						 strlen("mesh does not serve requests from its own HTTP client\n"), NULL);
+	if (auth_mode == AUTH_BROKEN)
+		return send_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain; charset=utf-8",
+						 "mesh.metrics_auth_file is not usable: see the PostgreSQL log\n",
+						 strlen("mesh.metrics_auth_file is not usable: see the PostgreSQL log\n"), NULL);
+	if (!authorized(conn))
+	{
+		struct MHD_Response *resp;
+		enum MHD_Result r;
+
+		resp = MHD_create_response_from_buffer(strlen("authentication needed\n"),
+											  (void *) "authentication needed\n",
+											  MHD_RESPMEM_PERSISTENT);
+		if (resp == NULL)
+			return MHD_NO;
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+								auth_mode == AUTH_BEARER ? "Bearer realm=\"mesh\"" :
+								"Basic realm=\"mesh\", charset=\"UTF-8\"");
+		r = MHD_queue_response(conn, MHD_HTTP_UNAUTHORIZED, resp);
+		MHD_destroy_response(resp);
+		return r;
 	}
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
 		return send_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain; charset=utf-8",
@@ -216,7 +477,7 @@ listen_socket(const char *address, int port, char **error)
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (res->ai_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 64) < 0)
+	if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 128) < 0)
 	{
 		*error = psprintf("%m");
 		close(fd);
@@ -239,8 +500,10 @@ start_server(char **error)
 									 handle_request, NULL,
 									 MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 									 MHD_OPTION_LISTEN_SOCKET, fd,
-									 MHD_OPTION_CONNECTION_LIMIT, (unsigned int) 32,
-									 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) 10,
+									 MHD_OPTION_CONNECTION_LIMIT, (unsigned int) MAX_CONNECTIONS,
+									 MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int) MAX_PER_IP,
+									 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) IDLE_TIMEOUT_S,
+									 MHD_OPTION_NOTIFY_CONNECTION, notify_connection, NULL,
 									 MHD_OPTION_END);
 	if (daemon_handle == NULL)
 	{
@@ -308,6 +571,7 @@ mesh_metrics_main(Datum arg)
 	request_cxt = AllocSetContextCreate(TopMemoryContext, "mesh metrics request",
 										ALLOCSET_DEFAULT_SIZES);
 	before_shmem_exit(exit_cleanly, (Datum) 0);
+	load_auth();
 
 	for (;;)
 	{
@@ -326,6 +590,7 @@ mesh_metrics_main(Datum arg)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+			load_auth();
 			if (daemon_handle &&
 				(bound_port != mesh_metrics_port ||
 				 strcmp(bound_address, mesh_metrics_listen_address) != 0))
@@ -369,6 +634,8 @@ mesh_metrics_main(Datum arg)
 				FreeWaitEventSet(set);
 			set = make_wait_set();
 		}
+		if (daemon_handle)
+			wait_ms = Min(wait_ms, enforce_deadlines());
 		if (daemon_handle && MHD_get_timeout(daemon_handle, &mhd_ms) == MHD_YES)
 			wait_ms = Min(wait_ms, (long) mhd_ms);
 		(void) WaitEventSetWait(set, wait_ms, &event, 1, PG_WAIT_EXTENSION);

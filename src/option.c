@@ -10,8 +10,11 @@
 #include "catalog/pg_user_mapping.h"
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_foreign_data_wrapper.h"
+#include "catalog/pg_authid.h"
 #include "commands/defrem.h"
 #include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/varlena.h"
@@ -128,6 +131,49 @@ valid_options(const MeshConnector *c, int place)
 	return buf.len ? buf.data : pstrdup("none");
 }
 
+/*
+ * Errors unless value is an http:// or https:// URL (scheme in any case)
+ * without userinfo.  The value is never echoed: it may hold a password.
+ */
+static void
+check_url(const MeshOption *o, const char *value)
+{
+	const char *sep = strstr(value, "://");
+	size_t		scheme_len = sep ? (size_t) (sep - value) : 0;
+	const char *authority;
+	size_t		authority_len;
+
+	if (sep == NULL ||
+		!((scheme_len == 4 && pg_strncasecmp(value, "http", 4) == 0) ||
+		  (scheme_len == 5 && pg_strncasecmp(value, "https", 5) == 0)))
+	{
+		bool		plausible = sep != NULL && scheme_len > 0 && scheme_len <= 16 &&
+			strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.") == scheme_len;
+
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 plausible ?
+				 errmsg("invalid value for option \"%s\": scheme \"%.*s\" is not allowed",
+						o->name, (int) scheme_len, value) :
+				 errmsg("invalid value for option \"%s\": not an http or https URL", o->name),
+				 errdetail("Allowed: a URL starting with http:// or https://.")));
+	}
+	authority = sep + 3;
+	authority_len = strcspn(authority, "/?#");
+	if (memchr(authority, '@', authority_len) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"%s\": the URL must not contain credentials",
+						o->name),
+				 errdetail("A user name or password before \"@\" in the URL would be shown to every role that can read the server's options."),
+				 errhint("Remove them from the URL and put them in a user mapping: CREATE USER MAPPING FOR ... SERVER ... OPTIONS (user '...', password '...').")));
+	if (authority_len == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"%s\": the URL has no host", o->name),
+				 errdetail("Allowed: a URL starting with http:// or https:// followed by a host.")));
+}
+
 /* Errors unless value is acceptable for option o. Secrets are never echoed. */
 static void
 check_value(const MeshConnector *c, const MeshOption *o, const char *value)
@@ -200,6 +246,9 @@ check_value(const MeshConnector *c, const MeshOption *o, const char *value)
 				}
 				break;
 			}
+		case MESH_OPTTYPE_URL:
+			check_url(o, value);
+			break;
 	}
 }
 
@@ -263,6 +312,8 @@ mesh_fdw_validator(PG_FUNCTION_ARGS)
 
 		mesh_validate_option(c, place, def->defname, defGetString(def));
 	}
+	if (c->validate)
+		c->validate(place, options);
 	PG_RETURN_VOID();
 }
 
@@ -300,4 +351,17 @@ mesh_config_get_int(const MeshServerConfig *config, const char *name, int dflt)
 	const char *v = mesh_config_get(config, name, NULL);
 
 	return v ? (int) strtol(v, NULL, 10) : dflt;
+}
+
+/*
+ * May roleid read and write the hub's files, as COPY TO/FROM a file
+ * requires: a superuser, or a member of both pg_read_server_files and
+ * pg_write_server_files.  Needs catalog access (inside a transaction).
+ */
+bool
+mesh_role_has_server_files(Oid roleid)
+{
+	return superuser_arg(roleid) ||
+		(has_privs_of_role(roleid, ROLE_PG_READ_SERVER_FILES) &&
+		 has_privs_of_role(roleid, ROLE_PG_WRITE_SERVER_FILES));
 }

@@ -15,15 +15,29 @@
  * a full batch (mesh.batch_size events: more follow at once) the worker
  * keeps the file open for the next batch, at most 2 s.  Scans open read-only (several
  * readers at once); writes, execute and apply open read-write.
+ *
+ * Privileges.  DuckDB reads and writes any file the server's OS user can,
+ * so a role that may not (not a superuser, not a holder of both
+ * pg_read_server_files and pg_write_server_files: MeshServerConfig's
+ * server_files) gets a database with external access off and its
+ * configuration locked (no file functions, COPY to or from files, ATTACH,
+ * INSTALL or LOAD), and a path only inside mesh.duckdb_directory (or
+ * ':memory:').  The path is checked when a server is created or altered
+ * (as the role doing it) and again at every connect (as the role the
+ * connection acts for: the current user, or a route's owner).
  */
 #include "postgres.h"
 
 #include <dlfcn.h>
+#include <limits.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 
 #include "access/xact.h"
+#include "commands/defrem.h"
 #include "miscadmin.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -43,6 +57,7 @@ static const MeshOption ddb_options[] = {
 
 static DdbApi api;
 static bool api_loaded = false;
+static char *ddb_directory = NULL;	/* mesh.duckdb_directory */
 static DdbConn *all_conns = NULL;
 static bool xact_callback_registered = false;
 
@@ -115,6 +130,116 @@ ddb_api(void)
 	return a;
 }
 
+/*
+ * path with "..", "." and symbolic links resolved (a file not created yet
+ * resolves through its directory), or NULL when it cannot be: relative, a
+ * dangling link, a missing directory.
+ */
+static char *
+resolve_path(const char *path)
+{
+	char		buf[PATH_MAX];
+	struct stat st;
+	const char *slash;
+	const char *base;
+	char	   *dir;
+
+	if (path[0] != '/')
+		return NULL;
+	if (realpath(path, buf) != NULL)
+		return pstrdup(buf);
+	if (errno != ENOENT || lstat(path, &st) == 0)
+		return NULL;			/* not ENOENT, or a dangling symbolic link */
+	slash = strrchr(path, '/');
+	base = slash + 1;
+	if (*base == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
+		return NULL;
+	dir = slash == path ? pstrdup("/") : pnstrdup(path, slash - path);
+	if (realpath(dir, buf) == NULL)
+		return NULL;
+	return psprintf("%s%s%s", buf, strcmp(buf, "/") == 0 ? "" : "/", base);
+}
+
+/*
+ * Why a role without server_files may not use path (a palloc'd sentence
+ * for errdetail), or NULL when it may: ':memory:', or a file inside
+ * mesh.duckdb_directory after resolving.  Never ereports.
+ */
+static char *
+path_refusal(const char *path)
+{
+	char	   *file;
+	char	   *dir;
+	size_t		len;
+
+	if (strcmp(path, ":memory:") == 0)
+		return NULL;
+	if (ddb_directory == NULL || ddb_directory[0] == '\0')
+		return pstrdup("mesh.duckdb_directory is not set, so this role may only use ':memory:'.");
+	dir = resolve_path(ddb_directory);
+	if (dir == NULL)
+		return psprintf("mesh.duckdb_directory (\"%s\") is not an existing absolute directory.",
+						ddb_directory);
+	file = resolve_path(path);
+	len = strlen(dir);
+	if (file == NULL ||
+		!(strncmp(file, dir, len) == 0 && (file[len] == '/' || strcmp(dir, "/") == 0) &&
+		  file[len + (strcmp(dir, "/") != 0)] != '\0'))
+		return psprintf("The path is outside mesh.duckdb_directory (\"%s\") once \"..\" and symbolic links are resolved.",
+						ddb_directory);
+	return NULL;
+}
+
+/*
+ * Error unless the current role may give a DuckDB server (servername, or
+ * NULL at CREATE SERVER) this path; called for roles without server_files.
+ */
+static void
+check_path(const char *path, const char *servername)
+{
+	char	   *why = path_refusal(path);
+
+	if (why == NULL)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 servername ?
+			 errmsg("permission denied for option \"path\" of DuckDB server \"%s\": \"%s\"",
+					servername, path) :
+			 errmsg("permission denied for option \"path\" of mesh_duckdb: \"%s\"", path),
+			 errdetail("%s Only superusers and roles with the privileges of pg_read_server_files and pg_write_server_files may open other DuckDB files.",
+					   why),
+			 errhint("Use path ':memory:' or a file inside mesh.duckdb_directory (set by a superuser).")));
+}
+
+/* CREATE/ALTER SERVER: a role without server_files is held to check_path. */
+static void
+ddb_validate(int place, List *options)
+{
+	ListCell   *lc;
+
+	if (place != MESH_OPT_SERVER || mesh_role_has_server_files(GetUserId()))
+		return;
+	foreach(lc, options)
+	{
+		DefElem    *def = lfirst(lc);
+
+		if (strcmp(def->defname, "path") == 0)
+			check_path(defGetString(def), NULL);
+	}
+}
+
+/* mesh.duckdb_directory */
+static void
+ddb_define_settings(void)
+{
+	DefineCustomStringVariable("mesh.duckdb_directory",
+							   "Directory under which roles without file privileges may keep DuckDB files.",
+							   "Superusers and roles with pg_read_server_files and pg_write_server_files may use any path; other roles only ':memory:' or a file under this directory. Empty: only ':memory:'.",
+							   &ddb_directory, "",
+							   PGC_SUSET, 0, NULL, NULL, NULL);
+}
+
 /* Is this open error another process's lock on the file? */
 static bool
 is_lock_conflict(const char *msg)
@@ -128,8 +253,8 @@ is_lock_conflict(const char *msg)
  * signal handlers never run on them.
  */
 static duckdb_database
-open_database(const DdbApi *a, const char *path, bool read_only, const char *threads,
-			  const char *memory_limit, char **error)
+open_database(const DdbApi *a, const char *path, bool read_only, bool restricted,
+			  const char *threads, const char *memory_limit, char **error)
 {
 	duckdb_config config = NULL;
 	duckdb_database db = NULL;
@@ -149,6 +274,18 @@ open_database(const DdbApi *a, const char *path, bool read_only, const char *thr
 		bad = "threads";
 	if (!bad && memory_limit && a->set_config(config, "memory_limit", memory_limit) != DuckDBSuccess)
 		bad = "memory_limit";
+	if (restricted)
+	{
+		/* no file, network or extension access beyond the database itself */
+		static const char *const off[] = {
+			"enable_external_access", "autoinstall_known_extensions",
+			"autoload_known_extensions", "allow_community_extensions"
+		};
+
+		for (int i = 0; !bad && i < lengthof(off); i++)
+			if (a->set_config(config, off[i], "false") != DuckDBSuccess)
+				bad = off[i];
+	}
 	if (bad)
 	{
 		a->destroy_config(&config);
@@ -245,8 +382,8 @@ ddb_acquire(DdbConn *dc, bool write)
 	for (;;)
 	{
 		/* one DuckDB thread unless the server asks for more (README: limits) */
-		dc->db = open_database(a, dc->path, read_only, dc->threads ? dc->threads : "1",
-							   dc->memory_limit, &error);
+		dc->db = open_database(a, dc->path, read_only, dc->restricted,
+							   dc->threads ? dc->threads : "1", dc->memory_limit, &error);
 		if (dc->db != NULL || !is_lock_conflict(error) ||
 			GetCurrentTimestamp() >= deadline)
 			break;
@@ -281,6 +418,8 @@ ddb_acquire(DdbConn *dc, bool write)
 				 errmsg("could not connect to DuckDB database \"%s\"", dc->path)));
 	}
 	ddb_exec(dc, "SET TimeZone = 'UTC'", "the session setup");
+	if (dc->restricted)
+		ddb_exec(dc, "SET lock_configuration = true", "the session setup");
 	return dc->con;
 }
 
@@ -460,6 +599,8 @@ ddb_connect(MeshServerConfig *config)
 				 errmsg("invalid value for option \"path\" of DuckDB server \"%s\": \"%s\"",
 						config->servername, path),
 				 errhint("Use an absolute file path or ':memory:'.")));
+	if (!config->server_files)
+		check_path(path, config->servername);
 	(void) ddb_api();
 	if (!xact_callback_registered)
 	{
@@ -470,6 +611,7 @@ ddb_connect(MeshServerConfig *config)
 	dc->servername = MemoryContextStrdup(TopMemoryContext, config->servername);
 	dc->path = MemoryContextStrdup(TopMemoryContext, path);
 	dc->memory = strcmp(path, ":memory:") == 0;
+	dc->restricted = !config->server_files;
 	dc->timeout_ms = config->timeout_ms;
 	if (mesh_config_get(config, "threads", NULL))
 		dc->threads = MemoryContextStrdup(TopMemoryContext, mesh_config_get(config, "threads", NULL));
@@ -533,6 +675,11 @@ ddb_ping_start(MeshPing *ping)
 		return;
 	}
 	memory = strcmp(path, ":memory:") == 0;
+	if (!memory && !ping->config->server_files && (error = path_refusal(path)) != NULL)
+	{
+		ping->error = psprintf("option path: %s", error);
+		return;
+	}
 	if (!memory && stat(path, &st) != 0)
 	{
 		ping->error = psprintf("database file \"%s\" does not exist yet (it is created at the first write)",
@@ -549,7 +696,7 @@ ddb_ping_start(MeshPing *ping)
 			if (error)
 				pfree(error);
 			error = NULL;
-			db = open_database(a, path, !memory, NULL, NULL, &error);
+			db = open_database(a, path, !memory, !ping->config->server_files, NULL, NULL, &error);
 			if (db != NULL || !is_lock_conflict(error))
 				break;
 			pg_usleep(10000L);
@@ -624,6 +771,8 @@ const MeshConnector mesh_duckdb_connector = {
 	.options = ddb_options,
 	.caps = MESH_CAP_SCAN | MESH_CAP_MODIFY | MESH_CAP_EXECUTE | MESH_CAP_PING |
 	MESH_CAP_APPLY | MESH_CAP_IMPORT | MESH_CAP_AGG_PUSHDOWN,
+	.validate = ddb_validate,
+	.define_settings = ddb_define_settings,
 	.connect = ddb_connect,
 	.disconnect = ddb_disconnect,
 	.ping_start = ddb_ping_start,

@@ -23,6 +23,7 @@ typedef struct DdbConn
 	char	   *servername;
 	char	   *path;			/* file or ":memory:" */
 	bool		memory;
+	bool		restricted;		/* external access off (README: privileges) */
 	int			timeout_ms;		/* waiting for another process's lock */
 	char	   *threads;		/* DuckDB settings, or NULL */
 	char	   *memory_limit;

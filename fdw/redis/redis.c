@@ -25,6 +25,7 @@ static const MeshOption redis_options[] = {
 	{"password", MESH_OPT_MAPPING, MESH_OPTTYPE_STRING, true},
 	{"type", MESH_OPT_TABLE, MESH_OPTTYPE_ENUM, false, 0, 0, "string|hash|list|set|zset"},
 	{"key_prefix", MESH_OPT_TABLE | MESH_OPT_ROUTE, MESH_OPTTYPE_STRING, false},
+	{"allow_empty_key_prefix", MESH_OPT_ROUTE, MESH_OPTTYPE_BOOL, false},
 	{"key", MESH_OPT_COLUMN, MESH_OPTTYPE_BOOL, false},
 	{"field", MESH_OPT_COLUMN, MESH_OPTTYPE_STRING, false, 1},
 	{NULL}
@@ -323,6 +324,7 @@ const MeshConnector mesh_redis_connector = {
 	.modify_row = redis_modify_row,
 	.end_modify = redis_end_modify,
 	.execute = redis_execute,
+	.check_route = redis_check_route,
 	.apply = redis_apply,
 	.fetch_rows = redis_fetch_rows,
 	.scan_keys = redis_scan_keys,

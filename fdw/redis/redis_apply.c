@@ -7,10 +7,16 @@
  * non-NULL columns (plus HDEL of the NULL ones, in MULTI/EXEC); a delete
  * is DEL; a truncate removes every key under the prefix.  Everything is
  * idempotent and pipelined.
+ *
+ * An empty key_prefix puts the rows among every other key of the Redis
+ * database: a route needs "allow_empty_key_prefix": true for it, and a
+ * truncate on such a route is not applied (it would delete every key of the
+ * database) but dead-lettered, so the owner sees it and the keys stay.
  */
 #include "postgres.h"
 
 #include "lib/stringinfo.h"
+#include "utils/builtins.h"
 
 #include "redis_internal.h"
 
@@ -56,6 +62,27 @@ truncate_prefix(RedisConn *rc, const char *prefix)
 		redis_flush_writes(rc);
 		redis_replies_clear(r);
 	} while (strcmp(cursor, "0") != 0);
+}
+
+/*
+ * mesh.replicate: an empty key_prefix only when the route allows it
+ * explicitly.
+ */
+void
+redis_check_route(void *conn, MeshRoute *route)
+{
+	const char *prefix = mesh_route_option(route, "key_prefix", NULL);
+	const char *allow = mesh_route_option(route, "allow_empty_key_prefix", "false");
+
+	if (prefix != NULL && prefix[0] == '\0' && strcmp(allow, "true") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("route option \"key_prefix\" of Redis server \"%s\" must not be empty",
+						route->target),
+				 errdetail("With an empty prefix the replica's keys mix with every other key of the Redis database, and a TRUNCATE of %s could not be replicated without deleting them all.",
+						   quote_qualified_identifier(route->source_schema, route->source_name)),
+				 errhint("Choose a prefix, e.g. '{\"key_prefix\": \"%s:\"}', or add \"allow_empty_key_prefix\": true to the route options (a TRUNCATE of the source is then dead-lettered, not applied).",
+						 route->source_name)));
 }
 
 /* Queue HSET (and HDEL of NULL columns) for one row. */
@@ -108,6 +135,11 @@ redis_apply(void *conn, MeshRoute *route, MeshEvent *events, int n)
 	{
 		MeshEvent  *ev = &events[i];
 
+		if (ev->op == 'T' && prefix[0] == '\0')
+		{
+			mesh_apply_reject(i, "TRUNCATE not applied: the route's key_prefix is empty, so it would delete every key of the Redis database; delete the replica's keys yourself, then discard this dead letter");
+			continue;
+		}
 		if (ev->op == 'T')
 		{
 			redis_flush_writes(rc);

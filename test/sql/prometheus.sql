@@ -12,7 +12,7 @@
 \set hang_url 'http://127.0.0.1:' :hang_port
 
 -- options: secrets only in a user mapping, unknown names get a hint
-CREATE SERVER prom_bad FOREIGN DATA WRAPPER mesh_prometheus OPTIONS (url 'x', token 'x');
+CREATE SERVER prom_bad FOREIGN DATA WRAPPER mesh_prometheus OPTIONS (url 'http://x', token 'x');
 CREATE SERVER prom_bad FOREIGN DATA WRAPPER mesh_prometheus OPTIONS (urll 'x');
 CREATE SERVER prom FOREIGN DATA WRAPPER mesh_prometheus OPTIONS (url :'prom_url');
 -- credentials are sent as headers; Prometheus without auth ignores them
