@@ -398,6 +398,12 @@ typedef struct MeshConnector
 	void		(*apply) (void *conn, MeshRoute *route, MeshEvent *events, int n);
 
 	/*
+	 * Route options that depend on each other, checked without any network
+	 * call (a down or hanging target still gets its route, which waits).
+	 */
+	void		(*check_route_options) (MeshRoute *route);
+
+	/*
 	 * Verify.  fetch_rows fills rows[i] with the target's values (text form,
 	 * aligned with route->columns) for keys[i], or NULL when missing.
 	 * scan_keys returns the next batch of keys present in the target (at

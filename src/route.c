@@ -405,6 +405,8 @@ mesh_check_route(PG_FUNCTION_ARGS)
 	void	   *conn;
 
 	mesh_route_check_options(route);
+	if (route->config->connector->check_route_options)
+		route->config->connector->check_route_options(route);
 	if (route->config->connector->check_route)
 	{
 		conn = mesh_get_connection(route->config);

@@ -274,7 +274,7 @@ kafka_raise(KafkaConn *kc, rd_kafka_resp_err_t err, const char *what)
 
 	ereport(ERROR,
 			(errcode(transient ? ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION : ERRCODE_FDW_ERROR),
-			 errmsg("Kafka server \"%s\": %s failed", kc->servername, what),
+			 errmsg("%s failed on Kafka server \"%s\"", what, kc->servername),
 			 errdetail("%s: %s", rd_kafka_err2name(err), rd_kafka_err2str(err)),
 			 transient ? errhint("The broker may be down or unreachable within timeout_ms (%d ms).",
 								 kc->timeout_ms) : 0));

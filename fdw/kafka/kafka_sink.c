@@ -122,7 +122,7 @@ kafka_apply(void *conn, MeshRoute *route, MeshEvent *events, int n)
 	if (err != RD_KAFKA_RESP_ERR_NO_ERROR || kc->acked < n)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
-				 errmsg("Kafka server \"%s\": %d of %d messages to topic \"%s\" not acknowledged within %d ms",
-						kc->servername, n - kc->acked, n, topic, kc->timeout_ms),
+				 errmsg("%d of %d messages to topic \"%s\" not acknowledged by Kafka server \"%s\" within %d ms",
+						n - kc->acked, n, topic, kc->servername, kc->timeout_ms),
 				 errhint("The broker may be down; the batch is sent again later.")));
 }

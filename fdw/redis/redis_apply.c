@@ -69,7 +69,7 @@ truncate_prefix(RedisConn *rc, const char *prefix)
  * explicitly.
  */
 void
-redis_check_route(void *conn, MeshRoute *route)
+redis_check_route_options(MeshRoute *route)
 {
 	const char *prefix = mesh_route_option(route, "key_prefix", NULL);
 	const char *allow = mesh_route_option(route, "allow_empty_key_prefix", "false");
