@@ -73,7 +73,7 @@ CREATE SERVER bench_chroma FOREIGN DATA WRAPPER mesh_chroma
 SQL
 
 echo "== chroma benchmark: $BENCH_REPS repetitions, median reported"
-echo "build: $(bench_build_info), chromadb $(grep -m1 -o "CHROMA_VERSION=[0-9.]*" "$REPO/test/lib/servers_graph.sh" | cut -d= -f2)"
+echo "build: $(bench_build_info), chromadb $(grep -m1 -o "CHROMA_VERSION=[0-9.]*" "$REPO/fdw/chroma/harness.sh" | cut -d= -f2)"
 bench_warn_if_busy
 
 N=$BENCH_VEC_POINTS

@@ -19,7 +19,9 @@
 # into $MESH_KAFKA_CACHE/kafka-tools-<version>.  Last line: RESULT kafka_fanout ...
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-. "$REPO/test/lib/servers_kafka.sh"
+# the broker's version and jar cache, as the harness recipe fdw/kafka/harness.sh has them
+MESH_KAFKA_CACHE=${MESH_KAFKA_CACHE:-/var/cache/mesh}
+KAFKA_VERSION=$(sed -n 's/^KAFKA_VERSION=//p' "$REPO/fdw/kafka/harness.sh")
 
 BENCH_REPS=${BENCH_REPS:-3}
 BENCH_KAFKA_EVENTS=${BENCH_KAFKA_EVENTS:-1000000}

@@ -36,7 +36,7 @@ BENCH_REPS=${BENCH_REPS:-3}
 BENCH_NEO4J_EVENTS=${BENCH_NEO4J_EVENTS:-100000}
 BENCH_NEO4J_BATCH=${BENCH_NEO4J_BATCH:-1000}
 NEO4J_URL="http://127.0.0.1:$MESH_NEO4J_PORT"
-NEO4J_AUTH="neo4j:mesh_neo4j_pw"	# test/lib/servers_graph.sh's test password
+NEO4J_AUTH="neo4j:mesh_neo4j_pw"	# fdw/neo4j/harness.sh's test password
 STARTED_NEO4J=0
 
 # cypher STATEMENT: run one statement, print the answer; fail on errors

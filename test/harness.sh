@@ -8,13 +8,13 @@
 #                                   e.g. `start redis clickhouse`
 #   test/harness.sh check-ports     fail if a configured port lies in the ephemeral range
 #   test/harness.sh stop            stop every server by its own PID (idempotent)
-#   test/harness.sh restart-redis   stop and start the first Redis on the same port
 #   test/harness.sh stop-one NAME   stop one server; start-one NAME starts it again with its data
-#                                   (pg_hub pg_remote redis redis_auth influxdb clickhouse victoria prometheus garbage opensearch elasticsearch7)
+#                                   (every server with a run_NAME function)
 #   test/harness.sh crash-hub       immediate shutdown of the hub, then a start (crash recovery)
-#   test/harness.sh remote-sql SQL  run SQL on the remote PostgreSQL as remote_user (for test setup)
 #   test/harness.sh env             print `export VAR=value` lines for the tests
 #   test/harness.sh status          show which servers run (PID, port)
+#   test/harness.sh COMMAND ...     a backend's own command (`usage` lists them), e.g.
+#                                   restart-redis, remote-sql SQL
 #
 # Every server lives under the state dir ${MESH_TEST_DIR:-/tmp/mesh-test}, one
 # folder per server (data, log, pid file), listens on 127.0.0.1 only, and is
@@ -26,13 +26,13 @@
 # MESH_VALGRIND_SUPP (suppression file) and MESH_VALGRIND_OPTS (extra options,
 # e.g. --leak-check=full). Raise MESH_START_TIMEOUT with it. See test/valgrind.sh.
 #
-# The HTTP servers (InfluxDB, ClickHouse, VictoriaMetrics, Prometheus and the
-# garbage server) are in test/lib/servers_http.sh, their config templates in
-# test/conf/.
-#
-# Adding a backend: write start_<name> / stop_<name> (and optionally
-# port_<name> for `status`, run_<name> for start-one), add <name> to SERVERS,
-# its packages to PACKAGES, and its port variable to cmd_env.
+# The servers of a backend live in its folder: fdw/<kind>/harness.sh (its
+# "recipe", sourced below) declares them with harness_server and defines
+# their start_/stop_/port_/pid_ (and run_) functions; its ports are
+# "# port: VARIABLE OFFSET" lines there (read by test/lib/ports.sh).  This
+# file keeps the hub, the servers that serve no one backend (hang, garbage,
+# tls, pg_hub2) and the helpers every recipe uses (test/lib/servers_http.sh).
+# See fdw/README.md, "The harness recipe".
 set -euo pipefail
 
 # Servers must not inherit the caller's descriptors above stderr: a
@@ -46,85 +46,106 @@ unset fd fd_path
 
 HARNESS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")
 TEST_DIR=$(dirname "$HARNESS")
+REPO=$(dirname "$TEST_DIR")
 
 # ---------------------------------------------------------------- settings
 MESH_TEST_DIR=${MESH_TEST_DIR:-/tmp/mesh-test}
 # seconds to wait for a server to become ready
 MESH_START_TIMEOUT=${MESH_START_TIMEOUT:-20}
-
-# Secrets the tests use (also grepped for by test/checks/no_secrets_in_logs.sh).
-REMOTE_PG_USER=remote_user
-REMOTE_PG_PASSWORD=remote_secret_pw
-REMOTE_PG_DB=remote_db
-REDIS_AUTH_PASSWORD=redis_secret_pw
-REDIS_ACL_USER=meshuser
-REDIS_ACL_PASSWORD=meshuser_pw
+# what install steps fetch or build outside Debian, once per machine
+MESH_CACHE_DIR=${MESH_CACHE_DIR:-/var/cache/mesh}
 
 # shellcheck source=lib/ports.sh
 . "$TEST_DIR/lib/ports.sh"
-# shellcheck source=lib/servers_http.sh
-. "$TEST_DIR/lib/servers_http.sh"
-# shellcheck source=lib/servers_search.sh
-. "$TEST_DIR/lib/servers_search.sh"
-# shellcheck source=lib/servers_mongodb.sh
-. "$TEST_DIR/lib/servers_mongodb.sh"
-
-# shellcheck source=lib/servers_graph.sh
-. "$TEST_DIR/lib/servers_graph.sh"
-
-# shellcheck source=lib/servers_kafka.sh
-. "$TEST_DIR/lib/servers_kafka.sh"
-
-# Every server, in start order: Prometheus scrapes victoria (start it after
-# victoria); mongodb uses the certificate of tls (start it after tls).
-ALL_SERVERS="pg_hub pg_remote redis redis_auth hang influxdb clickhouse victoria prometheus garbage tls mongodb opensearch elasticsearch7 qdrant chroma neo4j kafka pg_hub2"
 
 # Install-only components (nothing to start): chromium loads the status page
 # headless in test/checks/status_page.sh.
 COMPONENTS="chromium"
 
 # What mesh's build needs, whatever the servers (libmicrohttpd: the metrics
-# endpoint; libmongoc, librdkafka, libyaml: linked into mesh.so).
-BASE_PACKAGES="postgresql-15 postgresql-contrib postgresql-server-dev-15 libhiredis-dev
+# endpoint; libyaml: the catalog); each recipe adds its client library's
+# development package (harness_build_packages).
+BASE_PACKAGES="postgresql-15 postgresql-contrib postgresql-server-dev-15
 libcurl4-openssl-dev libjansson-dev libyaml-dev build-essential pkg-config python3 make gcc
-libmicrohttpd-dev curl $MONGODB_PACKAGES librdkafka-dev"
+libmicrohttpd-dev curl"
+
+# ---------------------------------------------------------------- declarations
+# The servers, in the order they were declared (the hub, then the core's,
+# then each recipe's in folder order, then pg_hub2), and what each declared.
+DECLARED_SERVERS=""
+declare -A SERVER_PACKAGES=() SERVER_DEPS=() SERVER_INSTALL=() SERVER_INSTALL_SERIAL=()
+declare -A HARNESS_COMMANDS=() HARNESS_COMMAND_HELP=()
+# entries "PROCESS_REGEX PORT...": packaged services' default ports
+DEFAULT_SERVER_PORTS=()
+
+# harness_server NAME [KEY=VALUE...]: declare server NAME, which has
+# start_NAME, stop_NAME, port_NAME and pid_NAME functions (run_NAME too if
+# start-one can restart it on its data).  Keys:
+#   packages="DEB..."  Debian packages it needs beyond BASE_PACKAGES
+#   deps="NAME..."     servers it needs running beside it (started before it)
+#   install=FUNC       fetches or builds what it needs outside Debian, cached
+#                      per machine (idempotent)
+#   install_serial=1   that install uses Maven (whose local repository takes
+#                      no locks): run it one after another with the others
+harness_server() {
+	local name=$1 kv
+	shift
+	[[ " $DECLARED_SERVERS " != *" $name "* ]] || die "server '$name' is declared twice"
+	DECLARED_SERVERS="$DECLARED_SERVERS $name"
+	for kv in "$@"; do
+		case $kv in
+		packages=*) SERVER_PACKAGES[$name]=${kv#*=} ;;
+		deps=*) SERVER_DEPS[$name]=${kv#*=} ;;
+		install=*) SERVER_INSTALL[$name]=${kv#*=} ;;
+		install_serial=*) SERVER_INSTALL_SERIAL[$name]=${kv#*=} ;;
+		*) die "harness_server $name: unknown key in '$kv'" ;;
+		esac
+	done
+}
+
+# harness_build_packages DEB...: Debian packages mesh's build needs for a
+# backend (its client library's headers), installed whatever the servers.
+harness_build_packages() { BASE_PACKAGES="$BASE_PACKAGES $*"; }
+
+# harness_default_ports PROCESS_REGEX PORT...: a packaged service's default
+# ports; after an install nothing matching PROCESS_REGEX may listen there.
+harness_default_ports() { DEFAULT_SERVER_PORTS+=("$*"); }
+
+# harness_command NAME FUNC HELP: `harness.sh NAME ARGS...` runs FUNC ARGS...
+# (a backend's own command, e.g. restart-redis).
+harness_command() {
+	HARNESS_COMMANDS[$1]=$2
+	HARNESS_COMMAND_HELP[$1]=$3
+}
 
 # server_packages NAME: the Debian packages NAME needs beyond BASE_PACKAGES.
 server_packages() {
 	case $1 in
-	redis | redis_auth) echo "redis-server redis-tools" ;;
-	influxdb) echo influxdb ;;
-	clickhouse) echo clickhouse-server ;;
-	victoria) echo victoria-metrics ;;
-	prometheus) echo prometheus ;;
-	opensearch | elasticsearch7) echo "$SEARCH_SERVER_PACKAGES" ;;
-	neo4j) echo "openjdk-17-jdk-headless maven" ;;
-	kafka) echo "$KAFKA_PACKAGES" ;;
-	chroma) echo python3-venv ;;
-	tls) echo openssl ;;
 	chromium) echo "chromium fonts-dejavu-core" ;;
-	esac
-}
-
-# server_install_extra NAME: fetch or build what NAME needs outside Debian
-# (cached per machine); nothing for most servers.
-server_install_extra() {
-	case $1 in
-	opensearch | elasticsearch7) install_search_one "$1" ;;
-	neo4j) install_neo4j ;;
-	kafka) install_kafka ;;
-	chroma) install_chroma ;;
-	mongodb) install_mongodb ;;
+	*) echo "${SERVER_PACKAGES[$1]:-}" ;;
 	esac
 }
 
 # server_deps NAME: the servers NAME needs running beside it.
-server_deps() {
-	case $1 in
-	prometheus) echo victoria ;;
-	mongodb) echo tls ;;
-	pg_hub2) echo kafka ;;
-	esac
+server_deps() { echo "${SERVER_DEPS[$1]:-}"; }
+
+# order_servers: set ALL_SERVERS to every declared server in start order:
+# declaration order, each server's dependencies before it.
+order_servers() {
+	local s
+	ALL_SERVERS=""
+	for s in $DECLARED_SERVERS; do order_visit "$s" ""; done
+	ALL_SERVERS=${ALL_SERVERS# }
+}
+order_visit() {
+	local s=$1 path=$2 d
+	[[ " $ALL_SERVERS " != *" $s "* ]] || return 0
+	[[ " $path " != *" $s "* ]] || die "servers depend on each other in a cycle:$path $s"
+	for d in $(server_deps "$s"); do
+		[[ " $DECLARED_SERVERS " == *" $d "* ]] || die "server '$s' depends on '$d', which no recipe declares"
+		order_visit "$d" "$path $s"
+	done
+	ALL_SERVERS="$ALL_SERVERS $s"
 }
 
 # select_servers [NAME...]: set SERVERS (in start order) to the hub, the NAMEs
@@ -413,104 +434,10 @@ EOF
 	fi
 	pg_start pg_hub "$MESH_PG_PORT"
 }
+run_pg_hub() { pg_start pg_hub "$MESH_PG_PORT"; }
 stop_pg_hub() { pg_stop pg_hub; }
 port_pg_hub() { echo "$MESH_PG_PORT"; }
 pid_pg_hub() { read_pidfile "$MESH_TEST_DIR/pg_hub/data/postmaster.pid"; }
-
-start_pg_remote() {
-	local dir="$MESH_TEST_DIR/pg_remote"
-	pg_init pg_remote "$MESH_REMOTE_PG_PORT"
-	cat >>"$dir/data/postgresql.conf" <<EOF
-password_encryption = 'scram-sha-256'
-EOF
-	cat >"$dir/data/pg_hba.conf" <<EOF
-# mesh test harness: remote, password for $REMOTE_PG_USER, trust for the rest
-host    all             $REMOTE_PG_USER     127.0.0.1/32            scram-sha-256
-host    all             all             127.0.0.1/32            trust
-EOF
-	pg_start pg_remote "$MESH_REMOTE_PG_PORT"
-	# The password goes through stdin, not argv; log_statement is off.
-	"$(pg_bindir)/psql" -X -q -h 127.0.0.1 -p "$MESH_REMOTE_PG_PORT" -U postgres -d postgres \
-		-v ON_ERROR_STOP=1 >"$dir/setup.log" 2>&1 <<EOF ||
-CREATE ROLE $REMOTE_PG_USER LOGIN PASSWORD '$REMOTE_PG_PASSWORD';
-CREATE DATABASE $REMOTE_PG_DB OWNER $REMOTE_PG_USER;
-EOF
-		fail_with_log pg_remote "$dir/setup.log" "setup of role $REMOTE_PG_USER / database $REMOTE_PG_DB failed"
-}
-stop_pg_remote() { pg_stop pg_remote; }
-port_pg_remote() { echo "$MESH_REMOTE_PG_PORT"; }
-pid_pg_remote() { read_pidfile "$MESH_TEST_DIR/pg_remote/data/postmaster.pid"; }
-
-# ---------------------------------------------------------------- Redis
-# redis_conf NAME PORT [EXTRA_LINE...]: write $MESH_TEST_DIR/NAME/redis.conf.
-# A config file (mode 600) keeps passwords out of the process's argv.
-redis_conf() {
-	local name=$1 port=$2 dir="$MESH_TEST_DIR/$1"
-	shift 2
-	mkdir -p "$dir/data"
-	(
-		umask 077
-		cat >"$dir/redis.conf" <<EOF
-bind 127.0.0.1
-port $port
-save ""
-appendonly no
-daemonize yes
-pidfile $dir/redis.pid
-logfile $dir/redis.log
-dir $dir/data
-EOF
-		local line
-		for line in "$@"; do echo "$line" >>"$dir/redis.conf"; done
-	)
-}
-
-# redis_start NAME PORT [PASSWORD]: start from NAME/redis.conf, wait for PONG.
-redis_start() {
-	local name=$1 port=$2 password=${3:-} dir="$MESH_TEST_DIR/$1" i pid reply
-	command -v redis-server >/dev/null || die "redis-server not installed: run '$0 install'"
-	require_port_free "$name" "$port"
-	rm -f "$dir/redis.pid"
-	redis-server "$dir/redis.conf" >"$dir/redis-start.log" 2>&1 ||
-		fail_with_log "$name" "$dir/redis.log" "did not start ($(tail -n 1 "$dir/redis-start.log"))"
-	for ((i = 0; i < MESH_START_TIMEOUT * 10; i++)); do
-		pid=$(read_pidfile "$dir/redis.pid")
-		if [ -n "$pid" ]; then
-			reply=$(REDISCLI_AUTH=$password redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null || true)
-			[ "$reply" = PONG ] && return 0
-			pid_alive "$pid" || fail_with_log "$name" "$dir/redis.log" "exited during start"
-		fi
-		sleep 0.1
-	done
-	fail_with_log "$name" "$dir/redis.log" "did not answer PING on port $port within ${MESH_START_TIMEOUT}s"
-}
-
-redis_stop() {
-	local name=$1 port=$2 dir="$MESH_TEST_DIR/$1" pid
-	pid=$(read_pidfile "$dir/redis.pid")
-	[ -n "$pid" ] && kill_pid "$name" "$pid" "redis-server .*:$port( |$)"
-	rm -f "$dir/redis.pid"
-}
-
-start_redis() {
-	rm -rf "$MESH_TEST_DIR/redis"
-	redis_conf redis "$MESH_REDIS_PORT"
-	redis_start redis "$MESH_REDIS_PORT"
-}
-stop_redis() { redis_stop redis "$MESH_REDIS_PORT"; }
-port_redis() { echo "$MESH_REDIS_PORT"; }
-pid_redis() { read_pidfile "$MESH_TEST_DIR/redis/redis.pid"; }
-
-start_redis_auth() {
-	rm -rf "$MESH_TEST_DIR/redis_auth"
-	redis_conf redis_auth "$MESH_REDIS_AUTH_PORT" \
-		"requirepass $REDIS_AUTH_PASSWORD" \
-		"user $REDIS_ACL_USER on >$REDIS_ACL_PASSWORD ~* &* +@all"
-	redis_start redis_auth "$MESH_REDIS_AUTH_PORT" "$REDIS_AUTH_PASSWORD"
-}
-stop_redis_auth() { redis_stop redis_auth "$MESH_REDIS_AUTH_PORT"; }
-port_redis_auth() { echo "$MESH_REDIS_AUTH_PORT"; }
-pid_redis_auth() { read_pidfile "$MESH_TEST_DIR/redis_auth/redis.pid"; }
 
 # ---------------------------------------------------------------- hanging TCP server
 python_bin() {
@@ -536,6 +463,43 @@ stop_hang() {
 }
 port_hang() { echo "$MESH_HANG_PORT"; }
 pid_hang() { read_pidfile "$MESH_TEST_DIR/hang/hang.pid"; }
+
+# ---------------------------------------------------------------- second hub
+start_pg_hub2() {
+	pg_init pg_hub2 "$MESH_HUB2_PG_PORT"
+	cat >>"$MESH_TEST_DIR/pg_hub2/data/postgresql.conf" <<CONF
+shared_preload_libraries = 'mesh'
+max_worker_processes = 32
+CONF
+	cat >"$MESH_TEST_DIR/pg_hub2/data/pg_hba.conf" <<HBA
+# mesh test harness: second hub, loopback only
+host    all             all             127.0.0.1/32            trust
+HBA
+	pg_start pg_hub2 "$MESH_HUB2_PG_PORT"
+}
+run_pg_hub2() { pg_start pg_hub2 "$MESH_HUB2_PG_PORT"; }
+stop_pg_hub2() { pg_stop pg_hub2; }
+port_pg_hub2() { echo "$MESH_HUB2_PG_PORT"; }
+pid_pg_hub2() { read_pidfile "$MESH_TEST_DIR/pg_hub2/data/postmaster.pid"; }
+
+# ---------------------------------------------------------------- servers
+# shellcheck source=lib/servers_http.sh
+. "$TEST_DIR/lib/servers_http.sh"
+
+# The core's servers first: the hub, then those that serve no one backend.
+harness_server pg_hub
+harness_server hang
+harness_server garbage
+harness_server tls packages=openssl
+# Each backend's recipe: its servers, packages, ports and commands.
+for recipe in "$REPO"/fdw/*/harness.sh; do
+	# shellcheck source=/dev/null
+	. "$recipe"
+done
+unset recipe
+# a second hub with mesh, the far side of fdw/kafka's two-hub check
+harness_server pg_hub2 deps=kafka
+order_servers
 
 # ---------------------------------------------------------------- commands
 # cmd_install [NAME...]: the Debian packages of mesh's build and of the named
@@ -580,31 +544,28 @@ apt_install_no_services() {
 	return $rc
 }
 
-# cmd_install_extras: what the selected servers need from outside Debian,
-# fetched or built once per machine into their caches.  The Maven ones run
-# one after another (Maven's local repository takes no locks); the pip and
-# Go builds run beside them.  Each part's output is shown after it ends.
+# cmd_install_extras: what the selected servers need from outside Debian
+# (their install=FUNC), fetched or built once per machine into their caches.
+# Those declared install_serial (Maven: its local repository takes no locks)
+# run one after another; the others (pip, Go builds) beside them.  Each
+# part's output is shown after it ends.
 cmd_install_extras() {
-	local dir rc=0 part s maven=""
+	local dir rc=0 part s serial=""
 	local -A pids
-	for s in $SERVERS; do
-		case $s in
-		opensearch | elasticsearch7 | neo4j | kafka) maven="$maven $s" ;;
-		esac
-	done
 	mkdir -p "$MESH_CACHE_DIR"
 	dir=$(mktemp -d)
 	for s in $SERVERS; do
-		case $s in
-		chroma | mongodb)
-			(server_install_extra "$s") >"$dir/$s.log" 2>&1 &
+		[ -n "${SERVER_INSTALL[$s]:-}" ] || continue
+		if [ -n "${SERVER_INSTALL_SERIAL[$s]:-}" ]; then
+			serial="$serial $s"
+		else
+			("${SERVER_INSTALL[$s]}") >"$dir/$s.log" 2>&1 &
 			pids[$s]=$!
-			;;
-		esac
+		fi
 	done
-	if [ -n "$maven" ]; then
-		(for s in $maven; do server_install_extra "$s" || exit 1; done) >"$dir/maven.log" 2>&1 &
-		pids[maven]=$!
+	if [ -n "$serial" ]; then
+		(for s in $serial; do "${SERVER_INSTALL[$s]}" || exit 1; done) >"$dir/serial.log" 2>&1 &
+		pids[serial]=$!
 	fi
 	for part in "${!pids[@]}"; do
 		if ! wait "${pids[$part]}"; then
@@ -660,13 +621,6 @@ cmd_stop() {
 	log "stop: all servers stopped"
 }
 
-cmd_restart_redis() {
-	[ -f "$MESH_TEST_DIR/redis/redis.conf" ] || die "restart-redis: no $MESH_TEST_DIR/redis/redis.conf (run '$0 start' first)"
-	stop_redis
-	redis_start redis "$MESH_REDIS_PORT"
-	log "restarted redis (pid $(pid_redis), port $MESH_REDIS_PORT)"
-}
-
 # stop-one NAME / start-one NAME: take one server away and bring it back
 # with its data (no re-initialisation), for tests of a target that is down.
 cmd_stop_one() {
@@ -677,16 +631,10 @@ cmd_stop_one() {
 
 cmd_start_one() {
 	local name=${1:?start-one NAME}
-	case $name in
-	pg_hub | pg_remote) pg_start "$name" "$("port_$name")" ;;
-	redis | redis_auth) redis_start "$name" "$("port_$name")" ;;
-	*)
-		declare -F "run_$name" >/dev/null || die "start-one: cannot start $name on its own"
-		mkdir -p "$MESH_TEST_DIR"
-		# with its data if it ran before, else from scratch
-		if [ -d "$MESH_TEST_DIR/$name" ]; then "run_$name"; else "start_$name"; fi
-		;;
-	esac
+	declare -F "run_$name" >/dev/null || die "start-one: cannot start $name on its own"
+	mkdir -p "$MESH_TEST_DIR"
+	# with its data if it ran before, else from scratch
+	if [ -d "$MESH_TEST_DIR/$name" ]; then "run_$name"; else "start_$name"; fi
 	log "started $name (pid $("pid_$name"))"
 }
 
@@ -698,11 +646,6 @@ cmd_crash_hub() {
 	rm -f "$MESH_TEST_DIR/pg_hub/data/postmaster.pid"
 	pg_start pg_hub "$MESH_PG_PORT"
 	log "hub restarted after an immediate shutdown"
-}
-
-cmd_remote_sql() {
-	PGOPTIONS="-c client_min_messages=warning" PGPASSWORD=remote_secret_pw "$(pg_bindir)/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 \
-		-p "$MESH_REMOTE_PG_PORT" -U remote_user -d remote_db -c "${1:?remote-sql SQL}"
 }
 
 cmd_status() {
@@ -724,7 +667,12 @@ cmd_env() {
 }
 
 usage() {
-	sed -n '2,22p' "$HARNESS" | sed 's/^# \{0,1\}//' >&2
+	local c
+	sed -n '2,21p' "$HARNESS" | sed 's/^# \{0,1\}//' >&2
+	echo "The backends' commands (fdw/*/harness.sh):" >&2
+	for c in $(printf '%s\n' "${!HARNESS_COMMANDS[@]}" | sort); do
+		printf '  test/harness.sh %-16s %s\n' "$c" "${HARNESS_COMMAND_HELP[$c]}" >&2
+	done
 	exit 2
 }
 
@@ -733,12 +681,18 @@ install) shift && cmd_install "$@" ;;
 start) shift && select_servers "$@" && cmd_start ;;
 check-ports) ports_check_safe ;;
 stop) cmd_stop ;;
-restart-redis) ports_check_safe && cmd_restart_redis ;;
 stop-one) cmd_stop_one "${2:-}" ;;
 start-one) ports_check_safe && cmd_start_one "${2:-}" ;;
 crash-hub) ports_check_safe && cmd_crash_hub ;;
-remote-sql) cmd_remote_sql "${2:-}" ;;
 env) cmd_env ;;
 status) cmd_status ;;
-*) usage ;;
+*)
+	if [ -n "${1:-}" ] && [ -n "${HARNESS_COMMANDS[$1]:-}" ]; then
+		cmd=${HARNESS_COMMANDS[$1]}
+		shift
+		"$cmd" "$@"
+	else
+		usage
+	fi
+	;;
 esac

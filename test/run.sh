@@ -2,8 +2,9 @@
 # Runs the mesh test suite from a fresh machine:
 #   test/run.sh               every suite (CI)
 #   test/run.sh NAME...       only the suites named NAME or NAME_* (a suite is
-#                             test/sql/NAME.sql, test/specs/NAME.spec or
-#                             test/checks/NAME.sh), e.g. `test/run.sh redis
+#                             sql/NAME.sql or checks/NAME.sh under test/ or a
+#                             backend's fdw/<kind>/test/, or test/specs/NAME.spec;
+#                             see test/lib/suites.sh), e.g. `test/run.sh redis
 #                             replication lifecycle`, and only their servers
 # Steps:
 #   1. test/harness.sh install SERVERS (packages and caches; idempotent)
@@ -86,7 +87,7 @@ build_and_install() {
 REGRESS_SEL="" ISOLATION_SEL="" CHECKS_SEL="" SERVERS_SEL=""
 select_suites() {
 	local f base name hit
-	for f in "$REPO"/test/sql/*.sql "$REPO"/test/specs/*.spec "$REPO"/test/checks/*.sh; do
+	while IFS= read -r f; do
 		base=$(basename "$f")
 		base=${base%.*}
 		hit=$(($# == 0))
@@ -100,10 +101,12 @@ select_suites() {
 		*.sh) CHECKS_SEL="$CHECKS_SEL $f" ;;
 		esac
 		SERVERS_SEL="$SERVERS_SEL $(suite_servers "$f")"
-	done
+	done < <(suite_files "$REPO")
+	# pg_regress runs the suites in name order (they share one database)
+	REGRESS_SEL=$(tr ' ' '\n' <<<"$REGRESS_SEL" | grep . | LC_ALL=C sort | sed 's/^/ /' | tr -d '\n')
 	for name in "$@"; do
 		if ! grep -qE "(^| )${name}(_[^ /]*)?( |$)" <<<"$REGRESS_SEL $ISOLATION_SEL $(for f in $CHECKS_SEL; do basename "$f" .sh; done | tr '\n' ' ')"; then
-			echo "run: no suite is named $name or ${name}_* (see test/sql, test/specs, test/checks)"
+			echo "run: no suite is named $name or ${name}_* (see test/sql, test/specs, test/checks, fdw/*/test)"
 			FAILED=$((FAILED + 1))
 			exit 2
 		fi

@@ -240,7 +240,7 @@ run() {
 	echo "== start servers (hub under valgrind; logs in $MESH_VALGRIND_LOG_DIR)"
 	local servers=""
 	# shellcheck disable=SC2086
-	if [ -n "${MESH_REGRESS:-}" ]; then servers=$(regress_servers "$REPO/test" $MESH_REGRESS); fi
+	if [ -n "${MESH_REGRESS:-}" ]; then servers=$(regress_servers "$REPO" $MESH_REGRESS); fi
 	# shellcheck disable=SC2086
 	bash "$HARNESS" start $servers || exit 1
 	trap 'bash "$HARNESS" stop' EXIT

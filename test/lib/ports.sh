@@ -15,45 +15,35 @@
 
 MESH_PORT_BASE=${MESH_PORT_BASE:-21000}
 
-# name offset: one line per port variable
+# name offset: one line per port variable.  The core's are here; each
+# backend's are "# port: VARIABLE OFFSET" lines in its recipe,
+# fdw/<kind>/harness.sh, read below (no offset may be used twice).
 MESH_PORT_OFFSETS="
-MESH_CLICKHOUSE_TCP_PORT 0
-MESH_MONGO_PORT 17
-MESH_MONGO_DEBUG_PORT 18
-MESH_MONGO_TLS_PORT 19
-MESH_INFLUX_PORT 86
-MESH_INFLUX_RPC_PORT 88
-MESH_PROMETHEUS_PORT 90
-MESH_KAFKA_PORT 92
-MESH_KAFKA_CONTROLLER_PORT 93
-MESH_CLICKHOUSE_PORT 123
 MESH_METRICS_PORT 187
-MESH_OPENSEARCH_TRANSPORT_PORT 300
-MESH_OPENSEARCH_PORT 301
-MESH_ELASTICSEARCH_TRANSPORT_PORT 320
-MESH_ELASTICSEARCH_PORT 321
-MESH_REDIS_PORT 379
-MESH_REDIS_AUTH_PORT 380
 MESH_HANG_PORT 390
 MESH_DOWN_PORT 391
 MESH_GARBAGE_PORT 392
 MESH_TLS_PORT 393
 MESH_TLS_CLIENT_PORT 394
-MESH_QDRANT_PORT 395
-MESH_VM_PORT 428
 MESH_PG_PORT 432
-MESH_REMOTE_PG_PORT 433
 MESH_HUB2_PG_PORT 434
-MESH_NEO4J_PORT 474
-MESH_CHROMA_PORT 800
+"
+MESH_PORT_OFFSETS="$MESH_PORT_OFFSETS$(sed -n 's/^# port: \(MESH_[A-Z0-9_]*_PORT\) \([0-9][0-9]*\)$/\1 \2/p' \
+	"$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"/fdw/*/harness.sh)
 "
 
 # ports_assign: set every port variable that is not set already.
 ports_assign() {
-	local name offset
+	local name offset dup
 	case $MESH_PORT_BASE in
 	'' | *[!0-9]*) echo "harness: ERROR: MESH_PORT_BASE='$MESH_PORT_BASE' is not a number" >&2; return 1 ;;
 	esac
+	dup=$(awk 'NF { if (seen[$2]++) print "offset " $2 " of " $1 " is taken"; if (named[$1]++) print $1 " is declared twice" }' \
+		<<<"$MESH_PORT_OFFSETS")
+	if [ -n "$dup" ]; then
+		echo "harness: ERROR: port declarations clash (test/lib/ports.sh, fdw/*/harness.sh): $dup" >&2
+		return 1
+	fi
 	while read -r name offset; do
 		[ -n "$name" ] || continue
 		if [ -z "${!name:-}" ]; then

@@ -1,10 +1,8 @@
-# mesh test harness: the HTTP servers (sourced by test/harness.sh, not run).
+# mesh test harness: the helpers every server recipe uses (spawn, wait_http,
+# stop_pidfile, render_conf...) and the core's HTTP servers (sourced by
+# test/harness.sh, not run).  The backends' servers are in their folders'
+# recipes, fdw/<kind>/harness.sh.
 #
-#   influxdb     InfluxDB 1.6        influxd run -config FILE       GET /ping -> 204
-#   clickhouse   ClickHouse 18.16    clickhouse-server --config-file=FILE   GET /ping -> "Ok."
-#   victoria     VictoriaMetrics 1.79                               GET /health -> 200
-#   prometheus   Prometheus 2.42     (scrapes itself, victoria and mesh every 1 s)
-#                                                                   GET /-/ready, then a first `up`
 #   garbage      test/garbage_server.py (malformed JSON, /status500, /slow)
 #   tls          test/tls_server.py: HTTPS with a test CA (certificates made
 #                with openssl in its folder), one port also requiring a client
@@ -14,24 +12,13 @@
 # to its log), its PID in $MESH_TEST_DIR/NAME/NAME.pid; stop_NAME signals that
 # PID only if its command line is still ours. start_NAME begins from an empty
 # folder; run_NAME (used by start-one) starts again on the data already there.
-# Config templates live in test/conf/*.in (@KEY@ placeholders).
+# Config templates (@KEY@ placeholders) live beside the recipe that renders
+# them, e.g. fdw/clickhouse/test/conf/*.in.
 
-# where mesh will serve its own /metrics (a Prometheus scrape target)
-# seconds Prometheus may take until its first scrape is queryable
-MESH_PROMETHEUS_SCRAPE_TIMEOUT=${MESH_PROMETHEUS_SCRAPE_TIMEOUT:-30}
-
-CLICKHOUSE_USER=mesh_user
-CLICKHOUSE_PASSWORD=mesh_ch_pw
-
-HTTP_SERVER_PACKAGES="influxdb clickhouse-server prometheus victoria-metrics curl"
-
-# The packages' own default ports: nothing may be left listening there.
-DEFAULT_SERVER_PORTS="8086 8088 8123 9000 9009 9090 8428"
-
-# render_conf TEMPLATE OUT KEY=VALUE...: test/conf/TEMPLATE with every @KEY@
+# render_conf TEMPLATE OUT KEY=VALUE...: the file TEMPLATE with every @KEY@
 # replaced by VALUE, written to OUT (mode 600).
 render_conf() {
-	local template="$TEST_DIR/conf/$1" out=$2 kv args=()
+	local template=$1 out=$2 kv args=()
 	shift 2
 	for kv in "$@"; do args+=(-e "s|@${kv%%=*}@|${kv#*=}|g"); done
 	(umask 077 && sed "${args[@]}" "$template" >"$out")
@@ -88,130 +75,25 @@ fresh_dir() {
 }
 
 # check_default_ports: after an install, no packaged service may have been
-# started on its default port (policy-rc.d normally prevents that).
+# started on its default port (policy-rc.d normally prevents that); the
+# recipes declare those ports with harness_default_ports.
 check_default_ports() {
-	local port who bad=0
-	for port in $DEFAULT_SERVER_PORTS; do
-		port_open "$port" || continue
-		who=$(ss -ltnpH "sport = :$port" 2>/dev/null || true)
-		if grep -qE 'influxd|clickhouse|prometheus|victoria' <<<"$who"; then
-			log "ERROR: a packaged service listens on default port $port: $who"
-			bad=1
-		else
-			log "warning: default port $port is in use (not by a mesh test server): $who"
-		fi
+	local entry re ports port who bad=0
+	for entry in ${DEFAULT_SERVER_PORTS[@]+"${DEFAULT_SERVER_PORTS[@]}"}; do
+		read -r re ports <<<"$entry"
+		for port in $ports; do
+			port_open "$port" || continue
+			who=$(ss -ltnpH "sport = :$port" 2>/dev/null || true)
+			if grep -qE "$re" <<<"$who"; then
+				log "ERROR: a packaged service listens on default port $port: $who"
+				bad=1
+			else
+				log "warning: default port $port is in use (not by a mesh test server): $who"
+			fi
+		done
 	done
 	[ "$bad" = 0 ] || die "stop the packaged services above (e.g. /etc/init.d/NAME stop); the harness runs its own copies"
 }
-
-# ---------------------------------------------------------------- InfluxDB 1.6
-start_influxdb() {
-	local dir
-	dir=$(fresh_dir influxdb)
-	render_conf influxdb.conf.in "$dir/influxdb.conf" DIR="$dir" \
-		HTTP_PORT="$MESH_INFLUX_PORT" RPC_PORT="$MESH_INFLUX_RPC_PORT"
-	run_influxdb
-}
-run_influxdb() {
-	local dir="$MESH_TEST_DIR/influxdb"
-	need_bin influxdb influxd
-	require_port_free influxdb "$MESH_INFLUX_PORT"
-	require_port_free influxdb "$MESH_INFLUX_RPC_PORT"
-	spawn "$dir/influxdb.pid" "$dir/influxd.log" influxd run -config "$dir/influxdb.conf"
-	wait_http influxdb "$dir/influxd.log" "$dir/influxdb.pid" "$MESH_START_TIMEOUT" 204 \
-		"http://127.0.0.1:$MESH_INFLUX_PORT/ping"
-}
-stop_influxdb() {
-	stop_pidfile influxdb "$MESH_TEST_DIR/influxdb/influxdb.pid" "influxd run -config $MESH_TEST_DIR/influxdb/"
-}
-port_influxdb() { echo "$MESH_INFLUX_PORT"; }
-pid_influxdb() { read_pidfile "$MESH_TEST_DIR/influxdb/influxdb.pid"; }
-
-# ---------------------------------------------------------------- ClickHouse 18.16
-# Debian ships the server as /usr/sbin/clickhouse-server (no `clickhouse`
-# multi-binary, no client). It runs as root here; its folders must only be
-# writable by the user it runs as.
-clickhouse_bin() {
-	if [ -x /usr/sbin/clickhouse-server ]; then echo /usr/sbin/clickhouse-server; else command -v clickhouse-server || true; fi
-}
-
-start_clickhouse() {
-	local dir
-	dir=$(fresh_dir clickhouse)
-	mkdir -p "$dir/data" "$dir/tmp" "$dir/user_files" "$dir/format_schemas"
-	render_conf clickhouse-config.xml.in "$dir/config.xml" DIR="$dir" \
-		HTTP_PORT="$MESH_CLICKHOUSE_PORT" TCP_PORT="$MESH_CLICKHOUSE_TCP_PORT"
-	render_conf clickhouse-users.xml.in "$dir/users.xml" MESH_USER_PASSWORD="$CLICKHOUSE_PASSWORD"
-	run_clickhouse
-}
-run_clickhouse() {
-	local dir="$MESH_TEST_DIR/clickhouse" bin
-	bin=$(clickhouse_bin)
-	[ -n "$bin" ] || die "clickhouse: clickhouse-server not installed: run '$HARNESS install'"
-	require_port_free clickhouse "$MESH_CLICKHOUSE_PORT"
-	require_port_free clickhouse "$MESH_CLICKHOUSE_TCP_PORT"
-	# its logger writes warnings and errors to stderr (see the config)
-	spawn "$dir/clickhouse.pid" "$dir/clickhouse-server.log" "$bin" --config-file="$dir/config.xml"
-	wait_http clickhouse "$dir/clickhouse-server.log" "$dir/clickhouse.pid" \
-		"$MESH_START_TIMEOUT" 200 "http://127.0.0.1:$MESH_CLICKHOUSE_PORT/ping" '^Ok\.$'
-}
-stop_clickhouse() {
-	stop_pidfile clickhouse "$MESH_TEST_DIR/clickhouse/clickhouse.pid" \
-		"clickhouse-server --config-file=$MESH_TEST_DIR/clickhouse/config\.xml"
-}
-port_clickhouse() { echo "$MESH_CLICKHOUSE_PORT"; }
-pid_clickhouse() { read_pidfile "$MESH_TEST_DIR/clickhouse/clickhouse.pid"; }
-
-# ---------------------------------------------------------------- VictoriaMetrics 1.79
-start_victoria() {
-	fresh_dir victoria >/dev/null
-	run_victoria
-}
-run_victoria() {
-	local dir="$MESH_TEST_DIR/victoria"
-	need_bin victoria victoria-metrics
-	require_port_free victoria "$MESH_VM_PORT"
-	spawn "$dir/victoria.pid" "$dir/victoria.log" victoria-metrics -storageDataPath="$dir/data" \
-		-httpListenAddr="127.0.0.1:$MESH_VM_PORT" -retentionPeriod=1 -search.latencyOffset=0s
-	wait_http victoria "$dir/victoria.log" "$dir/victoria.pid" "$MESH_START_TIMEOUT" 200 \
-		"http://127.0.0.1:$MESH_VM_PORT/health"
-}
-stop_victoria() {
-	stop_pidfile victoria "$MESH_TEST_DIR/victoria/victoria.pid" \
-		"victoria-metrics -storageDataPath=$MESH_TEST_DIR/victoria/data "
-}
-port_victoria() { echo "$MESH_VM_PORT"; }
-pid_victoria() { read_pidfile "$MESH_TEST_DIR/victoria/victoria.pid"; }
-
-# ---------------------------------------------------------------- Prometheus 2.42
-start_prometheus() {
-	local dir
-	dir=$(fresh_dir prometheus)
-	render_conf prometheus.yml.in "$dir/prometheus.yml" PROM_PORT="$MESH_PROMETHEUS_PORT" \
-		VM_PORT="$MESH_VM_PORT" MESH_METRICS_PORT="$MESH_METRICS_PORT"
-	run_prometheus
-}
-run_prometheus() {
-	local dir="$MESH_TEST_DIR/prometheus" url="http://127.0.0.1:$MESH_PROMETHEUS_PORT" targets
-	need_bin prometheus prometheus
-	require_port_free prometheus "$MESH_PROMETHEUS_PORT"
-	spawn "$dir/prometheus.pid" "$dir/prometheus.log" prometheus --config.file="$dir/prometheus.yml" \
-		--storage.tsdb.path="$dir/data" --web.listen-address="127.0.0.1:$MESH_PROMETHEUS_PORT" \
-		--web.enable-remote-write-receiver
-	wait_http prometheus "$dir/prometheus.log" "$dir/prometheus.pid" "$MESH_START_TIMEOUT" 200 "$url/-/ready"
-	# The first scrapes land about 5 s after ready: wait until `up` has a
-	# sample for every target (the comparison filters: an empty result until
-	# then), so the tests find data.
-	targets=$(grep -cE "^ +- targets:" "$dir/prometheus.yml")
-	wait_http prometheus "$dir/prometheus.log" "$dir/prometheus.pid" "$MESH_PROMETHEUS_SCRAPE_TIMEOUT" 200 \
-		"$url/api/v1/query?query=count(up)%3E%3D$targets" '"result":\[\{'
-}
-stop_prometheus() {
-	stop_pidfile prometheus "$MESH_TEST_DIR/prometheus/prometheus.pid" \
-		"prometheus --config.file=$MESH_TEST_DIR/prometheus/prometheus\.yml"
-}
-port_prometheus() { echo "$MESH_PROMETHEUS_PORT"; }
-pid_prometheus() { read_pidfile "$MESH_TEST_DIR/prometheus/prometheus.pid"; }
 
 # ---------------------------------------------------------------- garbage HTTP server
 start_garbage() {

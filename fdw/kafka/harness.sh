@@ -1,17 +1,20 @@
-# mesh test harness: the Kafka broker and the second hub (sourced by
+# mesh harness recipe of mesh_kafka: the Kafka broker (sourced by
 # test/harness.sh, not run).
 #
 #   kafka     Apache Kafka 4.x, one node in KRaft mode (broker and controller
 #             in one JVM), from Maven (org.apache.kafka:kafka_2.13) with an
 #             slf4j binding; broker on 127.0.0.1:$MESH_KAFKA_PORT, controller
 #             on 127.0.0.1:$MESH_KAFKA_CONTROLLER_PORT, replication factors 1
-#   pg_hub2   a second PostgreSQL hub with mesh preloaded (the far side of
-#             the two-hub test: hub A -> Kafka -> hub B)
 #
 # The jars are fetched once per machine by `test/harness.sh install` with
 # Maven (dependency:copy-dependencies of a small pom) into
 # $MESH_KAFKA_CACHE/kafka-<version>/lib.  The broker keeps its log dirs under
 # $MESH_TEST_DIR/kafka, runs with a capped heap, and is stopped by its PID.
+# (The second hub of fdw/kafka/test/checks/kafka_two_hubs.sh, pg_hub2, is
+# the core's: test/harness.sh.)
+#
+# port: MESH_KAFKA_PORT 92
+# port: MESH_KAFKA_CONTROLLER_PORT 93
 
 MESH_KAFKA_CACHE=${MESH_KAFKA_CACHE:-/var/cache/mesh}
 MESH_KAFKA_HEAP=${MESH_KAFKA_HEAP:-512m}
@@ -25,7 +28,8 @@ KAFKA_HOME="$MESH_KAFKA_CACHE/kafka-$KAFKA_VERSION"
 # what the cached jars were fetched for: a change fetches them again
 KAFKA_DEPS_ID="kafka $KAFKA_VERSION slf4j $SLF4J_VERSION log4j $SLF4J_LOG4J_VERSION"
 
-KAFKA_PACKAGES="librdkafka-dev openjdk-17-jdk-headless maven"
+harness_build_packages librdkafka-dev
+harness_server kafka packages="openjdk-17-jdk-headless maven" install=install_kafka install_serial=1
 
 # install_kafka: fetch the broker's jars (idempotent, cached per machine).
 install_kafka() {
@@ -138,21 +142,3 @@ stop_kafka() {
 }
 port_kafka() { echo "$MESH_KAFKA_PORT"; }
 pid_kafka() { read_pidfile "$MESH_TEST_DIR/kafka/kafka.pid"; }
-
-# ---------------------------------------------------------------- second hub
-start_pg_hub2() {
-	pg_init pg_hub2 "$MESH_HUB2_PG_PORT"
-	cat >>"$MESH_TEST_DIR/pg_hub2/data/postgresql.conf" <<CONF
-shared_preload_libraries = 'mesh'
-max_worker_processes = 32
-CONF
-	cat >"$MESH_TEST_DIR/pg_hub2/data/pg_hba.conf" <<HBA
-# mesh test harness: second hub, loopback only
-host    all             all             127.0.0.1/32            trust
-HBA
-	pg_start pg_hub2 "$MESH_HUB2_PG_PORT"
-}
-run_pg_hub2() { pg_start pg_hub2 "$MESH_HUB2_PG_PORT"; }
-stop_pg_hub2() { pg_stop pg_hub2; }
-port_pg_hub2() { echo "$MESH_HUB2_PG_PORT"; }
-pid_pg_hub2() { read_pidfile "$MESH_TEST_DIR/pg_hub2/data/postmaster.pid"; }

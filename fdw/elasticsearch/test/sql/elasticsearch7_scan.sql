@@ -1,7 +1,7 @@
 -- servers: elasticsearch7
--- test/sql/elasticsearch_import.sql against Elasticsearch 7.10.2 (the harness's
+-- fdw/elasticsearch/test/sql/elasticsearch_scan.sql against Elasticsearch 7.10.2 (the harness's
 -- elasticsearch7 server) instead of OpenSearch.  (Run from the repository
 -- root, as make installcheck does: messages of the included file carry its
 -- relative path.)
 \getenv es_port MESH_ELASTICSEARCH_PORT
-\i test/sql/elasticsearch_import.sql
+\i fdw/elasticsearch/test/sql/elasticsearch_scan.sql

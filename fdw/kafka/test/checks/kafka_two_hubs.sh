@@ -10,7 +10,7 @@
 # no message is applied twice at B.
 set -euo pipefail
 CHECK=kafka_two_hubs
-. "$(dirname "$0")/../lib/checks.sh"
+. "$(dirname "$0")/../../../../test/lib/checks.sh"
 db=mesh_check_two_hubs
 topic=two_hubs_orders
 prefix=two_hubs_b:

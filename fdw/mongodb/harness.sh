@@ -1,4 +1,5 @@
-# mesh test harness: the MongoDB-wire server (sourced by test/harness.sh, not run).
+# mesh harness recipe of mesh_mongodb: the MongoDB-wire server (sourced by
+# test/harness.sh, not run).
 #
 #   mongodb   FerretDB v1.24.2, SQLite handler, 127.0.0.1:$MESH_MONGO_PORT,
 #             TLS on $MESH_MONGO_TLS_PORT with the certificate of the harness's
@@ -15,8 +16,11 @@
 # the published module lacks.  So the build copies the module into a
 # wrapper module, writes that file, and builds the copy (a replace
 # directive).  Needs Go >= 1.22 (PATH or /usr/local/go/bin).
+#
+# port: MESH_MONGO_PORT 17
+# port: MESH_MONGO_DEBUG_PORT 18
+# port: MESH_MONGO_TLS_PORT 19
 
-MESH_CACHE_DIR=${MESH_CACHE_DIR:-/var/cache/mesh}
 FERRETDB_VERSION=v1.24.2
 FERRETDB_BIN=$MESH_CACHE_DIR/ferretdb-$FERRETDB_VERSION/ferretdb
 
@@ -24,7 +28,9 @@ MONGO_DB=mesh_test
 MONGO_USER=mesh_mongo
 MONGO_PASSWORD=mesh_mongo_pw
 
-MONGODB_PACKAGES="libmongoc-dev"
+harness_build_packages libmongoc-dev
+# TLS with the certificate of the core's tls server: started after it
+harness_server mongodb deps=tls install=install_mongodb
 
 go_bin() {
 	if command -v go >/dev/null 2>&1; then

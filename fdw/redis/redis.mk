@@ -1,0 +1,3 @@
+# fdw/redis/redis.mk: link flags of mesh_redis (included by the Makefile
+# before PGXS): hiredis.
+SHLIB_LINK += -lhiredis
