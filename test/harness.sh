@@ -10,7 +10,8 @@
 #   test/harness.sh stop            stop every server by its own PID (idempotent)
 #   test/harness.sh restart-redis   stop and start the first Redis on the same port
 #   test/harness.sh stop-one NAME   stop one server; start-one NAME starts it again with its data
-#                                   (pg_hub pg_remote redis redis_auth influxdb clickhouse victoria prometheus garbage opensearch elasticsearch7)
+#                                   (pg_hub pg_remote redis redis_auth influxdb clickhouse victoria prometheus garbage opensearch
+#                                   elasticsearch7 toxiproxy)
 #   test/harness.sh crash-hub       immediate shutdown of the hub, then a start (crash recovery)
 #   test/harness.sh remote-sql SQL  run SQL on the remote PostgreSQL as remote_user (for test setup)
 #   test/harness.sh env             print `export VAR=value` lines for the tests
@@ -75,9 +76,12 @@ REDIS_ACL_PASSWORD=meshuser_pw
 # shellcheck source=lib/servers_kafka.sh
 . "$TEST_DIR/lib/servers_kafka.sh"
 
+# shellcheck source=lib/servers_toxiproxy.sh
+. "$TEST_DIR/lib/servers_toxiproxy.sh"
+
 # Every server, in start order: Prometheus scrapes victoria (start it after
 # victoria); mongodb uses the certificate of tls (start it after tls).
-ALL_SERVERS="pg_hub pg_remote redis redis_auth hang influxdb clickhouse victoria prometheus garbage tls mongodb opensearch elasticsearch7 qdrant chroma neo4j kafka pg_hub2"
+ALL_SERVERS="pg_hub pg_remote redis redis_auth hang influxdb clickhouse victoria prometheus garbage tls mongodb opensearch elasticsearch7 qdrant chroma neo4j kafka pg_hub2 toxiproxy"
 
 # Install-only components (nothing to start): chromium loads the status page
 # headless in test/checks/status_page.sh.
@@ -115,6 +119,7 @@ server_install_extra() {
 	kafka) install_kafka ;;
 	chroma) install_chroma ;;
 	mongodb) install_mongodb ;;
+	toxiproxy) install_toxiproxy ;;
 	esac
 }
 
@@ -596,7 +601,7 @@ cmd_install_extras() {
 	dir=$(mktemp -d)
 	for s in $SERVERS; do
 		case $s in
-		chroma | mongodb)
+		chroma | mongodb | toxiproxy)
 			(server_install_extra "$s") >"$dir/$s.log" 2>&1 &
 			pids[$s]=$!
 			;;
