@@ -491,6 +491,10 @@ harness_server pg_hub
 harness_server hang
 harness_server garbage
 harness_server tls packages=openssl
+# the TCP fault proxy between the hub and a sink's server (test/lib/faults.sh)
+# shellcheck source=lib/servers_toxiproxy.sh
+. "$TEST_DIR/lib/servers_toxiproxy.sh"
+harness_server toxiproxy install=install_toxiproxy
 # Each backend's recipe: its servers, packages, ports and commands.
 for recipe in "$REPO"/fdw/*/harness.sh; do
 	# shellcheck source=/dev/null

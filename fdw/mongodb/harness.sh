@@ -32,16 +32,6 @@ harness_build_packages libmongoc-dev
 # TLS with the certificate of the core's tls server: started after it
 harness_server mongodb deps=tls install=install_mongodb
 
-go_bin() {
-	if command -v go >/dev/null 2>&1; then
-		command -v go
-	elif [ -x /usr/local/go/bin/go ]; then
-		echo /usr/local/go/bin/go
-	else
-		die "FerretDB needs Go >= 1.22 to build (none in PATH or /usr/local/go/bin)"
-	fi
-}
-
 # install_mongodb: build FerretDB into the cache unless it is there (idempotent).
 install_mongodb() {
 	local dir=$MESH_CACHE_DIR/ferretdb-$FERRETDB_VERSION go src

@@ -12,6 +12,10 @@
 #   22000  demo/run.sh
 #   23000  bench/
 #   24000+ free for a second checkout or a valgrind run (MESH_PORT_BASE=24000)
+#
+# Inside a block: the fault proxy (Toxiproxy) has its API at offset 600 and
+# the proxies the checks make listen on offsets 610-659
+# (MESH_TOXIPROXY_PROXY_PORT and the 49 ports after it).
 
 MESH_PORT_BASE=${MESH_PORT_BASE:-21000}
 
@@ -27,6 +31,8 @@ MESH_TLS_PORT 393
 MESH_TLS_CLIENT_PORT 394
 MESH_PG_PORT 432
 MESH_HUB2_PG_PORT 434
+MESH_TOXIPROXY_PORT 600
+MESH_TOXIPROXY_PROXY_PORT 610
 "
 MESH_PORT_OFFSETS="$MESH_PORT_OFFSETS$(sed -n 's/^# port: \(MESH_[A-Z0-9_]*_PORT\) \([0-9][0-9]*\)$/\1 \2/p' \
 	"$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"/fdw/*/harness.sh)

@@ -152,3 +152,15 @@ stop_tls() {
 }
 port_tls() { echo "$MESH_TLS_PORT"; }
 pid_tls() { read_pidfile "$MESH_TEST_DIR/tls/tls.pid"; }
+
+# go_bin: the Go command (PATH or /usr/local/go/bin), for servers built from
+# the Go module proxy (FerretDB, Toxiproxy).
+go_bin() {
+	if command -v go >/dev/null 2>&1; then
+		command -v go
+	elif [ -x /usr/local/go/bin/go ]; then
+		echo /usr/local/go/bin/go
+	else
+		die "building a server needs Go >= 1.22 (none in PATH or /usr/local/go/bin)"
+	fi
+}
