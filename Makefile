@@ -10,11 +10,12 @@ OBJS = $(CORE_SRCS:.c=.o) $(FDW_SRCS:.c=.o)
 
 .DEFAULT_GOAL := all
 
-# The install script: the core's SQL, then each backend folder's, then
-# sql/privileges.sql (closes every internal function to PUBLIC).
+# The install script: the core's SQL (sql/mesh.sql, sql/subscribe.sql),
+# then each backend folder's, then sql/privileges.sql (closes every
+# internal function to PUBLIC).
 DATA_built = sql/mesh--0.1.0.sql
 FDW_SQL = $(sort $(wildcard fdw/*/*.sql))
-sql/mesh--0.1.0.sql: sql/mesh.sql $(FDW_SQL) sql/privileges.sql
+sql/mesh--0.1.0.sql: sql/mesh.sql sql/subscribe.sql $(FDW_SQL) sql/privileges.sql
 	cat $^ >$@
 
 REGRESS = $(basename $(notdir $(wildcard test/sql/*.sql)))
