@@ -31,6 +31,9 @@ EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" mesh.control)
 PG_CPPFLAGS = -Isrc -I$(shell $(PG_CONFIG) --includedir) $(MONGOC_CFLAGS) -DMESH_VERSION='"$(EXTVERSION)"'
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
 	-Wno-sign-compare -Wno-cast-function-type
+# Only PostgreSQL's entry points are exported (src/mesh_export.h).
+PG_CFLAGS += -fvisibility=hidden
+PG_CPPFLAGS += '-DPGDLLEXPORT=__attribute__((visibility("default")))'
 SHLIB_LINK = -lhiredis -lpq -lcurl -ljansson -lyaml -lmicrohttpd $(MONGOC_LIBS)
 SHLIB_LINK += $(shell pkg-config --libs rdkafka)
 

@@ -17,6 +17,8 @@
 #include "nodes/pg_list.h"
 #include "utils/jsonb.h"
 
+#include "mesh_export.h"
+
 /* Where an option may appear (bit mask). */
 #define MESH_OPT_SERVER		0x01
 #define MESH_OPT_TABLE		0x02
