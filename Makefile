@@ -10,11 +10,12 @@ OBJS = $(CORE_SRCS:.c=.o) $(FDW_SRCS:.c=.o)
 
 .DEFAULT_GOAL := all
 
-# The install script: the core's SQL, then each backend folder's, then
-# sql/privileges.sql (closes every internal function to PUBLIC).
+# The install script: the core's SQL (sql/mesh.sql, sql/subscribe.sql),
+# then each backend folder's, then sql/privileges.sql (closes every
+# internal function to PUBLIC).
 DATA_built = sql/mesh--0.1.0.sql
 FDW_SQL = $(sort $(wildcard fdw/*/*.sql))
-sql/mesh--0.1.0.sql: sql/mesh.sql $(FDW_SQL) sql/privileges.sql
+sql/mesh--0.1.0.sql: sql/mesh.sql sql/subscribe.sql $(FDW_SQL) sql/privileges.sql
 	cat $^ >$@
 
 # pg_regress suites: the core's in test/sql and each backend's in
@@ -36,6 +37,9 @@ PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initi
 	-Wno-sign-compare -Wno-cast-function-type
 # the core's libraries (HTTP and JSON helpers, catalog YAML, metrics endpoint)
 SHLIB_LINK = -lcurl -ljansson -lyaml -lmicrohttpd
+# Only PostgreSQL's entry points are exported (src/mesh_export.h).
+PG_CFLAGS += -fvisibility=hidden
+PG_CPPFLAGS += '-DPGDLLEXPORT=__attribute__((visibility("default")))'
 
 # Each backend folder's build: fdw/<kind>/<kind>.mk adds its client
 # library's flags to PG_CPPFLAGS and SHLIB_LINK (so it comes before PGXS,

@@ -5,7 +5,8 @@
  * callbacks.  The shared glue (fdw_glue.c, option.c, connection.c,
  * health.c, execute.c) turns it into a foreign data wrapper mesh_<kind>,
  * option validation, a connection cache, health checks and mesh.execute.
- * Callbacks a kind cannot support are NULL and its caps say so.
+ * Callbacks a kind cannot support are NULL and its caps say so; the
+ * capability tables (vector, stream) are NULL when the kind has none.
  */
 #ifndef MESH_CONNECTOR_H
 #define MESH_CONNECTOR_H
@@ -15,6 +16,8 @@
 #include "access/attnum.h"
 #include "nodes/pg_list.h"
 #include "utils/jsonb.h"
+
+#include "mesh_export.h"
 
 /* Where an option may appear (bit mask). */
 #define MESH_OPT_SERVER		0x01
@@ -326,6 +329,78 @@ struct MeshHttp;
 struct MeshHttpRequest;
 struct MeshHttpResponse;
 struct MeshHttpStream;
+struct MeshVectorOps;			/* vector.h */
+
+/*
+ * Streams: a source mesh.subscribe consumes (src/subscribe*.c).  A topic
+ * has partitions 0..n-1 (a source without partitions has one, partition
+ * 0); a message's position is (partition, offset), offsets grow within a
+ * partition.  The core stores the next offset to read per partition in its
+ * own tables, moved in the transaction that applied the messages before it,
+ * and acknowledges to the source only after that commit.
+ */
+typedef struct MeshStreamMessage
+{
+	int32		partition;
+	int64		offset;
+	char	   *key;			/* palloc'd, NUL-terminated; NULL: no key */
+	size_t		key_len;
+	char	   *value;			/* palloc'd, NUL-terminated; NULL: a tombstone */
+	size_t		value_len;
+	char	   *headers;		/* a JSON object text, NULL: no headers */
+} MeshStreamMessage;
+
+/*
+ * A stream capability.  Every callback ereports on failure (transient ones
+ * with ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION); none runs inside a
+ * transaction the core needs (no catalog access but through config).
+ */
+typedef struct MeshStreamOps
+{
+	/* mesh.subscribe: ereport unless topic is a valid name for the source */
+	void		(*check_topic) (const char *topic);
+
+	/*
+	 * The number of partitions of topic (-1: no such topic) and, palloc'd,
+	 * each one's first offset and end offset (that of the next message to
+	 * come), through conn, a cached connection (mesh_get_connection).
+	 */
+	int			(*bounds) (void *conn, const char *topic, int64 **first, int64 **end);
+
+	/*
+	 * A consumer of topic for consumer group 'group', reading nothing yet;
+	 * what it holds is freed by close or when CurrentMemoryContext (at the
+	 * call) is reset, whichever comes first.
+	 */
+	void	   *(*open) (MeshServerConfig *config, const char *topic, const char *group);
+
+	/* The topic's partitions now (-1: no such topic). */
+	int			(*partitions) (void *consumer);
+
+	/*
+	 * For each partition p < nparts with !known[p], set next[p]: the
+	 * group's committed offset, else the first offset (start "earliest") or
+	 * the end (start "latest"); then read every partition from next[p].
+	 */
+	void		(*start) (void *consumer, int nparts, int64 *next, const bool *known,
+						  const char *start);
+
+	/*
+	 * Fill msgs with at most max messages, waiting at most wait_ms for the
+	 * first (interruptible: CHECK_FOR_INTERRUPTS); 0 when none came.  Errors
+	 * the source recovers from by itself are logged, not raised.
+	 */
+	int			(*poll) (void *consumer, MeshStreamMessage *msgs, int max, int wait_ms);
+
+	/*
+	 * Acknowledge to the source (best effort, for monitoring and a later
+	 * consumer of the group): next[p] for each partition with touched[p].
+	 */
+	void		(*commit) (void *consumer, int nparts, const int64 *next, const bool *touched);
+
+	/* Free the consumer at once. */
+	void		(*close) (void *consumer);
+} MeshStreamOps;
 
 typedef struct MeshConnector
 {
@@ -437,6 +512,12 @@ typedef struct MeshConnector
 								  struct MeshHttpRequest *req);
 	void		(*fetch_answer) (void *conn, MeshRoute *route, int n, char ***keys,
 								 struct MeshHttpStream *answer, char ***rows);
+
+	/* The vector layer (vector.h): set by vector stores, for mesh.vector_search. */
+	const struct MeshVectorOps *vector;
+
+	/* A stream source for mesh.subscribe, or NULL. */
+	const MeshStreamOps *stream;
 } MeshConnector;
 
 /*
@@ -453,6 +534,7 @@ extern const MeshConnector *mesh_connector_by_kind(const char *kind);
 extern const MeshConnector *mesh_connector_by_fdw(const char *fdwname);
 extern const MeshConnector *mesh_connector_for_server(Oid serverid);
 extern const MeshConnector *const *mesh_connectors(int *n);
+extern char *mesh_fdw_names_with(size_t field);
 
 /* option.c */
 extern const MeshOption *mesh_find_option(const MeshConnector *c, const char *name);

@@ -16,7 +16,7 @@
 
 PG_MODULE_MAGIC;
 
-void		_PG_init(void);
+PGDLLEXPORT void _PG_init(void);
 
 int			mesh_event_retention_s = 86400;
 int			mesh_generation_size = 1000000;

@@ -5,6 +5,7 @@
 #include "postgres.h"
 
 #include "foreign/foreign.h"
+#include "lib/stringinfo.h"
 
 #include "connector.h"
 
@@ -76,4 +77,37 @@ mesh_connector_for_server(Oid serverid)
 				 errdetail("Its foreign data wrapper is \"%s\".", fdw->fdwname),
 				 errhint("Use a server of a mesh_<kind> foreign data wrapper or postgres_fdw.")));
 	return c;
+}
+
+/*
+ * The foreign data wrappers of the connectors that have the capability
+ * table at byte offset 'field' of MeshConnector (offsetof(MeshConnector,
+ * stream)), as "mesh_a, mesh_b or mesh_c" (palloc'd), for hints.
+ */
+char *
+mesh_fdw_names_with(size_t field)
+{
+	StringInfoData buf;
+	int			total = 0,
+				done = 0;
+
+	for (int i = 0; i < lengthof(mesh_connector_list); i++)
+		if (*(const void *const *) ((const char *) mesh_connector_list[i] + field) != NULL)
+			total++;
+	initStringInfo(&buf);
+	for (int i = 0; i < lengthof(mesh_connector_list); i++)
+	{
+		const MeshConnector *c = mesh_connector_list[i];
+
+		if (*(const void *const *) ((const char *) c + field) == NULL)
+			continue;
+		if (done > 0)
+			appendStringInfoString(&buf, done == total - 1 ? " or " : ", ");
+		if (c->fdw_name)
+			appendStringInfoString(&buf, c->fdw_name);
+		else
+			appendStringInfo(&buf, "mesh_%s", c->kind);
+		done++;
+	}
+	return buf.data;
 }

@@ -6,9 +6,9 @@
  * every subscription of the database gets a worker (subscribe_worker.c)
  * in a mesh worker slot of its own (MESH_SUBSCRIPTION_SLOT_BASE + id).
  *
- * wait_for_subscription asks the topic's high watermarks once, at the
- * call, then polls mesh.subscription_offset every 10 ms until each
- * partition's next offset reached its watermark: every message published
+ * wait_for_subscription asks the stream source (MeshStreamOps.bounds) for
+ * each partition's end once, at the call, then polls mesh.subscription_offset every 10 ms until each
+ * partition's next offset reached that end: every message published
  * before the call is applied (or dead-lettered) and committed locally.
  */
 #include "postgres.h"
@@ -28,9 +28,9 @@
 #include "mesh.h"
 #include "mesh_util.h"
 #include "subscribe.h"
-#include "../fdw/kafka/kafka_internal.h"
 
 PG_FUNCTION_INFO_V1(mesh_wait_for_subscription);
+PG_FUNCTION_INFO_V1(mesh_check_stream);
 
 static void
 start_subscription_worker(Oid dboid, int64 sub_id)
@@ -99,44 +99,71 @@ typedef struct WaitTarget
 	int64		high;
 } WaitTarget;
 
-/* The high watermark of every partition of the subscription's topic. */
+/* The stream capability of connector c of server; ereports when it has none. */
+static const MeshStreamOps *
+stream_of(const MeshConnector *c, const char *server)
+{
+	if (c->stream == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("server \"%s\" is not a stream server", server),
+				 errdetail("Its kind is %s.", c->kind),
+				 errhint("Subscribe to a server of %s.",
+						 mesh_fdw_names_with(offsetof(MeshConnector, stream)))));
+	return c->stream;
+}
+
+/* The stream capability of a server; ereports when it has none. */
+const MeshStreamOps *
+mesh_stream_ops(MeshServerConfig *config)
+{
+	return stream_of(config->connector, config->servername);
+}
+
+/* The end offset of every non-empty partition of the subscription's topic. */
 static List *
-topic_watermarks(int64 sub_id, const char *server, const char *topic, Oid owner)
+topic_ends(int64 sub_id, const char *server, const char *topic, Oid owner)
 {
 	ForeignServer *fs = GetForeignServerByName(server, false);
 	MeshServerConfig *config = mesh_server_config(fs->serverid, owner);
-	KafkaConn  *kc = mesh_get_connection(config);
+	const MeshStreamOps *ops = mesh_stream_ops(config);
+	void	   *conn = mesh_get_connection(config);
 	List	   *targets = NIL;
-	rd_kafka_t *rk;
+	int64	   *first,
+			   *end;
 	int			n;
 
-	if (strcmp(config->connector->kind, "kafka") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("server \"%s\" is not a Kafka server", server)));
 	mesh_connection_begin_use(config);
-	rk = kafka_admin_handle(kc)->rk;
-	n = kafka_partitions(kc, rk, topic, true);
+	n = ops->bounds(conn, topic, &first, &end);
+	mesh_connection_end_use(config);
 	for (int p = 0; p < n; p++)
 	{
-		int64		low,
-					high;
-		rd_kafka_resp_err_t err;
 		WaitTarget *t;
 
-		err = rd_kafka_query_watermark_offsets(rk, topic, p, &low, &high, kc->timeout_ms);
-		if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
-			kafka_raise(kc, err, psprintf("reading the offsets of partition %d of topic \"%s\"", p, topic));
-		if (high <= low)
+		if (end[p] <= first[p])
 			continue;			/* nothing to apply there */
 		t = palloc(sizeof(WaitTarget));
 		t->sub_id = sub_id;
 		t->partition = p;
-		t->high = high;
+		t->high = end[p];
 		targets = lappend(targets, t);
 	}
-	mesh_connection_end_use(config);
 	return targets;
+}
+
+/*
+ * mesh._check_stream(server, topic), from mesh._subscribe: ereports unless
+ * the server is a stream source and topic a valid name there.
+ */
+Datum
+mesh_check_stream(PG_FUNCTION_ARGS)
+{
+	char	   *server = NameStr(*PG_GETARG_NAME(0));
+	ForeignServer *fs = GetForeignServerByName(server, false);
+	const MeshStreamOps *ops = stream_of(mesh_connector_for_server(fs->serverid), server);
+
+	ops->check_topic(text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	PG_RETURN_VOID();
 }
 
 Datum
@@ -188,7 +215,7 @@ mesh_wait_for_subscription(PG_FUNCTION_ARGS)
 		List	   *row = lfirst(lc);
 
 		targets = list_concat(targets,
-							  topic_watermarks(*(int64 *) linitial(row), lsecond(row), lthird(row),
+							  topic_ends(*(int64 *) linitial(row), lsecond(row), lthird(row),
 											   (Oid) (uintptr_t) lfourth(row)));
 	}
 	for (;;)

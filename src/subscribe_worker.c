@@ -1,18 +1,18 @@
 /*
  * subscribe_worker.c: one process per subscription (mesh.subscribe),
- * applying the envelopes of a Kafka topic to a local table.
+ * applying the envelopes of a topic of a stream source (the server's
+ * MeshStreamOps: Kafka today) to a local table.
  *
- * The consumer is assigned every partition of the topic explicitly, at the
- * next offset recorded in mesh.subscription_offset (else the consumer
- * group's committed offset, else the topic's start or end as option start
- * says).  Each round polls a batch of messages, then applies it in ONE
+ * The consumer reads every partition of the topic from the next offset
+ * recorded in mesh.subscription_offset (else the consumer group's
+ * committed offset, else the topic's start or end as option start says).  Each round polls a batch of messages, then applies it in ONE
  * local transaction: per message, in a subtransaction, upsert (op c, u, r)
  * or delete (d) by primary key, or truncate (t); a message that fails
  * (malformed JSON, not an envelope, a value the table refuses) is rolled
  * back alone and recorded in mesh.subscription_error, and the stream goes
  * on.  The same transaction moves the partitions' next offsets, so a crash
- * neither skips nor re-applies a message; the Kafka offsets of the
- * consumer group are committed only after the local commit (for
+ * neither skips nor re-applies a message; the source is acknowledged (for
+ * Kafka: the consumer group's offsets) only after the local commit (for
  * monitoring and for a later subscription of the same group).  No
  * transaction is open while waiting for messages.
  *
@@ -48,7 +48,6 @@
 #include "mesh.h"
 #include "mesh_util.h"
 #include "subscribe.h"
-#include "../fdw/kafka/kafka_internal.h"
 
 PGDLLEXPORT void mesh_subscription_worker_main(Datum arg);
 
@@ -68,38 +67,30 @@ typedef struct Subscription
 	char	   *truncate_sql;
 } Subscription;
 
-/* A polled message, copied out of librdkafka's memory. */
-typedef struct Msg
-{
-	int32		partition;
-	int64		offset;
-	char	   *key;
-	char	   *value;			/* NULL: a tombstone */
-	size_t		value_len;
-} Msg;
+typedef MeshStreamMessage Msg;
 
 static int64 my_sub_id;
 static int	failures = 0;
 
 /* What lives as long as the consumer: reset to start again from the table. */
 static MemoryContext consumer_cxt = NULL;
-static KafkaConn *conn = NULL;
-static KafkaHandle *consumer = NULL;
+static const MeshStreamOps *ops = NULL;
+static void *consumer = NULL;
 static int	nparts = 0;
 static int64 *next_offset = NULL;	/* per partition */
 static struct timespec partitions_checked;
 
+/* Close the consumer: the next round starts again from the table. */
 static void
 reset_consumer(void)
 {
+	if (consumer)
+		ops->close(consumer);
 	if (consumer_cxt)
-		MemoryContextReset(consumer_cxt);	/* destroys the consumer */
+		MemoryContextReset(consumer_cxt);	/* frees what close left */
 	consumer = NULL;
 	next_offset = NULL;
 	nparts = 0;
-	if (conn)
-		kafka_conn_free(conn);
-	conn = NULL;
 }
 
 static void
@@ -200,33 +191,25 @@ load_subscription(MemoryContext cxt)
 }
 
 /*
- * Assign every partition at its next offset (file comment), recording the
- * start of new partitions so wait_for_subscription knows where they begin.
+ * Start reading every partition at its next offset (file comment),
+ * recording the start of new partitions so wait_for_subscription knows
+ * where they begin.
  */
 static void
 assign_partitions(Subscription *s)
 {
 	MemoryContext old = MemoryContextSwitchTo(consumer_cxt);
-	char		timeout[32];
-	const char *extra[] = {"group.id", s->group, "enable.auto.commit", "false",
-		"enable.auto.offset.store", "false", "allow.auto.create.topics", "false",
-		"fetch.wait.max.ms", "100",
-	"socket.timeout.ms", timeout, NULL};
-	rd_kafka_topic_partition_list_t *list;
-	rd_kafka_resp_err_t err;
 	Oid			types[3] = {INT8OID, INT4OID, INT8OID};
 	bool	   *known;
 
-	snprintf(timeout, sizeof(timeout), "%d", Max(conn->timeout_ms, 10));
-	consumer = kafka_consumer(conn, extra);
-	nparts = kafka_partitions(conn, consumer->rk, s->topic, true);
+	nparts = ops->partitions(consumer);
 	if (nparts < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_TABLE_NOT_FOUND),
-				 errmsg("Kafka topic \"%s\" does not exist (yet) on server \"%s\"", s->topic, s->server),
+				 errmsg("topic \"%s\" does not exist (yet) on server \"%s\"", s->topic, s->server),
 				 errhint("The subscription waits for it.")));
-	next_offset = palloc(sizeof(int64) * nparts);
-	known = palloc0(sizeof(bool) * nparts);
+	next_offset = palloc(sizeof(int64) * Max(nparts, 1));
+	known = palloc0(sizeof(bool) * Max(nparts, 1));
 	MemoryContextSwitchTo(old);
 
 	begin_xact();
@@ -250,39 +233,7 @@ assign_partitions(Subscription *s)
 	end_xact();
 
 	/* partitions new to the table: the group's committed offset, else start */
-	list = rd_kafka_topic_partition_list_new(nparts);
-	for (int p = 0; p < nparts; p++)
-		if (!known[p])
-			rd_kafka_topic_partition_list_add(list, s->topic, p)->offset = RD_KAFKA_OFFSET_INVALID;
-	if (list->cnt > 0)
-	{
-		err = rd_kafka_committed(consumer->rk, list, conn->timeout_ms);
-		if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
-		{
-			rd_kafka_topic_partition_list_destroy(list);
-			kafka_raise(conn, err, "reading the consumer group's offsets");
-		}
-	}
-	for (int i = 0; i < list->cnt; i++)
-	{
-		int32		p = list->elems[i].partition;
-		int64		low,
-					high;
-
-		if (list->elems[i].offset >= 0)
-		{
-			next_offset[p] = list->elems[i].offset;
-			continue;
-		}
-		err = rd_kafka_query_watermark_offsets(consumer->rk, s->topic, p, &low, &high, conn->timeout_ms);
-		if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
-		{
-			rd_kafka_topic_partition_list_destroy(list);
-			kafka_raise(conn, err, "reading a partition's offsets");
-		}
-		next_offset[p] = strcmp(s->start, "latest") == 0 ? high : low;
-	}
-	rd_kafka_topic_partition_list_destroy(list);
+	ops->start(consumer, nparts, next_offset, known, s->start);
 
 	begin_xact();
 	for (int p = 0; p < nparts; p++)
@@ -295,59 +246,7 @@ assign_partitions(Subscription *s)
 								  3, types, values, NULL, false, 0);
 	}
 	end_xact();
-
-	list = rd_kafka_topic_partition_list_new(nparts);
-	for (int p = 0; p < nparts; p++)
-		rd_kafka_topic_partition_list_add(list, s->topic, p)->offset = next_offset[p];
-	err = rd_kafka_assign(consumer->rk, list);
-	rd_kafka_topic_partition_list_destroy(list);
-	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
-		kafka_raise(conn, err, "assigning the topic's partitions");
 	mesh_now(&partitions_checked);
-}
-
-/* Poll up to BATCH_MAX messages, waiting at most IDLE_POLL_MS for the first. */
-static int
-poll_batch(Msg *msgs)
-{
-	int			n = 0;
-	struct timespec start;
-
-	mesh_now(&start);
-	while (n < BATCH_MAX)
-	{
-		double		left = n > 0 ? 0 : IDLE_POLL_MS - mesh_elapsed_ms(&start);
-		rd_kafka_message_t *m;
-
-		if (n == 0 && left <= 0)
-			break;
-		m = rd_kafka_consumer_poll(consumer->rk, (int) Min(Max(left, 0), 100));
-		CHECK_FOR_INTERRUPTS();
-		if (m == NULL)
-		{
-			if (n > 0)
-				break;
-			continue;
-		}
-		if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
-		{
-			/* the consumer reconnects by itself; say why it waits */
-			if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-				ereport(LOG,
-						(errmsg("mesh: subscription %lld: %s", (long long) my_sub_id,
-								rd_kafka_err2str(m->err))));
-			rd_kafka_message_destroy(m);
-			continue;
-		}
-		msgs[n].partition = m->partition;
-		msgs[n].offset = m->offset;
-		msgs[n].key = m->key ? pnstrdup(m->key, m->key_len) : NULL;
-		msgs[n].value = m->payload ? pnstrdup(m->payload, m->len) : NULL;
-		msgs[n].value_len = m->payload ? m->len : 0;
-		rd_kafka_message_destroy(m);
-		n++;
-	}
-	return n;
 }
 
 /* A member of an envelope: an object (as Jsonb) or NULL when absent/null. */
@@ -467,7 +366,6 @@ apply_batch(MemoryContext cxt, Msg *msgs, int n)
 	Oid			jsonb_type[1] = {JSONBOID};
 	int64	   *applied = palloc0(sizeof(int64) * nparts);
 	bool	   *touched = palloc0(sizeof(bool) * nparts);
-	rd_kafka_topic_partition_list_t *list;
 	MeshUserSave save;
 
 	begin_xact();
@@ -541,14 +439,8 @@ apply_batch(MemoryContext cxt, Msg *msgs, int n)
 	}
 	end_xact();
 
-	/* committed locally: tell the consumer group (best effort, async) */
-	list = rd_kafka_topic_partition_list_new(nparts);
-	for (int p = 0; p < nparts; p++)
-		if (touched[p])
-			rd_kafka_topic_partition_list_add(list, s->topic, p)->offset = next_offset[p];
-	if (list->cnt > 0)
-		(void) rd_kafka_commit(consumer->rk, list, 1);
-	rd_kafka_topic_partition_list_destroy(list);
+	/* committed locally: acknowledge to the source (best effort) */
+	ops->commit(consumer, nparts, next_offset, touched);
 	return true;
 }
 
@@ -572,8 +464,11 @@ run_round(MemoryContext cxt)
 		{
 			ForeignServer *fs = GetForeignServerByName(s->server, false);
 			MeshServerConfig *config = mesh_server_config(fs->serverid, s->owner);
+			MemoryContext old = MemoryContextSwitchTo(consumer_cxt);
 
-			conn = kafka_conn_from_config(config);
+			ops = mesh_stream_ops(config);
+			consumer = ops->open(config, s->topic, s->group);
+			MemoryContextSwitchTo(old);
 		}
 		end_xact();
 		MemoryContextSwitchTo(cxt);
@@ -581,20 +476,16 @@ run_round(MemoryContext cxt)
 	}
 	MemoryContextSwitchTo(cxt);
 	msgs = palloc(sizeof(Msg) * BATCH_MAX);
-	n = poll_batch(msgs);
+	n = ops->poll(consumer, msgs, BATCH_MAX, IDLE_POLL_MS);
 	if (!apply_batch(cxt, msgs, n))
 		proc_exit(0);			/* unsubscribed */
 	if (n == 0 && mesh_elapsed_ms(&partitions_checked) > RECHECK_PARTITIONS_MS)
 	{
 		/* partitions added to the topic: start again to assign them too */
-		const char *topic = NULL;
-
 		begin_xact();
 		s = load_subscription(cxt);
 		end_xact();
-		if (s != NULL)
-			topic = s->topic;
-		if (topic && kafka_partitions(conn, consumer->rk, topic, true) != nparts)
+		if (s != NULL && ops->partitions(consumer) != nparts)
 			reset_consumer();
 		mesh_now(&partitions_checked);
 	}

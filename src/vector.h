@@ -2,7 +2,7 @@
  * vector.h: the vector-store interface shared by mesh_qdrant and
  * mesh_chroma: a replication sink of points (vector + payload), verify, and
  * mesh.vector_search.  A vector kind implements MeshVectorOps (its
- * requests); src/vector_sink.c does the rest once for all kinds (route
+ * requests) and points MeshConnector.vector at it; src/vector_sink.c does the rest once for all kinds (route
  * options, collapsing events, parsing real[] values, payloads, verify).
  *
  * Layout: one point per source row; the point's id derives from the
@@ -53,9 +53,9 @@ typedef struct MeshVectorHit
 	json_t	   *payload;		/* an object, or NULL */
 } MeshVectorHit;
 
+/* A connector's vector capability (MeshConnector.vector). */
 typedef struct MeshVectorOps
 {
-	const char *kind;
 	/* find (and with create, make) the collection; may fill vr->kind_private */
 	void		(*prepare) (void *conn, MeshRoute *route, MeshVectorRoute *vr, bool create);
 	void		(*upsert) (void *conn, MeshRoute *route, MeshVectorRoute *vr,
@@ -108,8 +108,5 @@ extern void mesh_vector_begin_scan(MeshScan *scan);
 extern bool mesh_vector_next_row(MeshScan *scan, Datum *values, bool *nulls);
 extern void mesh_vector_end_scan(MeshScan *scan);
 extern char *mesh_vector_explain_scan(MeshScan *scan);
-
-/* vector_search.c */
-extern const MeshVectorOps *mesh_vector_ops(const MeshConnector *connector);
 
 #endif							/* MESH_VECTOR_H */

@@ -48,7 +48,7 @@ static const MeshVectorOps *
 ops_of(MeshTable *table)
 {
 	Oid			serverid = GetForeignTable(table->relid)->serverid;
-	const MeshVectorOps *ops = mesh_vector_ops(mesh_connector_for_server(serverid));
+	const MeshVectorOps *ops = mesh_connector_for_server(serverid)->vector;
 
 	Assert(ops != NULL);
 	return ops;

@@ -1,7 +1,7 @@
 /*
  * vector_search.c: mesh.vector_search(server, collection, vector, k,
- * filter), served by every vector kind through its MeshVectorOps, and the
- * list of those kinds.
+ * filter), served by every connector that has the vector capability
+ * (MeshConnector.vector).
  */
 #include "postgres.h"
 
@@ -18,24 +18,6 @@
 #include "mesh_util.h"
 
 PG_FUNCTION_INFO_V1(mesh_vector_search);
-
-extern const MeshVectorOps mesh_qdrant_vector_ops;
-extern const MeshVectorOps mesh_chroma_vector_ops;
-
-static const MeshVectorOps *const vector_kinds[] = {
-	&mesh_qdrant_vector_ops,
-	&mesh_chroma_vector_ops,
-};
-
-/* The vector operations of a connector, or NULL when it is not a vector store. */
-const MeshVectorOps *
-mesh_vector_ops(const MeshConnector *connector)
-{
-	for (int i = 0; i < lengthof(vector_kinds); i++)
-		if (strcmp(vector_kinds[i]->kind, connector->kind) == 0)
-			return vector_kinds[i];
-	return NULL;
-}
 
 /* The elements of a real[] argument (finite, no NULLs, at least one). */
 static float4 *
@@ -95,13 +77,13 @@ mesh_vector_search(PG_FUNCTION_ARGS)
 				 errmsg("mesh.vector_search needs a server, a collection, a vector and k")));
 	server = NameStr(*PG_GETARG_NAME(0));
 	config = mesh_server_config_by_name(server);
-	ops = mesh_vector_ops(config->connector);
+	ops = config->connector->vector;
 	if (ops == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("server \"%s\" is not a vector store", server),
 				 errdetail("Its kind is %s.", config->connector->kind),
-				 errhint("Use a server of mesh_qdrant or mesh_chroma.")));
+				 errhint("Use a server of %s.", mesh_fdw_names_with(offsetof(MeshConnector, vector)))));
 	vec = vector_arg(PG_GETARG_ARRAYTYPE_P(2), &dim);
 	k = PG_GETARG_INT32(3);
 	if (k < 1 || k > 100000)

@@ -208,7 +208,7 @@ make_point(MeshRoute *route, MeshVectorRoute *vr, MeshEvent *ev, MeshVectorPoint
 static const MeshVectorOps *
 route_ops(MeshRoute *route)
 {
-	const MeshVectorOps *ops = mesh_vector_ops(route->config->connector);
+	const MeshVectorOps *ops = route->config->connector->vector;
 
 	Assert(ops != NULL);
 	return ops;

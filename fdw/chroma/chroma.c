@@ -449,8 +449,7 @@ chroma_list(void *conn, const char *collection, void **state, int max, MeshVecto
 	return n;
 }
 
-const MeshVectorOps mesh_chroma_vector_ops = {
-	.kind = "chroma",
+static const MeshVectorOps chroma_vector_ops = {
 	.prepare = chroma_prepare,
 	.upsert = chroma_upsert,
 	.remove = chroma_remove,
@@ -480,5 +479,6 @@ const MeshConnector mesh_chroma_connector = {
 	.apply = mesh_vector_apply,
 	.fetch_rows = mesh_vector_fetch_rows,
 	.scan_keys = mesh_vector_scan_keys,
+	.vector = &chroma_vector_ops,
 	.classify_error = mesh_http_classify_error,
 };

@@ -368,4 +368,5 @@ const MeshConnector mesh_kafka_connector = {
 	.check_route = kafka_check_route,
 	.apply = kafka_apply,
 	.classify_error = kafka_classify_error,
+	.stream = &kafka_stream_ops,
 };

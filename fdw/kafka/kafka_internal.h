@@ -1,6 +1,5 @@
 /*
- * kafka_internal.h: shared declarations of the Kafka connector's files
- * (and of the subscription worker, src/subscribe_worker.c).
+ * kafka_internal.h: shared declarations of the Kafka connector's files.
  *
  * Memory contract: librdkafka handles are malloc'd.  A cached KafkaConn
  * owns its producer (freed by kafka_disconnect); a scan's or a
@@ -68,6 +67,9 @@ extern void kafka_headers_json(StringInfo buf, rd_kafka_message_t *msg);
 extern void kafka_check_route(void *conn, MeshRoute *route);
 extern void kafka_apply(void *conn, MeshRoute *route, MeshEvent *events, int n);
 extern const char *kafka_route_topic(MeshRoute *route);
+
+/* kafka_stream.c: the stream capability (mesh.subscribe) */
+extern const MeshStreamOps kafka_stream_ops;
 
 /* kafka_scan.c */
 extern void kafka_plan_scan(MeshScanPlan *plan);

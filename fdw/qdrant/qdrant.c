@@ -481,8 +481,7 @@ qdrant_list(void *conn, const char *collection, void **state, int max, MeshVecto
 	return n;
 }
 
-const MeshVectorOps mesh_qdrant_vector_ops = {
-	.kind = "qdrant",
+static const MeshVectorOps qdrant_vector_ops = {
 	.prepare = qdrant_prepare,
 	.upsert = qdrant_upsert,
 	.remove = qdrant_remove,
@@ -512,5 +511,6 @@ const MeshConnector mesh_qdrant_connector = {
 	.apply = mesh_vector_apply,
 	.fetch_rows = mesh_vector_fetch_rows,
 	.scan_keys = mesh_vector_scan_keys,
+	.vector = &qdrant_vector_ops,
 	.classify_error = mesh_http_classify_error,
 };
