@@ -559,6 +559,8 @@ extern void mesh_connection_end_use(MeshServerConfig *config);
 extern const char *mesh_route_option(MeshRoute *route, const char *name, const char *dflt);
 extern char *mesh_route_key_text(MeshRoute *route, char **values, const char *sep);
 extern int	mesh_route_option_columns(MeshRoute *route, const char *option, int **columns);
+extern int	mesh_route_column_index(MeshRoute *route, const char *name);
+extern char *mesh_route_column_list(MeshRoute *route);
 
 /* cache.c */
 extern MeshTable *mesh_table_get(Oid relid, Oid *serverid, const MeshConnector **connector);

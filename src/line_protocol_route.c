@@ -14,26 +14,6 @@
 #include "connector.h"
 #include "line_protocol.h"
 
-static int
-column_index(MeshRoute *route, const char *name)
-{
-	for (int c = 0; c < route->ncolumns; c++)
-		if (strcmp(route->columns[c], name) == 0)
-			return c;
-	return -1;
-}
-
-static char *
-column_list(MeshRoute *route)
-{
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	for (int c = 0; c < route->ncolumns; c++)
-		appendStringInfo(&buf, "%s%s", c ? ", " : "", route->columns[c]);
-	return buf.data;
-}
-
 /* The unit of a write precision, for messages: "millisecond". */
 static const char *
 unit_name(MeshLpPrecision p)
@@ -59,13 +39,13 @@ find_time_column(MeshRoute *route)
 
 	if (name != NULL)
 	{
-		found = column_index(route, name);
+		found = mesh_route_column_index(route, name);
 		if (found < 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("route option time names \"%s\", which is not a column of table \"%s\"",
 							name, route->source_name),
-					 errhint("Use one of: %s.", column_list(route))));
+					 errhint("Use one of: %s.", mesh_route_column_list(route))));
 		if (!is_time_type(route->types[found]))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

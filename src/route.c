@@ -48,8 +48,8 @@ mesh_route_option(MeshRoute *route, const char *name, const char *dflt)
 }
 
 /* The index of column name in route->columns, or -1. */
-static int
-route_column(MeshRoute *route, const char *name)
+int
+mesh_route_column_index(MeshRoute *route, const char *name)
 {
 	for (int c = 0; c < route->ncolumns; c++)
 		if (strcmp(route->columns[c], name) == 0)
@@ -58,8 +58,8 @@ route_column(MeshRoute *route, const char *name)
 }
 
 /* The route's columns as "a, b, c", for hints. */
-static char *
-route_column_list(MeshRoute *route)
+char *
+mesh_route_column_list(MeshRoute *route)
 {
 	StringInfoData buf;
 
@@ -169,14 +169,14 @@ mesh_route_option_columns(MeshRoute *route, const char *option, int **columns)
 	foreach(lc, names)
 	{
 		const char *name = lfirst(lc);
-		int			c = route_column(route, name);
+		int			c = mesh_route_column_index(route, name);
 
 		if (c < 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("route option %s names \"%s\", which is not a column of table \"%s\"",
 							option, name, route->source_name),
-					 errhint("Use columns among: %s.", route_column_list(route))));
+					 errhint("Use columns among: %s.", mesh_route_column_list(route))));
 		for (int i = 0; i < n; i++)
 			if ((*columns)[i] == c)
 				ereport(ERROR,

@@ -455,12 +455,7 @@ start_hang() {
 	echo "$pid" >"$dir/hang.pid"
 	wait_port hang "$MESH_HANG_PORT" "$dir/hang.log" "$pid"
 }
-stop_hang() {
-	local dir="$MESH_TEST_DIR/hang" pid
-	pid=$(read_pidfile "$dir/hang.pid")
-	[ -n "$pid" ] && kill_pid hang "$pid" "hang_server\.py $MESH_HANG_PORT( |$)"
-	rm -f "$dir/hang.pid"
-}
+stop_hang() { stop_pidfile hang "$MESH_TEST_DIR/hang/hang.pid" "hang_server\.py $MESH_HANG_PORT( |$)"; }
 port_hang() { echo "$MESH_HANG_PORT"; }
 pid_hang() { read_pidfile "$MESH_TEST_DIR/hang/hang.pid"; }
 

@@ -91,11 +91,6 @@ start_mongodb() {
 	run_mongodb
 }
 
-stop_mongodb() {
-	local dir="$MESH_TEST_DIR/mongodb" pid
-	pid=$(read_pidfile "$dir/mongodb.pid")
-	[ -n "$pid" ] && kill_pid mongodb "$pid" "ferretdb .*--listen-addr=127\.0\.0\.1:$MESH_MONGO_PORT( |$)"
-	rm -f "$dir/mongodb.pid"
-}
+stop_mongodb() { stop_pidfile mongodb "$MESH_TEST_DIR/mongodb/mongodb.pid" "ferretdb .*--listen-addr=127\.0\.0\.1:$MESH_MONGO_PORT( |$)"; }
 port_mongodb() { echo "$MESH_MONGO_PORT"; }
 pid_mongodb() { read_pidfile "$MESH_TEST_DIR/mongodb/mongodb.pid"; }

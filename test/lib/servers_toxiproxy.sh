@@ -62,11 +62,6 @@ start_toxiproxy() {
 	run_toxiproxy
 }
 
-stop_toxiproxy() {
-	local dir="$MESH_TEST_DIR/toxiproxy" pid
-	pid=$(read_pidfile "$dir/toxiproxy.pid")
-	[ -n "$pid" ] && kill_pid toxiproxy "$pid" "toxiproxy-$TOXIPROXY_VERSION/server .*-port $MESH_TOXIPROXY_PORT( |$)"
-	rm -f "$dir/toxiproxy.pid"
-}
+stop_toxiproxy() { stop_pidfile toxiproxy "$MESH_TEST_DIR/toxiproxy/toxiproxy.pid" "toxiproxy-$TOXIPROXY_VERSION/server .*-port $MESH_TOXIPROXY_PORT( |$)"; }
 port_toxiproxy() { echo "$MESH_TOXIPROXY_PORT"; }
 pid_toxiproxy() { read_pidfile "$MESH_TEST_DIR/toxiproxy/toxiproxy.pid"; }
