@@ -361,6 +361,9 @@ typedef struct MeshSinkOps
 	/* items per upsert or remove call; 0: no limit */
 	int			max_batch;
 
+	/* prepare only checks options: it gets no connection (conn is NULL) */
+	bool		prepare_offline;
+
 	/*
 	 * Validate a new route's options and make the target ready (table,
 	 * index, collection); called by mesh.replicate.  Ereports.

@@ -405,7 +405,9 @@ mesh_check_route(PG_FUNCTION_ARGS)
 	void	   *conn;
 
 	mesh_route_check_options(route);
-	if (route->config->connector->sink && route->config->connector->sink->prepare)
+	if (route->config->connector->sink && route->config->connector->sink->prepare_offline)
+		route->config->connector->sink->prepare(NULL, route);
+	else if (route->config->connector->sink && route->config->connector->sink->prepare)
 	{
 		conn = mesh_get_connection(route->config);
 		mesh_connection_begin_use(route->config);
