@@ -500,7 +500,8 @@ typedef struct MeshConnector
 } MeshConnector;
 
 /*
- * delivery.c: called from apply by a target that accepts or refuses each
+ * delivery.c (the old path, for sinks not yet on MeshSinkOps: DuckDB,
+ * Kafka): called from apply by a target that accepts or refuses each
  * event of a request on its own (a bulk API): events[index] (an index into
  * the events apply was given) was refused for a permanent reason, given in
  * error; apply then returns normally, the event goes to the dead letters and
@@ -535,7 +536,6 @@ extern void mesh_connection_end_use(MeshServerConfig *config);
 
 /* route.c */
 extern const char *mesh_route_option(MeshRoute *route, const char *name, const char *dflt);
-extern char *mesh_route_key_text(MeshRoute *route, char **values, const char *sep);
 extern int	mesh_route_option_columns(MeshRoute *route, const char *option, int **columns);
 
 /* cache.c */

@@ -1,6 +1,10 @@
 /*
  * delivery.c: applying events to a target, and what happens on failure.
  *
+ * A connector with a MeshSinkOps goes through the sink engine
+ * (sink_engine.c), which judges every item.  What follows is the old path
+ * of the connectors still on apply (DuckDB, Kafka).
+ *
  * A chunk of events is applied in one call of the connector.  A transient
  * error (connection lost, timeout, overload, a target table or column
  * missing until an operator fixes it) stops the chunk: nothing advances and

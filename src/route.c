@@ -187,24 +187,6 @@ mesh_route_option_columns(MeshRoute *route, const char *option, int **columns)
 	return n;
 }
 
-/* The primary key values of values[], joined by sep (Redis key layout). */
-char *
-mesh_route_key_text(MeshRoute *route, char **values, const char *sep)
-{
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	for (int k = 0; k < route->nkeys; k++)
-	{
-		const char *v = values[route->key_index[k]];
-
-		if (k > 0)
-			appendStringInfoString(&buf, sep);
-		appendStringInfoString(&buf, v ? v : "");
-	}
-	return buf.data;
-}
-
 /*
  * A route for source -> target with the source's current columns and
  * primary key; the target is reached with owner's user mapping.

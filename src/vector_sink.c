@@ -24,7 +24,6 @@
 #include "utils/memutils.h"
 
 #include "json_typed.h"
-#include "route_keys.h"
 
 #define DEFAULT_BATCH 256
 

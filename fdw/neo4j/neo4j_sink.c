@@ -27,7 +27,6 @@
 
 #include "utils/memutils.h"
 
-#include "route_keys.h"
 
 #define KEY_PAGE 10000
 

@@ -29,10 +29,23 @@ route_prefix(MeshRoute *route)
 									  psprintf("%s:", route->source_name));
 }
 
+/* The Redis key of a row: the prefix, then the key values joined by ':'. */
 static char *
 event_key(MeshRoute *route, const char *prefix, char **values)
 {
-	return psprintf("%s%s", prefix, mesh_route_key_text(route, values, ":"));
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, prefix);
+	for (int k = 0; k < route->nkeys; k++)
+	{
+		const char *v = values[route->key_index[k]];
+
+		if (k > 0)
+			appendStringInfoChar(&buf, ':');
+		appendStringInfoString(&buf, v ? v : "");
+	}
+	return buf.data;
 }
 
 /* Remove every key under prefix (SCAN + UNLINK, batch by batch). */
