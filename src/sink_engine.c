@@ -76,6 +76,25 @@ note_error(SinkEngine *e, const char *error, const char *public_error, int code)
 	e->sqlerrcode = code;
 }
 
+/* Give the items a sink refused their public form; remember the last reason. */
+static void
+note_outcomes(SinkEngine *e, MeshItemOutcome *out, char **public_out, int n)
+{
+	for (int i = 0; i < n; i++)
+	{
+		if (out[i].status == MESH_ITEM_REFUSED)
+		{
+			if (out[i].reason == NULL)
+				out[i].reason = "refused by the target";
+			public_out[i] = mesh_redact_error(out[i].reason, NULL, 0, NULL);
+			note_error(e, out[i].reason, public_out[i], 0);
+		}
+		else if (out[i].status == MESH_ITEM_UNKNOWN && out[i].reason != NULL)
+			note_error(e, out[i].reason, mesh_redact_error(out[i].reason, NULL, 0, NULL),
+					   ERRCODE_CONNECTION_FAILURE);
+	}
+}
+
 /*
  * One call of the sink on rows[0..n) (or the truncate), filling out[].
  * An ereport is caught: transient leaves the unset items unknown, permanent
@@ -103,19 +122,7 @@ call_sink(SinkEngine *e, SinkCallKind kind, MeshSinkRow *rows, MeshItemOutcome *
 			e->ops->remove(*e->conn, route, rows, n, out);
 		else
 			e->ops->truncate(*e->conn, route, out);
-		for (int i = 0; i < n; i++)
-		{
-			if (out[i].status == MESH_ITEM_REFUSED)
-			{
-				if (out[i].reason == NULL)
-					out[i].reason = "refused by the target";
-				public_out[i] = mesh_redact_error(out[i].reason, NULL, 0, NULL);
-				note_error(e, out[i].reason, public_out[i], 0);
-			}
-			else if (out[i].status == MESH_ITEM_UNKNOWN && out[i].reason != NULL)
-				note_error(e, out[i].reason, mesh_redact_error(out[i].reason, NULL, 0, NULL),
-						   ERRCODE_CONNECTION_FAILURE);
-		}
+		note_outcomes(e, out, public_out, n);
 	}
 	PG_CATCH();
 	{
@@ -134,7 +141,11 @@ call_sink(SinkEngine *e, SinkCallKind kind, MeshSinkRow *rows, MeshItemOutcome *
 		public_error = mesh_redact_edata(edata);
 		note_error(e, error, public_error, edata->sqlerrcode);
 		if (mesh_error_is_transient(route, edata))
+		{
 			e->lost = true;		/* unset items stay unknown */
+			note_outcomes(e, out, public_out, n);
+			note_error(e, error, public_error, edata->sqlerrcode);
+		}
 		else if (n == 1)
 		{
 			out[0].status = MESH_ITEM_REFUSED;
