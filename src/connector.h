@@ -325,6 +325,69 @@ typedef enum MeshErrorClass
 	MESH_ERROR_PERMANENT		/* dead-letter */
 } MeshErrorClass;
 
+/*
+ * The sink engine (sink_engine.c).  A sink writes the last state of each
+ * key and reports an outcome per item; the core does the rest (TRUNCATE
+ * segments, last change per key, batches, dead letters, retries, cursor).
+ */
+typedef enum MeshItemStatus
+{
+	MESH_ITEM_UNKNOWN = 0,		/* not acknowledged (lost, timeout, not sent):
+								 * retried; the default of every item */
+	MESH_ITEM_ACKED,			/* the target acknowledged the write */
+	MESH_ITEM_REFUSED			/* refused for good: a dead letter */
+} MeshItemStatus;
+
+typedef struct MeshItemOutcome
+{
+	MeshItemStatus status;
+	char	   *reason;			/* refused or unknown: the target's words */
+} MeshItemOutcome;
+
+/*
+ * One item of an upsert or remove: the last change of one key.  values are
+ * in text form aligned with route->columns (for a remove only the key
+ * columns are set); event_id is the version for versioned targets; op is
+ * the last event's op ('I', 'U' or 'D'); first says no earlier change of
+ * this key came in the same segment (an 'I' then is most likely new).
+ */
+typedef struct MeshSinkRow
+{
+	int64		event_id;
+	char		op;
+	bool		first;
+	char	  **values;
+} MeshSinkRow;
+
+typedef struct MeshSinkOps
+{
+	/* items per upsert or remove call; 0: no limit */
+	int			max_batch;
+
+	/* prepare only checks options: it gets no connection (conn is NULL) */
+	bool		prepare_offline;
+
+	/*
+	 * Validate a new route's options and make the target ready (table,
+	 * index, collection); called by mesh.replicate.  Ereports.
+	 */
+	void		(*prepare) (void *conn, MeshRoute *route);
+
+	/*
+	 * Write rows[0..n) (distinct keys, any order) and set out[i] for each:
+	 * every out[i] starts MESH_ITEM_UNKNOWN.  Ereport instead for a failure
+	 * of the whole call: a transient one leaves the unset items unknown, a
+	 * permanent one makes the core split the call down to the refused item.
+	 */
+	void		(*upsert) (void *conn, MeshRoute *route, MeshSinkRow *rows, int n,
+						   MeshItemOutcome *out);
+	/* Delete keys[0..n) (a missing key is acknowledged); as upsert. */
+	void		(*remove) (void *conn, MeshRoute *route, MeshSinkRow *keys, int n,
+						   MeshItemOutcome *out);
+	/* Delete every row of the route's target; out is one item. */
+	void		(*truncate) (void *conn, MeshRoute *route, MeshItemOutcome *out);
+} MeshSinkOps;
+
 struct MeshHttp;
 struct MeshHttpRequest;
 struct MeshHttpResponse;
@@ -472,11 +535,8 @@ typedef struct MeshConnector
 	void		(*check_route) (void *conn, MeshRoute *route);
 	void		(*apply) (void *conn, MeshRoute *route, MeshEvent *events, int n);
 
-	/*
-	 * Route options that depend on each other, checked without any network
-	 * call (a down or hanging target still gets its route, which waits).
-	 */
-	void		(*check_route_options) (MeshRoute *route);
+	/* Replication on the sink engine (replaces check_route and apply). */
+	const MeshSinkOps *sink;
 
 	/*
 	 * Verify.  fetch_rows fills rows[i] with the target's values (text form,
@@ -521,7 +581,8 @@ typedef struct MeshConnector
 } MeshConnector;
 
 /*
- * delivery.c: called from apply by a target that accepts or refuses each
+ * delivery.c (the old path, for sinks not yet on MeshSinkOps: DuckDB,
+ * Kafka): called from apply by a target that accepts or refuses each
  * event of a request on its own (a bulk API): events[index] (an index into
  * the events apply was given) was refused for a permanent reason, given in
  * error; apply then returns normally, the event goes to the dead letters and
@@ -557,7 +618,6 @@ extern void mesh_connection_end_use(MeshServerConfig *config);
 
 /* route.c */
 extern const char *mesh_route_option(MeshRoute *route, const char *name, const char *dflt);
-extern char *mesh_route_key_text(MeshRoute *route, char **values, const char *sep);
 extern int	mesh_route_option_columns(MeshRoute *route, const char *option, int **columns);
 extern int	mesh_route_column_index(MeshRoute *route, const char *name);
 extern char *mesh_route_column_list(MeshRoute *route);

@@ -1,6 +1,10 @@
 /*
  * delivery.c: applying events to a target, and what happens on failure.
  *
+ * A connector with a MeshSinkOps goes through the sink engine
+ * (sink_engine.c), which judges every item.  What follows is the old path
+ * of the connectors still on apply (DuckDB, Kafka).
+ *
  * A chunk of events is applied in one call of the connector.  A transient
  * error (connection lost, timeout, overload, a target table or column
  * missing until an operator fixes it) stops the chunk: nothing advances and
@@ -149,14 +153,23 @@ apply_range(MeshRoute *route, void **conn, MeshEvent *events, int lo, int hi,
 	PG_END_TRY();
 }
 
-/* Apply events[0..n) in order; see the file comment for failures. */
+/*
+ * Apply events[0..n) in order: through the sink engine (sink_engine.c)
+ * when the connector has one, else its apply (see the file comment).
+ */
 void
 mesh_apply_events(MeshRoute *route, MeshEvent *events, int n, ApplyOutcome *out)
 {
 	void	   *conn = NULL;
 
-	memset(out, 0, sizeof(*out));
-	apply_range(route, &conn, events, 0, n, out);
+	if (route->config->connector->sink != NULL)
+		mesh_sink_apply(route, &conn, events, n, out);
+	else
+	{
+		memset(out, 0, sizeof(*out));
+		apply_range(route, &conn, events, 0, n, out);
+		out->settled = out->transient ? 0 : n;
+	}
 	if (conn != NULL)
 		mesh_connection_end_use(route->config);
 }

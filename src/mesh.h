@@ -80,7 +80,8 @@ typedef struct ApplyOutcome
 {
 	int			delivered;
 	List	   *dead;			/* DeadEvent * */
-	bool		transient;		/* stopped: retry the whole chunk later */
+	bool		transient;		/* stopped: events[settled..n) are retried later */
+	int			settled;		/* events[0..settled) were acknowledged or dead */
 	char	   *error;			/* the transient (or last) error message */
 	char	   *public_error;	/* the same, redacted (mesh_redact_error) */
 	int			sqlerrcode;		/* the transient (or last) error's SQLSTATE */
@@ -95,3 +96,7 @@ extern void mesh_record_failure(int64 route_id, const char *error);
 extern void mesh_lock_route(int64 route_id);
 extern int	mesh_backfill(MeshRoute *route);
 extern int	mesh_resync_dead_letters(MeshRoute *route, bool *transient);
+
+/* sink_engine.c: delivery through a connector's MeshSinkOps */
+extern void mesh_sink_apply(MeshRoute *route, void **conn, MeshEvent *events, int n,
+							ApplyOutcome *out);

@@ -187,24 +187,6 @@ mesh_route_option_columns(MeshRoute *route, const char *option, int **columns)
 	return n;
 }
 
-/* The primary key values of values[], joined by sep (Redis key layout). */
-char *
-mesh_route_key_text(MeshRoute *route, char **values, const char *sep)
-{
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	for (int k = 0; k < route->nkeys; k++)
-	{
-		const char *v = values[route->key_index[k]];
-
-		if (k > 0)
-			appendStringInfoString(&buf, sep);
-		appendStringInfoString(&buf, v ? v : "");
-	}
-	return buf.data;
-}
-
 /*
  * A route for source -> target with the source's current columns and
  * primary key; the target is reached with owner's user mapping.
@@ -228,7 +210,7 @@ mesh_route_build(Oid source, const char *target, Jsonb *options, const char *rol
 	r->options = options;
 	r->config = mesh_server_config(server->serverid, owner);
 	r->owner = owner;
-	if (r->config->connector->apply == NULL)
+	if (r->config->connector->apply == NULL && r->config->connector->sink == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("%s server \"%s\" cannot be a replication target",
@@ -405,9 +387,16 @@ mesh_check_route(PG_FUNCTION_ARGS)
 	void	   *conn;
 
 	mesh_route_check_options(route);
-	if (route->config->connector->check_route_options)
-		route->config->connector->check_route_options(route);
-	if (route->config->connector->check_route)
+	if (route->config->connector->sink && route->config->connector->sink->prepare_offline)
+		route->config->connector->sink->prepare(NULL, route);
+	else if (route->config->connector->sink && route->config->connector->sink->prepare)
+	{
+		conn = mesh_get_connection(route->config);
+		mesh_connection_begin_use(route->config);
+		route->config->connector->sink->prepare(conn, route);
+		mesh_connection_end_use(route->config);
+	}
+	else if (route->config->connector->check_route)
 	{
 		conn = mesh_get_connection(route->config);
 		mesh_connection_begin_use(route->config);

@@ -80,30 +80,3 @@ mesh_keyed_find(MeshKeyed *sorted, int n, char *key)
 	mesh_keyed_set(&probe, key, -1);
 	return bsearch(&probe, sorted, n, sizeof(MeshKeyed), compare_key_only);
 }
-
-/*
- * The last event of each key among events[0..n) (none a TRUNCATE), in key
- * order; returns their number.  Applying only these gives the same final
- * state as applying all of them in order.
- */
-int
-mesh_route_final_events(MeshRoute *route, MeshEvent *events, int n, MeshFinalEvent **out)
-{
-	MeshKeyed  *k = palloc(sizeof(MeshKeyed) * Max(n, 1));
-	int			m = 0;
-
-	*out = palloc(sizeof(MeshFinalEvent) * Max(n, 1));
-	for (int i = 0; i < n; i++)
-		mesh_keyed_set(&k[i], mesh_route_key_string(route, events[i].values), i);
-	mesh_keyed_sort(k, n);
-	for (int i = 0; i < n; i++)
-	{
-		if (i + 1 < n && compare_key(&k[i], &k[i + 1]) == 0)
-			continue;			/* a later event of the same key wins */
-		(*out)[m].event = &events[k[i].index];
-		(*out)[m].first = i == 0 || compare_key(&k[i - 1], &k[i]) != 0;
-		m++;
-	}
-	pfree(k);
-	return m;
-}

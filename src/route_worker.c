@@ -30,7 +30,8 @@
  *
  * Each round reads at most mesh.batch_size events in one short transaction,
  * applies them with no transaction open, and advances the cursor in a new
- * transaction only after the target acknowledged.  A crash anywhere
+ * transaction only over the events the target acknowledged (or refused:
+ * dead letters), up to the first one whose outcome is unknown.  A crash anywhere
  * resumes from the cursor; the replayed part converges because applies are
  * idempotent.
  */
@@ -349,19 +350,23 @@ run_round(MemoryContext cxt)
 	/* no transaction is open across the network I/O */
 	MemoryContextSwitchTo(cxt);
 	mesh_apply_events(route, events, n, &out);
+	if (out.settled > 0)
+	{
+		/* the cursor moves over what the target settled, and no further */
+		batch_done = !out.transient && n < mesh_batch_size;
+		begin_round_xact(route->source);
+		advance_cursor(&cur, events[out.settled - 1].id, batch_done);
+		if (out.dead != NIL)
+			mesh_record_dead(route, events, out.dead);
+		mesh_record_stats(my_route_id, out.delivered,
+						  out.transient ? events[out.settled - 1].captured_at : last_at);
+		end_round_xact();
+	}
 	if (out.transient)
 	{
 		mesh_record_failure(my_route_id, out.public_error);
 		return ROUND_BACKOFF;
 	}
-
-	batch_done = n < mesh_batch_size;
-	begin_round_xact(route->source);
-	advance_cursor(&cur, events[n - 1].id, batch_done);
-	if (out.dead != NIL)
-		mesh_record_dead(route, events, out.dead);
-	mesh_record_stats(my_route_id, out.delivered, last_at);
-	end_round_xact();
 	return ROUND_MORE;
 }
 

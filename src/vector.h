@@ -88,8 +88,7 @@ typedef struct MeshVectorOps
 /* vector_sink.c */
 extern MeshVectorRoute *mesh_vector_route(MeshRoute *route);
 extern char *mesh_vector_key_text(MeshRoute *route, char **values);
-extern void mesh_vector_check_route(void *conn, MeshRoute *route);
-extern void mesh_vector_apply(void *conn, MeshRoute *route, MeshEvent *events, int n);
+extern const MeshSinkOps mesh_vector_sink_ops;
 extern void mesh_vector_fetch_rows(void *conn, MeshRoute *route, int n, char ***keys,
 								   char ***rows);
 extern int	mesh_vector_scan_keys(void *conn, MeshRoute *route, void **state, int max,

@@ -24,7 +24,6 @@
 #include "utils/memutils.h"
 
 #include "json_typed.h"
-#include "route_keys.h"
 
 #define DEFAULT_BATCH 256
 
@@ -172,7 +171,7 @@ parse_vector(MeshRoute *route, MeshVectorRoute *vr, const char *key, const char 
 
 /* The point of an upsert event. */
 static void
-make_point(MeshRoute *route, MeshVectorRoute *vr, MeshEvent *ev, MeshVectorPoint *pt)
+make_point(MeshRoute *route, MeshVectorRoute *vr, MeshSinkRow *ev, MeshVectorPoint *pt)
 {
 	StringInfoData payload,
 				vec;
@@ -215,13 +214,13 @@ route_ops(MeshRoute *route)
 }
 
 /*
- * The connector callbacks check_route, apply, fetch_rows and scan_keys of
+ * The sink operations and the verify callbacks fetch_rows and scan_keys of
  * every vector kind (connector.h contracts).
  *
  * mesh.replicate: check the options and create the collection if needed.
  */
-void
-mesh_vector_check_route(void *conn, MeshRoute *route)
+static void
+vector_prepare(void *conn, MeshRoute *route)
 {
 	const MeshVectorOps *ops = route_ops(route);
 	MeshVectorRoute *vr;
@@ -231,54 +230,70 @@ mesh_vector_check_route(void *conn, MeshRoute *route)
 	ops->prepare(conn, route, vr, true);
 }
 
-/* Write the final events fin[0..n): deletes, then upserts, batch_size at a time. */
+/*
+ * Sink upsert: points in requests of the route's batch_size.  A request is
+ * taken or refused whole: its points are acknowledged together (the engine
+ * splits a refused call down to the refused point).
+ */
 static void
-apply_final(void *conn, MeshRoute *route, MeshVectorRoute *vr, MeshFinalEvent *fin, int n,
-			const MeshVectorOps *ops)
-{
-	MeshVectorPoint *points = palloc(sizeof(MeshVectorPoint) * Max(n, 1));
-	char	  **keys = palloc(sizeof(char *) * Max(n, 1));
-	int			np = 0,
-				nk = 0;
-
-	for (int i = 0; i < n; i++)
-	{
-		if (fin[i].event->op == 'D')
-			keys[nk++] = mesh_vector_key_text(route, fin[i].event->values);
-		else
-			make_point(route, vr, fin[i].event, &points[np++]);
-	}
-	for (int i = 0; i < nk; i += vr->batch_size)
-		ops->remove(conn, route, vr, keys + i, Min(vr->batch_size, nk - i));
-	for (int i = 0; i < np; i += vr->batch_size)
-		ops->upsert(conn, route, vr, points + i, Min(vr->batch_size, np - i));
-}
-
-/* Apply events in order: a TRUNCATE empties the collection, then what follows. */
-void
-mesh_vector_apply(void *conn, MeshRoute *route, MeshEvent *events, int n)
+vector_upsert(void *conn, MeshRoute *route, MeshSinkRow *rows, int n, MeshItemOutcome *out)
 {
 	const MeshVectorOps *ops = route_ops(route);
 	MeshVectorRoute *vr = mesh_vector_route(route);
-	int			start = 0;
+	MeshVectorPoint *points = palloc(sizeof(MeshVectorPoint) * Max(n, 1));
 
 	ops->prepare(conn, route, vr, true);
-	for (int i = 0; i <= n; i++)
+	for (int i = 0; i < n; i++)
+		make_point(route, vr, &rows[i], &points[i]);
+	for (int i = 0; i < n; i += vr->batch_size)
 	{
-		if (i < n && events[i].op != 'T')
-			continue;
-		if (i > start)
-		{
-			MeshFinalEvent *fin;
-			int			m = mesh_route_final_events(route, events + start, i - start, &fin);
+		int			k = Min(vr->batch_size, n - i);
 
-			apply_final(conn, route, vr, fin, m, ops);
-		}
-		if (i < n)
-			ops->truncate(conn, route, vr);
-		start = i + 1;
+		ops->upsert(conn, route, vr, points + i, k);
+		for (int j = i; j < i + k; j++)
+			out[j].status = MESH_ITEM_ACKED;
 	}
 }
+
+/* Sink remove: point ids in requests of batch_size; as upsert. */
+static void
+vector_remove(void *conn, MeshRoute *route, MeshSinkRow *rows, int n, MeshItemOutcome *out)
+{
+	const MeshVectorOps *ops = route_ops(route);
+	MeshVectorRoute *vr = mesh_vector_route(route);
+	char	  **keys = palloc(sizeof(char *) * Max(n, 1));
+
+	ops->prepare(conn, route, vr, true);
+	for (int i = 0; i < n; i++)
+		keys[i] = mesh_vector_key_text(route, rows[i].values);
+	for (int i = 0; i < n; i += vr->batch_size)
+	{
+		int			k = Min(vr->batch_size, n - i);
+
+		ops->remove(conn, route, vr, keys + i, k);
+		for (int j = i; j < i + k; j++)
+			out[j].status = MESH_ITEM_ACKED;
+	}
+}
+
+/* Sink truncate: the collection emptied. */
+static void
+vector_truncate(void *conn, MeshRoute *route, MeshItemOutcome *out)
+{
+	const MeshVectorOps *ops = route_ops(route);
+	MeshVectorRoute *vr = mesh_vector_route(route);
+
+	ops->prepare(conn, route, vr, true);
+	ops->truncate(conn, route, vr);
+	out->status = MESH_ITEM_ACKED;
+}
+
+const MeshSinkOps mesh_vector_sink_ops = {
+	.prepare = vector_prepare,
+	.upsert = vector_upsert,
+	.remove = vector_remove,
+	.truncate = vector_truncate,
+};
 
 /* A payload member or vector element as PostgreSQL-ready text (NULL for null/absent). */
 static char *

@@ -220,8 +220,7 @@ extern List *ch_import_schema(void *conn, MeshServerConfig *config, const char *
 							  const char *local_schema, List *options);
 
 /* clickhouse_sink.c */
-extern void ch_check_route(void *conn, MeshRoute *route);
-extern void ch_apply(void *conn, MeshRoute *route, MeshEvent *events, int n);
+extern const MeshSinkOps ch_sink_ops;
 extern void ch_fetch_request(void *conn, MeshRoute *route, int n, char ***keys,
 							 MeshHttpRequest *req);
 extern void ch_fetch_answer(void *conn, MeshRoute *route, int n, char ***keys,

@@ -8,9 +8,10 @@
  *     ENGINE = ReplacingMergeTree(_mesh_version) ORDER BY (primary key)
  * with the source's columns (types as the README maps them; non-key
  * columns Nullable), _mesh_version UInt64 (the event id) and _mesh_deleted
- * UInt8.  A chunk of events becomes at most two RowBinary INSERTs: the
- * last change of each key, upserts as full rows and deletes as tombstones
- * (key columns, _mesh_deleted = 1), all versioned by their event id, so a
+ * UInt8.  On the sink engine, which hands over the last change of each
+ * key: upserts are one RowBinary INSERT of full rows, deletes one of
+ * tombstones (key columns, _mesh_deleted = 1), all versioned by their
+ * event id (an INSERT is taken or refused whole: one item), so a
  * replay or a re-delivery converges: the row with the highest version
  * wins when ClickHouse merges.  A TRUNCATE event is TRUNCATE TABLE (a
  * replay re-applies what followed it).
@@ -265,8 +266,8 @@ describe_target(ChConn *cc, MeshRoute *route, List *remote, const char *qualifie
 }
 
 /* mesh.replicate: the database must exist; the table is created or checked. */
-void
-ch_check_route(void *conn, MeshRoute *route)
+static void
+ch_prepare(void *conn, MeshRoute *route)
 {
 	ChConn	   *cc = conn;
 	const char *db = route_database(cc, route);
@@ -340,22 +341,6 @@ sink_for(ChConn *cc, MeshRoute *route)
 	return s;
 }
 
-typedef struct KeyPos
-{
-	char	   *key;
-	int			pos;
-} KeyPos;
-
-static int
-keypos_cmp(const void *a, const void *b)
-{
-	const KeyPos *x = a;
-	const KeyPos *y = b;
-	int			c = strcmp(x->key, y->key);
-
-	return c != 0 ? c : (x->pos > y->pos) - (x->pos < y->pos);
-}
-
 static void
 append_meta(StringInfo buf, int64 version, bool deleted)
 {
@@ -368,83 +353,37 @@ append_meta(StringInfo buf, int64 version, bool deleted)
 	appendBinaryStringInfo(buf, b, 9);
 }
 
-/* Apply events[lo..hi) (no TRUNCATE among them): the last change per key. */
+/*
+ * One RowBinary INSERT of rows[0..n): full rows, or tombstones (key
+ * columns, _mesh_deleted = 1), versioned by their event ids.  ClickHouse
+ * takes or refuses an INSERT as a whole: the call is one item (the engine
+ * splits a refused one).  On an error the target is described again.
+ */
 static void
-apply_segment(ChConn *cc, MeshRoute *route, ChSink *s, MeshEvent *events, int lo, int hi)
+insert_rows(ChConn *cc, MeshRoute *route, MeshSinkRow *rows, int n, MeshItemOutcome *out,
+			bool tombstones)
 {
-	int			n = hi - lo;
-	KeyPos	   *kp;
-	StringInfoData ups,
-				dels;
-	int			nups = 0,
-				ndels = 0;
+	ChSink	   *s = sink_for(cc, route);
+	StringInfoData buf;
 
-	if (n <= 0)
-		return;
-	kp = palloc(sizeof(KeyPos) * n);
+	initStringInfo(&buf);
 	for (int i = 0; i < n; i++)
 	{
-		char	  **v = events[lo + i].values;
+		int			m = tombstones ? route->nkeys : route->ncolumns;
 
-		kp[i].key = route->nkeys == 1 ? v[route->key_index[0]] :
-			mesh_route_key_text(route, v, "\x1f");
-		kp[i].pos = i;
-	}
-	qsort(kp, n, sizeof(KeyPos), keypos_cmp);
-	initStringInfo(&ups);
-	initStringInfo(&dels);
-	for (int j = 0; j < n; j++)
-	{
-		MeshEvent  *ev;
-
-		if (j < n - 1 && strcmp(kp[j].key, kp[j + 1].key) == 0)
-			continue;			/* a later change of the key follows */
-		ev = &events[lo + kp[j].pos];
-		if (ev->op == 'D')
+		for (int j = 0; j < m; j++)
 		{
-			for (int k = 0; k < route->nkeys; k++)
-			{
-				int			c = route->key_index[k];
+			int			c = tombstones ? route->key_index[j] : j;
 
-				ch_encode_text(&dels, s->types[c], route->types[c], ev->values[c], route->columns[c]);
-			}
-			append_meta(&dels, ev->id, true);
-			ndels++;
+			ch_encode_text(&buf, s->types[c], route->types[c], rows[i].values[c],
+						   route->columns[c]);
 		}
-		else
-		{
-			for (int c = 0; c < route->ncolumns; c++)
-				ch_encode_text(&ups, s->types[c], route->types[c], ev->values[c], route->columns[c]);
-			append_meta(&ups, ev->id, false);
-			nups++;
-		}
+		append_meta(&buf, rows[i].event_id, tombstones);
 	}
-	if (nups > 0)
-		ch_insert(cc, s->upsert_sql, ups.data, ups.len, "a replicated insert");
-	if (ndels > 0)
-		ch_insert(cc, s->tombstone_sql, dels.data, dels.len, "a replicated delete");
-}
-
-/* Apply a chunk: segments between TRUNCATE events. */
-void
-ch_apply(void *conn, MeshRoute *route, MeshEvent *events, int n)
-{
-	ChConn	   *cc = conn;
-	ChSink	   *s = sink_for(cc, route);
-	int			lo = 0;
-
 	PG_TRY();
 	{
-		for (int i = 0; i < n; i++)
-			if (events[i].op == 'T')
-			{
-				MeshHttpResponse resp;
-
-				apply_segment(cc, route, s, events, lo, i);
-				ch_query(cc, psprintf("TRUNCATE TABLE %s", s->qualified), NULL, "a truncate", &resp);
-				lo = i + 1;
-			}
-		apply_segment(cc, route, s, events, lo, n);
+		ch_insert(cc, tombstones ? s->tombstone_sql : s->upsert_sql, buf.data, buf.len,
+				  tombstones ? "a replicated delete" : "a replicated insert");
 	}
 	PG_CATCH();
 	{
@@ -452,7 +391,43 @@ ch_apply(void *conn, MeshRoute *route, MeshEvent *events, int n)
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	for (int i = 0; i < n; i++)
+		out[i].status = MESH_ITEM_ACKED;
 }
+
+/* Sink upsert: full rows versioned by event id. */
+static void
+ch_upsert(void *conn, MeshRoute *route, MeshSinkRow *rows, int n, MeshItemOutcome *out)
+{
+	insert_rows(conn, route, rows, n, out, false);
+}
+
+/* Sink remove: tombstones versioned by event id. */
+static void
+ch_remove(void *conn, MeshRoute *route, MeshSinkRow *keys, int n, MeshItemOutcome *out)
+{
+	insert_rows(conn, route, keys, n, out, true);
+}
+
+/* Sink truncate: TRUNCATE TABLE. */
+static void
+ch_truncate(void *conn, MeshRoute *route, MeshItemOutcome *out)
+{
+	ChConn	   *cc = conn;
+	ChSink	   *s = sink_for(cc, route);
+	MeshHttpResponse resp;
+
+	ch_query(cc, psprintf("TRUNCATE TABLE %s", s->qualified), NULL, "a truncate", &resp);
+	out->status = MESH_ITEM_ACKED;
+}
+
+const MeshSinkOps ch_sink_ops = {
+	.max_batch = 10000,
+	.prepare = ch_prepare,
+	.upsert = ch_upsert,
+	.remove = ch_remove,
+	.truncate = ch_truncate,
+};
 
 /*
  * The expression reading column c of the target as text: a key column

@@ -48,8 +48,7 @@ extern bool es_qual_pushable(MeshColumn *col, MeshQualOp op, bool *exact);
 extern char *es_query_json(MeshScan *scan, bool explain, bool *empty);
 
 /* es_sink.c */
-extern void es_check_route(void *conn, MeshRoute *route);
-extern void es_apply(void *conn, MeshRoute *route, MeshEvent *events, int n);
+extern const MeshSinkOps es_sink_ops;
 extern void es_fetch_request(void *conn, MeshRoute *route, int n, char ***keys,
 							 MeshHttpRequest *req);
 extern void es_fetch_answer(void *conn, MeshRoute *route, int n, char ***keys,

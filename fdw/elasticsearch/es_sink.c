@@ -15,13 +15,14 @@
  * re-delivery never puts an older row over a newer one; deletes are
  * versioned too (the server keeps a tombstone's version for
  * index.gc_deletes, 60 s by default).  Each bulk item is judged on its
- * own: 2xx, a 409 version conflict (already newer) and a 404 delete (already
- * gone) are success; 429/5xx retry the chunk; a missing index waits; any
- * other refusal (a mapping conflict: mapper_parsing_exception) sends that
- * event to the dead letters through mesh_apply_reject while the rest
- * lands.  TRUNCATE is a delete_by_query of every document.
+ * own (the sink engine hands over the last change of each key): 2xx, a
+ * 409 version conflict (already newer) and a 404 delete (already gone) are
+ * acknowledged; 429/5xx leave the item unknown (retried); a missing index
+ * waits; any other refusal (a mapping conflict: mapper_parsing_exception)
+ * refuses that document (a dead letter) while the rest lands.  TRUNCATE is
+ * a delete_by_query of every document.
  *
- * check_route creates the index when absent: route options mappings and
+ * prepare creates the index when absent: route options mappings and
  * settings (JSON objects) when given, else mappings derived from the
  * column types (README.md).
  */
@@ -32,7 +33,6 @@
 #include "catalog/pg_type.h"
 #include "utils/date.h"
 #include "utils/datetime.h"
-#include "utils/hsearch.h"
 #include "utils/json.h"
 #include "utils/timestamp.h"
 #include "utils/memutils.h"
@@ -40,7 +40,7 @@
 #include "es_internal.h"
 #include "mesh_util.h"
 
-/* The route's index (validated at check_route). */
+/* The route's index (validated at prepare). */
 const char *
 es_route_index(MeshRoute *route)
 {
@@ -105,8 +105,8 @@ object_option(MeshRoute *route, const char *name)
 }
 
 /* mesh.replicate: options checked; the index created when absent. */
-void
-es_check_route(void *conn, MeshRoute *route)
+static void
+es_prepare(void *conn, MeshRoute *route)
 {
 	EsConn	   *ec = conn;
 	const char *index = es_route_index(route);
@@ -219,19 +219,19 @@ append_column(StringInfo buf, Oid t, const char *v)
 	mesh_json_append_string(buf, v, strlen(v));
 }
 
-/* Append the bulk action line of ev (index or delete, versioned by its id). */
+/* Append the bulk action line of row (index or delete, versioned by its event id). */
 static void
-append_action(StringInfo buf, MeshRoute *route, const char *index, MeshEvent *ev)
+append_action(StringInfo buf, MeshRoute *route, const char *index, MeshSinkRow *row)
 {
-	char	   *id = es_doc_id(route, ev->values);
+	char	   *id = es_doc_id(route, row->values);
 
-	appendStringInfo(buf, "{\"%s\":{\"_index\":", ev->op == 'D' ? "delete" : "index");
+	appendStringInfo(buf, "{\"%s\":{\"_index\":", row->op == 'D' ? "delete" : "index");
 	mesh_json_append_string(buf, index, strlen(index));
 	appendStringInfoString(buf, ",\"_id\":");
 	mesh_json_append_string(buf, id, strlen(id));
 	appendStringInfo(buf, ",\"version\":" INT64_FORMAT ",\"version_type\":\"external\"}}\n",
-					 ev->id);
-	if (ev->op == 'D')
+					 row->event_id);
+	if (row->op == 'D')
 		return;
 	appendStringInfoChar(buf, '{');
 	for (int c = 0; c < route->ncolumns; c++)
@@ -240,55 +240,34 @@ append_action(StringInfo buf, MeshRoute *route, const char *index, MeshEvent *ev
 			appendStringInfoChar(buf, ',');
 		mesh_json_append_string(buf, route->columns[c], strlen(route->columns[c]));
 		appendStringInfoChar(buf, ':');
-		append_column(buf, route->types[c], ev->values[c]);
+		append_column(buf, route->types[c], row->values[c]);
 	}
 	appendStringInfoString(buf, "}\n");
 }
 
 /*
- * Send events[lo..hi) (no TRUNCATE) as one _bulk request, the last change
- * of each key only (external versions make the order within a request
- * irrelevant), and judge each item; indexes into events are apply's (what
- * mesh_apply_reject takes).
+ * Send rows[0..n) (upserts or deletes, one per key) as one _bulk request
+ * and judge each item: 2xx, a 409 version conflict (already newer) and a
+ * 404 delete (already gone) are acknowledged; 429/5xx leave the item
+ * unknown; any other refusal refuses it; a missing index ereports (the
+ * route waits for it).
  */
 static void
-bulk_segment(EsConn *ec, MeshRoute *route, const char *index, MeshEvent *events, int lo, int hi)
+es_bulk(void *conn, MeshRoute *route, MeshSinkRow *rows, int n, MeshItemOutcome *out)
 {
+	EsConn	   *ec = conn;
+	const char *index = es_route_index(route);
 	StringInfoData body;
-	int		   *sent = palloc(sizeof(int) * Max(hi - lo, 1));
-	int			nsent = 0;
-	HTAB	   *seen;
-	HASHCTL		ctl;
 	json_t	   *root;
 	json_t	   *items;
 	json_t	   *item;
 	size_t		i;
 	const char *refresh = mesh_route_option(route, "refresh", "false");
-	char	   *transient = NULL;
 	char	   *missing = NULL;
 
-	if (hi <= lo)
-		return;
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = NAMEDATALEN * 8;
-	ctl.entrysize = ctl.keysize;
-	ctl.hcxt = CurrentMemoryContext;
-	seen = hash_create("elasticsearch bulk keys", hi - lo, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 	initStringInfo(&body);
-	for (int e = hi - 1; e >= lo; e--)
-	{
-		char	   *id = es_doc_id(route, events[e].values);
-		bool		found;
-
-		if (strlen(id) >= ctl.keysize)
-			found = false;		/* too long to dedupe: send it (versions order it) */
-		else
-			(void) hash_search(seen, id, HASH_ENTER, &found);
-		if (!found)
-			sent[nsent++] = e;
-	}
-	for (int j = nsent - 1; j >= 0; j--)
-		append_action(&body, route, index, &events[sent[j]]);
+	for (int j = 0; j < n; j++)
+		append_action(&body, route, index, &rows[j]);
 	/* the answer holds only what is judged: no per-item metadata */
 	root = es_request(ec, "POST",
 					  psprintf("/_bulk?filter_path=errors,items.*.status,items.*.error%s%s",
@@ -297,15 +276,18 @@ bulk_segment(EsConn *ec, MeshRoute *route, const char *index, MeshEvent *events,
 					  body.data, body.len, "a bulk write", NULL);
 	pfree(body.data);
 	if (json_is_false(json_object_get(root, "errors")))
+	{
+		for (int j = 0; j < n; j++)
+			out[j].status = MESH_ITEM_ACKED;
 		return;
+	}
 	items = mesh_json_get(root, "items", JSON_ARRAY, ec->servername, "a bulk write");
-	if (json_array_size(items) != (size_t) nsent)
+	if (json_array_size(items) != (size_t) n)
 		mesh_json_malformed(ec->servername, "a bulk write",
-							psprintf("%zu items answer %d actions.", json_array_size(items), nsent));
+							psprintf("%zu items answer %d actions.", json_array_size(items), n));
 	json_array_foreach(items, i, item)
 	{
-		int			e = sent[nsent - 1 - i];
-		json_t	   *res = json_object_get(item, events[e].op == 'D' ? "delete" : "index");
+		json_t	   *res = json_object_get(item, rows[i].op == 'D' ? "delete" : "index");
 		json_t	   *status = json_object_get(res, "status");
 		json_t	   *error = json_object_get(res, "error");
 		long		st = json_is_integer(status) ? (long) json_integer_value(status) : 0;
@@ -313,21 +295,23 @@ bulk_segment(EsConn *ec, MeshRoute *route, const char *index, MeshEvent *events,
 
 		if (!json_is_object(res) || st == 0)
 			mesh_json_malformed(ec->servername, "a bulk write", "An item has no status.");
-		if ((st >= 200 && st < 300) || st == 409 || (st == 404 && events[e].op == 'D' && !error))
+		if ((st >= 200 && st < 300) || st == 409 || (st == 404 && rows[i].op == 'D' && !error))
+		{
+			out[i].status = MESH_ITEM_ACKED;
 			continue;
+		}
 		why = error ? es_error_text(error) : psprintf("HTTP %ld", st);
 		if (st == 429 || st >= 500)
-			transient = why;
+			out[i].reason = psprintf("Elasticsearch server \"%s\" could not write a document (HTTP %ld): %s",
+									 ec->servername, st, why);
 		else if (error && strstr(why, "index_not_found_exception") == why)
 			missing = why;
 		else
-			mesh_apply_reject(e, psprintf("Elasticsearch refused the document (HTTP %ld): %s", st, why));
+		{
+			out[i].status = MESH_ITEM_REFUSED;
+			out[i].reason = psprintf("Elasticsearch refused the document (HTTP %ld): %s", st, why);
+		}
 	}
-	if (transient)
-		ereport(ERROR,
-				(errcode(ERRCODE_CONNECTION_FAILURE),
-				 errmsg("Elasticsearch server \"%s\" could not write part of a bulk request", ec->servername),
-				 errdetail("%s", transient)));
 	if (missing)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
@@ -336,25 +320,24 @@ bulk_segment(EsConn *ec, MeshRoute *route, const char *index, MeshEvent *events,
 				 errhint("Create the index, or recreate the route (mesh.unreplicate, mesh.replicate) to have it created.")));
 }
 
-/* Apply a chunk: bulk segments between TRUNCATE events. */
-void
-es_apply(void *conn, MeshRoute *route, MeshEvent *events, int n)
+/* Sink truncate: a delete_by_query of every document. */
+static void
+es_truncate(void *conn, MeshRoute *route, MeshItemOutcome *out)
 {
-	EsConn	   *ec = conn;
-	const char *index = es_route_index(route);
-	int			lo = 0;
-
-	for (int i = 0; i < n; i++)
-		if (events[i].op == 'T')
-		{
-			bulk_segment(ec, route, index, events, lo, i);
-			(void) es_request(ec, "POST",
-							  es_index_path(index, "/_delete_by_query?conflicts=proceed&refresh=true"),
-							  "{\"query\":{\"match_all\":{}}}", 27, "a truncate", NULL);
-			lo = i + 1;
-		}
-	bulk_segment(ec, route, index, events, lo, n);
+	(void) es_request(conn, "POST",
+					  es_index_path(es_route_index(route),
+									"/_delete_by_query?conflicts=proceed&refresh=true"),
+					  "{\"query\":{\"match_all\":{}}}", 27, "a truncate", NULL);
+	out->status = MESH_ITEM_ACKED;
 }
+
+const MeshSinkOps es_sink_ops = {
+	.max_batch = 1000,
+	.prepare = es_prepare,
+	.upsert = es_bulk,
+	.remove = es_bulk,
+	.truncate = es_truncate,
+};
 
 /*
  * verify and query_all: one _mget of the given keys' documents (real time:

@@ -115,8 +115,7 @@ extern List *influx_import_schema(void *conn, MeshServerConfig *config,
 								  List *options);
 
 /* influxdb_sink.c */
-extern void influx_check_route(void *conn, MeshRoute *route);
-extern void influx_apply(void *conn, MeshRoute *route, MeshEvent *events, int n);
+extern const MeshSinkOps influx_sink_ops;
 extern void influx_fetch_request(void *conn, MeshRoute *route, int n, char ***keys,
 								 MeshHttpRequest *req);
 extern void influx_fetch_answer(void *conn, MeshRoute *route, int n, char ***keys,

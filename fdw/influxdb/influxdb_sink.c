@@ -4,8 +4,8 @@
  *
  * Layout (line_protocol.h): route options measurement, tags, time; every
  * primary key column is a tag or the time column; other columns are
- * fields.  A chunk of events is applied as: per key only the last event
- * counts; every line is encoded first (a row that cannot be written fails
+ * fields.  On the sink engine, which hands over the last change of each
+ * key: every line is encoded first (a row that cannot be written fails
  * before anything is sent); then one /query POST of InfluxQL DELETEs for
  * the points that must go (deleted rows; updated rows with a NULL field,
  * since a write merges fields into an existing point; every row when an
@@ -38,8 +38,8 @@ route_layout(InfluxConn *ic, MeshRoute *route)
 }
 
 /* Validate the options; create the database if it is missing. */
-void
-influx_check_route(void *conn, MeshRoute *route)
+static void
+influx_prepare(void *conn, MeshRoute *route)
 {
 	InfluxConn *ic = conn;
 	const char *db = influx_database(ic, NULL);
@@ -87,69 +87,90 @@ key_condition(MeshLpRoute *lr, MeshRoute *route, char **values, bool with_time)
 	return buf.data;
 }
 
-/* Apply events[0..n), none of them a TRUNCATE (see the file comment). */
+/* Append the InfluxQL DELETE of a row's point(s) to buf. */
 static void
-apply_segment(InfluxConn *ic, MeshRoute *route, MeshLpRoute *lr, const char *db,
-			  MeshEvent *events, int n)
+append_delete(StringInfo buf, MeshLpRoute *lr, MeshRoute *route, char **values)
 {
-	MeshFinalEvent *final;
-	int			nfinal = mesh_route_final_events(route, events, n, &final);
-	StringInfoData lines;
-	StringInfoData deletes;
-	int			ndeletes = 0;
-
-	initStringInfo(&lines);
-	initStringInfo(&deletes);
-	for (int i = 0; i < nfinal; i++)
-	{
-		MeshEvent  *ev = final[i].event;
-		bool		remove = ev->op == 'D' || lr->movable;
-
-		if (ev->op != 'D')
-		{
-			/*
-			 * A NULL field must not leave an older value behind: delete
-			 * first, unless this is the key's first event here and an
-			 * insert (its point is absent: a delete removed any older one).
-			 */
-			bool		fresh = ev->op == 'I' && final[i].first;
-
-			mesh_lp_route_line(&lines, lr, route, ev->values);
-			for (int f = 0; f < lr->nfields && !remove && !fresh; f++)
-				remove = ev->values[lr->field_index[f]] == NULL;
-		}
-		if (remove)
-		{
-			appendStringInfo(&deletes, "%sDELETE FROM %s WHERE %s", ndeletes ? "; " : "",
-							 influx_quote_ident(lr->measurement),
-							 key_condition(lr, route, ev->values, true));
-			ndeletes++;
-		}
-	}
-	if (ndeletes > 0)
-		influx_run(ic, db, deletes.data, "a replicated delete");
-	influx_write(ic, db, &lines);
+	appendStringInfo(buf, "%sDELETE FROM %s WHERE %s", buf->len ? "; " : "",
+					 influx_quote_ident(lr->measurement),
+					 key_condition(lr, route, values, true));
 }
 
-void
-influx_apply(void *conn, MeshRoute *route, MeshEvent *events, int n)
+/*
+ * Sink upsert: the deletes a row needs first (see the file comment), then
+ * one /write of every line.  Each POST is taken or refused whole: the call
+ * is one item (the engine splits a refused one).
+ */
+static void
+influx_upsert(void *conn, MeshRoute *route, MeshSinkRow *rows, int n, MeshItemOutcome *out)
 {
 	InfluxConn *ic = conn;
 	MeshLpRoute *lr = route_layout(ic, route);
 	const char *db = influx_database(ic, NULL);
-	int			start = 0;
+	StringInfoData lines;
+	StringInfoData deletes;
 
-	for (int i = 0; i <= n; i++)
+	initStringInfo(&lines);
+	initStringInfo(&deletes);
+	for (int i = 0; i < n; i++)
 	{
-		if (i < n && events[i].op != 'T')
-			continue;
-		apply_segment(ic, route, lr, db, events + start, i - start);
-		if (i < n)
-			influx_run(ic, db, psprintf("DELETE FROM %s", influx_quote_ident(lr->measurement)),
-					   "a replicated truncate");
-		start = i + 1;
+		/*
+		 * A NULL field must not leave an older value behind: delete first,
+		 * unless this is the key's first event here and an insert (its point
+		 * is absent: a delete removed any older one).
+		 */
+		bool		remove = lr->movable;
+		bool		fresh = rows[i].op == 'I' && rows[i].first;
+
+		mesh_lp_route_line(&lines, lr, route, rows[i].values);
+		for (int f = 0; f < lr->nfields && !remove && !fresh; f++)
+			remove = rows[i].values[lr->field_index[f]] == NULL;
+		if (remove)
+			append_delete(&deletes, lr, route, rows[i].values);
 	}
+	if (deletes.len > 0)
+		influx_run(ic, db, deletes.data, "a replicated delete");
+	influx_write(ic, db, &lines);
+	for (int i = 0; i < n; i++)
+		out[i].status = MESH_ITEM_ACKED;
 }
+
+/* Sink remove: one /query POST of InfluxQL DELETEs. */
+static void
+influx_remove(void *conn, MeshRoute *route, MeshSinkRow *keys, int n, MeshItemOutcome *out)
+{
+	InfluxConn *ic = conn;
+	MeshLpRoute *lr = route_layout(ic, route);
+	StringInfoData deletes;
+
+	initStringInfo(&deletes);
+	for (int i = 0; i < n; i++)
+		append_delete(&deletes, lr, route, keys[i].values);
+	influx_run(ic, influx_database(ic, NULL), deletes.data, "a replicated delete");
+	for (int i = 0; i < n; i++)
+		out[i].status = MESH_ITEM_ACKED;
+}
+
+/* Sink truncate: every point of the measurement. */
+static void
+influx_truncate(void *conn, MeshRoute *route, MeshItemOutcome *out)
+{
+	InfluxConn *ic = conn;
+	MeshLpRoute *lr = route_layout(ic, route);
+
+	influx_run(ic, influx_database(ic, NULL),
+			   psprintf("DELETE FROM %s", influx_quote_ident(lr->measurement)),
+			   "a replicated truncate");
+	out->status = MESH_ITEM_ACKED;
+}
+
+const MeshSinkOps influx_sink_ops = {
+	.max_batch = 5000,
+	.prepare = influx_prepare,
+	.upsert = influx_upsert,
+	.remove = influx_remove,
+	.truncate = influx_truncate,
+};
 
 /*
  * SELECT of the route's fields then its tags (mapped by position: the

@@ -377,12 +377,14 @@ mongo_connect(MeshServerConfig *config)
 		if (mc->client == NULL)
 			uri_error("uri", display, err.message);
 		mongoc_client_set_error_api(mc->client, MONGOC_ERROR_API_VERSION_2);
-		BSON_APPEND_INT32(&ping, "ping", 1);
+		/* buildInfo answers like a ping, and tells FerretDB apart */
+		BSON_APPEND_INT32(&ping, "buildInfo", 1);
 		if (!mongoc_client_command_simple(mc->client, mc->database, &ping, NULL, &reply, &err))
 		{
 			bson_destroy(&reply);
 			mongo_raise(mc, &err, "the connection setup");
 		}
+		mc->ferretdb = bson_has_field(&reply, "ferretdbVersion");
 		bson_destroy(&reply);
 	}
 	PG_CATCH();
@@ -544,8 +546,7 @@ const MeshConnector mesh_mongodb_connector = {
 	.modify_row = mongo_modify_row,
 	.end_modify = mongo_end_modify,
 	.execute = mongo_execute,
-	.check_route = mongo_check_route,
-	.apply = mongo_apply,
+	.sink = &mongo_sink_ops,
 	.fetch_rows = mongo_fetch_rows,
 	.scan_keys = mongo_scan_keys,
 	.classify_error = mongo_classify_error,

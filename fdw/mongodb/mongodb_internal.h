@@ -22,6 +22,8 @@ typedef struct MongoConn
 	char	   *hosts;			/* "host:port,..." for messages (no credentials) */
 	int			timeout_ms;
 	int			write_flags;	/* MONGO_NUMERIC_STRING per option numeric_as */
+	bool		ferretdb;		/* FerretDB: no decimal128 (it drops the
+								 * connection on one) */
 } MongoConn;
 
 /* How a foreign table maps onto a collection (see README.md). */
@@ -91,8 +93,7 @@ extern void mongo_bulk_execute(MongoConn *mc, mongoc_bulk_operation_t *bulk,
 extern List *mongo_execute(void *conn, const char *request, Jsonb *params);
 
 /* mongodb_sink.c */
-extern void mongo_check_route(void *conn, MeshRoute *route);
-extern void mongo_apply(void *conn, MeshRoute *route, MeshEvent *events, int n);
+extern const MeshSinkOps mongo_sink_ops;
 extern void mongo_fetch_rows(void *conn, MeshRoute *route, int n, char ***keys, char ***rows);
 extern int	mongo_scan_keys(void *conn, MeshRoute *route, void **state, int max, char ***keys);
 

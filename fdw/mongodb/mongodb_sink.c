@@ -1,24 +1,34 @@
 /*
- * mongodb_sink.c: MongoDB as a replication target, and its side of verify.
+ * mongodb_sink.c: MongoDB as a replication target (on the sink engine),
+ * and its side of verify.
  *
  * Layout: collection <option collection, default the source table's
  * name>, one document per row: _id is the primary key (a one-column key
  * as its value, typed as mongodb_bson.c maps its type; a composite key a
  * sub-document {k1: v1, k2: v2} in key order), then every column as a
  * field of the same name (a one-column key named _id is only _id).
- * A chunk of events keeps only the last event of each key (the others
- * are overwritten anyway) and is one unordered bulk write (one write per
- * key, so order does not matter): the deletes as one deleteMany({_id:
- * {$in: [...]}}), the updates as replace-upserts by _id, the inserts as
- * inserts (the server's fast path); an insert whose key exists (a replay)
- * fails with a duplicate-key error and is written again as a
- * replace-upsert.  A document the server refuses is a dead letter of its
- * own (mesh_apply_reject); the rest of the batch lands.  Route option write_mode 'delete_insert' instead deletes every
- * key of the chunk and inserts the new documents (ordered): far fewer
- * operations for servers slow per operation (FerretDB), but a reader may
- * miss a row between the two.  A truncate is deleteMany({}).  Every form
- * is idempotent: a replay converges.  Nothing is created ahead: MongoDB
- * creates the collection on the first write.
+ *
+ * The engine hands over the last change of each key.  upsert is one
+ * unordered bulk write (one write per key, so order does not matter):
+ * inserts for keys first inserted in the segment (the server's fast path),
+ * replace-upserts by _id for the others; an insert whose key exists (a
+ * replay) fails with a duplicate-key error and is written again as a
+ * replace-upsert.  Each write error refuses its own document; the others
+ * count as acknowledged only when the reply's counts cover all of them:
+ * FerretDB stops an unordered bulk at its first error, and a server that
+ * drops the connection may leave a reply that counts nothing.  Then the
+ * rest is unknown and the engine sends it again.  Route option write_mode
+ * 'delete_insert' instead deletes the keys and inserts the documents in
+ * one ordered bulk: far fewer operations for servers slow per operation
+ * (FerretDB), but a reader may miss a row between the two; an ordered bulk
+ * stops at its error: what came before it is acknowledged, what came after
+ * is unknown.  remove is one deleteMany({_id: {$in: [...]}}) (one item for
+ * the whole call: the engine splits it if refused); truncate is
+ * deleteMany({}).  FerretDB cannot store decimal128 (it drops the
+ * connection on one): such a document is refused before it is sent, with
+ * the hint to set numeric_as 'string'.  Every form is idempotent: a replay
+ * converges.  Nothing is created ahead: MongoDB creates the collection on
+ * the first write.
  */
 #include "postgres.h"
 
@@ -74,8 +84,8 @@ append_key(bson_t *doc, MeshRoute *route, char **values, int flags)
 }
 
 /* Validate the route's options and columns; creates nothing. */
-void
-mongo_check_route(void *conn, MeshRoute *route)
+static void
+mongo_prepare(void *conn, MeshRoute *route)
 {
 	int			idkey = id_named_key(route);
 
@@ -138,248 +148,344 @@ destroy_bulk(void *p)
 	mongoc_bulk_operation_destroy(p);
 }
 
-/* The document of an insert or update event into doc ({_id} into sel). */
+/* The document of a row into doc ({_id} into sel). */
 static void
-build_doc(MongoConn *mc, MeshRoute *route, MeshEvent *ev, bson_t *sel, bson_t *doc, int idkey)
+build_doc(MongoConn *mc, MeshRoute *route, char **values, bson_t *sel, bson_t *doc, int idkey)
 {
 	bson_reinit(sel);
-	append_key(sel, route, ev->values, mc->write_flags);
+	append_key(sel, route, values, mc->write_flags);
 	bson_reinit(doc);
 	bson_concat(doc, sel);
 	for (int c = 0; c < route->ncolumns; c++)
 		if (c != idkey)
-			mongo_append_text(doc, route->columns[c], route->types[c], ev->values[c],
+			mongo_append_text(doc, route->columns[c], route->types[c], values[c],
 							  mc->write_flags);
 }
 
+/* Whether the document at it (or anything nested in it) holds a decimal128. */
+static bool
+has_decimal128(bson_iter_t *it)
+{
+	while (bson_iter_next(it))
+	{
+		bson_iter_t sub;
+
+		if (BSON_ITER_HOLDS_DECIMAL128(it))
+			return true;
+		if ((BSON_ITER_HOLDS_DOCUMENT(it) || BSON_ITER_HOLDS_ARRAY(it)) &&
+			bson_iter_recurse(it, &sub) && has_decimal128(&sub))
+			return true;
+	}
+	return false;
+}
+
+/* A bulk write of some of the engine's items: op i writes item opmap[i]. */
+typedef struct MongoBulk
+{
+	MongoOwned *bulk;
+	int			nops;
+	int		   *opmap;			/* -1: an op of no item (delete_insert's delete) */
+	bool	   *insert;			/* op i is an insert */
+} MongoBulk;
+
+static void
+bulk_begin(MongoBulk *b, mongoc_collection_t *coll, bool ordered, int n)
+{
+	bson_t		opts = BSON_INITIALIZER;
+
+	BSON_APPEND_BOOL(&opts, "ordered", ordered);
+	b->bulk = mongo_own(mongoc_collection_create_bulk_operation_with_opts(coll, &opts),
+						destroy_bulk);
+	bson_destroy(&opts);
+	b->nops = 0;
+	b->opmap = palloc(sizeof(int) * (n + 1));
+	b->insert = palloc0(sizeof(bool) * (n + 1));
+}
+
+/* The acknowledged writes a bulk reply counts. */
+static int64
+reply_count(const bson_t *reply)
+{
+	static const char *const fields[] = {"nInserted", "nMatched", "nUpserted", "nRemoved"};
+	int64		total = 0;
+	bson_iter_t it;
+
+	for (int i = 0; i < lengthof(fields); i++)
+		if (bson_iter_init_find(&it, reply, fields[i]) && BSON_ITER_HOLDS_NUMBER(&it))
+			total += bson_iter_as_int64(&it);
+	return total;
+}
+
 /*
- * Execute an unordered bulk whose operation op writes the event of index
- * opmap[op] (an index into apply's events; -1: the deleteMany).  Write
- * errors are judged one by one: a duplicate key of an insert (insert[op])
- * is returned in *retry, to be written again as a replace-upsert; a
- * document the server refuses for good (validation, a key it cannot hold)
- * is rejected to the dead letters through mesh_apply_reject, the rest of
- * the bulk being delivered.  Anything else ereports (and is retried).
+ * Execute a bulk and judge each item.  Write errors are trusted only when
+ * the reply accounts for every write: a single write, or an unordered bulk
+ * whose counts cover all the writes without an error.  Otherwise (FerretDB
+ * stops an unordered bulk at its first error and may report the wrong
+ * index; an ordered bulk stops by design) the bulk ereports as refused and
+ * the engine splits it down to the refused item.  A write error refuses its
+ * item or, for a duplicate key of an insert, returns it in *retry (to be
+ * replaced).  Without a write error, a reply that counts fewer writes than
+ * were sent (a dropped connection) leaves them unknown.  An error that is
+ * no write error (connection, write concern) ereports.
  */
 static void
-execute_judging_items(MongoConn *mc, mongoc_bulk_operation_t *bulk, const int *opmap,
-					  const bool *insert, int nops, List **retry)
+bulk_execute(MongoConn *mc, MongoBulk *b, bool ordered, MeshItemOutcome *out, List **retry)
 {
 	bson_t		reply;
 	bson_error_t err;
 	bson_iter_t it,
 				errs;
-	bool		other = false;
-	List	   *rejects = NIL;
+	bool	   *failed = palloc0(sizeof(bool) * (b->nops + 1));
+	int			items = 0;
+	List	   *errors = NIL;
+	int64		counted;
 	ListCell   *lc;
 
-	if (mongoc_bulk_operation_execute(bulk, &reply, &err) != 0)
-	{
-		bson_destroy(&reply);
+	if (b->nops == 0)
 		return;
-	}
-	if (!bson_iter_init_find(&it, &reply, "writeErrors") || !BSON_ITER_HOLDS_ARRAY(&it) ||
-		!bson_iter_recurse(&it, &errs) || bson_iter_init_find(&it, &reply, "writeConcernErrors"))
-		other = true;
-	while (!other && bson_iter_next(&errs))
+	for (int i = 0; i < b->nops; i++)
+		items += b->opmap[i] >= 0;
+	if (mongoc_bulk_operation_execute(b->bulk->ptr, &reply, &err) == 0)
 	{
-		bson_iter_t e;
-		int			index = -1;
-		int			code = 0;
-		const char *msg = "";
+		if (!bson_iter_init_find(&it, &reply, "writeErrors") || !BSON_ITER_HOLDS_ARRAY(&it) ||
+			!bson_iter_recurse(&it, &errs) ||
+			bson_iter_init_find(&it, &reply, "writeConcernErrors"))
+		{
+			bson_destroy(&reply);
+			mongo_raise(mc, &err, "a replication write");
+		}
+		while (bson_iter_next(&errs))
+		{
+			bson_iter_t e;
+			int			index = -1;
+			int			code = 0;
+			const char *msg = "";
 
-		if (!BSON_ITER_HOLDS_DOCUMENT(&errs) || !bson_iter_recurse(&errs, &e))
-		{
-			other = true;
-			break;
+			if (BSON_ITER_HOLDS_DOCUMENT(&errs) && bson_iter_recurse(&errs, &e))
+				while (bson_iter_next(&e))
+				{
+					if (strcmp(bson_iter_key(&e), "index") == 0)
+						index = (int) bson_iter_as_int64(&e);
+					else if (strcmp(bson_iter_key(&e), "code") == 0)
+						code = (int) bson_iter_as_int64(&e);
+					else if (strcmp(bson_iter_key(&e), "errmsg") == 0 && BSON_ITER_HOLDS_UTF8(&e))
+						msg = bson_iter_utf8(&e, NULL);
+				}
+			if (index < 0 || index >= b->nops || b->opmap[index] < 0 ||
+				mongo_transient_code(code))
+			{
+				bson_destroy(&reply);
+				mongo_raise(mc, &err, "a replication write");
+			}
+			failed[index] = true;
+			errors = lappend(errors, psprintf("%d %d %s", index, code, msg));
 		}
-		while (bson_iter_next(&e))
-		{
-			if (strcmp(bson_iter_key(&e), "index") == 0)
-				index = (int) bson_iter_as_int64(&e);
-			else if (strcmp(bson_iter_key(&e), "code") == 0)
-				code = (int) bson_iter_as_int64(&e);
-			else if (strcmp(bson_iter_key(&e), "errmsg") == 0 && BSON_ITER_HOLDS_UTF8(&e))
-				msg = bson_iter_utf8(&e, NULL);
-		}
-		if (index < 0 || index >= nops || opmap[index] < 0 || mongo_transient_code(code))
-			other = true;
-		else if (code == 11000 && insert[index])
-			*retry = lappend_int(*retry, opmap[index]);
-		else
-			rejects = lappend(rejects, psprintf("%d %s (error %d)", opmap[index], msg, code));
 	}
+	counted = reply_count(&reply);
 	bson_destroy(&reply);
-	if (other)
-		mongo_raise(mc, &err, "a replication write");
-	foreach(lc, rejects)
+	if (errors != NIL && items > 1 &&
+		(ordered || counted + list_length(errors) != b->nops))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("MongoDB server \"%s\" refused a document of a bulk write", mc->servername),
+				 errdetail("The reply does not say which writes landed; the bulk is split.")));
+	foreach(lc, errors)
 	{
-		char	   *r = lfirst(lc);	/* "index message" */
-		char	   *sp = strchr(r, ' ');
+		char	   *e = lfirst(lc);	/* "index code message" */
+		int			index = atoi(e);
+		char	   *p = strchr(e, ' ');
+		int			code = atoi(p + 1);
 
-		mesh_apply_reject(atoi(r), psprintf("MongoDB server \"%s\" refused the document: %s",
-											mc->servername, sp + 1));
+		p = strchr(p + 1, ' ');
+		if (code == 11000 && b->insert[index])
+			*retry = lappend_int(*retry, b->opmap[index]);
+		else
+		{
+			out[b->opmap[index]].status = MESH_ITEM_REFUSED;
+			out[b->opmap[index]].reason =
+				psprintf("MongoDB server \"%s\" refused the document: %s (error %d)",
+						 mc->servername, p + 1, code);
+		}
+	}
+	for (int i = 0; i < b->nops; i++)
+	{
+		if (failed[i] || b->opmap[i] < 0)
+			continue;
+		if (ordered || counted + list_length(errors) >= b->nops)
+			out[b->opmap[i]].status = MESH_ITEM_ACKED;
+		else
+			out[b->opmap[i]].reason =
+				psprintf("MongoDB server \"%s\" did not acknowledge the write: its reply counts %lld of %d writes",
+						 mc->servername, (long long) counted, b->nops);
 	}
 }
 
-/* Write events[from, to) (no truncate among them) as one unordered bulk. */
-static void
-apply_segment(MongoConn *mc, mongoc_collection_t *coll, MeshRoute *route,
-			  MeshEvent *events, int from, int to)
+/*
+ * Refuse rows[i] ahead when the server cannot store its document (FerretDB
+ * and decimal128); true if refused.
+ */
+static bool
+refuse_unstorable(MongoConn *mc, MeshRoute *route, MeshSinkRow *row, MeshItemOutcome *out)
 {
-	int			n = to - from;
-	KeyBytes   *kb = palloc(sizeof(KeyBytes) * Max(n, 1));
-	bool	   *last = palloc0(sizeof(bool) * Max(n, 1));
-	int			idkey = id_named_key(route);
-	bson_t	   *opts;
-	bson_t	   *id;
 	bson_t	   *sel;
 	bson_t	   *doc;
-	bson_t	   *upsert;
-	bson_t	   *ids;
-	bson_t		in,
-				arr;
-	int			ndel = 0;
-	int			nops = 0;
-	int		   *opmap = palloc(sizeof(int) * (n + 1));
-	bool	   *insert = palloc0(sizeof(bool) * (n + 1));
-	List	   *retry = NIL;
-	bool		delete_insert = strcmp(route_write_mode(route), "delete_insert") == 0;
-	bson_error_t err;
-	MongoOwned *bulk;
-	ListCell   *lc;
+	bson_iter_t it;
 
-	if (n == 0)
-		return;
-	opts = mongo_bson_new();
-	id = mongo_bson_new();
+	if (!mc->ferretdb || (mc->write_flags & MONGO_NUMERIC_STRING))
+		return false;
 	sel = mongo_bson_new();
 	doc = mongo_bson_new();
-	upsert = mongo_bson_new();
-	ids = mongo_bson_new();
-	for (int i = 0; i < n; i++)
-	{
-		bson_reinit(id);
-		append_key(id, route, events[from + i].values, mc->write_flags);
-		kb[i] = key_bytes(id, i);
-	}
-	/* per key, only the last event of the chunk */
-	qsort(kb, n, sizeof(KeyBytes), compare_keybytes);
-	for (int i = 0; i < n; i++)
-		if (i == n - 1 || kb[i].len != kb[i + 1].len ||
-			memcmp(kb[i].data, kb[i + 1].data, kb[i].len) != 0)
-			last[kb[i].index] = true;
+	build_doc(mc, route, row->values, sel, doc, id_named_key(route));
+	if (!bson_iter_init(&it, doc) || !has_decimal128(&it))
+		return false;
+	out->status = MESH_ITEM_REFUSED;
+	out->reason = psprintf("MongoDB server \"%s\" refused the document: FerretDB cannot store decimal128 values (it drops the connection on one); set the server option numeric_as 'string'",
+						   mc->servername);
+	return true;
+}
 
-	/*
-	 * per key one write, so the order within the bulk does not matter;
-	 * delete_insert needs its deleteMany first: ordered
-	 */
-	BSON_APPEND_BOOL(opts, "ordered", delete_insert);
-	BSON_APPEND_BOOL(upsert, "upsert", true);
-	bulk = mongo_own(mongoc_collection_create_bulk_operation_with_opts(coll, opts), destroy_bulk);
-	/* deletes (and with delete_insert every key): one deleteMany by _id $in */
+/* Queue the write of rows[i] into b. */
+static void
+queue_row(MongoConn *mc, MeshRoute *route, MongoBulk *b, MeshSinkRow *row, int i, bool insert)
+{
+	bson_t	   *sel = mongo_bson_new();
+	bson_t	   *doc = mongo_bson_new();
+	bson_t		upsert = BSON_INITIALIZER;
+	bson_error_t err;
+	bool		ok;
+
+	build_doc(mc, route, row->values, sel, doc, id_named_key(route));
+	BSON_APPEND_BOOL(&upsert, "upsert", true);
+	if (insert)
+		ok = mongoc_bulk_operation_insert_with_opts(b->bulk->ptr, doc, NULL, &err);
+	else
+		ok = mongoc_bulk_operation_replace_one_with_opts(b->bulk->ptr, sel, doc, &upsert, &err);
+	bson_destroy(&upsert);
+	if (!ok)
+		mongo_raise(mc, &err, "a replication write");
+	b->insert[b->nops] = insert;
+	b->opmap[b->nops++] = i;
+}
+
+/* A filter {_id: {$in: [keys of rows]}} of the rows not yet settled. */
+static bson_t *
+ids_filter(MongoConn *mc, MeshRoute *route, MeshSinkRow *rows, int n, MeshItemOutcome *out)
+{
+	bson_t	   *ids = mongo_bson_new();
+	bson_t	   *id = mongo_bson_new();
+	bson_t		in,
+				arr;
+	int			k = 0;
+
 	bson_append_document_begin(ids, "_id", 3, &in);
 	bson_append_array_begin(&in, "$in", 3, &arr);
 	for (int i = 0; i < n; i++)
 	{
 		bson_iter_t it;
 		char		buf[16];
-		const char *k;
+		const char *key;
 
-		if (!last[i] || (events[from + i].op != 'D' && !delete_insert))
+		if (out != NULL && out[i].status != MESH_ITEM_UNKNOWN)
 			continue;
 		bson_reinit(id);
-		append_key(id, route, events[from + i].values, mc->write_flags);
-		bson_uint32_to_string(ndel++, &k, buf, sizeof(buf));
+		append_key(id, route, rows[i].values, mc->write_flags);
+		bson_uint32_to_string(k++, &key, buf, sizeof(buf));
 		if (bson_iter_init_find(&it, id, "_id"))
-			bson_append_iter(&arr, k, -1, &it);
+			bson_append_iter(&arr, key, -1, &it);
 	}
 	bson_append_array_end(&in, &arr);
 	bson_append_document_end(ids, &in);
-	for (int i = 0; i <= n; i++)
-		opmap[i] = -1;
-	if (ndel > 0)
-	{
-		if (!mongoc_bulk_operation_remove_many_with_opts(bulk->ptr, ids, NULL, &err))
-			mongo_raise(mc, &err, "a replication write");
-		nops++;
-	}
-	for (int i = 0; i < n; i++)
-	{
-		MeshEvent  *ev = &events[from + i];
-		bool		ok;
-
-		if (!last[i] || ev->op == 'D')
-			continue;
-		build_doc(mc, route, ev, sel, doc, idkey);
-		insert[nops] = delete_insert || ev->op == 'I';
-		if (insert[nops])
-			ok = mongoc_bulk_operation_insert_with_opts(bulk->ptr, doc, NULL, &err);
-		else
-			ok = mongoc_bulk_operation_replace_one_with_opts(bulk->ptr, sel, doc, upsert, &err);
-		opmap[nops++] = from + i;
-		if (!ok)
-			mongo_raise(mc, &err, "a replication write");
-	}
-	/*
-	 * An ordered bulk stops at its first error, leaving the rest unwritten:
-	 * then nothing is judged item by item (the batch is retried and split).
-	 */
-	if (delete_insert)
-		mongo_bulk_execute(mc, bulk->ptr, "a replication write");
-	else
-		execute_judging_items(mc, bulk->ptr, opmap, insert, nops, &retry);
-	mongo_release(bulk);
-	if (retry == NIL)
-		return;
-
-	/*
-	 * Inserts whose key existed (a replay, a retried batch): replace.  (Any
-	 * other event of a key was dropped above, so the order does not matter.)
-	 */
-	bulk = mongo_own(mongoc_collection_create_bulk_operation_with_opts(coll, opts), destroy_bulk);
-	nops = 0;
-	foreach(lc, retry)
-	{
-		MeshEvent  *ev = &events[lfirst_int(lc)];
-
-		build_doc(mc, route, ev, sel, doc, idkey);
-		if (!mongoc_bulk_operation_replace_one_with_opts(bulk->ptr, sel, doc, upsert, &err))
-			mongo_raise(mc, &err, "a replication write");
-		insert[nops] = false;
-		opmap[nops++] = lfirst_int(lc);
-	}
-	retry = NIL;
-	execute_judging_items(mc, bulk->ptr, opmap, insert, nops, &retry);
-	mongo_release(bulk);
+	return ids;
 }
 
-/* Apply events: replace-upserts and deletes by _id, truncates in between. */
-void
-mongo_apply(void *conn, MeshRoute *route, MeshEvent *events, int n)
+/* Sink upsert: see the file comment. */
+static void
+mongo_upsert(void *conn, MeshRoute *route, MeshSinkRow *rows, int n, MeshItemOutcome *out)
 {
 	MongoConn  *mc = conn;
 	mongoc_collection_t *coll = mongo_collection(mc, route_collection(route));
-	int			from = 0;
+	bool		delete_insert = strcmp(route_write_mode(route), "delete_insert") == 0;
+	MongoBulk	b;
+	List	   *retry = NIL;
+	ListCell   *lc;
+	bson_error_t err;
 
-	for (int i = 0; i <= n; i++)
+	bool		any = false;
+
+	for (int i = 0; i < n; i++)
+		any |= !refuse_unstorable(mc, route, &rows[i], &out[i]);
+	if (!any)
+		return;
+	bulk_begin(&b, coll, delete_insert, n);
+	if (delete_insert)
 	{
-		if (i < n && events[i].op != 'T')
-			continue;
-		apply_segment(mc, coll, route, events, from, i);
-		from = i + 1;
-		if (i < n)
-		{
-			bson_t		all = BSON_INITIALIZER;
-			bson_error_t err;
-			bool		ok = mongoc_collection_delete_many(coll, &all, NULL, NULL, &err);
-
-			bson_destroy(&all);
-			if (!ok)
-				mongo_raise(mc, &err, "a truncate");
-		}
+		/* every key deleted first: op 0, no item of its own */
+		if (!mongoc_bulk_operation_remove_many_with_opts(b.bulk->ptr,
+														 ids_filter(mc, route, rows, n, out),
+														 NULL, &err))
+			mongo_raise(mc, &err, "a replication write");
+		b.opmap[b.nops++] = -1;
 	}
+	for (int i = 0; i < n; i++)
+		if (out[i].status == MESH_ITEM_UNKNOWN)
+			queue_row(mc, route, &b, &rows[i], i,
+					  delete_insert || (rows[i].op == 'I' && rows[i].first));
+	bulk_execute(mc, &b, delete_insert, out, &retry);
+	mongo_release(b.bulk);
+	if (retry == NIL)
+		return;
+
+	/* inserts whose key existed (a replay, a retried batch): replace */
+	bulk_begin(&b, coll, false, n);
+	foreach(lc, retry)
+		queue_row(mc, route, &b, &rows[lfirst_int(lc)], lfirst_int(lc), false);
+	retry = NIL;
+	bulk_execute(mc, &b, false, out, &retry);
+	mongo_release(b.bulk);
 }
+
+/* Sink remove: one deleteMany by _id, acknowledged or not as a whole. */
+static void
+mongo_remove(void *conn, MeshRoute *route, MeshSinkRow *keys, int n, MeshItemOutcome *out)
+{
+	MongoConn  *mc = conn;
+	mongoc_collection_t *coll = mongo_collection(mc, route_collection(route));
+	bson_t		reply;
+	bson_error_t err;
+	bool		ok;
+
+	ok = mongoc_collection_delete_many(coll, ids_filter(mc, route, keys, n, NULL), NULL,
+									   &reply, &err);
+	bson_destroy(&reply);
+	if (!ok)
+		mongo_raise(mc, &err, "a replication delete");
+	for (int i = 0; i < n; i++)
+		out[i].status = MESH_ITEM_ACKED;
+}
+
+/* Sink truncate: deleteMany({}). */
+static void
+mongo_truncate(void *conn, MeshRoute *route, MeshItemOutcome *out)
+{
+	MongoConn  *mc = conn;
+	mongoc_collection_t *coll = mongo_collection(mc, route_collection(route));
+	bson_t		all = BSON_INITIALIZER;
+	bson_error_t err;
+	bool		ok = mongoc_collection_delete_many(coll, &all, NULL, NULL, &err);
+
+	bson_destroy(&all);
+	if (!ok)
+		mongo_raise(mc, &err, "a truncate");
+	out->status = MESH_ITEM_ACKED;
+}
+
+const MeshSinkOps mongo_sink_ops = {
+	.max_batch = 1000,
+	.prepare = mongo_prepare,
+	.upsert = mongo_upsert,
+	.remove = mongo_remove,
+	.truncate = mongo_truncate,
+};
 
 static void
 destroy_cursor(void *p)

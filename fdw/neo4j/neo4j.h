@@ -42,8 +42,7 @@ extern void neo4j_end_scan(MeshScan *scan);
 extern char *neo4j_explain_scan(MeshScan *scan);
 
 /* neo4j_sink.c */
-extern void neo4j_check_route(void *conn, MeshRoute *route);
-extern void neo4j_apply(void *conn, MeshRoute *route, MeshEvent *events, int n);
+extern const MeshSinkOps neo4j_sink_ops;
 extern void neo4j_fetch_rows(void *conn, MeshRoute *route, int n, char ***keys, char ***rows);
 extern int	neo4j_scan_keys(void *conn, MeshRoute *route, void **state, int max, char ***keys);
 

@@ -27,7 +27,6 @@
 
 #include "utils/memutils.h"
 
-#include "route_keys.h"
 
 #define KEY_PAGE 10000
 
@@ -266,8 +265,8 @@ ensure_key_index(Neo4jConn *nc, const char *label, int nkeys, const char **keys)
  * mesh.replicate: check the options and make the key lookups of MERGE
  * fast (a constraint on the route's label, one on each relationship's).
  */
-void
-neo4j_check_route(void *conn, MeshRoute *route)
+static void
+neo4j_prepare(void *conn, MeshRoute *route)
 {
 	Neo4jSink  *s;
 	const char **keys = palloc(sizeof(char *) * Max(route->nkeys, 1));
@@ -281,9 +280,9 @@ neo4j_check_route(void *conn, MeshRoute *route)
 		ensure_key_index(conn, s->rels[i].label, 1, (const char **) &s->rels[i].key);
 }
 
-/* Append the event's row (all columns, or the key columns) as a JSON map. */
+/* Append the row (all columns, or the key columns) as a JSON map. */
 static void
-append_row(StringInfo buf, MeshRoute *route, MeshEvent *ev, bool keys_only)
+append_row(StringInfo buf, MeshRoute *route, MeshSinkRow *ev, bool keys_only)
 {
 	appendStringInfoChar(buf, '{');
 	if (keys_only)
@@ -309,84 +308,83 @@ append_row(StringInfo buf, MeshRoute *route, MeshEvent *ev, bool keys_only)
 	appendStringInfoChar(buf, '}');
 }
 
-/* Write the final events fin[0..n) in requests of at most batch_size rows. */
+/*
+ * Write rows[0..n) (all upserts or all deletes) in transactions of at most
+ * the route's batch_size rows; each transaction is taken or refused whole,
+ * so its rows are acknowledged together (the engine splits a refused call).
+ */
 static void
-apply_final(Neo4jConn *nc, MeshRoute *route, Neo4jSink *s, MeshFinalEvent *fin, int n)
+write_rows(Neo4jConn *nc, MeshRoute *route, MeshSinkRow *rows, int n, MeshItemOutcome *out,
+		   bool delete)
 {
+	Neo4jSink  *s = sink_for(route);
+
 	for (int start = 0; start < n; start += s->batch_size)
 	{
 		int			end = Min(n, start + s->batch_size);
-		StringInfoData del,
-					up;
-		Neo4jStatement *st = palloc(sizeof(Neo4jStatement) * (2 + s->nrels));
+		StringInfoData params;
+		Neo4jStatement *st = palloc(sizeof(Neo4jStatement) * (1 + s->nrels));
 		int			nst = 0;
 
-		initStringInfo(&del);
-		initStringInfo(&up);
+		initStringInfo(&params);
+		appendStringInfoString(&params, "{\"rows\":[");
 		for (int i = start; i < end; i++)
 		{
-			MeshEvent  *ev = fin[i].event;
-			StringInfo	b = ev->op == 'D' ? &del : &up;
-
-			appendStringInfoString(b, b->len == 0 ? "{\"rows\":[" : ",");
-			append_row(b, route, ev, ev->op == 'D');
+			if (i > start)
+				appendStringInfoChar(&params, ',');
+			append_row(&params, route, &rows[i], delete);
 		}
-		if (del.len > 0)
+		appendStringInfoString(&params, "]}");
+		st[nst].cypher = delete ? s->delete_cypher : s->upsert_cypher;
+		st[nst++].params = params.data;
+		for (int r = 0; r < s->nrels && !delete; r++)
 		{
-			appendStringInfoString(&del, "]}");
-			st[nst].cypher = s->delete_cypher;
-			st[nst++].params = del.data;
-		}
-		if (up.len > 0)
-		{
-			appendStringInfoString(&up, "]}");
-			st[nst].cypher = s->upsert_cypher;
-			st[nst++].params = up.data;
-			for (int r = 0; r < s->nrels; r++)
-			{
-				st[nst].cypher = s->rel_cypher[r];
-				st[nst++].params = up.data;
-			}
+			st[nst].cypher = s->rel_cypher[r];
+			st[nst++].params = params.data;
 		}
 		neo4j_run(nc, st, nst, "a replication write");
-		pfree(del.data);
-		pfree(up.data);
+		for (int i = start; i < end; i++)
+			out[i].status = MESH_ITEM_ACKED;
+		pfree(params.data);
 		pfree(st);
 	}
 }
 
-/* Apply events in order: a TRUNCATE empties the label, then what follows. */
-void
-neo4j_apply(void *conn, MeshRoute *route, MeshEvent *events, int n)
+/* Sink upsert: MERGE of the nodes, then their relationships. */
+static void
+neo4j_upsert(void *conn, MeshRoute *route, MeshSinkRow *rows, int n, MeshItemOutcome *out)
+{
+	write_rows(conn, route, rows, n, out, false);
+}
+
+/* Sink remove: DETACH DELETE of the keys' nodes. */
+static void
+neo4j_remove(void *conn, MeshRoute *route, MeshSinkRow *keys, int n, MeshItemOutcome *out)
+{
+	write_rows(conn, route, keys, n, out, true);
+}
+
+/* Sink truncate: every node of the label. */
+static void
+neo4j_truncate(void *conn, MeshRoute *route, MeshItemOutcome *out)
 {
 	Neo4jSink  *s = sink_for(route);
-	int			start = 0;
+	StringInfoData b;
 
-	for (int i = 0; i <= n; i++)
-	{
-		if (i < n && events[i].op != 'T')
-			continue;
-		if (i > start)
-		{
-			MeshFinalEvent *fin;
-			int			m = mesh_route_final_events(route, events + start, i - start, &fin);
-
-			apply_final(conn, route, s, fin, m);
-			pfree(fin);
-		}
-		if (i < n)
-		{
-			StringInfoData b;
-
-			initStringInfo(&b);
-			appendStringInfoString(&b, "MATCH (n:");
-			neo4j_append_ident(&b, s->label);
-			appendStringInfoString(&b, ") DETACH DELETE n");
-			run_schema(conn, b.data);
-		}
-		start = i + 1;
-	}
+	initStringInfo(&b);
+	appendStringInfoString(&b, "MATCH (n:");
+	neo4j_append_ident(&b, s->label);
+	appendStringInfoString(&b, ") DETACH DELETE n");
+	run_schema(conn, b.data);
+	out->status = MESH_ITEM_ACKED;
 }
+
+const MeshSinkOps neo4j_sink_ops = {
+	.prepare = neo4j_prepare,
+	.upsert = neo4j_upsert,
+	.remove = neo4j_remove,
+	.truncate = neo4j_truncate,
+};
 
 /* RETURN n.`c1`, n.`c2`, ... of every route column. */
 static void

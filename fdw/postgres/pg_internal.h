@@ -29,8 +29,7 @@ extern PGconn *pg_connect_start(MeshServerConfig *config);
 /* postgres_sink.c */
 extern void *pg_sink_connect(MeshServerConfig *config);
 extern void pg_sink_disconnect(void *conn);
-extern void pg_sink_check_route(void *conn, MeshRoute *route);
-extern void pg_sink_apply(void *conn, MeshRoute *route, MeshEvent *events, int n);
+extern const MeshSinkOps pg_sink_ops;
 extern void pg_sink_fetch_rows(void *conn, MeshRoute *route, int n, char ***keys, char ***rows);
 extern int	pg_sink_scan_keys(void *conn, MeshRoute *route, void **state, int max, char ***keys);
 

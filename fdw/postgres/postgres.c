@@ -353,8 +353,7 @@ const MeshConnector mesh_postgres_connector = {
 	.ping_start = pg_ping_start,
 	.ping_continue = pg_ping_continue,
 	.ping_finish = pg_ping_finish,
-	.check_route = pg_sink_check_route,
-	.apply = pg_sink_apply,
+	.sink = &pg_sink_ops,
 	.fetch_rows = pg_sink_fetch_rows,
 	.scan_keys = pg_sink_scan_keys,
 };

@@ -2,11 +2,12 @@
  * postgres_sink.c: a postgres_fdw server as a replication target, through
  * libpq with the server's options and the user mapping.
  *
- * A chunk of events becomes one remote transaction: per key only the last
- * change counts (the final state is the same), upserts go in one
- * INSERT ... SELECT FROM jsonb_populate_recordset(...) ON CONFLICT (key)
- * DO UPDATE, deletes in one DELETE ... USING; a TRUNCATE event splits the
- * chunk.  Values travel as JSON strings of their text form and are cast to
+ * On the sink engine, which hands over the last change of each key: the
+ * upserts of a call are one INSERT ... SELECT FROM jsonb_to_recordset(...)
+ * ON CONFLICT (key) DO UPDATE, the deletes one DELETE ... USING, a
+ * truncate a TRUNCATE, each its own transaction.  A statement succeeds or
+ * fails as a whole, so a call is one item for the target: the engine
+ * splits a refused call down to the refused row.  Values travel as JSON strings of their text form and are cast to
  * the source's column types on the target (so a jsonb 'null' stays a JSON
  * null, not an SQL NULL).  Every request is bounded by timeout_ms (a timeout cancels it).
  */
@@ -23,6 +24,7 @@
 
 #include "mesh_util.h"
 #include "pg_internal.h"
+#include "route_keys.h"
 
 /* The remote error of res (or the connection's) as an ereport. */
 static void
@@ -349,109 +351,52 @@ append_json_row(StringInfo buf, MeshRoute *route, char **values, bool keys_only)
 	appendStringInfoChar(buf, '}');
 }
 
-typedef struct KeyPos
-{
-	char	   *key;
-	int			pos;
-} KeyPos;
-
-static int
-keypos_cmp(const void *a, const void *b)
-{
-	const KeyPos *x = a;
-	const KeyPos *y = b;
-	int			c = strcmp(x->key, y->key);
-
-	return c != 0 ? c : (x->pos > y->pos) - (x->pos < y->pos);
-}
-
-/* Apply events[lo..hi) (no TRUNCATE among them): last change per key wins. */
+/* Run sql with the JSON array of rows (keys only or every column) as $1. */
 static void
-apply_segment(PgConn *pc, MeshRoute *route, const char *table, MeshEvent *events,
-			  int lo, int hi)
+run_rows(PgConn *pc, MeshRoute *route, const char *sql, MeshSinkRow *rows, int n,
+		 bool keys_only, const char *what)
 {
-	int			n = hi - lo;
-	KeyPos	   *kp;
-	bool	   *winner;
-	StringInfoData ups,
-				dels;
+	StringInfoData json;
 	const char *param[1];
 
-	if (n <= 0)
-		return;
-	kp = palloc(sizeof(KeyPos) * n);
-	winner = palloc0(sizeof(bool) * n);
+	initStringInfo(&json);
+	appendStringInfoChar(&json, '[');
 	for (int i = 0; i < n; i++)
-	{
-		kp[i].key = mesh_route_key_text(route, events[lo + i].values, "\x1f");
-		kp[i].pos = i;
-	}
-	qsort(kp, n, sizeof(KeyPos), keypos_cmp);
-	for (int i = 0; i < n; i++)
-		if (i == n - 1 || strcmp(kp[i].key, kp[i + 1].key) != 0)
-			winner[kp[i].pos] = true;
-	initStringInfo(&ups);
-	initStringInfo(&dels);
-	appendStringInfoChar(&ups, '[');
-	appendStringInfoChar(&dels, '[');
-	for (int i = 0; i < n; i++)
-	{
-		MeshEvent  *ev = &events[lo + i];
-
-		if (!winner[i])
-			continue;
-		if (ev->op == 'D')
-			append_json_row(&dels, route, ev->values, true);
-		else
-			append_json_row(&ups, route, ev->values, false);
-	}
-	appendStringInfoChar(&ups, ']');
-	appendStringInfoChar(&dels, ']');
-	if (ups.len > 2)
-	{
-		param[0] = ups.data;
-		PQclear(pg_run(pc, upsert_sql(route, table), 1, param, "an upsert"));
-	}
-	if (dels.len > 2)
-	{
-		param[0] = dels.data;
-		PQclear(pg_run(pc, delete_sql(route, table), 1, param, "a delete"));
-	}
+		append_json_row(&json, route, rows[i].values, keys_only);
+	appendStringInfoChar(&json, ']');
+	param[0] = json.data;
+	PQclear(pg_run(pc, sql, 1, param, what));
 }
 
-/* Apply a chunk in one remote transaction. */
-void
-pg_sink_apply(void *conn, MeshRoute *route, MeshEvent *events, int n)
+/* Sink upsert: one INSERT ... ON CONFLICT statement, one item for the target. */
+static void
+pg_sink_upsert(void *conn, MeshRoute *route, MeshSinkRow *rows, int n, MeshItemOutcome *out)
 {
-	PgConn	   *pc = conn;
-	char	   *table = target_table(route);
-	int			lo = 0;
+	run_rows(conn, route, upsert_sql(route, target_table(route)), rows, n, false, "an upsert");
+	for (int i = 0; i < n; i++)
+		out[i].status = MESH_ITEM_ACKED;
+}
 
-	pg_run_command(pc, "BEGIN", "BEGIN");
-	PG_TRY();
-	{
-		for (int i = 0; i < n; i++)
-			if (events[i].op == 'T')
-			{
-				apply_segment(pc, route, table, events, lo, i);
-				pg_run_command(pc, psprintf("TRUNCATE %s", table), "a truncate");
-				lo = i + 1;
-			}
-		apply_segment(pc, route, table, events, lo, n);
-		pg_run_command(pc, "COMMIT", "COMMIT");
-	}
-	PG_CATCH();
-	{
-		/* leave the session usable; the caller drops it anyway */
-		PQclear(PQexec(pc->conn, "ROLLBACK"));
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
+/* Sink remove: one DELETE ... USING statement, one item for the target. */
+static void
+pg_sink_remove(void *conn, MeshRoute *route, MeshSinkRow *keys, int n, MeshItemOutcome *out)
+{
+	run_rows(conn, route, delete_sql(route, target_table(route)), keys, n, true, "a delete");
+	for (int i = 0; i < n; i++)
+		out[i].status = MESH_ITEM_ACKED;
+}
+
+/* Sink truncate. */
+static void
+pg_sink_truncate(void *conn, MeshRoute *route, MeshItemOutcome *out)
+{
+	pg_run_command(conn, psprintf("TRUNCATE %s", target_table(route)), "a truncate");
+	out->status = MESH_ITEM_ACKED;
 }
 
 /* mesh.replicate: the target table must exist and take our upsert. */
-void
-pg_sink_check_route(void *conn, MeshRoute *route)
+static void
+pg_sink_prepare(void *conn, MeshRoute *route)
 {
 	PgConn	   *pc = conn;
 	char	   *table = target_table(route);
@@ -470,6 +415,14 @@ pg_sink_check_route(void *conn, MeshRoute *route)
 	param[0] = "[]";
 	PQclear(pg_run(pc, upsert_sql(route, table), 1, param, "a trial upsert"));
 }
+
+const MeshSinkOps pg_sink_ops = {
+	.max_batch = 1000,
+	.prepare = pg_sink_prepare,
+	.upsert = pg_sink_upsert,
+	.remove = pg_sink_remove,
+	.truncate = pg_sink_truncate,
+};
 
 /* verify: the target's rows for the given keys, as text. */
 void
@@ -491,7 +444,7 @@ pg_sink_fetch_rows(void *conn, MeshRoute *route, int n, char ***keys, char ***ro
 		for (int k = 0; k < route->nkeys; k++)
 			kv[route->key_index[k]] = keys[i][k];
 		append_json_row(&json, route, kv, true);
-		want[i] = mesh_route_key_text(route, kv, "\x1f");
+		want[i] = mesh_route_key_string(route, kv);
 		rows[i] = NULL;
 	}
 	appendStringInfoChar(&json, ']');
@@ -510,7 +463,7 @@ pg_sink_fetch_rows(void *conn, MeshRoute *route, int n, char ***keys, char ***ro
 		for (int c = 0; c < route->ncolumns; c++)
 			if (!PQgetisnull(res, r, c))
 				row[c] = pstrdup(PQgetvalue(res, r, c));
-		k = mesh_route_key_text(route, row, "\x1f");
+		k = mesh_route_key_string(route, row);
 		for (int i = 0; i < n; i++)
 			if (rows[i] == NULL && strcmp(want[i], k) == 0)
 			{

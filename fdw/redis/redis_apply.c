@@ -6,7 +6,9 @@
  * key_prefix defaults to '<table>:'.  An insert or update is HSET of the
  * non-NULL columns (plus HDEL of the NULL ones, in MULTI/EXEC); a delete
  * is DEL; a truncate removes every key under the prefix.  Everything is
- * idempotent and pipelined.
+ * idempotent and pipelined.  On the sink engine, which hands over the last
+ * change of each key: a call's writes are one pipeline, judged as one item
+ * (an error reply makes the engine split the call down to its key).
  *
  * An empty key_prefix puts the rows among every other key of the Redis
  * database: a route needs "allow_empty_key_prefix": true for it, and a
@@ -27,10 +29,23 @@ route_prefix(MeshRoute *route)
 									  psprintf("%s:", route->source_name));
 }
 
+/* The Redis key of a row: the prefix, then the key values joined by ':'. */
 static char *
 event_key(MeshRoute *route, const char *prefix, char **values)
 {
-	return psprintf("%s%s", prefix, mesh_route_key_text(route, values, ":"));
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, prefix);
+	for (int k = 0; k < route->nkeys; k++)
+	{
+		const char *v = values[route->key_index[k]];
+
+		if (k > 0)
+			appendStringInfoChar(&buf, ':');
+		appendStringInfoString(&buf, v ? v : "");
+	}
+	return buf.data;
 }
 
 /* Remove every key under prefix (SCAN + UNLINK, batch by batch). */
@@ -68,8 +83,8 @@ truncate_prefix(RedisConn *rc, const char *prefix)
  * mesh.replicate: an empty key_prefix only when the route allows it
  * explicitly.
  */
-void
-redis_check_route_options(MeshRoute *route)
+static void
+redis_prepare(void *conn, MeshRoute *route)
 {
 	const char *prefix = mesh_route_option(route, "key_prefix", NULL);
 	const char *allow = mesh_route_option(route, "allow_empty_key_prefix", "false");
@@ -124,39 +139,67 @@ queue_row(RedisConn *rc, MeshRoute *route, const char *key, char **values)
 	pfree(dargv);
 }
 
-/* Apply events in order (pipelined); errors ereport after all replies are read. */
-void
-redis_apply(void *conn, MeshRoute *route, MeshEvent *events, int n)
+/*
+ * Sink upsert: HSET (and HDEL) of every row, pipelined.  An error reply
+ * ereports once every reply is read (the engine then splits the call down
+ * to the refused key: a key that is not a hash, say); the call is one item.
+ */
+static void
+redis_upsert(void *conn, MeshRoute *route, MeshSinkRow *rows, int n, MeshItemOutcome *out)
+{
+	RedisConn  *rc = conn;
+	char	   *prefix = route_prefix(route);
+
+	for (int i = 0; i < n; i++)
+		queue_row(rc, route, event_key(route, prefix, rows[i].values), rows[i].values);
+	redis_flush_writes(rc);
+	for (int i = 0; i < n; i++)
+		out[i].status = MESH_ITEM_ACKED;
+}
+
+/* Sink remove: DEL of every key, pipelined; as upsert. */
+static void
+redis_remove(void *conn, MeshRoute *route, MeshSinkRow *keys, int n, MeshItemOutcome *out)
 {
 	RedisConn  *rc = conn;
 	char	   *prefix = route_prefix(route);
 
 	for (int i = 0; i < n; i++)
 	{
-		MeshEvent  *ev = &events[i];
+		const char *argv[2] = {"DEL", event_key(route, prefix, keys[i].values)};
 
-		if (ev->op == 'T' && prefix[0] == '\0')
-		{
-			mesh_apply_reject(i, "TRUNCATE not applied: the route's key_prefix is empty, so it would delete every key of the Redis database; delete the replica's keys yourself, then discard this dead letter");
-			continue;
-		}
-		if (ev->op == 'T')
-		{
-			redis_flush_writes(rc);
-			truncate_prefix(rc, prefix);
-			continue;
-		}
-		if (ev->op == 'D')
-		{
-			const char *argv[2] = {"DEL", event_key(route, prefix, ev->values)};
-
-			redis_queue_write(rc, 2, argv, NULL);
-		}
-		else
-			queue_row(rc, route, event_key(route, prefix, ev->values), ev->values);
+		redis_queue_write(rc, 2, argv, NULL);
 	}
 	redis_flush_writes(rc);
+	for (int i = 0; i < n; i++)
+		out[i].status = MESH_ITEM_ACKED;
 }
+
+/* Sink truncate: every key under the prefix; refused for an empty prefix. */
+static void
+redis_truncate(void *conn, MeshRoute *route, MeshItemOutcome *out)
+{
+	RedisConn  *rc = conn;
+	char	   *prefix = route_prefix(route);
+
+	if (prefix[0] == '\0')
+	{
+		out->status = MESH_ITEM_REFUSED;
+		out->reason = "TRUNCATE not applied: the route's key_prefix is empty, so it would delete every key of the Redis database; delete the replica's keys yourself, then discard this dead letter";
+		return;
+	}
+	truncate_prefix(rc, prefix);
+	out->status = MESH_ITEM_ACKED;
+}
+
+const MeshSinkOps redis_sink_ops = {
+	.max_batch = 1000,
+	.prepare_offline = true,
+	.prepare = redis_prepare,
+	.upsert = redis_upsert,
+	.remove = redis_remove,
+	.truncate = redis_truncate,
+};
 
 /* verify: the hashes of the given keys (pipelined HGETALL). */
 void

@@ -88,8 +88,7 @@ extern List *redis_execute(void *conn, const char *request, Jsonb *params);
 extern int	redis_split_command(const char *line, char ***argv, size_t **lens);
 
 /* redis_apply.c */
-extern void redis_check_route_options(MeshRoute *route);
-extern void redis_apply(void *conn, MeshRoute *route, MeshEvent *events, int n);
+extern const MeshSinkOps redis_sink_ops;
 extern void redis_fetch_rows(void *conn, MeshRoute *route, int n, char ***keys, char ***rows);
 extern int	redis_scan_keys(void *conn, MeshRoute *route, void **state, int max, char ***keys);
 

@@ -123,8 +123,8 @@ vm_route(MeshRoute *route)
 	return vr;
 }
 
-void
-vm_check_route(void *conn, MeshRoute *route)
+static void
+vm_prepare(void *conn, MeshRoute *route)
 {
 	(void) vm_route(route);
 }
@@ -191,57 +191,71 @@ delete_series(void *conn, StringInfo form)
 				"application/x-www-form-urlencoded", "a replicated delete");
 }
 
-/* Apply events[0..n), none a TRUNCATE (see the file comment). */
+/*
+ * Sink upsert: the series to replace are deleted, then one /write of the
+ * lines.  Each POST is taken or refused whole: the call is one item (the
+ * engine splits a refused one, e.g. an integer beyond 2^53).
+ */
 static void
-apply_segment(void *conn, MeshRoute *route, VmRoute *vr, MeshEvent *events, int n)
+vm_upsert(void *conn, MeshRoute *route, MeshSinkRow *rows, int n, MeshItemOutcome *out)
 {
-	MeshFinalEvent *final;
-	int			nfinal = mesh_route_final_events(route, events, n, &final);
+	VmRoute    *vr = vm_route(route);
 	StringInfoData lines;
 	StringInfoData deletes;
 
 	initStringInfo(&lines);
 	initStringInfo(&deletes);
-	for (int i = 0; i < nfinal; i++)
+	for (int i = 0; i < n; i++)
 	{
-		MeshEvent  *ev = final[i].event;
-
-		if (ev->op != 'D')
-		{
-			check_integers(vr, route, ev->values);
-			mesh_lp_route_line(&lines, vr->lr, route, ev->values);
-		}
+		check_integers(vr, route, rows[i].values);
+		mesh_lp_route_line(&lines, vr->lr, route, rows[i].values);
 		/* a row that is its own series is replaced whole; else samples stay */
-		if (!vr->time_key && (ev->op != 'I' || !final[i].first))
-			append_form(&deletes, "match[]", series_selector(vr, route, ev->values));
+		if (!vr->time_key && (rows[i].op != 'I' || !rows[i].first))
+			append_form(&deletes, "match[]", series_selector(vr, route, rows[i].values));
 	}
 	delete_series(conn, &deletes);
 	if (lines.len > 0)
 		vm_post(conn, "/write?precision=ms", &lines, "text/plain", "a write");
+	for (int i = 0; i < n; i++)
+		out[i].status = MESH_ITEM_ACKED;
 }
 
-void
-vm_apply(void *conn, MeshRoute *route, MeshEvent *events, int n)
+/* Sink remove: one delete_series of the rows' series. */
+static void
+vm_remove(void *conn, MeshRoute *route, MeshSinkRow *keys, int n, MeshItemOutcome *out)
 {
 	VmRoute    *vr = vm_route(route);
-	int			start = 0;
+	StringInfoData deletes;
 
-	for (int i = 0; i <= n; i++)
-	{
-		if (i < n && events[i].op != 'T')
-			continue;
-		apply_segment(conn, route, vr, events + start, i - start);
-		if (i < n)
-		{
-			StringInfoData form;
-
-			initStringInfo(&form);
-			append_form(&form, "match[]", psprintf("{%s}", vr->name_matcher));
-			delete_series(conn, &form);
-		}
-		start = i + 1;
-	}
+	initStringInfo(&deletes);
+	if (!vr->time_key)
+		for (int i = 0; i < n; i++)
+			append_form(&deletes, "match[]", series_selector(vr, route, keys[i].values));
+	delete_series(conn, &deletes);
+	for (int i = 0; i < n; i++)
+		out[i].status = MESH_ITEM_ACKED;
 }
+
+/* Sink truncate: every series of the measurement. */
+static void
+vm_truncate(void *conn, MeshRoute *route, MeshItemOutcome *out)
+{
+	VmRoute    *vr = vm_route(route);
+	StringInfoData form;
+
+	initStringInfo(&form);
+	append_form(&form, "match[]", psprintf("{%s}", vr->name_matcher));
+	delete_series(conn, &form);
+	out->status = MESH_ITEM_ACKED;
+}
+
+const MeshSinkOps vm_sink_ops = {
+	.max_batch = 5000,
+	.prepare = vm_prepare,
+	.upsert = vm_upsert,
+	.remove = vm_remove,
+	.truncate = vm_truncate,
+};
 
 /* ---- verify ---- */
 

@@ -20,8 +20,7 @@ extern void vm_begin_modify(MeshModify *m);
 extern void vm_modify_row(MeshModify *m);
 extern void vm_end_modify(MeshModify *m);
 
-extern void vm_check_route(void *conn, MeshRoute *route);
-extern void vm_apply(void *conn, MeshRoute *route, MeshEvent *events, int n);
+extern const MeshSinkOps vm_sink_ops;
 extern MeshHttp *vm_http(void *conn);
 extern void vm_fetch_request(void *conn, MeshRoute *route, int n, char ***keys,
 							 MeshHttpRequest *req);

@@ -1,0 +1,397 @@
+/*
+ * sink_engine.c: delivering a chunk of events through a connector's
+ * MeshSinkOps (see connector.h).
+ *
+ * The chunk is cut into segments at its TRUNCATE events.  Within a segment
+ * only the last change of each key is written (one key encoding for all:
+ * mesh_route_key_string, length-prefixed, so no two keys collide): the
+ * keys whose last change is a delete go to remove, the others to upsert,
+ * in calls of at most ops->max_batch items.  Each item comes back
+ * acknowledged, refused or unknown.  A call that ereports is judged as a
+ * whole: a transient error leaves its unsettled items unknown; a permanent
+ * one is split in halves down to the single refused item.  As long as a
+ * pass settles something, the unknown items are sent again at once (a bulk
+ * that stopped at a refused item); a pass that settles nothing stops the
+ * chunk, to be retried after the route's backoff.
+ *
+ * What moves: an event is settled when the last change of its key in its
+ * segment was acknowledged (or refused: one dead letter per key, on that
+ * last event).  The chunk's settled prefix ends before the first event of
+ * the first key that is still unknown, or at a TRUNCATE that is unknown;
+ * the caller moves the cursor and the delivered count only over it.  A
+ * later segment is never written while an earlier one is unsettled.
+ */
+#include "postgres.h"
+
+#include "access/htup.h"
+#include "access/tupdesc.h"
+#include "miscadmin.h"
+#include "utils/memutils.h"
+
+#include "mesh.h"
+#include "mesh_util.h"
+#include "route_keys.h"
+
+/* What became of one event of the chunk. */
+#define EV_UNKNOWN		0
+#define EV_ACKED		'a'
+#define EV_DEAD			'd'
+#define EV_SUPERSEDED	's'		/* a refused key's earlier change: neither */
+
+typedef enum SinkCallKind
+{
+	CALL_UPSERT,
+	CALL_REMOVE,
+	CALL_TRUNCATE
+} SinkCallKind;
+
+/* One key of a segment: its last change and what became of it. */
+typedef struct SinkItem
+{
+	int			first;			/* index of its first event in the chunk */
+	int			last;			/* index of its last event */
+	MeshItemOutcome outcome;
+	char	   *public_reason;	/* outcome.reason as others may see it */
+} SinkItem;
+
+typedef struct SinkEngine
+{
+	MeshRoute  *route;
+	const MeshSinkOps *ops;
+	void	  **conn;
+	MeshEvent  *events;
+	char	   *state;			/* per event: EV_* */
+	bool		lost;			/* a call of this pass failed transiently */
+	char	   *error;			/* the last failure, for the route's stats */
+	char	   *public_error;
+	int			sqlerrcode;
+} SinkEngine;
+
+/* Remember a failure as the chunk's error (full and redacted). */
+static void
+note_error(SinkEngine *e, const char *error, const char *public_error, int code)
+{
+	e->error = pstrdup(error);
+	e->public_error = pstrdup(public_error);
+	e->sqlerrcode = code;
+}
+
+/* Give the items a sink refused their public form; remember the last reason. */
+static void
+note_outcomes(SinkEngine *e, MeshItemOutcome *out, char **public_out, int n)
+{
+	for (int i = 0; i < n; i++)
+	{
+		if (out[i].status == MESH_ITEM_REFUSED)
+		{
+			if (out[i].reason == NULL)
+				out[i].reason = "refused by the target";
+			public_out[i] = mesh_redact_error(out[i].reason, NULL, 0, NULL);
+			note_error(e, out[i].reason, public_out[i], 0);
+		}
+		else if (out[i].status == MESH_ITEM_UNKNOWN && out[i].reason != NULL)
+			note_error(e, out[i].reason, mesh_redact_error(out[i].reason, NULL, 0, NULL),
+					   ERRCODE_CONNECTION_FAILURE);
+	}
+}
+
+/*
+ * One call of the sink on rows[0..n) (or the truncate), filling out[].
+ * An ereport is caught: transient leaves the unset items unknown, permanent
+ * refuses a single item or splits the call in halves.
+ */
+static void
+call_sink(SinkEngine *e, SinkCallKind kind, MeshSinkRow *rows, MeshItemOutcome *out,
+		  char **public_out, int n)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	MeshRoute  *route = e->route;
+
+	if (n == 0 || e->lost)
+		return;
+	PG_TRY();
+	{
+		if (*e->conn == NULL)
+		{
+			*e->conn = mesh_get_connection(route->config);
+			mesh_connection_begin_use(route->config);
+		}
+		if (kind == CALL_UPSERT)
+			e->ops->upsert(*e->conn, route, rows, n, out);
+		else if (kind == CALL_REMOVE)
+			e->ops->remove(*e->conn, route, rows, n, out);
+		else
+			e->ops->truncate(*e->conn, route, out);
+		note_outcomes(e, out, public_out, n);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		char	   *error;
+		char	   *public_error;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		/* the connection may be mid-request: close it, use a fresh one */
+		mesh_connection_discard(route->config);
+		*e->conn = NULL;
+		error = edata->detail ?
+			psprintf("%s: %s", edata->message, edata->detail) : edata->message;
+		public_error = mesh_redact_edata(edata);
+		note_error(e, error, public_error, edata->sqlerrcode);
+		if (mesh_error_is_transient(route, edata))
+		{
+			e->lost = true;		/* unset items stay unknown */
+			note_outcomes(e, out, public_out, n);
+			note_error(e, error, public_error, edata->sqlerrcode);
+		}
+		else if (n == 1)
+		{
+			out[0].status = MESH_ITEM_REFUSED;
+			out[0].reason = error;
+			public_out[0] = public_error;
+		}
+		else
+		{
+			int			mid = n / 2;
+
+			for (int i = 0; i < n; i++)
+				out[i].status = MESH_ITEM_UNKNOWN;
+			call_sink(e, kind, rows, out, public_out, mid);
+			call_sink(e, kind, rows + mid, out + mid, public_out + mid, n - mid);
+		}
+	}
+	PG_END_TRY();
+}
+
+/* The sink row of an item: its key's last change. */
+static void
+fill_row(SinkEngine *e, SinkItem *item, MeshSinkRow *row)
+{
+	MeshEvent  *ev = &e->events[item->last];
+
+	row->event_id = ev->id;
+	row->op = ev->op;
+	row->first = item->first == item->last;
+	row->values = ev->values;
+}
+
+/*
+ * Write items[0..m) (all upserts or all removes) in calls of at most
+ * max_batch, sending the unknown ones again while a pass settles some.
+ */
+static void
+run_items(SinkEngine *e, SinkCallKind kind, SinkItem **items, int m)
+{
+	int			batch = e->ops->max_batch > 0 ? e->ops->max_batch : Max(m, 1);
+	int			np = m;
+	SinkItem  **pending = palloc(sizeof(SinkItem *) * Max(m, 1));
+	MeshSinkRow *rows = palloc(sizeof(MeshSinkRow) * Min(batch, Max(m, 1)));
+	MeshItemOutcome *out = palloc(sizeof(MeshItemOutcome) * Min(batch, Max(m, 1)));
+	char	  **pub = palloc(sizeof(char *) * Min(batch, Max(m, 1)));
+
+	memcpy(pending, items, sizeof(SinkItem *) * m);
+	while (np > 0)
+	{
+		int			settled = 0;
+		int			left = 0;
+
+		e->lost = false;
+		for (int off = 0; off < np && !e->lost; off += batch)
+		{
+			int			k = Min(batch, np - off);
+
+			CHECK_FOR_INTERRUPTS();
+			memset(out, 0, sizeof(MeshItemOutcome) * k);
+			memset(pub, 0, sizeof(char *) * k);
+			for (int j = 0; j < k; j++)
+				fill_row(e, pending[off + j], &rows[j]);
+			call_sink(e, kind, rows, out, pub, k);
+			for (int j = 0; j < k; j++)
+			{
+				pending[off + j]->outcome = out[j];
+				pending[off + j]->public_reason = pub[j];
+				if (out[j].status != MESH_ITEM_UNKNOWN)
+					settled++;
+			}
+		}
+		for (int i = 0; i < np; i++)
+			if (pending[i]->outcome.status == MESH_ITEM_UNKNOWN)
+				pending[left++] = pending[i];
+		if (settled == 0)
+			break;				/* nothing moves: back off */
+		np = left;
+	}
+}
+
+/* Record what became of a key on its events; false if it is unknown. */
+static bool
+settle_item(SinkEngine *e, SinkItem *item, MeshKeyed *keys, int from, int to, List **dead)
+{
+	if (item->outcome.status == MESH_ITEM_UNKNOWN)
+		return false;
+	for (int j = from; j < to; j++)
+	{
+		int			idx = keys[j].index;
+
+		if (item->outcome.status == MESH_ITEM_ACKED)
+			e->state[idx] = EV_ACKED;
+		else if (idx == item->last)
+		{
+			DeadEvent  *d = palloc(sizeof(DeadEvent));
+
+			e->state[idx] = EV_DEAD;
+			d->index = idx;
+			d->error = item->outcome.reason;
+			d->public_error = item->public_reason;
+			*dead = lappend(*dead, d);
+		}
+		else
+			e->state[idx] = EV_SUPERSEDED;
+	}
+	return true;
+}
+
+/*
+ * Write the segment events[from..to) (no TRUNCATE): the last change of each
+ * key.  Returns the index of the first event not settled, or to.
+ */
+static int
+apply_segment(SinkEngine *e, int from, int to, List **dead)
+{
+	int			n = to - from;
+	MeshKeyed  *keys;
+	SinkItem   *items;
+	SinkItem  **upserts;
+	SinkItem  **removes;
+	int		   *group;			/* per item: its first entry in keys */
+	int			m = 0,
+				nup = 0,
+				nrm = 0;
+	int			stop = to;
+
+	if (n <= 0)
+		return to;
+	keys = palloc(sizeof(MeshKeyed) * n);
+	for (int i = 0; i < n; i++)
+		mesh_keyed_set(&keys[i], mesh_route_key_string(e->route, e->events[from + i].values),
+					   from + i);
+	mesh_keyed_sort(keys, n);
+	items = palloc0(sizeof(SinkItem) * n);
+	group = palloc(sizeof(int) * (n + 1));
+	upserts = palloc(sizeof(SinkItem *) * n);
+	removes = palloc(sizeof(SinkItem *) * n);
+	for (int i = 0; i < n; i++)
+	{
+		/* sorted by key, then position: a key's entries are adjacent */
+		if (i > 0 && keys[i].hash == keys[i - 1].hash &&
+			strcmp(keys[i].key, keys[i - 1].key) == 0)
+		{
+			items[m - 1].last = keys[i].index;
+			continue;
+		}
+		group[m] = i;
+		items[m].first = items[m].last = keys[i].index;
+		m++;
+	}
+	group[m] = n;
+	for (int g = 0; g < m; g++)
+	{
+		if (e->events[items[g].last].op == 'D')
+			removes[nrm++] = &items[g];
+		else
+			upserts[nup++] = &items[g];
+	}
+	run_items(e, CALL_UPSERT, upserts, nup);
+	run_items(e, CALL_REMOVE, removes, nrm);
+	for (int g = 0; g < m; g++)
+		if (!settle_item(e, &items[g], keys, group[g], group[g + 1], dead))
+			stop = Min(stop, items[g].first);
+	return stop;
+}
+
+/* Delete everything of the target for the TRUNCATE events[i]; false if unknown. */
+static bool
+apply_truncate(SinkEngine *e, int i, List **dead)
+{
+	MeshItemOutcome out = {0};
+	char	   *pub = NULL;
+
+	e->lost = false;
+	call_sink(e, CALL_TRUNCATE, NULL, &out, &pub, 1);
+	if (out.status == MESH_ITEM_UNKNOWN)
+		return false;
+	if (out.status == MESH_ITEM_ACKED)
+		e->state[i] = EV_ACKED;
+	else
+	{
+		DeadEvent  *d = palloc(sizeof(DeadEvent));
+
+		e->state[i] = EV_DEAD;
+		d->index = i;
+		d->error = out.reason;
+		d->public_error = pub;
+		*dead = lappend(*dead, d);
+	}
+	return true;
+}
+
+/*
+ * Deliver events[0..n) through the route's sink (see the file comment).
+ * *conn is the connection in use (NULL: none yet); out->settled says how
+ * far the caller may move the cursor, out->delivered and out->dead cover
+ * only that prefix.
+ */
+void
+mesh_sink_apply(MeshRoute *route, void **conn, MeshEvent *events, int n, ApplyOutcome *out)
+{
+	SinkEngine	e = {0};
+	List	   *dead = NIL;
+	int			stop = n;
+	int			from = 0;
+	ListCell   *lc;
+
+	e.route = route;
+	e.ops = route->config->connector->sink;
+	e.conn = conn;
+	e.events = events;
+	e.state = palloc0(Max(n, 1));
+	for (int i = 0; i <= n; i++)
+	{
+		if (i < n && events[i].op != 'T')
+			continue;
+		stop = apply_segment(&e, from, i, &dead);
+		if (stop < i)
+			break;
+		if (i < n && !apply_truncate(&e, i, &dead))
+		{
+			stop = i;
+			break;
+		}
+		stop = n;
+		from = i + 1;
+	}
+
+	memset(out, 0, sizeof(*out));
+	out->settled = stop;
+	out->transient = stop < n;
+	for (int i = 0; i < stop; i++)
+		if (e.state[i] == EV_ACKED)
+			out->delivered++;
+	foreach(lc, dead)
+	{
+		DeadEvent  *d = lfirst(lc);
+
+		if (d->index < stop)
+			out->dead = lappend(out->dead, d);
+	}
+	out->error = e.error;
+	out->public_error = e.public_error;
+	out->sqlerrcode = e.sqlerrcode;
+	if (out->transient && out->error == NULL)
+	{
+		out->error = "the target did not acknowledge the write";
+		out->public_error = out->error;
+	}
+}
