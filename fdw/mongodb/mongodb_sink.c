@@ -170,6 +170,7 @@ execute_judging_items(MongoConn *mc, mongoc_bulk_operation_t *bulk, const int *o
 	bson_iter_t it,
 				errs;
 	bool		other = false;
+	int			nerrs = 0;
 	List	   *rejects = NIL;
 	ListCell   *lc;
 
@@ -202,6 +203,7 @@ execute_judging_items(MongoConn *mc, mongoc_bulk_operation_t *bulk, const int *o
 			else if (strcmp(bson_iter_key(&e), "errmsg") == 0 && BSON_ITER_HOLDS_UTF8(&e))
 				msg = bson_iter_utf8(&e, NULL);
 		}
+		nerrs++;
 		if (index < 0 || index >= nops || opmap[index] < 0 || mongo_transient_code(code))
 			other = true;
 		else if (code == 11000 && insert[index])
@@ -210,7 +212,13 @@ execute_judging_items(MongoConn *mc, mongoc_bulk_operation_t *bulk, const int *o
 			rejects = lappend(rejects, psprintf("%d %s (error %d)", opmap[index], msg, code));
 	}
 	bson_destroy(&reply);
-	if (other)
+
+	/*
+	 * A failed bulk whose reply names no item (the driver's reply always
+	 * holds a writeErrors array, empty after a network error or a timeout)
+	 * failed as a whole: nothing of it is acknowledged.
+	 */
+	if (other || nerrs == 0)
 		mongo_raise(mc, &err, "a replication write");
 	foreach(lc, rejects)
 	{
