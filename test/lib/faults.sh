@@ -78,6 +78,13 @@
 #                            KEY, v text); a DDL with more columns needs
 #                            faults_insert_sql too
 #   faults_insert_sql LO HI  (optional) SQL inserting ids LO..HI with v 'n'
+#   FAULTS_TIMEOUT_MS        (optional) the tgt server's timeout_ms, default
+#                            1000
+#   FAULTS_HOLD_SAMPLES      (optional) samples taken (every 0.25 s) after the
+#                            writes while the fault lasts, default 8: a kind
+#                            with a long timeout_ms needs the fault to last
+#                            longer than one timeout, so that the sink feels it
+#   FAULTS_VISIBILITY_DELAY  (optional) see above
 #
 # Output: one line per fault ("CHECK: fault reset: ok (...)"), every
 # violation with the numbers (delivered, D0, V, last_error), and at the end
@@ -100,6 +107,7 @@ FAULTS_OPS=${FAULTS_OPS:-"insert update delete"}
 FAULTS_DDL=${FAULTS_DDL:-"(id int PRIMARY KEY, v text)"}
 FAULTS_STEPS=${FAULTS_STEPS:-8}
 FAULTS_VISIBILITY_DELAY=${FAULTS_VISIBILITY_DELAY:-0}
+FAULTS_HOLD_SAMPLES=${FAULTS_HOLD_SAMPLES:-8}
 FAULTS_VIOLATIONS=0
 FAULTS_D0=0
 FAULTS_WRITTEN=0
@@ -236,7 +244,7 @@ faults_round() {
 		sleep 0.25
 		faults_sample "$fault" "step $s"
 	done
-	for ((s = 1; s <= 8; s++)); do
+	for ((s = 1; s <= FAULTS_HOLD_SAMPLES; s++)); do
 		sleep 0.25
 		faults_sample "$fault" "while faulted"
 	done
