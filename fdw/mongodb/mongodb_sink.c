@@ -226,7 +226,8 @@ reply_count(const bson_t *reply)
  * item or, for a duplicate key of an insert, returns it in *retry (to be
  * replaced).  Without a write error, a reply that counts fewer writes than
  * were sent (a dropped connection) leaves them unknown.  An error that is
- * no write error (connection, write concern) ereports.
+ * no write error (connection, timeout, write concern), and a failed bulk
+ * that refused no document, ereports: nothing of it is acknowledged.
  */
 static void
 bulk_execute(MongoConn *mc, MongoBulk *b, bool ordered, MeshItemOutcome *out, List **retry)
@@ -279,6 +280,12 @@ bulk_execute(MongoConn *mc, MongoBulk *b, bool ordered, MeshItemOutcome *out, Li
 			}
 			failed[index] = true;
 			errors = lappend(errors, psprintf("%d %d %s", index, code, msg));
+		}
+		/* failed, and no document refused: a timeout or a lost connection */
+		if (errors == NIL)
+		{
+			bson_destroy(&reply);
+			mongo_raise(mc, &err, "a replication write");
 		}
 	}
 	counted = reply_count(&reply);

@@ -45,8 +45,22 @@
 # does V (nothing lost, nothing counted twice).
 #
 # A sink whose target cannot apply updates or deletes as such (a time
-# series that appends points) sets FAULTS_OPS="insert": then only inserts
-# are written and V counts the new ids held.
+# series that appends points), or whose updates only show after a delay
+# far longer than a sample, sets FAULTS_OPS to the events it can take
+# ("insert", "insert delete"): then only those are written and V counts
+# their effects.
+#
+# A target that shows an acknowledged write only after a while (a time
+# series database that makes points readable a second or so later, a
+# search index before its refresh) sets FAULTS_VISIBILITY_DELAY (seconds,
+# default 0): every sample then reads delivered, waits that long and only
+# then reads V.  V only grows (see above), so reading it later can only
+# make it larger: the comparison stays sound (an event delivered before
+# delivered was read has become visible by the time V is read), and a sink
+# that counts what the target never took still shows up, since a lost
+# write never becomes visible.  A target that can be told to make writes
+# visible at once (a search index's _refresh) does that in its
+# faults_target_rows instead.
 #
 # The check defines, before calling faults_run:
 #   FAULTS_KIND              label for messages (redis, postgres, ...)
@@ -64,6 +78,13 @@
 #                            KEY, v text); a DDL with more columns needs
 #                            faults_insert_sql too
 #   faults_insert_sql LO HI  (optional) SQL inserting ids LO..HI with v 'n'
+#   FAULTS_TIMEOUT_MS        (optional) the tgt server's timeout_ms, default
+#                            1000
+#   FAULTS_HOLD_SAMPLES      (optional) samples taken (every 0.25 s) after the
+#                            writes while the fault lasts, default 8: a kind
+#                            with a long timeout_ms needs the fault to last
+#                            longer than one timeout, so that the sink feels it
+#   FAULTS_VISIBILITY_DELAY  (optional) see above
 #
 # Output: one line per fault ("CHECK: fault reset: ok (...)"), every
 # violation with the numbers (delivered, D0, V, last_error), and at the end
@@ -85,6 +106,8 @@ FAULTS_LIMIT_BYTES=${FAULTS_LIMIT_BYTES:-1500}
 FAULTS_OPS=${FAULTS_OPS:-"insert update delete"}
 FAULTS_DDL=${FAULTS_DDL:-"(id int PRIMARY KEY, v text)"}
 FAULTS_STEPS=${FAULTS_STEPS:-8}
+FAULTS_VISIBILITY_DELAY=${FAULTS_VISIBILITY_DELAY:-0}
+FAULTS_HOLD_SAMPLES=${FAULTS_HOLD_SAMPLES:-8}
 FAULTS_VIOLATIONS=0
 FAULTS_D0=0
 FAULTS_WRITTEN=0
@@ -173,6 +196,7 @@ faults_sample() {
 	local fault=$1 when=$2 st delivered v
 	st=$(faults_stats) || fail "reading mesh.stats failed"
 	delivered=${st%%|*}
+	[ "$FAULTS_VISIBILITY_DELAY" = 0 ] || sleep "$FAULTS_VISIBILITY_DELAY"
 	v=$(faults_visible) || fail "reading the target without the proxy failed"
 	FAULTS_SAMPLES=$((FAULTS_SAMPLES + 1))
 	if [ $((delivered - FAULTS_D0)) -gt "$v" ]; then
@@ -220,7 +244,7 @@ faults_round() {
 		sleep 0.25
 		faults_sample "$fault" "step $s"
 	done
-	for ((s = 1; s <= 8; s++)); do
+	for ((s = 1; s <= FAULTS_HOLD_SAMPLES; s++)); do
 		sleep 0.25
 		faults_sample "$fault" "while faulted"
 	done
@@ -263,6 +287,7 @@ SQL
 	synced=$(q -d "$db" -c "SELECT mesh.wait_for_sync(120000)")
 	[ "$synced" = t ] || fail "the backfill did not sync without faults: $(faults_stats)"
 	FAULTS_D0=$(faults_stats | cut -d'|' -f1)
+	[ "$FAULTS_VISIBILITY_DELAY" = 0 ] || sleep "$FAULTS_VISIBILITY_DELAY"
 	v=$(faults_visible)
 	n=$(q -d "$db" -c "SELECT count(*) FROM ($(faults_target_rows)) t")
 	[ "$v" = 0 ] && [ "$n" = 400 ] ||

@@ -11,6 +11,12 @@ CHECK=faults_mongodb
 db=mesh_check_faults_mongodb
 FAULTS_KIND=mongodb
 FAULTS_UPSTREAM_PORT=$MESH_MONGO_PORT
+# FerretDB (SQLite) takes seconds for one bulk of 400 replace-upserts (the
+# backfill), more on a busy machine: a shorter timeout_ms cuts every
+# attempt, and the route retries the whole batch for ever
+FAULTS_TIMEOUT_MS=10000
+# ... and a fault must last longer than one timeout to be felt
+FAULTS_HOLD_SAMPLES=48
 . "$(dirname "$0")/../../../../test/lib/faults.sh"
 
 faults_setup() {
