@@ -23,25 +23,31 @@
 PG_FUNCTION_INFO_V1(mesh_mongodb_validator);
 
 static const MeshOption mongo_options[] = {
-	{"uri", MESH_OPT_SERVER, MESH_OPTTYPE_STRING, false, 1},
-	{"host", MESH_OPT_SERVER, MESH_OPTTYPE_STRING, false, 1},
-	{"port", MESH_OPT_SERVER, MESH_OPTTYPE_INT, false, 1, 65535},
-	{"database", MESH_OPT_SERVER, MESH_OPTTYPE_STRING, false, 1},
-	{"auth_source", MESH_OPT_SERVER, MESH_OPTTYPE_STRING, false, 1},
-	{"auth_mechanism", MESH_OPT_SERVER, MESH_OPTTYPE_ENUM, false, 0, 0,
-	"SCRAM-SHA-1|SCRAM-SHA-256|PLAIN"},
-	{"numeric_as", MESH_OPT_SERVER, MESH_OPTTYPE_ENUM, false, 0, 0, "decimal128|string"},
-	{"tls", MESH_OPT_SERVER, MESH_OPTTYPE_BOOL, false},
-	{"tls_ca_file", MESH_OPT_SERVER, MESH_OPTTYPE_STRING, false, 1},
-	{"tls_certificate_key_file", MESH_OPT_SERVER, MESH_OPTTYPE_STRING, false, 1},
-	{"tls_allow_invalid_certificates", MESH_OPT_SERVER, MESH_OPTTYPE_BOOL, false},
-	{"tls_allow_invalid_hostnames", MESH_OPT_SERVER, MESH_OPTTYPE_BOOL, false},
-	{"user", MESH_OPT_MAPPING, MESH_OPTTYPE_STRING, false, 1},
-	{"password", MESH_OPT_MAPPING, MESH_OPTTYPE_STRING, true},
-	{"collection", MESH_OPT_TABLE | MESH_OPT_ROUTE, MESH_OPTTYPE_STRING, false, 1},
-	{"write_mode", MESH_OPT_ROUTE, MESH_OPTTYPE_ENUM, false, 0, 0, "replace|delete_insert"},
-	{"field", MESH_OPT_COLUMN, MESH_OPTTYPE_STRING, false, 1},
-	{"document", MESH_OPT_COLUMN, MESH_OPTTYPE_BOOL, false},
+	{.name = "uri", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_STRING, .min = 1},
+	{.name = "host", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_STRING, .min = 1},
+	{.name = "port", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_INT,
+	.min = 1, .max = 65535},
+	{.name = "database", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_STRING, .min = 1},
+	{.name = "auth_source", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_STRING, .min = 1},
+	{.name = "auth_mechanism", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_ENUM,
+	.allowed = "SCRAM-SHA-1|SCRAM-SHA-256|PLAIN"},
+	{.name = "numeric_as", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_ENUM,
+	.allowed = "decimal128|string"},
+	{.name = "tls", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_BOOL},
+	{.name = "tls_ca_file", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_STRING, .min = 1},
+	{.name = "tls_certificate_key_file", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_STRING,
+	.min = 1},
+	{.name = "tls_allow_invalid_certificates", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_BOOL},
+	{.name = "tls_allow_invalid_hostnames", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_BOOL},
+	{.name = "user", .where = MESH_OPT_MAPPING, .type = MESH_OPTTYPE_STRING, .min = 1},
+	{.name = "password", .where = MESH_OPT_MAPPING, .type = MESH_OPTTYPE_STRING,
+	.secret = true},
+	{.name = "collection", .where = MESH_OPT_TABLE | MESH_OPT_ROUTE, .type = MESH_OPTTYPE_STRING,
+	.min = 1},
+	{.name = "write_mode", .where = MESH_OPT_ROUTE, .type = MESH_OPTTYPE_ENUM,
+	.allowed = "replace|delete_insert"},
+	{.name = "field", .where = MESH_OPT_COLUMN, .type = MESH_OPTTYPE_STRING, .min = 1},
+	{.name = "document", .where = MESH_OPT_COLUMN, .type = MESH_OPTTYPE_BOOL},
 	{NULL}
 };
 
@@ -524,26 +530,37 @@ mongo_layout(MeshTable *table)
 	return l;
 }
 
-const MeshConnector mesh_mongodb_connector = {
-	.kind = "mongodb",
-	.options = mongo_options,
-	.caps = MESH_CAP_SCAN | MESH_CAP_MODIFY | MESH_CAP_EXECUTE | MESH_CAP_PING | MESH_CAP_APPLY,
-	.connect = mongo_connect,
-	.disconnect = mongo_disconnect,
+static const MeshPingOps mongodb_ping = {
 	.ping_start = mongo_ping_start,
 	.ping_continue = mongo_ping_continue,
 	.ping_finish = mongo_ping_finish,
+};
+
+static const MeshScanOps mongodb_scan = {
 	.plan_scan = mongo_plan_scan,
 	.begin_scan = mongo_begin_scan,
 	.next_row = mongo_next_row,
 	.end_scan = mongo_end_scan,
 	.explain_scan = mongo_explain_scan,
 	.plan_upper = mongo_plan_upper,
+};
+
+static const MeshModifyOps mongodb_modify = {
 	.row_identity = mongo_row_identity,
 	.begin_modify = mongo_begin_modify,
 	.modify_row = mongo_modify_row,
 	.end_modify = mongo_end_modify,
+};
+
+const MeshConnector mesh_mongodb_connector = {
+	.kind = "mongodb",
+	.options = mongo_options,
+	.connect = mongo_connect,
+	.disconnect = mongo_disconnect,
 	.execute = mongo_execute,
+	.ping = &mongodb_ping,
+	.scan = &mongodb_scan,
+	.modify = &mongodb_modify,
 	.check_route = mongo_check_route,
 	.apply = mongo_apply,
 	.fetch_rows = mongo_fetch_rows,
