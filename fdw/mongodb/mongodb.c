@@ -9,21 +9,18 @@
  */
 #include "postgres.h"
 
-#include "access/reloptions.h"
-#include "catalog/pg_foreign_server.h"
-#include "catalog/pg_foreign_table.h"
 #include "catalog/pg_type.h"
-#include "catalog/pg_user_mapping.h"
-#include "commands/defrem.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
 #include "mongodb_internal.h"
 
-PG_FUNCTION_INFO_V1(mesh_mongodb_validator);
+static void check_uri_option(const MeshOption *option, const char *value);
+static void check_collection_option(const MeshOption *option, const char *value);
 
 static const MeshOption mongo_options[] = {
-	{.name = "uri", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_STRING, .min = 1},
+	{.name = "uri", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_STRING, .min = 1,
+	.check = check_uri_option},
 	{.name = "host", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_STRING, .min = 1},
 	{.name = "port", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_INT,
 	.min = 1, .max = 65535},
@@ -43,7 +40,7 @@ static const MeshOption mongo_options[] = {
 	{.name = "password", .where = MESH_OPT_MAPPING, .type = MESH_OPTTYPE_STRING,
 	.secret = true},
 	{.name = "collection", .where = MESH_OPT_TABLE | MESH_OPT_ROUTE, .type = MESH_OPTTYPE_STRING,
-	.min = 1},
+	.min = 1, .check = check_collection_option},
 	{.name = "write_mode", .where = MESH_OPT_ROUTE, .type = MESH_OPTTYPE_ENUM,
 	.allowed = "replace|delete_insert"},
 	{.name = "field", .where = MESH_OPT_COLUMN, .type = MESH_OPTTYPE_STRING, .min = 1},
@@ -405,23 +402,6 @@ mongo_connect(MeshServerConfig *config)
 
 /* ---------------------------------------------------------------- validator */
 
-static int
-catalog_place(Oid catalog)
-{
-	switch (catalog)
-	{
-		case ForeignServerRelationId:
-			return MESH_OPT_SERVER;
-		case ForeignTableRelationId:
-			return MESH_OPT_TABLE;
-		case AttributeRelationId:
-			return MESH_OPT_COLUMN;
-		case UserMappingRelationId:
-			return MESH_OPT_MAPPING;
-	}
-	return 0;
-}
-
 /*
  * Errors unless a collection name is usable: not empty, no '$', no NUL,
  * not a system collection.  Returns name.
@@ -437,30 +417,19 @@ mongo_check_collection_name(const char *name, const char *option)
 	return (char *) name;
 }
 
-/*
- * mesh.mongodb_validator: the common checks of every option, then a
- * parse of uri (which must not hold credentials) and of collection.
- */
-Datum
-mesh_mongodb_validator(PG_FUNCTION_ARGS)
+/* Option check of uri: it parses and holds no credentials. */
+static void
+check_uri_option(const MeshOption *option, const char *value)
 {
-	List	   *options = untransformRelOptions(PG_GETARG_DATUM(0));
-	int			place = catalog_place(PG_GETARG_OID(1));
-	ListCell   *lc;
-
 	mongo_init_once();
-	foreach(lc, options)
-	{
-		DefElem    *def = lfirst(lc);
-		const char *value = defGetString(def);
+	mongoc_uri_destroy(parse_uri(value));
+}
 
-		mesh_validate_option(&mesh_mongodb_connector, place, def->defname, value);
-		if (strcmp(def->defname, "uri") == 0)
-			mongoc_uri_destroy(parse_uri(value));
-		else if (strcmp(def->defname, "collection") == 0)
-			mongo_check_collection_name(value, "collection");
-	}
-	PG_RETURN_VOID();
+/* Option check of collection: a usable collection name. */
+static void
+check_collection_option(const MeshOption *option, const char *value)
+{
+	mongo_check_collection_name(value, option->name);
 }
 
 /* ---------------------------------------------------------------- layout */
