@@ -94,6 +94,8 @@ typedef struct MeshHttpSetup
 	const char *version_header; /* response header holding the version, or NULL */
 	const char *ping_path;		/* GET by mesh.health; 2xx means up */
 	char	   *(*ping_version) (const char *body);	/* version from the ping body */
+	const char *ping_version_field; /* or: the string at this key of the
+									 * body's JSON object */
 	bool		ping_body_required; /* ping_version NULL: a malformed answer, a
 									 * failed ping ("": up, no version) */
 

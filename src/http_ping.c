@@ -8,6 +8,7 @@
 #include "postgres.h"
 
 #include <curl/curl.h>
+#include <jansson.h>
 
 #include "http.h"
 
@@ -64,6 +65,20 @@ ping_socket(CURL *easy, curl_socket_t s, int what, void *arg, void *sockp)
 		ping->want_write = (what == CURL_POLL_OUT);
 	}
 	return 0;
+}
+
+/* The string at key of a JSON object text (at most 64 bytes of it), or NULL. */
+static char *
+json_field(const char *body, const char *key)
+{
+	json_t	   *doc = json_loads(body, 0, NULL);
+	json_t	   *v = doc ? json_object_get(doc, key) : NULL;
+	char	   *result = NULL;
+
+	if (v != NULL && json_is_string(v))
+		result = pnstrdup(json_string_value(v), Min(json_string_length(v), 64));
+	json_decref(doc);
+	return result;
 }
 
 static void
@@ -150,6 +165,8 @@ http_ping_continue(MeshPing *ping)
 		ping->ok = true;
 		if (hp->setup->ping_version)
 			ping->version = hp->setup->ping_version(hp->body.data);
+		else if (hp->setup->ping_version_field)
+			ping->version = json_field(hp->body.data, hp->setup->ping_version_field);
 		else
 			ping->version = hp->version;
 		if (hp->setup->ping_body_required && ping->version == NULL)

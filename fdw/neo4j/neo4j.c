@@ -40,18 +40,6 @@ static const MeshOption neo4j_options[] = {
 	{NULL}
 };
 
-/* The version from the discovery document (GET /): "neo4j_version". */
-static char *
-neo4j_ping_version(const char *body)
-{
-	json_t	   *doc = json_loads(body, 0, NULL);
-	json_t	   *v = doc ? json_object_get(doc, "neo4j_version") : NULL;
-
-	if (v == NULL || !json_is_string(v))
-		return NULL;
-	return pnstrdup(json_string_value(v), Min(json_string_length(v), 64));
-}
-
 /* The rest of a connection: the commit path of its database. */
 static void
 neo4j_open(void *conn, MeshServerConfig *config)
@@ -64,7 +52,7 @@ static const MeshHttpSetup neo4j_setup = {
 	.kind_label = "Neo4j",
 	.default_url = "http://127.0.0.1:7474",
 	.ping_path = "/",
-	.ping_version = neo4j_ping_version,
+	.ping_version_field = "neo4j_version",
 	.conn_size = sizeof(Neo4jConn),
 	.open = neo4j_open,
 };

@@ -45,25 +45,13 @@ static const MeshOption qdrant_options[] = {
 	{NULL}
 };
 
-/* The version from GET /: {"title": ..., "version": "1.12.4"}. */
-static char *
-qdrant_ping_version(const char *body)
-{
-	json_t	   *doc = json_loads(body, 0, NULL);
-	json_t	   *v = doc ? json_object_get(doc, "version") : NULL;
-
-	if (v == NULL || !json_is_string(v))
-		return NULL;
-	return pnstrdup(json_string_value(v), Min(json_string_length(v), 64));
-}
-
 static const MeshHttpSetup qdrant_setup = {
 	.kind_label = "Qdrant",
 	.default_url = "http://127.0.0.1:6333",
 	.key_option = "api_key",
 	.key_header = "api-key",
 	.ping_path = "/",
-	.ping_version = qdrant_ping_version,
+	.ping_version_field = "version",
 	.conn_size = sizeof(QdrantConn),
 };
 
