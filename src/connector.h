@@ -2,9 +2,10 @@
  * connector.h: the one interface every mesh backend kind implements.
  *
  * A backend kind is a MeshConnector: a declarative table of options plus
- * callbacks.  The shared glue (fdw_glue.c, option.c, connection.c,
- * health.c, execute.c) turns it into a foreign data wrapper mesh_<kind>,
- * option validation, a connection cache, health checks and mesh.execute.
+ * capability tables.  The shared glue (fdw_scan.c, fdw_modify.c, option.c,
+ * connection.c, health.c, execute.c, http_conn.c) turns it into a foreign
+ * data wrapper mesh_<kind>, option validation, a connection cache, health
+ * checks and mesh.execute.
  * Capabilities a kind lacks are NULL tables (scan, modify, ping, vector,
  * stream) or NULL callbacks.
  */

@@ -89,7 +89,11 @@ run_pings(MeshHealth *items, struct timespec *started, int n, int timeout_ms)
 			break;
 		for (int k = 0; k < nfds; k++)
 			if (fds[k].revents != 0 || fds[k].fd < 0)
-				mesh_connector_ping(items[which[k]].ping.config->connector)->ping_continue(&items[which[k]].ping);
+			{
+				MeshPing   *ping = &items[which[k]].ping;
+
+				mesh_connector_ping(ping->config->connector)->ping_continue(ping);
+			}
 	}
 	for (int i = 0; i < n; i++)
 		if (!items[i].ping.done)
@@ -139,8 +143,15 @@ mesh_check_health(MeshHealth *items, int n, int timeout_ms)
 	PG_FINALLY();
 	{
 		for (int i = 0; i < n; i++)
-			if (running[i] && mesh_connector_ping(items[i].ping.config->connector)->ping_finish)
-				mesh_connector_ping(items[i].ping.config->connector)->ping_finish(&items[i].ping);
+		{
+			const MeshPingOps *ops;
+
+			if (!running[i])
+				continue;		/* no health capability: nothing started */
+			ops = mesh_connector_ping(items[i].ping.config->connector);
+			if (ops->ping_finish)
+				ops->ping_finish(&items[i].ping);
+		}
 	}
 	PG_END_TRY();
 }

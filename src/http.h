@@ -26,10 +26,10 @@
 #define MESH_HTTP_OPTIONS \
 	{.name = "url", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_URL, .min = 1}, \
 	{.name = "tls_ca_file", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_STRING, .min = 1}, \
-	{.name = "tls_cert_file", .where = MESH_OPT_SERVER | MESH_OPT_MAPPING, .type = MESH_OPTTYPE_STRING, \
-	.min = 1}, \
-	{.name = "tls_key_file", .where = MESH_OPT_SERVER | MESH_OPT_MAPPING, .type = MESH_OPTTYPE_STRING, \
-	.min = 1}, \
+	{.name = "tls_cert_file", .where = MESH_OPT_SERVER | MESH_OPT_MAPPING, \
+	.type = MESH_OPTTYPE_STRING, .min = 1}, \
+	{.name = "tls_key_file", .where = MESH_OPT_SERVER | MESH_OPT_MAPPING, \
+	.type = MESH_OPTTYPE_STRING, .min = 1}, \
 	{.name = "tls_verify", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_BOOL}, \
 	{.name = "gzip", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_BOOL}, \
 	{.name = "user", .where = MESH_OPT_MAPPING, .type = MESH_OPTTYPE_STRING, .min = 1}, \

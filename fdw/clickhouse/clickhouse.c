@@ -19,8 +19,8 @@
 
 static const MeshOption ch_options[] = {
 	MESH_HTTP_OPTIONS,
-	{.name = "database", .where = MESH_OPT_SERVER | MESH_OPT_TABLE | MESH_OPT_ROUTE, .type = MESH_OPTTYPE_STRING,
-	.min = 1},
+	{.name = "database", .where = MESH_OPT_SERVER | MESH_OPT_TABLE | MESH_OPT_ROUTE,
+	.type = MESH_OPTTYPE_STRING, .min = 1},
 	{.name = "table", .where = MESH_OPT_TABLE | MESH_OPT_ROUTE, .type = MESH_OPTTYPE_STRING,
 	.min = 1},
 	{.name = "column_name", .where = MESH_OPT_COLUMN, .type = MESH_OPTTYPE_STRING, .min = 1},
