@@ -13,7 +13,13 @@ CREATE FUNCTION mesh.fdw_handler() RETURNS fdw_handler
 -- Backend kinds: one validator (named <kind>_validator) and one wrapper
 -- each, declared in fdw/<kind>/<kind>.sql (appended to this file at build).
 
--- mesh.backends(): every server of a mesh wrapper or postgres_fdw.
+-- Whether a wrapper's connector declares an option secret: the one
+-- definition of a secret (a MeshOption with .secret = true).
+CREATE FUNCTION mesh.option_is_secret(fdw name, option text) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'mesh_option_is_secret' LANGUAGE C STABLE STRICT;
+
+-- mesh.backends(): every server of a mesh wrapper or postgres_fdw; the
+-- value of a secret option is never shown.
 CREATE FUNCTION mesh.backends()
 RETURNS TABLE(server name, kind text, fdw name, options jsonb)
 LANGUAGE sql STABLE AS $$
@@ -21,7 +27,7 @@ LANGUAGE sql STABLE AS $$
 						   ELSE substr(w.fdwname, 6) END,
 		   w.fdwname,
 		   COALESCE((SELECT jsonb_object_agg(split_part(o, '=', 1),
-					 CASE WHEN split_part(o, '=', 1) ~ '(password|token|api_key|secret)'
+					 CASE WHEN mesh.option_is_secret(w.fdwname, split_part(o, '=', 1))
 						  THEN '********'
 						  ELSE substr(o, length(split_part(o, '=', 1)) + 2) END)
 					 FROM unnest(s.srvoptions) AS o), '{}'::jsonb)

@@ -62,10 +62,10 @@ drop_connection(ConnEntry *e)
 		void	   *conn = e->conn;
 
 		e->conn = NULL;
-		e->connector->disconnect(conn);
+		mesh_connector_disconnect(e->connector, conn);
 	}
 	foreach(lc, e->retired)
-		e->connector->disconnect(lfirst(lc));
+		mesh_connector_disconnect(e->connector, lfirst(lc));
 	list_free(e->retired);
 	e->retired = NIL;
 	e->broken = false;
@@ -257,7 +257,7 @@ mesh_get_connection(MeshServerConfig *config)
 		e->broken = false;
 		e->server_files = config->server_files;
 		e->superuser = config->superuser;
-		e->conn = config->connector->connect(config);
+		e->conn = mesh_connector_connect(config->connector, config);
 	}
 	return e->conn;
 }
@@ -299,7 +299,7 @@ mesh_connection_discard(MeshServerConfig *config)
 	e->conn = NULL;
 	e->broken = false;
 	e->in_use = 0;
-	e->connector->disconnect(conn);
+	mesh_connector_disconnect(e->connector, conn);
 }
 
 /* config's connection is known to be unusable: replace it at next use. */

@@ -2,11 +2,12 @@
  * connector.h: the one interface every mesh backend kind implements.
  *
  * A backend kind is a MeshConnector: a declarative table of options plus
- * callbacks.  The shared glue (fdw_glue.c, option.c, connection.c,
- * health.c, execute.c) turns it into a foreign data wrapper mesh_<kind>,
- * option validation, a connection cache, health checks and mesh.execute.
- * Callbacks a kind cannot support are NULL and its caps say so; the
- * capability tables (vector, stream) are NULL when the kind has none.
+ * capability tables.  The shared glue (fdw_scan.c, fdw_modify.c, option.c,
+ * connection.c, health.c, execute.c, http_conn.c) turns it into a foreign
+ * data wrapper mesh_<kind>, option validation, a connection cache, health
+ * checks and mesh.execute.
+ * Capabilities a kind lacks are NULL tables (scan, modify, ping, vector,
+ * stream) or NULL callbacks.
  */
 #ifndef MESH_CONNECTOR_H
 #define MESH_CONNECTOR_H
@@ -35,26 +36,30 @@ typedef enum MeshOptionType
 	MESH_OPTTYPE_URL			/* an http:// or https:// URL without userinfo */
 } MeshOptionType;
 
-typedef struct MeshOption
+typedef struct MeshOption MeshOption;
+
+/*
+ * One option a connector accepts, declared with designated initialisers:
+ *
+ *     {.name = "port", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_INT,
+ *      .min = 1, .max = 65535},
+ *
+ * The core checks the type and range, where the option may appear and, for
+ * a secret, that it is in a user mapping; check (optional) then sees the
+ * value alone, for what a type cannot say.  A secret is an option declared
+ * .secret = true: nothing else makes one, and no secret is ever printed.
+ */
+struct MeshOption
 {
 	const char *name;
-	int			places;			/* MESH_OPT_* mask */
+	int			where;			/* MESH_OPT_* mask */
 	MeshOptionType type;
 	bool		secret;			/* only in a user mapping; never printed */
-	int64		min;
+	int64		min;			/* INT: range; STRING: minimum length */
 	int64		max;
 	const char *allowed;		/* MESH_OPTTYPE_ENUM: "a|b|c" */
-} MeshOption;
-
-/* Capability bits. */
-#define MESH_CAP_SCAN		0x0001
-#define MESH_CAP_MODIFY		0x0002
-#define MESH_CAP_EXECUTE	0x0004
-#define MESH_CAP_PING		0x0008
-#define MESH_CAP_APPLY		0x0010
-#define MESH_CAP_LOOKUP		0x0020
-#define MESH_CAP_IMPORT		0x0040
-#define MESH_CAP_AGG_PUSHDOWN 0x0080
+	void		(*check) (const MeshOption *option, const char *value);	/* ereports */
+};
 
 /*
  * Everything needed to talk to one server as one user: the server's options
@@ -465,33 +470,13 @@ typedef struct MeshStreamOps
 	void		(*close) (void *consumer);
 } MeshStreamOps;
 
-typedef struct MeshConnector
+/*
+ * The scan capability: a readable foreign table.  import_schema is optional
+ * (IMPORT FOREIGN SCHEMA), as is plan_upper (sort, limit, aggregates).
+ */
+typedef struct MeshScanOps
 {
-	const char *kind;			/* "redis": FDW mesh_redis */
-	const char *fdw_name;		/* NULL: "mesh_" kind; else an existing FDW */
-	const MeshOption *options;	/* terminated by { NULL } */
-	uint32		caps;
-
-	/*
-	 * Optional check of a whole option list at CREATE/ALTER time (place is
-	 * MESH_OPT_SERVER, ...), after each option passed its declaration, as
-	 * the role running the command (GetUserId()).  Ereports.
-	 */
-	void		(*validate) (int place, List *options);
-
-	/* Optional: define the kind's settings (GUCs), called from _PG_init. */
-	void		(*define_settings) (void);
-
-	/* connection: connect ereports on failure, freeing what it made */
-	void	   *(*connect) (MeshServerConfig *config);
-	void		(*disconnect) (void *conn);
-
-	/* health */
-	void		(*ping_start) (MeshPing *ping);
-	void		(*ping_continue) (MeshPing *ping);
-	void		(*ping_finish) (MeshPing *ping);
-
-	/* scans */
+	/* mark the quals the backend evaluates; no network round trip here */
 	void		(*plan_scan) (MeshScanPlan *plan);
 	void		(*begin_scan) (MeshScan *scan);
 	bool		(*next_row) (MeshScan *scan, Datum *values, bool *nulls);
@@ -514,15 +499,64 @@ typedef struct MeshConnector
 	List	   *(*import_schema) (void *conn, MeshServerConfig *config,
 								  const char *remote_schema, const char *local_schema,
 								  List *options);
+} MeshScanOps;
 
-	/* writes through the foreign table */
+/* The modify capability: INSERT/UPDATE/DELETE through a foreign table. */
+typedef struct MeshModifyOps
+{
 	int			(*row_identity) (MeshTable *table, AttrNumber *attnums);	/* max 4 */
 	void		(*begin_modify) (MeshModify *modify);
-	void		(*modify_row) (MeshModify *modify);	/* may buffer */
-	void		(*end_modify) (MeshModify *modify);	/* flushes */
+	void		(*modify_row) (MeshModify *modify); /* may buffer */
+	void		(*end_modify) (MeshModify *modify); /* flushes */
+} MeshModifyOps;
+
+/* The health capability: a non-blocking ping (see MeshPing). */
+typedef struct MeshPingOps
+{
+	void		(*ping_start) (MeshPing *ping);
+	void		(*ping_continue) (MeshPing *ping);
+	void		(*ping_finish) (MeshPing *ping);
+} MeshPingOps;
+
+struct MeshHttpSetup;			/* http.h */
+
+/*
+ * A backend kind: a small core plus capability tables.  A capability exists
+ * when its table is set.  An HTTP kind sets http_setup (http.h) and gets
+ * from it, for the members it leaves NULL: connect and disconnect (a
+ * MeshHttpConn), ping and classify_error (5xx and 429 transient).
+ */
+typedef struct MeshConnector
+{
+	const char *kind;			/* "redis": FDW mesh_redis */
+	const char *fdw_name;		/* NULL: "mesh_" kind; else an existing FDW */
+	const MeshOption *options;	/* terminated by { NULL } */
+
+	/* connection: connect ereports on failure, freeing what it made */
+	void	   *(*connect) (MeshServerConfig *config);
+	void		(*disconnect) (void *conn);
+
+	/* transient (retry with backoff) or permanent (dead letter) */
+	MeshErrorClass (*classify_error) (int code, const char *message);
+
+	/*
+	 * Optional check of a whole option list at CREATE/ALTER time (place is
+	 * MESH_OPT_SERVER, ...), after each option passed its declaration, as
+	 * the role running the command (GetUserId()).  Ereports.
+	 */
+	void		(*validate) (int place, List *options);
+
+	/* Optional: define the kind's settings (GUCs), called from _PG_init. */
+	void		(*define_settings) (void);
 
 	/* mesh.execute: the backend's own language; returns a List of Jsonb * */
 	List	   *(*execute) (void *conn, const char *request, Jsonb *params);
+
+	/* capabilities */
+	const struct MeshHttpSetup *http_setup;	/* an HTTP kind: see above */
+	const MeshPingOps *ping;	/* health (mesh.health) */
+	const MeshScanOps *scan;	/* readable foreign tables */
+	const MeshModifyOps *modify;	/* writable foreign tables */
 
 	/*
 	 * Replication.  check_route validates a new route (its options, that the
@@ -556,8 +590,6 @@ typedef struct MeshConnector
 	 */
 	void		(*expected_values) (void *conn, MeshRoute *route, char **values);
 
-	MeshErrorClass (*classify_error) (int code, const char *message);
-
 	/*
 	 * Verify reads over HTTP, split so mesh.query_all can run several at
 	 * once (optional; with them, fetch_rows can be mesh_http_fetch_rows):
@@ -580,6 +612,8 @@ typedef struct MeshConnector
 	const MeshStreamOps *stream;
 } MeshConnector;
 
+
+
 /*
  * delivery.c (the old path, for sinks not yet on MeshSinkOps: DuckDB,
  * Kafka): called from apply by a target that accepts or refuses each
@@ -596,6 +630,11 @@ extern const MeshConnector *mesh_connector_by_fdw(const char *fdwname);
 extern const MeshConnector *mesh_connector_for_server(Oid serverid);
 extern const MeshConnector *const *mesh_connectors(int *n);
 extern char *mesh_fdw_names_with(size_t field);
+extern void *mesh_connector_connect(const MeshConnector *c, MeshServerConfig *config);
+extern void mesh_connector_disconnect(const MeshConnector *c, void *conn);
+extern const MeshPingOps *mesh_connector_ping(const MeshConnector *c);
+extern MeshErrorClass mesh_connector_classify(const MeshConnector *c, int code,
+											  const char *message);
 
 /* option.c */
 extern const MeshOption *mesh_find_option(const MeshConnector *c, const char *name);
@@ -605,7 +644,6 @@ extern const char *mesh_defelem_get(List *options, const char *name);
 extern const char *mesh_config_get(const MeshServerConfig *config, const char *name,
 								   const char *dflt);
 extern int	mesh_config_get_int(const MeshServerConfig *config, const char *name, int dflt);
-extern bool mesh_option_is_secret_name(const char *name);
 extern bool mesh_role_has_server_files(Oid roleid);
 
 /* connection.c */

@@ -50,9 +50,7 @@ mesh_error_is_transient(MeshRoute *route, ErrorData *edata)
 		code == ERRCODE_UNDEFINED_TABLE || code == ERRCODE_UNDEFINED_COLUMN ||
 		code == ERRCODE_INSUFFICIENT_PRIVILEGE || code == ERRCODE_UNDEFINED_OBJECT)
 		return true;			/* the target is not ready: wait for a fix */
-	if (c && c->classify_error)
-		return c->classify_error(code, edata->message) == MESH_ERROR_TRANSIENT;
-	return false;
+	return c && mesh_connector_classify(c, code, edata->message) == MESH_ERROR_TRANSIENT;
 }
 
 /* Events refused by the apply call in progress (see mesh_apply_reject). */

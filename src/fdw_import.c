@@ -72,7 +72,7 @@ mesh_import_foreign_schema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 	void	   *conn;
 	List	   *result;
 
-	if (c->import_schema == NULL)
+	if (c->scan == NULL || c->scan->import_schema == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_NO_SCHEMAS),
 				 errmsg("IMPORT FOREIGN SCHEMA is not supported for %s servers", c->kind),
@@ -80,8 +80,8 @@ mesh_import_foreign_schema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 	config = mesh_server_config(serverOid, GetUserId());
 	conn = mesh_get_connection(config);
 	mesh_connection_begin_use(config);
-	result = c->import_schema(conn, config, stmt->remote_schema, stmt->local_schema,
-							  stmt->options);
+	result = c->scan->import_schema(conn, config, stmt->remote_schema, stmt->local_schema,
+									stmt->options);
 	mesh_connection_end_use(config);
 	return result;
 }

@@ -52,11 +52,11 @@ identity_columns(const MeshConnector *c, Relation rel, MeshTable **table,
 	Oid			serverid;
 
 	*table = mesh_table_get(RelationGetRelid(rel), &serverid, &c);
-	if (c->row_identity == NULL)
+	if (c->modify == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("%s foreign tables cannot be updated", c->kind)));
-	return c->row_identity(*table, attnums);
+	return c->modify->row_identity(*table, attnums);
 }
 
 static void
@@ -83,7 +83,7 @@ mesh_is_updatable(Relation rel)
 {
 	const MeshConnector *c = relation_connector(rel);
 
-	if (c->modify_row == NULL)
+	if (c->modify == NULL)
 		return 0;
 	return (1 << CMD_INSERT) | (1 << CMD_UPDATE) | (1 << CMD_DELETE);
 }
@@ -123,7 +123,7 @@ mesh_begin_modify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	ms->modify.conn = mesh_get_connection(ms->config);
 	mesh_connection_begin_use(ms->config);
 	ms->in_use = true;
-	ms->connector->begin_modify(&ms->modify);
+	ms->connector->modify->begin_modify(&ms->modify);
 }
 
 /* Copy the identity columns' original values from the plan slot. */
@@ -154,7 +154,7 @@ run_modify(ModifyState *ms, MeshModifyOp op, TupleTableSlot *slot,
 	}
 	if (op != MESH_MODIFY_INSERT)
 		load_identity(ms, planSlot);
-	ms->connector->modify_row(&ms->modify);
+	ms->connector->modify->modify_row(&ms->modify);
 	return slot;
 }
 
@@ -186,7 +186,7 @@ mesh_end_modify(EState *estate, ResultRelInfo *rinfo)
 
 	if (ms == NULL || !ms->in_use)
 		return;
-	ms->connector->end_modify(&ms->modify);
+	ms->connector->modify->end_modify(&ms->modify);
 	mesh_connection_end_use(ms->config);
 	ms->in_use = false;
 }

@@ -75,7 +75,7 @@ mesh_classify_clauses(RelPlan *ps, List *clauses, Index relid, List **pushed,
 	foreach(lc, candidates)
 		plan.quals[i++] = *(MeshQual *) lfirst(lc);
 	plan.rows = 1000;
-	ps->connector->plan_scan(&plan);
+	ps->connector->scan->plan_scan(&plan);
 
 	*pushed = *pushed_exprs = NIL;
 	if (all_exact)
@@ -111,7 +111,7 @@ mesh_get_rel_size(PlannerInfo *root, RelOptInfo *baserel, Oid relid)
 
 	ps->tag = MESH_REL_BASE;
 	ps->table = mesh_table_get(relid, &serverid, &ps->connector);
-	if (!(ps->connector->caps & MESH_CAP_SCAN))
+	if (ps->connector->scan == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("%s foreign tables cannot be read", ps->connector->kind)));
@@ -382,7 +382,7 @@ mesh_iterate_scan(ForeignScanState *node)
 	{
 		old = MemoryContextSwitchTo(ss->scan.scan_cxt);
 		evaluate_quals(ss, node->ss.ps.ps_ExprContext, true);
-		ss->connector->begin_scan(&ss->scan);
+		ss->connector->scan->begin_scan(&ss->scan);
 		MemoryContextSwitchTo(old);
 		ss->begun = true;
 	}
@@ -390,7 +390,7 @@ mesh_iterate_scan(ForeignScanState *node)
 	MemoryContextReset(ss->scan.row_cxt);
 	old = MemoryContextSwitchTo(ss->scan.row_cxt);
 	memset(slot->tts_isnull, true, sizeof(bool) * slot->tts_tupleDescriptor->natts);
-	found = ss->connector->next_row(&ss->scan, slot->tts_values, slot->tts_isnull);
+	found = ss->connector->scan->next_row(&ss->scan, slot->tts_values, slot->tts_isnull);
 	MemoryContextSwitchTo(old);
 	if (!found)
 		return slot;
@@ -403,7 +403,7 @@ mesh_rescan(ForeignScanState *node)
 	ScanExec   *ss = node->fdw_state;
 
 	if (ss->begun)
-		ss->connector->end_scan(&ss->scan);
+		ss->connector->scan->end_scan(&ss->scan);
 	ss->begun = false;
 	MemoryContextReset(ss->scan.scan_cxt);
 }
@@ -416,7 +416,7 @@ mesh_end_scan(ForeignScanState *node)
 	if (ss == NULL)
 		return;
 	if (ss->begun)
-		ss->connector->end_scan(&ss->scan);
+		ss->connector->scan->end_scan(&ss->scan);
 	ss->begun = false;
 	if (ss->in_use)
 		mesh_connection_end_use(ss->config);
@@ -445,8 +445,8 @@ mesh_explain_scan(ForeignScanState *node, ExplainState *es)
 			q->display = deparse_expression(lfirst(ec), dpcontext, true, false);
 		ec = lnext(exprs, ec);
 	}
-	if (es->verbose && ss->connector->explain_scan)
-		ExplainPropertyText("Remote request", ss->connector->explain_scan(&ss->scan), es);
+	if (es->verbose && ss->connector->scan->explain_scan)
+		ExplainPropertyText("Remote request", ss->connector->scan->explain_scan(&ss->scan), es);
 	if (es->analyze)
 		ExplainPropertyInteger("Remote requests", NULL, ss->scan.requests, es);
 }

@@ -57,7 +57,8 @@ input_state(RelOptInfo *input_rel, UpperPlan *scratch)
 	if (ps->tag == MESH_REL_UPPER)
 		return (UpperPlan *) ps;
 	if (ps->tag != MESH_REL_BASE || input_rel->reloptkind != RELOPT_BASEREL ||
-		!ps->quals_exact || ps->connector->plan_upper == NULL)
+		!ps->quals_exact || ps->connector->scan == NULL ||
+		ps->connector->scan->plan_upper == NULL)
 		return NULL;
 	/* whole-row and system columns are not in an upper scan's tuple */
 	pull_varattnos((Node *) input_rel->reltarget->exprs, input_rel->relid, &attrs);
@@ -76,7 +77,7 @@ input_state(RelOptInfo *input_rel, UpperPlan *scratch)
 static bool
 connector_accepts(UpperPlan *up)
 {
-	return up->base->connector->plan_upper(up->base->plan, &up->upper);
+	return up->base->connector->scan->plan_upper(up->base->plan, &up->upper);
 }
 
 static UpperPlan *

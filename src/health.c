@@ -89,7 +89,11 @@ run_pings(MeshHealth *items, struct timespec *started, int n, int timeout_ms)
 			break;
 		for (int k = 0; k < nfds; k++)
 			if (fds[k].revents != 0 || fds[k].fd < 0)
-				items[which[k]].ping.config->connector->ping_continue(&items[which[k]].ping);
+			{
+				MeshPing   *ping = &items[which[k]].ping;
+
+				mesh_connector_ping(ping->config->connector)->ping_continue(ping);
+			}
 	}
 	for (int i = 0; i < n; i++)
 		if (!items[i].ping.done)
@@ -122,25 +126,32 @@ mesh_check_health(MeshHealth *items, int n, int timeout_ms)
 		for (int i = 0; i < n; i++)
 		{
 			MeshHealth *it = &items[i];
-			const MeshConnector *c = it->ping.config->connector;
+			const MeshPingOps *ops = mesh_connector_ping(it->ping.config->connector);
 
 			mesh_now(&started[i]);
-			if (c->ping_start == NULL)
+			if (ops == NULL)
 			{
 				it->ping.done = true;
 				it->ping.error = pstrdup("health checks are not supported");
 				continue;
 			}
 			running[i] = true;
-			c->ping_start(&it->ping);
+			ops->ping_start(&it->ping);
 		}
 		run_pings(items, started, n, timeout_ms);
 	}
 	PG_FINALLY();
 	{
 		for (int i = 0; i < n; i++)
-			if (running[i] && items[i].ping.config->connector->ping_finish)
-				items[i].ping.config->connector->ping_finish(&items[i].ping);
+		{
+			const MeshPingOps *ops;
+
+			if (!running[i])
+				continue;		/* no health capability: nothing started */
+			ops = mesh_connector_ping(items[i].ping.config->connector);
+			if (ops->ping_finish)
+				ops->ping_finish(&items[i].ping);
+		}
 	}
 	PG_END_TRY();
 }

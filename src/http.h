@@ -24,15 +24,19 @@
  * connector's option table.
  */
 #define MESH_HTTP_OPTIONS \
-	{"url", MESH_OPT_SERVER, MESH_OPTTYPE_URL, false, 1}, \
-	{"tls_ca_file", MESH_OPT_SERVER, MESH_OPTTYPE_STRING, false, 1}, \
-	{"tls_cert_file", MESH_OPT_SERVER | MESH_OPT_MAPPING, MESH_OPTTYPE_STRING, false, 1}, \
-	{"tls_key_file", MESH_OPT_SERVER | MESH_OPT_MAPPING, MESH_OPTTYPE_STRING, false, 1}, \
-	{"tls_verify", MESH_OPT_SERVER, MESH_OPTTYPE_BOOL, false}, \
-	{"gzip", MESH_OPT_SERVER, MESH_OPTTYPE_BOOL, false}, \
-	{"user", MESH_OPT_MAPPING, MESH_OPTTYPE_STRING, false, 1}, \
-	{"password", MESH_OPT_MAPPING, MESH_OPTTYPE_STRING, true}, \
-	{"token", MESH_OPT_MAPPING, MESH_OPTTYPE_STRING, true, 1}
+	{.name = "url", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_URL, .min = 1}, \
+	{.name = "tls_ca_file", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_STRING, .min = 1}, \
+	{.name = "tls_cert_file", .where = MESH_OPT_SERVER | MESH_OPT_MAPPING, \
+	.type = MESH_OPTTYPE_STRING, .min = 1}, \
+	{.name = "tls_key_file", .where = MESH_OPT_SERVER | MESH_OPT_MAPPING, \
+	.type = MESH_OPTTYPE_STRING, .min = 1}, \
+	{.name = "tls_verify", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_BOOL}, \
+	{.name = "gzip", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_BOOL}, \
+	{.name = "user", .where = MESH_OPT_MAPPING, .type = MESH_OPTTYPE_STRING, .min = 1}, \
+	{.name = "password", .where = MESH_OPT_MAPPING, .type = MESH_OPTTYPE_STRING, \
+	.secret = true}, \
+	{.name = "token", .where = MESH_OPT_MAPPING, .type = MESH_OPTTYPE_STRING, \
+	.secret = true, .min = 1}
 
 /*
  * Sent with every request of mesh's HTTP client; the hub's own metrics
@@ -72,7 +76,10 @@ typedef struct MeshHttpStream
 	size_t		consumed;		/* mesh_http_stream_line: bytes of the last line returned */
 } MeshHttpStream;
 
-/* Connect-time description a connector gives the shared client. */
+/*
+ * An HTTP kind's setup (MeshConnector.http_setup): from it alone the core
+ * makes the connection, the ping and the error mapping.
+ */
 typedef struct MeshHttpSetup
 {
 	const char *kind_label;		/* "InfluxDB": for messages */
@@ -87,7 +94,32 @@ typedef struct MeshHttpSetup
 	const char *version_header; /* response header holding the version, or NULL */
 	const char *ping_path;		/* GET by mesh.health; 2xx means up */
 	char	   *(*ping_version) (const char *body);	/* version from the ping body */
+	const char *ping_version_field; /* or: the string at this key of the
+									 * body's JSON object */
+	bool		ping_body_required; /* ping_version NULL: a malformed answer, a
+									 * failed ping ("": up, no version) */
+
+	/*
+	 * The connection: a struct of conn_size bytes (0: a MeshHttpConn) that
+	 * begins with MESH_HTTP_CONN_HEAD.  open (optional) fills the rest from
+	 * the options; it runs in the connection's own memory context, freed
+	 * with it at disconnect, so it allocates without freeing and may
+	 * ereport.
+	 */
+	size_t		conn_size;
+	void		(*open) (void *conn, MeshServerConfig *config);
 } MeshHttpSetup;
+
+/* The first members of every HTTP kind's connection struct. */
+#define MESH_HTTP_CONN_HEAD \
+	MeshHttp   *http; \
+	char	   *servername; \
+	const MeshHttpSetup *setup
+
+typedef struct MeshHttpConn
+{
+	MESH_HTTP_CONN_HEAD;
+} MeshHttpConn;
 
 extern void mesh_http_global_init(void);
 extern bool mesh_http_configure(void *easy, MeshServerConfig *config, const MeshHttpSetup *setup,
@@ -123,10 +155,12 @@ extern void mesh_http_raise(MeshHttp *http, const char *what, long status,
 extern char *mesh_http_escape(const char *s);
 extern void mesh_http_append_param(StringInfo path, const char *name, const char *value);
 
-/* Non-blocking health checks (mesh.health): a GET of setup->ping_path. */
-extern void mesh_http_ping_start(MeshPing *ping, const MeshHttpSetup *setup);
-extern void mesh_http_ping_continue(MeshPing *ping);
-extern void mesh_http_ping_finish(MeshPing *ping);
+/* http_conn.c: the connection of an HTTP kind, from its setup */
+extern void *mesh_http_conn_open(MeshServerConfig *config);
+extern void mesh_http_conn_close(void *conn);
+
+/* http_ping.c: non-blocking health checks, a GET of setup->ping_path */
+extern const MeshPingOps mesh_http_ping_ops;
 
 extern MeshErrorClass mesh_http_classify_error(int code, const char *message);
 

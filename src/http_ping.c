@@ -8,6 +8,7 @@
 #include "postgres.h"
 
 #include <curl/curl.h>
+#include <jansson.h>
 
 #include "http.h"
 
@@ -66,6 +67,20 @@ ping_socket(CURL *easy, curl_socket_t s, int what, void *arg, void *sockp)
 	return 0;
 }
 
+/* The string at key of a JSON object text (at most 64 bytes of it), or NULL. */
+static char *
+json_field(const char *body, const char *key)
+{
+	json_t	   *doc = json_loads(body, 0, NULL);
+	json_t	   *v = doc ? json_object_get(doc, key) : NULL;
+	char	   *result = NULL;
+
+	if (v != NULL && json_is_string(v))
+		result = pnstrdup(json_string_value(v), Min(json_string_length(v), 64));
+	json_decref(doc);
+	return result;
+}
+
 static void
 ping_fail(MeshPing *ping, const char *what, const char *detail)
 {
@@ -74,9 +89,13 @@ ping_fail(MeshPing *ping, const char *what, const char *detail)
 	ping->error = detail && detail[0] ? psprintf("%s: %s", what, detail) : pstrdup(what);
 }
 
-void
-mesh_http_ping_start(MeshPing *ping, const MeshHttpSetup *setup)
+static void http_ping_continue(MeshPing *ping);
+
+/* Starts a GET of the kind's ping path (its connector's http_setup). */
+static void
+http_ping_start(MeshPing *ping)
 {
+	const MeshHttpSetup *setup = ping->config->connector->http_setup;
 	HttpPing   *hp = palloc0(sizeof(HttpPing));
 	const char *url = mesh_config_get(ping->config, "url", setup->default_url);
 	char	   *full;
@@ -110,11 +129,12 @@ mesh_http_ping_start(MeshPing *ping, const MeshHttpSetup *setup)
 	curl_multi_setopt(hp->multi, CURLMOPT_SOCKETFUNCTION, ping_socket);
 	curl_multi_setopt(hp->multi, CURLMOPT_SOCKETDATA, ping);
 	curl_multi_add_handle(hp->multi, hp->easy);
-	mesh_http_ping_continue(ping);
+	http_ping_continue(ping);
 }
 
-void
-mesh_http_ping_continue(MeshPing *ping)
+/* Drives the transfer; a 2xx answer is up, with the version it carries. */
+static void
+http_ping_continue(MeshPing *ping)
 {
 	HttpPing   *hp = ping->state;
 	int			running;
@@ -145,14 +165,21 @@ mesh_http_ping_continue(MeshPing *ping)
 		ping->ok = true;
 		if (hp->setup->ping_version)
 			ping->version = hp->setup->ping_version(hp->body.data);
+		else if (hp->setup->ping_version_field)
+			ping->version = json_field(hp->body.data, hp->setup->ping_version_field);
 		else
 			ping->version = hp->version;
+		if (hp->setup->ping_body_required && ping->version == NULL)
+			ping_fail(ping, psprintf("malformed answer to %s", hp->setup->ping_path), NULL);
+		else if (ping->version && ping->version[0] == '\0')
+			ping->version = NULL;
 		return;
 	}
 }
 
-void
-mesh_http_ping_finish(MeshPing *ping)
+/* Frees the transfer, whatever happened. */
+static void
+http_ping_finish(MeshPing *ping)
 {
 	HttpPing   *hp = ping->state;
 
@@ -167,3 +194,10 @@ mesh_http_ping_finish(MeshPing *ping)
 	curl_slist_free_all(hp->headers);
 	ping->state = NULL;
 }
+
+/* The health capability of every HTTP kind. */
+const MeshPingOps mesh_http_ping_ops = {
+	.ping_start = http_ping_start,
+	.ping_continue = http_ping_continue,
+	.ping_finish = http_ping_finish,
+};

@@ -22,24 +22,14 @@
 #include "connector.h"
 
 PG_FUNCTION_INFO_V1(mesh_fdw_validator);
+PG_FUNCTION_INFO_V1(mesh_option_is_secret);
 
 /* Options every kind accepts. */
 static const MeshOption mesh_common_options[] = {
-	{"timeout_ms", MESH_OPT_SERVER, MESH_OPTTYPE_INT, false, 1, 3600000},
+	{.name = "timeout_ms", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_INT,
+	.min = 1, .max = 3600000},
 	{NULL}
 };
-
-static const char *const secret_words[] = {"password", "token", "api_key", "secret", NULL};
-
-/* True when an option name denotes a secret (password, token, ...). */
-bool
-mesh_option_is_secret_name(const char *name)
-{
-	for (int i = 0; secret_words[i]; i++)
-		if (strstr(name, secret_words[i]) != NULL)
-			return true;
-	return false;
-}
 
 /* The declaration of option name for connector c (or a common one), or NULL. */
 const MeshOption *
@@ -103,7 +93,7 @@ closest_option(const MeshConnector *c, int place, const char *name)
 		{
 			int			d;
 
-			if (!(o->places & place))
+			if (!(o->where & place))
 				continue;
 			d = varstr_levenshtein(name, strlen(name), o->name, strlen(o->name),
 								   1, 1, 1, true);
@@ -126,7 +116,7 @@ valid_options(const MeshConnector *c, int place)
 	initStringInfo(&buf);
 	for (int l = 0; l < 2; l++)
 		for (const MeshOption *o = lists[l]; o && o->name; o++)
-			if (o->places & place)
+			if (o->where & place)
 				appendStringInfo(&buf, "%s%s", buf.len ? ", " : "", o->name);
 	return buf.len ? buf.data : pstrdup("none");
 }
@@ -262,7 +252,7 @@ mesh_validate_option(const MeshConnector *c, int place, const char *name, const 
 {
 	const MeshOption *o = mesh_find_option(c, name);
 
-	if (o == NULL || (o->places & place) == 0)
+	if (o == NULL || (o->where & place) == 0 || (o->secret && place != MESH_OPT_MAPPING))
 	{
 		const char *near = closest_option(c, place, name);
 
@@ -282,6 +272,8 @@ mesh_validate_option(const MeshConnector *c, int place, const char *name, const 
 				 errhint("Valid %s options: %s.", place_name(place), valid_options(c, place))));
 	}
 	check_value(c, o, value);
+	if (o->check)
+		o->check(o, value);
 }
 
 /*
@@ -315,6 +307,20 @@ mesh_fdw_validator(PG_FUNCTION_ARGS)
 	if (c->validate)
 		c->validate(place, options);
 	PG_RETURN_VOID();
+}
+
+/*
+ * mesh.option_is_secret(fdw, option): whether the wrapper's connector
+ * declares the option secret (so mesh.backends() never shows its value).
+ * The declaration is the one definition of a secret.
+ */
+Datum
+mesh_option_is_secret(PG_FUNCTION_ARGS)
+{
+	const MeshConnector *c = mesh_connector_by_fdw(NameStr(*PG_GETARG_NAME(0)));
+	const MeshOption *o = c ? mesh_find_option(c, text_to_cstring(PG_GETARG_TEXT_PP(1))) : NULL;
+
+	PG_RETURN_BOOL(o != NULL && o->secret);
 }
 
 /* The value of option name in a DefElem list, or NULL. */

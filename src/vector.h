@@ -79,11 +79,15 @@ typedef struct MeshVectorOps
 
 /* The route options every vector kind declares (put them in its option table). */
 #define MESH_VECTOR_ROUTE_OPTIONS \
-	{"collection", MESH_OPT_ROUTE | MESH_OPT_TABLE, MESH_OPTTYPE_STRING, false, 1}, \
-	{"vector", MESH_OPT_ROUTE, MESH_OPTTYPE_STRING, false, 1}, \
-	{"size", MESH_OPT_ROUTE, MESH_OPTTYPE_INT, false, 1, 65536}, \
-	{"distance", MESH_OPT_ROUTE, MESH_OPTTYPE_ENUM, false, 0, 0, "Cosine|Dot|Euclid"}, \
-	{"batch_size", MESH_OPT_ROUTE, MESH_OPTTYPE_INT, false, 1, 100000}
+	{.name = "collection", .where = MESH_OPT_ROUTE | MESH_OPT_TABLE, .type = MESH_OPTTYPE_STRING, \
+	.min = 1}, \
+	{.name = "vector", .where = MESH_OPT_ROUTE, .type = MESH_OPTTYPE_STRING, .min = 1}, \
+	{.name = "size", .where = MESH_OPT_ROUTE, .type = MESH_OPTTYPE_INT, \
+	.min = 1, .max = 65536}, \
+	{.name = "distance", .where = MESH_OPT_ROUTE, .type = MESH_OPTTYPE_ENUM, \
+	.allowed = "Cosine|Dot|Euclid"}, \
+	{.name = "batch_size", .where = MESH_OPT_ROUTE, .type = MESH_OPTTYPE_INT, \
+	.min = 1, .max = 100000}
 
 /* vector_sink.c */
 extern MeshVectorRoute *mesh_vector_route(MeshRoute *route);
@@ -97,8 +101,8 @@ extern void mesh_vector_append_floats(StringInfo buf, const float4 *v, int n);
 
 /* The other table and column options of a vector kind's foreign tables. */
 #define MESH_VECTOR_TABLE_OPTIONS \
-	{"k", MESH_OPT_TABLE, MESH_OPTTYPE_INT, false, 1, 100000}, \
-	{"query", MESH_OPT_COLUMN, MESH_OPTTYPE_BOOL, false}
+	{.name = "k", .where = MESH_OPT_TABLE, .type = MESH_OPTTYPE_INT, .min = 1, .max = 100000}, \
+	{.name = "query", .where = MESH_OPT_COLUMN, .type = MESH_OPTTYPE_BOOL}
 
 /* vector_scan.c */
 extern void mesh_vector_plan_scan(MeshScanPlan *plan);
@@ -107,5 +111,6 @@ extern void mesh_vector_begin_scan(MeshScan *scan);
 extern bool mesh_vector_next_row(MeshScan *scan, Datum *values, bool *nulls);
 extern void mesh_vector_end_scan(MeshScan *scan);
 extern char *mesh_vector_explain_scan(MeshScan *scan);
+extern const MeshScanOps mesh_vector_scan_ops;
 
 #endif							/* MESH_VECTOR_H */

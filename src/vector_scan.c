@@ -241,3 +241,13 @@ mesh_vector_explain_scan(MeshScan *scan)
 						mesh_qual_display(&scan->quals[i]));
 	return psprintf("every point of %s, %d per request", collection, PAGE);
 }
+
+/* The scan capability of every vector store: the functions above. */
+const MeshScanOps mesh_vector_scan_ops = {
+	.plan_scan = mesh_vector_plan_scan,
+	.begin_scan = mesh_vector_begin_scan,
+	.next_row = mesh_vector_next_row,
+	.end_scan = mesh_vector_end_scan,
+	.explain_scan = mesh_vector_explain_scan,
+	.plan_upper = mesh_vector_plan_upper,
+};

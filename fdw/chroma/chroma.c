@@ -31,15 +31,14 @@
 
 typedef struct ChromaConn
 {
-	MeshHttp   *http;
-	char	   *servername;
+	MESH_HTTP_CONN_HEAD;
 	char	   *base;			/* /api/v2/tenants/<t>/databases/<d>/collections */
 } ChromaConn;
 
 static const MeshOption chroma_options[] = {
 	MESH_HTTP_OPTIONS,
-	{"tenant", MESH_OPT_SERVER, MESH_OPTTYPE_STRING, false, 1},
-	{"database", MESH_OPT_SERVER, MESH_OPTTYPE_STRING, false, 1},
+	{.name = "tenant", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_STRING, .min = 1},
+	{.name = "database", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_STRING, .min = 1},
 	MESH_VECTOR_ROUTE_OPTIONS,
 	MESH_VECTOR_TABLE_OPTIONS,
 	{NULL}
@@ -56,55 +55,25 @@ chroma_ping_version(const char *body)
 	return psprintf("API %s", pnstrdup(json_string_value(v), Min(json_string_length(v), 32)));
 }
 
+/* The rest of a connection: the collections path of its tenant and database. */
+static void
+chroma_open(void *conn, MeshServerConfig *config)
+{
+	((ChromaConn *) conn)->base =
+		psprintf("/api/v2/tenants/%s/databases/%s/collections",
+				 mesh_http_escape(mesh_config_get(config, "tenant", "default_tenant")),
+				 mesh_http_escape(mesh_config_get(config, "database", "default_database")));
+}
+
 static const MeshHttpSetup chroma_setup = {
 	.kind_label = "Chroma",
 	.default_url = "http://127.0.0.1:8000",
 	.ping_path = "/api/v2/version",
 	.ping_version = chroma_ping_version,
+	.conn_size = sizeof(ChromaConn),
+	.open = chroma_open,
 };
 
-static void
-chroma_ping_start(MeshPing *ping)
-{
-	mesh_http_ping_start(ping, &chroma_setup);
-}
-
-static void *
-chroma_connect(MeshServerConfig *config)
-{
-	ChromaConn *cc = MemoryContextAllocZero(TopMemoryContext, sizeof(ChromaConn));
-	char	   *base = psprintf("/api/v2/tenants/%s/databases/%s/collections",
-								mesh_http_escape(mesh_config_get(config, "tenant", "default_tenant")),
-								mesh_http_escape(mesh_config_get(config, "database", "default_database")));
-
-	cc->servername = MemoryContextStrdup(TopMemoryContext, config->servername);
-	cc->base = MemoryContextStrdup(TopMemoryContext, base);
-	PG_TRY();
-	{
-		cc->http = mesh_http_connect(config, &chroma_setup);
-	}
-	PG_CATCH();
-	{
-		pfree(cc->servername);
-		pfree(cc->base);
-		pfree(cc);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	return cc;
-}
-
-static void
-chroma_disconnect(void *conn)
-{
-	ChromaConn *cc = conn;
-
-	if (cc->http)
-		mesh_http_disconnect(cc->http);
-	pfree(cc->servername);
-	pfree(cc->base);
-	pfree(cc);
-}
 
 /*
  * One request (body: JSON text or NULL); the parsed answer, or NULL for a
@@ -460,24 +429,14 @@ static const MeshVectorOps chroma_vector_ops = {
 	.list = chroma_list,
 };
 
+
 const MeshConnector mesh_chroma_connector = {
 	.kind = "chroma",
 	.options = chroma_options,
-	.caps = MESH_CAP_SCAN | MESH_CAP_PING | MESH_CAP_APPLY,
-	.connect = chroma_connect,
-	.disconnect = chroma_disconnect,
-	.ping_start = chroma_ping_start,
-	.ping_continue = mesh_http_ping_continue,
-	.ping_finish = mesh_http_ping_finish,
-	.plan_scan = mesh_vector_plan_scan,
-	.begin_scan = mesh_vector_begin_scan,
-	.next_row = mesh_vector_next_row,
-	.end_scan = mesh_vector_end_scan,
-	.explain_scan = mesh_vector_explain_scan,
-	.plan_upper = mesh_vector_plan_upper,
+	.http_setup = &chroma_setup,
+	.scan = &mesh_vector_scan_ops,
 	.sink = &mesh_vector_sink_ops,
 	.fetch_rows = mesh_vector_fetch_rows,
 	.scan_keys = mesh_vector_scan_keys,
 	.vector = &chroma_vector_ops,
-	.classify_error = mesh_http_classify_error,
 };

@@ -19,10 +19,13 @@
 
 static const MeshOption ch_options[] = {
 	MESH_HTTP_OPTIONS,
-	{"database", MESH_OPT_SERVER | MESH_OPT_TABLE | MESH_OPT_ROUTE, MESH_OPTTYPE_STRING, false, 1},
-	{"table", MESH_OPT_TABLE | MESH_OPT_ROUTE, MESH_OPTTYPE_STRING, false, 1},
-	{"column_name", MESH_OPT_COLUMN, MESH_OPTTYPE_STRING, false, 1},
-	{"batch_size", MESH_OPT_TABLE, MESH_OPTTYPE_INT, false, 1, 10000000},
+	{.name = "database", .where = MESH_OPT_SERVER | MESH_OPT_TABLE | MESH_OPT_ROUTE,
+	.type = MESH_OPTTYPE_STRING, .min = 1},
+	{.name = "table", .where = MESH_OPT_TABLE | MESH_OPT_ROUTE, .type = MESH_OPTTYPE_STRING,
+	.min = 1},
+	{.name = "column_name", .where = MESH_OPT_COLUMN, .type = MESH_OPTTYPE_STRING, .min = 1},
+	{.name = "batch_size", .where = MESH_OPT_TABLE, .type = MESH_OPTTYPE_INT,
+	.min = 1, .max = 10000000},
 	{NULL}
 };
 
@@ -37,54 +40,25 @@ ch_ping_version(const char *body)
 	return pnstrdup(body, len);
 }
 
+/* The rest of a connection: the server's database and compression. */
+static void
+ch_open(void *conn, MeshServerConfig *config)
+{
+	ChConn	   *cc = conn;
+
+	cc->database = pstrdup(mesh_config_get(config, "database", "default"));
+	cc->gzip = strcmp(mesh_config_get(config, "gzip", "false"), "true") == 0;
+}
+
 static const MeshHttpSetup ch_setup = {
 	.kind_label = "ClickHouse",
 	.default_url = "http://127.0.0.1:8123",
 	.ping_path = "/?query=SELECT%20version()",
 	.ping_version = ch_ping_version,
+	.conn_size = sizeof(ChConn),
+	.open = ch_open,
 };
 
-static void
-ch_ping_start(MeshPing *ping)
-{
-	mesh_http_ping_start(ping, &ch_setup);
-}
-
-static void *
-ch_connect(MeshServerConfig *config)
-{
-	ChConn	   *cc = MemoryContextAllocZero(TopMemoryContext, sizeof(ChConn));
-
-	cc->servername = MemoryContextStrdup(TopMemoryContext, config->servername);
-	cc->database = MemoryContextStrdup(TopMemoryContext,
-									   mesh_config_get(config, "database", "default"));
-	cc->gzip = strcmp(mesh_config_get(config, "gzip", "false"), "true") == 0;
-	PG_TRY();
-	{
-		cc->http = mesh_http_connect(config, &ch_setup);
-	}
-	PG_CATCH();
-	{
-		pfree(cc->servername);
-		pfree(cc->database);
-		pfree(cc);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	return cc;
-}
-
-static void
-ch_disconnect(void *conn)
-{
-	ChConn	   *cc = conn;
-
-	if (cc->http)
-		mesh_http_disconnect(cc->http);
-	pfree(cc->servername);
-	pfree(cc->database);
-	pfree(cc);
-}
 
 /* The ClickHouse error code at the start of an error body, or 0. */
 static int
@@ -349,26 +323,7 @@ ch_remote_columns(ChConn *cc, const char *database, const char *table, bool *exi
 	return cols;
 }
 
-/*
- * Transient: connection trouble and ClickHouse's overload codes (mapped to
- * class 08 by ch_raise); everything else is permanent.
- */
-MeshErrorClass
-ch_classify_error(int code, const char *message)
-{
-	return mesh_http_classify_error(code, message);
-}
-
-const MeshConnector mesh_clickhouse_connector = {
-	.kind = "clickhouse",
-	.options = ch_options,
-	.caps = MESH_CAP_SCAN | MESH_CAP_MODIFY | MESH_CAP_EXECUTE | MESH_CAP_PING |
-	MESH_CAP_APPLY | MESH_CAP_IMPORT | MESH_CAP_AGG_PUSHDOWN,
-	.connect = ch_connect,
-	.disconnect = ch_disconnect,
-	.ping_start = ch_ping_start,
-	.ping_continue = mesh_http_ping_continue,
-	.ping_finish = mesh_http_ping_finish,
+static const MeshScanOps clickhouse_scan = {
 	.plan_scan = ch_plan_scan,
 	.begin_scan = ch_begin_scan,
 	.next_row = ch_next_row,
@@ -376,15 +331,25 @@ const MeshConnector mesh_clickhouse_connector = {
 	.explain_scan = ch_explain_scan,
 	.plan_upper = ch_plan_upper,
 	.import_schema = ch_import_schema,
+};
+
+static const MeshModifyOps clickhouse_modify = {
 	.row_identity = ch_row_identity,
 	.begin_modify = ch_begin_modify,
 	.modify_row = ch_modify_row,
 	.end_modify = ch_end_modify,
+};
+
+const MeshConnector mesh_clickhouse_connector = {
+	.kind = "clickhouse",
+	.options = ch_options,
 	.execute = ch_execute,
+	.http_setup = &ch_setup,
+	.scan = &clickhouse_scan,
+	.modify = &clickhouse_modify,
 	.sink = &ch_sink_ops,
 	.fetch_rows = mesh_http_fetch_rows,
 	.scan_keys = ch_scan_keys,
-	.classify_error = ch_classify_error,
 	.http = ch_http,
 	.fetch_request = ch_fetch_request,
 	.fetch_answer = ch_fetch_answer,

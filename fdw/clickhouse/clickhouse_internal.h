@@ -25,8 +25,7 @@
 /* One cached connection (lives in TopMemoryContext). */
 typedef struct ChConn
 {
-	MeshHttp   *http;
-	char	   *servername;
+	MESH_HTTP_CONN_HEAD;
 	char	   *database;		/* server option database */
 	bool		gzip;			/* ask for compressed answers */
 } ChConn;
@@ -84,7 +83,6 @@ typedef struct ChRemoteColumn
 } ChRemoteColumn;
 
 /* clickhouse.c: requests */
-extern MeshErrorClass ch_classify_error(int code, const char *message);
 extern void ch_raise(ChConn *cc, long status, const char *body, const char *what)
 			pg_attribute_noreturn();
 extern char *ch_path(ChConn *cc, const char *settings);

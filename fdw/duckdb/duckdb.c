@@ -45,13 +45,17 @@
 #include "http.h"
 
 static const MeshOption ddb_options[] = {
-	{"path", MESH_OPT_SERVER, MESH_OPTTYPE_STRING, false, 1},
-	{"threads", MESH_OPT_SERVER, MESH_OPTTYPE_INT, false, 1, 1024},
-	{"memory_limit", MESH_OPT_SERVER, MESH_OPTTYPE_STRING, false, 1},
-	{"timeout_ms", MESH_OPT_SERVER, MESH_OPTTYPE_INT, false, 1, 3600000},
-	{"schema", MESH_OPT_TABLE | MESH_OPT_ROUTE, MESH_OPTTYPE_STRING, false, 1},
-	{"table", MESH_OPT_TABLE | MESH_OPT_ROUTE, MESH_OPTTYPE_STRING, false, 1},
-	{"column_name", MESH_OPT_COLUMN, MESH_OPTTYPE_STRING, false, 1},
+	{.name = "path", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_STRING, .min = 1},
+	{.name = "threads", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_INT,
+	.min = 1, .max = 1024},
+	{.name = "memory_limit", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_STRING, .min = 1},
+	{.name = "timeout_ms", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_INT,
+	.min = 1, .max = 3600000},
+	{.name = "schema", .where = MESH_OPT_TABLE | MESH_OPT_ROUTE, .type = MESH_OPTTYPE_STRING,
+	.min = 1},
+	{.name = "table", .where = MESH_OPT_TABLE | MESH_OPT_ROUTE, .type = MESH_OPTTYPE_STRING,
+	.min = 1},
+	{.name = "column_name", .where = MESH_OPT_COLUMN, .type = MESH_OPTTYPE_STRING, .min = 1},
 	{NULL}
 };
 
@@ -766,18 +770,13 @@ ddb_classify_error(int code, const char *message)
 	return mesh_http_classify_error(code, message);
 }
 
-const MeshConnector mesh_duckdb_connector = {
-	.kind = "duckdb",
-	.options = ddb_options,
-	.caps = MESH_CAP_SCAN | MESH_CAP_MODIFY | MESH_CAP_EXECUTE | MESH_CAP_PING |
-	MESH_CAP_APPLY | MESH_CAP_IMPORT | MESH_CAP_AGG_PUSHDOWN,
-	.validate = ddb_validate,
-	.define_settings = ddb_define_settings,
-	.connect = ddb_connect,
-	.disconnect = ddb_disconnect,
+static const MeshPingOps duckdb_ping = {
 	.ping_start = ddb_ping_start,
 	.ping_continue = ddb_ping_continue,
 	.ping_finish = ddb_ping_finish,
+};
+
+static const MeshScanOps duckdb_scan = {
 	.plan_scan = ddb_plan_scan,
 	.begin_scan = ddb_begin_scan,
 	.next_row = ddb_next_row,
@@ -785,11 +784,26 @@ const MeshConnector mesh_duckdb_connector = {
 	.explain_scan = ddb_explain_scan,
 	.plan_upper = ddb_plan_upper,
 	.import_schema = ddb_import_schema,
+};
+
+static const MeshModifyOps duckdb_modify = {
 	.row_identity = ddb_row_identity,
 	.begin_modify = ddb_begin_modify,
 	.modify_row = ddb_modify_row,
 	.end_modify = ddb_end_modify,
+};
+
+const MeshConnector mesh_duckdb_connector = {
+	.kind = "duckdb",
+	.options = ddb_options,
+	.connect = ddb_connect,
+	.disconnect = ddb_disconnect,
+	.validate = ddb_validate,
+	.define_settings = ddb_define_settings,
 	.execute = ddb_execute,
+	.ping = &duckdb_ping,
+	.scan = &duckdb_scan,
+	.modify = &duckdb_modify,
 	.check_route = ddb_check_route,
 	.apply = ddb_apply,
 	.fetch_rows = ddb_fetch_rows,

@@ -26,15 +26,19 @@ PG_FUNCTION_INFO_V1(mesh_search);
 
 static const MeshOption es_options[] = {
 	MESH_HTTP_OPTIONS,
-	{"api_key", MESH_OPT_MAPPING, MESH_OPTTYPE_STRING, true, 1},
-	{"page_size", MESH_OPT_SERVER | MESH_OPT_TABLE, MESH_OPTTYPE_INT, false, 1, 10000},
-	{"index", MESH_OPT_TABLE | MESH_OPT_ROUTE, MESH_OPTTYPE_STRING, false, 1},
-	{"field", MESH_OPT_COLUMN, MESH_OPTTYPE_STRING, false, 1},
-	{"es_type", MESH_OPT_COLUMN, MESH_OPTTYPE_STRING, false, 1},
-	{"keyword_field", MESH_OPT_COLUMN, MESH_OPTTYPE_STRING, false, 1},
-	{"mappings", MESH_OPT_ROUTE, MESH_OPTTYPE_STRING, false, 1},
-	{"settings", MESH_OPT_ROUTE, MESH_OPTTYPE_STRING, false, 1},
-	{"refresh", MESH_OPT_ROUTE, MESH_OPTTYPE_ENUM, false, 0, 0, "false|true|wait_for"},
+	{.name = "api_key", .where = MESH_OPT_MAPPING, .type = MESH_OPTTYPE_STRING,
+	.secret = true, .min = 1},
+	{.name = "page_size", .where = MESH_OPT_SERVER | MESH_OPT_TABLE, .type = MESH_OPTTYPE_INT,
+	.min = 1, .max = 10000},
+	{.name = "index", .where = MESH_OPT_TABLE | MESH_OPT_ROUTE, .type = MESH_OPTTYPE_STRING,
+	.min = 1},
+	{.name = "field", .where = MESH_OPT_COLUMN, .type = MESH_OPTTYPE_STRING, .min = 1},
+	{.name = "es_type", .where = MESH_OPT_COLUMN, .type = MESH_OPTTYPE_STRING, .min = 1},
+	{.name = "keyword_field", .where = MESH_OPT_COLUMN, .type = MESH_OPTTYPE_STRING, .min = 1},
+	{.name = "mappings", .where = MESH_OPT_ROUTE, .type = MESH_OPTTYPE_STRING, .min = 1},
+	{.name = "settings", .where = MESH_OPT_ROUTE, .type = MESH_OPTTYPE_STRING, .min = 1},
+	{.name = "refresh", .where = MESH_OPT_ROUTE, .type = MESH_OPTTYPE_ENUM,
+	.allowed = "false|true|wait_for"},
 	{NULL}
 };
 
@@ -53,6 +57,13 @@ es_ping_version(const char *body)
 					json_string_value(number));
 }
 
+/* The rest of a connection: the server's page size. */
+static void
+es_open(void *conn, MeshServerConfig *config)
+{
+	((EsConn *) conn)->page_size = mesh_config_get_int(config, "page_size", ES_DEFAULT_PAGE);
+}
+
 static const MeshHttpSetup es_setup = {
 	.kind_label = "Elasticsearch",
 	.default_url = "http://127.0.0.1:9200",
@@ -60,45 +71,9 @@ static const MeshHttpSetup es_setup = {
 	.key_scheme = "ApiKey",
 	.ping_path = "/",
 	.ping_version = es_ping_version,
+	.conn_size = sizeof(EsConn),
+	.open = es_open,
 };
-
-static void
-es_ping_start(MeshPing *ping)
-{
-	mesh_http_ping_start(ping, &es_setup);
-}
-
-static void *
-es_connect(MeshServerConfig *config)
-{
-	EsConn	   *ec = MemoryContextAllocZero(TopMemoryContext, sizeof(EsConn));
-
-	ec->servername = MemoryContextStrdup(TopMemoryContext, config->servername);
-	ec->page_size = mesh_config_get_int(config, "page_size", ES_DEFAULT_PAGE);
-	PG_TRY();
-	{
-		ec->http = mesh_http_connect(config, &es_setup);
-	}
-	PG_CATCH();
-	{
-		pfree(ec->servername);
-		pfree(ec);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	return ec;
-}
-
-static void
-es_disconnect(void *conn)
-{
-	EsConn	   *ec = conn;
-
-	if (ec->http)
-		mesh_http_disconnect(ec->http);
-	pfree(ec->servername);
-	pfree(ec);
-}
 
 static struct MeshHttp *
 es_http(void *conn)
@@ -476,16 +451,7 @@ mesh_search(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-const MeshConnector mesh_elasticsearch_connector = {
-	.kind = "elasticsearch",
-	.options = es_options,
-	.caps = MESH_CAP_SCAN | MESH_CAP_EXECUTE | MESH_CAP_PING | MESH_CAP_APPLY |
-	MESH_CAP_LOOKUP | MESH_CAP_IMPORT,
-	.connect = es_connect,
-	.disconnect = es_disconnect,
-	.ping_start = es_ping_start,
-	.ping_continue = mesh_http_ping_continue,
-	.ping_finish = mesh_http_ping_finish,
+static const MeshScanOps elasticsearch_scan = {
 	.plan_scan = es_plan_scan,
 	.begin_scan = es_begin_scan,
 	.next_row = es_next_row,
@@ -493,11 +459,17 @@ const MeshConnector mesh_elasticsearch_connector = {
 	.explain_scan = es_explain_scan,
 	.plan_upper = es_plan_upper,
 	.import_schema = es_import_schema,
+};
+
+const MeshConnector mesh_elasticsearch_connector = {
+	.kind = "elasticsearch",
+	.options = es_options,
 	.execute = es_execute,
+	.http_setup = &es_setup,
+	.scan = &elasticsearch_scan,
 	.sink = &es_sink_ops,
 	.fetch_rows = mesh_http_fetch_rows,
 	.scan_keys = es_scan_keys,
-	.classify_error = mesh_http_classify_error,
 	.http = es_http,
 	.fetch_request = es_fetch_request,
 	.fetch_answer = es_fetch_answer,

@@ -14,8 +14,7 @@
 
 typedef struct EsConn
 {
-	MeshHttp   *http;
-	char	   *servername;
+	MESH_HTTP_CONN_HEAD;
 	int			page_size;		/* server option page_size */
 } EsConn;
 

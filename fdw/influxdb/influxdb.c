@@ -12,17 +12,34 @@
 
 static const MeshOption influx_options[] = {
 	MESH_HTTP_OPTIONS,
-	{"database", MESH_OPT_SERVER | MESH_OPT_TABLE, MESH_OPTTYPE_STRING, false, 1},
-	{"precision", MESH_OPT_SERVER, MESH_OPTTYPE_ENUM, false, 0, 0, MESH_LP_PRECISIONS},
-	{"batch_size", MESH_OPT_SERVER, MESH_OPTTYPE_INT, false, 1, 1000000},
-	{"measurement", MESH_OPT_TABLE | MESH_OPT_ROUTE, MESH_OPTTYPE_STRING, false, 1},
-	{"tag", MESH_OPT_COLUMN, MESH_OPTTYPE_BOOL, false},
-	{"name", MESH_OPT_COLUMN, MESH_OPTTYPE_STRING, false, 1},
-	{"time", MESH_OPT_COLUMN | MESH_OPT_ROUTE, MESH_OPTTYPE_STRING, false, 1},
-	{"tags", MESH_OPT_ROUTE, MESH_OPTTYPE_STRING, false},
-	{"round_time", MESH_OPT_ROUTE, MESH_OPTTYPE_BOOL, false},
+	{.name = "database", .where = MESH_OPT_SERVER | MESH_OPT_TABLE, .type = MESH_OPTTYPE_STRING,
+	.min = 1},
+	{.name = "precision", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_ENUM,
+	.allowed = MESH_LP_PRECISIONS},
+	{.name = "batch_size", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_INT,
+	.min = 1, .max = 1000000},
+	{.name = "measurement", .where = MESH_OPT_TABLE | MESH_OPT_ROUTE, .type = MESH_OPTTYPE_STRING,
+	.min = 1},
+	{.name = "tag", .where = MESH_OPT_COLUMN, .type = MESH_OPTTYPE_BOOL},
+	{.name = "name", .where = MESH_OPT_COLUMN, .type = MESH_OPTTYPE_STRING, .min = 1},
+	{.name = "time", .where = MESH_OPT_COLUMN | MESH_OPT_ROUTE, .type = MESH_OPTTYPE_STRING,
+	.min = 1},
+	{.name = "tags", .where = MESH_OPT_ROUTE, .type = MESH_OPTTYPE_STRING},
+	{.name = "round_time", .where = MESH_OPT_ROUTE, .type = MESH_OPTTYPE_BOOL},
 	{NULL}
 };
+
+/* The rest of a connection (no round trip: the first request connects). */
+static void
+influx_open(void *conn, MeshServerConfig *config)
+{
+	InfluxConn *ic = conn;
+	const char *db = mesh_config_get(config, "database", NULL);
+
+	ic->database = db ? pstrdup(db) : NULL;
+	ic->precision = mesh_lp_precision(mesh_config_get(config, "precision", "ns"));
+	ic->batch_size = mesh_config_get_int(config, "batch_size", 0);
+}
 
 static const MeshHttpSetup influx_setup = {
 	.kind_label = "InfluxDB",
@@ -30,6 +47,8 @@ static const MeshHttpSetup influx_setup = {
 	.token_scheme = "Token",
 	.version_header = "X-Influxdb-Version",
 	.ping_path = "/ping",
+	.conn_size = sizeof(InfluxConn),
+	.open = influx_open,
 };
 
 /* The database a table reads: its own option, else the server's. */
@@ -277,49 +296,6 @@ influx_write(InfluxConn *ic, const char *database, StringInfo lines)
 	}
 }
 
-static void
-influx_disconnect(void *conn)
-{
-	InfluxConn *ic = conn;
-
-	if (ic->http)
-		mesh_http_disconnect(ic->http);
-	if (ic->database)
-		pfree(ic->database);
-	pfree(ic->servername);
-	pfree(ic);
-}
-
-/* A connection: no round trip (the first request connects). */
-static void *
-influx_connect(MeshServerConfig *config)
-{
-	InfluxConn *ic = MemoryContextAllocZero(TopMemoryContext, sizeof(InfluxConn));
-	const char *db = mesh_config_get(config, "database", NULL);
-
-	ic->servername = MemoryContextStrdup(TopMemoryContext, config->servername);
-	if (db)
-		ic->database = MemoryContextStrdup(TopMemoryContext, db);
-	ic->precision = mesh_lp_precision(mesh_config_get(config, "precision", "ns"));
-	ic->batch_size = mesh_config_get_int(config, "batch_size", 0);
-	PG_TRY();
-	{
-		ic->http = mesh_http_connect(config, &influx_setup);
-	}
-	PG_CATCH();
-	{
-		influx_disconnect(ic);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	return ic;
-}
-
-static void
-influx_ping_start(MeshPing *ping)
-{
-	mesh_http_ping_start(ping, &influx_setup);
-}
 
 /* The connection's HTTP client (connector.h: http). */
 static MeshHttp *
@@ -328,16 +304,7 @@ influx_http(void *conn)
 	return ((InfluxConn *) conn)->http;
 }
 
-const MeshConnector mesh_influxdb_connector = {
-	.kind = "influxdb",
-	.options = influx_options,
-	.caps = MESH_CAP_SCAN | MESH_CAP_MODIFY | MESH_CAP_EXECUTE | MESH_CAP_PING |
-	MESH_CAP_APPLY | MESH_CAP_IMPORT | MESH_CAP_AGG_PUSHDOWN,
-	.connect = influx_connect,
-	.disconnect = influx_disconnect,
-	.ping_start = influx_ping_start,
-	.ping_continue = mesh_http_ping_continue,
-	.ping_finish = mesh_http_ping_finish,
+static const MeshScanOps influxdb_scan = {
 	.plan_scan = influx_plan_scan,
 	.plan_upper = influx_plan_upper,
 	.begin_scan = influx_begin_scan,
@@ -345,15 +312,25 @@ const MeshConnector mesh_influxdb_connector = {
 	.end_scan = influx_end_scan,
 	.explain_scan = influx_explain_scan,
 	.import_schema = influx_import_schema,
+};
+
+static const MeshModifyOps influxdb_modify = {
 	.row_identity = influx_row_identity,
 	.begin_modify = influx_begin_modify,
 	.modify_row = influx_modify_row,
 	.end_modify = influx_end_modify,
+};
+
+const MeshConnector mesh_influxdb_connector = {
+	.kind = "influxdb",
+	.options = influx_options,
 	.execute = influx_execute,
+	.http_setup = &influx_setup,
+	.scan = &influxdb_scan,
+	.modify = &influxdb_modify,
 	.sink = &influx_sink_ops,
 	.fetch_rows = mesh_http_fetch_rows,
 	.scan_keys = influx_scan_keys,
-	.classify_error = mesh_http_classify_error,
 	.http = influx_http,
 	.fetch_request = influx_fetch_request,
 	.fetch_answer = influx_fetch_answer,

@@ -15,8 +15,7 @@
 /* One cached connection (lives in TopMemoryContext). */
 typedef struct InfluxConn
 {
-	MeshHttp   *http;
-	char	   *servername;
+	MESH_HTTP_CONN_HEAD;
 	char	   *database;		/* server option; NULL when missing */
 	MeshLpPrecision precision;
 	int			batch_size;		/* rows per INSERT write; 0: the default */

@@ -17,21 +17,27 @@
 #include "kafka_internal.h"
 
 static const MeshOption kafka_options[] = {
-	{"brokers", MESH_OPT_SERVER, MESH_OPTTYPE_STRING, false, 1},
-	{"client_id", MESH_OPT_SERVER, MESH_OPTTYPE_STRING, false, 1},
-	{"security_protocol", MESH_OPT_SERVER, MESH_OPTTYPE_ENUM, false, 0, 0,
-	"plaintext|ssl|sasl_plaintext|sasl_ssl"},
-	{"sasl_mechanism", MESH_OPT_SERVER, MESH_OPTTYPE_ENUM, false, 0, 0,
-	"PLAIN|SCRAM-SHA-256|SCRAM-SHA-512"},
-	{"ssl_ca_location", MESH_OPT_SERVER, MESH_OPTTYPE_STRING, false, 1},
-	{"ssl_certificate_location", MESH_OPT_SERVER, MESH_OPTTYPE_STRING, false, 1},
-	{"ssl_key_location", MESH_OPT_SERVER, MESH_OPTTYPE_STRING, false, 1},
-	{"compression", MESH_OPT_SERVER, MESH_OPTTYPE_ENUM, false, 0, 0,
-	"none|gzip|snappy|lz4|zstd"},
-	{"user", MESH_OPT_MAPPING, MESH_OPTTYPE_STRING, false, 1},
-	{"password", MESH_OPT_MAPPING, MESH_OPTTYPE_STRING, true},
-	{"ssl_key_password", MESH_OPT_MAPPING, MESH_OPTTYPE_STRING, true},
-	{"topic", MESH_OPT_TABLE | MESH_OPT_ROUTE, MESH_OPTTYPE_STRING, false, 1, 249},
+	{.name = "brokers", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_STRING, .min = 1},
+	{.name = "client_id", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_STRING, .min = 1},
+	{.name = "security_protocol", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_ENUM,
+	.allowed = "plaintext|ssl|sasl_plaintext|sasl_ssl"},
+	{.name = "sasl_mechanism", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_ENUM,
+	.allowed = "PLAIN|SCRAM-SHA-256|SCRAM-SHA-512"},
+	{.name = "ssl_ca_location", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_STRING,
+	.min = 1},
+	{.name = "ssl_certificate_location", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_STRING,
+	.min = 1},
+	{.name = "ssl_key_location", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_STRING,
+	.min = 1},
+	{.name = "compression", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_ENUM,
+	.allowed = "none|gzip|snappy|lz4|zstd"},
+	{.name = "user", .where = MESH_OPT_MAPPING, .type = MESH_OPTTYPE_STRING, .min = 1},
+	{.name = "password", .where = MESH_OPT_MAPPING, .type = MESH_OPTTYPE_STRING,
+	.secret = true},
+	{.name = "ssl_key_password", .where = MESH_OPT_MAPPING, .type = MESH_OPTTYPE_STRING,
+	.secret = true},
+	{.name = "topic", .where = MESH_OPT_TABLE | MESH_OPT_ROUTE, .type = MESH_OPTTYPE_STRING,
+	.min = 1, .max = 249},
 	{NULL}
 };
 
@@ -349,22 +355,29 @@ kafka_classify_error(int code, const char *message)
 	return MESH_ERROR_PERMANENT;
 }
 
-const MeshConnector mesh_kafka_connector = {
-	.kind = "kafka",
-	.options = kafka_options,
-	.caps = MESH_CAP_SCAN | MESH_CAP_EXECUTE | MESH_CAP_PING | MESH_CAP_APPLY,
-	.connect = kafka_connect,
-	.disconnect = kafka_disconnect,
+static const MeshPingOps kafka_ping = {
 	.ping_start = kafka_ping_start,
 	.ping_continue = kafka_ping_continue,
 	.ping_finish = kafka_ping_finish,
+};
+
+static const MeshScanOps kafka_scan = {
 	.plan_scan = kafka_plan_scan,
 	.begin_scan = kafka_begin_scan,
 	.next_row = kafka_next_row,
 	.end_scan = kafka_end_scan,
 	.explain_scan = kafka_explain_scan,
 	.plan_upper = kafka_plan_upper,
+};
+
+const MeshConnector mesh_kafka_connector = {
+	.kind = "kafka",
+	.options = kafka_options,
+	.connect = kafka_connect,
+	.disconnect = kafka_disconnect,
 	.execute = kafka_execute,
+	.ping = &kafka_ping,
+	.scan = &kafka_scan,
 	.check_route = kafka_check_route,
 	.apply = kafka_apply,
 	.classify_error = kafka_classify_error,

@@ -9,39 +9,42 @@
  */
 #include "postgres.h"
 
-#include "access/reloptions.h"
-#include "catalog/pg_foreign_server.h"
-#include "catalog/pg_foreign_table.h"
 #include "catalog/pg_type.h"
-#include "catalog/pg_user_mapping.h"
-#include "commands/defrem.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
 #include "mongodb_internal.h"
 
-PG_FUNCTION_INFO_V1(mesh_mongodb_validator);
+static void check_uri_option(const MeshOption *option, const char *value);
+static void check_collection_option(const MeshOption *option, const char *value);
 
 static const MeshOption mongo_options[] = {
-	{"uri", MESH_OPT_SERVER, MESH_OPTTYPE_STRING, false, 1},
-	{"host", MESH_OPT_SERVER, MESH_OPTTYPE_STRING, false, 1},
-	{"port", MESH_OPT_SERVER, MESH_OPTTYPE_INT, false, 1, 65535},
-	{"database", MESH_OPT_SERVER, MESH_OPTTYPE_STRING, false, 1},
-	{"auth_source", MESH_OPT_SERVER, MESH_OPTTYPE_STRING, false, 1},
-	{"auth_mechanism", MESH_OPT_SERVER, MESH_OPTTYPE_ENUM, false, 0, 0,
-	"SCRAM-SHA-1|SCRAM-SHA-256|PLAIN"},
-	{"numeric_as", MESH_OPT_SERVER, MESH_OPTTYPE_ENUM, false, 0, 0, "decimal128|string"},
-	{"tls", MESH_OPT_SERVER, MESH_OPTTYPE_BOOL, false},
-	{"tls_ca_file", MESH_OPT_SERVER, MESH_OPTTYPE_STRING, false, 1},
-	{"tls_certificate_key_file", MESH_OPT_SERVER, MESH_OPTTYPE_STRING, false, 1},
-	{"tls_allow_invalid_certificates", MESH_OPT_SERVER, MESH_OPTTYPE_BOOL, false},
-	{"tls_allow_invalid_hostnames", MESH_OPT_SERVER, MESH_OPTTYPE_BOOL, false},
-	{"user", MESH_OPT_MAPPING, MESH_OPTTYPE_STRING, false, 1},
-	{"password", MESH_OPT_MAPPING, MESH_OPTTYPE_STRING, true},
-	{"collection", MESH_OPT_TABLE | MESH_OPT_ROUTE, MESH_OPTTYPE_STRING, false, 1},
-	{"write_mode", MESH_OPT_ROUTE, MESH_OPTTYPE_ENUM, false, 0, 0, "replace|delete_insert"},
-	{"field", MESH_OPT_COLUMN, MESH_OPTTYPE_STRING, false, 1},
-	{"document", MESH_OPT_COLUMN, MESH_OPTTYPE_BOOL, false},
+	{.name = "uri", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_STRING, .min = 1,
+	.check = check_uri_option},
+	{.name = "host", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_STRING, .min = 1},
+	{.name = "port", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_INT,
+	.min = 1, .max = 65535},
+	{.name = "database", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_STRING, .min = 1},
+	{.name = "auth_source", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_STRING, .min = 1},
+	{.name = "auth_mechanism", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_ENUM,
+	.allowed = "SCRAM-SHA-1|SCRAM-SHA-256|PLAIN"},
+	{.name = "numeric_as", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_ENUM,
+	.allowed = "decimal128|string"},
+	{.name = "tls", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_BOOL},
+	{.name = "tls_ca_file", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_STRING, .min = 1},
+	{.name = "tls_certificate_key_file", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_STRING,
+	.min = 1},
+	{.name = "tls_allow_invalid_certificates", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_BOOL},
+	{.name = "tls_allow_invalid_hostnames", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_BOOL},
+	{.name = "user", .where = MESH_OPT_MAPPING, .type = MESH_OPTTYPE_STRING, .min = 1},
+	{.name = "password", .where = MESH_OPT_MAPPING, .type = MESH_OPTTYPE_STRING,
+	.secret = true},
+	{.name = "collection", .where = MESH_OPT_TABLE | MESH_OPT_ROUTE, .type = MESH_OPTTYPE_STRING,
+	.min = 1, .check = check_collection_option},
+	{.name = "write_mode", .where = MESH_OPT_ROUTE, .type = MESH_OPTTYPE_ENUM,
+	.allowed = "replace|delete_insert"},
+	{.name = "field", .where = MESH_OPT_COLUMN, .type = MESH_OPTTYPE_STRING, .min = 1},
+	{.name = "document", .where = MESH_OPT_COLUMN, .type = MESH_OPTTYPE_BOOL},
 	{NULL}
 };
 
@@ -401,23 +404,6 @@ mongo_connect(MeshServerConfig *config)
 
 /* ---------------------------------------------------------------- validator */
 
-static int
-catalog_place(Oid catalog)
-{
-	switch (catalog)
-	{
-		case ForeignServerRelationId:
-			return MESH_OPT_SERVER;
-		case ForeignTableRelationId:
-			return MESH_OPT_TABLE;
-		case AttributeRelationId:
-			return MESH_OPT_COLUMN;
-		case UserMappingRelationId:
-			return MESH_OPT_MAPPING;
-	}
-	return 0;
-}
-
 /*
  * Errors unless a collection name is usable: not empty, no '$', no NUL,
  * not a system collection.  Returns name.
@@ -433,30 +419,19 @@ mongo_check_collection_name(const char *name, const char *option)
 	return (char *) name;
 }
 
-/*
- * mesh.mongodb_validator: the common checks of every option, then a
- * parse of uri (which must not hold credentials) and of collection.
- */
-Datum
-mesh_mongodb_validator(PG_FUNCTION_ARGS)
+/* Option check of uri: it parses and holds no credentials. */
+static void
+check_uri_option(const MeshOption *option, const char *value)
 {
-	List	   *options = untransformRelOptions(PG_GETARG_DATUM(0));
-	int			place = catalog_place(PG_GETARG_OID(1));
-	ListCell   *lc;
-
 	mongo_init_once();
-	foreach(lc, options)
-	{
-		DefElem    *def = lfirst(lc);
-		const char *value = defGetString(def);
+	mongoc_uri_destroy(parse_uri(value));
+}
 
-		mesh_validate_option(&mesh_mongodb_connector, place, def->defname, value);
-		if (strcmp(def->defname, "uri") == 0)
-			mongoc_uri_destroy(parse_uri(value));
-		else if (strcmp(def->defname, "collection") == 0)
-			mongo_check_collection_name(value, "collection");
-	}
-	PG_RETURN_VOID();
+/* Option check of collection: a usable collection name. */
+static void
+check_collection_option(const MeshOption *option, const char *value)
+{
+	mongo_check_collection_name(value, option->name);
 }
 
 /* ---------------------------------------------------------------- layout */
@@ -526,26 +501,37 @@ mongo_layout(MeshTable *table)
 	return l;
 }
 
-const MeshConnector mesh_mongodb_connector = {
-	.kind = "mongodb",
-	.options = mongo_options,
-	.caps = MESH_CAP_SCAN | MESH_CAP_MODIFY | MESH_CAP_EXECUTE | MESH_CAP_PING | MESH_CAP_APPLY,
-	.connect = mongo_connect,
-	.disconnect = mongo_disconnect,
+static const MeshPingOps mongodb_ping = {
 	.ping_start = mongo_ping_start,
 	.ping_continue = mongo_ping_continue,
 	.ping_finish = mongo_ping_finish,
+};
+
+static const MeshScanOps mongodb_scan = {
 	.plan_scan = mongo_plan_scan,
 	.begin_scan = mongo_begin_scan,
 	.next_row = mongo_next_row,
 	.end_scan = mongo_end_scan,
 	.explain_scan = mongo_explain_scan,
 	.plan_upper = mongo_plan_upper,
+};
+
+static const MeshModifyOps mongodb_modify = {
 	.row_identity = mongo_row_identity,
 	.begin_modify = mongo_begin_modify,
 	.modify_row = mongo_modify_row,
 	.end_modify = mongo_end_modify,
+};
+
+const MeshConnector mesh_mongodb_connector = {
+	.kind = "mongodb",
+	.options = mongo_options,
+	.connect = mongo_connect,
+	.disconnect = mongo_disconnect,
 	.execute = mongo_execute,
+	.ping = &mongodb_ping,
+	.scan = &mongodb_scan,
+	.modify = &mongodb_modify,
 	.sink = &mongo_sink_ops,
 	.fetch_rows = mongo_fetch_rows,
 	.scan_keys = mongo_scan_keys,

@@ -29,75 +29,34 @@ PG_FUNCTION_INFO_V1(mesh_cypher);
 
 static const MeshOption neo4j_options[] = {
 	MESH_HTTP_OPTIONS,
-	{"database", MESH_OPT_SERVER, MESH_OPTTYPE_STRING, false, 1},
-	{"label", MESH_OPT_TABLE | MESH_OPT_ROUTE, MESH_OPTTYPE_STRING, false, 1},
-	{"property", MESH_OPT_COLUMN, MESH_OPTTYPE_STRING, false, 1},
-	{"element_id", MESH_OPT_COLUMN, MESH_OPTTYPE_BOOL, false},
-	{"relationships", MESH_OPT_ROUTE, MESH_OPTTYPE_STRING, false, 1},
-	{"batch_size", MESH_OPT_ROUTE, MESH_OPTTYPE_INT, false, 1, 100000},
+	{.name = "database", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_STRING, .min = 1},
+	{.name = "label", .where = MESH_OPT_TABLE | MESH_OPT_ROUTE, .type = MESH_OPTTYPE_STRING,
+	.min = 1},
+	{.name = "property", .where = MESH_OPT_COLUMN, .type = MESH_OPTTYPE_STRING, .min = 1},
+	{.name = "element_id", .where = MESH_OPT_COLUMN, .type = MESH_OPTTYPE_BOOL},
+	{.name = "relationships", .where = MESH_OPT_ROUTE, .type = MESH_OPTTYPE_STRING, .min = 1},
+	{.name = "batch_size", .where = MESH_OPT_ROUTE, .type = MESH_OPTTYPE_INT,
+	.min = 1, .max = 100000},
 	{NULL}
 };
 
-/* The version from the discovery document (GET /): "neo4j_version". */
-static char *
-neo4j_ping_version(const char *body)
+/* The rest of a connection: the commit path of its database. */
+static void
+neo4j_open(void *conn, MeshServerConfig *config)
 {
-	json_t	   *doc = json_loads(body, 0, NULL);
-	json_t	   *v = doc ? json_object_get(doc, "neo4j_version") : NULL;
-
-	if (v == NULL || !json_is_string(v))
-		return NULL;
-	return pnstrdup(json_string_value(v), Min(json_string_length(v), 64));
+	((Neo4jConn *) conn)->commit_path =
+		psprintf("/db/%s/tx/commit", mesh_http_escape(mesh_config_get(config, "database", "neo4j")));
 }
 
 static const MeshHttpSetup neo4j_setup = {
 	.kind_label = "Neo4j",
 	.default_url = "http://127.0.0.1:7474",
 	.ping_path = "/",
-	.ping_version = neo4j_ping_version,
+	.ping_version_field = "neo4j_version",
+	.conn_size = sizeof(Neo4jConn),
+	.open = neo4j_open,
 };
 
-static void
-neo4j_ping_start(MeshPing *ping)
-{
-	mesh_http_ping_start(ping, &neo4j_setup);
-}
-
-static void *
-neo4j_connect(MeshServerConfig *config)
-{
-	Neo4jConn  *nc = MemoryContextAllocZero(TopMemoryContext, sizeof(Neo4jConn));
-	char	   *path = psprintf("/db/%s/tx/commit",
-								mesh_http_escape(mesh_config_get(config, "database", "neo4j")));
-
-	nc->servername = MemoryContextStrdup(TopMemoryContext, config->servername);
-	nc->commit_path = MemoryContextStrdup(TopMemoryContext, path);
-	PG_TRY();
-	{
-		nc->http = mesh_http_connect(config, &neo4j_setup);
-	}
-	PG_CATCH();
-	{
-		pfree(nc->servername);
-		pfree(nc->commit_path);
-		pfree(nc);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	return nc;
-}
-
-static void
-neo4j_disconnect(void *conn)
-{
-	Neo4jConn  *nc = conn;
-
-	if (nc->http)
-		mesh_http_disconnect(nc->http);
-	pfree(nc->servername);
-	pfree(nc->commit_path);
-	pfree(nc);
-}
 
 /* The SQLSTATE of a Neo4j status code ("Neo.ClientError.Statement.SyntaxError"). */
 static int
@@ -338,24 +297,22 @@ mesh_cypher(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-const MeshConnector mesh_neo4j_connector = {
-	.kind = "neo4j",
-	.options = neo4j_options,
-	.caps = MESH_CAP_SCAN | MESH_CAP_EXECUTE | MESH_CAP_PING | MESH_CAP_APPLY,
-	.connect = neo4j_connect,
-	.disconnect = neo4j_disconnect,
-	.ping_start = neo4j_ping_start,
-	.ping_continue = mesh_http_ping_continue,
-	.ping_finish = mesh_http_ping_finish,
+static const MeshScanOps neo4j_scan = {
 	.plan_scan = neo4j_plan_scan,
 	.begin_scan = neo4j_begin_scan,
 	.next_row = neo4j_next_row,
 	.end_scan = neo4j_end_scan,
 	.explain_scan = neo4j_explain_scan,
 	.plan_upper = neo4j_plan_upper,
+};
+
+const MeshConnector mesh_neo4j_connector = {
+	.kind = "neo4j",
+	.options = neo4j_options,
 	.execute = neo4j_execute,
+	.http_setup = &neo4j_setup,
+	.scan = &neo4j_scan,
 	.sink = &neo4j_sink_ops,
 	.fetch_rows = neo4j_fetch_rows,
 	.scan_keys = neo4j_scan_keys,
-	.classify_error = mesh_http_classify_error,
 };

@@ -14,8 +14,7 @@
 /* One cached connection (lives in TopMemoryContext). */
 typedef struct Neo4jConn
 {
-	MeshHttp   *http;
-	char	   *servername;
+	MESH_HTTP_CONN_HEAD;
 	char	   *commit_path;	/* /db/<database>/tx/commit, URL-encoded */
 } Neo4jConn;
 

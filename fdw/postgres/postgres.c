@@ -339,20 +339,23 @@ pg_ping_finish(MeshPing *ping)
 
 /* Route options (server options belong to postgres_fdw's own validator). */
 static const MeshOption pg_options[] = {
-	{"table", MESH_OPT_ROUTE, MESH_OPTTYPE_STRING, false, 1},
+	{.name = "table", .where = MESH_OPT_ROUTE, .type = MESH_OPTTYPE_STRING, .min = 1},
 	{NULL}
+};
+
+static const MeshPingOps postgres_ping = {
+	.ping_start = pg_ping_start,
+	.ping_continue = pg_ping_continue,
+	.ping_finish = pg_ping_finish,
 };
 
 const MeshConnector mesh_postgres_connector = {
 	.kind = "postgres",
 	.fdw_name = "postgres_fdw",
 	.options = pg_options,
-	.caps = MESH_CAP_PING | MESH_CAP_APPLY,
 	.connect = pg_sink_connect,
 	.disconnect = pg_sink_disconnect,
-	.ping_start = pg_ping_start,
-	.ping_continue = pg_ping_continue,
-	.ping_finish = pg_ping_finish,
+	.ping = &postgres_ping,
 	.sink = &pg_sink_ops,
 	.fetch_rows = pg_sink_fetch_rows,
 	.scan_keys = pg_sink_scan_keys,

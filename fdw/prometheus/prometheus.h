@@ -20,15 +20,14 @@
 
 /* Foreign table and column options of a Prometheus-API table. */
 #define PROMETHEUS_READ_OPTIONS \
-	{"metric", MESH_OPT_TABLE, MESH_OPTTYPE_STRING, false, 1}, \
-	{"step", MESH_OPT_TABLE, MESH_OPTTYPE_STRING, false, 1}, \
-	{"label", MESH_OPT_COLUMN, MESH_OPTTYPE_STRING, false, 1}
+	{.name = "metric", .where = MESH_OPT_TABLE, .type = MESH_OPTTYPE_STRING, .min = 1}, \
+	{.name = "step", .where = MESH_OPT_TABLE, .type = MESH_OPTTYPE_STRING, .min = 1}, \
+	{.name = "label", .where = MESH_OPT_COLUMN, .type = MESH_OPTTYPE_STRING, .min = 1}
 
-/* A cached connection: the shared HTTP client and the kind's setup. */
+/* A cached connection (mesh_http_conn_open): the shared HTTP client and the kind's setup. */
 typedef struct PromConn
 {
-	MeshHttp   *http;
-	const MeshHttpSetup *setup;
+	MESH_HTTP_CONN_HEAD;
 } PromConn;
 
 /* A request of the query API: an instant query or a range query. */
@@ -100,8 +99,7 @@ extern char *prom_explain_scan(MeshScan *scan);
 extern List *prom_execute(void *conn, const char *request, Jsonb *params);
 
 /* prometheus.c */
-extern void *prom_connect(MeshServerConfig *config, const MeshHttpSetup *setup);
-extern void prom_disconnect(void *conn);
+extern const MeshScanOps prom_scan_ops;
 extern bool prom_is_prometheus_api(const MeshConnector *connector);
 
 #endif							/* MESH_PROMETHEUS_H */

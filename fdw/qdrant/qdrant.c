@@ -33,29 +33,17 @@
 
 typedef struct QdrantConn
 {
-	MeshHttp   *http;
-	char	   *servername;
+	MESH_HTTP_CONN_HEAD;
 } QdrantConn;
 
 static const MeshOption qdrant_options[] = {
 	MESH_HTTP_OPTIONS,
-	{"api_key", MESH_OPT_MAPPING, MESH_OPTTYPE_STRING, true, 1},
+	{.name = "api_key", .where = MESH_OPT_MAPPING, .type = MESH_OPTTYPE_STRING,
+	.secret = true, .min = 1},
 	MESH_VECTOR_ROUTE_OPTIONS,
 	MESH_VECTOR_TABLE_OPTIONS,
 	{NULL}
 };
-
-/* The version from GET /: {"title": ..., "version": "1.12.4"}. */
-static char *
-qdrant_ping_version(const char *body)
-{
-	json_t	   *doc = json_loads(body, 0, NULL);
-	json_t	   *v = doc ? json_object_get(doc, "version") : NULL;
-
-	if (v == NULL || !json_is_string(v))
-		return NULL;
-	return pnstrdup(json_string_value(v), Min(json_string_length(v), 64));
-}
 
 static const MeshHttpSetup qdrant_setup = {
 	.kind_label = "Qdrant",
@@ -63,45 +51,10 @@ static const MeshHttpSetup qdrant_setup = {
 	.key_option = "api_key",
 	.key_header = "api-key",
 	.ping_path = "/",
-	.ping_version = qdrant_ping_version,
+	.ping_version_field = "version",
+	.conn_size = sizeof(QdrantConn),
 };
 
-static void
-qdrant_ping_start(MeshPing *ping)
-{
-	mesh_http_ping_start(ping, &qdrant_setup);
-}
-
-static void *
-qdrant_connect(MeshServerConfig *config)
-{
-	QdrantConn *qc = MemoryContextAllocZero(TopMemoryContext, sizeof(QdrantConn));
-
-	qc->servername = MemoryContextStrdup(TopMemoryContext, config->servername);
-	PG_TRY();
-	{
-		qc->http = mesh_http_connect(config, &qdrant_setup);
-	}
-	PG_CATCH();
-	{
-		pfree(qc->servername);
-		pfree(qc);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	return qc;
-}
-
-static void
-qdrant_disconnect(void *conn)
-{
-	QdrantConn *qc = conn;
-
-	if (qc->http)
-		mesh_http_disconnect(qc->http);
-	pfree(qc->servername);
-	pfree(qc);
-}
 
 /*
  * One request; the answer's "result", or NULL for a 404 when missing_ok.
@@ -492,24 +445,14 @@ static const MeshVectorOps qdrant_vector_ops = {
 	.list = qdrant_list,
 };
 
+
 const MeshConnector mesh_qdrant_connector = {
 	.kind = "qdrant",
 	.options = qdrant_options,
-	.caps = MESH_CAP_SCAN | MESH_CAP_PING | MESH_CAP_APPLY,
-	.connect = qdrant_connect,
-	.disconnect = qdrant_disconnect,
-	.ping_start = qdrant_ping_start,
-	.ping_continue = mesh_http_ping_continue,
-	.ping_finish = mesh_http_ping_finish,
-	.plan_scan = mesh_vector_plan_scan,
-	.begin_scan = mesh_vector_begin_scan,
-	.next_row = mesh_vector_next_row,
-	.end_scan = mesh_vector_end_scan,
-	.explain_scan = mesh_vector_explain_scan,
-	.plan_upper = mesh_vector_plan_upper,
+	.http_setup = &qdrant_setup,
+	.scan = &mesh_vector_scan_ops,
 	.sink = &mesh_vector_sink_ops,
 	.fetch_rows = mesh_vector_fetch_rows,
 	.scan_keys = mesh_vector_scan_keys,
 	.vector = &qdrant_vector_ops,
-	.classify_error = mesh_http_classify_error,
 };

@@ -18,16 +18,19 @@
 #define REDIS_WRITE_THROUGH (64 * 1024)
 
 static const MeshOption redis_options[] = {
-	{"host", MESH_OPT_SERVER, MESH_OPTTYPE_STRING, false, 1},
-	{"port", MESH_OPT_SERVER, MESH_OPTTYPE_INT, false, 1, 65535},
-	{"db", MESH_OPT_SERVER, MESH_OPTTYPE_INT, false, 0, 1000000},
-	{"user", MESH_OPT_MAPPING, MESH_OPTTYPE_STRING, false, 1},
-	{"password", MESH_OPT_MAPPING, MESH_OPTTYPE_STRING, true},
-	{"type", MESH_OPT_TABLE, MESH_OPTTYPE_ENUM, false, 0, 0, "string|hash|list|set|zset"},
-	{"key_prefix", MESH_OPT_TABLE | MESH_OPT_ROUTE, MESH_OPTTYPE_STRING, false},
-	{"allow_empty_key_prefix", MESH_OPT_ROUTE, MESH_OPTTYPE_BOOL, false},
-	{"key", MESH_OPT_COLUMN, MESH_OPTTYPE_BOOL, false},
-	{"field", MESH_OPT_COLUMN, MESH_OPTTYPE_STRING, false, 1},
+	{.name = "host", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_STRING, .min = 1},
+	{.name = "port", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_INT,
+	.min = 1, .max = 65535},
+	{.name = "db", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_INT, .max = 1000000},
+	{.name = "user", .where = MESH_OPT_MAPPING, .type = MESH_OPTTYPE_STRING, .min = 1},
+	{.name = "password", .where = MESH_OPT_MAPPING, .type = MESH_OPTTYPE_STRING,
+	.secret = true},
+	{.name = "type", .where = MESH_OPT_TABLE, .type = MESH_OPTTYPE_ENUM,
+	.allowed = "string|hash|list|set|zset"},
+	{.name = "key_prefix", .where = MESH_OPT_TABLE | MESH_OPT_ROUTE, .type = MESH_OPTTYPE_STRING},
+	{.name = "allow_empty_key_prefix", .where = MESH_OPT_ROUTE, .type = MESH_OPTTYPE_BOOL},
+	{.name = "key", .where = MESH_OPT_COLUMN, .type = MESH_OPTTYPE_BOOL},
+	{.name = "field", .where = MESH_OPT_COLUMN, .type = MESH_OPTTYPE_STRING, .min = 1},
 	{NULL}
 };
 
@@ -305,25 +308,36 @@ redis_classify_error(int code, const char *message)
 	return MESH_ERROR_PERMANENT;
 }
 
-const MeshConnector mesh_redis_connector = {
-	.kind = "redis",
-	.options = redis_options,
-	.caps = MESH_CAP_SCAN | MESH_CAP_MODIFY | MESH_CAP_EXECUTE | MESH_CAP_PING | MESH_CAP_APPLY,
-	.connect = redis_connect,
-	.disconnect = redis_disconnect,
+static const MeshPingOps redis_ping = {
 	.ping_start = redis_ping_start,
 	.ping_continue = redis_ping_continue,
 	.ping_finish = redis_ping_finish,
+};
+
+static const MeshScanOps redis_scan = {
 	.plan_scan = redis_plan_scan,
 	.begin_scan = redis_begin_scan,
 	.next_row = redis_next_row,
 	.end_scan = redis_end_scan,
 	.explain_scan = redis_explain_scan,
+};
+
+static const MeshModifyOps redis_modify = {
 	.row_identity = redis_row_identity,
 	.begin_modify = redis_begin_modify,
 	.modify_row = redis_modify_row,
 	.end_modify = redis_end_modify,
+};
+
+const MeshConnector mesh_redis_connector = {
+	.kind = "redis",
+	.options = redis_options,
+	.connect = redis_connect,
+	.disconnect = redis_disconnect,
 	.execute = redis_execute,
+	.ping = &redis_ping,
+	.scan = &redis_scan,
+	.modify = &redis_modify,
 	.sink = &redis_sink_ops,
 	.fetch_rows = redis_fetch_rows,
 	.scan_keys = redis_scan_keys,

@@ -75,45 +75,28 @@ static const MeshHttpSetup victoriametrics_setup = {
 	.token_scheme = "Bearer",
 	.ping_path = "/metrics",
 	.ping_version = metrics_version,
+	.conn_size = sizeof(PromConn),
 };
 
-static void *
-victoriametrics_connect(MeshServerConfig *config)
-{
-	return prom_connect(config, &victoriametrics_setup);
-}
-
-static void
-victoriametrics_ping_start(MeshPing *ping)
-{
-	mesh_http_ping_start(ping, &victoriametrics_setup);
-}
-
 /* Writes (INSERT, the replication sink, verify) are vm_sink.c's. */
-const MeshConnector mesh_victoriametrics_connector = {
-	.kind = "victoriametrics",
-	.options = victoriametrics_options,
-	.caps = MESH_CAP_SCAN | MESH_CAP_EXECUTE | MESH_CAP_PING | MESH_CAP_MODIFY |
-	MESH_CAP_APPLY,
-	.connect = victoriametrics_connect,
-	.disconnect = prom_disconnect,
-	.ping_start = victoriametrics_ping_start,
-	.ping_continue = mesh_http_ping_continue,
-	.ping_finish = mesh_http_ping_finish,
-	.plan_scan = prom_plan_scan,
-	.begin_scan = prom_begin_scan,
-	.next_row = prom_next_row,
-	.end_scan = prom_end_scan,
-	.explain_scan = prom_explain_scan,
-	.execute = prom_execute,
+
+static const MeshModifyOps victoriametrics_modify = {
 	.row_identity = vm_row_identity,
 	.begin_modify = vm_begin_modify,
 	.modify_row = vm_modify_row,
 	.end_modify = vm_end_modify,
+};
+
+const MeshConnector mesh_victoriametrics_connector = {
+	.kind = "victoriametrics",
+	.options = victoriametrics_options,
+	.execute = prom_execute,
+	.http_setup = &victoriametrics_setup,
+	.scan = &prom_scan_ops,
+	.modify = &victoriametrics_modify,
 	.sink = &vm_sink_ops,
 	.fetch_rows = mesh_http_fetch_rows,
 	.scan_keys = vm_scan_keys,
-	.classify_error = mesh_http_classify_error,
 	.http = vm_http,
 	.fetch_request = vm_fetch_request,
 	.fetch_answer = vm_fetch_answer,

@@ -10,10 +10,10 @@
 
 /* Route options of the sink (as InfluxDB's); join the connector's table. */
 #define VM_SINK_OPTIONS \
-	{"measurement", MESH_OPT_ROUTE, MESH_OPTTYPE_STRING, false, 1}, \
-	{"tags", MESH_OPT_ROUTE, MESH_OPTTYPE_STRING, false}, \
-	{"time", MESH_OPT_ROUTE, MESH_OPTTYPE_STRING, false, 1}, \
-	{"round_time", MESH_OPT_ROUTE, MESH_OPTTYPE_BOOL, false}
+	{.name = "measurement", .where = MESH_OPT_ROUTE, .type = MESH_OPTTYPE_STRING, .min = 1}, \
+	{.name = "tags", .where = MESH_OPT_ROUTE, .type = MESH_OPTTYPE_STRING}, \
+	{.name = "time", .where = MESH_OPT_ROUTE, .type = MESH_OPTTYPE_STRING, .min = 1}, \
+	{.name = "round_time", .where = MESH_OPT_ROUTE, .type = MESH_OPTTYPE_BOOL}
 
 extern int	vm_row_identity(MeshTable *table, AttrNumber *attnums);
 extern void vm_begin_modify(MeshModify *m);

@@ -52,6 +52,14 @@ SELECT * FROM mesh.execute('not_mesh_srv', 'PING');
 SELECT * FROM mesh.execute('opt_pg', 'SELECT 1');
 SELECT * FROM mesh.execute('no_such_server', 'PING');
 
+-- a secret is what its connector declares secret (MeshOption .secret), nothing else
+SELECT mesh.option_is_secret('mesh_redis', 'password') AS redis_password,
+	   mesh.option_is_secret('mesh_elasticsearch', 'api_key') AS es_api_key,
+	   mesh.option_is_secret('mesh_kafka', 'ssl_key_password') AS kafka_key_password,
+	   mesh.option_is_secret('mesh_redis', 'host') AS redis_host,
+	   mesh.option_is_secret('mesh_redis', 'no_such_option') AS undeclared,
+	   mesh.option_is_secret('not_mesh', 'password') AS other_wrapper;
+
 DROP SERVER opt_cache CASCADE;
 DROP SERVER opt_pg;
 DROP SERVER not_mesh_srv;
