@@ -11,6 +11,9 @@ CHECK=faults_postgres
 db=mesh_check_faults_postgres
 FAULTS_KIND=postgres
 FAULTS_UPSTREAM_PORT=$MESH_REMOTE_PG_PORT
+# each fault lasts longer than the sink's fixed 5 s request bound (below), so
+# a "timeout" is felt by the route before the fault heals
+FAULTS_HOLD_SAMPLES=32
 . "$(dirname "$0")/../../../../test/lib/faults.sh"
 
 # postgres_fdw servers take no timeout_ms: the sink bounds every request
