@@ -168,23 +168,60 @@ if [ "$rf" -ne 0 ] || [ "$ic_rc" -ne 0 ]; then
 fi
 
 # ---- process-level checks
-for check in $CHECKS_SEL; do
+# run_check CHECK: run one check script (bounded by MESH_CHECK_TIMEOUT);
+# print its output, then "check NAME ... ok|FAILED"; exit status 0 if ok.
+run_check() {
+	local check=$1 name crc
 	name=$(basename "$check" .sh)
 	echo "== check $name"
 	if [ ! -x "$check" ]; then
 		echo "check $name ... FAILED (not executable: chmod +x $check)"
-		FAILED=$((FAILED + 1))
-		continue
+		return 1
 	fi
 	(cd "$REPO" && timeout -k 10 "${MESH_CHECK_TIMEOUT:-900}" "$check")
 	crc=$?
 	if [ "$crc" -eq 0 ]; then
 		echo "check $name ... ok"
-		PASSED=$((PASSED + 1))
-	else
-		[ "$crc" -eq 124 ] && echo "check $name timed out after ${MESH_CHECK_TIMEOUT:-900}s"
-		echo "check $name ... FAILED (exit $crc)"
-		FAILED=$((FAILED + 1))
+		return 0
 	fi
+	[ "$crc" -eq 124 ] && echo "check $name timed out after ${MESH_CHECK_TIMEOUT:-900}s"
+	echo "check $name ... FAILED (exit $crc)"
+	return 1
+}
+
+# The fault-proxy checks (faults_*) touch only their own database, proxy
+# and target server: MESH_FAULT_JOBS of them (default 3) run side by side,
+# each one's output printed whole when it ends.  The others run one by one.
+FAULT_CHECKS="" OTHER_CHECKS=""
+for check in $CHECKS_SEL; do
+	case $(basename "$check") in
+	faults_*) FAULT_CHECKS="$FAULT_CHECKS $check" ;;
+	*) OTHER_CHECKS="$OTHER_CHECKS $check" ;;
+	esac
+done
+for check in $OTHER_CHECKS; do
+	if run_check "$check"; then PASSED=$((PASSED + 1)); else FAILED=$((FAILED + 1)); fi
+done
+declare -A fault_pids=()
+# fault_check_done PID STATUS: print that check's output and count its result.
+fault_check_done() {
+	cat "${fault_pids[$1]}"
+	if [ "$2" -eq 0 ]; then PASSED=$((PASSED + 1)); else FAILED=$((FAILED + 1)); fi
+	unset "fault_pids[$1]"
+}
+for check in $FAULT_CHECKS; do
+	while [ "${#fault_pids[@]}" -ge "${MESH_FAULT_JOBS:-3}" ]; do
+		rc=0
+		wait -n -p done_pid "${!fault_pids[@]}" || rc=$?
+		fault_check_done "$done_pid" "$rc"
+	done
+	log="$WORK/check.$(basename "$check" .sh).log"
+	run_check "$check" >"$log" 2>&1 &
+	fault_pids[$!]=$log
+done
+for pid in "${!fault_pids[@]}"; do
+	rc=0
+	wait "$pid" || rc=$?
+	fault_check_done "$pid" "$rc"
 done
 # finish (EXIT trap) stops the servers and prints the summary line.
