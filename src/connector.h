@@ -353,8 +353,10 @@ typedef struct MeshItemOutcome
  * One item of an upsert or remove: the last change of one key.  values are
  * in text form aligned with route->columns (for a remove only the key
  * columns are set); event_id is the version for versioned targets; op is
- * the last event's op ('I', 'U' or 'D'); first says no earlier change of
- * this key came in the same segment (an 'I' then is most likely new).
+ * the last event's op ('I', 'U' or 'D'; with keep_every_change also 'T');
+ * first says no earlier change of this key came in the same segment (an
+ * 'I' then is most likely new); event is that change itself (its xid and
+ * capture time, for sinks that publish them).
  */
 typedef struct MeshSinkRow
 {
@@ -362,6 +364,7 @@ typedef struct MeshSinkRow
 	char		op;
 	bool		first;
 	char	  **values;
+	const MeshEvent *event;
 } MeshSinkRow;
 
 typedef struct MeshSinkOps
@@ -371,6 +374,16 @@ typedef struct MeshSinkOps
 
 	/* prepare only checks options: it gets no connection (conn is NULL) */
 	bool		prepare_offline;
+
+	/*
+	 * A log, not a state: every event is one item, passed to upsert in
+	 * order (op 'I', 'U', 'D' or 'T'; values NULL for 'T'), never collapsed
+	 * per key or split at TRUNCATE; remove and truncate are not used.  The
+	 * cursor stops at the first event that is unknown, and a retry sends
+	 * every event from there again, in order (those after it may land
+	 * twice: at-least-once).
+	 */
+	bool		keep_every_change;
 
 	/*
 	 * Validate a new route's options and make the target ready (table,
@@ -391,6 +404,24 @@ typedef struct MeshSinkOps
 						   MeshItemOutcome *out);
 	/* Delete every row of the route's target; out is one item. */
 	void		(*truncate) (void *conn, MeshRoute *route, MeshItemOutcome *out);
+
+	/*
+	 * Optional: a delivery batch, for targets whose writes only hold once
+	 * committed (a transaction) or that may be held only while in use (a
+	 * file lock).  The engine calls begin_batch before the first upsert,
+	 * remove or truncate of a chunk of nevents events (nevents equal to
+	 * mesh.batch_size: more follow at once), and end_batch after the last
+	 * with ok true (commit) or, when a call of the batch ereported, ok false
+	 * (undo; must not ereport).  The outcomes the calls report are
+	 * provisional: an item is acknowledged only once end_batch(ok = true)
+	 * returned; if begin_batch or end_batch ereports, or a call does, every
+	 * item of the batch is unknown.  After a
+	 * permanent error the engine delivers the chunk again with one batch per
+	 * call, to split it down to the refused item.  Both ereport on failure
+	 * (a failed begin_batch is never the items' fault: they stay unknown).
+	 */
+	void		(*begin_batch) (void *conn, MeshRoute *route, int nevents);
+	void		(*end_batch) (void *conn, MeshRoute *route, bool ok);
 } MeshSinkOps;
 
 struct MeshHttp;
@@ -558,18 +589,7 @@ typedef struct MeshConnector
 	const MeshScanOps *scan;	/* readable foreign tables */
 	const MeshModifyOps *modify;	/* writable foreign tables */
 
-	/*
-	 * Replication.  check_route validates a new route (its options, that the
-	 * target is ready) when mesh.replicate is called.  apply writes events in
-	 * order and must be idempotent: a replay converges to the same state; it
-	 * ereports on failure (classify_error decides retry or dead letter).
-	 * apply runs outside any transaction: no catalog access (everything it
-	 * needs is in the MeshRoute).
-	 */
-	void		(*check_route) (void *conn, MeshRoute *route);
-	void		(*apply) (void *conn, MeshRoute *route, MeshEvent *events, int n);
-
-	/* Replication on the sink engine (replaces check_route and apply). */
+	/* Replication: the sink engine's side (sink_engine.c), or NULL. */
 	const MeshSinkOps *sink;
 
 	/*
@@ -611,18 +631,6 @@ typedef struct MeshConnector
 	/* A stream source for mesh.subscribe, or NULL. */
 	const MeshStreamOps *stream;
 } MeshConnector;
-
-
-
-/*
- * delivery.c (the old path, for sinks not yet on MeshSinkOps: DuckDB,
- * Kafka): called from apply by a target that accepts or refuses each
- * event of a request on its own (a bulk API): events[index] (an index into
- * the events apply was given) was refused for a permanent reason, given in
- * error; apply then returns normally, the event goes to the dead letters and
- * the others count as delivered.  Transient failures must still ereport.
- */
-extern void mesh_apply_reject(int index, const char *error);
 
 /* registry.c */
 extern const MeshConnector *mesh_connector_by_kind(const char *kind);

@@ -1,17 +1,12 @@
 /*
- * delivery.c: applying events to a target, and what happens on failure.
+ * delivery.c: delivering events to a target, and recording the outcome.
  *
- * A connector with a MeshSinkOps goes through the sink engine
- * (sink_engine.c), which judges every item.  What follows is the old path
- * of the connectors still on apply (DuckDB, Kafka).
- *
- * A chunk of events is applied in one call of the connector.  A transient
- * error (connection lost, timeout, overload, a target table or column
- * missing until an operator fixes it) stops the chunk: nothing advances and
- * the route retries it later.  A permanent error splits the chunk in halves
- * and retries each, down to the single poisonous event, which goes to the
- * dead letters with the reason; the rest of the chunk lands.  Since every
- * apply is idempotent, re-applying part of a chunk is harmless.
+ * Every sink runs on the sink engine (sink_engine.c), which judges every
+ * item: acknowledged, refused (a dead letter, recorded here) or unknown
+ * (retried later).  A transient error (connection lost, timeout, overload,
+ * a target table or column missing until an operator fixes it) leaves the
+ * rest of the chunk unknown; the route retries it after a backoff.  Since
+ * every write is idempotent, sending part of a chunk again is harmless.
  */
 #include "postgres.h"
 
@@ -53,121 +48,16 @@ mesh_error_is_transient(MeshRoute *route, ErrorData *edata)
 	return c && mesh_connector_classify(c, code, edata->message) == MESH_ERROR_TRANSIENT;
 }
 
-/* Events refused by the apply call in progress (see mesh_apply_reject). */
-static List *rejected = NIL;
-static MemoryContext rejected_cxt = NULL;
-static int	rejected_n = -1;		/* size of the batch; -1: no apply running */
-
 /*
- * Called by a connector's apply: events[index] (of the events it was given)
- * is refused for a permanent reason; the others are delivered.
- */
-void
-mesh_apply_reject(int index, const char *error)
-{
-	DeadEvent  *d;
-	MemoryContext old;
-
-	if (rejected_n < 0 || index < 0 || index >= rejected_n)
-		elog(ERROR, "mesh_apply_reject called outside apply or with a bad index (%d)", index);
-	old = MemoryContextSwitchTo(rejected_cxt);
-	d = palloc(sizeof(DeadEvent));
-	d->index = index;
-	d->error = pstrdup(error);
-	d->public_error = mesh_redact_error(error, NULL, 0, NULL);
-	rejected = lappend(rejected, d);
-	MemoryContextSwitchTo(old);
-}
-
-static void
-apply_range(MeshRoute *route, void **conn, MeshEvent *events, int lo, int hi,
-			ApplyOutcome *out)
-{
-	MemoryContext cxt = CurrentMemoryContext;
-	ListCell   *lc;
-
-	if (out->transient || lo >= hi)
-		return;
-	PG_TRY();
-	{
-		if (*conn == NULL)
-		{
-			*conn = mesh_get_connection(route->config);
-			mesh_connection_begin_use(route->config);
-		}
-		rejected = NIL;
-		rejected_cxt = cxt;
-		rejected_n = hi - lo;
-		route->config->connector->apply(*conn, route, events + lo, hi - lo);
-		rejected_n = -1;
-		out->delivered += hi - lo - list_length(rejected);
-		foreach(lc, rejected)
-		{
-			DeadEvent  *d = lfirst(lc);
-
-			d->index += lo;
-			out->dead = lappend(out->dead, d);
-			out->error = d->error;
-			out->public_error = d->public_error;
-			out->sqlerrcode = 0;
-		}
-		rejected = NIL;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		rejected_n = -1;		/* the whole range is retried or split */
-		rejected = NIL;
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		/* the connection may be mid-request: close it, use a fresh one */
-		mesh_connection_discard(route->config);
-		*conn = NULL;
-		out->error = edata->detail ?
-			psprintf("%s: %s", edata->message, edata->detail) : edata->message;
-		out->public_error = mesh_redact_edata(edata);
-		out->sqlerrcode = edata->sqlerrcode;
-		if (mesh_error_is_transient(route, edata))
-			out->transient = true;
-		else if (hi - lo == 1)
-		{
-			DeadEvent  *d = palloc(sizeof(DeadEvent));
-
-			d->index = lo;
-			d->error = out->error;
-			d->public_error = out->public_error;
-			out->dead = lappend(out->dead, d);
-		}
-		else
-		{
-			int			mid = lo + (hi - lo) / 2;
-
-			apply_range(route, conn, events, lo, mid, out);
-			apply_range(route, conn, events, mid, hi, out);
-		}
-	}
-	PG_END_TRY();
-}
-
-/*
- * Apply events[0..n) in order: through the sink engine (sink_engine.c)
- * when the connector has one, else its apply (see the file comment).
+ * Deliver events[0..n) in order through the route's sink engine
+ * (sink_engine.c); out says how far they settled.
  */
 void
 mesh_apply_events(MeshRoute *route, MeshEvent *events, int n, ApplyOutcome *out)
 {
 	void	   *conn = NULL;
 
-	if (route->config->connector->sink != NULL)
-		mesh_sink_apply(route, &conn, events, n, out);
-	else
-	{
-		memset(out, 0, sizeof(*out));
-		apply_range(route, &conn, events, 0, n, out);
-		out->settled = out->transient ? 0 : n;
-	}
+	mesh_sink_apply(route, &conn, events, n, out);
 	if (conn != NULL)
 		mesh_connection_end_use(route->config);
 }

@@ -8,8 +8,8 @@
  * (mesh.dead_letter); everything else (mesh.stats.last_error, the server
  * log lines of the workers, /metrics, the status page) gets this form.
  *
- * Every connector puts the remote's own text in errdetail, or, for an event
- * rejected with mesh_apply_reject, after the first ": " of the message; the
+ * Every connector puts the remote's own text in errdetail, or, for an item
+ * a sink refused (MeshItemOutcome.reason), after the first ": "; the
  * part before it is mesh's own wording (server names, what was attempted),
  * which names no value.  What is kept of the rest is its class only: the
  * SQLSTATE, the constraint, and a leading error code of the remote

@@ -210,7 +210,7 @@ mesh_route_build(Oid source, const char *target, Jsonb *options, const char *rol
 	r->options = options;
 	r->config = mesh_server_config(server->serverid, owner);
 	r->owner = owner;
-	if (r->config->connector->apply == NULL && r->config->connector->sink == NULL)
+	if (r->config->connector->sink == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("%s server \"%s\" cannot be a replication target",
@@ -394,13 +394,6 @@ mesh_check_route(PG_FUNCTION_ARGS)
 		conn = mesh_get_connection(route->config);
 		mesh_connection_begin_use(route->config);
 		route->config->connector->sink->prepare(conn, route);
-		mesh_connection_end_use(route->config);
-	}
-	else if (route->config->connector->check_route)
-	{
-		conn = mesh_get_connection(route->config);
-		mesh_connection_begin_use(route->config);
-		route->config->connector->check_route(conn, route);
 		mesh_connection_end_use(route->config);
 	}
 	PG_RETURN_VOID();

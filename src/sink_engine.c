@@ -20,6 +20,16 @@
  * the first key that is still unknown, or at a TRUNCATE that is unknown;
  * the caller moves the cursor and the delivered count only over it.  A
  * later segment is never written while an earlier one is unsettled.
+ *
+ * A log sink (keep_every_change) gets every event as its own item, in
+ * order, with no segments: the settled prefix ends at the first unknown
+ * event, and what is sent again starts there, in order.
+ *
+ * A sink with batches (begin_batch, end_batch) gets the whole chunk inside
+ * one: its acknowledgements count only once end_batch committed.  A batch
+ * that fails is undone and nothing of it counts; after a permanent failure
+ * the chunk is delivered again with one batch per call (isolated), so the
+ * splitting above finds the refused item.
  */
 #include "postgres.h"
 
@@ -60,8 +70,13 @@ typedef struct SinkEngine
 	const MeshSinkOps *ops;
 	void	  **conn;
 	MeshEvent  *events;
+	int			nevents;
 	char	   *state;			/* per event: EV_* */
 	bool		lost;			/* a call of this pass failed transiently */
+	bool		in_batch;		/* begin_batch done, end_batch due */
+	bool		isolated;		/* one batch per call (after a failed batch) */
+	bool		batch_failed;	/* the chunk's batch failed: nothing of it holds */
+	bool		batch_permanent;	/* ... for a permanent reason */
 	char	   *error;			/* the last failure, for the route's stats */
 	char	   *public_error;
 	int			sqlerrcode;
@@ -95,10 +110,113 @@ note_outcomes(SinkEngine *e, MeshItemOutcome *out, char **public_out, int n)
 	}
 }
 
+/* In a PG_CATCH: the error, flushed, remembered as the chunk's. */
+static ErrorData *
+take_error(SinkEngine *e, MemoryContext cxt)
+{
+	ErrorData  *edata;
+
+	MemoryContextSwitchTo(cxt);
+	edata = CopyErrorData();
+	FlushErrorState();
+	note_error(e, edata->detail ?
+			   psprintf("%s: %s", edata->message, edata->detail) : edata->message,
+			   mesh_redact_edata(edata), edata->sqlerrcode);
+	return edata;
+}
+
+/* The route's connection in *e->conn, connecting first if needed; ereports. */
+static void
+ensure_conn(SinkEngine *e)
+{
+	if (*e->conn == NULL)
+	{
+		*e->conn = mesh_get_connection(e->route->config);
+		mesh_connection_begin_use(e->route->config);
+	}
+}
+
+/*
+ * After a failure: undo the open batch (end_batch with ok false, its own
+ * errors ignored), then close the connection, which may be mid-request; the
+ * next call uses a fresh one.
+ */
+static void
+drop_conn(SinkEngine *e)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+
+	if (e->in_batch && *e->conn != NULL)
+	{
+		PG_TRY();
+		{
+			e->ops->end_batch(*e->conn, e->route, false);
+		}
+		PG_CATCH();
+		{
+			MemoryContextSwitchTo(cxt);
+			FlushErrorState();
+		}
+		PG_END_TRY();
+	}
+	e->in_batch = false;
+	mesh_connection_discard(e->route->config);
+	*e->conn = NULL;
+}
+
+/* begin_batch on the connection; false (the error noted, e->lost) if it failed. */
+static bool
+begin_batch(SinkEngine *e)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	volatile bool ok = true;
+
+	PG_TRY();
+	{
+		ensure_conn(e);
+		e->ops->begin_batch(*e->conn, e->route, e->nevents);
+		e->in_batch = true;
+	}
+	PG_CATCH();
+	{
+		(void) take_error(e, cxt);
+		drop_conn(e);
+		e->lost = true;			/* never the items' fault: they stay unknown */
+		ok = false;
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+/* end_batch(ok = true) of the whole chunk's batch; a failure fails the batch. */
+static void
+commit_batch(SinkEngine *e)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		e->ops->end_batch(*e->conn, e->route, true);
+		e->in_batch = false;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata = take_error(e, cxt);
+
+		drop_conn(e);
+		e->batch_failed = true;
+		e->batch_permanent = !mesh_error_is_transient(e->route, edata);
+	}
+	PG_END_TRY();
+}
+
 /*
  * One call of the sink on rows[0..n) (or the truncate), filling out[].
  * An ereport is caught: transient leaves the unset items unknown, permanent
- * refuses a single item or splits the call in halves.
+ * refuses a single item or splits the call in halves.  With batches, a
+ * failure inside the chunk's batch fails the batch (mesh_sink_apply); in
+ * isolated mode the call is a batch of its own, and what it acknowledged
+ * holds only once end_batch returned.
  */
 static void
 call_sink(SinkEngine *e, SinkCallKind kind, MeshSinkRow *rows, MeshItemOutcome *out,
@@ -107,40 +225,47 @@ call_sink(SinkEngine *e, SinkCallKind kind, MeshSinkRow *rows, MeshItemOutcome *
 	MemoryContext cxt = CurrentMemoryContext;
 	MeshRoute  *route = e->route;
 
-	if (n == 0 || e->lost)
+	if (n == 0 || e->lost || e->batch_failed)
+		return;
+	if (e->isolated && !begin_batch(e))
 		return;
 	PG_TRY();
 	{
-		if (*e->conn == NULL)
-		{
-			*e->conn = mesh_get_connection(route->config);
-			mesh_connection_begin_use(route->config);
-		}
+		ensure_conn(e);
 		if (kind == CALL_UPSERT)
 			e->ops->upsert(*e->conn, route, rows, n, out);
 		else if (kind == CALL_REMOVE)
 			e->ops->remove(*e->conn, route, rows, n, out);
 		else
 			e->ops->truncate(*e->conn, route, out);
+		if (e->isolated)
+		{
+			e->ops->end_batch(*e->conn, route, true);
+			e->in_batch = false;
+		}
 		note_outcomes(e, out, public_out, n);
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
-		char	   *error;
-		char	   *public_error;
+		ErrorData  *edata = take_error(e, cxt);
+		char	   *error = e->error;
+		char	   *public_error = e->public_error;
+		bool		transient = mesh_error_is_transient(route, edata);
 
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		/* the connection may be mid-request: close it, use a fresh one */
-		mesh_connection_discard(route->config);
-		*e->conn = NULL;
-		error = edata->detail ?
-			psprintf("%s: %s", edata->message, edata->detail) : edata->message;
-		public_error = mesh_redact_edata(edata);
-		note_error(e, error, public_error, edata->sqlerrcode);
-		if (mesh_error_is_transient(route, edata))
+		drop_conn(e);
+		if (e->ops->begin_batch != NULL)
+		{
+			/* the batch was undone: nothing it acknowledged holds */
+			for (int i = 0; i < n; i++)
+				if (out[i].status == MESH_ITEM_ACKED)
+					out[i].status = MESH_ITEM_UNKNOWN;
+		}
+		if (e->ops->begin_batch != NULL && !e->isolated)
+		{
+			e->lost = e->batch_failed = true;
+			e->batch_permanent = !transient;
+		}
+		else if (transient)
 		{
 			e->lost = true;		/* unset items stay unknown */
 			note_outcomes(e, out, public_out, n);
@@ -165,16 +290,30 @@ call_sink(SinkEngine *e, SinkCallKind kind, MeshSinkRow *rows, MeshItemOutcome *
 	PG_END_TRY();
 }
 
-/* The sink row of an item: its key's last change. */
+/* The sink row of the change events[last] (first: the key's first in the segment). */
 static void
-fill_row(SinkEngine *e, SinkItem *item, MeshSinkRow *row)
+fill_row(SinkEngine *e, int first, int last, MeshSinkRow *row)
 {
-	MeshEvent  *ev = &e->events[item->last];
+	MeshEvent  *ev = &e->events[last];
 
 	row->event_id = ev->id;
 	row->op = ev->op;
-	row->first = item->first == item->last;
+	row->first = first == last;
 	row->values = ev->values;
+	row->event = ev;
+}
+
+/* events[idx] was refused: a dead letter with the target's reason. */
+static void
+add_dead(SinkEngine *e, int idx, char *reason, char *public_reason, List **dead)
+{
+	DeadEvent  *d = palloc(sizeof(DeadEvent));
+
+	e->state[idx] = EV_DEAD;
+	d->index = idx;
+	d->error = reason;
+	d->public_error = public_reason;
+	*dead = lappend(*dead, d);
 }
 
 /*
@@ -206,7 +345,7 @@ run_items(SinkEngine *e, SinkCallKind kind, SinkItem **items, int m)
 			memset(out, 0, sizeof(MeshItemOutcome) * k);
 			memset(pub, 0, sizeof(char *) * k);
 			for (int j = 0; j < k; j++)
-				fill_row(e, pending[off + j], &rows[j]);
+				fill_row(e, pending[off + j]->first, pending[off + j]->last, &rows[j]);
 			call_sink(e, kind, rows, out, pub, k);
 			for (int j = 0; j < k; j++)
 			{
@@ -238,15 +377,7 @@ settle_item(SinkEngine *e, SinkItem *item, MeshKeyed *keys, int from, int to, Li
 		if (item->outcome.status == MESH_ITEM_ACKED)
 			e->state[idx] = EV_ACKED;
 		else if (idx == item->last)
-		{
-			DeadEvent  *d = palloc(sizeof(DeadEvent));
-
-			e->state[idx] = EV_DEAD;
-			d->index = idx;
-			d->error = item->outcome.reason;
-			d->public_error = item->public_reason;
-			*dead = lappend(*dead, d);
-		}
+			add_dead(e, idx, item->outcome.reason, item->public_reason, dead);
 		else
 			e->state[idx] = EV_SUPERSEDED;
 	}
@@ -325,16 +456,78 @@ apply_truncate(SinkEngine *e, int i, List **dead)
 	if (out.status == MESH_ITEM_ACKED)
 		e->state[i] = EV_ACKED;
 	else
-	{
-		DeadEvent  *d = palloc(sizeof(DeadEvent));
-
-		e->state[i] = EV_DEAD;
-		d->index = i;
-		d->error = out.reason;
-		d->public_error = pub;
-		*dead = lappend(*dead, d);
-	}
+		add_dead(e, i, out.reason, pub, dead);
 	return true;
+}
+
+/*
+ * keep_every_change: each event is an item, written in order.  Returns the
+ * index of the first event not settled, or n.  While a pass settles some,
+ * everything from the first unknown event on is sent again, in order.
+ */
+static int
+apply_log(SinkEngine *e, List **dead)
+{
+	int			n = e->nevents;
+	int			batch = e->ops->max_batch > 0 ? e->ops->max_batch : Max(n, 1);
+	MeshSinkRow *rows = palloc(sizeof(MeshSinkRow) * Min(batch, Max(n, 1)));
+	MeshItemOutcome *out = palloc(sizeof(MeshItemOutcome) * Max(n, 1));
+	char	  **pub = palloc(sizeof(char *) * Max(n, 1));
+	int			from = 0;
+
+	while (from < n)
+	{
+		int			next = from;
+
+		memset(out + from, 0, sizeof(MeshItemOutcome) * (n - from));
+		memset(pub + from, 0, sizeof(char *) * (n - from));
+		e->lost = false;
+		for (int off = from; off < n && !e->lost; off += batch)
+		{
+			int			k = Min(batch, n - off);
+
+			CHECK_FOR_INTERRUPTS();
+			for (int j = 0; j < k; j++)
+				fill_row(e, off + j, off + j, &rows[j]);
+			call_sink(e, CALL_UPSERT, rows, out + off, pub + off, k);
+		}
+		for (; next < n && out[next].status != MESH_ITEM_UNKNOWN; next++)
+		{
+			if (out[next].status == MESH_ITEM_ACKED)
+				e->state[next] = EV_ACKED;
+			else
+				add_dead(e, next, out[next].reason, pub[next], dead);
+		}
+		if (next == from)
+			break;				/* nothing moves: back off */
+		from = next;
+	}
+	return from;
+}
+
+/* Write events[0..n) (see the file comment); the index of the first event not settled. */
+static int
+deliver(SinkEngine *e, List **dead)
+{
+	int			n = e->nevents;
+	int			from = 0;
+
+	if (e->ops->keep_every_change)
+		return apply_log(e, dead);
+	for (int i = 0; i <= n; i++)
+	{
+		int			stop;
+
+		if (i < n && e->events[i].op != 'T')
+			continue;
+		stop = apply_segment(e, from, i, dead);
+		if (stop < i)
+			return stop;
+		if (i < n && !apply_truncate(e, i, dead))
+			return i;
+		from = i + 1;
+	}
+	return n;
 }
 
 /*
@@ -348,29 +541,38 @@ mesh_sink_apply(MeshRoute *route, void **conn, MeshEvent *events, int n, ApplyOu
 {
 	SinkEngine	e = {0};
 	List	   *dead = NIL;
-	int			stop = n;
-	int			from = 0;
+	int			stop;
 	ListCell   *lc;
 
 	e.route = route;
 	e.ops = route->config->connector->sink;
 	e.conn = conn;
 	e.events = events;
+	e.nevents = n;
 	e.state = palloc0(Max(n, 1));
-	for (int i = 0; i <= n; i++)
+	if (e.ops->begin_batch == NULL)
+		stop = deliver(&e, &dead);
+	else if (!begin_batch(&e))
+		stop = 0;				/* nothing was written */
+	else
 	{
-		if (i < n && events[i].op != 'T')
-			continue;
-		stop = apply_segment(&e, from, i, &dead);
-		if (stop < i)
-			break;
-		if (i < n && !apply_truncate(&e, i, &dead))
+		stop = deliver(&e, &dead);
+		if (!e.batch_failed)
+			commit_batch(&e);
+		if (e.batch_failed)
 		{
-			stop = i;
-			break;
+			/* undone: nothing of the batch holds */
+			stop = 0;
+			dead = NIL;
+			if (e.batch_permanent)
+			{
+				/* again with one batch per call, down to the refused item */
+				memset(e.state, 0, Max(n, 1));
+				e.isolated = true;
+				e.lost = e.batch_failed = false;
+				stop = deliver(&e, &dead);
+			}
 		}
-		stop = n;
-		from = i + 1;
 	}
 
 	memset(out, 0, sizeof(*out));

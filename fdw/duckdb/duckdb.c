@@ -8,13 +8,13 @@
  * be open read-write by one process at a time (and read-only by several,
  * but not while a writer has it).  mesh never keeps a file open between
  * uses: a backend opens it at its first use in a transaction and closes
- * it at the transaction's end; the route worker opens it for one apply
+ * it at the transaction's end; the route worker opens it for one sink
  * batch.  An open that meets another process's lock is retried until
  * timeout_ms, then fails with SQLSTATE 08006 (transient: replication
  * retries) naming the holder's PID.  One exception, for throughput: after
  * a full batch (mesh.batch_size events: more follow at once) the worker
  * keeps the file open for the next batch, at most 2 s.  Scans open read-only (several
- * readers at once); writes, execute and apply open read-write.
+ * readers at once); writes, execute and the sink open read-write.
  *
  * Privileges.  DuckDB reads and writes any file the server's OS user can,
  * so a role that may not (not a superuser, not a holder of both
@@ -804,8 +804,7 @@ const MeshConnector mesh_duckdb_connector = {
 	.ping = &duckdb_ping,
 	.scan = &duckdb_scan,
 	.modify = &duckdb_modify,
-	.check_route = ddb_check_route,
-	.apply = ddb_apply,
+	.sink = &ddb_sink_ops,
 	.fetch_rows = ddb_fetch_rows,
 	.scan_keys = ddb_scan_keys,
 	.classify_error = ddb_classify_error,

@@ -14,7 +14,7 @@
 /*
  * One server's database as seen by one process (lives in TopMemoryContext).
  * A file database is open only while in use: from the first use in a
- * transaction to its end (backends), or for one apply batch (the route
+ * transaction to its end (backends), or for one sink batch (the route
  * worker), so other processes can open it between (the one-writer rule,
  * README).  ':memory:' stays open for the life of the connection.
  */
@@ -32,6 +32,7 @@ typedef struct DdbConn
 	bool		read_only;		/* how db was opened */
 	int			busy;			/* open scans/appenders using con */
 	TimestampTz keep_until;		/* route worker: stay open across commits until */
+	bool		batch_full;		/* the sink's batch under way has mesh.batch_size events */
 	struct DdbConn *next;		/* every DdbConn of the process */
 } DdbConn;
 
@@ -97,8 +98,7 @@ extern List *ddb_import_schema(void *conn, MeshServerConfig *config, const char 
 extern List *ddb_execute(void *conn, const char *request, Jsonb *params);
 
 /* duckdb_sink.c */
-extern void ddb_check_route(void *conn, MeshRoute *route);
-extern void ddb_apply(void *conn, MeshRoute *route, MeshEvent *events, int n);
+extern const MeshSinkOps ddb_sink_ops;
 extern void ddb_fetch_rows(void *conn, MeshRoute *route, int n, char ***keys, char ***rows);
 extern int	ddb_scan_keys(void *conn, MeshRoute *route, void **state, int max, char ***keys);
 

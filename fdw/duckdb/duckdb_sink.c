@@ -5,13 +5,14 @@
  * Layout: route option table (default: the source table's name) in route
  * option schema (default main), created at mesh.replicate when missing
  * with the source's columns (types as the README maps them) and its
- * PRIMARY KEY.  A batch keeps the last change of each key; upserts are
- * appended to a staging table and moved by one INSERT OR REPLACE, deletes
- * to another and removed by one DELETE ... USING, in one DuckDB
- * transaction; a TRUNCATE is a DELETE of every row, committed first.  A
- * replay converges to the same state (idempotent).  The file is open only
- * during the batch, or until the next one after a full batch (duckdb.c:
- * the one-writer rule).
+ * PRIMARY KEY.  On the sink engine (connector.h): the engine keeps the
+ * last change of each key; upserts are appended to a staging table and
+ * moved by one INSERT OR REPLACE, deletes to another and removed by one
+ * DELETE ... USING, a TRUNCATE is a DELETE of every row, all in the one
+ * DuckDB transaction of the batch (begin_batch, end_batch), so nothing is
+ * acknowledged before its COMMIT returned.  A replay converges to the same
+ * state (idempotent).  The file is open only during the batch, or until the
+ * next one after a full batch (duckdb.c: the one-writer rule).
  */
 #include "postgres.h"
 
@@ -24,7 +25,7 @@
 #include "duckdb_internal.h"
 #include "mesh.h"
 
-/* What apply needs about the target, cached in route->private. */
+/* What the sink needs about the target, cached in route->private. */
 typedef struct DdbSink
 {
 	int			ncolumns;		/* route->ncolumns when loaded */
@@ -206,8 +207,8 @@ column_type(MeshRoute *route, int i)
  * missing; an existing one needs every source column and a primary key
  * on the source's key columns.
  */
-void
-ddb_check_route(void *conn, MeshRoute *route)
+static void
+ddb_sink_prepare(void *conn, MeshRoute *route)
 {
 	DdbConn    *dc = conn;
 	const char *schema = route_schema(route);
@@ -276,139 +277,44 @@ ddb_check_route(void *conn, MeshRoute *route)
 	(void) load_sink(dc, route);
 }
 
-/* A key's identity in a batch: each part's length and bytes. */
-static char *
-key_identity(MeshRoute *route, char **values)
-{
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	for (int k = 0; k < route->nkeys; k++)
-	{
-		const char *v = values[route->key_index[k]];
-
-		appendStringInfo(&buf, "%zu:%s", v ? strlen(v) : 0, v ? v : "");
-	}
-	return buf.data;
-}
-
-typedef struct KeyRef
-{
-	char	   *key;
-	int			index;
-} KeyRef;
-
-static int
-keyref_cmp(const void *a, const void *b)
-{
-	const KeyRef *x = a,
-			   *y = b;
-	int			c = strcmp(x->key, y->key);
-
-	return c != 0 ? c : (x->index > y->index) - (x->index < y->index);
-}
-
+/*
+ * Sink begin_batch: open the file read-write (another process's lock is
+ * waited for up to timeout_ms, then a transient error) and start the
+ * batch's DuckDB transaction.
+ */
 static void
-apply_batch(DdbConn *dc, MeshRoute *route, MeshEvent *events, int n)
+ddb_sink_begin_batch(void *conn, MeshRoute *route, int nevents)
 {
-	DdbSink    *s;
-	int			start = 0;
-	KeyRef	   *refs;
-	int			nrefs = 0;
-	DdbStage   *up,
-			   *del;
+	DdbConn    *dc = conn;
 
-	for (int i = 0; i < n; i++)
-		if (events[i].op == 'T')
-			start = i + 1;
-	s = load_sink(dc, route);
-	if (start > 0)
-		ddb_exec(dc, psprintf("DELETE FROM %s", s->qualified), "a TRUNCATE");
-	/* the last change of each key */
-	refs = palloc(sizeof(KeyRef) * Max(n - start, 1));
-	for (int i = start; i < n; i++)
-	{
-		refs[nrefs].key = key_identity(route, events[i].values);
-		refs[nrefs++].index = i;
-	}
-	qsort(refs, nrefs, sizeof(KeyRef), keyref_cmp);
-	up = ddb_stage_begin(dc, "mesh_upsert_stage", route->ncolumns);
-	del = ddb_stage_begin(dc, "mesh_delete_stage", route->nkeys);
-	for (int r = 0; r < nrefs; r++)
-	{
-		MeshEvent  *e;
-
-		if (r + 1 < nrefs && strcmp(refs[r].key, refs[r + 1].key) == 0)
-			continue;
-		e = &events[refs[r].index];
-		if (e->op == 'D')
-		{
-			for (int k = 0; k < route->nkeys; k++)
-			{
-				char	   *v = e->values[route->key_index[k]];
-
-				ddb_stage_value(del, v, v ? strlen(v) : 0);
-			}
-			ddb_stage_end_row(del);
-			continue;
-		}
-		for (int c = 0; c < route->ncolumns; c++)
-		{
-			char	   *v = e->values[c];
-
-			if (v && s->is_array[c])
-				v = ddb_stage_text(v, route->types[c], true, route->columns[c]);
-			ddb_stage_value(up, v, v ? strlen(v) : 0);
-		}
-		ddb_stage_end_row(up);
-	}
-	ddb_stage_finish(up);
-	ddb_stage_finish(del);
+	ddb_acquire(dc, true);
+	(void) load_sink(dc, route);
 	ddb_exec(dc, "BEGIN TRANSACTION", "a batch");
-	PG_TRY();
-	{
-		if (del->rows > 0)
-			ddb_exec(dc, s->delete_sql, "deleting rows");
-		if (up->rows > 0)
-			ddb_exec(dc, s->upsert_sql, "upserting rows");
+	dc->batch_full = nevents >= mesh_batch_size;
+}
+
+/*
+ * Sink end_batch: commit (ok) or roll back the batch's transaction, then
+ * close the file, unless the batch was full and this is the route worker
+ * (more follow at once: keep it open, at most 2 s).  A failed commit
+ * ereports: nothing of the batch is acknowledged.
+ */
+static void
+ddb_sink_end_batch(void *conn, MeshRoute *route, bool ok)
+{
+	DdbConn    *dc = conn;
+
+	if (ok)
 		ddb_exec(dc, "COMMIT", "a batch");
-	}
-	PG_CATCH();
+	else if (dc->con != NULL)
 	{
 		duckdb_result res;
 
 		memset(&res, 0, sizeof(res));
 		ddb_api()->query(dc->con, "ROLLBACK", &res);
 		ddb_api()->destroy_result(&res);
-		PG_RE_THROW();
 	}
-	PG_END_TRY();
-}
-
-/*
- * Replication: apply events in order, idempotently.  A file database is
- * opened for the batch and closed after it, whatever happened.
- */
-void
-ddb_apply(void *conn, MeshRoute *route, MeshEvent *events, int n)
-{
-	DdbConn    *dc = conn;
-
-	PG_TRY();
-	{
-		ddb_acquire(dc, true);
-		apply_batch(dc, route, events, n);
-	}
-	PG_CATCH();
-	{
-		dc->keep_until = 0;
-		if (!dc->memory)
-			ddb_close(dc);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	/* a full batch: the next one follows at once, keep the file open */
-	if (IsBackgroundWorker && n >= mesh_batch_size && !dc->memory)
+	if (ok && dc->batch_full && IsBackgroundWorker && !dc->memory)
 		dc->keep_until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 2000);
 	else
 	{
@@ -417,6 +323,76 @@ ddb_apply(void *conn, MeshRoute *route, MeshEvent *events, int n)
 			ddb_close(dc);
 	}
 }
+
+/*
+ * Stage rows (every column, or the key columns only) into the TEMP table
+ * name, then run sql over it, inside the batch's transaction.
+ */
+static void
+stage_and_run(DdbConn *dc, MeshRoute *route, MeshSinkRow *rows, int n, bool keys_only,
+			  const char *name, const char *sql, const char *what)
+{
+	DdbSink    *s = load_sink(dc, route);
+	int			ncols = keys_only ? route->nkeys : route->ncolumns;
+	DdbStage   *sg = ddb_stage_begin(dc, name, ncols);
+
+	for (int i = 0; i < n; i++)
+	{
+		for (int j = 0; j < ncols; j++)
+		{
+			int			c = keys_only ? route->key_index[j] : j;
+			char	   *v = rows[i].values[c];
+
+			if (v && !keys_only && s->is_array[c])
+				v = ddb_stage_text(v, route->types[c], true, route->columns[c]);
+			ddb_stage_value(sg, v, v ? strlen(v) : 0);
+		}
+		ddb_stage_end_row(sg);
+	}
+	ddb_stage_finish(sg);
+	ddb_exec(dc, sql, what);
+}
+
+/*
+ * Sink upsert: one INSERT OR REPLACE of the staged rows.  A statement is
+ * taken or refused whole: one item; acknowledged only once end_batch
+ * committed (the engine's rule).
+ */
+static void
+ddb_sink_upsert(void *conn, MeshRoute *route, MeshSinkRow *rows, int n, MeshItemOutcome *out)
+{
+	stage_and_run(conn, route, rows, n, false, "mesh_upsert_stage",
+				  load_sink(conn, route)->upsert_sql, "upserting rows");
+	for (int i = 0; i < n; i++)
+		out[i].status = MESH_ITEM_ACKED;
+}
+
+/* Sink remove: one DELETE ... USING the staged keys; as upsert. */
+static void
+ddb_sink_remove(void *conn, MeshRoute *route, MeshSinkRow *keys, int n, MeshItemOutcome *out)
+{
+	stage_and_run(conn, route, keys, n, true, "mesh_delete_stage",
+				  load_sink(conn, route)->delete_sql, "deleting rows");
+	for (int i = 0; i < n; i++)
+		out[i].status = MESH_ITEM_ACKED;
+}
+
+/* Sink truncate: a DELETE of every row, in the batch's transaction. */
+static void
+ddb_sink_truncate(void *conn, MeshRoute *route, MeshItemOutcome *out)
+{
+	ddb_exec(conn, psprintf("DELETE FROM %s", load_sink(conn, route)->qualified), "a TRUNCATE");
+	out->status = MESH_ITEM_ACKED;
+}
+
+const MeshSinkOps ddb_sink_ops = {
+	.prepare = ddb_sink_prepare,
+	.upsert = ddb_sink_upsert,
+	.remove = ddb_sink_remove,
+	.truncate = ddb_sink_truncate,
+	.begin_batch = ddb_sink_begin_batch,
+	.end_batch = ddb_sink_end_batch,
+};
 
 /* The select list reading every route column as PostgreSQL text. */
 static char *

@@ -131,11 +131,50 @@ kafka_conf(KafkaConn *kc, const char *const *extra)
 	return conf;
 }
 
-/* Delivery report (runs in rd_kafka_poll/flush on our thread): count only. */
+/*
+ * A sink message's opaque: the sink call's number (12 bits) and the
+ * item's index, never NULL; a report of another call does not match.
+ */
+void *
+kafka_report_tag(KafkaConn *kc, int index)
+{
+	return (void *) (((uintptr_t) ((kc->sink_call & 0xfff) | 0x1000) << 20) | (uintptr_t) index);
+}
+
+/* Start a sink call of n messages: their reports go to reports[] (set to not reported). */
+void
+kafka_reports_begin(KafkaConn *kc, rd_kafka_resp_err_t *reports, int n)
+{
+	Assert(n <= KAFKA_MAX_REPORTS);
+	for (int i = 0; i < n; i++)
+		reports[i] = KAFKA_NOT_REPORTED;
+	kc->sink_call++;
+	kc->reports = reports;
+	kc->nreports = n;
+}
+
+/* End the sink call: later reports are ignored (its array may be freed). */
+void
+kafka_reports_end(KafkaConn *kc)
+{
+	kc->reports = NULL;
+	kc->nreports = 0;
+}
+
+/*
+ * Delivery report (runs in rd_kafka_poll/flush on our thread): counts, and
+ * a sink message's error code in the sink call's array.
+ */
 static void
 delivery_report(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
 {
 	KafkaConn  *kc = opaque;
+	uintptr_t	tag = (uintptr_t) msg->_private;
+
+	if (tag != 0 && kc->reports != NULL &&
+		tag >> 20 == (uintptr_t) ((kc->sink_call & 0xfff) | 0x1000) &&
+		(int) (tag & (KAFKA_MAX_REPORTS - 1)) < kc->nreports)
+		kc->reports[tag & (KAFKA_MAX_REPORTS - 1)] = msg->err;
 
 	if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR)
 	{
@@ -235,7 +274,7 @@ kafka_admin_handle(KafkaConn *kc)
 }
 
 /* Errors worth a retry: the broker is away, busy or electing a leader. */
-static bool
+bool
 kafka_err_transient(rd_kafka_resp_err_t err)
 {
 	switch (err)
@@ -378,8 +417,7 @@ const MeshConnector mesh_kafka_connector = {
 	.execute = kafka_execute,
 	.ping = &kafka_ping,
 	.scan = &kafka_scan,
-	.check_route = kafka_check_route,
-	.apply = kafka_apply,
+	.sink = &kafka_sink_ops,
 	.classify_error = kafka_classify_error,
 	.stream = &kafka_stream_ops,
 };

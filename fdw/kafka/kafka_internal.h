@@ -5,7 +5,8 @@
  * owns its producer (freed by kafka_disconnect); a scan's or a
  * subscription's consumer is owned by a KafkaHandle registered as a
  * memory-context reset callback, so an ereport never leaks it.  No
- * librdkafka callback pallocs or ereports: delivery reports only count.
+ * librdkafka callback pallocs or ereports: delivery reports only count and
+ * note each sink message's error code in the sink call's array.
  */
 #ifndef MESH_KAFKA_INTERNAL_H
 #define MESH_KAFKA_INTERNAL_H
@@ -36,7 +37,16 @@ typedef struct KafkaConn
 	int32		last_partition; /* where the last acknowledged message went */
 	int64		last_offset;
 	char		first_error[256];
+	/* the sink call under way: each tagged message's report (kafka_sink.c) */
+	uint32		sink_call;		/* its number, in the tags of its messages */
+	int			nreports;
+	rd_kafka_resp_err_t *reports;	/* NULL: no call under way */
 } KafkaConn;
+
+/* A message of the sink call not reported yet (never a real error code). */
+#define KAFKA_NOT_REPORTED RD_KAFKA_RESP_ERR__BEGIN
+/* Items of one sink call at most (a tag holds the index in 20 bits). */
+#define KAFKA_MAX_REPORTS (1 << 20)
 
 /* A malloc'd consumer freed when the memory context it lives in is reset. */
 typedef struct KafkaHandle
@@ -54,6 +64,10 @@ extern void kafka_handle_close(KafkaHandle *h);
 extern KafkaHandle *kafka_admin_handle(KafkaConn *kc);
 extern void kafka_raise(KafkaConn *kc, rd_kafka_resp_err_t err, const char *what)
 			pg_attribute_noreturn();
+extern bool kafka_err_transient(rd_kafka_resp_err_t err);
+extern void kafka_reports_begin(KafkaConn *kc, rd_kafka_resp_err_t *reports, int n);
+extern void *kafka_report_tag(KafkaConn *kc, int index);
+extern void kafka_reports_end(KafkaConn *kc);
 extern int	kafka_partitions(KafkaConn *kc, rd_kafka_t *rk, const char *topic,
 							 bool missing_ok);
 extern void kafka_conn_free(KafkaConn *kc);
@@ -64,8 +78,7 @@ extern void kafka_message_key(StringInfo buf, MeshRoute *route, MeshEvent *ev);
 extern void kafka_headers_json(StringInfo buf, rd_kafka_message_t *msg);
 
 /* kafka_sink.c */
-extern void kafka_check_route(void *conn, MeshRoute *route);
-extern void kafka_apply(void *conn, MeshRoute *route, MeshEvent *events, int n);
+extern const MeshSinkOps kafka_sink_ops;
 extern const char *kafka_route_topic(MeshRoute *route);
 
 /* kafka_stream.c: the stream capability (mesh.subscribe) */

@@ -3,15 +3,19 @@
  *
  * Each event becomes one message on the route's topic (option topic,
  * default: the source table's name), keyed by the primary key, valued by
- * the envelope of kafka_envelope.c, with a header mesh-event-id.  The
- * producer is idempotent (no duplicates or reordering from its own
- * retries) and partitions like Kafka's Java clients (murmur2), so a key
- * always lands in the same partition, in order.  apply returns only once
- * the broker acknowledged every message of the batch (rd_kafka_flush,
- * bounded by timeout_ms); otherwise it fails the whole batch, transient
- * when the broker is away, so the route's cursor advances only on
- * delivery.  A retried batch may publish some messages twice: delivery is
- * at-least-once, and each message carries its event id to tell.
+ * the envelope of kafka_envelope.c, with a header mesh-event-id.  A topic
+ * is a log, not a state: the sink runs on the engine with
+ * keep_every_change, so every event is one item, in order.  The producer
+ * is idempotent (its own retries neither duplicate nor reorder) and
+ * partitions like Kafka's Java clients (murmur2), so a key always lands in
+ * the same partition, in order.  Each message's delivery report is its
+ * outcome: acknowledged, refused (a permanent error: a dead letter) or
+ * unknown (a transient error, or no report within timeout_ms).  After the
+ * first message that could not be queued nothing more is produced; what is
+ * still unreported at the deadline is purged, so nothing of the call can
+ * land after the messages a retry sends again, in order, from the first
+ * unknown one.  Delivery is at-least-once: a message after an unknown one
+ * may be published twice; each carries its event id to tell.
  */
 #include "postgres.h"
 
@@ -43,13 +47,13 @@ check_topic_name(const char *name)
 }
 
 /*
- * At mesh.replicate: the topic name must be legal and the brokers
- * reachable.  A missing topic is created by the first message when the
- * broker auto-creates topics; otherwise the route waits (transient) until
- * it exists.
+ * Sink prepare, at mesh.replicate: the topic name must be legal and the
+ * brokers reachable.  A missing topic is created by the first message when
+ * the broker auto-creates topics; otherwise the route waits (transient)
+ * until it exists.
  */
-void
-kafka_check_route(void *conn, MeshRoute *route)
+static void
+kafka_sink_prepare(void *conn, MeshRoute *route)
 {
 	KafkaConn  *kc = conn;
 	const char *topic = kafka_route_topic(route);
@@ -58,71 +62,132 @@ kafka_check_route(void *conn, MeshRoute *route)
 	(void) kafka_partitions(kc, kafka_producer(kc), topic, true);
 }
 
-/* Publish events[0..n) and wait for every acknowledgement (file comment). */
-void
-kafka_apply(void *conn, MeshRoute *route, MeshEvent *events, int n)
+/* Queue the message of row (its opaque tags it as item index); an error code. */
+static rd_kafka_resp_err_t
+produce_row(KafkaConn *kc, rd_kafka_t *rk, MeshRoute *route, const char *topic,
+			MeshSinkRow *row, int index, struct timespec *start)
+{
+	MeshEvent  *ev = (MeshEvent *) row->event;
+	StringInfoData key;
+	StringInfoData value;
+	rd_kafka_headers_t *hdrs = rd_kafka_headers_new(1);
+	char		id[32];
+	rd_kafka_resp_err_t err;
+	void	   *kptr;
+	size_t		klen;
+
+	initStringInfo(&key);
+	initStringInfo(&value);
+	kafka_message_key(&key, route, ev);
+	kafka_envelope(&value, route, ev);
+	snprintf(id, sizeof(id), INT64_FORMAT, ev->id);
+	rd_kafka_header_add(hdrs, "mesh-event-id", -1, id, -1);
+	kptr = ev->op == 'T' ? NULL : key.data; /* a truncate has no key */
+	klen = ev->op == 'T' ? 0 : (size_t) key.len;
+	for (;;)
+	{
+		err = rd_kafka_producev(rk,
+								RD_KAFKA_V_TOPIC(topic),
+								RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+								RD_KAFKA_V_KEY(kptr, klen),
+								RD_KAFKA_V_VALUE(value.data, value.len),
+								RD_KAFKA_V_HEADERS(hdrs),
+								RD_KAFKA_V_OPAQUE(kafka_report_tag(kc, index)),
+								RD_KAFKA_V_END);
+		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL ||
+			mesh_elapsed_ms(start) >= kc->timeout_ms)
+			break;
+		rd_kafka_poll(rk, 10);	/* the local queue is full: let it drain */
+	}
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+		rd_kafka_headers_destroy(hdrs); /* not taken over on failure */
+	pfree(key.data);
+	pfree(value.data);
+	return err;
+}
+
+/* The outcome of a message that failed with err. */
+static void
+failed_outcome(KafkaConn *kc, const char *topic, rd_kafka_resp_err_t err, MeshItemOutcome *out)
+{
+	out->status = kafka_err_transient(err) ? MESH_ITEM_UNKNOWN : MESH_ITEM_REFUSED;
+	out->reason = psprintf("delivery to topic \"%s\" failed on Kafka server \"%s\": %s: %s",
+						   topic, kc->servername, rd_kafka_err2name(err), rd_kafka_err2str(err));
+}
+
+/*
+ * Sink upsert (keep_every_change: rows are events in order, any op):
+ * publish them and judge each by its delivery report (file comment).
+ */
+static void
+kafka_sink_upsert(void *conn, MeshRoute *route, MeshSinkRow *rows, int n, MeshItemOutcome *out)
 {
 	KafkaConn  *kc = conn;
 	rd_kafka_t *rk = kafka_producer(kc);
 	const char *topic = kafka_route_topic(route);
-	StringInfoData key;
-	StringInfoData value;
+	rd_kafka_resp_err_t *reports = palloc(sizeof(rd_kafka_resp_err_t) * Max(n, 1));
 	struct timespec start;
-	rd_kafka_resp_err_t err;
-	double		left;
+	volatile int produced = 0;
+	volatile int unreported = 0;
+	char		fatal[256];
 
 	check_topic_name(topic);
 	mesh_now(&start);
-	rd_kafka_poll(rk, 0);		/* reports of an earlier batch are not ours */
-	kc->acked = kc->failed = 0;
-	kc->first_err = RD_KAFKA_RESP_ERR_NO_ERROR;
-	initStringInfo(&key);
-	initStringInfo(&value);
-	for (int i = 0; i < n; i++)
+	rd_kafka_poll(rk, 0);		/* reports of an earlier call are not ours */
+	kafka_reports_begin(kc, reports, n);
+	PG_TRY();
 	{
-		MeshEvent  *ev = &events[i];
-		rd_kafka_headers_t *hdrs = rd_kafka_headers_new(1);
-		char		id[32];
-		void	   *kptr;
-		size_t		klen;
+		for (; produced < n; produced++)
+		{
+			rd_kafka_resp_err_t err = produce_row(kc, rk, route, topic, &rows[produced],
+												  produced, &start);
 
-		resetStringInfo(&key);
-		resetStringInfo(&value);
-		kafka_message_key(&key, route, ev);
-		kafka_envelope(&value, route, ev);
-		kptr = ev->op == 'T' ? NULL : key.data;
-		klen = ev->op == 'T' ? 0 : (size_t) key.len;
-		snprintf(id, sizeof(id), INT64_FORMAT, ev->id);
-		rd_kafka_header_add(hdrs, "mesh-event-id", -1, id, -1);
-		for (;;)
-		{
-			err = rd_kafka_producev(rk,
-									RD_KAFKA_V_TOPIC(topic),
-									RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-									RD_KAFKA_V_KEY(kptr, klen),
-									RD_KAFKA_V_VALUE(value.data, value.len),
-									RD_KAFKA_V_HEADERS(hdrs),
-									RD_KAFKA_V_END);
-			if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL ||
-				mesh_elapsed_ms(&start) >= kc->timeout_ms)
-				break;
-			rd_kafka_poll(rk, 10);	/* the local queue is full: let it drain */
+			if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+				continue;
+			reports[produced] = err;	/* never queued: judged now */
+			if (kafka_err_transient(err))
+				break;			/* nothing after it may land before it */
 		}
-		if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+		rd_kafka_flush(rk, (int) Max(kc->timeout_ms - mesh_elapsed_ms(&start), 1));
+		for (int i = 0; i < produced; i++)
+			if (reports[i] == KAFKA_NOT_REPORTED)
+				unreported++;
+		if (unreported > 0)
 		{
-			rd_kafka_headers_destroy(hdrs); /* not taken over on failure */
-			kafka_raise(kc, err, "producing a message");
+			/* nothing of this call may land after what a retry sends again */
+			rd_kafka_purge(rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+			rd_kafka_poll(rk, 0);
 		}
 	}
-	left = kc->timeout_ms - mesh_elapsed_ms(&start);
-	err = rd_kafka_flush(rk, (int) Max(left, 1));
-	if (kc->failed > 0)
-		kafka_raise(kc, kc->first_err, psprintf("delivery of %d of %d messages to topic \"%s\"",
-												kc->failed, n, topic));
-	if (err != RD_KAFKA_RESP_ERR_NO_ERROR || kc->acked < n)
+	PG_FINALLY();
+	{
+		kafka_reports_end(kc);	/* reports[] may be freed after an error */
+	}
+	PG_END_TRY();
+	for (int i = 0; i < n; i++)
+	{
+		if (i < produced && reports[i] == RD_KAFKA_RESP_ERR_NO_ERROR)
+			out[i].status = MESH_ITEM_ACKED;
+		else if (reports[i] != KAFKA_NOT_REPORTED)
+			failed_outcome(kc, topic, reports[i], &out[i]);
+	}
+	if (rd_kafka_fatal_error(rk, fatal, sizeof(fatal)) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+				 errmsg("the producer of Kafka server \"%s\" failed", kc->servername),
+				 errdetail("%s", fatal),
+				 errhint("A new producer is made; the unacknowledged messages are sent again.")));
+	if (unreported > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
 				 errmsg("%d of %d messages to topic \"%s\" not acknowledged by Kafka server \"%s\" within %d ms",
-						n - kc->acked, n, topic, kc->servername, kc->timeout_ms),
-				 errhint("The broker may be down; the batch is sent again later.")));
+						unreported, n, topic, kc->servername, kc->timeout_ms),
+				 errhint("The broker may be down; those messages are sent again later, in order.")));
 }
+
+const MeshSinkOps kafka_sink_ops = {
+	.max_batch = 10000,
+	.keep_every_change = true,
+	.prepare = kafka_sink_prepare,
+	.upsert = kafka_sink_upsert,
+};

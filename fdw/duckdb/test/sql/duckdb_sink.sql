@@ -5,6 +5,7 @@
 -- replays converging, mesh.verify consistent, then inconsistent after
 -- tampering, and the errors of route options that cannot work.
 \getenv dir MESH_TEST_DIR
+\getenv pg_port MESH_PG_PORT
 \set ddir :dir '/pg_hub/duckdb_sink'
 \set dbfile :ddir '/replica.duckdb'
 \set cmd 'rm -rf ' :ddir ' && mkdir -p ' :ddir
@@ -76,6 +77,43 @@ SELECT * FROM mesh.verify('dd_src');
 SELECT mesh.replay('dd_src', 'dd_sink') >= 0 AS replayed;
 SELECT mesh.wait_for_sync();
 SELECT * FROM mesh.verify('dd_src');
+
+-- another process's lock on the file is transient: the route waits (no
+-- dead letter, nothing counted) and catches up once the lock is gone
+ALTER SERVER dd_sink OPTIONS (ADD timeout_ms '200');
+SELECT delivered AS delivered_before FROM mesh.stats WHERE source = 'dd_src'::regclass \gset
+BEGIN;
+SELECT count(*) > 0 AS file_held FROM dd_replica;
+\set cmd 'psql -X -q -h 127.0.0.1 -p ' :pg_port ' -d ' :DBNAME ' -c "INSERT INTO dd_src (id, name) VALUES (3, \'while locked\')"'
+COPY (SELECT 1) TO PROGRAM :'cmd';
+SELECT mesh.wait_for_sync(2000) AS synced_while_held;
+SELECT failed > 0 AS failed, dead, delivered = :delivered_before AS nothing_counted,
+	last_error ~ 'is in use by another process' AS lock_error
+FROM mesh.stats WHERE source = 'dd_src'::regclass;
+COMMIT;
+SELECT mesh.wait_for_sync();
+SELECT dead, delivered - :delivered_before AS delivered FROM mesh.stats WHERE source = 'dd_src'::regclass;
+SELECT * FROM mesh.verify('dd_src');
+ALTER SERVER dd_sink OPTIONS (DROP timeout_ms);
+
+-- a row the replica refuses (a CHECK) is one dead letter: the batch's
+-- transaction is rolled back and delivered again one call per transaction,
+-- split down to that row; the other rows land and are counted
+SELECT * FROM mesh.execute('dd_sink', 'CREATE TABLE chk (id INTEGER PRIMARY KEY, v INTEGER CHECK (v < 100))');
+CREATE TABLE dd_chk (id int PRIMARY KEY, v int);
+INSERT INTO dd_chk SELECT g, CASE WHEN g = 7 THEN 500 ELSE g END FROM generate_series(1, 20) g;
+SELECT mesh.replicate('dd_chk', 'dd_sink', '{"table": "chk"}') > 0 AS route;
+SELECT mesh.wait_for_sync();
+UPDATE dd_chk SET v = 1000 WHERE id = 3;
+UPDATE dd_chk SET v = v + 1 WHERE id IN (4, 5);
+DELETE FROM dd_chk WHERE id = 6;
+SELECT mesh.wait_for_sync();
+SELECT delivered, dead FROM mesh.stats WHERE source = 'dd_chk'::regclass;
+SELECT key, op, error ~ 'CHECK constraint' AS check_refused FROM mesh.dead_letter
+WHERE source = 'dd_chk'::regclass ORDER BY event_id;
+SELECT * FROM mesh.execute('dd_sink', 'SELECT id, v FROM chk WHERE id BETWEEN 2 AND 8 ORDER BY id');
+SELECT mesh.unreplicate('dd_chk', 'dd_sink');
+DROP TABLE dd_chk;
 
 -- route options that cannot work
 CREATE TABLE dd_src2 (a int, b text, PRIMARY KEY (a, b), p point);

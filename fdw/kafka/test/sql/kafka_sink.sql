@@ -126,6 +126,17 @@ FROM ks_log_topic;
 SELECT bool_and(n >= 1) AS every_event_at_least_once FROM (
 	SELECT value->'source'->>'event_id' AS eid, count(*) AS n FROM ks_log_topic GROUP BY 1) s;
 
+-- every message is its own item: one the client refuses for good (over
+-- message.max.bytes) is one dead letter; the messages before and after it
+-- land in order and are counted
+INSERT INTO ks_log VALUES (10, 'a', 'before'), (11, 'b', repeat('x', 1100000)), (12, 'c', 'after');
+UPDATE ks_log SET v = 'after again' WHERE a = 12;
+SELECT mesh.wait_for_sync(30000);
+SELECT key, op, error ~ 'MSG_SIZE_TOO_LARGE' AS too_large FROM mesh.dead_letter
+WHERE source = 'ks_log'::regclass;
+SELECT key, value->>'op' AS op, value->'after'->>'v' AS v FROM ks_log_topic
+WHERE (value->'after'->>'a')::int >= 10 ORDER BY "offset";
+
 -- health: the broker answers with its broker count
 SELECT server, ok, version, error FROM mesh.health(5000) WHERE kind = 'kafka' ORDER BY server;
 SELECT source, target, role, delivered, failed, dead, pending FROM mesh.stats WHERE target = 'kafka' ORDER BY source;
