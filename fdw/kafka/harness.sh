@@ -4,7 +4,20 @@
 #   kafka     Apache Kafka 4.x, one node in KRaft mode (broker and controller
 #             in one JVM), from Maven (org.apache.kafka:kafka_2.13) with an
 #             slf4j binding; broker on 127.0.0.1:$MESH_KAFKA_PORT, controller
-#             on 127.0.0.1:$MESH_KAFKA_CONTROLLER_PORT, replication factors 1
+#             on 127.0.0.1:$MESH_KAFKA_CONTROLLER_PORT, replication factors 1;
+#             a second listener PROXIED on 127.0.0.1:$MESH_KAFKA_PROXIED_PORT
+#             for the fault-proxy check (below)
+#
+# Listener PROXIED: a Kafka client connects to the bootstrap address only to
+# learn the brokers' advertised addresses, then talks to those; a plain TCP
+# proxy in front of the broker would be bypassed after the first request.
+# So the broker has a second listener, bound on $MESH_KAFKA_PROXIED_PORT and
+# advertised as 127.0.0.1:$MESH_KAFKA_PROXIED_ADVERTISED_PORT, the port the
+# Toxiproxy proxy of fdw/kafka/test/checks/faults_kafka.sh listens on
+# (MESH_TOXIPROXY_PROXY_PORT + kafka's index 10 in test/lib/faults.sh's
+# faults_kind_index), which forwards to $MESH_KAFKA_PROXIED_PORT: a client
+# bootstrapped through the proxy stays on it.  Everything else uses the
+# PLAINTEXT listener on $MESH_KAFKA_PORT, which advertises itself.
 #
 # The jars are fetched once per machine by `test/harness.sh install` with
 # Maven (dependency:copy-dependencies of a small pom) into
@@ -15,11 +28,14 @@
 #
 # port: MESH_KAFKA_PORT 92
 # port: MESH_KAFKA_CONTROLLER_PORT 93
+# port: MESH_KAFKA_PROXIED_PORT 94
 
 MESH_KAFKA_CACHE=${MESH_KAFKA_CACHE:-/var/cache/mesh}
 MESH_KAFKA_HEAP=${MESH_KAFKA_HEAP:-512m}
 # seconds the JVM may take until the broker port accepts connections
 MESH_KAFKA_START_TIMEOUT=${MESH_KAFKA_START_TIMEOUT:-120}
+# where listener PROXIED says it is: kafka's fault-proxy port (see above)
+MESH_KAFKA_PROXIED_ADVERTISED_PORT=${MESH_KAFKA_PROXIED_ADVERTISED_PORT:-$((MESH_TOXIPROXY_PROXY_PORT + 10))}
 
 KAFKA_VERSION=4.4.0
 SLF4J_LOG4J_VERSION=2.25.3
@@ -86,6 +102,7 @@ run_kafka() {
 	[ -f "$dir/server.properties" ] || die "kafka: no $dir/server.properties (run '$HARNESS start')"
 	require_port_free kafka "$MESH_KAFKA_PORT"
 	require_port_free kafka "$MESH_KAFKA_CONTROLLER_PORT"
+	require_port_free kafka "$MESH_KAFKA_PROXIED_PORT"
 	spawn "$dir/kafka.pid" "$dir/kafka.log" "${KAFKA_JAVA[@]}" kafka.Kafka "$dir/server.properties"
 	local i pid
 	pid=$(read_pidfile "$dir/kafka.pid")
@@ -107,11 +124,11 @@ start_kafka() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$MESH_KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$MESH_KAFKA_PORT,CONTROLLER://127.0.0.1:$MESH_KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$MESH_KAFKA_PORT
+listeners=PLAINTEXT://127.0.0.1:$MESH_KAFKA_PORT,CONTROLLER://127.0.0.1:$MESH_KAFKA_CONTROLLER_PORT,PROXIED://127.0.0.1:$MESH_KAFKA_PROXIED_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$MESH_KAFKA_PORT,PROXIED://127.0.0.1:$MESH_KAFKA_PROXIED_ADVERTISED_PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,PROXIED:PLAINTEXT
 log.dirs=$dir/data
 num.partitions=1
 offsets.topic.replication.factor=1

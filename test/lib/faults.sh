@@ -40,9 +40,9 @@
 # counts a batch the target did not take shows delivered - D0 > V.  After
 # each fault is healed: the route's failed counter grew during the fault
 # (else the fault never reached the sink and tested nothing),
-# mesh.wait_for_sync(120000) is true, mesh.verify()
-# is consistent, delivered - D0 equals the number of events written, and so
-# does V (nothing lost, nothing counted twice).
+# mesh.wait_for_sync(120000) is true, mesh.verify() is consistent (unless
+# FAULTS_VERIFY=0, below), delivered - D0 equals the number of events
+# written, and so does V (nothing lost, nothing counted twice).
 #
 # A sink whose target cannot apply updates or deletes as such (a time
 # series that appends points), or whose updates only show after a delay
@@ -85,6 +85,13 @@
 #                            with a long timeout_ms needs the fault to last
 #                            longer than one timeout, so that the sink feels it
 #   FAULTS_VISIBILITY_DELAY  (optional) see above
+#   FAULTS_VERIFY            (optional) 1 (default): mesh.verify must be
+#                            consistent after healing; 0 for a target that
+#                            mesh.verify cannot compare (a log such as a
+#                            Kafka topic, which has no verify capability):
+#                            then the healing condition is wait_for_sync
+#                            true and V equal to the events written (every
+#                            event's effect held), checked anyway
 #
 # Output: one line per fault ("CHECK: fault reset: ok (...)"), every
 # violation with the numbers (delivered, D0, V, last_error), and at the end
@@ -108,6 +115,7 @@ FAULTS_DDL=${FAULTS_DDL:-"(id int PRIMARY KEY, v text)"}
 FAULTS_STEPS=${FAULTS_STEPS:-8}
 FAULTS_VISIBILITY_DELAY=${FAULTS_VISIBILITY_DELAY:-0}
 FAULTS_HOLD_SAMPLES=${FAULTS_HOLD_SAMPLES:-8}
+FAULTS_VERIFY=${FAULTS_VERIFY:-1}
 FAULTS_VIOLATIONS=0
 FAULTS_D0=0
 FAULTS_WRITTEN=0
@@ -258,8 +266,10 @@ faults_round() {
 	faults_sample "$fault" "healed"
 	delivered=$FAULTS_LAST_DELIVERED
 	v=$FAULTS_LAST_V
-	bad=$(q -d "$db" -c "SELECT string_agg(target || ': source ' || source_rows || ' target ' || target_rows || ' missing ' || missing || ' extra ' || extra || ' mismatched ' || mismatched, '; ') FROM mesh.verify('ft') WHERE NOT consistent")
-	[ -z "$bad" ] || faults_violation "$fault" "mesh.verify not consistent after healing: $bad"
+	if [ "$FAULTS_VERIFY" = 1 ]; then
+		bad=$(q -d "$db" -c "SELECT string_agg(target || ': source ' || source_rows || ' target ' || target_rows || ' missing ' || missing || ' extra ' || extra || ' mismatched ' || mismatched, '; ') FROM mesh.verify('ft') WHERE NOT consistent")
+		[ -z "$bad" ] || faults_violation "$fault" "mesh.verify not consistent after healing: $bad"
+	fi
 	[ $((delivered - FAULTS_D0)) -eq "$FAULTS_WRITTEN" ] ||
 		faults_violation "$fault" "after healing delivered-D0 = $((delivered - FAULTS_D0)), events written $FAULTS_WRITTEN ($(faults_stats))"
 	[ "$v" -eq "$FAULTS_WRITTEN" ] ||
