@@ -616,10 +616,9 @@ typedef struct MeshConnector
 	 * fetch_request fills the one request that reads keys[0..n) (its
 	 * non-2xx answers come back to fetch_answer); fetch_answer reads that
 	 * answer, streamed or already complete, into rows as fetch_rows does,
-	 * raising the backend's error if the answer is one.  http gives the
-	 * connection's HTTP client.
+	 * raising the backend's error if the answer is one.  Only for kinds
+	 * with http_setup: the connection's client is its MESH_HTTP_CONN_HEAD's.
 	 */
-	struct MeshHttp *(*http) (void *conn);
 	void		(*fetch_request) (void *conn, MeshRoute *route, int n, char ***keys,
 								  struct MeshHttpRequest *req);
 	void		(*fetch_answer) (void *conn, MeshRoute *route, int n, char ***keys,

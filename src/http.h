@@ -158,6 +158,7 @@ extern void mesh_http_append_param(StringInfo path, const char *name, const char
 /* http_conn.c: the connection of an HTTP kind, from its setup */
 extern void *mesh_http_conn_open(MeshServerConfig *config);
 extern void mesh_http_conn_close(void *conn);
+extern MeshHttp *mesh_http_conn_client(void *conn);
 
 /* http_ping.c: non-blocking health checks, a GET of setup->ping_path */
 extern const MeshPingOps mesh_http_ping_ops;

@@ -55,3 +55,10 @@ mesh_http_conn_close(void *conn)
 		mesh_http_disconnect(hc->http);
 	MemoryContextDelete(GetMemoryChunkContext(hc));
 }
+
+/* The HTTP client of a connection made by mesh_http_conn_open (any kind). */
+MeshHttp *
+mesh_http_conn_client(void *conn)
+{
+	return ((MeshHttpConn *) conn)->http;
+}

@@ -23,7 +23,7 @@ mesh_http_fetch_rows(void *conn, MeshRoute *route, int n, char ***keys, char ***
 		return;
 	c->fetch_request(conn, route, n, keys, &req);
 	req.accept_error = true;
-	mesh_http_stream_open(c->http(conn), &req, &answer);
+	mesh_http_stream_open(mesh_http_conn_client(conn), &req, &answer);
 	c->fetch_answer(conn, route, n, keys, &answer, rows);
 	mesh_http_stream_close(&answer);
 }

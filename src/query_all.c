@@ -90,11 +90,11 @@ step_start(Asked *a)
 	const MeshConnector *c = a->route->config->connector;
 
 	a->conn = mesh_get_connection(a->route->config);
-	if (c->fetch_request && c->fetch_answer && c->http)
+	if (c->fetch_request && c->fetch_answer && c->http_setup)
 	{
 		char	  **keys[1] = {a->key};
 
-		a->http = c->http(a->conn);
+		a->http = mesh_http_conn_client(a->conn);
 		c->fetch_request(a->conn, a->route, 1, keys, &a->req);
 		a->req.accept_error = true;
 		mesh_http_begin(a->http, &a->req, &a->resp);

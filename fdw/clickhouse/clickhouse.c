@@ -251,13 +251,6 @@ ch_query(ChConn *cc, const char *sql, const char *settings, const char *what,
 	ch_check_answer(cc, resp, what);
 }
 
-/* The connection's HTTP client (connector.h: http). */
-static MeshHttp *
-ch_http(void *conn)
-{
-	return ((ChConn *) conn)->http;
-}
-
 /* POST data (len bytes) for insert_sql ("INSERT INTO ... FORMAT RowBinary"). */
 void
 ch_insert(ChConn *cc, const char *insert_sql, const char *data, size_t len, const char *what)
@@ -350,7 +343,6 @@ const MeshConnector mesh_clickhouse_connector = {
 	.sink = &ch_sink_ops,
 	.fetch_rows = mesh_http_fetch_rows,
 	.scan_keys = ch_scan_keys,
-	.http = ch_http,
 	.fetch_request = ch_fetch_request,
 	.fetch_answer = ch_fetch_answer,
 };

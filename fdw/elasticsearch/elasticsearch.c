@@ -75,12 +75,6 @@ static const MeshHttpSetup es_setup = {
 	.open = es_open,
 };
 
-static struct MeshHttp *
-es_http(void *conn)
-{
-	return ((EsConn *) conn)->http;
-}
-
 /* "type: reason" of an error object (or its text when it is not one). */
 char *
 es_error_text(json_t *error)
@@ -470,7 +464,6 @@ const MeshConnector mesh_elasticsearch_connector = {
 	.sink = &es_sink_ops,
 	.fetch_rows = mesh_http_fetch_rows,
 	.scan_keys = es_scan_keys,
-	.http = es_http,
 	.fetch_request = es_fetch_request,
 	.fetch_answer = es_fetch_answer,
 };

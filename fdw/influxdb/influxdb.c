@@ -297,13 +297,6 @@ influx_write(InfluxConn *ic, const char *database, StringInfo lines)
 }
 
 
-/* The connection's HTTP client (connector.h: http). */
-static MeshHttp *
-influx_http(void *conn)
-{
-	return ((InfluxConn *) conn)->http;
-}
-
 static const MeshScanOps influxdb_scan = {
 	.plan_scan = influx_plan_scan,
 	.plan_upper = influx_plan_upper,
@@ -331,7 +324,6 @@ const MeshConnector mesh_influxdb_connector = {
 	.sink = &influx_sink_ops,
 	.fetch_rows = mesh_http_fetch_rows,
 	.scan_keys = influx_scan_keys,
-	.http = influx_http,
 	.fetch_request = influx_fetch_request,
 	.fetch_answer = influx_fetch_answer,
 	.expected_values = influx_expected_values,

@@ -97,7 +97,6 @@ const MeshConnector mesh_victoriametrics_connector = {
 	.sink = &vm_sink_ops,
 	.fetch_rows = mesh_http_fetch_rows,
 	.scan_keys = vm_scan_keys,
-	.http = vm_http,
 	.fetch_request = vm_fetch_request,
 	.fetch_answer = vm_fetch_answer,
 	.expected_values = vm_expected_values,

@@ -43,12 +43,6 @@ typedef struct VmRoute
 	bool		time_key;		/* the time is part of the primary key */
 } VmRoute;
 
-MeshHttp *
-vm_http(void *conn)
-{
-	return ((PromConn *) conn)->http;
-}
-
 /* POST body (form-encoded or lines) to path; an error answer ereports. */
 static void
 vm_post(void *conn, const char *path, StringInfo body, const char *type, const char *what)
@@ -62,7 +56,7 @@ vm_post(void *conn, const char *path, StringInfo body, const char *type, const c
 	req.body_len = body->len;
 	req.content_type = type;
 	req.what = what;
-	mesh_http_request(vm_http(conn), &req, &resp);
+	mesh_http_request(mesh_http_conn_client(conn), &req, &resp);
 }
 
 static void
@@ -312,14 +306,14 @@ export_request(StringInfo form, MeshHttpRequest *req)
 static void
 export_read(void *conn, MeshHttpStream *answer, VmExport *ex)
 {
-	ex->server = mesh_http_server(vm_http(conn));
+	ex->server = mesh_http_server(mesh_http_conn_client(conn));
 	ex->line_cxt = AllocSetContextCreate(CurrentMemoryContext, "vm export line",
 										 ALLOCSET_DEFAULT_SIZES);
 	ex->stream = *answer;
 	if (ex->stream.response.status < 200 || ex->stream.response.status >= 300)
 	{
 		mesh_http_stream_read_all(&ex->stream);
-		mesh_http_raise(vm_http(conn), "a verify read", ex->stream.response.status,
+		mesh_http_raise(mesh_http_conn_client(conn), "a verify read", ex->stream.response.status,
 						ex->stream.response.body.data);
 	}
 }
@@ -331,7 +325,7 @@ export_open(void *conn, StringInfo form, VmExport *ex)
 	MeshHttpStream answer;
 
 	export_request(form, &req);
-	mesh_http_stream_open(vm_http(conn), &req, &answer);
+	mesh_http_stream_open(mesh_http_conn_client(conn), &req, &answer);
 	export_read(conn, &answer, ex);
 }
 

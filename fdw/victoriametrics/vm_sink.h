@@ -21,7 +21,6 @@ extern void vm_modify_row(MeshModify *m);
 extern void vm_end_modify(MeshModify *m);
 
 extern const MeshSinkOps vm_sink_ops;
-extern MeshHttp *vm_http(void *conn);
 extern void vm_fetch_request(void *conn, MeshRoute *route, int n, char ***keys,
 							 MeshHttpRequest *req);
 extern void vm_fetch_answer(void *conn, MeshRoute *route, int n, char ***keys,
