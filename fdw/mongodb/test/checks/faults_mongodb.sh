@@ -16,7 +16,9 @@ FAULTS_UPSTREAM_PORT=$MESH_MONGO_PORT
 # attempt, and the route retries the whole batch for ever
 FAULTS_TIMEOUT_MS=10000
 # ... and a fault must last longer than one timeout to be felt
-FAULTS_HOLD_SAMPLES=48
+# hold each fault for 25 s: a 10 s timeout may start only after the route's
+# backoff from the previous fault (up to 10 s), and must still be felt
+FAULTS_HOLD_SAMPLES=100
 . "$(dirname "$0")/../../../../test/lib/faults.sh"
 
 faults_setup() {
