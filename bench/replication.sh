@@ -137,7 +137,7 @@ t0=$(now_ns)
 bsql -c "SELECT mesh.resume('rep_fan', 'rep_cache')" >/dev/null
 pid=
 for ((i = 0; i < 300; i++)); do
-	pid=$(bsql -At -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'mesh route worker'
+	pid=$(bsql -At -c "SELECT pid FROM pg_stat_activity WHERE backend_type IN ('mesh database worker', 'mesh delivery worker')
 		AND application_name = 'mesh route ' || (SELECT id FROM mesh.routes WHERE target = 'rep_cache')" || true)
 	[ -n "$pid" ] && break
 	sleep 0.01

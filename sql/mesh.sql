@@ -110,7 +110,9 @@ CREATE TABLE mesh.route_stats (
 	last_error text,
 	last_error_at timestamptz,
 	last_delivered_at timestamptz,
-	last_event_at timestamptz			-- capture time of the last delivered event
+	last_event_at timestamptz,			-- capture time of the last delivered event
+	failures integer NOT NULL DEFAULT 0,	-- consecutive failed turns (delivery_pool.c)
+	backoff_until timestamptz			-- no worker serves the route before then
 );
 
 -- One dead letter per refused (event, key): the rows of a backfill share
@@ -441,25 +443,82 @@ CREATE VIEW mesh.routes WITH (security_barrier) AS
 	FROM mesh.route r JOIN mesh.route_cursor c ON c.route_id = r.id
 	WHERE has_table_privilege(r.source, 'SELECT');
 
+-- Rows a route's first copy still has to write: exact for small tables,
+-- the planner's estimate for large ones (runs with the reader's rights).
+CREATE FUNCTION mesh._rows_to_copy(rel regclass) RETURNS bigint
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	n bigint;
+BEGIN
+	SELECT CASE WHEN c.reltuples >= 0 AND c.relpages > 128 THEN c.reltuples::bigint END
+	INTO n FROM pg_class c WHERE c.oid = rel;
+	IF n IS NULL THEN
+		EXECUTE format('SELECT count(*) FROM %s', rel) INTO n;
+	END IF;
+	RETURN n;
+END $$;
+
+-- The routes a delivery worker serves now: it holds their advisory lock
+-- (class MESH_ROUTE_LOCK_CLASS, the route id; delivery_pool.c).
+CREATE FUNCTION mesh._served_routes(OUT route_id bigint) RETURNS SETOF bigint
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT l.objid::bigint FROM pg_locks l
+	WHERE l.locktype = 'advisory' AND l.classid = 1835365224 AND l.objsubid = 2 AND l.granted
+	  AND l.database = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())
+$$;
+
+-- Processes delivering for this database now (its worker and helpers).
+CREATE FUNCTION mesh._delivery_workers() RETURNS integer
+	AS 'MODULE_PATHNAME', 'mesh_delivery_workers_sql' LANGUAGE C STABLE;
+
+-- A route's state, from its figures (see the README's "Route states").
+CREATE FUNCTION mesh._route_state(paused boolean, backfilled boolean, backoff_until timestamptz,
+								  pending bigint, served boolean, workers integer,
+								  OUT state text, OUT state_detail text)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT CASE
+		WHEN paused THEN 'paused'
+		WHEN backoff_until > now() THEN 'backing off'
+		WHEN served THEN CASE WHEN backfilled THEN 'delivering' ELSE 'backfilling' END
+		WHEN NOT backfilled OR pending > 0 THEN 'waiting for a worker'
+		ELSE 'idle' END,
+		CASE
+		WHEN paused THEN 'mesh.resume starts it again'
+		WHEN backoff_until > now() THEN 'the target failed (last_error); next attempt at ' || backoff_until::text
+		WHEN served THEN NULL
+		WHEN (NOT backfilled OR pending > 0) AND workers = 0 THEN
+			'no mesh worker runs in this database: raise max_worker_processes (mesh needs 1 for the launcher, 1 per database with mesh, up to mesh.max_delivery_workers helpers, 1 per subscription)'
+		WHEN NOT backfilled OR pending > 0 THEN
+			'every delivery worker of this database (' || workers || ') is serving another route; mesh.max_delivery_workers allows more helpers'
+		END
+$$;
+
 CREATE VIEW mesh.stats WITH (security_barrier) AS
 	SELECT r.source, r.target, r.role, s.delivered, s.failed,
 		   (SELECT count(*) FROM mesh.dead_letter_store d WHERE d.route = r.id) AS dead,
 		   p.pending,
-		   CASE WHEN p.pending > 0 THEN extract(epoch FROM now() - p.oldest)::double precision
+		   CASE WHEN NOT c.backfilled THEN extract(epoch FROM now() - r.created_at)::double precision
+				WHEN p.pending > 0 THEN extract(epoch FROM now() - p.oldest)::double precision
 				ELSE 0 END AS lag_seconds,
-		   s.last_error, s.last_delivered_at, r.paused, c.backfilled
+		   s.last_error, s.last_delivered_at, r.paused, c.backfilled,
+		   st.state, st.state_detail, s.backoff_until
 	FROM mesh.route r
 	JOIN mesh.route_stats s ON s.route_id = r.id
 	JOIN mesh.route_cursor c ON c.route_id = r.id
 	-- mesh._route_pending inline: a view's functions run with the reader's
-	-- privileges, its tables with the view owner's
+	-- privileges, its tables with the view owner's.  Before its first copy
+	-- ends, a route's pending events are the rows left to copy.
 	CROSS JOIN LATERAL (
-		SELECT count(*) AS pending, min(e.captured_at) AS oldest
+		SELECT CASE WHEN c.backfilled THEN count(*) ELSE mesh._rows_to_copy(r.source) END AS pending,
+			   min(e.captured_at) AS oldest
 		FROM mesh.event_log e
 		WHERE c.backfilled AND e.source = r.source AND e.id >= c.done_low
 		  AND NOT pg_visible_in_snapshot(e.xid, c.done_snap)
 		  AND NOT (c.batch_snap IS NOT NULL AND pg_visible_in_snapshot(e.xid, c.batch_snap)
 				   AND e.id <= c.batch_last_id)) p
+	LEFT JOIN mesh._served_routes() o ON o.route_id = r.id
+	CROSS JOIN LATERAL mesh._route_state(r.paused, c.backfilled, s.backoff_until, p.pending,
+										 o.route_id IS NOT NULL, mesh._delivery_workers()) st
 	WHERE has_table_privilege(r.source, 'SELECT');
 
 CREATE VIEW mesh.event_log_status AS

@@ -24,6 +24,7 @@
 #include "utils/timestamp.h"
 
 #include "mesh.h"
+#include "mesh_util.h"
 
 static char *
 qualified_source(MeshRoute *route)
@@ -46,7 +47,7 @@ mesh_backfill(MeshRoute *route)
 	MeshEvent  *all_dead_events = NULL;
 	MeshUserSave save;
 
-	StartTransactionCommand();
+	mesh_worker_begin_xact();
 	XactIsoLevel = XACT_REPEATABLE_READ;
 	/* the bounds of route_worker.c: sequence, running captures, snapshot */
 	low = Min(mesh_sequence_value() + 1, mesh_running_capture_low());
@@ -178,7 +179,7 @@ mesh_resync_dead_letters(MeshRoute *route, bool *transient)
 		argtypes[k] = TEXTOID;
 
 	/* read the keys and the current source rows */
-	StartTransactionCommand();
+	mesh_worker_begin_xact();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	args[0] = Int64GetDatum(route->id);
@@ -247,7 +248,7 @@ mesh_resync_dead_letters(MeshRoute *route, bool *transient)
 			mesh_record_failure(route->id, out.public_error);
 			return i;
 		}
-		StartTransactionCommand();
+		mesh_worker_begin_xact();
 		SPI_connect();
 		PushActiveSnapshot(GetTransactionSnapshot());
 		mesh_lock_route(route->id);

@@ -167,7 +167,7 @@ mesh_record_failure(int64 route_id, const char *error)
 	Oid			types[2] = {INT8OID, TEXTOID};
 	Datum		values[2] = {Int64GetDatum(route_id), CStringGetTextDatum(error)};
 
-	StartTransactionCommand();
+	mesh_worker_begin_xact();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	mesh_lock_route(route_id);

@@ -5,11 +5,11 @@
  * starts one database worker per database; a database worker exits at once,
  * marked "no mesh", where the extension is not installed, and is probed
  * again when some backend installs mesh or changes routes.  A database
- * worker starts one route worker per active route, restarts any that died
- * (counted for the metrics endpoint), truncates event-log generations every
- * route has delivered, and, while mesh.metrics_port is set, publishes its
- * routes' figures and backends' health (metrics_collect.c).  It also starts
- * one worker per Kafka subscription (subscribe.c).
+ * worker delivers its database's routes with the pool (delivery_pool.c),
+ * and between turns, about once a second: truncates event-log generations
+ * every route has delivered, publishes its routes' figures and backends'
+ * health while mesh.metrics_port is set (metrics_collect.c), and starts
+ * one worker per subscription (subscribe.c).
  */
 #include "postgres.h"
 
@@ -45,8 +45,9 @@ PGDLLEXPORT void mesh_database_worker_main(Datum arg);
 #define DATABASE_TICK_MS 1000
 #define RETENTION_EVERY_MS 10000
 
-static void
-fill_worker(BackgroundWorker *bgw, const char *function, const char *type)
+/* A mesh background worker's common fields. */
+void
+mesh_fill_worker(BackgroundWorker *bgw, const char *function, const char *type)
 {
 	memset(bgw, 0, sizeof(*bgw));
 	bgw->bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
@@ -62,7 +63,7 @@ mesh_start_launcher(void)
 {
 	BackgroundWorker bgw;
 
-	fill_worker(&bgw, "mesh_launcher_main", "mesh launcher");
+	mesh_fill_worker(&bgw, "mesh_launcher_main", "mesh launcher");
 	snprintf(bgw.bgw_name, BGW_MAXLEN, "mesh launcher");
 	bgw.bgw_restart_time = 5;
 	RegisterBackgroundWorker(&bgw);
@@ -74,7 +75,7 @@ mesh_start_database_worker(Oid dboid)
 	BackgroundWorker bgw;
 	BackgroundWorkerHandle *handle;
 
-	fill_worker(&bgw, "mesh_database_worker_main", "mesh database worker");
+	mesh_fill_worker(&bgw, "mesh_database_worker_main", "mesh database worker");
 	snprintf(bgw.bgw_name, BGW_MAXLEN, "mesh database worker %u", dboid);
 	bgw.bgw_restart_time = BGW_NEVER_RESTART;
 	bgw.bgw_main_arg = ObjectIdGetDatum(dboid);
@@ -82,25 +83,8 @@ mesh_start_database_worker(Oid dboid)
 	if (!RegisterDynamicBackgroundWorker(&bgw, &handle))
 		ereport(WARNING,
 				(errmsg("mesh: could not start the database worker for database %u", dboid),
-				 errhint("Raise max_worker_processes: mesh needs one process per database and per route.")));
-}
-
-void
-mesh_start_route_worker(Oid dboid, int64 route_id)
-{
-	BackgroundWorker bgw;
-	BackgroundWorkerHandle *handle;
-
-	fill_worker(&bgw, "mesh_route_worker_main", "mesh route worker");
-	snprintf(bgw.bgw_name, BGW_MAXLEN, "mesh route worker %lld", (long long) route_id);
-	bgw.bgw_restart_time = BGW_NEVER_RESTART;
-	bgw.bgw_main_arg = ObjectIdGetDatum(dboid);
-	memcpy(bgw.bgw_extra, &route_id, sizeof(route_id));
-	bgw.bgw_notify_pid = MyProcPid;
-	if (!RegisterDynamicBackgroundWorker(&bgw, &handle))
-		ereport(WARNING,
-				(errmsg("mesh: could not start the worker of route %lld", (long long) route_id),
-				 errhint("Raise max_worker_processes: mesh needs one process per database and per route.")));
+				 errdetail("Its routes wait: mesh.stats shows them as waiting for a worker."),
+				 errhint("Raise max_worker_processes: mesh needs one process for the launcher, one per database with mesh, up to mesh.max_delivery_workers delivery helpers and one per subscription.")));
 }
 
 /* The oids of every database that accepts connections. */
@@ -112,7 +96,7 @@ connectable_databases(void)
 	TableScanDesc scan;
 	HeapTuple	tup;
 
-	StartTransactionCommand();
+	mesh_worker_begin_xact();
 	rel = table_open(DatabaseRelationId, AccessShareLock);
 	scan = table_beginscan_catalog(rel, 0, NULL);
 	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
@@ -177,65 +161,6 @@ mesh_launcher_main(Datum arg)
 	}
 }
 
-/* Active routes seen at the previous round (their worker ran or was started). */
-static int64 *known_routes = NULL;
-static int	nknown_routes = 0;
-
-static bool
-was_known(int64 route_id)
-{
-	for (int i = 0; i < nknown_routes; i++)
-		if (known_routes[i] == route_id)
-			return true;
-	return false;
-}
-
-/*
- * Active routes of this database, started if their worker is not running.
- * A start for a route that was already active at the previous round is a
- * restart (its worker exited while the route stayed active: an error, a
- * termination) and is counted for the metrics endpoint.
- */
-static void
-ensure_route_workers(void)
-{
-	int64	   *ids = NULL;
-	int			n = 0;
-
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	if (SPI_execute("SELECT id FROM mesh.route WHERE NOT paused ORDER BY id", true, 0) == SPI_OK_SELECT)
-	{
-		n = SPI_processed;
-		ids = MemoryContextAlloc(TopMemoryContext, sizeof(int64) * Max(n, 1));
-		for (int i = 0; i < n; i++)
-		{
-			bool		isnull;
-
-			ids[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-		}
-	}
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	for (int i = 0; i < n; i++)
-	{
-		bool		nomesh;
-
-		if (!mesh_worker_running(MyDatabaseId, ids[i], &nomesh))
-		{
-			if (was_known(ids[i]))
-				mesh_metrics_count_restart(MyDatabaseId, ids[i]);
-			mesh_start_route_worker(MyDatabaseId, ids[i]);
-		}
-	}
-	if (known_routes)
-		pfree(known_routes);
-	known_routes = ids;
-	nknown_routes = n;
-}
-
 /* Prune the event log in its own transaction; failures wait for the next round. */
 static void
 prune_event_log(void)
@@ -244,7 +169,7 @@ prune_event_log(void)
 
 	PG_TRY();
 	{
-		StartTransactionCommand();
+		mesh_worker_begin_xact();
 		SPI_connect();
 		PushActiveSnapshot(GetTransactionSnapshot());
 		SPI_execute("SELECT mesh.prune_event_log()", false, 1);
@@ -263,12 +188,12 @@ prune_event_log(void)
 }
 
 /* True when the extension is installed in this database. */
-static bool
+bool
 mesh_installed(void)
 {
 	bool		installed;
 
-	StartTransactionCommand();
+	mesh_worker_begin_xact();
 	installed = OidIsValid(get_extension_oid("mesh", true));
 	CommitTransactionCommand();
 	return installed;
@@ -286,8 +211,7 @@ mesh_database_worker_main(Datum arg)
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
 	if (!mesh_register_worker(dboid, 0))
 		proc_exit(0);
-	pgstat_report_appname("mesh database worker");
-	mesh_canonical_output_session();
+	mesh_delivery_worker_setup("mesh database worker");
 
 	for (;;)
 	{
@@ -302,7 +226,6 @@ mesh_database_worker_main(Datum arg)
 			mesh_slot_set_nomesh(dboid);
 			proc_exit(0);
 		}
-		ensure_route_workers();
 		mesh_ensure_subscription_workers();
 		mesh_metrics_collect();
 		if (TimestampDifferenceExceeds(last_prune, GetCurrentTimestamp(), RETENTION_EVERY_MS))
@@ -310,8 +233,7 @@ mesh_database_worker_main(Datum arg)
 			prune_event_log();
 			last_prune = GetCurrentTimestamp();
 		}
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 DATABASE_TICK_MS, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
+		/* deliver until the next chores are due */
+		(void) mesh_delivery_serve(true, DATABASE_TICK_MS);
 	}
 }

@@ -44,8 +44,13 @@ _PG_init(void)
 							&mesh_generation_size, 1000000, 1000, INT_MAX,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("mesh.batch_size",
-							"Events a route worker reads and applies per round trip.",
+							"Events a delivery worker reads and applies per round trip of a route.",
 							NULL, &mesh_batch_size, 5000, 1, 1000000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("mesh.max_delivery_workers",
+							"Delivery helpers in the whole cluster, beyond each database's own worker.",
+							"Each database with mesh has one worker that delivers all its routes in turns; while routes wait, it starts helpers up to this number (each a background worker process, leaving after 10 s without work).",
+							&mesh_max_delivery_workers, 2, 0, 64,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("mesh.metrics_port",
 							"TCP port of the metrics endpoint (/metrics, /health and the status page); 0 turns it off.",

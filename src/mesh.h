@@ -6,6 +6,7 @@
 
 #include "postgres.h"
 
+#include "postmaster/bgworker.h"
 #include "storage/latch.h"
 #include "utils/jsonb.h"
 
@@ -31,6 +32,11 @@ extern void mesh_set_launcher_latch(void);
 extern void mesh_stop_database_workers(Oid dboid);
 extern void mesh_clear_nomesh(void);
 extern void mesh_register_capture(void);
+extern bool mesh_register_delivery_helper(Oid dboid);
+extern int	mesh_count_delivery_workers(Oid dboid, int *cluster_helpers);
+
+/* slot numbers beyond route ids: delivery helpers (subscriptions: subscribe.h) */
+#define MESH_HELPER_SLOT_BASE (INT64CONST(1) << 52)
 extern int64 mesh_running_capture_low(void);
 
 /* privilege.c */
@@ -48,7 +54,8 @@ extern void mesh_check_table_owner(Oid relid, Oid userid);
 /* launcher.c */
 extern void mesh_start_launcher(void);
 extern void mesh_start_database_worker(Oid dboid);
-extern void mesh_start_route_worker(Oid dboid, int64 route_id);
+extern void mesh_fill_worker(BackgroundWorker *bgw, const char *function, const char *type);
+extern bool mesh_installed(void);
 
 /* capture.c */
 extern Jsonb *mesh_tuple_jsonb(TupleDesc desc, Datum *values, bool *nulls, int nkeys,
@@ -96,6 +103,22 @@ extern void mesh_record_failure(int64 route_id, const char *error);
 extern void mesh_lock_route(int64 route_id);
 extern int	mesh_backfill(MeshRoute *route);
 extern int	mesh_resync_dead_letters(MeshRoute *route, bool *transient);
+
+/* route_worker.c: one round of a route (see delivery_pool.c for the pool) */
+typedef enum MeshRoundResult
+{
+	ROUND_MORE,					/* there may be more work: go on at once */
+	ROUND_IDLE,					/* nothing to do: wait for a wakeup */
+	ROUND_BACKOFF,				/* the target failed: wait before retrying */
+	ROUND_GONE					/* the route was removed or paused */
+} MeshRoundResult;
+extern MeshRoundResult mesh_route_round(int64 route_id, MemoryContext cxt);
+
+/* delivery_pool.c: the pool of delivery workers */
+#define MESH_ROUTE_LOCK_CLASS 1835365224	/* 'mesh': advisory lock (class, route id) */
+extern int	mesh_max_delivery_workers;
+extern bool mesh_delivery_serve(bool database_worker, long budget_ms);
+extern void mesh_delivery_worker_setup(const char *appname);
 
 /* sink_engine.c: delivery through a connector's MeshSinkOps */
 extern void mesh_sink_apply(MeshRoute *route, void **conn, MeshEvent *events, int n,

@@ -22,6 +22,7 @@ extern void mesh_append_dquoted(StringInfo buf, const char *s, size_t len,
 extern int	mesh_canonical_output_begin(void);
 extern void mesh_canonical_output_end(int nest);
 extern void mesh_canonical_output_session(void);
+extern void mesh_worker_begin_xact(void);
 
 /* health.c, execute.c */
 typedef struct MeshHealth

@@ -51,7 +51,7 @@ typedef struct MeshRouteMetrics
 	TimestampTz pending_at;		/* when pending was measured */
 	int64		pending_delivered;	/* delivered at that time */
 	TimestampTz last_delivered_at;
-	int64		restarts;		/* worker starts beyond the first */
+	char		state[24];		/* mesh.stats' state (mesh._route_state) */
 	TimestampTz updated_at;		/* when delivered was read */
 	char		last_error[MESH_METRICS_TEXT];
 	int			nsamples;		/* delivered over time, for the rate */

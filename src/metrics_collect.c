@@ -74,7 +74,7 @@ utf8_copy(char *dst, size_t size, const char *src)
 static void
 begin_xact(void)
 {
-	StartTransactionCommand();
+	mesh_worker_begin_xact();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 }
@@ -135,9 +135,15 @@ refresh_routes(bool slow)
 		"           WHERE s.srvname = r.target AND w.fdwname LIKE 'mesh\\_%%'), 'postgres'),"
 		" r.role, r.paused, c.backfilled, s.delivered, s.failed,"
 		" (SELECT count(*) FROM mesh.dead_letter_store d WHERE d.route = r.id),"
-		" s.last_delivered_at, s.last_error, %s"
+		" s.last_delivered_at, s.last_error, %s,"
+		" (mesh._route_state(r.paused, c.backfilled, s.backoff_until,"
+		"   CASE WHEN NOT c.backfilled OR EXISTS (SELECT 1 FROM mesh.event_log e"
+		"        WHERE e.source = r.source AND e.id >= c.done_low"
+		"          AND NOT pg_visible_in_snapshot(e.xid, c.done_snap)) THEN 1 ELSE 0 END,"
+		"   o.route_id IS NOT NULL, mesh._delivery_workers())).state"
 		" FROM mesh.route r JOIN mesh.route_cursor c ON c.route_id = r.id"
 		" JOIN mesh.route_stats s ON s.route_id = r.id"
+		" LEFT JOIN mesh._served_routes() o ON o.route_id = r.id"
 		" %s ORDER BY r.id";
 	MeshRouteMetrics *rows = NULL;
 	int			n;
@@ -173,6 +179,7 @@ refresh_routes(bool slow)
 		utf8_copy(r->last_error, sizeof(r->last_error), text_at(i, 12));
 		r->pending = int8_at(i, 13);
 		r->oldest_pending = ts_at(i, 14);
+		utf8_copy(r->state, sizeof(r->state), text_at(i, 15));
 	}
 	end_xact();
 	if (mesh_metrics_publish_routes(MyDatabaseId, rows, n, slow, &remeasure) > 0 && !warned_full)

@@ -182,6 +182,23 @@ backends_table(StringInfo out, MeshMetricsShared *m, MeshBackendMetrics **b, int
 	appendStringInfoString(out, "</table>\n");
 }
 
+/* The route's state as mesh.stats names it, coloured by how bad it is. */
+static void
+route_state_badge(StringInfo out, MeshRouteMetrics *x)
+{
+	const char *state = x->state[0] ? x->state : (x->paused ? "paused" : "idle");
+	const char *tone = "ok";
+
+	if (strcmp(state, "paused") == 0)
+		tone = "off";
+	else if (strcmp(state, "backing off") == 0 || strcmp(state, "needs resync") == 0 ||
+			 x->last_error[0])
+		tone = "bad";
+	else if (strcmp(state, "idle") != 0)
+		tone = "warn";
+	badge(out, tone, state);
+}
+
 static void
 routes_table(StringInfo out, MeshMetricsShared *m, MeshRouteMetrics **r, int n, TimestampTz now)
 {
@@ -205,16 +222,7 @@ routes_table(StringInfo out, MeshMetricsShared *m, MeshRouteMetrics **r, int n, 
 		appendStringInfoString(out, "</td><td>");
 		html(out, x->role);
 		appendStringInfoString(out, "</td><td>");
-		if (x->paused)
-			badge(out, "off", "paused");
-		else if (x->last_error[0])
-			badge(out, "bad", "failing");
-		else if (!x->backfilled)
-			badge(out, "warn", "backfilling");
-		else if (mesh_route_pending(x) > 0)
-			badge(out, "warn", "catching up");
-		else
-			badge(out, "ok", "in sync");
+		route_state_badge(out, x);
 		appendStringInfo(out, "</td><td class=\"n\">" INT64_FORMAT "</td><td class=\"n\">%.1f</td><td class=\"n\">",
 						 x->delivered, mesh_route_rate(x, now));
 		if (x->pending < 0)

@@ -185,7 +185,7 @@ database_labels(MeshDatabaseMetrics *db)
 
 typedef enum RouteFigure
 {
-	FIG_DELIVERED, FIG_FAILED, FIG_DEAD, FIG_PENDING, FIG_LAG, FIG_PAUSED, FIG_RESTARTS
+	FIG_DELIVERED, FIG_FAILED, FIG_DEAD, FIG_PENDING, FIG_LAG, FIG_PAUSED
 } RouteFigure;
 
 static const struct
@@ -201,7 +201,6 @@ static const struct
 	{"mesh_route_pending_events", "gauge", "Committed events the route has not delivered yet."},
 	{"mesh_route_lag_seconds", "gauge", "Age of the oldest undelivered event; 0 when caught up."},
 	{"mesh_route_paused", "gauge", "1 while the route is paused (mesh.pause), else 0."},
-	{"mesh_route_worker_restarts_total", "counter", "Starts of the route's worker beyond the first while the route stayed active (its worker exited on an error or was terminated)."},
 };
 
 /* Render /metrics. */
@@ -250,13 +249,23 @@ mesh_render_metrics(StringInfo out, MeshMetricsShared *m, TimestampTz now)
 				case FIG_PAUSED:
 					v = r->paused ? 1 : 0;
 					break;
-				case FIG_RESTARTS:
-					v = r->restarts;
-					break;
 			}
 			value(out, route_families[f].name, labels[i], v);
 		}
 	}
+
+	family(out, "mesh_route_state", "gauge",
+		   "1 for the route's state (label state, as mesh.stats shows it: delivering, idle, backfilling, backing off, paused, waiting for a worker).");
+	for (int i = 0; i < MESH_METRICS_MAX_ROUTES; i++)
+		if (m->routes[i].used && m->routes[i].state[0] != '\0')
+		{
+			StringInfoData l;
+
+			initStringInfo(&l);
+			appendStringInfoString(&l, labels[i]);
+			label(&l, "state", m->routes[i].state, false);
+			value(out, "mesh_route_state", l.data, 1);
+		}
 
 	family(out, "mesh_backend_up", "gauge", "1 if the backend answered its last health check, else 0.");
 	for (int i = 0; i < MESH_METRICS_MAX_BACKENDS; i++)
@@ -447,6 +456,8 @@ mesh_render_health(StringInfo out, MeshMetricsShared *m, TimestampTz now)
 		json_time(out, r->last_delivered_at);
 		json_key(out, "last_error", false);
 		json_str(out, r->last_error);
+		json_key(out, "state", false);
+		json_str(out, r->state);
 		appendStringInfoChar(out, '}');
 	}
 	appendStringInfoString(out, "]}\n");

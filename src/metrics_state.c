@@ -5,7 +5,7 @@
  * database once (the rows go when it exits), then republishes its routes
  * every second and its slower figures and backend health when it measured
  * them.  A route's row survives republication, so what only this area
- * keeps (worker restarts, the samples for the delivery rate) carries over;
+ * keeps (the samples for the delivery rate) carries over;
  * a route no longer published is gone.  The metrics worker copies the
  * whole area under the lock and renders the copy, so a request never holds
  * the lock while it formats or sends.
@@ -216,6 +216,7 @@ mesh_metrics_publish_routes(Oid dboid, MeshRouteMetrics *rows, int n, bool with_
 		r->delivered = in->delivered;
 		r->failed = in->failed;
 		r->dead = in->dead;
+		memcpy(r->state, in->state, sizeof(r->state));
 		r->last_delivered_at = in->last_delivered_at;
 		r->updated_at = now;
 		if (with_pending)
@@ -283,21 +284,6 @@ mesh_metrics_publish_backends(Oid dboid, MeshBackendMetrics *rows, int n)
 		}
 		db->health_at = GetCurrentTimestamp();
 	}
-	LWLockRelease(metrics->lock);
-}
-
-/* The database worker started the worker of an active route again. */
-void
-mesh_metrics_count_restart(Oid dboid, int64 route_id)
-{
-	MeshRouteMetrics *r;
-
-	if (metrics == NULL)
-		return;
-	LWLockAcquire(metrics->lock, LW_EXCLUSIVE);
-	r = find_route(dboid, route_id);
-	if (r)
-		r->restarts++;
 	LWLockRelease(metrics->lock);
 }
 

@@ -1,5 +1,9 @@
 /*
- * route_worker.c: one process per route, delivering its events in order.
+ * route_worker.c: one round of a route's delivery, its events in order.
+ *
+ * A round is the unit of work of the delivery pool (delivery_pool.c): a
+ * pool worker that owns the route (its advisory lock) runs rounds of it
+ * until it is idle, backs off or its turn ends.
  *
  * The cursor (mesh.route_cursor) says what is delivered: every event whose
  * transaction is visible in done_snap, plus, of the batch under way, the
@@ -63,19 +67,6 @@
 #include "mesh.h"
 #include "mesh_util.h"
 
-PGDLLEXPORT void mesh_route_worker_main(Datum arg);
-
-#define IDLE_TIMEOUT_MS 1000
-#define BACKOFF_BASE_MS 100
-#define BACKOFF_MAX_MS 10000
-
-typedef enum RoundResult
-{
-	ROUND_MORE,					/* there may be more work: go on at once */
-	ROUND_IDLE,					/* nothing to do: wait for a wakeup */
-	ROUND_BACKOFF				/* the target failed: wait before retrying */
-} RoundResult;
-
 typedef struct Cursor
 {
 	bool		backfilled;
@@ -90,8 +81,7 @@ typedef struct Cursor
 	int64		epoch;			/* cursor writes apply only if replay did not bump it */
 } Cursor;
 
-static int64 my_route_id;
-static int	failures = 0;
+static int64 my_route_id;		/* the route of the round under way */
 
 /*
  * Start a transaction of a round.  Locks are always taken in the order
@@ -102,7 +92,7 @@ static int	failures = 0;
 static void
 begin_round_xact(Oid source)
 {
-	StartTransactionCommand();
+	mesh_worker_begin_xact();
 	if (!OidIsValid(get_extension_oid("mesh", true)))
 		proc_exit(0);			/* DROP EXTENSION mesh */
 	SPI_connect();
@@ -288,9 +278,12 @@ read_chunk(MeshRoute *route, Cursor *cur, MeshEvent **events, TimestampTz *last_
 	return n;
 }
 
-/* One round of work for the route. */
-static RoundResult
-run_round(MemoryContext cxt)
+/*
+ * One round of work for route_id (see the file comment); no transaction
+ * open on entry or exit.  Allocates in cxt, which the caller resets.
+ */
+MeshRoundResult
+mesh_route_round(int64 route_id, MemoryContext cxt)
 {
 	Cursor		cur;
 	MeshRoute  *route;
@@ -300,12 +293,13 @@ run_round(MemoryContext cxt)
 	int			n;
 	bool		batch_done;
 
+	my_route_id = route_id;
 	begin_round_xact(InvalidOid);
 	route = load_route(&cur, cxt);
 	if (route == NULL)
 	{
 		end_round_xact();
-		proc_exit(0);			/* removed or paused: the database worker restarts it */
+		return ROUND_GONE;		/* removed or paused meanwhile */
 	}
 	if (!cur.backfilled)
 	{
@@ -368,123 +362,4 @@ run_round(MemoryContext cxt)
 		return ROUND_BACKOFF;
 	}
 	return ROUND_MORE;
-}
-
-/* Exponential backoff with jitter: 100 ms doubling up to 10 s, times 0.5..1. */
-static long
-backoff_ms(void)
-{
-	double		ms = Min(BACKOFF_BASE_MS * pow(2.0, Min(failures, 20)), BACKOFF_MAX_MS);
-
-	return (long) (ms * (0.5 + 0.5 * pg_prng_double(&pg_global_prng_state)));
-}
-
-void
-mesh_route_worker_main(Datum arg)
-{
-	Oid			dboid = DatumGetObjectId(arg);
-	MemoryContext round_cxt;
-
-	memcpy(&my_route_id, MyBgworkerEntry->bgw_extra, sizeof(my_route_id));
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
-	if (!mesh_register_worker(dboid, my_route_id))
-		proc_exit(0);
-	pgstat_report_appname(psprintf("mesh route %lld", (long long) my_route_id));
-	mesh_canonical_output_session();	/* backfill's text forms as capture's */
-
-	/*
-	 * The event log changes faster than its statistics: make sure a chunk
-	 * is read by walking the (source, id) index in order and stopping at
-	 * the limit, never by collecting and sorting the whole backlog.
-	 */
-	SetConfigOption("enable_bitmapscan", "off", PGC_SUSET, PGC_S_SESSION);
-	SetConfigOption("enable_seqscan", "off", PGC_SUSET, PGC_S_SESSION);
-	SetConfigOption("enable_sort", "off", PGC_SUSET, PGC_S_SESSION);
-	SetConfigOption("jit", "off", PGC_SUSET, PGC_S_SESSION);
-	/*
-	 * A cursor update lost in a crash only means some events are delivered
-	 * again, which is idempotent: no need to wait for the WAL flush.
-	 */
-	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_SESSION);
-	round_cxt = AllocSetContextCreate(TopMemoryContext, "mesh route round",
-									  ALLOCSET_DEFAULT_SIZES);
-
-	for (;;)
-	{
-		RoundResult result = ROUND_IDLE;
-		long		wait_ms = IDLE_TIMEOUT_MS;
-
-		CHECK_FOR_INTERRUPTS();
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-		}
-		MemoryContextReset(round_cxt);
-		MemoryContextSwitchTo(round_cxt);
-		PG_TRY();
-		{
-			result = run_round(round_cxt);
-		}
-		PG_CATCH();
-		{
-			ErrorData  *edata;
-			char	   *error;
-
-			MemoryContextSwitchTo(round_cxt);
-			edata = CopyErrorData();
-			FlushErrorState();
-			AbortOutOfAnyTransaction();
-			/* the log and mesh.stats are read beyond the table's owner */
-			error = mesh_redact_edata(edata);
-			ereport(LOG,
-					(errmsg("mesh: route %lld: %s", (long long) my_route_id, error)));
-			PG_TRY();
-			{
-				mesh_record_failure(my_route_id, error);
-			}
-			PG_CATCH();
-			{
-				FlushErrorState();
-				AbortOutOfAnyTransaction();
-			}
-			PG_END_TRY();
-			result = ROUND_BACKOFF;
-		}
-		PG_END_TRY();
-		MemoryContextSwitchTo(TopMemoryContext);
-
-		if (result == ROUND_MORE)
-		{
-			failures = 0;
-			continue;
-		}
-		if (result == ROUND_BACKOFF)
-			wait_ms = backoff_ms(), failures++;
-		else
-			failures = 0;
-		pgstat_report_activity(STATE_IDLE, NULL);
-		if (result == ROUND_BACKOFF)
-		{
-			/* wait out the backoff even if woken: only this route waits */
-			TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms);
-
-			while (GetCurrentTimestamp() < until)
-			{
-				long		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), until);
-
-				(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-								 Max(left, 1), PG_WAIT_EXTENSION);
-				ResetLatch(MyLatch);
-				CHECK_FOR_INTERRUPTS();
-			}
-			continue;
-		}
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 wait_ms, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-	}
 }

@@ -1,11 +1,13 @@
 /*
  * shmem.c: shared state of the mesh processes and the wakeups between them.
  *
- * One slot per running worker: (database, route) with its latch; route 0 is
- * the database worker.  A committing transaction that captured events sets
- * the latches of its database's route workers (so delivery starts at once,
- * with no polling); one that changed routes also wakes the database worker
- * and the launcher.  DROP DATABASE first stops that database's workers.
+ * One slot per running worker: (database, number) with its latch; number 0
+ * is the database worker, MESH_HELPER_SLOT_BASE + k a delivery helper,
+ * MESH_SUBSCRIPTION_SLOT_BASE + id a subscription's worker.  A committing
+ * transaction that captured events or changed routes sets the latches of
+ * its database's workers (so delivery starts at once, with no polling);
+ * one that changed routes also wakes the launcher when the database has no
+ * worker yet.  DROP DATABASE first stops that database's workers.
  */
 #include "postgres.h"
 
@@ -130,7 +132,8 @@ wake_now(Oid dboid, bool managers)
 	{
 		MeshSlot   *s = &mesh_shared->slots[i];
 
-		if (s->used && s->latch && s->dboid == dboid && (managers || s->route_id != 0))
+		/* the database worker and the helpers deliver; all of them wake */
+		if (s->used && s->latch && s->dboid == dboid)
 			SetLatch(s->latch);
 	}
 	LWLockRelease(mesh_shared->lock);
@@ -318,6 +321,69 @@ mesh_worker_running(Oid dboid, int64 route_id, bool *nomesh)
 	return running;
 }
 
+static bool
+is_helper(MeshSlot *s)
+{
+	return s->used && s->route_id >= MESH_HELPER_SLOT_BASE &&
+		s->route_id < MESH_HELPER_SLOT_BASE + MaxBackends &&
+		s->pid != 0 && kill(s->pid, 0) == 0;
+}
+
+/*
+ * Claim a delivery helper's slot for dboid; false when
+ * mesh.max_delivery_workers helpers run in the cluster already.
+ */
+bool
+mesh_register_delivery_helper(Oid dboid)
+{
+	int			helpers = 0;
+	int64		number = MESH_HELPER_SLOT_BASE;
+	bool		taken;
+
+	LWLockAcquire(mesh_shared->lock, LW_SHARED);
+	for (int i = 0; i < mesh_shared->nslots; i++)
+		if (is_helper(&mesh_shared->slots[i]))
+			helpers++;
+	LWLockRelease(mesh_shared->lock);
+	if (helpers >= mesh_max_delivery_workers)
+		return false;
+	/* the first number of this database no live helper holds */
+	do
+	{
+		bool		nomesh;
+
+		taken = mesh_worker_running(dboid, number, &nomesh);
+		if (taken)
+			number++;
+	} while (taken && number < MESH_HELPER_SLOT_BASE + MaxBackends);
+	return !taken && mesh_register_worker(dboid, number);
+}
+
+/*
+ * Live processes delivering for dboid (its database worker and helpers);
+ * *cluster_helpers: live helpers of every database.
+ */
+int
+mesh_count_delivery_workers(Oid dboid, int *cluster_helpers)
+{
+	int			workers = 0;
+
+	*cluster_helpers = 0;
+	LWLockAcquire(mesh_shared->lock, LW_SHARED);
+	for (int i = 0; i < mesh_shared->nslots; i++)
+	{
+		MeshSlot   *s = &mesh_shared->slots[i];
+
+		if (is_helper(s))
+			(*cluster_helpers)++;
+		if (s->used && s->dboid == dboid && s->pid != 0 && kill(s->pid, 0) == 0 &&
+			(s->route_id == 0 || is_helper(s)))
+			workers++;
+	}
+	LWLockRelease(mesh_shared->lock);
+	return workers;
+}
+
 /* Forget "no mesh" marks, so the launcher probes those databases again. */
 void
 mesh_clear_nomesh(void)
@@ -418,4 +484,17 @@ Datum
 mesh_caller(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_OID(GetOuterUserId());
+}
+
+PG_FUNCTION_INFO_V1(mesh_delivery_workers_sql);
+
+/* mesh._delivery_workers(): live processes delivering for this database. */
+Datum
+mesh_delivery_workers_sql(PG_FUNCTION_ARGS)
+{
+	int			cluster_helpers;
+
+	if (mesh_shared == NULL)
+		PG_RETURN_INT32(0);
+	PG_RETURN_INT32(mesh_count_delivery_workers(MyDatabaseId, &cluster_helpers));
 }

@@ -63,7 +63,7 @@ mesh_ensure_subscription_workers(void)
 	int			n = 0;
 	MemoryContext cxt = CurrentMemoryContext;
 
-	StartTransactionCommand();
+	mesh_worker_begin_xact();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	if (SPI_execute("SELECT id FROM mesh.subscription ORDER BY id", true, 0) == SPI_OK_SELECT)

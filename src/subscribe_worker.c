@@ -96,7 +96,7 @@ reset_consumer(void)
 static void
 begin_xact(void)
 {
-	StartTransactionCommand();
+	mesh_worker_begin_xact();
 	if (!OidIsValid(get_extension_oid("mesh", true)))
 		proc_exit(0);
 	SPI_connect();

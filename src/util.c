@@ -5,6 +5,7 @@
 
 #include <time.h>
 
+#include "access/xact.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "pgtime.h"
@@ -195,4 +196,16 @@ mesh_canonical_output_session(void)
 	for (int i = 0; i < lengthof(canonical_settings); i++)
 		SetConfigOption(canonical_settings[i].name, canonical_settings[i].value,
 						PGC_SUSET, PGC_S_OVERRIDE);
+}
+
+/*
+ * Start a transaction in a background worker.  Nothing else sets the
+ * statement start time there, and a transaction's now() is that time: set
+ * it first, or now() stays at the worker's start.
+ */
+void
+mesh_worker_begin_xact(void)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
 }

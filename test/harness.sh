@@ -408,7 +408,9 @@ start_pg_hub() {
 	pg_init pg_hub "$MESH_PG_PORT"
 	cat >>"$dir/data/postgresql.conf" <<EOF
 shared_preload_libraries = '${MESH_PRELOAD-mesh}'
-max_worker_processes = 64
+# the suite's databases each have a mesh worker (checks/pool_routes: 1,000
+# routes in 10 databases within this); one database fits the default 8
+max_worker_processes = 16
 # for the isolation specs, which cannot read the environment
 mesh_test.redis_port = '$MESH_REDIS_PORT'
 EOF
@@ -464,7 +466,6 @@ start_pg_hub2() {
 	pg_init pg_hub2 "$MESH_HUB2_PG_PORT"
 	cat >>"$MESH_TEST_DIR/pg_hub2/data/postgresql.conf" <<CONF
 shared_preload_libraries = 'mesh'
-max_worker_processes = 32
 CONF
 	cat >"$MESH_TEST_DIR/pg_hub2/data/pg_hba.conf" <<HBA
 # mesh test harness: second hub, loopback only

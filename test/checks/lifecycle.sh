@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # servers: redis
 # Check: the workers follow the extension and the database.  CREATE
-# EXTENSION starts a database worker, a route starts a route worker, DROP
-# EXTENSION stops them, CREATE EXTENSION brings them back, and DROP DATABASE
-# is not blocked by them.  Every worker's backend type contains "mesh".
+# EXTENSION starts a database worker, which delivers the routes itself (no
+# process per route) and says so in mesh.stats' state; DROP EXTENSION stops
+# it, CREATE EXTENSION brings it back, and DROP DATABASE is not blocked by
+# it.  Every worker's backend type starts with "mesh ".
 set -euo pipefail
 CHECK=lifecycle
 . "$(dirname "$0")/../lib/checks.sh"
@@ -33,14 +34,19 @@ q -d "$db" >/dev/null <<SQL
 CREATE SERVER cache FOREIGN DATA WRAPPER mesh_redis OPTIONS (host '127.0.0.1', port '$MESH_REDIS_PORT');
 SELECT mesh.replicate('t', 'cache', '{"key_prefix": "life:"}');
 SQL
-wait_count "mesh route worker" 1
 [ "$(q -d "$db" -c "SELECT mesh.wait_for_sync(30000)")" = t ] || fail "route never synced"
+# state: what the stats say at this moment
+state() { q -d "$db" -c "SELECT state FROM mesh.stats WHERE target = 'cache'"; }
+[ "$(state)" = idle ] || fail "a synced route's state is '$(state)', expected idle"
+wait_count "mesh database worker" 1
+wait_count "mesh delivery worker" 0
 q -d "$db" -c "SELECT mesh.pause('t', 'cache')" >/dev/null
-wait_count "mesh route worker" 0
+[ "$(state)" = paused ] || fail "a paused route's state is '$(state)'"
+q -d "$db" -c "INSERT INTO t VALUES (1)" >/dev/null
 q -d "$db" -c "SELECT mesh.resume('t', 'cache')" >/dev/null
-wait_count "mesh route worker" 1
+[ "$(q -d "$db" -c "SELECT mesh.wait_for_sync(30000)")" = t ] || fail "the resumed route never synced"
+[ "$(state)" = idle ] || fail "the resumed route's state is '$(state)', expected idle"
 q -d "$db" -c "DROP EXTENSION mesh CASCADE" >/dev/null 2>&1
-wait_count "mesh route worker" 0
 wait_count "mesh database worker" 0
 q -d "$db" -c "CREATE EXTENSION mesh" >/dev/null
 wait_count "mesh database worker" 1

@@ -72,13 +72,14 @@ poll_metrics "mesh_route_pending_events{$labels} 0"
 poll_metrics "mesh_route_lag_seconds{$labels} 0"
 poll_metrics "mesh_route_paused{$labels} 0"
 poll_metrics "mesh_route_dead_letters{$labels} 0"
+poll_metrics "mesh_route_state{$labels,state=\"idle\"} 1"
 poll_metrics "mesh_backend_up{database=\"$db\",server=\"cache\",kind=\"redis\"} 1"
 poll_metrics 'mesh_backend_up{database="'$db'",server="down \"q\" \\\nx",kind="redis"} 0'
 weird=$(q -d "$db" -c "SELECT id FROM mesh.routes WHERE target = 'cache' AND id <> $route")
 poll_metrics 'mesh_route_delivered_events_total{database="'$db'",route_id="'$weird'",source="\"we\"\"ird \\ tbl\"",target="cache",kind="redis",role="replica"} 3'
 for name in mesh_info mesh_route_delivered_events_total mesh_route_failed_attempts_total \
 	mesh_route_dead_letters mesh_route_pending_events mesh_route_lag_seconds mesh_route_paused \
-	mesh_route_worker_restarts_total mesh_backend_up mesh_backend_ping_latency_seconds \
+	mesh_route_state mesh_backend_up mesh_backend_ping_latency_seconds \
 	mesh_backend_last_check_timestamp_seconds mesh_event_log_bytes mesh_event_log_rows \
 	mesh_stats_refreshed_timestamp_seconds; do
 	grep -q "^# TYPE $name " "$work/metrics" || fail "/metrics lacks the family $name"
@@ -104,7 +105,7 @@ down = backends['down "q" \\\nx']
 assert down["up"] is False and down["error"], down
 route = [r for r in doc["routes"] if r["database"] == db and r["target"] == "cache"][0]
 assert route["delivered"] == rows and route["pending"] == 0 and route["dead"] == 0, route
-assert route["lag_seconds"] == 0, route
+assert route["lag_seconds"] == 0 and route["state"] == "idle", route
 PY
 
 # the real Prometheus scraped mesh, and mesh.promql reads it back

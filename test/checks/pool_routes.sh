@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# servers: pg_remote redis hang
+# Check: the delivery pool.  1,000 routes in 10 databases on a hub with
+# max_worker_processes = 16 all deliver (90 Redis key prefixes and 10
+# remote PostgreSQL tables per database); with one target hanging and one
+# down, the other routes of the same database still get in sync; a route
+# that waits while every worker is busy shows "waiting for a worker"; the
+# failing ones show "backing off" with their error; every route verifies.
+set -euo pipefail
+CHECK=pool_routes
+. "$(dirname "$0")/../lib/checks.sh"
+DBS=10
+REDIS_ROUTES=90
+PG_ROUTES=10
+
+[ "$(q -d postgres -c "SHOW max_worker_processes")" = 16 ] || fail "the hub does not run with max_worker_processes = 16"
+
+remote_ddl=
+for ((d = 0; d < DBS; d++)); do
+	for ((t = 0; t < PG_ROUTES; t++)); do
+		remote_ddl+="DROP TABLE IF EXISTS pool_${d}_$t; CREATE TABLE pool_${d}_$t (id int PRIMARY KEY, v text);"
+	done
+done
+bash "$MESH_HARNESS" remote-sql "$remote_ddl" >/dev/null
+
+# setup DB: the tables, servers and routes of one database, rows in each
+setup() {
+	local db=$1 d=$2
+	q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
+	q -d "$db" >/dev/null <<SQL
+SET client_min_messages = warning;
+CREATE EXTENSION mesh;
+CREATE EXTENSION postgres_fdw;
+CREATE SERVER cache FOREIGN DATA WRAPPER mesh_redis OPTIONS (host '127.0.0.1', port '$MESH_REDIS_PORT');
+CREATE SERVER archive FOREIGN DATA WRAPPER postgres_fdw
+	OPTIONS (host '127.0.0.1', port '$MESH_REMOTE_PG_PORT', dbname 'remote_db');
+CREATE USER MAPPING FOR CURRENT_USER SERVER archive OPTIONS (user 'remote_user', password 'remote_secret_pw');
+DO \$\$
+BEGIN
+	FOR t IN 0..$((REDIS_ROUTES - 1)) LOOP
+		EXECUTE format('CREATE TABLE r_%s (id int PRIMARY KEY, v text)', t);
+		EXECUTE format('INSERT INTO r_%s SELECT g, %L || g FROM generate_series(1, 5) g', t, 'r' || t || '-');
+		PERFORM mesh.replicate(format('r_%s', t)::regclass, 'cache',
+							   jsonb_build_object('key_prefix', format('pool:$d:%s:', t)));
+	END LOOP;
+	FOR t IN 0..$((PG_ROUTES - 1)) LOOP
+		EXECUTE format('CREATE TABLE pool_${d}_%s (id int PRIMARY KEY, v text)', t);
+		EXECUTE format('INSERT INTO pool_${d}_%s SELECT g, %L || g FROM generate_series(1, 5) g', t, 'p' || t || '-');
+		PERFORM mesh.replicate(format('pool_${d}_%s', t)::regclass, 'archive');
+	END LOOP;
+END \$\$;
+SQL
+}
+
+for ((d = 0; d < DBS; d++)); do
+	setup "mesh_check_pool_$d" "$d"
+done
+routes=0
+for ((d = 0; d < DBS; d++)); do
+	routes=$((routes + $(q -d "mesh_check_pool_$d" -c "SELECT count(*) FROM mesh.routes")))
+done
+[ "$routes" = $((DBS * (REDIS_ROUTES + PG_ROUTES))) ] || fail "$routes routes, expected $((DBS * (REDIS_ROUTES + PG_ROUTES)))"
+
+# every database gets in sync, and a change to every table after that too
+for ((d = 0; d < DBS; d++)); do
+	db=mesh_check_pool_$d
+	[ "$(q -d "$db" -c "SELECT mesh.wait_for_sync(300000)")" = t ] ||
+		fail "$db never synced: $(q -d "$db" -c "SELECT state || ' ' || count(*) FROM mesh.stats GROUP BY state")"
+	q -d "$db" -c "DO \$\$ DECLARE t regclass; BEGIN
+		FOR t IN SELECT source FROM mesh.routes LOOP
+			EXECUTE format('UPDATE %s SET v = v || ''+'' WHERE id = 1', t);
+			EXECUTE format('INSERT INTO %s VALUES (6, ''six'')', t);
+		END LOOP; END \$\$" >/dev/null
+done
+procs=$(q -d postgres -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type LIKE 'mesh%'")
+echo "$CHECK: $routes routes created; $procs mesh processes (max_worker_processes = 16)"
+for ((d = 0; d < DBS; d++)); do
+	db=mesh_check_pool_$d
+	[ "$(q -d "$db" -c "SELECT mesh.wait_for_sync(300000)")" = t ] || fail "$db never synced after the changes"
+	bad=$(q -d "$db" -c "SELECT count(*) FROM mesh.stats WHERE state <> 'idle' OR pending <> 0 OR delivered < 6")
+	[ "$bad" = 0 ] || fail "$db: $bad routes not idle with everything delivered"
+done
+bad=$(q -d mesh_check_pool_3 -c "SELECT string_agg(r.source::text, ', ') FROM mesh.routes r
+	CROSS JOIN LATERAL mesh.verify(r.source) v WHERE NOT v.consistent")
+[ -z "$bad" ] || fail "mesh_check_pool_3: not consistent: $bad"
+echo "$CHECK: every route of every database in sync; mesh_check_pool_3 verifies consistent"
+
+# one target hanging and one down: the other routes still get in sync, and
+# the two failing ones say why
+db=mesh_check_pool_0
+q -d "$db" >/dev/null <<SQL
+CREATE SERVER hanging FOREIGN DATA WRAPPER mesh_redis OPTIONS (host '127.0.0.1', port '$MESH_HANG_PORT', timeout_ms '3000');
+CREATE SERVER down FOREIGN DATA WRAPPER mesh_redis OPTIONS (host '127.0.0.1', port '$MESH_DOWN_PORT');
+CREATE TABLE to_hang (id int PRIMARY KEY, v text);
+CREATE TABLE to_down (id int PRIMARY KEY, v text);
+INSERT INTO to_hang VALUES (1, 'h');
+INSERT INTO to_down VALUES (1, 'd');
+SELECT mesh.replicate('to_hang', 'hanging', '{"key_prefix": "hang:"}');
+SELECT mesh.replicate('to_down', 'down', '{"key_prefix": "down:"}');
+SQL
+q -d "$db" -c "DO \$\$ DECLARE t regclass; BEGIN
+	FOR t IN SELECT source FROM mesh.routes WHERE target IN ('cache', 'archive') LOOP
+		EXECUTE format('UPDATE %s SET v = v || ''!'' WHERE id = 2', t);
+	END LOOP; END \$\$" >/dev/null
+[ "$(q -d "$db" -c "SELECT mesh.wait_for_sync(300000, 'cache') AND mesh.wait_for_sync(300000, 'archive')")" = t ] ||
+	fail "the healthy routes did not get in sync beside a hanging and a down target"
+for target in hanging down; do
+	state=
+	for ((i = 0; i < 600; i++)); do
+		state=$(q -d "$db" -c "SELECT state || '|' || (last_error IS NOT NULL) FROM mesh.stats WHERE target = '$target'")
+		[ "$state" = "backing off|true" ] && break
+		sleep 0.05
+	done
+	[ "$state" = "backing off|true" ] || fail "the route to $target shows '$state', expected backing off with its error"
+done
+echo "$CHECK: healthy routes in sync beside a hanging and a down target, which show 'backing off'"
+
+# a route waiting for a worker: no helpers, the database worker held by the
+# hanging target's 3 s timeout while another table changes
+q -d postgres -c "ALTER SYSTEM SET mesh.max_delivery_workers = 0" -c "SELECT pg_reload_conf()" >/dev/null
+q -d "$db" -c "SELECT mesh.unreplicate('to_down', 'down')" >/dev/null
+seen=
+for ((i = 0; i < 400 && -z "$seen"; i++)); do
+	q -d "$db" -c "UPDATE r_7 SET v = v || '?' WHERE id = 3" >/dev/null
+	seen=$(q -d "$db" -c "SELECT state_detail FROM mesh.stats WHERE source = 'r_7'::regclass AND state = 'waiting for a worker'")
+	sleep 0.05
+done
+q -d postgres -c "ALTER SYSTEM RESET mesh.max_delivery_workers" -c "SELECT pg_reload_conf()" >/dev/null
+[ -n "$seen" ] || fail "never saw a route waiting for a worker while the only worker was held"
+echo "$CHECK: seen 'waiting for a worker': $seen"
+q -d "$db" -c "SELECT mesh.unreplicate('to_hang', 'hanging')" >/dev/null
+[ "$(q -d "$db" -c "SELECT mesh.wait_for_sync(300000)")" = t ] || fail "$db did not get in sync at the end"
+bad=$(q -d "$db" -c "SELECT string_agg(r.source::text, ', ') FROM mesh.routes r
+	CROSS JOIN LATERAL mesh.verify(r.source) v WHERE NOT v.consistent")
+[ -z "$bad" ] || fail "$db: not consistent: $bad"
+
+for ((d = 0; d < DBS; d++)); do
+	q -d postgres -c "DROP DATABASE mesh_check_pool_$d" >/dev/null
+done
+echo "$CHECK: ok"
