@@ -220,11 +220,11 @@ guarded_round(int64 route_id)
 }
 
 /*
- * Serve route w for one turn if no other worker owns it; true if it may
- * have more work (the turn ended before the route was idle).
+ * Serve route w for one turn if no other worker owns it (*owned); true if
+ * it may have more work (the turn ended before the route was idle).
  */
 static bool
-serve_turn(RouteWork *w)
+serve_turn(RouteWork *w, bool *owned_out)
 {
 	TimestampTz start = GetCurrentTimestamp();
 	MeshRoundResult result;
@@ -233,6 +233,7 @@ serve_turn(RouteWork *w)
 	mesh_worker_begin_xact();
 	owned = try_own_route(w->id);
 	CommitTransactionCommand();
+	*owned_out = owned;
 	if (!owned)
 		return false;
 	pgstat_report_appname(psprintf("mesh route %lld", (long long) w->id));
@@ -319,10 +320,10 @@ mesh_delivery_serve(bool database_worker, long budget_ms)
 			maybe_start_helper(n);
 		for (int i = 0; i < n; i++)
 		{
-			bool		owned_more = serve_turn(&work[i]);
+			bool		owned;
 
-			more |= owned_more;
-			served = true;
+			more |= serve_turn(&work[i], &owned);
+			served |= owned;
 		}
 		left = budget_ms - TimestampDifferenceMilliseconds(start, GetCurrentTimestamp());
 		if (left <= 0)
@@ -383,7 +384,13 @@ mesh_delivery_worker_main(Datum arg)
 	busy_at = GetCurrentTimestamp();
 	for (;;)
 	{
+		int			cluster_helpers;
+
 		if (!mesh_installed())
+			proc_exit(0);
+		/* mesh.max_delivery_workers lowered: the surplus leaves */
+		(void) mesh_count_delivery_workers(dboid, &cluster_helpers);
+		if (cluster_helpers > mesh_max_delivery_workers)
 			proc_exit(0);
 		if (mesh_delivery_serve(false, IDLE_WAIT_MS))
 			busy_at = GetCurrentTimestamp();

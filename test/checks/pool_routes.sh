@@ -120,9 +120,10 @@ echo "$CHECK: healthy routes in sync beside a hanging and a down target, which s
 q -d postgres -c "ALTER SYSTEM SET mesh.max_delivery_workers = 0" -c "SELECT pg_reload_conf()" >/dev/null
 q -d "$db" -c "SELECT mesh.unreplicate('to_down', 'down')" >/dev/null
 seen=
-for ((i = 0; i < 400 && -z "$seen"; i++)); do
+for ((i = 0; i < 400; i++)); do
 	q -d "$db" -c "UPDATE r_7 SET v = v || '?' WHERE id = 3" >/dev/null
 	seen=$(q -d "$db" -c "SELECT state_detail FROM mesh.stats WHERE source = 'r_7'::regclass AND state = 'waiting for a worker'")
+	[ -n "$seen" ] && break
 	sleep 0.05
 done
 q -d postgres -c "ALTER SYSTEM RESET mesh.max_delivery_workers" -c "SELECT pg_reload_conf()" >/dev/null
