@@ -489,7 +489,8 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 		WHEN (NOT backfilled OR pending > 0) AND workers = 0 THEN
 			'no mesh worker runs in this database: raise max_worker_processes (mesh needs 1 for the launcher, 1 per database with mesh, up to mesh.max_delivery_workers helpers, 1 per subscription)'
 		WHEN NOT backfilled OR pending > 0 THEN
-			'every delivery worker of this database (' || workers || ') is serving another route; mesh.max_delivery_workers allows more helpers'
+			'all ' || workers || ' delivery workers of this database are serving other routes (helpers allowed in the cluster: mesh.max_delivery_workers = '
+			|| current_setting('mesh.max_delivery_workers') || ')'
 		END
 $$;
 
