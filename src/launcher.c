@@ -127,7 +127,10 @@ mesh_launcher_main(Datum arg)
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
 	mesh_register_worker(InvalidOid, -1);
-	ereport(LOG, (errmsg("mesh launcher started")));
+	ereport(LOG,
+			(errmsg("mesh launcher started"),
+			 errdetail("mesh uses one worker process per database with mesh (it delivers every route there), up to %d delivery helpers (mesh.max_delivery_workers) and one per subscription, beside this launcher and the metrics process; max_worker_processes is %d.",
+					   mesh_max_delivery_workers, max_worker_processes)));
 
 	for (;;)
 	{
