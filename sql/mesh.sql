@@ -73,7 +73,7 @@ CREATE TABLE mesh.event_log (
 	gen smallint NOT NULL,
 	xid xid8 NOT NULL,				-- top-level transaction id
 	source oid NOT NULL,
-	op "char" NOT NULL,				-- I insert, U update, D delete, T truncate
+	op "char" NOT NULL,				-- I insert, U update, D delete, T truncate, S schema change (mesh.schema_change)
 	key jsonb,						-- primary key columns, text forms
 	row jsonb,						-- every column, text forms (NULL: json null)
 	captured_at timestamptz NOT NULL
@@ -100,7 +100,9 @@ CREATE TABLE mesh.route_cursor (
 	batch_low bigint,					-- lowest id the batch can hold
 	batch_high bigint,					-- highest id the batch can hold
 	batch_last_id bigint,
-	epoch bigint NOT NULL DEFAULT 0		-- bumped by replay: older cursor writes are void
+	epoch bigint NOT NULL DEFAULT 0,	-- bumped by replay: older cursor writes are void
+	needs_resync text,					-- why the replica needs mesh.resync (route option on_schema_change 'mark')
+	schema_error text					-- why the route waits at a schema change (the target refused the new columns)
 );
 
 CREATE TABLE mesh.route_stats (
@@ -131,7 +133,34 @@ CREATE TABLE mesh.dead_letter_store (
 	PRIMARY KEY (route, event_id, key)
 );
 
+-- The columns of each replicated table as its events carry them:
+-- [[attnum, name, type oid, type], ...], kept by the ALTER TABLE event
+-- trigger (mesh._on_alter_table).
+CREATE TABLE mesh.source_columns (
+	source oid PRIMARY KEY,
+	columns jsonb NOT NULL
+);
+
+-- A column change of a replicated table (or a mesh.resync), at its marker
+-- event (op 'S') in the event log: the events before the marker carry the
+-- columns in before.  resync: rows changed beyond what capture saw (a
+-- rewrite, a column added with a default, a rename), so the routes copy
+-- the table again in place when they reach the marker (src/schema_apply.c).
+CREATE TABLE mesh.schema_change (
+	source oid NOT NULL,
+	event_id bigint NOT NULL,
+	before jsonb NOT NULL,
+	after jsonb NOT NULL,
+	added text[] NOT NULL DEFAULT '{}',	-- names of the columns added (or renamed to)
+	resync boolean NOT NULL,
+	reason text NOT NULL,
+	target name,						-- mesh.resync of one route: its server; NULL: every route
+	created_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (source, event_id)
+);
+
 -- Row data is private: only the extension's owner reads these directly.
+REVOKE ALL ON mesh.source_columns, mesh.schema_change FROM PUBLIC;
 REVOKE ALL ON mesh.event_log, mesh.event_log_0, mesh.event_log_1, mesh.event_log_2,
 	mesh.route, mesh.route_cursor, mesh.route_stats, mesh.dead_letter_store FROM PUBLIC;
 REVOKE ALL ON SEQUENCE mesh.event_id_seq, mesh.route_id_seq FROM PUBLIC;
@@ -301,6 +330,13 @@ BEGIN
 				  HINT = 'Use mesh.unreplicate() first to change the route''s options.';
 	END IF;
 	PERFORM mesh._check_route(source, target, COALESCE(options, '{}'), caller);
+	IF NOT EXISTS (SELECT 1 FROM mesh.route r WHERE r.source = _replicate.source) THEN
+		-- a table's first route: its columns from now on (an earlier table
+		-- with the same OID may have left its schema changes behind)
+		DELETE FROM mesh.schema_change c WHERE c.source = _replicate.source;
+		INSERT INTO mesh.source_columns VALUES (source, mesh._columns(source))
+			ON CONFLICT ON CONSTRAINT source_columns_pkey DO UPDATE SET columns = EXCLUDED.columns;
+	END IF;
 	INSERT INTO mesh.route (source, target, role, options, owner)
 		VALUES (source, target, role, COALESCE(options, '{}'), caller)
 		RETURNING id INTO route_id;
@@ -333,6 +369,7 @@ BEGIN
 	GET DIAGNOSTICS n = ROW_COUNT;
 	IF NOT EXISTS (SELECT 1 FROM mesh.route r WHERE r.source = _unreplicate.source) THEN
 		PERFORM mesh._remove_capture(source);
+		DELETE FROM mesh.source_columns c WHERE c.source = _unreplicate.source;
 	END IF;
 	PERFORM mesh._wake();
 	RETURN n;
@@ -474,17 +511,21 @@ CREATE FUNCTION mesh._delivery_workers() RETURNS integer
 -- A route's state, from its figures (see the README's "Route states").
 CREATE FUNCTION mesh._route_state(paused boolean, backfilled boolean, backoff_until timestamptz,
 								  pending bigint, served boolean, workers integer,
+								  needs_resync text, last_error text,
 								  OUT state text, OUT state_detail text)
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 	SELECT CASE
 		WHEN paused THEN 'paused'
+		WHEN needs_resync IS NOT NULL THEN 'needs resync'
 		WHEN backoff_until > now() THEN 'backing off'
 		WHEN served THEN CASE WHEN backfilled THEN 'delivering' ELSE 'backfilling' END
 		WHEN NOT backfilled OR pending > 0 THEN 'waiting for a worker'
 		ELSE 'idle' END,
 		CASE
 		WHEN paused THEN 'mesh.resume starts it again'
-		WHEN backoff_until > now() THEN 'the target failed (last_error); next attempt at ' || backoff_until::text
+		WHEN needs_resync IS NOT NULL THEN needs_resync
+		WHEN backoff_until > now() THEN 'the target failed: ' || COALESCE(last_error, 'no answer')
+			|| '; next attempt at ' || backoff_until::text
 		WHEN served THEN NULL
 		WHEN (NOT backfilled OR pending > 0) AND workers = 0 THEN
 			'no mesh worker runs in this database: raise max_worker_processes (mesh needs 1 for the launcher, 1 per database with mesh, up to mesh.max_delivery_workers helpers, 1 per subscription)'
@@ -502,7 +543,8 @@ CREATE VIEW mesh.stats WITH (security_barrier) AS
 				WHEN p.pending > 0 THEN extract(epoch FROM now() - p.oldest)::double precision
 				ELSE 0 END AS lag_seconds,
 		   s.last_error, s.last_delivered_at, r.paused, c.backfilled,
-		   st.state, st.state_detail, s.backoff_until
+		   st.state, st.state_detail, s.backoff_until,
+		   COALESCE(c.schema_error, c.needs_resync) IS NOT NULL AS needs_resync
 	FROM mesh.route r
 	JOIN mesh.route_stats s ON s.route_id = r.id
 	JOIN mesh.route_cursor c ON c.route_id = r.id
@@ -519,7 +561,8 @@ CREATE VIEW mesh.stats WITH (security_barrier) AS
 				   AND e.id <= c.batch_last_id)) p
 	LEFT JOIN mesh._served_routes() o ON o.route_id = r.id
 	CROSS JOIN LATERAL mesh._route_state(r.paused, c.backfilled, s.backoff_until, p.pending,
-										 o.route_id IS NOT NULL, mesh._delivery_workers()) st
+										 o.route_id IS NOT NULL, mesh._delivery_workers(),
+										 COALESCE(c.schema_error, c.needs_resync), s.last_error) st
 	WHERE has_table_privilege(r.source, 'SELECT');
 
 CREATE VIEW mesh.event_log_status AS
@@ -591,6 +634,131 @@ BEGIN
 	END IF;
 END $$;
 CREATE EVENT TRIGGER mesh_on_drop ON sql_drop EXECUTE FUNCTION mesh._on_drop();
+
+-- Schema changes of replicated tables (src/schema_change.c).  The columns
+-- of a table as events carry them: [[attnum, name, type oid, type], ...].
+CREATE FUNCTION mesh._columns(rel oid) RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT COALESCE(jsonb_agg(jsonb_build_array(a.attnum, a.attname, a.atttypid::bigint,
+												format_type(a.atttypid, a.atttypmod)) ORDER BY a.attnum), '[]')
+	FROM pg_attribute a WHERE a.attrelid = rel AND a.attnum > 0 AND NOT a.attisdropped
+$$;
+-- The marker event of a schema change (op 'S'), in the current transaction.
+CREATE FUNCTION mesh._write_marker(rel oid) RETURNS bigint
+	AS 'MODULE_PATHNAME', 'mesh_write_marker' LANGUAGE C STRICT;
+-- Whether this transaction rewrote rel (the table_rewrite trigger saw it).
+CREATE FUNCTION mesh._was_rewritten(rel oid) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'mesh_was_rewritten' LANGUAGE C STRICT;
+CREATE FUNCTION mesh._on_rewrite() RETURNS event_trigger
+	AS 'MODULE_PATHNAME', 'mesh_on_rewrite' LANGUAGE C;
+CREATE EVENT TRIGGER mesh_on_rewrite ON table_rewrite EXECUTE FUNCTION mesh._on_rewrite();
+
+-- After an ALTER TABLE: compare a replicated table's columns with those its
+-- events carried so far; on a difference (or a rewrite) write the marker
+-- and the schema change.  resync when rows changed without capture seeing
+-- them: a rewrite (ALTER COLUMN TYPE ... USING, a volatile default), a
+-- column added with a default or under the name of an earlier one, a
+-- rename (the values move to a new name).
+CREATE FUNCTION mesh._schema_changed(rel oid) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	old jsonb;
+	new jsonb := mesh._columns(rel);
+	rewritten boolean := mesh._was_rewritten(rel);
+	resync boolean := rewritten;
+	reasons text[] := '{}';
+	added text[] := '{}';
+	c record;
+BEGIN
+	SELECT s.columns INTO old FROM mesh.source_columns s WHERE s.source = rel;
+	IF old IS NULL OR (old = new AND NOT rewritten) THEN
+		RETURN;
+	END IF;
+	FOR c IN
+		SELECT COALESCE(n.a, o.a) AS attnum, o.name AS old_name, n.name AS new_name,
+			   o.type AS old_type, n.type AS new_type
+		FROM (SELECT (e->>0)::int AS a, e->>1 AS name, e->>3 AS type FROM jsonb_array_elements(new) e) n
+		FULL JOIN (SELECT (e->>0)::int AS a, e->>1 AS name, e->>3 AS type FROM jsonb_array_elements(old) e) o
+			ON o.a = n.a
+		ORDER BY 1
+	LOOP
+		IF c.old_name IS NULL THEN
+			added := added || c.new_name;
+			IF (SELECT a.atthasmissing FROM pg_attribute a WHERE a.attrelid = rel AND a.attnum = c.attnum) THEN
+				resync := true;
+				reasons := reasons || format('column %s added with a default', c.new_name);
+			ELSIF EXISTS (SELECT 1 FROM mesh.schema_change h, jsonb_array_elements(h.before) e
+						  WHERE h.source = rel AND e->>1 = c.new_name)
+				  OR EXISTS (SELECT 1 FROM jsonb_array_elements(old) e WHERE e->>1 = c.new_name) THEN
+				-- the replicas still hold the values of the earlier column of that name
+				resync := true;
+				reasons := reasons || format('column %s added in place of an earlier one', c.new_name);
+			ELSE
+				reasons := reasons || format('column %s added', c.new_name);
+			END IF;
+		ELSIF c.new_name IS NULL THEN
+			reasons := reasons || format('column %s dropped', c.old_name);
+		ELSE
+			IF c.old_name <> c.new_name THEN
+				resync := true;
+				added := added || c.new_name;	-- a column the replicas lack
+				reasons := reasons || format('column %s renamed to %s', c.old_name, c.new_name);
+			END IF;
+			IF c.old_type <> c.new_type THEN
+				reasons := reasons || format('column %s changed from %s to %s', c.new_name, c.old_type, c.new_type);
+			END IF;
+		END IF;
+	END LOOP;
+	IF rewritten THEN
+		reasons := reasons || 'the table was rewritten'::text;
+	END IF;
+	INSERT INTO mesh.schema_change (source, event_id, before, after, added, resync, reason)
+		VALUES (rel, mesh._write_marker(rel), old, new, added, resync,
+				format('ALTER TABLE %s: %s', rel::regclass, array_to_string(reasons, ', ')));
+	UPDATE mesh.source_columns s SET columns = new WHERE s.source = rel;
+END $$;
+
+CREATE FUNCTION mesh._on_alter_table() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	rel oid;
+BEGIN
+	FOR rel IN SELECT DISTINCT d.objid FROM pg_event_trigger_ddl_commands() d
+			   JOIN mesh.source_columns s ON s.source = d.objid
+			   WHERE d.classid = 'pg_class'::regclass
+	LOOP
+		PERFORM mesh._schema_changed(rel);
+	END LOOP;
+END $$;
+CREATE EVENT TRIGGER mesh_on_alter_table ON ddl_command_end
+	WHEN TAG IN ('ALTER TABLE') EXECUTE FUNCTION mesh._on_alter_table();
+
+-- mesh.resync: copy source to target again in place (keyed, idempotent),
+-- after every change captured before the call: what a route with
+-- on_schema_change 'mark' needs after a schema change.  Writers wait for
+-- the call's transaction (SHARE lock), so no change slips between.
+CREATE FUNCTION mesh.resync(source regclass, target name) RETURNS bigint
+	AS 'MODULE_PATHNAME', 'mesh_api' LANGUAGE C;
+CREATE FUNCTION mesh._resync(caller oid, source regclass, target name) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	marker bigint;
+	cols jsonb;
+BEGIN
+	PERFORM mesh._check_owner(caller, source, target);
+	IF NOT EXISTS (SELECT 1 FROM mesh.route r WHERE r.source = _resync.source AND r.target = _resync.target) THEN
+		RAISE EXCEPTION 'table % is not replicated to "%"', source, target
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	EXECUTE format('LOCK TABLE %s IN SHARE MODE', source);
+	SELECT s.columns INTO cols FROM mesh.source_columns s WHERE s.source = _resync.source;
+	cols := COALESCE(cols, mesh._columns(source));
+	marker := mesh._write_marker(source);
+	INSERT INTO mesh.schema_change (source, event_id, before, after, resync, reason, target)
+		VALUES (source, marker, cols, cols, true, 'mesh.resync()', target);
+	PERFORM mesh._wake();
+	RETURN marker;
+END $$;
 
 -- DROP EXTENSION mesh / DROP SCHEMA mesh: refused while events are not
 -- delivered, unless mesh.drop_discards_pending is on (src/drop_guard.c).

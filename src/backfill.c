@@ -9,6 +9,13 @@
  * after it.  This is the one place a transaction stays open across network
  * I/O (as pg_dump's snapshot does); a failure restarts the copy, which is
  * idempotent.
+ *
+ * A re-sync (after a schema change that changed rows capture never saw,
+ * or mesh.resync) is the same copy in place, at the route's marker event:
+ * the cursor stays on the marker, every row is versioned as the marker
+ * (newer than every event before it, older than every event after it),
+ * and the events after the marker then apply over the copy in order, so
+ * each key ends at its newest state; deletes after the marker included.
  */
 #include "postgres.h"
 
@@ -32,9 +39,13 @@ qualified_source(MeshRoute *route)
 	return quote_qualified_identifier(route->source_schema, route->source_name);
 }
 
-/* Copy the source into the target; returns rows copied (<0: retry later). */
+/*
+ * Copy the source into the target; returns rows copied (<0: retry later).
+ * marker 0: the route's first copy, which sets its cursor; otherwise the
+ * re-sync at that marker event, which leaves the cursor alone.
+ */
 int
-mesh_backfill(MeshRoute *route)
+mesh_backfill(MeshRoute *route, int64 marker)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	int64		low;
@@ -80,7 +91,7 @@ mesh_backfill(MeshRoute *route)
 		{
 			events[i].op = 'U';
 			/* the copy reflects every event below low: version it just under them */
-			events[i].id = low - 1;
+			events[i].id = marker > 0 ? marker : low - 1;
 			events[i].values = mesh_route_row_values(route, SPI_tuptable->tupdesc,
 													 SPI_tuptable->vals[i]);
 		}
@@ -113,6 +124,7 @@ mesh_backfill(MeshRoute *route)
 	}
 	SPI_cursor_close(portal);
 	mesh_lock_route(route->id);
+	if (marker == 0)
 	{
 		Oid			types[3] = {INT8OID, TEXTOID, INT8OID};
 		Datum		values[3] = {Int64GetDatum(route->id), CStringGetTextDatum(snapshot),
@@ -130,9 +142,9 @@ mesh_backfill(MeshRoute *route)
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	ereport(LOG,
-			(errmsg("mesh: route %lld (%s -> %s) backfilled %d rows, %d dead-lettered",
-					(long long) route->id, route->source_name, route->target, copied,
-					list_length(dead))));
+			(errmsg("mesh: route %lld (%s -> %s) %s %d rows, %d dead-lettered",
+					(long long) route->id, route->source_name, route->target,
+					marker > 0 ? "re-synced" : "backfilled", copied, list_length(dead))));
 	return copied;
 }
 

@@ -47,6 +47,7 @@
 #include "mesh_util.h"
 
 PG_FUNCTION_INFO_V1(mesh_capture);
+PG_FUNCTION_INFO_V1(mesh_write_marker);
 
 /* What capture needs to know about a source table (cached per relation). */
 typedef struct CaptureInfo
@@ -232,7 +233,7 @@ writer_begin(EventWriter *w, Oid source)
 	w->cxt = CurrentMemoryContext;
 }
 
-static void
+static int64
 write_event(EventWriter *w, char op, Jsonb *key, Jsonb *row)
 {
 	int64		id = nextval_internal(w->seq, false);
@@ -264,6 +265,7 @@ write_event(EventWriter *w, char op, Jsonb *key, Jsonb *row)
 	tup = heap_form_tuple(RelationGetDescr(w->rel[gen]), values, nulls);
 	CatalogTupleInsertWithInfo(w->rel[gen], tup, w->idx[gen]);
 	heap_freetuple(tup);
+	return id;
 }
 
 static void
@@ -460,4 +462,23 @@ mesh_capture(PG_FUNCTION_ARGS)
 	mesh_canonical_output_end(canonical);
 	mesh_wake_after_commit(false);
 	return PointerGetDatum(NULL);
+}
+
+/*
+ * mesh._write_marker(source): the marker event (op 'S') of a schema change
+ * or mesh.resync of source, in the caller's transaction, which holds a lock
+ * that keeps writers of source out until it commits: every event of source
+ * with a lower id is older, every one with a higher id newer.  Returns its id.
+ */
+Datum
+mesh_write_marker(PG_FUNCTION_ARGS)
+{
+	EventWriter w;
+	int64		id;
+
+	writer_begin(&w, PG_GETARG_OID(0));
+	id = write_event(&w, 'S', NULL, NULL);
+	writer_end(&w);
+	mesh_wake_after_commit(false);
+	PG_RETURN_INT64(id);
 }

@@ -303,6 +303,7 @@ typedef struct MeshRoute
 	char	  **columns;
 	Oid		   *types;
 	char	  **type_names;		/* schema-qualified SQL names of types */
+	AttrNumber *attnums;		/* the source's attribute numbers */
 	int			nkeys;
 	int		   *key_index;		/* primary key columns, as indexes into columns */
 	void	   *private;		/* the connector's per-route cache */
@@ -422,6 +423,14 @@ typedef struct MeshSinkOps
 	 */
 	void		(*begin_batch) (void *conn, MeshRoute *route, int nevents);
 	void		(*end_batch) (void *conn, MeshRoute *route, bool ok);
+
+	/*
+	 * Optional, for targets with a schema: give the target route column c
+	 * (one the source gained by ALTER TABLE) unless it has it.  Called when
+	 * the route option add_columns is true (declare it), in a transaction
+	 * (catalog access allowed); ereports.
+	 */
+	void		(*add_column) (void *conn, MeshRoute *route, int c);
 } MeshSinkOps;
 
 struct MeshHttp;

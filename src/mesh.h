@@ -101,7 +101,19 @@ extern void mesh_record_dead(MeshRoute *route, MeshEvent *events, List *dead);
 extern void mesh_record_stats(int64 route_id, int delivered, TimestampTz last_event_at);
 extern void mesh_record_failure(int64 route_id, const char *error);
 extern void mesh_lock_route(int64 route_id);
-extern int	mesh_backfill(MeshRoute *route);
+extern int	mesh_backfill(MeshRoute *route, int64 marker);
+
+/* A schema change (or mesh.resync) a route meets at a marker event (schema_apply.c). */
+typedef struct MeshSchemaChange
+{
+	bool		resync;			/* rows changed without capture: copy again */
+	bool		manual;			/* mesh.resync of one route */
+	bool		other_route;	/* ... of another route than this one */
+	List	   *added;			/* names of the columns the table gained */
+	char	   *reason;
+} MeshSchemaChange;
+
+extern MeshRoute *mesh_schema_route(MeshRoute *route, int64 after_id, MemoryContext cxt);
 extern int	mesh_resync_dead_letters(MeshRoute *route, bool *transient);
 
 /* route_worker.c: one round of a route (see delivery_pool.c for the pool) */
@@ -113,6 +125,7 @@ typedef enum MeshRoundResult
 	ROUND_GONE					/* the route was removed or paused */
 } MeshRoundResult;
 extern MeshRoundResult mesh_route_round(int64 route_id, MemoryContext cxt);
+extern MeshRoundResult mesh_schema_marker(MeshRoute *route, int64 marker_id, MemoryContext cxt);
 
 /* delivery_pool.c: the pool of delivery workers */
 #define MESH_ROUTE_LOCK_CLASS 1835365224	/* 'mesh': advisory lock (class, route id) */

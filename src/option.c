@@ -28,6 +28,9 @@ PG_FUNCTION_INFO_V1(mesh_option_is_secret);
 static const MeshOption mesh_common_options[] = {
 	{.name = "timeout_ms", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_INT,
 	.min = 1, .max = 3600000},
+	/* what a route does when its table changed beyond capture (schema_apply.c) */
+	{.name = "on_schema_change", .where = MESH_OPT_ROUTE, .type = MESH_OPTTYPE_ENUM,
+	.allowed = "resync|mark"},
 	{NULL}
 };
 

@@ -218,6 +218,7 @@ mesh_route_build(Oid source, const char *target, Jsonb *options, const char *rol
 	r->columns = palloc(sizeof(char *) * Max(desc->natts, 1));
 	r->types = palloc(sizeof(Oid) * Max(desc->natts, 1));
 	r->type_names = palloc(sizeof(char *) * Max(desc->natts, 1));
+	r->attnums = palloc(sizeof(AttrNumber) * Max(desc->natts, 1));
 	r->key_index = palloc(sizeof(int) * INDEX_MAX_KEYS);
 	for (int i = 0; i < desc->natts; i++)
 	{
@@ -227,6 +228,7 @@ mesh_route_build(Oid source, const char *target, Jsonb *options, const char *rol
 			continue;
 		r->columns[r->ncolumns] = pstrdup(NameStr(att->attname));
 		r->type_names[r->ncolumns] = format_type_be_qualified(att->atttypid);
+		r->attnums[r->ncolumns] = att->attnum;
 		r->types[r->ncolumns++] = att->atttypid;
 	}
 	if (!OidIsValid(pk))

@@ -232,16 +232,20 @@ advance_cursor(Cursor *cur, int64 last_id, bool batch_done)
 						  4, types, values, NULL, false, 0);
 }
 
-/* Read the next chunk of the batch into events (allocated in cxt). */
+/*
+ * Read the next chunk of the batch into events (allocated in cxt), decoded
+ * with decode's columns.  A schema change marker (op 'S') ends the chunk;
+ * when it comes first, it is the chunk, alone.
+ */
 static int
-read_chunk(MeshRoute *route, Cursor *cur, MeshEvent **events, TimestampTz *last_at,
-		   MemoryContext cxt)
+read_chunk(MeshRoute *decode, Cursor *cur, MeshEvent **events, TimestampTz *last_at,
+		   bool *cut, MemoryContext cxt)
 {
 	Oid			types[6] = {OIDOID, INT8OID, INT8OID, TEXTOID, TEXTOID, INT4OID};
 	Datum		values[6];
 	int			n;
 
-	values[0] = ObjectIdGetDatum(route->source);
+	values[0] = ObjectIdGetDatum(decode->source);
 	values[1] = Int64GetDatum(cur->batch_last_id);
 	values[2] = Int64GetDatum(cur->batch_high);
 	values[3] = CStringGetTextDatum(cur->batch_snap);
@@ -254,6 +258,7 @@ read_chunk(MeshRoute *route, Cursor *cur, MeshEvent **events, TimestampTz *last_
 						  " ORDER BY id LIMIT $6",
 						  6, types, values, NULL, false, 0);
 	n = SPI_processed;
+	*cut = false;
 	*events = MemoryContextAllocZero(cxt, sizeof(MeshEvent) * Max(n, 1));
 	for (int i = 0; i < n; i++)
 	{
@@ -262,18 +267,27 @@ read_chunk(MeshRoute *route, Cursor *cur, MeshEvent **events, TimestampTz *last_
 		bool		knull,
 					rnull,
 					isnull;
+		char		op = DatumGetChar(SPI_getbinval(tup, desc, 2, &isnull));
 		Datum		key = SPI_getbinval(tup, desc, 3, &knull);
 		Datum		row = SPI_getbinval(tup, desc, 4, &rnull);
-		MemoryContext old = MemoryContextSwitchTo(cxt);
+		MemoryContext old;
 
+		*cut = op == 'S';		/* the batch goes on after the chunk */
+		if (op == 'S' && i > 0)
+			return i;			/* the marker waits for everything before it */
+		old = MemoryContextSwitchTo(cxt);
 		(*events)[i].id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-		mesh_route_decode(route, DatumGetChar(SPI_getbinval(tup, desc, 2, &isnull)),
-						  knull ? NULL : DatumGetJsonbP(key),
-						  rnull ? NULL : DatumGetJsonbP(row), &(*events)[i]);
 		*last_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 5, &isnull));
 		(*events)[i].captured_at = *last_at;
 		(*events)[i].xid = DatumGetInt64(SPI_getbinval(tup, desc, 6, &isnull));
+		if (op == 'S')
+			(*events)[i].op = op;
+		else
+			mesh_route_decode(decode, op, knull ? NULL : DatumGetJsonbP(key),
+							  rnull ? NULL : DatumGetJsonbP(row), &(*events)[i]);
 		MemoryContextSwitchTo(old);
+		if (op == 'S')
+			return 1;
 	}
 	return n;
 }
@@ -287,11 +301,13 @@ mesh_route_round(int64 route_id, MemoryContext cxt)
 {
 	Cursor		cur;
 	MeshRoute  *route;
+	MeshRoute  *decode;			/* route with the columns the events carry */
 	MeshEvent  *events;
 	TimestampTz last_at = 0;
 	ApplyOutcome out;
 	int			n;
 	bool		batch_done;
+	bool		cut;			/* the chunk ended at a marker */
 
 	my_route_id = route_id;
 	begin_round_xact(InvalidOid);
@@ -305,7 +321,7 @@ mesh_route_round(int64 route_id, MemoryContext cxt)
 	{
 		end_round_xact();
 		MemoryContextSwitchTo(cxt);
-		return mesh_backfill(route) < 0 ? ROUND_BACKOFF : ROUND_MORE;
+		return mesh_backfill(route, 0) < 0 ? ROUND_BACKOFF : ROUND_MORE;
 	}
 	if (cur.retry_pending)
 	{
@@ -330,7 +346,8 @@ mesh_route_round(int64 route_id, MemoryContext cxt)
 			return ROUND_MORE;	/* replayed meanwhile: start again from the new cursor */
 		}
 	}
-	n = read_chunk(route, &cur, &events, &last_at, cxt);
+	decode = mesh_schema_route(route, cur.batch_last_id, cxt);
+	n = read_chunk(decode, &cur, &events, &last_at, &cut, cxt);
 	if (n == 0)
 	{
 		bool		delivered_some = cur.batch_last_id >= cur.batch_low;
@@ -340,18 +357,30 @@ mesh_route_round(int64 route_id, MemoryContext cxt)
 		return delivered_some ? ROUND_MORE : ROUND_IDLE;
 	}
 	end_round_xact();
+	MemoryContextSwitchTo(cxt);
+	if (events[0].op == 'S')
+	{
+		MeshRoundResult res = mesh_schema_marker(route, events[0].id, cxt);
+
+		if (res == ROUND_MORE)
+		{
+			begin_round_xact(route->source);
+			advance_cursor(&cur, events[0].id, false);
+			end_round_xact();
+		}
+		return res;
+	}
 
 	/* no transaction is open across the network I/O */
-	MemoryContextSwitchTo(cxt);
-	mesh_apply_events(route, events, n, &out);
+	mesh_apply_events(decode, events, n, &out);
 	if (out.settled > 0)
 	{
 		/* the cursor moves over what the target settled, and no further */
-		batch_done = !out.transient && n < mesh_batch_size;
+		batch_done = !out.transient && !cut && n < mesh_batch_size;
 		begin_round_xact(route->source);
 		advance_cursor(&cur, events[out.settled - 1].id, batch_done);
 		if (out.dead != NIL)
-			mesh_record_dead(route, events, out.dead);
+			mesh_record_dead(decode, events, out.dead);
 		mesh_record_stats(my_route_id, out.delivered,
 						  out.transient ? events[out.settled - 1].captured_at : last_at);
 		end_round_xact();

@@ -24,6 +24,7 @@ static const MeshOption ch_options[] = {
 	{.name = "table", .where = MESH_OPT_TABLE | MESH_OPT_ROUTE, .type = MESH_OPTTYPE_STRING,
 	.min = 1},
 	{.name = "column_name", .where = MESH_OPT_COLUMN, .type = MESH_OPTTYPE_STRING, .min = 1},
+	{.name = "add_columns", .where = MESH_OPT_ROUTE, .type = MESH_OPTTYPE_BOOL},
 	{.name = "batch_size", .where = MESH_OPT_TABLE, .type = MESH_OPTTYPE_INT,
 	.min = 1, .max = 10000000},
 	{NULL}

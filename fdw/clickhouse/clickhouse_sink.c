@@ -154,6 +154,20 @@ server_major(ChConn *cc)
 	return atoi(resp.body.data);
 }
 
+/* The ClickHouse type of route column c (catalog access: reads the typmod). */
+static char *
+column_type_sql(MeshRoute *route, int c, bool dt64)
+{
+	Oid			typid,
+				coll;
+	int32		typmod;
+	char	   *type;
+
+	get_atttypetypmodcoll(route->source, route->attnums[c], &typid, &typmod, &coll);
+	type = target_type(getBaseType(typid), typmod, dt64);
+	return is_key(route, c) ? type : psprintf("Nullable(%s)", type);
+}
+
 /* CREATE TABLE for the route's source (runs in a transaction: reads typmods). */
 static void
 create_target(ChConn *cc, MeshRoute *route, const char *qualified)
@@ -166,19 +180,8 @@ create_target(ChConn *cc, MeshRoute *route, const char *qualified)
 	appendStringInfo(&sql, "CREATE TABLE IF NOT EXISTS %s (", qualified);
 	for (int c = 0; c < route->ncolumns; c++)
 	{
-		AttrNumber	att = get_attnum(route->source, route->columns[c]);
-		Oid			typid,
-					coll;
-		int32		typmod;
-		char	   *type;
-
-		get_atttypetypmodcoll(route->source, att, &typid, &typmod, &coll);
-		type = target_type(getBaseType(typid), typmod, dt64);
 		ch_append_ident(&sql, route->columns[c]);
-		if (is_key(route, c))
-			appendStringInfo(&sql, " %s, ", type);
-		else
-			appendStringInfo(&sql, " Nullable(%s), ", type);
+		appendStringInfo(&sql, " %s, ", column_type_sql(route, c, dt64));
 	}
 	appendStringInfoString(&sql, "`_mesh_version` UInt64, `_mesh_deleted` UInt8) "
 						   "ENGINE = ReplacingMergeTree(`_mesh_version`) ORDER BY (");
@@ -193,6 +196,32 @@ create_target(ChConn *cc, MeshRoute *route, const char *qualified)
 	ereport(NOTICE,
 			(errmsg("created ClickHouse table %s on server \"%s\"", qualified, cc->servername),
 			 errdetail("%s", sql.data)));
+}
+
+/*
+ * Sink add_column (route option add_columns): the column, typed as in
+ * CREATE TABLE, unless the table has one of that name (the servers we
+ * support include some without ADD COLUMN IF NOT EXISTS).
+ */
+static void
+ch_add_column(void *conn, MeshRoute *route, int c)
+{
+	ChConn	   *cc = conn;
+	const char *db = route_database(cc, route);
+	const char *table = route_table(route);
+	StringInfoData sql;
+	MeshHttpResponse resp;
+	bool		exists;
+	ListCell   *lc;
+
+	foreach(lc, ch_remote_columns(cc, db, table, &exists))
+		if (strcmp(((ChRemoteColumn *) lfirst(lc))->name, route->columns[c]) == 0)
+			return;
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "ALTER TABLE %s ADD COLUMN ", ch_qualified_name(db, table));
+	ch_append_ident(&sql, route->columns[c]);
+	appendStringInfo(&sql, " %s", column_type_sql(route, c, server_major(cc) >= 20));
+	ch_query(cc, sql.data, NULL, "an ALTER TABLE", &resp);
 }
 
 /*
@@ -424,6 +453,7 @@ ch_truncate(void *conn, MeshRoute *route, MeshItemOutcome *out)
 const MeshSinkOps ch_sink_ops = {
 	.max_batch = 10000,
 	.prepare = ch_prepare,
+	.add_column = ch_add_column,
 	.upsert = ch_upsert,
 	.remove = ch_remove,
 	.truncate = ch_truncate,

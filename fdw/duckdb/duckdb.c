@@ -56,6 +56,7 @@ static const MeshOption ddb_options[] = {
 	{.name = "table", .where = MESH_OPT_TABLE | MESH_OPT_ROUTE, .type = MESH_OPTTYPE_STRING,
 	.min = 1},
 	{.name = "column_name", .where = MESH_OPT_COLUMN, .type = MESH_OPTTYPE_STRING, .min = 1},
+	{.name = "add_columns", .where = MESH_OPT_ROUTE, .type = MESH_OPTTYPE_BOOL},
 	{NULL}
 };
 

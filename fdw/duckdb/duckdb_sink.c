@@ -182,14 +182,13 @@ load_sink(DdbConn *dc, MeshRoute *route)
 static const char *
 column_type(MeshRoute *route, int i)
 {
-	AttrNumber	att = get_attnum(route->source, route->columns[i]);
 	Oid			typid,
 				coll,
 				elem;
 	int32		typmod;
 	const char *t;
 
-	get_atttypetypmodcoll(route->source, att, &typid, &typmod, &coll);
+	get_atttypetypmodcoll(route->source, route->attnums[i], &typid, &typmod, &coll);
 	elem = get_element_type(typid);
 	t = ddb_type_for(OidIsValid(elem) ? elem : typid, typmod);
 	if (t == NULL)
@@ -275,6 +274,23 @@ ddb_sink_prepare(void *conn, MeshRoute *route)
 				 errhint("Upserts need one: drop the DuckDB table (mesh.execute) to let mesh create it, or add PRIMARY KEY on those columns.")));
 	route->private = NULL;
 	(void) load_sink(dc, route);
+}
+
+/* Sink add_column (route option add_columns): the column, typed as in CREATE TABLE. */
+static void
+ddb_sink_add_column(void *conn, MeshRoute *route, int c)
+{
+	DdbConn    *dc = conn;
+	StringInfoData sql;
+
+	ddb_acquire(dc, true);
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "ALTER TABLE %s ADD COLUMN IF NOT EXISTS ",
+					 ddb_qualified(route_schema(route), route_table(route)));
+	ddb_append_ident(&sql, route->columns[c]);
+	appendStringInfo(&sql, " %s", column_type(route, c));
+	ddb_exec(dc, sql.data, "adding a column");
+	route->private = NULL;		/* the upsert names every column */
 }
 
 /*
@@ -387,6 +403,7 @@ ddb_sink_truncate(void *conn, MeshRoute *route, MeshItemOutcome *out)
 
 const MeshSinkOps ddb_sink_ops = {
 	.prepare = ddb_sink_prepare,
+	.add_column = ddb_sink_add_column,
 	.upsert = ddb_sink_upsert,
 	.remove = ddb_sink_remove,
 	.truncate = ddb_sink_truncate,

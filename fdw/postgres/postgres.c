@@ -340,6 +340,7 @@ pg_ping_finish(MeshPing *ping)
 /* Route options (server options belong to postgres_fdw's own validator). */
 static const MeshOption pg_options[] = {
 	{.name = "table", .where = MESH_OPT_ROUTE, .type = MESH_OPTTYPE_STRING, .min = 1},
+	{.name = "add_columns", .where = MESH_OPT_ROUTE, .type = MESH_OPTTYPE_BOOL},
 	{NULL}
 };
 

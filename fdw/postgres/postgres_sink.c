@@ -20,6 +20,7 @@
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
 #include "mesh_util.h"
@@ -416,9 +417,25 @@ pg_sink_prepare(void *conn, MeshRoute *route)
 	PQclear(pg_run(pc, upsert_sql(route, table), 1, param, "a trial upsert"));
 }
 
+/* Sink add_column (route option add_columns): the column, typed as the source's. */
+static void
+pg_sink_add_column(void *conn, MeshRoute *route, int c)
+{
+	Oid			typid,
+				coll;
+	int32		typmod;
+
+	get_atttypetypmodcoll(route->source, route->attnums[c], &typid, &typmod, &coll);
+	pg_run_command(conn, psprintf("ALTER TABLE %s ADD COLUMN IF NOT EXISTS %s %s",
+								  target_table(route), quote_identifier(route->columns[c]),
+								  format_type_with_typemod(typid, typmod)),
+				   "adding a column");
+}
+
 const MeshSinkOps pg_sink_ops = {
 	.max_batch = 1000,
 	.prepare = pg_sink_prepare,
+	.add_column = pg_sink_add_column,
 	.upsert = pg_sink_upsert,
 	.remove = pg_sink_remove,
 	.truncate = pg_sink_truncate,
