@@ -132,6 +132,25 @@ SELECT mesh.wait_for_sync();
 SELECT * FROM mesh.verify('dd_src2');
 SELECT * FROM mesh.execute('dd_sink', 'SELECT * FROM "Two ""Keys""" ORDER BY a, b');
 
+-- schema changes: with add_columns the DuckDB replica gets the new column;
+-- a column added with a default, and a rewrite, re-sync the route in place
+CREATE TABLE dd_ddl (id int PRIMARY KEY, v text);
+INSERT INTO dd_ddl SELECT g, 'v' || g FROM generate_series(1, 10) g;
+SELECT mesh.replicate('dd_ddl', 'dd_sink', '{"table": "ddl", "add_columns": true}') > 0 AS route;
+SELECT mesh.wait_for_sync();
+ALTER TABLE dd_ddl ADD COLUMN n int DEFAULT 5;
+UPDATE dd_ddl SET n = 6 WHERE id = 2;
+SELECT mesh.wait_for_sync();
+SELECT state, needs_resync FROM mesh.stats WHERE source = 'dd_ddl'::regclass;
+SELECT target, consistent FROM mesh.verify('dd_ddl');
+SELECT * FROM mesh.execute('dd_sink', 'SELECT id, v, n FROM ddl WHERE id <= 3 ORDER BY id');
+ALTER TABLE dd_ddl ALTER COLUMN v TYPE varchar(20) USING upper(v);
+SELECT mesh.wait_for_sync();
+SELECT target, consistent FROM mesh.verify('dd_ddl');
+SELECT * FROM mesh.execute('dd_sink', 'SELECT id, v FROM ddl WHERE id = 1');
+SELECT mesh.unreplicate('dd_ddl', 'dd_sink');
+DROP TABLE dd_ddl;
+
 SELECT mesh.unreplicate('dd_src', 'dd_sink');
 SELECT mesh.unreplicate('dd_src2', 'dd_sink');
 DROP TABLE dd_src, dd_src2;
