@@ -86,7 +86,7 @@ CREATE INDEX ON mesh.event_log_0 (id);
 CREATE INDEX ON mesh.event_log_1 (id);
 CREATE INDEX ON mesh.event_log_2 (id);
 
--- Each route's durable cursor (written only by its route worker and replay).
+-- Each route's durable cursor (written only by its delivery worker and replay).
 -- Delivered: every event whose transaction is visible in done_snap, plus,
 -- in the batch under way (batch_snap), those with id <= batch_last_id.  No
 -- undelivered event has an id below done_low (see route_worker.c).
@@ -359,7 +359,7 @@ BEGIN
 	PERFORM mesh._check_owner(caller, source, target);
 	-- Removing the last route drops the capture triggers, which needs an
 	-- exclusive lock on the table: take it before the route's rows are
-	-- locked, so a route worker reading the table (a backfill) finishes
+	-- locked, so a delivery worker reading the table (a backfill) finishes
 	-- first instead of waiting for this transaction (a deadlock).
 	IF NOT EXISTS (SELECT 1 FROM mesh.route r
 				   WHERE r.source = _unreplicate.source AND r.target <> _unreplicate.target) THEN

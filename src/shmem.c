@@ -105,7 +105,7 @@ mesh_shmem_startup(void)
 	mesh_shared->capture_low = (pg_atomic_uint64 *) ((char *) mesh_shared + slots_size());
 }
 
-/* Wake route workers (and, when routes changed, the managers) at commit. */
+/* Wake delivery workers (and, when routes changed, the managers) at commit. */
 void
 mesh_wake_after_commit(bool routes_changed)
 {
@@ -143,7 +143,7 @@ wake_now(Oid dboid, bool managers)
  * Capturing transactions announce, before taking their first event id, a
  * lower bound of the ids they will take (the sequence's last value + 1),
  * and withdraw it when they end (after their commit became visible).  A
- * route worker reads the lowest bound before each snapshot: an event of a
+ * delivery worker reads the lowest bound before each snapshot: an event of a
  * transaction not visible in that snapshot either has an id at or above
  * this bound, or above the sequence value read before it (see
  * route_worker.c).  Without shared memory (mesh not preloaded) no worker

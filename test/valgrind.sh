@@ -245,7 +245,7 @@ run() {
 	bash "$HARNESS" start $servers || exit 1
 	trap 'bash "$HARNESS" stop' EXIT
 	eval "$(bash "$HARNESS" env)"
-	# which pid is which process (route worker, backend...), for the summary
+	# which pid is which process (delivery worker, backend...), for the summary
 	"$("${PG_CONFIG:-pg_config}" --bindir)/psql" -X -At -F' ' -d postgres \
 		<<<"SELECT pid, backend_type FROM pg_stat_activity \\watch 1" \
 		>"$MESH_VALGRIND_LOG_DIR/processes.txt" 2>/dev/null &

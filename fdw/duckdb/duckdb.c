@@ -8,7 +8,7 @@
  * be open read-write by one process at a time (and read-only by several,
  * but not while a writer has it).  mesh never keeps a file open between
  * uses: a backend opens it at its first use in a transaction and closes
- * it at the transaction's end; the route worker opens it for one sink
+ * it at the transaction's end; the delivery worker opens it for one sink
  * batch.  An open that meets another process's lock is retried until
  * timeout_ms, then fails with SQLSTATE 08006 (transient: replication
  * retries) naming the holder's PID.  One exception, for throughput: after
@@ -404,7 +404,7 @@ ddb_acquire(DdbConn *dc, bool write)
 					 errmsg("DuckDB database file \"%s\" of server \"%s\" is in use by another process",
 							dc->path, dc->servername),
 					 errdetail("%s", error),
-					 errhint("A DuckDB file is open read-write by one process at a time: mesh's route worker holds it while it applies a batch, and a session from its first use in a transaction to the transaction's end. End the other session's transaction or raise the server option timeout_ms (waited %d ms).",
+					 errhint("A DuckDB file is open read-write by one process at a time: mesh's delivery worker holds it while it applies a batch, and a session from its first use in a transaction to the transaction's end. End the other session's transaction or raise the server option timeout_ms (waited %d ms).",
 							 dc->timeout_ms)));
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
@@ -549,7 +549,7 @@ ddb_query(DdbConn *dc, const char *sql, duckdb_result *res, const char *what)
 	if (IsBackgroundWorker)
 	{
 		/*
-		 * The route worker: one blocking duckdb_query (prepared statements
+		 * The delivery worker: one blocking duckdb_query (prepared statements
 		 * crashed inside DuckDB in the worker, README: limits).
 		 */
 		MemoryContextCallback *cb = palloc0(sizeof(MemoryContextCallback));

@@ -31,7 +31,7 @@ typedef struct DdbConn
 	duckdb_connection con;
 	bool		read_only;		/* how db was opened */
 	int			busy;			/* open scans/appenders using con */
-	TimestampTz keep_until;		/* route worker: stay open across commits until */
+	TimestampTz keep_until;		/* delivery worker: stay open across commits until */
 	bool		batch_full;		/* the sink's batch under way has mesh.batch_size events */
 	struct DdbConn *next;		/* every DdbConn of the process */
 } DdbConn;

@@ -311,7 +311,7 @@ ddb_sink_begin_batch(void *conn, MeshRoute *route, int nevents)
 
 /*
  * Sink end_batch: commit (ok) or roll back the batch's transaction, then
- * close the file, unless the batch was full and this is the route worker
+ * close the file, unless the batch was full and this is the delivery worker
  * (more follow at once: keep it open, at most 2 s).  A failed commit
  * ereports: nothing of the batch is acknowledged.
  */
