@@ -182,12 +182,28 @@ load_change(MeshRoute *route, int64 marker_id, MeshSchemaChange *sc, MemoryConte
 	return found;
 }
 
+/* Whether an error says the target could not be reached (not what it thinks of the columns). */
+static bool
+unreachable(ErrorData *edata)
+{
+	switch (ERRCODE_TO_CATEGORY(edata->sqlerrcode))
+	{
+		case ERRCODE_CONNECTION_EXCEPTION:	/* 08: refused, lost */
+		case ERRCODE_INSUFFICIENT_RESOURCES:	/* 53 */
+		case ERRCODE_OPERATOR_INTERVENTION: /* 57: shutdown, timeout */
+			return true;
+	}
+	return edata->sqlerrcode == ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION;
+}
+
 /*
  * Step 1 of the file comment: the target takes the route's current
- * columns.  On failure: the error (redacted) in *error, false.
+ * columns.  On failure: the error (redacted) in *error, *down when the
+ * target was not reached at all, false.
  */
 static bool
-target_takes_columns(MeshRoute *route, MeshSchemaChange *sc, char **error, MemoryContext cxt)
+target_takes_columns(MeshRoute *route, MeshSchemaChange *sc, char **error, bool *down,
+					 MemoryContext cxt)
 {
 	const MeshSinkOps *sink = route->config->connector->sink;
 	volatile bool in_use = false;
@@ -230,6 +246,7 @@ target_takes_columns(MeshRoute *route, MeshSchemaChange *sc, char **error, Memor
 		if (in_use)
 			mesh_connection_discard(route->config);
 		*error = mesh_redact_edata(edata);
+		*down = unreachable(edata);
 		ok = false;
 	}
 	PG_END_TRY();
@@ -247,16 +264,22 @@ mesh_schema_marker(MeshRoute *route, int64 marker_id, MemoryContext cxt)
 {
 	MeshSchemaChange sc = {0};
 	char	   *error = NULL;
+	bool		down = false;
 
 	if (!load_change(route, marker_id, &sc, cxt) || sc.other_route)
 		return ROUND_MORE;
-	if (!target_takes_columns(route, &sc, &error, cxt))
+	if (!target_takes_columns(route, &sc, &error, &down, cxt))
 	{
 		char	   *why = psprintf("%s; the target does not take the new columns: %s",
 								   sc.reason, error);
 
-		set_cursor_text(route->id, "schema_error", why);
-		mesh_record_failure(route->id, why);
+		if (down)
+			mesh_record_failure(route->id, error);	/* backing off, as for any write */
+		else
+		{
+			set_cursor_text(route->id, "schema_error", why);
+			mesh_record_failure(route->id, why);
+		}
 		return ROUND_BACKOFF;
 	}
 	if (sc.resync && !sc.manual &&
