@@ -287,8 +287,10 @@ mesh_schema_marker(MeshRoute *route, int64 marker_id, MemoryContext cxt)
 	{
 		set_cursor_text(route->id, "schema_error", NULL);
 		set_cursor_text(route->id, "needs_resync",
-						psprintf("%s; run mesh.resync('%s', '%s') to copy the table again",
-								 sc.reason, route->source_name, route->target));
+						psprintf("%s; run mesh.resync(%s, %s) to copy the table again", sc.reason,
+								 quote_literal_cstr(quote_qualified_identifier(route->source_schema,
+																			   route->source_name)),
+								 quote_literal_cstr(route->target)));
 		return ROUND_MORE;
 	}
 	if (sc.resync && mesh_backfill(route, marker_id) < 0)
