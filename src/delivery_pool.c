@@ -191,15 +191,9 @@ guarded_round(int64 route_id)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
-		char	   *error;
-
-		MemoryContextSwitchTo(round_cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortOutOfAnyTransaction();
 		/* the log and mesh.stats are read beyond the table's owner */
-		error = mesh_redact_edata(edata);
+		char	   *error = mesh_worker_take_error(round_cxt);
+
 		ereport(LOG,
 				(errmsg("mesh: route %lld: %s", (long long) route_id, error)));
 		PG_TRY();

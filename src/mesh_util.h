@@ -23,6 +23,7 @@ extern int	mesh_canonical_output_begin(void);
 extern void mesh_canonical_output_end(int nest);
 extern void mesh_canonical_output_session(void);
 extern void mesh_worker_begin_xact(void);
+extern char *mesh_worker_take_error(MemoryContext cxt);
 
 /* health.c, execute.c */
 typedef struct MeshHealth

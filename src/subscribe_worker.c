@@ -540,15 +540,9 @@ mesh_subscription_worker_main(Datum arg)
 		}
 		PG_CATCH();
 		{
-			ErrorData  *edata;
-			char	   *error;
-
-			MemoryContextSwitchTo(round_cxt);
-			edata = CopyErrorData();
-			FlushErrorState();
-			AbortOutOfAnyTransaction();
 			/* the log and the subscription's last_error: no row values */
-			error = mesh_redact_edata(edata);
+			char	   *error = mesh_worker_take_error(round_cxt);
+
 			ereport(LOG,
 					(errmsg("mesh: subscription %lld: %s", (long long) my_sub_id, error)));
 			/* polled but unapplied messages: start again from the table's offsets */

@@ -209,3 +209,20 @@ mesh_worker_begin_xact(void)
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 }
+
+/*
+ * In a background worker's PG_CATCH: the error, flushed, every transaction
+ * aborted, its message redacted (for the log and mesh's views: no row
+ * values), allocated in cxt.
+ */
+char *
+mesh_worker_take_error(MemoryContext cxt)
+{
+	ErrorData  *edata;
+
+	MemoryContextSwitchTo(cxt);
+	edata = CopyErrorData();
+	FlushErrorState();
+	AbortOutOfAnyTransaction();
+	return mesh_redact_edata(edata);
+}
