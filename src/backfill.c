@@ -73,6 +73,16 @@ mesh_backfill(MeshRoute *route, int64 marker)
 		elog(ERROR, "could not prepare the backfill of %s", route->source_name);
 	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
 	mesh_restore_user(&save);
+	{
+		/* the columns the copy reads: an ALTER TABLE may have committed since the route was built */
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+		int64		id = route->id;
+
+		route = mesh_route_build(route->source, route->target, route->options, route->role,
+								 route->owner);
+		route->id = id;
+		MemoryContextSwitchTo(old);
+	}
 	for (;;)
 	{
 		MeshEvent  *events;
