@@ -255,7 +255,9 @@ t1=$(now_ns)
 routes=$(cat "${dbs[@]/#/$work/routes.}" | wc -l)
 blog "thousand: $routes routes in sync after $(((t1 - t0) / 1000000000)) s"
 run_load thousand "$POOL_SECONDS" 1 "${dbs[@]}"
-mesh_procs_thousand=$(hsql -d postgres -c "SELECT string_agg(backend_type || ' ' || n, ', ') FROM (SELECT backend_type, count(*) n FROM pg_stat_activity WHERE backend_type LIKE 'mesh%' GROUP BY 1 ORDER BY 1) s")
+mesh_procs_thousand=$(hsql -d postgres -c "SELECT string_agg(backend_type || ' ' || n || COALESCE(' (' || dbs || ')', ''), ', ')
+	FROM (SELECT backend_type, count(*) n, string_agg(DISTINCT datname, ' ') dbs FROM pg_stat_activity
+		  WHERE backend_type LIKE 'mesh%' GROUP BY 1 ORDER BY 1) s")
 for db in "${dbs[@]}"; do drop_db "$db"; done
 
 # ---- hang: 49 routes beside one whose target hangs
@@ -290,7 +292,7 @@ lagline() { echo "p50 $(get "$1" p50) ms, p90 $(get "$1" p90), p99 $(get "$1" p9
 loadline() {
 	echo "$(get "$1" rate) events/s ($(rate_check "$1" "$2")), $(get "$1" late) late ticks (max $(get "$1" max_late_ms) ms);" \
 		"delivered $(awk -v d="$(get "$1" delivered)" -v s="$(get "$1" window_s)" 'BEGIN { printf "%.0f", d / s }')/s in the window;" \
-		"backlog delivered $(get "$1" drained_s) s after the load"
+		"backlog delivered $(get "$1" drained_s | awk '$1 == "no" { print "NOT within '"$POOL_DRAIN"'"; next } { printf "%.1f", $1 }') s after the load"
 }
 
 cat <<REPORT
