@@ -326,6 +326,7 @@ memory of every mesh process together (mean over the window; RssAnon = private a
 
 reproduce:  $(bench_env_prefix) bash bench/pool.sh
             (POOL_SECONDS=$POOL_SECONDS POOL_BASE_SECONDS=$POOL_BASE_SECONDS POOL_HANG_SECONDS=$POOL_HANG_SECONDS POOL_WARMUP=$POOL_WARMUP POOL_RATE=$POOL_RATE)
-  the load alone: $work/pool_load "host=127.0.0.1 port=$MESH_PG_PORT user=postgres" $POOL_RATE 60 1 pool_0 ... pool_9
+  the load (on the databases set up above): cc -O2 -I\$(pg_config --includedir) -o pool_load bench/pool_load.c -lpq &&
+    ./pool_load "host=127.0.0.1 port=$MESH_PG_PORT user=postgres" $POOL_RATE $((POOL_WARMUP + POOL_SECONDS)) 1 pool_0 ... pool_9
 RESULT pool routes=$routes rate=$(get thousand rate) rate_target=$((routes * POOL_RATE)) lag_p50_ms=$(get thousand p50) lag_p99_ms=$(get thousand p99) cpu_us_per_event=$cpu_thousand base_cpu_us_per_event=$cpu_base cpu_ratio=$cpu_ratio cpu_target<=1.5 mem_rss_anon_mb=$mem_thousand mem_pss_mb=$pss_thousand mem_kb_per_route=$mem_per_route_kb hang_p99_ms_2_workers=$hang2_p99 hang_p99_ms_0_workers=$hang0_p99 hang_target<200 other_pct=$(get thousand other_pct)
 REPORT
