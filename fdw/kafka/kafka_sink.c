@@ -186,7 +186,7 @@ kafka_sink_upsert(void *conn, MeshRoute *route, MeshSinkRow *rows, int n, MeshIt
 }
 
 const MeshSinkOps kafka_sink_ops = {
-	.max_batch = 10000,
+	.max_batch = 50000,			/* messages per flush */
 	.keep_every_change = true,
 	.prepare = kafka_sink_prepare,
 	.upsert = kafka_sink_upsert,
