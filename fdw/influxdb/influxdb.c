@@ -262,63 +262,38 @@ influx_series_tag(json_t *series, const char *key)
 }
 
 /*
- * Start a POST of lines (line protocol, in the connection's precision) to
- * /write; lines must stay untouched until influx_write_poll returned true.
+ * POST lines (line protocol, in the connection's precision) to /write;
+ * an error answer ereports with InfluxDB's message.
  */
 void
-influx_write_begin(InfluxConn *ic, const char *database, StringInfo lines, InfluxWrite *w)
+influx_write(InfluxConn *ic, const char *database, StringInfo lines)
 {
 	StringInfoData path;
+	MeshHttpRequest req = {0};
+	MeshHttpResponse resp;
 
-	memset(w, 0, sizeof(*w));
+	if (lines->len == 0)
+		return;
 	initStringInfo(&path);
 	appendStringInfoString(&path, "/write");
 	mesh_http_append_param(&path, "db", database);
 	mesh_http_append_param(&path, "precision", mesh_lp_precision_name(ic->precision));
-	w->req.method = "POST";
-	w->req.path = path.data;
-	w->req.body = lines->data;
-	w->req.body_len = lines->len;
-	w->req.content_type = "text/plain; charset=utf-8";
-	w->req.what = "a write";
-	w->req.accept_error = true;
-	mesh_http_begin(ic->http, &w->req, &w->resp);
-}
-
-/*
- * Advance the write w; true once InfluxDB answered it (an error answer
- * ereports with InfluxDB's message).  With wait, returns only then.
- */
-bool
-influx_write_poll(InfluxConn *ic, InfluxWrite *w, bool wait)
-{
-	while (!mesh_http_progress(ic->http, &w->req, &w->resp))
+	req.method = "POST";
+	req.path = path.data;
+	req.body = lines->data;
+	req.body_len = lines->len;
+	req.content_type = "text/plain; charset=utf-8";
+	req.what = "a write";
+	req.accept_error = true;
+	mesh_http_request(ic->http, &req, &resp);
+	if (resp.status < 200 || resp.status >= 300)
 	{
-		if (!wait)
-			return false;
-		mesh_http_wait(&ic->http, 1, 100);
-	}
-	if (w->resp.status < 200 || w->resp.status >= 300)
-	{
-		json_t	   *doc = json_loadb(w->resp.body.data, w->resp.body.len, JSON_DECODE_ANY, NULL);
+		json_t	   *doc = json_loadb(resp.body.data, resp.body.len, JSON_DECODE_ANY, NULL);
 		json_t	   *err = doc ? json_object_get(doc, "error") : NULL;
 
-		mesh_http_raise(ic->http, "a write", w->resp.status,
-						err && json_is_string(err) ? json_string_value(err) : w->resp.body.data);
+		mesh_http_raise(ic->http, "a write", resp.status,
+						err && json_is_string(err) ? json_string_value(err) : resp.body.data);
 	}
-	return true;
-}
-
-/* POST lines to /write and wait for the answer (see influx_write_begin). */
-void
-influx_write(InfluxConn *ic, const char *database, StringInfo lines)
-{
-	InfluxWrite w;
-
-	if (lines->len == 0)
-		return;
-	influx_write_begin(ic, database, lines, &w);
-	(void) influx_write_poll(ic, &w, true);
 }
 
 

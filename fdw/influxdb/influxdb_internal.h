@@ -69,13 +69,6 @@ typedef struct InfluxReader
 	int64		requests;
 } InfluxReader;
 
-/* A /write POST under way (influx_write_begin, influx_write_poll). */
-typedef struct InfluxWrite
-{
-	MeshHttpRequest req;
-	MeshHttpResponse resp;
-} InfluxWrite;
-
 /* influxdb.c */
 extern const char *influx_database(InfluxConn *ic, const char *table_database);
 extern char *influx_quote_ident(const char *name);
@@ -83,9 +76,6 @@ extern char *influx_quote_string(const char *s);
 extern char *influx_match(const char *ref, bool equal, const char *value);
 extern InfluxLayout *influx_layout(MeshTable *table);
 extern void influx_write(InfluxConn *ic, const char *database, StringInfo lines);
-extern void influx_write_begin(InfluxConn *ic, const char *database, StringInfo lines,
-							   InfluxWrite *w);
-extern bool influx_write_poll(InfluxConn *ic, InfluxWrite *w, bool wait);
 extern char *influx_series_tag(json_t *series, const char *key);
 
 /* influxdb_query.c */

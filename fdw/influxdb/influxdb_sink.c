@@ -5,14 +5,12 @@
  * Layout (line_protocol.h): route options measurement, tags, time; every
  * primary key column is a tag or the time column; other columns are
  * fields.  On the sink engine, which hands over the last change of each
- * key, in groups of LINES_PER_WRITE rows: a group's lines are encoded
- * first (a row that cannot be written fails before its group is sent);
- * then one /query POST of InfluxQL DELETEs for the points that must go
- * (deleted rows; updated rows with a NULL field, since a write merges
- * fields into an existing point; every row when an update can move its
- * point: a tag or the time outside the primary key); then one /write POST
- * of the group's lines, answered while the next group is encoded (a
- * group is acknowledged once its write was).  InfluxDB takes about a
+ * key: every line is encoded first (a row that cannot be written fails
+ * before anything is sent); then one /query POST of InfluxQL DELETEs for
+ * the points that must go (deleted rows; updated rows with a NULL field,
+ * since a write merges fields into an existing point; every row when an
+ * update can move its point: a tag or the time outside the primary key);
+ * then one /write POST of all the lines.  InfluxDB takes about a
  * millisecond per DELETE, so those are the slow events.  A TRUNCATE deletes the measurement's
  * points.  Every step is idempotent, so a replay converges.
  *
@@ -29,8 +27,6 @@
 #include "utils/memutils.h"
 
 #include "route_keys.h"
-
-#define LINES_PER_WRITE 5000	/* rows per /write POST */
 
 /* The route's layout, cached with the route. */
 static MeshLpRoute *
@@ -100,20 +96,10 @@ append_delete(StringInfo buf, MeshLpRoute *lr, MeshRoute *route, char **values)
 					 key_condition(lr, route, values, true));
 }
 
-/* Items [from, to) acknowledged. */
-static void
-ack(MeshItemOutcome *out, int from, int to)
-{
-	for (int i = from; i < to; i++)
-		out[i].status = MESH_ITEM_ACKED;
-}
-
 /*
- * Sink upsert, per group of LINES_PER_WRITE rows: the deletes its rows
- * need (see the file comment), then one /write of its lines, encoded while
- * the previous group's write is answered.  Each POST is taken or refused
- * whole: an error ends the call, the groups answered before it stay
- * acknowledged (the engine splits a refused one).
+ * Sink upsert: the deletes a row needs first (see the file comment), then
+ * one /write of every line.  Each POST is taken or refused whole: the call
+ * is one item (the engine splits a refused one).
  */
 static void
 influx_upsert(void *conn, MeshRoute *route, MeshSinkRow *rows, int n, MeshItemOutcome *out)
@@ -121,57 +107,32 @@ influx_upsert(void *conn, MeshRoute *route, MeshSinkRow *rows, int n, MeshItemOu
 	InfluxConn *ic = conn;
 	MeshLpRoute *lr = route_layout(ic, route);
 	const char *db = influx_database(ic, NULL);
-	StringInfoData lines[2];	/* the group encoded, the group in flight */
+	StringInfoData lines;
 	StringInfoData deletes;
-	InfluxWrite w;
-	int			flying = -1;	/* first row of the write under way, or -1 */
 
-	initStringInfo(&lines[0]);
-	initStringInfo(&lines[1]);
+	initStringInfo(&lines);
 	initStringInfo(&deletes);
-	for (int from = 0, k = 0; from < n; from += LINES_PER_WRITE, k ^= 1)
+	for (int i = 0; i < n; i++)
 	{
-		int			to = Min(n, from + LINES_PER_WRITE);
+		/*
+		 * A NULL field must not leave an older value behind: delete first,
+		 * unless this is the key's first event here and an insert (its point
+		 * is absent: a delete removed any older one).
+		 */
+		bool		remove = lr->movable;
+		bool		fresh = rows[i].op == 'I' && rows[i].first;
 
-		resetStringInfo(&lines[k]);
-		resetStringInfo(&deletes);
-		for (int i = from; i < to; i++)
-		{
-			/*
-			 * A NULL field must not leave an older value behind: delete
-			 * first, unless this is the key's first event here and an insert
-			 * (its point is absent: a delete removed any older one).
-			 */
-			bool		remove = lr->movable;
-			bool		fresh = rows[i].op == 'I' && rows[i].first;
-
-			mesh_lp_route_line(&lines[k], lr, route, rows[i].values);
-			for (int f = 0; f < lr->nfields && !remove && !fresh; f++)
-				remove = rows[i].values[lr->field_index[f]] == NULL;
-			if (remove)
-				append_delete(&deletes, lr, route, rows[i].values);
-			if (flying >= 0 && (i - from) % 256 == 0 && influx_write_poll(ic, &w, false))
-			{
-				ack(out, flying, from);
-				flying = -1;
-			}
-		}
-		if (flying >= 0)
-		{
-			(void) influx_write_poll(ic, &w, true);
-			ack(out, flying, from);
-			flying = -1;
-		}
-		if (deletes.len > 0)
-			influx_run(ic, db, deletes.data, "a replicated delete");
-		influx_write_begin(ic, db, &lines[k], &w);
-		flying = from;
+		mesh_lp_route_line(&lines, lr, route, rows[i].values);
+		for (int f = 0; f < lr->nfields && !remove && !fresh; f++)
+			remove = rows[i].values[lr->field_index[f]] == NULL;
+		if (remove)
+			append_delete(&deletes, lr, route, rows[i].values);
 	}
-	if (flying >= 0)
-	{
-		(void) influx_write_poll(ic, &w, true);
-		ack(out, flying, n);
-	}
+	if (deletes.len > 0)
+		influx_run(ic, db, deletes.data, "a replicated delete");
+	influx_write(ic, db, &lines);
+	for (int i = 0; i < n; i++)
+		out[i].status = MESH_ITEM_ACKED;
 }
 
 /* Sink remove: one /query POST of InfluxQL DELETEs. */
@@ -204,7 +165,7 @@ influx_truncate(void *conn, MeshRoute *route, MeshItemOutcome *out)
 }
 
 const MeshSinkOps influx_sink_ops = {
-	.max_batch = 10 * LINES_PER_WRITE,
+	.max_batch = 5000,
 	.prepare = influx_prepare,
 	.upsert = influx_upsert,
 	.remove = influx_remove,
