@@ -197,6 +197,18 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 	SELECT c.done_low FROM mesh.route_cursor c WHERE c.route_id = _route_need.route_id
 $$;
 
+-- The lowest id a route's pending events may have (a cursor's columns):
+-- done_low, or during a batch past what the batch delivered: every event
+-- below both batch_next_low and batch_last_id + 1 is in batch_snap
+-- (route_worker.c), hence delivered.  Lets a reader walk the id index from
+-- there instead of over a delivered backlog.
+CREATE FUNCTION mesh._pending_from(done_low bigint, batch_snap pg_snapshot,
+								   batch_next_low bigint, batch_last_id bigint)
+RETURNS bigint LANGUAGE sql IMMUTABLE AS $$
+	SELECT CASE WHEN batch_snap IS NULL THEN done_low
+				ELSE greatest(done_low, least(batch_next_low, batch_last_id + 1)) END
+$$;
+
 -- The events a route has not delivered yet (those visible in snap, if
 -- given), and the capture time of the oldest.
 CREATE FUNCTION mesh._route_pending(route_id bigint, snap pg_snapshot DEFAULT NULL,
@@ -205,7 +217,8 @@ LANGUAGE sql STABLE AS $$
 	SELECT count(*), min(e.captured_at)
 	FROM mesh.route r
 	JOIN mesh.route_cursor c ON c.route_id = r.id
-	JOIN mesh.event_log e ON e.source = r.source AND e.id >= c.done_low
+	JOIN mesh.event_log e ON e.source = r.source
+		AND e.id >= mesh._pending_from(c.done_low, c.batch_snap, c.batch_next_low, c.batch_last_id)
 	WHERE r.id = _route_pending.route_id AND c.backfilled
 	  AND NOT pg_visible_in_snapshot(e.xid, c.done_snap)
 	  AND NOT (c.batch_snap IS NOT NULL AND pg_visible_in_snapshot(e.xid, c.batch_snap)
@@ -555,7 +568,8 @@ CREATE VIEW mesh.stats WITH (security_barrier) AS
 		SELECT CASE WHEN c.backfilled THEN count(*) ELSE mesh._rows_to_copy(r.source) END AS pending,
 			   min(e.captured_at) AS oldest
 		FROM mesh.event_log e
-		WHERE c.backfilled AND e.source = r.source AND e.id >= c.done_low
+		WHERE c.backfilled AND e.source = r.source
+		  AND e.id >= mesh._pending_from(c.done_low, c.batch_snap, c.batch_next_low, c.batch_last_id)
 		  AND NOT pg_visible_in_snapshot(e.xid, c.done_snap)
 		  AND NOT (c.batch_snap IS NOT NULL AND pg_visible_in_snapshot(e.xid, c.batch_snap)
 				   AND e.id <= c.batch_last_id)) p

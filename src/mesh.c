@@ -21,6 +21,7 @@ PGDLLEXPORT void _PG_init(void);
 int			mesh_event_retention_s = 86400;
 int			mesh_generation_size = 1000000;
 int			mesh_batch_size = 5000;
+int			mesh_backlog_batch_size = 50000;
 bool		mesh_preloaded = false;
 int			mesh_metrics_port = 0;
 char	   *mesh_metrics_listen_address = NULL;
@@ -46,6 +47,11 @@ _PG_init(void)
 	DefineCustomIntVariable("mesh.batch_size",
 							"Events a delivery worker reads and applies per round trip of a route.",
 							NULL, &mesh_batch_size, 5000, 1, 1000000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("mesh.backlog_batch_size",
+							"Events a delivery worker reads and applies per round trip of a route while the batch under way holds more than mesh.batch_size.",
+							"Larger rounds deliver a backlog with fewer round trips, at the cost of the worker's memory (about 0.5 kB per event); never below mesh.batch_size.",
+							&mesh_backlog_batch_size, 50000, 1, 1000000,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("mesh.max_delivery_workers",
 							"Delivery helpers in the whole cluster, beyond each database's own worker.",

@@ -16,6 +16,7 @@
 extern int	mesh_event_retention_s;
 extern int	mesh_generation_size;
 extern int	mesh_batch_size;
+extern int	mesh_backlog_batch_size;
 extern bool mesh_preloaded;
 extern bool mesh_drop_discards_pending;
 
@@ -125,6 +126,9 @@ typedef enum MeshRoundResult
 	ROUND_GONE					/* the route was removed or paused */
 } MeshRoundResult;
 extern MeshRoundResult mesh_route_round(int64 route_id, MemoryContext cxt);
+
+/* route_memo.c: the routes a worker delivers, with their connector's description */
+extern MeshRoute *mesh_route_memo(MeshRoute *route);
 extern MeshRoundResult mesh_schema_marker(MeshRoute *route, int64 marker_id, MemoryContext cxt);
 
 /* delivery_pool.c: the pool of delivery workers */

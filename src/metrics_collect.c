@@ -24,6 +24,7 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -150,6 +151,7 @@ refresh_routes(bool slow)
 	int			n;
 	char	   *servers;
 	bool		remeasure;
+	int			nest;
 
 	begin_xact();
 	SPI_execute("SELECT md5(COALESCE((SELECT string_agg(oid::text || ':' || xmin::text, ',' ORDER BY oid)"
@@ -157,9 +159,14 @@ refresh_routes(bool slow)
 				" COALESCE((SELECT string_agg(oid::text || ':' || xmin::text, ',' ORDER BY oid)"
 				" FROM pg_user_mapping), ''))", true, 1);
 	servers = MemoryContextStrdup(collect_cxt, text_at(0, 1));
+	/* the event log is walked by its id index from each cursor, never scanned whole */
+	nest = NewGUCNestLevel();
+	(void) set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 	SPI_execute(psprintf(sql, slow ? "p.pending, p.oldest" : "NULL::bigint, NULL::timestamptz",
 						 slow ? "CROSS JOIN LATERAL mesh._route_pending(r.id) p" : ""),
 				true, 0);
+	AtEOXact_GUC(true, nest);
 	n = SPI_processed;
 	rows = MemoryContextAllocZero(collect_cxt, sizeof(MeshRouteMetrics) * Max(n, 1));
 	for (int i = 0; i < n; i++)

@@ -7,6 +7,7 @@
 #include "postgres.h"
 
 #include "common/hashfn.h"
+#include "utils/builtins.h"
 
 #include "route_keys.h"
 
@@ -28,9 +29,15 @@ mesh_route_key_string(MeshRoute *route, char **values)
 	for (int k = 0; k < route->nkeys; k++)
 	{
 		const char *v = values[route->key_index[k]];
+		size_t		vlen = v ? strlen(v) : 0;
 
-		p += sprintf(p, "%zu:%s;", v ? strlen(v) : 0, v ? v : "");
+		p += pg_ulltoa_n((uint64) vlen, p);
+		*p++ = ':';
+		memcpy(p, v ? v : "", vlen);
+		p += vlen;
+		*p++ = ';';
 	}
+	*p = '\0';
 	return buf;
 }
 

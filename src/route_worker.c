@@ -32,8 +32,11 @@
  * events of a batch must be read with a snapshot at least as new as
  * batch_snap, or a transaction that committed in between would be skipped.
  *
- * Each round reads at most mesh.batch_size events in one short transaction,
- * applies them with no transaction open, and advances the cursor in a new
+ * Each round reads at most mesh.batch_size events (mesh.backlog_batch_size
+ * while more than that may be left in the batch) in one short transaction,
+ * with a query planned once per worker, applies them with no transaction
+ * open, through the worker's memo of the route (route_memo.c: the
+ * connector's description of the target is kept), and advances the cursor in a new
  * transaction only over the events the target acknowledged (or refused:
  * dead letters), up to the first one whose outcome is unknown.  A crash anywhere
  * resumes from the cursor; the replayed part converges because applies are
@@ -45,6 +48,7 @@
 
 #include "common/pg_prng.h"
 
+#include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
@@ -233,58 +237,83 @@ advance_cursor(Cursor *cur, int64 last_id, bool batch_done)
 }
 
 /*
- * Read the next chunk of the batch into events (allocated in cxt), decoded
- * with decode's columns.  A schema change marker (op 'S') ends the chunk;
- * when it comes first, it is the chunk, alone.
+ * Events a round reads: mesh.batch_size, or mesh.backlog_batch_size while
+ * the batch may hold more than that after batch_last_id (ids of every
+ * table count: an upper bound).
  */
 static int
-read_chunk(MeshRoute *decode, Cursor *cur, MeshEvent **events, TimestampTz *last_at,
-		   bool *cut, MemoryContext cxt)
+chunk_limit(Cursor *cur)
 {
+	int64		ahead = cur->batch_high - cur->batch_last_id;
+
+	if (ahead <= mesh_batch_size || mesh_backlog_batch_size <= mesh_batch_size)
+		return mesh_batch_size;
+	return (int) Min(ahead, mesh_backlog_batch_size);
+}
+
+/*
+ * Read the next chunk of the batch (at most limit events) into events
+ * (allocated in cxt), decoded with decode's columns.  A schema change
+ * marker (op 'S') ends the chunk; when it comes first, it is the chunk,
+ * alone.  The query is planned once per worker.
+ */
+static int
+read_chunk(MeshRoute *decode, Cursor *cur, int limit, MeshEvent **events,
+		   TimestampTz *last_at, bool *cut, MemoryContext cxt)
+{
+	static SPIPlanPtr plan = NULL;
 	Oid			types[6] = {OIDOID, INT8OID, INT8OID, TEXTOID, TEXTOID, INT4OID};
 	Datum		values[6];
 	int			n;
 
+	if (plan == NULL)
+	{
+		/* fixed-width columns first; the key only where no row carries it */
+		SPIPlanPtr	p = SPI_prepare("SELECT id, op, captured_at, xid::text::bigint,"
+									" CASE WHEN row IS NULL THEN key END, row FROM mesh.event_log"
+									" WHERE source = $1 AND id > $2 AND id <= $3"
+									" AND pg_visible_in_snapshot(xid, $4::pg_snapshot)"
+									" AND NOT pg_visible_in_snapshot(xid, $5::pg_snapshot)"
+									" ORDER BY id LIMIT $6", 6, types);
+
+		if (p == NULL)
+			elog(ERROR, "mesh: preparing the event query failed: %s",
+				 SPI_result_code_string(SPI_result));
+		SPI_keepplan(p);
+		plan = p;
+	}
 	values[0] = ObjectIdGetDatum(decode->source);
 	values[1] = Int64GetDatum(cur->batch_last_id);
 	values[2] = Int64GetDatum(cur->batch_high);
 	values[3] = CStringGetTextDatum(cur->batch_snap);
 	values[4] = CStringGetTextDatum(cur->done_snap);
-	values[5] = Int32GetDatum(mesh_batch_size);
-	SPI_execute_with_args("SELECT id, op, key, row, captured_at, xid::text::bigint FROM mesh.event_log"
-						  " WHERE source = $1 AND id > $2 AND id <= $3"
-						  " AND pg_visible_in_snapshot(xid, $4::pg_snapshot)"
-						  " AND NOT pg_visible_in_snapshot(xid, $5::pg_snapshot)"
-						  " ORDER BY id LIMIT $6",
-						  6, types, values, NULL, false, 0);
+	values[5] = Int32GetDatum(limit);
+	SPI_execute_plan(plan, values, NULL, false, 0);
 	n = SPI_processed;
 	*cut = false;
 	*events = MemoryContextAllocZero(cxt, sizeof(MeshEvent) * Max(n, 1));
 	for (int i = 0; i < n; i++)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		knull,
-					rnull,
-					isnull;
-		char		op = DatumGetChar(SPI_getbinval(tup, desc, 2, &isnull));
-		Datum		key = SPI_getbinval(tup, desc, 3, &knull);
-		Datum		row = SPI_getbinval(tup, desc, 4, &rnull);
+		Datum		col[6];
+		bool		null[6];
+		char		op;
 		MemoryContext old;
 
+		heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, col, null);
+		op = DatumGetChar(col[1]);
 		*cut = op == 'S';		/* the batch goes on after the chunk */
 		if (op == 'S' && i > 0)
 			return i;			/* the marker waits for everything before it */
 		old = MemoryContextSwitchTo(cxt);
-		(*events)[i].id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-		*last_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 5, &isnull));
+		(*events)[i].id = DatumGetInt64(col[0]);
+		*last_at = DatumGetTimestampTz(col[2]);
 		(*events)[i].captured_at = *last_at;
-		(*events)[i].xid = DatumGetInt64(SPI_getbinval(tup, desc, 6, &isnull));
+		(*events)[i].xid = DatumGetInt64(col[3]);
 		if (op == 'S')
 			(*events)[i].op = op;
 		else
-			mesh_route_decode(decode, op, knull ? NULL : DatumGetJsonbP(key),
-							  rnull ? NULL : DatumGetJsonbP(row), &(*events)[i]);
+			mesh_route_decode(decode, op, null[4] ? NULL : DatumGetJsonbP(col[4]),
+							  null[5] ? NULL : DatumGetJsonbP(col[5]), &(*events)[i]);
 		MemoryContextSwitchTo(old);
 		if (op == 'S')
 			return 1;
@@ -306,6 +335,7 @@ mesh_route_round(int64 route_id, MemoryContext cxt)
 	TimestampTz last_at = 0;
 	ApplyOutcome out;
 	int			n;
+	int			limit;			/* events this round reads at most */
 	bool		batch_done;
 	bool		cut;			/* the chunk ended at a marker */
 
@@ -346,8 +376,9 @@ mesh_route_round(int64 route_id, MemoryContext cxt)
 			return ROUND_MORE;	/* replayed meanwhile: start again from the new cursor */
 		}
 	}
-	decode = mesh_schema_route(route, cur.batch_last_id, cxt);
-	n = read_chunk(decode, &cur, &events, &last_at, &cut, cxt);
+	decode = mesh_route_memo(mesh_schema_route(route, cur.batch_last_id, cxt));
+	limit = chunk_limit(&cur);
+	n = read_chunk(decode, &cur, limit, &events, &last_at, &cut, cxt);
 	if (n == 0)
 	{
 		bool		delivered_some = cur.batch_last_id >= cur.batch_low;
@@ -376,7 +407,7 @@ mesh_route_round(int64 route_id, MemoryContext cxt)
 	if (out.settled > 0)
 	{
 		/* the cursor moves over what the target settled, and no further */
-		batch_done = !out.transient && !cut && n < mesh_batch_size;
+		batch_done = !out.transient && !cut && n < limit;
 		begin_round_xact(route->source);
 		advance_cursor(&cur, events[out.settled - 1].id, batch_done);
 		if (out.dead != NIL)

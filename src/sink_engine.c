@@ -4,7 +4,8 @@
  *
  * The chunk is cut into segments at its TRUNCATE events.  Within a segment
  * only the last change of each key is written (one key encoding for all:
- * mesh_route_key_string, length-prefixed, so no two keys collide): the
+ * mesh_route_key_string, length-prefixed, so no two keys collide; keys are
+ * grouped through a hash table, in one pass, in order of first change): the
  * keys whose last change is a delete go to remove, the others to upsert,
  * in calls of at most ops->max_batch items.  Each item comes back
  * acknowledged, refused or unknown.  A call that ereports is judged as a
@@ -35,6 +36,7 @@
 
 #include "access/htup.h"
 #include "access/tupdesc.h"
+#include "common/hashfn.h"
 #include "miscadmin.h"
 #include "utils/memutils.h"
 
@@ -58,6 +60,8 @@ typedef enum SinkCallKind
 /* One key of a segment: its last change and what became of it. */
 typedef struct SinkItem
 {
+	char	   *key;			/* mesh_route_key_string */
+	uint32		hash;
 	int			first;			/* index of its first event in the chunk */
 	int			last;			/* index of its last event */
 	MeshItemOutcome outcome;
@@ -139,7 +143,9 @@ ensure_conn(SinkEngine *e)
 /*
  * After a failure: undo the open batch (end_batch with ok false, its own
  * errors ignored), then close the connection, which may be mid-request; the
- * next call uses a fresh one.
+ * next call uses a fresh one.  The connector's description of the target
+ * (route->private, kept across rounds: route_memo.c) is dropped, since the
+ * target may have changed: it is made again at the next call.
  */
 static void
 drop_conn(SinkEngine *e)
@@ -162,6 +168,7 @@ drop_conn(SinkEngine *e)
 	e->in_batch = false;
 	mesh_connection_discard(e->route->config);
 	*e->conn = NULL;
+	e->route->private = NULL;
 }
 
 /* begin_batch on the connection; false (the error noted, e->lost) if it failed. */
@@ -364,16 +371,17 @@ run_items(SinkEngine *e, SinkCallKind kind, SinkItem **items, int m)
 	}
 }
 
-/* Record what became of a key on its events; false if it is unknown. */
+/*
+ * Record what became of a key on its events (item->first, then on through
+ * next[] until -1); false if it is unknown.
+ */
 static bool
-settle_item(SinkEngine *e, SinkItem *item, MeshKeyed *keys, int from, int to, List **dead)
+settle_item(SinkEngine *e, SinkItem *item, const int *next, List **dead)
 {
 	if (item->outcome.status == MESH_ITEM_UNKNOWN)
 		return false;
-	for (int j = from; j < to; j++)
+	for (int idx = item->first; idx >= 0; idx = next[idx])
 	{
-		int			idx = keys[j].index;
-
 		if (item->outcome.status == MESH_ITEM_ACKED)
 			e->state[idx] = EV_ACKED;
 		else if (idx == item->last)
@@ -385,6 +393,53 @@ settle_item(SinkEngine *e, SinkItem *item, MeshKeyed *keys, int from, int to, Li
 }
 
 /*
+ * Group the events[from..to) by key, in one pass: items[0..m) in order of
+ * each key's first change, with its first and last event; next[i] is the
+ * index of the key's event after event i, or -1.  Returns m.
+ */
+static int
+group_keys(SinkEngine *e, int from, int to, SinkItem *items, int *next)
+{
+	int			size = 16;
+	int		   *slots;			/* open addressing: item number, or -1 */
+	int			m = 0;
+
+	while (size < 2 * (to - from))
+		size <<= 1;
+	slots = palloc(sizeof(int) * size);
+	memset(slots, -1, sizeof(int) * size);
+	for (int i = from; i < to; i++)
+	{
+		char	   *key = mesh_route_key_string(e->route, e->events[i].values);
+		uint32		hash = hash_bytes((const unsigned char *) key, strlen(key));
+		int			pos = hash & (size - 1);
+		SinkItem   *item;
+
+		while (slots[pos] >= 0 &&
+			   (items[slots[pos]].hash != hash || strcmp(items[slots[pos]].key, key) != 0))
+			pos = (pos + 1) & (size - 1);
+		next[i] = -1;
+		if (slots[pos] < 0)
+		{
+			slots[pos] = m;
+			item = &items[m++];
+			item->key = key;
+			item->hash = hash;
+			item->first = i;
+		}
+		else
+		{
+			item = &items[slots[pos]];
+			next[item->last] = i;
+			pfree(key);
+		}
+		item->last = i;
+	}
+	pfree(slots);
+	return m;
+}
+
+/*
  * Write the segment events[from..to) (no TRUNCATE): the last change of each
  * key.  Returns the index of the first event not settled, or to.
  */
@@ -392,41 +447,22 @@ static int
 apply_segment(SinkEngine *e, int from, int to, List **dead)
 {
 	int			n = to - from;
-	MeshKeyed  *keys;
 	SinkItem   *items;
 	SinkItem  **upserts;
 	SinkItem  **removes;
-	int		   *group;			/* per item: its first entry in keys */
-	int			m = 0,
+	int		   *next;			/* per event of the chunk: its key's next event */
+	int			m,
 				nup = 0,
 				nrm = 0;
 	int			stop = to;
 
 	if (n <= 0)
 		return to;
-	keys = palloc(sizeof(MeshKeyed) * n);
-	for (int i = 0; i < n; i++)
-		mesh_keyed_set(&keys[i], mesh_route_key_string(e->route, e->events[from + i].values),
-					   from + i);
-	mesh_keyed_sort(keys, n);
 	items = palloc0(sizeof(SinkItem) * n);
-	group = palloc(sizeof(int) * (n + 1));
+	next = palloc(sizeof(int) * e->nevents);
+	m = group_keys(e, from, to, items, next);
 	upserts = palloc(sizeof(SinkItem *) * n);
 	removes = palloc(sizeof(SinkItem *) * n);
-	for (int i = 0; i < n; i++)
-	{
-		/* sorted by key, then position: a key's entries are adjacent */
-		if (i > 0 && keys[i].hash == keys[i - 1].hash &&
-			strcmp(keys[i].key, keys[i - 1].key) == 0)
-		{
-			items[m - 1].last = keys[i].index;
-			continue;
-		}
-		group[m] = i;
-		items[m].first = items[m].last = keys[i].index;
-		m++;
-	}
-	group[m] = n;
 	for (int g = 0; g < m; g++)
 	{
 		if (e->events[items[g].last].op == 'D')
@@ -437,7 +473,7 @@ apply_segment(SinkEngine *e, int from, int to, List **dead)
 	run_items(e, CALL_UPSERT, upserts, nup);
 	run_items(e, CALL_REMOVE, removes, nrm);
 	for (int g = 0; g < m; g++)
-		if (!settle_item(e, &items[g], keys, group[g], group[g + 1], dead))
+		if (!settle_item(e, &items[g], next, dead))
 			stop = Min(stop, items[g].first);
 	return stop;
 }

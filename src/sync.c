@@ -8,6 +8,9 @@
  * interruptibly; false after timeout_ms.  A poll asks whether any such
  * event is left (the first one found ends it), never how many: counting a
  * large backlog every 10 ms would take CPU from the workers delivering it.
+ * For the same reason it walks the event log's id index from the first id
+ * that may be pending (mesh._pending_from: past what the batch under way
+ * delivered), never a scan from the start.
  */
 #include "postgres.h"
 
@@ -51,9 +54,11 @@ mesh_wait_for_sync(PG_FUNCTION_ARGS)
 				 errmsg("mesh.wait_for_sync cannot run in a REPEATABLE READ or SERIALIZABLE transaction"),
 				 errhint("Its snapshot would never see the workers' progress: call it in READ COMMITTED.")));
 	mesh_now(&start);
-	/* walk the (source, id) index from each cursor, stopping at the first hit */
+	/* walk the id index from each cursor, stopping at the first hit */
 	nest = NewGUCNestLevel();
 	(void) set_config_option("enable_bitmapscan", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 	SPI_connect();
 	SPI_execute("SELECT pg_current_snapshot()::text", false, 1);
@@ -72,7 +77,8 @@ mesh_wait_for_sync(PG_FUNCTION_ARGS)
 							  " WHERE NOT r.paused AND ($2 IS NULL OR r.target = $2)"
 							  "  AND has_table_privilege($3, r.source, 'SELECT') AND (NOT c.backfilled"
 							  "  OR EXISTS (SELECT 1 FROM mesh.event_log e"
-							  "             WHERE e.source = r.source AND e.id >= c.done_low"
+							  "             WHERE e.source = r.source AND e.id >= mesh._pending_from("
+							  "               c.done_low, c.batch_snap, c.batch_next_low, c.batch_last_id)"
 							  "               AND NOT pg_visible_in_snapshot(e.xid, c.done_snap)"
 							  "               AND NOT (c.batch_snap IS NOT NULL AND e.id <= c.batch_last_id"
 							  "                        AND pg_visible_in_snapshot(e.xid, c.batch_snap))"

@@ -99,11 +99,17 @@ void
 mesh_append_dquoted(StringInfo buf, const char *s, size_t len, const char *ctrl_format,
 					bool escape_del)
 {
+	size_t		run = 0;		/* start of the characters appended as they are */
+
 	appendStringInfoChar(buf, '"');
 	for (size_t i = 0; i < len; i++)
 	{
 		unsigned char c = s[i];
 
+		if (c >= 0x20 && c != '"' && c != '\\' && !(escape_del && c == 0x7f))
+			continue;
+		appendBinaryStringInfo(buf, s + run, i - run);
+		run = i + 1;
 		if (c == '"' || c == '\\')
 			appendStringInfo(buf, "\\%c", c);
 		else if (c == '\n')
@@ -112,11 +118,10 @@ mesh_append_dquoted(StringInfo buf, const char *s, size_t len, const char *ctrl_
 			appendStringInfoString(buf, "\\r");
 		else if (c == '\t')
 			appendStringInfoString(buf, "\\t");
-		else if (c < 0x20 || (escape_del && c == 0x7f))
-			appendStringInfo(buf, ctrl_format, c);
 		else
-			appendStringInfoChar(buf, c);
+			appendStringInfo(buf, ctrl_format, c);
 	}
+	appendBinaryStringInfo(buf, s + run, len - run);
 	appendStringInfoChar(buf, '"');
 }
 

@@ -451,7 +451,7 @@ ch_truncate(void *conn, MeshRoute *route, MeshItemOutcome *out)
 }
 
 const MeshSinkOps ch_sink_ops = {
-	.max_batch = 10000,
+	.max_batch = 100000,		/* rows per INSERT */
 	.prepare = ch_prepare,
 	.add_column = ch_add_column,
 	.upsert = ch_upsert,

@@ -62,35 +62,37 @@ kafka_sink_prepare(void *conn, MeshRoute *route)
 	(void) kafka_partitions(kc, kafka_producer(kc), topic, true);
 }
 
-/* Queue the message of row (its opaque tags it as item index); an error code. */
+/*
+ * Queue the message of row (its opaque tags it as item index), built in
+ * key and value (reset here; librdkafka copies them); an error code.
+ */
 static rd_kafka_resp_err_t
 produce_row(KafkaConn *kc, rd_kafka_t *rk, MeshRoute *route, const char *topic,
-			MeshSinkRow *row, int index, struct timespec *start)
+			MeshSinkRow *row, int index, struct timespec *start, StringInfo key,
+			StringInfo value)
 {
 	MeshEvent  *ev = (MeshEvent *) row->event;
-	StringInfoData key;
-	StringInfoData value;
 	rd_kafka_headers_t *hdrs = rd_kafka_headers_new(1);
 	char		id[32];
 	rd_kafka_resp_err_t err;
 	void	   *kptr;
 	size_t		klen;
 
-	initStringInfo(&key);
-	initStringInfo(&value);
-	kafka_message_key(&key, route, ev);
-	kafka_envelope(&value, route, ev);
+	resetStringInfo(key);
+	resetStringInfo(value);
+	kafka_message_key(key, route, ev);
+	kafka_envelope(value, route, ev);
 	snprintf(id, sizeof(id), INT64_FORMAT, ev->id);
 	rd_kafka_header_add(hdrs, "mesh-event-id", -1, id, -1);
-	kptr = ev->op == 'T' ? NULL : key.data; /* a truncate has no key */
-	klen = ev->op == 'T' ? 0 : (size_t) key.len;
+	kptr = ev->op == 'T' ? NULL : key->data;	/* a truncate has no key */
+	klen = ev->op == 'T' ? 0 : (size_t) key->len;
 	for (;;)
 	{
 		err = rd_kafka_producev(rk,
 								RD_KAFKA_V_TOPIC(topic),
 								RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
 								RD_KAFKA_V_KEY(kptr, klen),
-								RD_KAFKA_V_VALUE(value.data, value.len),
+								RD_KAFKA_V_VALUE(value->data, value->len),
 								RD_KAFKA_V_HEADERS(hdrs),
 								RD_KAFKA_V_OPAQUE(kafka_report_tag(kc, index)),
 								RD_KAFKA_V_END);
@@ -101,8 +103,6 @@ produce_row(KafkaConn *kc, rd_kafka_t *rk, MeshRoute *route, const char *topic,
 	}
 	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
 		rd_kafka_headers_destroy(hdrs); /* not taken over on failure */
-	pfree(key.data);
-	pfree(value.data);
 	return err;
 }
 
@@ -130,8 +130,12 @@ kafka_sink_upsert(void *conn, MeshRoute *route, MeshSinkRow *rows, int n, MeshIt
 	volatile int produced = 0;
 	volatile int unreported = 0;
 	char		fatal[256];
+	StringInfoData key;
+	StringInfoData value;
 
 	check_topic_name(topic);
+	initStringInfo(&key);
+	initStringInfo(&value);
 	mesh_now(&start);
 	rd_kafka_poll(rk, 0);		/* reports of an earlier call are not ours */
 	kafka_reports_begin(kc, reports, n);
@@ -140,7 +144,7 @@ kafka_sink_upsert(void *conn, MeshRoute *route, MeshSinkRow *rows, int n, MeshIt
 		for (; produced < n; produced++)
 		{
 			rd_kafka_resp_err_t err = produce_row(kc, rk, route, topic, &rows[produced],
-												  produced, &start);
+												  produced, &start, &key, &value);
 
 			if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
 				continue;
@@ -186,7 +190,7 @@ kafka_sink_upsert(void *conn, MeshRoute *route, MeshSinkRow *rows, int n, MeshIt
 }
 
 const MeshSinkOps kafka_sink_ops = {
-	.max_batch = 10000,
+	.max_batch = 50000,			/* messages per flush */
 	.keep_every_change = true,
 	.prepare = kafka_sink_prepare,
 	.upsert = kafka_sink_upsert,
