@@ -336,7 +336,7 @@ mesh_route_round(int64 route_id, MemoryContext cxt)
 	ApplyOutcome out;
 	int			n;
 	int			limit;			/* events this round reads at most */
-	bool		batch_done;
+	bool		batch_done = false;
 	bool		cut;			/* the chunk ended at a marker */
 
 	my_route_id = route_id;
@@ -421,5 +421,6 @@ mesh_route_round(int64 route_id, MemoryContext cxt)
 		mesh_record_failure(my_route_id, out.public_error);
 		return ROUND_BACKOFF;
 	}
-	return ROUND_MORE;
+	/* a completed batch: what came since is for the route's next turn */
+	return batch_done ? ROUND_IDLE : ROUND_MORE;
 }
