@@ -39,6 +39,7 @@ set -euo pipefail
 export BENCH_SERVERS=${BENCH_SERVERS:-pg_remote redis hang}
 export BENCH_DB=${BENCH_DB:-pool_base}
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/../test/lib/hub_sql.sh"
 
 POOL_RATE=${POOL_RATE:-10}
 POOL_SECONDS=${POOL_SECONDS:-60}
@@ -95,13 +96,7 @@ setup_db() {
 	done
 	[ -z "$hang" ] || body+="INSERT INTO h VALUES (n, 'v');"
 	hsql -d "$db" >/dev/null <<SQL
-SET client_min_messages = warning;
-CREATE EXTENSION mesh;
-CREATE EXTENSION postgres_fdw;
-CREATE SERVER cache FOREIGN DATA WRAPPER mesh_redis OPTIONS (host '127.0.0.1', port '$MESH_REDIS_PORT');
-CREATE SERVER archive FOREIGN DATA WRAPPER postgres_fdw
-	OPTIONS (host '127.0.0.1', port '$MESH_REMOTE_PG_PORT', dbname 'remote_db');
-CREATE USER MAPPING FOR CURRENT_USER SERVER archive OPTIONS (user 'remote_user', password 'remote_secret_pw');
+$(hub_targets_sql)
 CREATE SERVER hanging FOREIGN DATA WRAPPER mesh_redis OPTIONS (host '127.0.0.1', port '$MESH_HANG_PORT');
 DO \$\$
 BEGIN

@@ -301,6 +301,20 @@ BEGIN
 	END IF;
 END $$;
 
+-- The id of the route source -> target; errors when there is none.
+CREATE FUNCTION mesh._route_of(source regclass, target name) RETURNS bigint
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	rid bigint;
+BEGIN
+	SELECT r.id INTO rid FROM mesh.route r WHERE r.source = _route_of.source AND r.target = _route_of.target;
+	IF rid IS NULL THEN
+		RAISE EXCEPTION 'table % is not replicated to "%"', source, target
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	RETURN rid;
+END $$;
+
 -- mesh.replicate: capture every change of source and deliver it to target.
 -- Existing rows are copied first (backfill), read as the caller, who owns
 -- the route.  Returns the route id.
@@ -426,11 +440,7 @@ DECLARE
 	n bigint;
 BEGIN
 	PERFORM mesh._check_owner(caller, source, target);
-	SELECT id INTO rid FROM mesh.route r WHERE r.source = _replay.source AND r.target = _replay.target;
-	IF rid IS NULL THEN
-		RAISE EXCEPTION 'table % is not replicated to "%"', source, target
-			USING ERRCODE = 'undefined_object';
-	END IF;
+	rid := mesh._route_of(source, target);
 	-- nothing is visible in '1:1:', so every event still in the log with
 	-- id >= from_event (done_low) is delivered again, in id order
 	UPDATE mesh.route_cursor SET done_snap = '1:1:', done_low = GREATEST(from_event, 1),
@@ -760,10 +770,7 @@ DECLARE
 	cols jsonb;
 BEGIN
 	PERFORM mesh._check_owner(caller, source, target);
-	IF NOT EXISTS (SELECT 1 FROM mesh.route r WHERE r.source = _resync.source AND r.target = _resync.target) THEN
-		RAISE EXCEPTION 'table % is not replicated to "%"', source, target
-			USING ERRCODE = 'undefined_object';
-	END IF;
+	PERFORM mesh._route_of(source, target);
 	EXECUTE format('LOCK TABLE %s IN SHARE MODE', source);
 	SELECT s.columns INTO cols FROM mesh.source_columns s WHERE s.source = _resync.source;
 	cols := COALESCE(cols, mesh._columns(source));

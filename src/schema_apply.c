@@ -123,20 +123,29 @@ mesh_schema_route(MeshRoute *route, int64 after_id, MemoryContext cxt)
 	return r;
 }
 
-/* Set (or with NULL clear) a text column of the route's cursor. */
+/*
+ * Record the route's schema state in its cursor, in one transaction:
+ * schema_error (NULL clears it) and, when set_needs, needs_resync (NULL
+ * clears it).
+ */
 static void
-set_cursor_text(int64 route_id, const char *column, const char *value)
+set_schema_state(int64 route_id, const char *schema_error, bool set_needs,
+				 const char *needs_resync)
 {
-	Oid			types[2] = {INT8OID, TEXTOID};
-	Datum		values[2] = {Int64GetDatum(route_id), value ? CStringGetTextDatum(value) : (Datum) 0};
-	char		nulls[2] = {' ', value ? ' ' : 'n'};
+	Oid			types[4] = {INT8OID, TEXTOID, BOOLOID, TEXTOID};
+	Datum		values[4] = {Int64GetDatum(route_id),
+		schema_error ? CStringGetTextDatum(schema_error) : (Datum) 0,
+		BoolGetDatum(set_needs),
+	needs_resync ? CStringGetTextDatum(needs_resync) : (Datum) 0};
+	char		nulls[4] = {' ', schema_error ? ' ' : 'n', ' ', needs_resync ? ' ' : 'n'};
 
 	mesh_worker_begin_xact();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	mesh_lock_route(route_id);
-	SPI_execute_with_args(psprintf("UPDATE mesh.route_cursor SET %s = $2 WHERE route_id = $1", column),
-						  2, types, values, nulls, false, 0);
+	SPI_execute_with_args("UPDATE mesh.route_cursor SET schema_error = $2,"
+						  " needs_resync = CASE WHEN $3 THEN $4 ELSE needs_resync END"
+						  " WHERE route_id = $1", 4, types, values, nulls, false, 0);
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
@@ -277,7 +286,7 @@ mesh_schema_marker(MeshRoute *route, int64 marker_id, MemoryContext cxt)
 			mesh_record_failure(route->id, error);	/* backing off, as for any write */
 		else
 		{
-			set_cursor_text(route->id, "schema_error", why);
+			set_schema_state(route->id, why, false, NULL);
 			mesh_record_failure(route->id, why);
 		}
 		return ROUND_BACKOFF;
@@ -285,9 +294,8 @@ mesh_schema_marker(MeshRoute *route, int64 marker_id, MemoryContext cxt)
 	if (sc.resync && !sc.manual &&
 		strcmp(mesh_route_option(route, "on_schema_change", "resync"), "mark") == 0)
 	{
-		set_cursor_text(route->id, "schema_error", NULL);
-		set_cursor_text(route->id, "needs_resync",
-						psprintf("%s; run mesh.resync(%s, %s) to copy the table again", sc.reason,
+		set_schema_state(route->id, NULL, true,
+						 psprintf("%s; run mesh.resync(%s, %s) to copy the table again", sc.reason,
 								 quote_literal_cstr(quote_qualified_identifier(route->source_schema,
 																			   route->source_name)),
 								 quote_literal_cstr(route->target)));
@@ -295,8 +303,6 @@ mesh_schema_marker(MeshRoute *route, int64 marker_id, MemoryContext cxt)
 	}
 	if (sc.resync && mesh_backfill(route, marker_id) < 0)
 		return ROUND_BACKOFF;
-	set_cursor_text(route->id, "schema_error", NULL);
-	if (sc.resync)
-		set_cursor_text(route->id, "needs_resync", NULL);
+	set_schema_state(route->id, NULL, sc.resync, NULL);
 	return ROUND_MORE;
 }

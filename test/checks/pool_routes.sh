@@ -28,13 +28,7 @@ setup() {
 	local db=$1 d=$2
 	q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
 	q -d "$db" >/dev/null <<SQL
-SET client_min_messages = warning;
-CREATE EXTENSION mesh;
-CREATE EXTENSION postgres_fdw;
-CREATE SERVER cache FOREIGN DATA WRAPPER mesh_redis OPTIONS (host '127.0.0.1', port '$MESH_REDIS_PORT');
-CREATE SERVER archive FOREIGN DATA WRAPPER postgres_fdw
-	OPTIONS (host '127.0.0.1', port '$MESH_REMOTE_PG_PORT', dbname 'remote_db');
-CREATE USER MAPPING FOR CURRENT_USER SERVER archive OPTIONS (user 'remote_user', password 'remote_secret_pw');
+$(hub_targets_sql)
 DO \$\$
 BEGIN
 	FOR t IN 0..$((REDIS_ROUTES - 1)) LOOP

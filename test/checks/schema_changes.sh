@@ -22,12 +22,7 @@ bash "$MESH_HARNESS" remote-sql "DROP TABLE IF EXISTS sc_t, sc_plain;
 	CREATE TABLE sc_t (id int PRIMARY KEY, a int, b text);
 	CREATE TABLE sc_plain (id int PRIMARY KEY, v text)" >/dev/null
 q -d "$db" >/dev/null <<SQL
-SET client_min_messages = warning;
-CREATE EXTENSION mesh;
-CREATE EXTENSION postgres_fdw;
-CREATE SERVER cache FOREIGN DATA WRAPPER mesh_redis OPTIONS (host '127.0.0.1', port '$MESH_REDIS_PORT');
-CREATE SERVER archive FOREIGN DATA WRAPPER postgres_fdw
-	OPTIONS (host '127.0.0.1', port '$MESH_REMOTE_PG_PORT', dbname 'remote_db');
+$(hub_targets_sql)
 CREATE SERVER ch FOREIGN DATA WRAPPER mesh_clickhouse
 	OPTIONS (url 'http://127.0.0.1:$MESH_CLICKHOUSE_PORT', database 'mesh_schema');
 CREATE SERVER ch_admin FOREIGN DATA WRAPPER mesh_clickhouse OPTIONS (url 'http://127.0.0.1:$MESH_CLICKHOUSE_PORT');

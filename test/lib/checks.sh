@@ -2,6 +2,8 @@
 # Each check creates its own database, prints "NAME: ok" or
 # "NAME: FAILED: reason" and exits 0 or 1.
 
+. "$(dirname "${BASH_SOURCE[0]}")/hub_sql.sh"
+
 q() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
 
 fail() {
@@ -28,12 +30,7 @@ fresh_db() {
 	q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
 	bash "$MESH_HARNESS" remote-sql "DROP TABLE IF EXISTS $table; CREATE TABLE $table $ddl" >/dev/null
 	q -d "$db" >/dev/null <<SQL
-CREATE EXTENSION mesh;
-CREATE EXTENSION postgres_fdw;
-CREATE SERVER cache FOREIGN DATA WRAPPER mesh_redis OPTIONS (host '127.0.0.1', port '$MESH_REDIS_PORT');
-CREATE SERVER archive FOREIGN DATA WRAPPER postgres_fdw
-	OPTIONS (host '127.0.0.1', port '$MESH_REMOTE_PG_PORT', dbname 'remote_db');
-CREATE USER MAPPING FOR CURRENT_USER SERVER archive OPTIONS (user 'remote_user', password 'remote_secret_pw');
+$(hub_targets_sql)
 CREATE TABLE $table $ddl;
 SQL
 }
