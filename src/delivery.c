@@ -106,7 +106,14 @@ mesh_record_dead(MeshRoute *route, MeshEvent *events, List *dead)
 	{
 		DeadEvent  *d = lfirst(lc);
 		MeshEvent  *ev = &events[d->index];
-		Oid			types[6] = {INT8OID, INT8OID, CHAROID, JSONBOID, TEXTOID, TEXTOID};
+		static MeshStatement insert_dead = {
+			"INSERT INTO mesh.dead_letter_store (route, event_id, op, key, error, public_error)"
+			" VALUES ($1, $2, $3, $4, $5, $6)"
+			" ON CONFLICT (route, event_id, key) DO UPDATE"
+			" SET error = EXCLUDED.error, public_error = EXCLUDED.public_error,"
+			" attempts = mesh.dead_letter_store.attempts + 1,"
+			" failed_at = now(), retry = false",
+		6, {INT8OID, INT8OID, CHAROID, JSONBOID, TEXTOID, TEXTOID}};
 		Datum		values[6];
 
 		values[0] = Int64GetDatum(route->id);
@@ -115,13 +122,7 @@ mesh_record_dead(MeshRoute *route, MeshEvent *events, List *dead)
 		values[3] = JsonbPGetDatum(mesh_event_key_jsonb(route, ev));
 		values[4] = CStringGetTextDatum(d->error);
 		values[5] = CStringGetTextDatum(d->public_error);
-		SPI_execute_with_args("INSERT INTO mesh.dead_letter_store (route, event_id, op, key, error, public_error)"
-							  " VALUES ($1, $2, $3, $4, $5, $6)"
-							  " ON CONFLICT (route, event_id, key) DO UPDATE"
-							  " SET error = EXCLUDED.error, public_error = EXCLUDED.public_error,"
-							  " attempts = mesh.dead_letter_store.attempts + 1,"
-							  " failed_at = now(), retry = false",
-							  6, types, values, NULL, false, 0);
+		mesh_statement_run(&insert_dead, values, NULL, 0);
 	}
 }
 
@@ -129,17 +130,17 @@ mesh_record_dead(MeshRoute *route, MeshEvent *events, List *dead)
 void
 mesh_record_stats(int64 route_id, int delivered, TimestampTz last_event_at)
 {
-	Oid			types[3] = {INT8OID, INT8OID, TIMESTAMPTZOID};
+	static MeshStatement count = {
+		"UPDATE mesh.route_stats SET delivered = delivered + $2,"
+		" last_delivered_at = CASE WHEN $2 > 0 THEN now() ELSE last_delivered_at END,"
+		" last_event_at = COALESCE($3, last_event_at),"
+		" last_error = NULL"
+		" WHERE route_id = $1", 3, {INT8OID, INT8OID, TIMESTAMPTZOID}};
 	Datum		values[3] = {Int64GetDatum(route_id), Int64GetDatum(delivered),
 	TimestampTzGetDatum(last_event_at)};
 	char		nulls[3] = {' ', ' ', last_event_at == 0 ? 'n' : ' '};
 
-	SPI_execute_with_args("UPDATE mesh.route_stats SET delivered = delivered + $2,"
-						  " last_delivered_at = CASE WHEN $2 > 0 THEN now() ELSE last_delivered_at END,"
-						  " last_event_at = COALESCE($3, last_event_at),"
-						  " last_error = NULL"
-						  " WHERE route_id = $1",
-						  3, types, values, nulls, false, 0);
+	mesh_statement_run(&count, values, nulls, 0);
 }
 
 /*
@@ -150,11 +151,11 @@ mesh_record_stats(int64 route_id, int delivered, TimestampTz last_event_at)
 void
 mesh_lock_route(int64 route_id)
 {
-	Oid			types[1] = {INT8OID};
+	static MeshStatement lock = {
+	"SELECT 1 FROM mesh.route WHERE id = $1 FOR KEY SHARE", 1, {INT8OID}};
 	Datum		values[1] = {Int64GetDatum(route_id)};
 
-	SPI_execute_with_args("SELECT 1 FROM mesh.route WHERE id = $1 FOR KEY SHARE",
-						  1, types, values, NULL, false, 0);
+	mesh_statement_run(&lock, values, NULL, 0);
 }
 
 /*
@@ -164,16 +165,16 @@ mesh_lock_route(int64 route_id)
 void
 mesh_record_failure(int64 route_id, const char *error)
 {
-	Oid			types[2] = {INT8OID, TEXTOID};
+	static MeshStatement count = {
+		"UPDATE mesh.route_stats SET failed = failed + 1,"
+	" last_error = $2, last_error_at = now() WHERE route_id = $1", 2, {INT8OID, TEXTOID}};
 	Datum		values[2] = {Int64GetDatum(route_id), CStringGetTextDatum(error)};
 
 	mesh_worker_begin_xact();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	mesh_lock_route(route_id);
-	SPI_execute_with_args("UPDATE mesh.route_stats SET failed = failed + 1,"
-						  " last_error = $2, last_error_at = now() WHERE route_id = $1",
-						  2, types, values, NULL, false, 0);
+	mesh_statement_run(&count, values, NULL, 0);
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();

@@ -45,6 +45,7 @@
 
 #include "mesh.h"
 #include "mesh_util.h"
+#include "metrics.h"
 
 PGDLLEXPORT void mesh_delivery_worker_main(Datum arg);
 
@@ -52,6 +53,7 @@ PGDLLEXPORT void mesh_delivery_worker_main(Datum arg);
 #define IDLE_WAIT_MS 1000		/* longest sleep without a wakeup */
 #define HELPER_IDLE_EXIT_MS 10000	/* a helper with nothing to do leaves */
 #define HELPER_START_EVERY_MS 1000	/* at most one helper start per second */
+#define HEALTH_STEP_MS 10		/* idle wait while the database worker's pings run */
 
 int			mesh_max_delivery_workers = 2;
 
@@ -74,25 +76,31 @@ static TimestampTz last_helper_start = 0;
 static RouteWork *
 routes_with_work(int *n, long *next_backoff_ms, MemoryContext cxt)
 {
+	static MeshStatement pick = {
+		"SELECT w.id, w.failures FROM ("
+		" SELECT r.id, s.failures, r.created_at,"
+		"  NOT c.backfilled OR c.batch_snap IS NOT NULL"
+		"  OR EXISTS (SELECT 1 FROM mesh.dead_letter_store d WHERE d.route = r.id AND d.retry) AS must,"
+		"  CASE WHEN c.backfilled THEN"
+		"   (SELECT e.captured_at FROM mesh.event_log e"
+		"    WHERE e.source = r.source AND e.id >= c.done_low"
+		"      AND NOT pg_visible_in_snapshot(e.xid, c.done_snap)"
+		"    ORDER BY e.id LIMIT 1) END AS oldest"
+		" FROM mesh.route r JOIN mesh.route_cursor c ON c.route_id = r.id"
+		" JOIN mesh.route_stats s ON s.route_id = r.id"
+		" WHERE NOT r.paused AND (s.backoff_until IS NULL OR s.backoff_until <= now())) w"
+		" WHERE w.must OR w.oldest IS NOT NULL"
+		" ORDER BY COALESCE(w.oldest, w.created_at), w.id"};
+	static MeshStatement next_backoff = {
+		"SELECT ceil(extract(epoch FROM min(s.backoff_until) - now()) * 1000)::bigint"
+		" FROM mesh.route_stats s JOIN mesh.route r ON r.id = s.route_id"
+	" WHERE NOT r.paused AND s.backoff_until > now()"};
 	RouteWork  *work = NULL;
 
 	mesh_worker_begin_xact();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	SPI_execute("SELECT w.id, w.failures FROM ("
-				" SELECT r.id, s.failures, r.created_at,"
-				"  NOT c.backfilled OR c.batch_snap IS NOT NULL"
-				"  OR EXISTS (SELECT 1 FROM mesh.dead_letter_store d WHERE d.route = r.id AND d.retry) AS must,"
-				"  CASE WHEN c.backfilled THEN"
-				"   (SELECT e.captured_at FROM mesh.event_log e"
-				"    WHERE e.source = r.source AND e.id >= c.done_low"
-				"      AND NOT pg_visible_in_snapshot(e.xid, c.done_snap)"
-				"    ORDER BY e.id LIMIT 1) END AS oldest"
-				" FROM mesh.route r JOIN mesh.route_cursor c ON c.route_id = r.id"
-				" JOIN mesh.route_stats s ON s.route_id = r.id"
-				" WHERE NOT r.paused AND (s.backoff_until IS NULL OR s.backoff_until <= now())) w"
-				" WHERE w.must OR w.oldest IS NOT NULL"
-				" ORDER BY COALESCE(w.oldest, w.created_at), w.id", false, 0);
+	mesh_statement_run(&pick, NULL, NULL, 0);
 	*n = SPI_processed;
 	work = MemoryContextAlloc(cxt, sizeof(RouteWork) * Max(*n, 1));
 	for (int i = 0; i < *n; i++)
@@ -103,9 +111,7 @@ routes_with_work(int *n, long *next_backoff_ms, MemoryContext cxt)
 		work[i].failures = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
 	}
 	*next_backoff_ms = -1;
-	SPI_execute("SELECT ceil(extract(epoch FROM min(s.backoff_until) - now()) * 1000)::bigint"
-				" FROM mesh.route_stats s JOIN mesh.route r ON r.id = s.route_id"
-				" WHERE NOT r.paused AND s.backoff_until > now()", false, 1);
+	mesh_statement_run(&next_backoff, NULL, NULL, 1);
 	if (SPI_processed == 1)
 	{
 		bool		isnull;
@@ -154,7 +160,14 @@ release_route(int64 route_id)
 static void
 record_backoff(int64 route_id, bool failed, int failures)
 {
-	Oid			types[2] = {INT8OID, FLOAT8OID};
+	static MeshStatement lengthen = {
+		"UPDATE mesh.route_stats SET failures = failures + 1,"
+		" backoff_until = now() + least(100 * power(2, least(failures, 20)), 10000)"
+		"   * $2 * interval '1 millisecond'"
+	" WHERE route_id = $1", 2, {INT8OID, FLOAT8OID}};
+	static MeshStatement end = {
+		"UPDATE mesh.route_stats SET failures = 0, backoff_until = NULL"
+	" WHERE route_id = $1", 1, {INT8OID}};
 	Datum		values[2] = {Int64GetDatum(route_id),
 	Float8GetDatum(0.5 + 0.5 * pg_prng_double(&pg_global_prng_state))};
 
@@ -165,13 +178,9 @@ record_backoff(int64 route_id, bool failed, int failures)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	mesh_lock_route(route_id);
 	if (failed)
-		SPI_execute_with_args("UPDATE mesh.route_stats SET failures = failures + 1,"
-							  " backoff_until = now() + least(100 * power(2, least(failures, 20)), 10000)"
-							  "   * $2 * interval '1 millisecond'"
-							  " WHERE route_id = $1", 2, types, values, NULL, false, 0);
+		mesh_statement_run(&lengthen, values, NULL, 0);
 	else
-		SPI_execute_with_args("UPDATE mesh.route_stats SET failures = 0, backoff_until = NULL"
-							  " WHERE route_id = $1", 1, types, values, NULL, false, 0);
+		mesh_statement_run(&end, values, NULL, 0);
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
@@ -318,6 +327,8 @@ mesh_delivery_serve(bool database_worker, long budget_ms)
 
 			more |= serve_turn(&work[i], &owned);
 			served |= owned;
+			if (database_worker)
+				(void) mesh_metrics_health_step(0);
 		}
 		left = budget_ms - TimestampDifferenceMilliseconds(start, GetCurrentTimestamp());
 		if (left <= 0)
@@ -326,6 +337,8 @@ mesh_delivery_serve(bool database_worker, long budget_ms)
 			continue;
 		if (next_backoff_ms >= 0)
 			left = Min(left, next_backoff_ms);
+		if (database_worker && mesh_metrics_health_step(0))
+			left = Min(left, HEALTH_STEP_MS);
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 left, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);

@@ -5,7 +5,9 @@
  * all, so the call takes about as long as the slowest answer and never
  * more than timeout_ms.  A failure is a row with ok = false, never an
  * exception.  The database worker runs the same checks every
- * mesh.health_interval for the metrics endpoint (see metrics_collect.c).
+ * mesh.health_interval for the metrics endpoint (see metrics_collect.c),
+ * stepping them between deliveries, so a backend that never answers does
+ * not hold up the routes.
  */
 #include "postgres.h"
 
@@ -50,72 +52,40 @@ mesh_backend_servers(void)
 	return result;
 }
 
-/* Drive every ping until all are done or the deadline passes. */
-static void
-run_pings(MeshHealth *items, struct timespec *started, int n, int timeout_ms)
+/* Pings under way (see mesh_health_start). */
+struct MeshHealthRound
 {
-	struct pollfd *fds = palloc(sizeof(struct pollfd) * Max(n, 1));
-	int		   *which = palloc(sizeof(int) * Max(n, 1));
+	MeshHealth *items;
+	int			n;
+	int			timeout_ms;
 	struct timespec start;
-
-	mesh_now(&start);
-	for (;;)
-	{
-		int			nfds = 0;
-		double		left = timeout_ms - mesh_elapsed_ms(&start);
-		int			timers = 0;
-
-		for (int i = 0; i < n; i++)
-		{
-			MeshPing   *ping = &items[i].ping;
-
-			if (ping->done)
-			{
-				if (items[i].latency_ms < 0)
-					items[i].latency_ms = mesh_elapsed_ms(&started[i]);
-				continue;
-			}
-			if (ping->fd < 0)
-				timers++;		/* no socket yet: continue on a short timer */
-			fds[nfds].fd = ping->fd;
-			fds[nfds].events = ping->want_write ? POLLOUT : POLLIN;
-			fds[nfds].revents = 0;
-			which[nfds++] = i;
-		}
-		if (nfds == 0 || left <= 0)
-			break;
-		CHECK_FOR_INTERRUPTS();
-		if (poll(fds, nfds, (int) Min(left + 1, timers ? 5 : 100)) < 0 && errno != EINTR)
-			break;
-		for (int k = 0; k < nfds; k++)
-			if (fds[k].revents != 0 || fds[k].fd < 0)
-			{
-				MeshPing   *ping = &items[which[k]].ping;
-
-				mesh_connector_ping(ping->config->connector)->ping_continue(ping);
-			}
-	}
-	for (int i = 0; i < n; i++)
-		if (!items[i].ping.done)
-		{
-			items[i].ping.ok = false;
-			items[i].ping.error = psprintf("no answer within %d ms", timeout_ms);
-			items[i].latency_ms = mesh_elapsed_ms(&started[i]);
-		}
-}
+	struct timespec *started;	/* per item */
+	bool	   *running;		/* per item: ping_start was called */
+	struct pollfd *fds;
+	int		   *which;			/* fds[k] belongs to items[which[k]] */
+	MemoryContext cxt;			/* where the round and the answers live */
+	bool		finished;
+};
 
 /*
- * Ping items[0..n) at once (each with ping.config set by the caller); on
- * return every item has ping.ok, ping.version/ping.error and latency_ms,
- * within about timeout_ms.  Needs no transaction (connectors' pings touch
- * no catalog), so the database worker runs it with none open.
+ * Start pinging items[0..n) (each with ping.config set by the caller),
+ * allocating in the current memory context, which must live until the
+ * round is finished.  Needs no transaction (connectors' pings touch no
+ * catalog).  Drive it with mesh_health_step.
  */
-void
-mesh_check_health(MeshHealth *items, int n, int timeout_ms)
+MeshHealthRound *
+mesh_health_start(MeshHealth *items, int n, int timeout_ms)
 {
-	struct timespec *started = palloc0(sizeof(struct timespec) * Max(n, 1));
-	bool	   *running = palloc0(sizeof(bool) * Max(n, 1));
+	MeshHealthRound *r = palloc0(sizeof(MeshHealthRound));
 
+	r->items = items;
+	r->n = n;
+	r->timeout_ms = timeout_ms;
+	r->started = palloc0(sizeof(struct timespec) * Max(n, 1));
+	r->running = palloc0(sizeof(bool) * Max(n, 1));
+	r->fds = palloc(sizeof(struct pollfd) * Max(n, 1));
+	r->which = palloc(sizeof(int) * Max(n, 1));
+	r->cxt = CurrentMemoryContext;
 	for (int i = 0; i < n; i++)
 	{
 		items[i].ping.fd = -1;
@@ -128,30 +98,137 @@ mesh_check_health(MeshHealth *items, int n, int timeout_ms)
 			MeshHealth *it = &items[i];
 			const MeshPingOps *ops = mesh_connector_ping(it->ping.config->connector);
 
-			mesh_now(&started[i]);
+			mesh_now(&r->started[i]);
 			if (ops == NULL)
 			{
 				it->ping.done = true;
 				it->ping.error = pstrdup("health checks are not supported");
 				continue;
 			}
-			running[i] = true;
+			r->running[i] = true;
 			ops->ping_start(&it->ping);
 		}
-		run_pings(items, started, n, timeout_ms);
+		mesh_now(&r->start);	/* every ping gets at least timeout_ms */
+	}
+	PG_CATCH();
+	{
+		mesh_health_abandon(r);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	return r;
+}
+
+/* Free the connectors' state of every ping started (also unfinished ones). */
+void
+mesh_health_abandon(MeshHealthRound *r)
+{
+	if (r->finished)
+		return;
+	r->finished = true;
+	for (int i = 0; i < r->n; i++)
+	{
+		const MeshPingOps *ops;
+
+		if (!r->running[i])
+			continue;			/* no health capability: nothing started */
+		ops = mesh_connector_ping(r->items[i].ping.config->connector);
+		if (ops->ping_finish)
+			ops->ping_finish(&r->items[i].ping);
+	}
+}
+
+/*
+ * Drive the round for at most wait_ms (0: only what is ready now).  True
+ * once it is finished: every item has ping.ok, ping.version/ping.error and
+ * latency_ms (a ping that had not answered by timeout_ms failed with "no
+ * answer"), and the connectors' state is freed.  A latency is measured to
+ * when a step saw the answer.
+ */
+bool
+mesh_health_step(MeshHealthRound *r, int wait_ms)
+{
+	MemoryContext old;
+	struct timespec step_start;
+	bool		first = true;
+
+	if (r->finished)
+		return true;
+	mesh_now(&step_start);
+	old = MemoryContextSwitchTo(r->cxt);
+	for (;;)
+	{
+		int			nfds = 0;
+		double		left = r->timeout_ms - mesh_elapsed_ms(&r->start);
+		double		step_left = wait_ms - mesh_elapsed_ms(&step_start);
+		int			timers = 0;
+
+		for (int i = 0; i < r->n; i++)
+		{
+			MeshPing   *ping = &r->items[i].ping;
+
+			if (ping->done)
+			{
+				if (r->items[i].latency_ms < 0)
+					r->items[i].latency_ms = mesh_elapsed_ms(&r->started[i]);
+				continue;
+			}
+			if (ping->fd < 0)
+				timers++;		/* no socket yet: continue on a short timer */
+			r->fds[nfds].fd = ping->fd;
+			r->fds[nfds].events = ping->want_write ? POLLOUT : POLLIN;
+			r->fds[nfds].revents = 0;
+			r->which[nfds++] = i;
+		}
+		if (nfds == 0 || left <= 0)
+			break;
+		if (!first && step_left <= 0)
+		{
+			MemoryContextSwitchTo(old);
+			return false;
+		}
+		first = false;
+		CHECK_FOR_INTERRUPTS();
+		if (poll(r->fds, nfds, (int) Max(0, Min(Min(left + 1, step_left), timers ? 5 : 100))) < 0 &&
+			errno != EINTR)
+			break;
+		for (int k = 0; k < nfds; k++)
+			if (r->fds[k].revents != 0 || r->fds[k].fd < 0)
+			{
+				MeshPing   *ping = &r->items[r->which[k]].ping;
+
+				mesh_connector_ping(ping->config->connector)->ping_continue(ping);
+			}
+	}
+	for (int i = 0; i < r->n; i++)
+		if (!r->items[i].ping.done)
+		{
+			r->items[i].ping.ok = false;
+			r->items[i].ping.error = psprintf("no answer within %d ms", r->timeout_ms);
+			r->items[i].latency_ms = mesh_elapsed_ms(&r->started[i]);
+		}
+	mesh_health_abandon(r);
+	MemoryContextSwitchTo(old);
+	return true;
+}
+
+/*
+ * Ping items[0..n) at once and wait for the outcome: about as long as the
+ * slowest answer, never much more than timeout_ms.
+ */
+void
+mesh_check_health(MeshHealth *items, int n, int timeout_ms)
+{
+	MeshHealthRound *r = mesh_health_start(items, n, timeout_ms);
+
+	PG_TRY();
+	{
+		while (!mesh_health_step(r, timeout_ms))
+			;
 	}
 	PG_FINALLY();
 	{
-		for (int i = 0; i < n; i++)
-		{
-			const MeshPingOps *ops;
-
-			if (!running[i])
-				continue;		/* no health capability: nothing started */
-			ops = mesh_connector_ping(items[i].ping.config->connector);
-			if (ops->ping_finish)
-				ops->ping_finish(&items[i].ping);
-		}
+		mesh_health_abandon(r);
 	}
 	PG_END_TRY();
 }

@@ -25,6 +25,19 @@ extern void mesh_canonical_output_session(void);
 extern void mesh_worker_begin_xact(void);
 extern char *mesh_worker_take_error(MemoryContext cxt);
 
+/* statement.c: a statement planned once per process (see there) */
+#define MESH_STATEMENT_MAX_ARGS 8
+typedef struct MeshStatement
+{
+	const char *sql;
+	int			nargs;
+	Oid			argtypes[MESH_STATEMENT_MAX_ARGS];
+	struct _SPI_plan *plan;		/* NULL until its first run */
+} MeshStatement;
+
+extern int	mesh_statement_run(MeshStatement *st, Datum *values, const char *nulls,
+							   long count);
+
 /* health.c, execute.c */
 typedef struct MeshHealth
 {
@@ -33,7 +46,12 @@ typedef struct MeshHealth
 } MeshHealth;
 
 extern List *mesh_backend_servers(void);
+typedef struct MeshHealthRound MeshHealthRound;
+
 extern void mesh_check_health(MeshHealth *items, int n, int timeout_ms);
+extern MeshHealthRound *mesh_health_start(MeshHealth *items, int n, int timeout_ms);
+extern bool mesh_health_step(MeshHealthRound *round, int wait_ms);
+extern void mesh_health_abandon(MeshHealthRound *round);
 extern MeshServerConfig *mesh_server_config_by_name(const char *name);
 
 /* redact.c: an error as shown beyond the route's owner (no row values) */

@@ -118,6 +118,7 @@ extern MeshMetricsShared *mesh_metrics_snapshot(void);
 
 /* metrics_collect.c: the database worker's side */
 extern void mesh_metrics_collect(void);
+extern bool mesh_metrics_health_step(int wait_ms);
 
 /* metrics_server.c: the metrics worker */
 extern void mesh_start_metrics_worker(void);

@@ -12,8 +12,10 @@
  * as the last one took); the event log's row count at most every 30 s.
  * Every mesh.health_interval, and at once when a foreign server or user
  * mapping changed, the backends are pinged as mesh.health does, with no
- * transaction open during the pings.  A failure is logged and
- * retried later; it never stops the worker.
+ * transaction open during the pings: the database worker steps them
+ * between route turns (mesh_metrics_health_step), so a backend that
+ * never answers does not hold up delivery for mesh.health_timeout.  A
+ * failure is logged and retried later; it never stops the worker.
  */
 #include "postgres.h"
 
@@ -47,6 +49,10 @@ static TimestampTz next_round = 0;	/* after an error: pause every refresh */
 static int64 event_log_rows = 0;
 static MemoryContext collect_cxt = NULL;
 static char *servers_seen = NULL;	/* servers and mappings at the last health round */
+static MemoryContext health_cxt = NULL; /* the health round under way */
+static MeshHealthRound *health_round = NULL;	/* NULL: none under way */
+static MeshHealth *health_items = NULL;
+static int	health_n = 0;
 
 /* Copy src (server encoding) into dst as UTF-8, cut at a character boundary. */
 static void
@@ -243,26 +249,29 @@ refresh_database(bool count_rows)
 }
 
 /*
- * Ping every backend of this database as mesh.health does, as the owner of
- * the first route to it (whose user mapping delivery uses), else as the
- * server's owner; the pings run with no transaction open.
+ * Start pinging every backend of this database as mesh.health does, as the
+ * owner of the first route to it (whose user mapping delivery uses), else
+ * as the server's owner; the pings run with no transaction open, stepped by
+ * mesh_metrics_health_step between deliveries.
  */
 static void
-refresh_health(void)
+start_health(void)
 {
-	MeshHealth *items;
-	MeshBackendMetrics *rows;
-	int			n = 0;
 	int			nservers;
 	MemoryContext old;
 
+	if (health_cxt == NULL)
+		health_cxt = AllocSetContextCreate(TopMemoryContext, "mesh health round",
+										   ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(health_cxt);
+	health_n = 0;
 	begin_xact();
 	SPI_execute("SELECT s.oid, COALESCE((SELECT r.owner FROM mesh.route r"
 				" WHERE r.target = s.srvname ORDER BY r.id LIMIT 1), s.srvowner), w.fdwname::text"
 				" FROM pg_foreign_server s JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw"
 				" ORDER BY s.srvname", true, 0);
 	nservers = SPI_processed;
-	items = MemoryContextAllocZero(collect_cxt, sizeof(MeshHealth) * Max(nservers, 1));
+	health_items = MemoryContextAllocZero(health_cxt, sizeof(MeshHealth) * Max(nservers, 1));
 	for (int i = 0; i < nservers; i++)
 	{
 		bool		isnull;
@@ -273,29 +282,66 @@ refresh_health(void)
 
 		if (mesh_connector_by_fdw(text_at(i, 3)) == NULL)
 			continue;
-		old = MemoryContextSwitchTo(collect_cxt);
-		items[n++].ping.config = mesh_server_config(server, user);
+		old = MemoryContextSwitchTo(health_cxt);
+		health_items[health_n++].ping.config = mesh_server_config(server, user);
 		MemoryContextSwitchTo(old);
 	}
 	end_xact();
 
-	MemoryContextSwitchTo(collect_cxt);
-	mesh_check_health(items, n, mesh_health_timeout_ms);
-	rows = palloc0(sizeof(MeshBackendMetrics) * Max(n, 1));
-	for (int i = 0; i < n; i++)
+	old = MemoryContextSwitchTo(health_cxt);
+	health_round = mesh_health_start(health_items, health_n, mesh_health_timeout_ms);
+	MemoryContextSwitchTo(old);
+}
+
+/* Publish the finished round's answers. */
+static void
+publish_health(void)
+{
+	MeshBackendMetrics *rows = MemoryContextAllocZero(health_cxt,
+													  sizeof(MeshBackendMetrics) * Max(health_n, 1));
+
+	for (int i = 0; i < health_n; i++)
 	{
 		MeshBackendMetrics *b = &rows[i];
-		MeshPing   *p = &items[i].ping;
+		MeshPing   *p = &health_items[i].ping;
 
 		utf8_copy(b->server, sizeof(b->server), p->config->servername);
 		utf8_copy(b->kind, sizeof(b->kind), p->config->connector->kind);
 		b->up = p->ok;
-		b->latency_ms = items[i].latency_ms;
+		b->latency_ms = health_items[i].latency_ms;
 		utf8_copy(b->version, sizeof(b->version), p->version);
 		utf8_copy(b->error, sizeof(b->error), p->ok ? NULL : p->error);
 		b->checked_at = GetCurrentTimestamp();
 	}
-	mesh_metrics_publish_backends(MyDatabaseId, rows, n);
+	mesh_metrics_publish_backends(MyDatabaseId, rows, health_n);
+}
+
+/*
+ * Drive the health round under way for at most wait_ms (0: what is ready);
+ * publishes it once finished.  True while a round is under way.
+ */
+bool
+mesh_metrics_health_step(int wait_ms)
+{
+	if (health_round == NULL)
+		return false;
+	PG_TRY();
+	{
+		if (mesh_health_step(health_round, wait_ms))
+		{
+			health_round = NULL;
+			publish_health();
+		}
+	}
+	PG_CATCH();
+	{
+		mesh_health_abandon(health_round);
+		health_round = NULL;
+		EmitErrorReport();
+		FlushErrorState();
+	}
+	PG_END_TRY();
+	return health_round != NULL;
 }
 
 /* Attach this database's rows (once per process); false if impossible. */
@@ -351,14 +397,14 @@ mesh_metrics_collect(void)
 				took = TimestampDifferenceMilliseconds(now, GetCurrentTimestamp());
 				next_slow = TimestampTzPlusMilliseconds(now, Max(SLOW_MIN_MS, took * SLOW_BUDGET_FACTOR));
 			}
-			if (mesh_health_interval_s > 0 &&
+			if (mesh_health_interval_s > 0 && health_round == NULL &&
 				(now >= next_health || servers_seen == NULL || strcmp(servers, servers_seen) != 0))
 			{
 				next_health = TimestampTzPlusMilliseconds(now, mesh_health_interval_s * 1000L);
 				if (servers_seen)
 					pfree(servers_seen);
 				servers_seen = MemoryContextStrdup(TopMemoryContext, servers);
-				refresh_health();
+				start_health();
 			}
 		}
 	}

@@ -137,7 +137,14 @@ int8_col(int row, int col, int64 dflt)
 static MeshRoute *
 load_route(Cursor *cur, MemoryContext cxt)
 {
-	Oid			types[1] = {INT8OID};
+	static MeshStatement route_and_cursor = {
+		"SELECT r.source::oid, r.target::text, r.role, r.options, r.paused, r.owner,"
+		" c.backfilled, c.done_snap::text, c.done_low, c.batch_snap::text,"
+		" c.batch_next_low, c.batch_low, c.batch_high, c.batch_last_id,"
+		" EXISTS (SELECT 1 FROM mesh.dead_letter_store d"
+		"         WHERE d.route = r.id AND d.retry), c.epoch"
+		" FROM mesh.route r JOIN mesh.route_cursor c ON c.route_id = r.id"
+		" WHERE r.id = $1", 1, {INT8OID}};
 	Datum		values[1] = {Int64GetDatum(my_route_id)};
 	bool		isnull;
 	Oid			source,
@@ -148,14 +155,7 @@ load_route(Cursor *cur, MemoryContext cxt)
 	MemoryContext old;
 	MeshRoute  *route;
 
-	SPI_execute_with_args("SELECT r.source::oid, r.target::text, r.role, r.options, r.paused, r.owner,"
-						  " c.backfilled, c.done_snap::text, c.done_low, c.batch_snap::text,"
-						  " c.batch_next_low, c.batch_low, c.batch_high, c.batch_last_id,"
-						  " EXISTS (SELECT 1 FROM mesh.dead_letter_store d"
-						  "         WHERE d.route = r.id AND d.retry), c.epoch"
-						  " FROM mesh.route r JOIN mesh.route_cursor c ON c.route_id = r.id"
-						  " WHERE r.id = $1",
-						  1, types, values, NULL, false, 1);
+	mesh_statement_run(&route_and_cursor, values, NULL, 1);
 	if (SPI_processed != 1 ||
 		DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5, &isnull)))
 		return NULL;
@@ -192,10 +192,15 @@ open_batch(MeshRoute *route, Cursor *cur, MemoryContext cxt)
 	int64		before = mesh_sequence_value();
 	int64		running = mesh_running_capture_low();
 	int64		after;
-	Oid			types[6] = {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID};
+	static MeshStatement snapshot = {"SELECT pg_current_snapshot()::text"};
+	static MeshStatement open = {
+		"UPDATE mesh.route_cursor SET batch_snap = $2::pg_snapshot,"
+		" batch_next_low = $3, batch_low = $4, batch_high = $5,"
+		" batch_last_id = $4 - 1 WHERE route_id = $1 AND epoch = $6",
+	6, {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID}};
 	Datum		values[6];
 
-	SPI_execute("SELECT pg_current_snapshot()::text", false, 1);
+	mesh_statement_run(&snapshot, NULL, NULL, 1);
 	cur->batch_snap = text_col(0, 1, cxt);
 	after = mesh_sequence_value();
 	cur->batch_next_low = Min(before + 1, running);
@@ -209,10 +214,7 @@ open_batch(MeshRoute *route, Cursor *cur, MemoryContext cxt)
 	values[3] = Int64GetDatum(cur->batch_low);
 	values[4] = Int64GetDatum(cur->batch_high);
 	values[5] = Int64GetDatum(cur->epoch);
-	SPI_execute_with_args("UPDATE mesh.route_cursor SET batch_snap = $2::pg_snapshot,"
-						  " batch_next_low = $3, batch_low = $4, batch_high = $5,"
-						  " batch_last_id = $4 - 1 WHERE route_id = $1 AND epoch = $6",
-						  6, types, values, NULL, false, 0);
+	mesh_statement_run(&open, values, NULL, 0);
 	return SPI_processed == 1;
 }
 
@@ -220,20 +222,20 @@ open_batch(MeshRoute *route, Cursor *cur, MemoryContext cxt)
 static void
 advance_cursor(Cursor *cur, int64 last_id, bool batch_done)
 {
-	Oid			types[4] = {INT8OID, INT8OID, BOOLOID, INT8OID};
+	static MeshStatement advance = {
+		"UPDATE mesh.route_cursor SET"
+		" batch_last_id = CASE WHEN $3 THEN NULL ELSE $2 END,"
+		" done_snap = CASE WHEN $3 THEN batch_snap ELSE done_snap END,"
+		" done_low = CASE WHEN $3 THEN batch_next_low ELSE done_low END,"
+		" batch_snap = CASE WHEN $3 THEN NULL ELSE batch_snap END,"
+		" batch_next_low = CASE WHEN $3 THEN NULL ELSE batch_next_low END,"
+		" batch_low = CASE WHEN $3 THEN NULL ELSE batch_low END,"
+		" batch_high = CASE WHEN $3 THEN NULL ELSE batch_high END"
+		" WHERE route_id = $1 AND epoch = $4", 4, {INT8OID, INT8OID, BOOLOID, INT8OID}};
 	Datum		values[4] = {Int64GetDatum(my_route_id), Int64GetDatum(last_id),
 	BoolGetDatum(batch_done), Int64GetDatum(cur->epoch)};
 
-	SPI_execute_with_args("UPDATE mesh.route_cursor SET"
-						  " batch_last_id = CASE WHEN $3 THEN NULL ELSE $2 END,"
-						  " done_snap = CASE WHEN $3 THEN batch_snap ELSE done_snap END,"
-						  " done_low = CASE WHEN $3 THEN batch_next_low ELSE done_low END,"
-						  " batch_snap = CASE WHEN $3 THEN NULL ELSE batch_snap END,"
-						  " batch_next_low = CASE WHEN $3 THEN NULL ELSE batch_next_low END,"
-						  " batch_low = CASE WHEN $3 THEN NULL ELSE batch_low END,"
-						  " batch_high = CASE WHEN $3 THEN NULL ELSE batch_high END"
-						  " WHERE route_id = $1 AND epoch = $4",
-						  4, types, values, NULL, false, 0);
+	mesh_statement_run(&advance, values, NULL, 0);
 }
 
 /*
@@ -255,40 +257,30 @@ chunk_limit(Cursor *cur)
  * Read the next chunk of the batch (at most limit events) into events
  * (allocated in cxt), decoded with decode's columns.  A schema change
  * marker (op 'S') ends the chunk; when it comes first, it is the chunk,
- * alone.  The query is planned once per worker.
+ * alone.
  */
 static int
 read_chunk(MeshRoute *decode, Cursor *cur, int limit, MeshEvent **events,
 		   TimestampTz *last_at, bool *cut, MemoryContext cxt)
 {
-	static SPIPlanPtr plan = NULL;
-	Oid			types[6] = {OIDOID, INT8OID, INT8OID, TEXTOID, TEXTOID, INT4OID};
+	/* fixed-width columns first; the key only where no row carries it */
+	static MeshStatement chunk = {
+		"SELECT id, op, captured_at, xid::text::bigint,"
+		" CASE WHEN row IS NULL THEN key END, row FROM mesh.event_log"
+		" WHERE source = $1 AND id > $2 AND id <= $3"
+		" AND pg_visible_in_snapshot(xid, $4::pg_snapshot)"
+		" AND NOT pg_visible_in_snapshot(xid, $5::pg_snapshot)"
+		" ORDER BY id LIMIT $6", 6, {OIDOID, INT8OID, INT8OID, TEXTOID, TEXTOID, INT4OID}};
 	Datum		values[6];
 	int			n;
 
-	if (plan == NULL)
-	{
-		/* fixed-width columns first; the key only where no row carries it */
-		SPIPlanPtr	p = SPI_prepare("SELECT id, op, captured_at, xid::text::bigint,"
-									" CASE WHEN row IS NULL THEN key END, row FROM mesh.event_log"
-									" WHERE source = $1 AND id > $2 AND id <= $3"
-									" AND pg_visible_in_snapshot(xid, $4::pg_snapshot)"
-									" AND NOT pg_visible_in_snapshot(xid, $5::pg_snapshot)"
-									" ORDER BY id LIMIT $6", 6, types);
-
-		if (p == NULL)
-			elog(ERROR, "mesh: preparing the event query failed: %s",
-				 SPI_result_code_string(SPI_result));
-		SPI_keepplan(p);
-		plan = p;
-	}
 	values[0] = ObjectIdGetDatum(decode->source);
 	values[1] = Int64GetDatum(cur->batch_last_id);
 	values[2] = Int64GetDatum(cur->batch_high);
 	values[3] = CStringGetTextDatum(cur->batch_snap);
 	values[4] = CStringGetTextDatum(cur->done_snap);
 	values[5] = Int32GetDatum(limit);
-	SPI_execute_plan(plan, values, NULL, false, 0);
+	mesh_statement_run(&chunk, values, NULL, 0);
 	n = SPI_processed;
 	*cut = false;
 	*events = MemoryContextAllocZero(cxt, sizeof(MeshEvent) * Max(n, 1));

@@ -105,15 +105,16 @@ route_for_columns(MeshRoute *route, Jsonb *columns)
 MeshRoute *
 mesh_schema_route(MeshRoute *route, int64 after_id, MemoryContext cxt)
 {
-	Oid			types[2] = {OIDOID, INT8OID};
+	static MeshStatement next_change = {
+		"SELECT before FROM mesh.schema_change WHERE source = $1 AND event_id > $2"
+	" ORDER BY event_id LIMIT 1", 2, {OIDOID, INT8OID}};
 	Datum		values[2] = {ObjectIdGetDatum(route->source), Int64GetDatum(after_id)};
 	bool		isnull;
 	Datum		before;
 	MemoryContext old;
 	MeshRoute  *r;
 
-	SPI_execute_with_args("SELECT before FROM mesh.schema_change WHERE source = $1 AND event_id > $2"
-						  " ORDER BY event_id LIMIT 1", 2, types, values, NULL, false, 1);
+	mesh_statement_run(&next_change, values, NULL, 1);
 	if (SPI_processed == 0)
 		return route;
 	before = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
