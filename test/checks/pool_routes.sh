@@ -5,7 +5,8 @@
 # remote PostgreSQL tables per database); with one target hanging and one
 # down, the other routes of the same database still get in sync; a route
 # that waits while every worker is busy shows "waiting for a worker"; the
-# failing ones show "backing off" with their error; every route verifies.
+# failing ones show "backing off" with their error; every route verifies;
+# health pings to a server that never answers do not hold delivery.
 set -euo pipefail
 CHECK=pool_routes
 . "$(dirname "$0")/../lib/checks.sh"
@@ -128,6 +129,29 @@ q -d "$db" -c "SELECT mesh.unreplicate('to_hang', 'hanging')" >/dev/null
 bad=$(q -d "$db" -c "SELECT string_agg(r.source::text, ', ') FROM mesh.routes r
 	CROSS JOIN LATERAL mesh.verify(r.source) v WHERE NOT v.consistent")
 [ -z "$bad" ] || fail "$db: not consistent: $bad"
+
+# a health round never holds delivery: with only the database worker, and
+# its pings waiting up to 60 s for a server that never answers, a change
+# still arrives (the pings are stepped between route turns)
+hang_connections() {
+	awk -v port="$(printf ':%04X' "$MESH_HANG_PORT")" \
+		'$3 ~ port"$" && $4 == "01" { n++ } END { print n + 0 }' /proc/net/tcp
+}
+before=$(hang_connections)
+q -d postgres -c "ALTER SYSTEM SET mesh.max_delivery_workers = 0" -c "ALTER SYSTEM SET mesh.health_timeout = 60000" \
+	-c "SELECT pg_reload_conf()" >/dev/null
+q -d "$db" -c "CREATE SERVER hanging_health FOREIGN DATA WRAPPER mesh_redis OPTIONS (host '127.0.0.1', port '$MESH_HANG_PORT')" >/dev/null
+for ((i = 0; i < 200; i++)); do
+	[ "$(hang_connections)" -gt "$before" ] && break
+	sleep 0.05
+done
+[ "$(hang_connections)" -gt "$before" ] || fail "no health ping reached the hanging server (a new server should start a round)"
+q -d "$db" -c "UPDATE r_8 SET v = v || '+' WHERE id = 4" >/dev/null
+synced=$(q -d "$db" -c "SELECT mesh.wait_for_sync(20000, 'cache')")
+q -d postgres -c "ALTER SYSTEM RESET mesh.max_delivery_workers" -c "ALTER SYSTEM RESET mesh.health_timeout" \
+	-c "SELECT pg_reload_conf()" >/dev/null
+[ "$synced" = t ] || fail "a change waited for a health round that waits 60 s for a hanging server"
+echo "$CHECK: a change delivered while the health pings wait for a hanging server"
 
 for ((d = 0; d < DBS; d++)); do
 	q -d postgres -c "DROP DATABASE mesh_check_pool_$d" >/dev/null
