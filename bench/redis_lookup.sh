@@ -26,6 +26,15 @@
 # and the result says disturbed=yes).  The "slices" column says how many
 # were used.  Ratio = FDW median TPS / local median TPS.
 #
+# Reference (BENCH_HIREDIS=1, the default): bench/redis_lookup_client.c, a C
+# client that does only the Redis half of a lookup, the same HGETALL of a
+# random bench:<id>, from BENCH_CLIENTS threads with one blocking hiredis
+# connection each, in the same rounds (variant "hiredis").  Every FDW lookup
+# waits for one such round trip on one of BENCH_CLIENTS connections and adds
+# a PostgreSQL round trip to it, so hiredis / local is the ratio the FDW
+# could reach if the hub cost nothing (an empirical ceiling: a round trip's
+# time depends on how busy the CPUs are, see the README's Performance notes).
+#
 # Servers: the bench state dir and ports of bench/lib.sh (default
 # /tmp/mesh-bench, hub 23432, Redis 23379); started if not running and then
 # stopped again.  Last line: RESULT redis_lookup fdw_tps=... local_tps=...
@@ -39,6 +48,7 @@ BENCH_WARMUP=${BENCH_WARMUP:-2}
 BENCH_CLIENTS=${BENCH_CLIENTS:-2}
 BENCH_THREADS=${BENCH_THREADS:-2}
 BENCH_STRING=${BENCH_STRING:-1}
+BENCH_HIREDIS=${BENCH_HIREDIS:-1}
 TARGET=0.50
 
 SLICE=$(((BENCH_SECONDS + BENCH_ROUNDS - 1) / BENCH_ROUNDS))
@@ -60,11 +70,19 @@ if [ "$BENCH_STRING" = 1 ]; then
 		SERVER bench_cache OPTIONS (type 'string', key_prefix 'bench_s:')"
 fi
 
+if [ "$BENCH_HIREDIS" = 1 ]; then
+	variants="$variants hiredis"
+	CLIENT="$BENCH_WORK/redis_lookup_client"
+	"${CC:-cc}" -O2 -Wall -pthread -o "$CLIENT" "$BENCH_DIR/redis_lookup_client.c" -lhiredis ||
+		bdie "cannot build bench/redis_lookup_client.c (needs a C compiler and libhiredis-dev)"
+fi
+
 # the pgbench scripts
 query_local="SELECT sensor, v FROM bench_local WHERE id = :id;"
 query_fdw_hash="SELECT sensor, v FROM bench_redis WHERE id = :id;"
 query_fdw_string="SELECT value FROM bench_redis_str WHERE key = :id;"
 for v in $variants; do
+	[ "$v" = hiredis ] && continue
 	q="query_$v"
 	printf '\\set id random(1, %d)\n%s\n' "$BENCH_ROWS" "${!q}" >"$BENCH_WORK/lookup_$v.sql"
 done
@@ -90,9 +108,26 @@ EOF
 	echo "$plan" | grep -E 'Remote request|Index Scan' | sed "s/^ */  $v generic plan: /"
 }
 
-# run_pgbench VARIANT SECONDS LOG: one pgbench run; prints its TPS.
+# run_hiredis SECONDS LOG: one run of the C client; prints its lookups/s.
+run_hiredis() {
+	local secs=$1 log=$2 tps
+	"$CLIENT" 127.0.0.1 "$MESH_REDIS_PORT" bench: "$BENCH_ROWS" "$BENCH_CLIENTS" "$secs" >"$log" 2>&1 || {
+		cat "$log" >&2
+		bdie "redis_lookup_client failed"
+	}
+	tps=$(sed -n 's/.* tps=//p' "$log")
+	[ -n "$tps" ] || bdie "redis_lookup_client: no tps in its output: $(cat "$log")"
+	echo "$tps"
+}
+
+# run_pgbench VARIANT SECONDS LOG: one pgbench run (or the C client for
+# hiredis); prints its TPS.
 run_pgbench() {
 	local v=$1 secs=$2 log=$3 tps failed
+	if [ "$v" = hiredis ]; then
+		run_hiredis "$secs" "$log"
+		return
+	fi
 	if ! "$PGBENCH" -n -c "$BENCH_CLIENTS" -j "$BENCH_THREADS" -M prepared -T "$secs" \
 		-f "$BENCH_WORK/lookup_$v.sql" "$BENCH_DB" >"$log" 2>&1; then
 		cat "$log" >&2
@@ -113,7 +148,7 @@ run_pgbench() {
 
 echo "== redis_lookup: point lookups, pgbench -c $BENCH_CLIENTS -j $BENCH_THREADS -M prepared, $BENCH_ROWS keys"
 echo "build: $(bench_build_info)"
-for v in $variants; do check_plan "$v"; done
+for v in $variants; do [ "$v" = hiredis ] || check_plan "$v"; done
 bench_warn_if_busy
 
 if [ "$BENCH_WARMUP" -gt 0 ]; then
@@ -169,10 +204,19 @@ if [ "$BENCH_STRING" = 1 ]; then
 	printf '%-12s %12.0f %8s %12.0f %10s  %s\n' fdw_string "$str_tps" "${used[fdw_string]}" "$(mean "${all[fdw_string]}")" "$r_str" "(informational)"
 	extra=" string_tps=$(printf '%.0f' "$str_tps") string_ratio=$r_str"
 fi
+if [ "$BENCH_HIREDIS" = 1 ]; then
+	hi_tps=${med[hiredis]}
+	r_hi=$(ratio "$hi_tps" "$local_tps")
+	printf '%-12s %12.0f %8s %12.0f %10s  %s\n' hiredis "$hi_tps" "${used[hiredis]}" "$(mean "${all[hiredis]}")" "$r_hi" "(Redis round trips alone: the ceiling)"
+	extra="$extra hiredis_tps=$(printf '%.0f' "$hi_tps") hiredis_ratio=$r_hi"
+fi
 echo
-echo "reproduce: $(bench_env_prefix) BENCH_ROWS=$BENCH_ROWS BENCH_SECONDS=$BENCH_SECONDS BENCH_ROUNDS=$BENCH_ROUNDS BENCH_WARMUP=$BENCH_WARMUP BENCH_CLIENTS=$BENCH_CLIENTS BENCH_THREADS=$BENCH_THREADS BENCH_STRING=$BENCH_STRING bash bench/redis_lookup.sh"
+echo "reproduce: $(bench_env_prefix) BENCH_ROWS=$BENCH_ROWS BENCH_SECONDS=$BENCH_SECONDS BENCH_ROUNDS=$BENCH_ROUNDS BENCH_WARMUP=$BENCH_WARMUP BENCH_CLIENTS=$BENCH_CLIENTS BENCH_THREADS=$BENCH_THREADS BENCH_STRING=$BENCH_STRING BENCH_HIREDIS=$BENCH_HIREDIS bash bench/redis_lookup.sh"
 echo "  each slice is: $PGBENCH -n -c $BENCH_CLIENTS -j $BENCH_THREADS -M prepared -T $SLICE -f FILE $BENCH_DB   (PGHOST=127.0.0.1 PGPORT=$MESH_PG_PORT PGUSER=postgres)"
+[ "$BENCH_HIREDIS" = 1 ] &&
+	echo "  hiredis: cc -O2 -pthread -o redis_lookup_client bench/redis_lookup_client.c -lhiredis && ./redis_lookup_client 127.0.0.1 $MESH_REDIS_PORT bench: $BENCH_ROWS $BENCH_CLIENTS $SLICE"
 for v in $variants; do
+	[ "$v" = hiredis ] && continue
 	echo "  FILE $BENCH_WORK/lookup_$v.sql: $(tr '\n' ' ' <"$BENCH_WORK/lookup_$v.sql")"
 done
 bench_stop_servers # if this script started them; the RESULT line stays the last one
