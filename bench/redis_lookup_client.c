@@ -2,7 +2,7 @@
  * redis_lookup_client.c: Redis point lookups without PostgreSQL, the
  * "hiredis" reference of bench/redis_lookup.sh.
  *
- *   redis_lookup_client HOST PORT PREFIX ROWS CLIENTS SECONDS
+ *   redis_lookup_client HOST PORT PREFIX ROWS CLIENTS SECONDS [CONNINFO]
  *
  * CLIENTS threads, each with its own blocking hiredis connection (as a hub
  * backend has), loop for SECONDS seconds: pick a key PREFIX<random 1..ROWS>,
@@ -11,9 +11,16 @@
  * is the Redis half of an FDW lookup alone: its round trip and Redis's work,
  * with no client round trip to PostgreSQL.
  *
+ * With CONNINFO, each thread also holds a libpq connection and sends the id
+ * first as a prepared "SELECT $1::int4" (a PostgreSQL round trip that reads
+ * no table), then does the HGETALL: the two round trips and four process
+ * wake-ups of an FDW lookup (client -> backend -> Redis -> back), with no
+ * FDW code at all.
+ *
  * Prints one line: lookups=N seconds=T tps=X; exits 1 on any error.
  * Built by bench/redis_lookup.sh with:
- *   cc -O2 -pthread -o ... redis_lookup_client.c -lhiredis
+ *   cc -O2 -pthread -I$(pg_config --includedir) -o ... redis_lookup_client.c \
+ *      -L$(pg_config --libdir) -lpq -lhiredis
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -22,6 +29,7 @@
 #include <time.h>
 
 #include <hiredis/hiredis.h>
+#include <libpq-fe.h>
 
 typedef struct Worker
 {
@@ -35,6 +43,7 @@ static int	port;
 static const char *prefix;
 static long rows;
 static double seconds;
+static const char *conninfo;	/* NULL: Redis only */
 
 static double
 now(void)
@@ -53,17 +62,42 @@ fail(redisContext *c, const char *what)
 	exit(1);
 }
 
-/* One HGETALL of a random key, reply checked and "v" converted. */
 static void
-lookup(redisContext *c, Worker *w, double *sink)
+pg_fail(PGconn *pg, const char *what)
+{
+	fprintf(stderr, "redis_lookup_client: %s: %s", what, PQerrorMessage(pg));
+	exit(1);
+}
+
+/* The PostgreSQL round trip: the prepared "SELECT $1::int4" of id. */
+static void
+pg_round_trip(PGconn *pg, const char *id)
+{
+	const char *params[1] = {id};
+	PGresult   *res = PQexecPrepared(pg, "q", 1, params, NULL, NULL, 0);
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+		pg_fail(pg, "SELECT");
+	PQclear(res);
+}
+
+/*
+ * One lookup of a random key (after its PostgreSQL round trip when pg is
+ * set): HGETALL, reply checked and "v" converted.
+ */
+static void
+lookup(redisContext *c, PGconn *pg, Worker *w, double *sink)
 {
 	char		key[128];
+	char		id[32];
 	const char *argv[2] = {"HGETALL", key};
 	size_t		argl[2] = {7, 0};
 	redisReply *r;
 
-	argl[1] = (size_t) snprintf(key, sizeof(key), "%s%ld", prefix,
-								1 + (long) (rand_r(&w->seed) % rows));
+	snprintf(id, sizeof(id), "%ld", 1 + (long) (rand_r(&w->seed) % rows));
+	if (pg != NULL)
+		pg_round_trip(pg, id);
+	argl[1] = (size_t) snprintf(key, sizeof(key), "%s%s", prefix, id);
 	r = redisCommandArgv(c, 2, argv, argl);
 	if (r == NULL)
 		fail(c, "HGETALL");
@@ -80,18 +114,33 @@ run(void *arg)
 {
 	Worker	   *w = arg;
 	redisContext *c = redisConnect(host, port);
+	PGconn	   *pg = NULL;
 	double		sink = 0,
 				end;
 
 	if (c == NULL || c->err)
 		fail(c, "connect");
+	if (conninfo != NULL)
+	{
+		PGresult   *res;
+
+		pg = PQconnectdb(conninfo);
+		if (PQstatus(pg) != CONNECTION_OK)
+			pg_fail(pg, "connect");
+		res = PQprepare(pg, "q", "SELECT $1::int4", 1, NULL);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			pg_fail(pg, "PREPARE");
+		PQclear(res);
+	}
 	end = now() + seconds;
 	while (now() < end)
 	{
-		lookup(c, w, &sink);
+		lookup(c, pg, w, &sink);
 		w->lookups++;
 	}
 	redisFree(c);
+	if (pg != NULL)
+		PQfinish(pg);
 	return sink == 0.5 ? arg : NULL;	/* keep the conversion */
 }
 
@@ -104,9 +153,9 @@ main(int argc, char **argv)
 	double		t0,
 				t1;
 
-	if (argc != 7)
+	if (argc != 7 && argc != 8)
 	{
-		fprintf(stderr, "usage: redis_lookup_client HOST PORT PREFIX ROWS CLIENTS SECONDS\n");
+		fprintf(stderr, "usage: redis_lookup_client HOST PORT PREFIX ROWS CLIENTS SECONDS [CONNINFO]\n");
 		return 1;
 	}
 	host = argv[1];
@@ -115,6 +164,7 @@ main(int argc, char **argv)
 	rows = atol(argv[4]);
 	clients = atoi(argv[5]);
 	seconds = atof(argv[6]);
+	conninfo = argc == 8 ? argv[7] : NULL;
 	if (rows < 1 || clients < 1 || seconds <= 0)
 		fail(NULL, "ROWS, CLIENTS and SECONDS must be positive");
 	workers = calloc(clients, sizeof(Worker));
