@@ -70,8 +70,8 @@ resp_header(char *p, char c, uint64 n)
  * Queue one command (binary-safe arguments; lens NULL: C strings) in the
  * output buffer.  The RESP text is the one hiredis's redisAppendCommandArgv
  * writes ("*argc", then "$len" and the bytes of each argument, each line
- * ending in CRLF), formatted here without its sds formatting, which cost
- * more than the rest of a point lookup's request.
+ * ending in CRLF), formatted here without its sds formatting (about 3,000
+ * instructions of a point lookup's 35,000 in the backend).
  */
 void
 redis_append(RedisConn *rc, int argc, const char **argv, const size_t *lens)
