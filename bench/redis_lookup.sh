@@ -26,6 +26,20 @@
 # and the result says disturbed=yes).  The "slices" column says how many
 # were used.  Ratio = FDW median TPS / local median TPS.
 #
+# Reference (BENCH_HIREDIS=1, the default): bench/redis_lookup_client.c, a C
+# client that does only the Redis half of a lookup, the same HGETALL of a
+# random bench:<id>, from BENCH_CLIENTS threads with one blocking hiredis
+# connection each, in the same rounds (variant "hiredis").  Every FDW lookup
+# waits for one such round trip on one of BENCH_CLIENTS connections and adds
+# a PostgreSQL round trip to it, so hiredis / local is the ratio the FDW
+# could reach if the hub cost nothing (an empirical ceiling: a round trip's
+# time depends on how busy the CPUs are, see the README's Performance notes).
+# The same client with a libpq connection per thread (variant "pg_hiredis")
+# first sends the id to the hub as a prepared "SELECT $1::int4", then does
+# the HGETALL: the two round trips and four process wake-ups of an FDW
+# lookup with no FDW code at all, the figure the FDW is compared with to
+# see what the hub's own work costs.
+#
 # Servers: the bench state dir and ports of bench/lib.sh (default
 # /tmp/mesh-bench, hub 23432, Redis 23379); started if not running and then
 # stopped again.  Last line: RESULT redis_lookup fdw_tps=... local_tps=...
@@ -39,6 +53,7 @@ BENCH_WARMUP=${BENCH_WARMUP:-2}
 BENCH_CLIENTS=${BENCH_CLIENTS:-2}
 BENCH_THREADS=${BENCH_THREADS:-2}
 BENCH_STRING=${BENCH_STRING:-1}
+BENCH_HIREDIS=${BENCH_HIREDIS:-1}
 TARGET=0.50
 
 SLICE=$(((BENCH_SECONDS + BENCH_ROUNDS - 1) / BENCH_ROUNDS))
@@ -60,11 +75,21 @@ if [ "$BENCH_STRING" = 1 ]; then
 		SERVER bench_cache OPTIONS (type 'string', key_prefix 'bench_s:')"
 fi
 
+if [ "$BENCH_HIREDIS" = 1 ]; then
+	variants="$variants hiredis pg_hiredis"
+	CLIENT="$BENCH_WORK/redis_lookup_client"
+	"${CC:-cc}" -O2 -Wall -pthread -I"$("$PG_CONFIG" --includedir)" -o "$CLIENT" \
+		"$BENCH_DIR/redis_lookup_client.c" -L"$("$PG_CONFIG" --libdir)" -lpq -lhiredis ||
+		bdie "cannot build bench/redis_lookup_client.c (needs a C compiler, libpq and libhiredis-dev)"
+	CONNINFO="host=127.0.0.1 port=$MESH_PG_PORT user=postgres dbname=$BENCH_DB"
+fi
+
 # the pgbench scripts
 query_local="SELECT sensor, v FROM bench_local WHERE id = :id;"
 query_fdw_hash="SELECT sensor, v FROM bench_redis WHERE id = :id;"
 query_fdw_string="SELECT value FROM bench_redis_str WHERE key = :id;"
 for v in $variants; do
+	case "$v" in hiredis | pg_hiredis) continue ;; esac
 	q="query_$v"
 	printf '\\set id random(1, %d)\n%s\n' "$BENCH_ROWS" "${!q}" >"$BENCH_WORK/lookup_$v.sql"
 done
@@ -90,9 +115,33 @@ EOF
 	echo "$plan" | grep -E 'Remote request|Index Scan' | sed "s/^ */  $v generic plan: /"
 }
 
-# run_pgbench VARIANT SECONDS LOG: one pgbench run; prints its TPS.
+# run_hiredis SECONDS LOG [CONNINFO]: one run of the C client; prints its
+# lookups/s.
+run_hiredis() {
+	local secs=$1 log=$2 tps
+	"$CLIENT" 127.0.0.1 "$MESH_REDIS_PORT" bench: "$BENCH_ROWS" "$BENCH_CLIENTS" "$secs" ${3:+"$3"} >"$log" 2>&1 || {
+		cat "$log" >&2
+		bdie "redis_lookup_client failed"
+	}
+	tps=$(sed -n 's/.* tps=//p' "$log")
+	[ -n "$tps" ] || bdie "redis_lookup_client: no tps in its output: $(cat "$log")"
+	echo "$tps"
+}
+
+# run_pgbench VARIANT SECONDS LOG: one pgbench run (or the C client for
+# hiredis); prints its TPS.
 run_pgbench() {
 	local v=$1 secs=$2 log=$3 tps failed
+	case "$v" in
+	hiredis)
+		run_hiredis "$secs" "$log"
+		return
+		;;
+	pg_hiredis)
+		run_hiredis "$secs" "$log" "$CONNINFO"
+		return
+		;;
+	esac
 	if ! "$PGBENCH" -n -c "$BENCH_CLIENTS" -j "$BENCH_THREADS" -M prepared -T "$secs" \
 		-f "$BENCH_WORK/lookup_$v.sql" "$BENCH_DB" >"$log" 2>&1; then
 		cat "$log" >&2
@@ -113,7 +162,9 @@ run_pgbench() {
 
 echo "== redis_lookup: point lookups, pgbench -c $BENCH_CLIENTS -j $BENCH_THREADS -M prepared, $BENCH_ROWS keys"
 echo "build: $(bench_build_info)"
-for v in $variants; do check_plan "$v"; done
+for v in $variants; do
+	case "$v" in hiredis | pg_hiredis) ;; *) check_plan "$v" ;; esac
+done
 bench_warn_if_busy
 
 if [ "$BENCH_WARMUP" -gt 0 ]; then
@@ -169,10 +220,23 @@ if [ "$BENCH_STRING" = 1 ]; then
 	printf '%-12s %12.0f %8s %12.0f %10s  %s\n' fdw_string "$str_tps" "${used[fdw_string]}" "$(mean "${all[fdw_string]}")" "$r_str" "(informational)"
 	extra=" string_tps=$(printf '%.0f' "$str_tps") string_ratio=$r_str"
 fi
+if [ "$BENCH_HIREDIS" = 1 ]; then
+	hi_tps=${med[hiredis]}
+	r_hi=$(ratio "$hi_tps" "$local_tps")
+	pghi_tps=${med[pg_hiredis]}
+	r_pghi=$(ratio "$pghi_tps" "$local_tps")
+	printf '%-12s %12.0f %8s %12.0f %10s  %s\n' hiredis "$hi_tps" "${used[hiredis]}" "$(mean "${all[hiredis]}")" "$r_hi" "(the Redis round trip alone)"
+	printf '%-12s %12.0f %8s %12.0f %10s  %s\n' pg_hiredis "$pghi_tps" "${used[pg_hiredis]}" "$(mean "${all[pg_hiredis]}")" "$r_pghi" "(a hub round trip + the Redis round trip, no FDW)"
+	echo "fdw_hash / pg_hiredis: $(ratio "$fdw_tps" "$pghi_tps") (what the FDW keeps of the two round trips it cannot avoid)"
+	extra="$extra hiredis_tps=$(printf '%.0f' "$hi_tps") hiredis_ratio=$r_hi pg_hiredis_tps=$(printf '%.0f' "$pghi_tps") pg_hiredis_ratio=$r_pghi fdw_vs_pg_hiredis=$(ratio "$fdw_tps" "$pghi_tps")"
+fi
 echo
-echo "reproduce: $(bench_env_prefix) BENCH_ROWS=$BENCH_ROWS BENCH_SECONDS=$BENCH_SECONDS BENCH_ROUNDS=$BENCH_ROUNDS BENCH_WARMUP=$BENCH_WARMUP BENCH_CLIENTS=$BENCH_CLIENTS BENCH_THREADS=$BENCH_THREADS BENCH_STRING=$BENCH_STRING bash bench/redis_lookup.sh"
+echo "reproduce: $(bench_env_prefix) BENCH_ROWS=$BENCH_ROWS BENCH_SECONDS=$BENCH_SECONDS BENCH_ROUNDS=$BENCH_ROUNDS BENCH_WARMUP=$BENCH_WARMUP BENCH_CLIENTS=$BENCH_CLIENTS BENCH_THREADS=$BENCH_THREADS BENCH_STRING=$BENCH_STRING BENCH_HIREDIS=$BENCH_HIREDIS bash bench/redis_lookup.sh"
 echo "  each slice is: $PGBENCH -n -c $BENCH_CLIENTS -j $BENCH_THREADS -M prepared -T $SLICE -f FILE $BENCH_DB   (PGHOST=127.0.0.1 PGPORT=$MESH_PG_PORT PGUSER=postgres)"
+[ "$BENCH_HIREDIS" = 1 ] &&
+	echo "  hiredis: cc -O2 -pthread -I\$(pg_config --includedir) -o redis_lookup_client bench/redis_lookup_client.c -L\$(pg_config --libdir) -lpq -lhiredis && ./redis_lookup_client 127.0.0.1 $MESH_REDIS_PORT bench: $BENCH_ROWS $BENCH_CLIENTS $SLICE   (pg_hiredis: the same with '$CONNINFO' as last argument)"
 for v in $variants; do
+	case "$v" in hiredis | pg_hiredis) continue ;; esac
 	echo "  FILE $BENCH_WORK/lookup_$v.sql: $(tr '\n' ' ' <"$BENCH_WORK/lookup_$v.sql")"
 done
 bench_stop_servers # if this script started them; the RESULT line stays the last one

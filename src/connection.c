@@ -52,6 +52,13 @@ typedef struct ConnEntry
 
 static HTAB *conn_cache = NULL;
 
+/*
+ * The entry conn_entry returned last: a statement asks for the same one
+ * several times (connect, begin use, end use).  Entries are never removed
+ * from conn_cache, so the pointer stays valid.
+ */
+static ConnEntry *last_entry = NULL;
+
 static void
 drop_connection(ConnEntry *e)
 {
@@ -221,6 +228,9 @@ conn_entry(MeshServerConfig *config)
 	bool		found;
 	ConnEntry  *e;
 
+	if (last_entry != NULL && last_entry->key.serverid == config->serverid &&
+		last_entry->key.umid == config->umid && last_entry->key.userid == config->userid)
+		return last_entry;
 	conn_cache_init();
 	memset(&key, 0, sizeof(key));
 	key.serverid = config->serverid;
@@ -237,6 +247,7 @@ conn_entry(MeshServerConfig *config)
 		e->server_hash = config->server_hash;
 		e->mapping_hash = config->mapping_hash;
 	}
+	last_entry = e;
 	return e;
 }
 

@@ -690,6 +690,7 @@ extern void mesh_table_prepare_io(MeshTable *table);
 extern MeshColumn *mesh_table_column(MeshTable *table, const char *name);
 extern const char *mesh_column_option(MeshColumn *col, const char *name);
 extern Datum mesh_value_from_text(MeshColumn *col, const char *data, size_t len);
+extern Datum mesh_value_from_cstring(MeshColumn *col, const char *data, size_t len);
 extern char *mesh_value_to_text(MeshColumn *col, Datum value, size_t *len);
 extern const char *mesh_qual_op_name(MeshQualOp op);
 

@@ -194,8 +194,18 @@ mesh_qual_array_text(MeshQual *qual, char ***out)
 	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
 	deconstruct_array(arr, elemtype, typlen, typbyval, typalign, &elems, &nulls, &n);
 	*out = palloc(sizeof(char *) * Max(n, 1));
-	for (int i = 0; i < n; i++)
-		if (!nulls[i])
-			(*out)[k++] = mesh_datum_text(elems[i], elemtype);
+	if (n > 0)
+	{
+		Oid			outfn;
+		bool		isvarlena;
+		FmgrInfo	flinfo;
+
+		/* the output function looked up once, not per element */
+		getTypeOutputInfo(elemtype, &outfn, &isvarlena);
+		fmgr_info(outfn, &flinfo);
+		for (int i = 0; i < n; i++)
+			if (!nulls[i])
+				(*out)[k++] = OutputFunctionCall(&flinfo, elems[i]);
+	}
 	return k;
 }

@@ -94,6 +94,55 @@ value_error_context(void *arg)
 }
 
 /*
+ * Check a remote value's text (len bytes) as its column's input: no zero
+ * byte, valid in the database encoding.  pg_verifymbstr rejects zero bytes
+ * too, so the zero byte search only picks the message when it fails.
+ */
+static void
+check_remote_text(MeshColumn *col, const char *data, size_t len)
+{
+	if (pg_verifymbstr(data, len, true))
+		return;
+	if (memchr(data, '\0', len) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+				 errmsg("remote value for column \"%s\" contains a zero byte", col->name),
+				 errhint("Declare the column as bytea to read binary values.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+			 errmsg("remote value for column \"%s\" is not valid in encoding \"%s\"",
+					col->name, GetDatabaseEncodingName()),
+			 errhint("Declare the column as bytea to read binary values.")));
+}
+
+/* The bytes as a bytea Datum. */
+static Datum
+bytea_value(const char *data, size_t len)
+{
+	bytea	   *b = palloc(len + VARHDRSZ);
+
+	SET_VARSIZE(b, len + VARHDRSZ);
+	memcpy(VARDATA(b), data, len);
+	return PointerGetDatum(b);
+}
+
+/* The column's input function on checked, NUL-terminated text. */
+static Datum
+input_value(MeshColumn *col, char *str)
+{
+	ErrorContextCallback errcb;
+	Datum		result;
+
+	errcb.callback = value_error_context;
+	errcb.arg = col;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+	result = InputFunctionCall(&col->in_func, str, col->typioparam, col->typmod);
+	error_context_stack = errcb.previous;
+	return result;
+}
+
+/*
  * A remote value (len bytes, not NUL-terminated) as a Datum of the column's
  * type.  bytea takes the bytes as they are; every other type goes through
  * its input function after an encoding check, so invalid text is an error
@@ -102,37 +151,24 @@ value_error_context(void *arg)
 Datum
 mesh_value_from_text(MeshColumn *col, const char *data, size_t len)
 {
-	char	   *str;
-	ErrorContextCallback errcb;
-	Datum		result;
-
 	if (col->typid == BYTEAOID)
-	{
-		bytea	   *b = palloc(len + VARHDRSZ);
+		return bytea_value(data, len);
+	check_remote_text(col, data, len);
+	return input_value(col, pnstrdup(data, len));
+}
 
-		SET_VARSIZE(b, len + VARHDRSZ);
-		memcpy(VARDATA(b), data, len);
-		return PointerGetDatum(b);
-	}
-	if (memchr(data, '\0', len) != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
-				 errmsg("remote value for column \"%s\" contains a zero byte", col->name),
-				 errhint("Declare the column as bytea to read binary values.")));
-	if (!pg_verifymbstr(data, len, true))
-		ereport(ERROR,
-				(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
-				 errmsg("remote value for column \"%s\" is not valid in encoding \"%s\"",
-						col->name, GetDatabaseEncodingName()),
-				 errhint("Declare the column as bytea to read binary values.")));
-	str = pnstrdup(data, len);
-	errcb.callback = value_error_context;
-	errcb.arg = col;
-	errcb.previous = error_context_stack;
-	error_context_stack = &errcb;
-	result = InputFunctionCall(&col->in_func, str, col->typioparam, col->typmod);
-	error_context_stack = errcb.previous;
-	return result;
+/*
+ * mesh_value_from_text for a value whose byte data[len] is '\0' (hiredis
+ * replies, C strings): the same result without copying the text.
+ */
+Datum
+mesh_value_from_cstring(MeshColumn *col, const char *data, size_t len)
+{
+	Assert(data[len] == '\0');
+	if (col->typid == BYTEAOID)
+		return bytea_value(data, len);
+	check_remote_text(col, data, len);
+	return input_value(col, unconstify(char *, data));
 }
 
 /* A Datum of the column's type as remote bytes; *len receives their length. */

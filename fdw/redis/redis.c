@@ -10,6 +10,7 @@
 
 #include <sys/time.h>
 
+#include "utils/builtins.h"
 #include "utils/memutils.h"
 
 #include "redis_internal.h"
@@ -54,11 +55,52 @@ redis_check_context(RedisConn *rc, const char *what)
 				 errhint("The connection is re-established at the next statement.")));
 }
 
-/* Queue one command (binary-safe arguments) in the output buffer. */
+/* "<c><n>\r\n" at p (c = '*' or '$'); returns the end. */
+static char *
+resp_header(char *p, char c, uint64 n)
+{
+	*p++ = c;
+	p += pg_ulltoa_n(n, p);
+	*p++ = '\r';
+	*p++ = '\n';
+	return p;
+}
+
+/*
+ * Queue one command (binary-safe arguments; lens NULL: C strings) in the
+ * output buffer.  The RESP text is the one hiredis's redisAppendCommandArgv
+ * writes ("*argc", then "$len" and the bytes of each argument, each line
+ * ending in CRLF), formatted here without its sds formatting (about 3,000
+ * instructions of a point lookup's 35,000 in the backend).
+ */
 void
 redis_append(RedisConn *rc, int argc, const char **argv, const size_t *lens)
 {
-	if (redisAppendCommandArgv(rc->ctx, argc, argv, lens) != REDIS_OK)
+	char		local[512];
+	char	   *cmd = local;
+	char	   *p;
+	size_t		total = 1 + MAXINT8LEN + 2;
+	int			rv;
+
+	for (int i = 0; i < argc; i++)
+		total += 1 + MAXINT8LEN + 2 + (lens ? lens[i] : strlen(argv[i])) + 2;
+	if (total > sizeof(local))
+		cmd = palloc(total);
+	p = resp_header(cmd, '*', (uint64) argc);
+	for (int i = 0; i < argc; i++)
+	{
+		size_t		len = lens ? lens[i] : strlen(argv[i]);
+
+		p = resp_header(p, '$', (uint64) len);
+		memcpy(p, argv[i], len);
+		p += len;
+		*p++ = '\r';
+		*p++ = '\n';
+	}
+	rv = redisAppendFormattedCommand(rc->ctx, cmd, p - cmd);
+	if (cmd != local)
+		pfree(cmd);
+	if (rv != REDIS_OK)
 		redis_check_context(rc, "a request");
 }
 

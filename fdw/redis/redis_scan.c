@@ -126,9 +126,24 @@ compare_keys(const void *a, const void *b)
 	return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
+/*
+ * The text of an = qual's value: through the key column's output function
+ * (looked up once with the cached table) when the value has the column's
+ * type, as a parameter of the key column's type has.
+ */
+static char *
+key_value_text(MeshTable *table, RedisLayout *l, MeshQual *q)
+{
+	MeshColumn *keycol = &table->columns[l->key_att - 1];
+
+	if (table->io_ready && q->valtype == keycol->typid)
+		return OutputFunctionCall(&keycol->out_func, q->value);
+	return mesh_datum_text(q->value, q->valtype);
+}
+
 /* The key list of an = or = ANY qual: prefixed, deduplicated. */
 static void
-build_key_list(RedisScanState *st, MeshQual *q)
+build_key_list(RedisScanState *st, MeshTable *table, MeshQual *q)
 {
 	char	  **vals;
 	int			n = 0;
@@ -137,19 +152,27 @@ build_key_list(RedisScanState *st, MeshQual *q)
 	{
 		vals = palloc(sizeof(char *));
 		if (!q->isnull)
-			vals[n++] = mesh_datum_text(q->value, q->valtype);
+			vals[n++] = key_value_text(table, st->layout, q);
 	}
 	else
 		n = mesh_qual_array_text(q, &vals);
-	qsort(vals, n, sizeof(char *), compare_keys);
+	if (n > 1)
+		qsort(vals, n, sizeof(char *), compare_keys);
 	st->keys = palloc(sizeof(char *) * Max(n, 1));
 	st->keylens = palloc(sizeof(size_t) * Max(n, 1));
 	for (int i = 0; i < n; i++)
 	{
+		size_t		vlen;
+		char	   *key;
+
 		if (i > 0 && strcmp(vals[i], vals[i - 1]) == 0)
 			continue;
-		st->keys[st->nkeys] = psprintf("%s%s", st->layout->prefix, vals[i]);
-		st->keylens[st->nkeys] = strlen(st->keys[st->nkeys]);
+		vlen = strlen(vals[i]);
+		key = palloc(st->layout->prefix_len + vlen + 1);
+		memcpy(key, st->layout->prefix, st->layout->prefix_len);
+		memcpy(key + st->layout->prefix_len, vals[i], vlen + 1);
+		st->keys[st->nkeys] = key;
+		st->keylens[st->nkeys] = st->layout->prefix_len + vlen;
 		st->nkeys++;
 	}
 }
@@ -179,14 +202,14 @@ redis_begin_scan(MeshScan *scan)
 	st->layout = redis_layout(scan->table);
 	st->rc = scan->conn;
 	st->values = redis_replies_new();
-	st->keysrc = redis_replies_new();
-	st->nextscan = redis_replies_new();
 	if (q != NULL && (q->op == MESH_QUAL_EQ || q->op == MESH_QUAL_IN))
-		build_key_list(st, q);
+		build_key_list(st, scan->table, q);
 	else
 	{
 		st->use_scan = true;
 		st->pattern = scan_pattern(st->layout, q);
+		st->keysrc = redis_replies_new();
+		st->nextscan = redis_replies_new();
 	}
 }
 
@@ -370,7 +393,7 @@ set_column(MeshScan *scan, AttrNumber att, redisReply *v, Datum *values, bool *n
 				(errcode(ERRCODE_FDW_REPLY_HANDLE),
 				 errmsg("unexpected Redis reply type %d for column \"%s\"", v->type,
 						scan->table->columns[att - 1].name)));
-	values[att - 1] = mesh_value_from_text(&scan->table->columns[att - 1], v->str, v->len);
+	values[att - 1] = mesh_value_from_cstring(&scan->table->columns[att - 1], v->str, v->len);
 	nulls[att - 1] = false;
 }
 
@@ -422,11 +445,11 @@ redis_next_row(MeshScan *scan, Datum *values, bool *nulls)
 		{
 			size_t		klen = st->bkeylens[st->bpos];
 
-			if (klen < l->prefix_len)
-				klen = l->prefix_len;
-			values[l->key_att - 1] =
-				mesh_value_from_text(keycol, st->bkeys[st->bpos] + l->prefix_len,
-									 klen - l->prefix_len);
+			/* key names are NUL-terminated (hiredis replies, build_key_list) */
+			values[l->key_att - 1] = klen < l->prefix_len ?
+				mesh_value_from_cstring(keycol, "", 0) :
+				mesh_value_from_cstring(keycol, st->bkeys[st->bpos] + l->prefix_len,
+										klen - l->prefix_len);
 			nulls[l->key_att - 1] = false;
 		}
 		switch (l->type)
@@ -459,8 +482,8 @@ redis_next_row(MeshScan *scan, Datum *values, bool *nulls)
 
 						snprintf(idx, sizeof(idx), "%d", st->epos);
 						values[l->index_att - 1] =
-							mesh_value_from_text(&scan->table->columns[l->index_att - 1],
-												 idx, strlen(idx));
+							mesh_value_from_cstring(&scan->table->columns[l->index_att - 1],
+													idx, strlen(idx));
 						nulls[l->index_att - 1] = false;
 					}
 				}
@@ -484,8 +507,11 @@ redis_end_scan(MeshScan *scan)
 	if (st == NULL)
 		return;
 	redis_replies_clear(st->values);
-	redis_replies_clear(st->keysrc);
-	redis_replies_clear(st->nextscan);
+	if (st->use_scan)
+	{
+		redis_replies_clear(st->keysrc);
+		redis_replies_clear(st->nextscan);
+	}
 	scan->state = NULL;
 }
 
