@@ -264,6 +264,83 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION mesh._install_capture(regclass), mesh._remove_capture(regclass) FROM PUBLIC;
 
+-- WAL capture (src/wal_capture.c): the database worker decodes the changes
+-- of the tables in sources from its replication slot into the event log;
+-- processed_lsn is the end of the last source transaction it wrote there.
+-- Kept by the worker alone.
+CREATE TABLE mesh.wal_capture (
+	singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+	processed_lsn pg_lsn NOT NULL DEFAULT '0/0',
+	sources oid[] NOT NULL DEFAULT '{}'
+);
+
+-- From the transactions that commit after the caller's, capture rel from
+-- WAL (capture = true) or stop: a logical message the worker decodes.
+CREATE FUNCTION mesh._wal_register(rel regclass, capture boolean) RETURNS void
+	AS 'MODULE_PATHNAME', 'mesh_wal_register' LANGUAGE C STRICT;
+REVOKE ALL ON FUNCTION mesh._wal_register(regclass, boolean) FROM PUBLIC;
+
+-- How rel's changes are captured: 'wal', 'trigger', or NULL (not replicated).
+CREATE FUNCTION mesh.capture_of(rel regclass) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog AS $$
+	SELECT CASE
+		WHEN EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = rel AND tgname = 'mesh_capture_insert') THEN 'trigger'
+		WHEN EXISTS (SELECT 1 FROM mesh.route r WHERE r.source = rel) THEN 'wal' END
+$$;
+
+-- Whether this database's worker decodes WAL into the event log now: the
+-- slot exists and the worker has started reading it.
+CREATE FUNCTION mesh._wal_ready() RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog AS $$
+	SELECT current_setting('wal_level') = 'logical'
+	   AND EXISTS (SELECT 1 FROM mesh.wal_capture)
+	   AND EXISTS (SELECT 1 FROM pg_replication_slots
+				   WHERE slot_name = 'mesh_' || (SELECT oid FROM pg_database WHERE datname = current_database()))
+$$;
+
+-- Start capturing rel (its first route): from WAL where mesh.capture says
+-- so and the worker's slot is ready, else with the capture triggers.  A
+-- WAL-captured table gets REPLICA IDENTITY FULL (an update's unchanged
+-- TOASTed values are only in its old row).
+CREATE FUNCTION mesh._start_capture(rel regclass) RETURNS text
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+DECLARE
+	mode text := current_setting('mesh.capture');
+BEGIN
+	IF mesh.capture_of(rel) IS NOT NULL THEN
+		RETURN mesh.capture_of(rel);
+	END IF;
+	IF mode = 'trigger' OR (mode = 'auto' AND NOT mesh._wal_ready()) THEN
+		PERFORM mesh._install_capture(rel);
+		RETURN 'trigger';
+	END IF;
+	IF NOT mesh._wal_ready() THEN
+		RAISE EXCEPTION 'cannot capture % from WAL', rel
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = CASE WHEN current_setting('wal_level') <> 'logical'
+							THEN format('mesh.capture is wal, but wal_level is %s.', current_setting('wal_level'))
+							ELSE 'The database worker has no replication slot for WAL capture (yet).' END,
+				  HINT = 'WAL capture needs wal_level = logical, max_replication_slots > 0 and, where the server has the setting, mesh in output_plugin_libraries; the worker creates its slot within seconds. Or set mesh.capture to auto or trigger.';
+	END IF;
+	IF (SELECT relreplident FROM pg_class WHERE oid = rel) <> 'f' THEN
+		EXECUTE format('ALTER TABLE %s REPLICA IDENTITY FULL', rel);
+	END IF;
+	PERFORM mesh._wal_register(rel, true);
+	RETURN 'wal';
+END $$;
+
+-- Stop capturing rel (its last route is gone).
+CREATE FUNCTION mesh._stop_capture(rel regclass) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+BEGIN
+	IF EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = rel AND tgname = 'mesh_capture_insert') THEN
+		PERFORM mesh._remove_capture(rel);
+	ELSE
+		PERFORM mesh._wal_register(rel, false);
+	END IF;
+END $$;
+REVOKE ALL ON FUNCTION mesh._start_capture(regclass), mesh._stop_capture(regclass) FROM PUBLIC;
+
 CREATE FUNCTION mesh._caller() RETURNS oid
 	AS 'MODULE_PATHNAME', 'mesh_caller' LANGUAGE C STABLE;
 
@@ -357,6 +434,8 @@ BEGIN
 				  HINT = 'Use mesh.unreplicate() first to change the route''s options.';
 	END IF;
 	PERFORM mesh._check_route(source, target, COALESCE(options, '{}'), caller);
+	-- before the route exists: REPLICA IDENTITY FULL is no schema change to route
+	PERFORM mesh._start_capture(source);
 	IF NOT EXISTS (SELECT 1 FROM mesh.route r WHERE r.source = _replicate.source) THEN
 		-- a table's first route: its columns from now on (an earlier table
 		-- with the same OID may have left its schema changes behind)
@@ -369,7 +448,6 @@ BEGIN
 		RETURNING id INTO route_id;
 	INSERT INTO mesh.route_cursor (route_id) VALUES (route_id);
 	INSERT INTO mesh.route_stats (route_id) VALUES (route_id);
-	PERFORM mesh._install_capture(source);
 	PERFORM mesh._wake();
 	RETURN route_id;
 END $$;
@@ -395,7 +473,7 @@ BEGIN
 	DELETE FROM mesh.route r WHERE r.source = _unreplicate.source AND r.target = _unreplicate.target;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	IF NOT EXISTS (SELECT 1 FROM mesh.route r WHERE r.source = _unreplicate.source) THEN
-		PERFORM mesh._remove_capture(source);
+		PERFORM mesh._stop_capture(source);
 		DELETE FROM mesh.source_columns c WHERE c.source = _unreplicate.source;
 	END IF;
 	PERFORM mesh._wake();
@@ -650,12 +728,17 @@ END $$;
 -- Dropping a replicated table removes its routes.
 CREATE FUNCTION mesh._on_drop() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	gone oid;
 BEGIN
-	DELETE FROM mesh.route r USING pg_event_trigger_dropped_objects() d
-	WHERE d.classid = 'pg_class'::regclass AND d.objid = r.source::oid AND d.objsubid = 0;
-	IF FOUND THEN
+	FOR gone IN DELETE FROM mesh.route r USING pg_event_trigger_dropped_objects() d
+		WHERE d.classid = 'pg_class'::regclass AND d.objid = r.source::oid AND d.objsubid = 0
+		RETURNING r.source::oid
+	LOOP
+		-- no WAL capture for an oid a later table may get (a no-op for trigger capture)
+		PERFORM mesh._wal_register(gone, false);
 		PERFORM mesh._wake();
-	END IF;
+	END LOOP;
 END $$;
 CREATE EVENT TRIGGER mesh_on_drop ON sql_drop EXECUTE FUNCTION mesh._on_drop();
 

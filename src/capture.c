@@ -45,6 +45,9 @@
 
 #include "mesh.h"
 #include "mesh_util.h"
+#include "wal_capture.h"
+
+#define MARKER_WAIT_MS 60000
 
 PG_FUNCTION_INFO_V1(mesh_capture);
 PG_FUNCTION_INFO_V1(mesh_write_marker);
@@ -476,9 +479,45 @@ mesh_write_marker(PG_FUNCTION_ARGS)
 	EventWriter w;
 	int64		id;
 
+	/* WAL-captured changes committed before must get lower ids */
+	if (!mesh_wal_wait_decoded(MARKER_WAIT_MS))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("mesh's WAL capture did not catch up within %d s", MARKER_WAIT_MS / 1000),
+				 errdetail("A schema change or mesh.resync of a table captured from WAL waits until the changes committed before it are in the event log."),
+				 errhint("Check that the database worker runs (pg_stat_activity, the server log).")));
 	writer_begin(&w, PG_GETARG_OID(0));
 	id = write_event(&w, 'S', NULL, NULL);
 	writer_end(&w);
 	mesh_wake_after_commit(false);
 	PG_RETURN_INT64(id);
+}
+
+/*
+ * An event writer for WAL capture (wal_capture.c), in the caller's
+ * transaction: each event with its own source and capture time.
+ */
+void *
+mesh_event_writer_open(void)
+{
+	EventWriter *w = palloc(sizeof(EventWriter));
+
+	writer_begin(w, InvalidOid);
+	return w;
+}
+
+int64
+mesh_event_writer_put(void *writer, Oid source, TimestampTz at, char op, Jsonb *key, Jsonb *row)
+{
+	EventWriter *w = writer;
+
+	w->source = source;
+	w->now = at;
+	return write_event(w, op, key, row);
+}
+
+void
+mesh_event_writer_close(void *writer)
+{
+	writer_end(writer);
 }
