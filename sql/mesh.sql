@@ -298,10 +298,36 @@ LANGUAGE sql STABLE SET search_path = pg_catalog AS $$
 				   WHERE slot_name = 'mesh_' || (SELECT oid FROM pg_database WHERE datname = current_database()))
 $$;
 
--- Start capturing rel (its first route): from WAL where mesh.capture says
--- so and the worker's slot is ready, else with the capture triggers.  A
--- WAL-captured table gets REPLICA IDENTITY FULL (an update's unchanged
--- TOASTed values are only in its old row).
+-- Errors unless this database's worker decodes WAL into the event log.
+CREATE FUNCTION mesh._require_wal(rel regclass) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+BEGIN
+	IF NOT mesh._wal_ready() THEN
+		RAISE EXCEPTION 'cannot capture % from WAL', rel
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = CASE WHEN current_setting('wal_level') <> 'logical'
+							THEN format('wal_level is %s.', current_setting('wal_level'))
+							ELSE 'The database worker has no replication slot for WAL capture (yet).' END,
+				  HINT = 'WAL capture needs wal_level = logical, max_replication_slots > 0 and, where the server has the setting, mesh in output_plugin_libraries; the worker creates its slot within seconds. Or set mesh.capture to auto or trigger.';
+	END IF;
+END $$;
+
+-- Capture rel from WAL from the transactions that commit after the
+-- caller's.  REPLICA IDENTITY FULL: an update's unchanged TOASTed values
+-- are only in its old row.
+CREATE FUNCTION mesh._capture_from_wal(rel regclass) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+BEGIN
+	PERFORM mesh._require_wal(rel);
+	IF (SELECT relreplident FROM pg_class WHERE oid = rel) <> 'f' THEN
+		EXECUTE format('ALTER TABLE %s REPLICA IDENTITY FULL', rel);
+	END IF;
+	PERFORM mesh._wal_register(rel, true);
+END $$;
+
+-- Start capturing rel (before its first route exists): from WAL where
+-- mesh.capture says so and the worker's slot is ready, else with the
+-- capture triggers.  Returns how.
 CREATE FUNCTION mesh._start_capture(rel regclass) RETURNS text
 LANGUAGE plpgsql SET search_path = pg_catalog AS $$
 DECLARE
@@ -314,20 +340,14 @@ BEGIN
 		PERFORM mesh._install_capture(rel);
 		RETURN 'trigger';
 	END IF;
-	IF NOT mesh._wal_ready() THEN
-		RAISE EXCEPTION 'cannot capture % from WAL', rel
-			USING ERRCODE = 'object_not_in_prerequisite_state',
-				  DETAIL = CASE WHEN current_setting('wal_level') <> 'logical'
-							THEN format('mesh.capture is wal, but wal_level is %s.', current_setting('wal_level'))
-							ELSE 'The database worker has no replication slot for WAL capture (yet).' END,
-				  HINT = 'WAL capture needs wal_level = logical, max_replication_slots > 0 and, where the server has the setting, mesh in output_plugin_libraries; the worker creates its slot within seconds. Or set mesh.capture to auto or trigger.';
-	END IF;
-	IF (SELECT relreplident FROM pg_class WHERE oid = rel) <> 'f' THEN
-		EXECUTE format('ALTER TABLE %s REPLICA IDENTITY FULL', rel);
-	END IF;
-	PERFORM mesh._wal_register(rel, true);
+	PERFORM mesh._capture_from_wal(rel);
 	RETURN 'wal';
 END $$;
+
+-- Blocks until the worker has written every change of a WAL-captured
+-- table committed before the call into the event log; errors after 60 s.
+CREATE FUNCTION mesh._wal_catch_up() RETURNS void
+	AS 'MODULE_PATHNAME', 'mesh_wal_catch_up' LANGUAGE C;
 
 -- Stop capturing rel (its last route is gone).
 CREATE FUNCTION mesh._stop_capture(rel regclass) RETURNS void
@@ -339,7 +359,8 @@ BEGIN
 		PERFORM mesh._wal_register(rel, false);
 	END IF;
 END $$;
-REVOKE ALL ON FUNCTION mesh._start_capture(regclass), mesh._stop_capture(regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION mesh._start_capture(regclass), mesh._stop_capture(regclass),
+	mesh._require_wal(regclass), mesh._capture_from_wal(regclass), mesh._wal_catch_up() FROM PUBLIC;
 
 CREATE FUNCTION mesh._caller() RETURNS oid
 	AS 'MODULE_PATHNAME', 'mesh_caller' LANGUAGE C STABLE;
@@ -492,6 +513,48 @@ BEGIN
 	END IF;
 	PERFORM mesh._wake();
 	RETURN value;
+END $$;
+
+-- mesh.set_capture: capture a replicated table from WAL or with triggers
+-- from now on.  Writers of the table wait for the switch's transaction
+-- (SHARE ROW EXCLUSIVE); every transaction before it is captured the old
+-- way, every one after it the new way, none twice.  Switching to triggers
+-- first waits until the WAL decoded so far is in the event log, so the
+-- events keep their commit order.
+CREATE FUNCTION mesh.set_capture(source regclass, capture text) RETURNS text
+	AS 'MODULE_PATHNAME', 'mesh_api' LANGUAGE C;
+CREATE FUNCTION mesh._set_capture(caller oid, source regclass, capture text) RETURNS text
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF source IS NULL OR capture IS NULL THEN
+		RAISE EXCEPTION 'table and capture must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF NOT pg_has_role(caller, (SELECT relowner FROM pg_class WHERE oid = source), 'USAGE') THEN
+		RAISE EXCEPTION 'must be owner of table %', (SELECT relname FROM pg_class WHERE oid = source)
+			USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	IF capture NOT IN ('wal', 'trigger') THEN
+		RAISE EXCEPTION 'invalid capture "%"', capture USING ERRCODE = 'invalid_parameter_value',
+			DETAIL = 'Allowed values: wal, trigger.';
+	END IF;
+	IF mesh.capture_of(source) IS NULL THEN
+		RAISE EXCEPTION 'table % is not replicated', source USING ERRCODE = 'undefined_object';
+	END IF;
+	IF mesh.capture_of(source) = capture THEN
+		RETURN capture;
+	END IF;
+	EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', source);
+	IF capture = 'wal' THEN
+		PERFORM mesh._require_wal(source);
+		PERFORM mesh._remove_capture(source);
+		PERFORM mesh._capture_from_wal(source);
+	ELSE
+		PERFORM mesh._wal_catch_up();
+		PERFORM mesh._install_capture(source);
+		PERFORM mesh._wal_register(source, false);
+	END IF;
+	PERFORM mesh._wake();
+	RETURN capture;
 END $$;
 
 -- Pause / resume a route: events keep being captured while it is paused.

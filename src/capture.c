@@ -47,8 +47,6 @@
 #include "mesh_util.h"
 #include "wal_capture.h"
 
-#define MARKER_WAIT_MS 60000
-
 PG_FUNCTION_INFO_V1(mesh_capture);
 PG_FUNCTION_INFO_V1(mesh_write_marker);
 
@@ -480,12 +478,7 @@ mesh_write_marker(PG_FUNCTION_ARGS)
 	int64		id;
 
 	/* WAL-captured changes committed before must get lower ids */
-	if (!mesh_wal_wait_decoded(MARKER_WAIT_MS))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("mesh's WAL capture did not catch up within %d s", MARKER_WAIT_MS / 1000),
-				 errdetail("A schema change or mesh.resync of a table captured from WAL waits until the changes committed before it are in the event log."),
-				 errhint("Check that the database worker runs (pg_stat_activity, the server log).")));
+	mesh_wal_require_caught_up();
 	writer_begin(&w, PG_GETARG_OID(0));
 	id = write_event(&w, 'S', NULL, NULL);
 	writer_end(&w);

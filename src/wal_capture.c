@@ -53,6 +53,8 @@
 #define SPOOL_FLUSH_BYTES (64 * 1024 * 1024)	/* write what is complete beyond this */
 #define RETRY_START_MS 10000	/* after a failure to start decoding */
 #define WAIT_POLL_MS 5
+#define CATCH_UP_MS 60000
+#define SWITCH_EVERY_MS 1000	/* auto: look for tables still on triggers */
 
 int			mesh_capture_mode = MESH_CAPTURE_TRIGGER;
 
@@ -354,6 +356,68 @@ decode_step(void)
 }
 
 /*
+ * mesh.capture auto or wal: move the replicated tables still captured with
+ * triggers to WAL (mesh.set_capture), at most every SWITCH_EVERY_MS.  A
+ * table whose writers hold it longer than the lock timeout is tried again
+ * later.  The switch's transaction must not carry the decoder's origin:
+ * its registration message is what starts the table's WAL capture.
+ */
+static void
+switch_trigger_tables(void)
+{
+	static TimestampTz next_switch = 0;
+	List	   *volatile tables = NIL;
+	ListCell   *lc;
+	RepOriginId origin = replorigin_session_origin;
+
+	if (GetCurrentTimestamp() < next_switch)
+		return;
+	next_switch = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), SWITCH_EVERY_MS);
+	begin_xact();
+	SPI_execute("SELECT DISTINCT r.source::oid FROM mesh.route r"
+				" WHERE mesh.capture_of(r.source) = 'trigger'", true, 0);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Oid			relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+														   SPI_tuptable->tupdesc, 1, &isnull));
+		MemoryContext old = MemoryContextSwitchTo(mesh_wal_spool->set_cxt);
+
+		tables = lappend_oid(tables, relid);
+		MemoryContextSwitchTo(old);
+	}
+	end_xact();
+	foreach(lc, tables)
+	{
+		Oid			types[1] = {OIDOID};
+		Datum		values[1] = {ObjectIdGetDatum(lfirst_oid(lc))};
+		MemoryContext outer = CurrentMemoryContext;
+
+		PG_TRY();
+		{
+			replorigin_session_origin = InvalidRepOriginId;
+			begin_xact();
+			SPI_execute("SET LOCAL lock_timeout = '200ms'", false, 0);
+			SPI_execute_with_args("SELECT mesh.set_capture($1::regclass, 'wal')",
+								  1, types, values, NULL, false, 0);
+			end_xact();
+			replorigin_session_origin = origin;
+			ereport(LOG,
+					(errmsg("mesh: table with OID %u is captured from WAL from now on", lfirst_oid(lc))));
+		}
+		PG_CATCH();
+		{
+			MemoryContextSwitchTo(outer);
+			replorigin_session_origin = origin;
+			FlushErrorState();	/* busy or gone: next time */
+			AbortOutOfAnyTransaction();
+		}
+		PG_END_TRY();
+	}
+	list_free(tables);
+}
+
+/*
  * One step of WAL capture in the database worker (between route turns): a
  * no-op unless this database captures from WAL.  Errors are logged and
  * decoding restarts later from the slot.
@@ -370,6 +434,7 @@ mesh_wal_capture_step(void)
 		if (decoding == NULL)
 			start_decoding();
 		decode_step();
+		switch_trigger_tables();
 	}
 	PG_CATCH();
 	{
@@ -428,6 +493,28 @@ mesh_wal_wait_decoded(long timeout_ms)
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 	}
+}
+
+PG_FUNCTION_INFO_V1(mesh_wal_catch_up);
+
+/* mesh_wal_wait_decoded for 60 s, else an error. */
+void
+mesh_wal_require_caught_up(void)
+{
+	if (!mesh_wal_wait_decoded(CATCH_UP_MS))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("mesh's WAL capture did not catch up within %d s", CATCH_UP_MS / 1000),
+				 errdetail("Switching a table from WAL capture, a schema change or mesh.resync of a table captured from WAL waits until the changes committed before it are in the event log."),
+				 errhint("Check that the database worker runs (pg_stat_activity, the server log).")));
+}
+
+/* mesh._wal_catch_up() */
+Datum
+mesh_wal_catch_up(PG_FUNCTION_ARGS)
+{
+	mesh_wal_require_caught_up();
+	PG_RETURN_VOID();
 }
 
 PG_FUNCTION_INFO_V1(mesh_wal_register);

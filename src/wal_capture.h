@@ -53,5 +53,6 @@ extern WalSpool *mesh_wal_spool;
 extern void mesh_wal_capture_step(void);
 extern void mesh_wal_capture_stop(bool drop_slot);
 extern bool mesh_wal_wait_decoded(long timeout_ms);
+extern void mesh_wal_require_caught_up(void);
 
 #endif							/* MESH_WAL_CAPTURE_H */

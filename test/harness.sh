@@ -411,8 +411,10 @@ shared_preload_libraries = '${MESH_PRELOAD-mesh}'
 # the suite's databases each have a mesh worker (checks/pool_routes: 1,000
 # routes in 10 databases within this); one database fits the default 8
 max_worker_processes = 16
-# WAL capture (mesh.capture = wal or auto) decodes through a logical slot
+# WAL capture (mesh.capture = wal or auto) decodes through a logical slot,
+# one per database with mesh
 wal_level = logical
+max_replication_slots = 40
 # for the isolation specs, which cannot read the environment
 mesh_test.redis_port = '$MESH_REDIS_PORT'
 EOF
