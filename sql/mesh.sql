@@ -274,18 +274,24 @@ CREATE TABLE mesh.wal_capture (
 	sources oid[] NOT NULL DEFAULT '{}'
 );
 
+-- Tables whose capture was chosen with mesh.set_capture: with mesh.capture
+-- auto or wal the worker moves every other trigger-captured table to WAL.
+CREATE TABLE mesh.capture_choice (
+	source regclass PRIMARY KEY,
+	capture text NOT NULL CHECK (capture IN ('wal', 'trigger'))
+);
+
 -- From the transactions that commit after the caller's, capture rel from
 -- WAL (capture = true) or stop: a logical message the worker decodes.
 CREATE FUNCTION mesh._wal_register(rel regclass, capture boolean) RETURNS void
 	AS 'MODULE_PATHNAME', 'mesh_wal_register' LANGUAGE C STRICT;
 REVOKE ALL ON FUNCTION mesh._wal_register(regclass, boolean) FROM PUBLIC;
 
--- How rel's changes are captured: 'wal', 'trigger', or NULL (not replicated).
-CREATE FUNCTION mesh.capture_of(rel regclass) RETURNS text
+
+-- The replication slot of this database's WAL capture.
+CREATE FUNCTION mesh._wal_slot() RETURNS name
 LANGUAGE sql STABLE SET search_path = pg_catalog AS $$
-	SELECT CASE
-		WHEN EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = rel AND tgname = 'mesh_capture_insert') THEN 'trigger'
-		WHEN EXISTS (SELECT 1 FROM mesh.route r WHERE r.source = rel) THEN 'wal' END
+	SELECT ('mesh_' || oid)::name FROM pg_database WHERE datname = current_database()
 $$;
 
 -- Whether this database's worker decodes WAL into the event log now: the
@@ -294,9 +300,20 @@ CREATE FUNCTION mesh._wal_ready() RETURNS boolean
 LANGUAGE sql STABLE SET search_path = pg_catalog AS $$
 	SELECT current_setting('wal_level') = 'logical'
 	   AND EXISTS (SELECT 1 FROM mesh.wal_capture)
-	   AND EXISTS (SELECT 1 FROM pg_replication_slots
-				   WHERE slot_name = 'mesh_' || (SELECT oid FROM pg_database WHERE datname = current_database()))
+	   AND EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = mesh._wal_slot())
 $$;
+
+-- WAL capture of this database: its slot, whether the worker reads it, the
+-- WAL written since what the worker confirmed (not yet in the event log,
+-- or not yet confirmed) and the WAL the slot keeps on disk.
+CREATE VIEW mesh.wal_capture_status AS
+	SELECT s.slot_name, s.active,
+		   pg_wal_lsn_diff(pg_current_wal_lsn(), s.confirmed_flush_lsn)::bigint AS lag_bytes,
+		   pg_wal_lsn_diff(pg_current_wal_lsn(), s.restart_lsn)::bigint AS retained_bytes,
+		   (SELECT count(DISTINCT r.source) FROM mesh.route r
+			WHERE NOT EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = r.source
+							  AND g.tgname = 'mesh_capture_insert')) AS tables
+	FROM pg_replication_slots s WHERE s.slot_name = mesh._wal_slot();
 
 -- Errors unless this database's worker decodes WAL into the event log.
 CREATE FUNCTION mesh._require_wal(rel regclass) RETURNS void
@@ -364,6 +381,16 @@ REVOKE ALL ON FUNCTION mesh._start_capture(regclass), mesh._stop_capture(regclas
 
 CREATE FUNCTION mesh._caller() RETURNS oid
 	AS 'MODULE_PATHNAME', 'mesh_caller' LANGUAGE C STABLE;
+
+-- How rel's changes are captured: 'wal', 'trigger', or NULL (not
+-- replicated, or not a table the caller may read).
+CREATE FUNCTION mesh.capture_of(rel regclass) RETURNS text
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog AS $$
+	SELECT CASE
+		WHEN NOT has_table_privilege(mesh._caller(), rel, 'SELECT') THEN NULL
+		WHEN EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = rel AND tgname = 'mesh_capture_insert') THEN 'trigger'
+		WHEN EXISTS (SELECT 1 FROM mesh.route r WHERE r.source = rel) THEN 'wal' END
+$$;
 
 -- Route operations: mesh.X(args) is the C function mesh_api, which calls
 -- mesh._X(caller, args) as mesh's owner with caller = the current user at
@@ -495,6 +522,7 @@ BEGIN
 	GET DIAGNOSTICS n = ROW_COUNT;
 	IF NOT EXISTS (SELECT 1 FROM mesh.route r WHERE r.source = _unreplicate.source) THEN
 		PERFORM mesh._stop_capture(source);
+		DELETE FROM mesh.capture_choice c WHERE c.source = _unreplicate.source;
 		DELETE FROM mesh.source_columns c WHERE c.source = _unreplicate.source;
 	END IF;
 	PERFORM mesh._wake();
@@ -540,6 +568,8 @@ BEGIN
 	IF mesh.capture_of(source) IS NULL THEN
 		RAISE EXCEPTION 'table % is not replicated', source USING ERRCODE = 'undefined_object';
 	END IF;
+	INSERT INTO mesh.capture_choice VALUES (source, capture)
+		ON CONFLICT ON CONSTRAINT capture_choice_pkey DO UPDATE SET capture = EXCLUDED.capture;
 	IF mesh.capture_of(source) = capture THEN
 		RETURN capture;
 	END IF;
@@ -708,7 +738,8 @@ CREATE VIEW mesh.stats WITH (security_barrier) AS
 				ELSE 0 END AS lag_seconds,
 		   s.last_error, s.last_delivered_at, r.paused, c.backfilled,
 		   st.state, st.state_detail, s.backoff_until,
-		   COALESCE(c.schema_error, c.needs_resync) IS NOT NULL AS needs_resync
+		   COALESCE(c.schema_error, c.needs_resync) IS NOT NULL AS needs_resync,
+		   cap.capture, cap.capture_lag_bytes
 	FROM mesh.route r
 	JOIN mesh.route_stats s ON s.route_id = r.id
 	JOIN mesh.route_cursor c ON c.route_id = r.id
@@ -728,6 +759,15 @@ CREATE VIEW mesh.stats WITH (security_barrier) AS
 	CROSS JOIN LATERAL mesh._route_state(r.paused, c.backfilled, s.backoff_until, p.pending,
 										 o.route_id IS NOT NULL, mesh._delivery_workers(),
 										 COALESCE(c.schema_error, c.needs_resync), s.last_error) st
+	-- how the source is captured; for WAL, the WAL not yet decoded (bytes)
+	CROSS JOIN LATERAL (
+		SELECT t.capture,
+			   CASE WHEN t.capture = 'wal' THEN
+				(SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), sl.confirmed_flush_lsn)::bigint
+				 FROM pg_replication_slots sl WHERE sl.slot_name = mesh._wal_slot()) END AS capture_lag_bytes
+		FROM (SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = r.source
+										 AND g.tgname = 'mesh_capture_insert')
+					 THEN 'trigger' ELSE 'wal' END AS capture) t) cap
 	WHERE has_table_privilege(r.source, 'SELECT');
 
 CREATE VIEW mesh.event_log_status AS
@@ -800,6 +840,7 @@ BEGIN
 	LOOP
 		-- no WAL capture for an oid a later table may get (a no-op for trigger capture)
 		PERFORM mesh._wal_register(gone, false);
+		DELETE FROM mesh.capture_choice c WHERE c.source::oid = gone;
 		PERFORM mesh._wake();
 	END LOOP;
 END $$;

@@ -37,6 +37,7 @@
 #include "replication/origin.h"
 #include "replication/slot.h"
 #include "storage/latch.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/varlena.h"
@@ -235,11 +236,27 @@ start_decoding(void)
 	mesh_wal_spool = load_spool();
 	mesh_wal_spool->own_origin = own_origin(name);
 	ReplicationSlotAcquire(name, true);
-	decoding = CreateDecodingContext(InvalidXLogRecPtr, NIL, false,
-									 XL_ROUTINE(.page_read = read_local_xlog_page,
-												.segment_open = wal_segment_open,
-												.segment_close = wal_segment_close),
-									 prepare_write, do_write, NULL);
+
+	/*
+	 * Inside a transaction: outside one, PostgreSQL marks the process as a
+	 * decoder that never writes (PROC_IN_LOGICAL_DECODING), and every other
+	 * backend's snapshot would then leave out this worker's own running
+	 * transactions.  The context itself lives beyond the transaction.
+	 */
+	mesh_worker_begin_xact();
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		decoding = CreateDecodingContext(InvalidXLogRecPtr, NIL, false,
+										 XL_ROUTINE(.page_read = read_local_xlog_page,
+													.segment_open = wal_segment_open,
+													.segment_close = wal_segment_close),
+										 prepare_write, do_write, NULL);
+		MemoryContextSwitchTo(old);
+	}
+	CommitTransactionCommand();
+	if (MyProc->statusFlags & PROC_IN_LOGICAL_DECODING)
+		elog(ERROR, "mesh: the WAL capture process is marked as a logical decoding process");
 	XLogBeginRead(decoding->reader, MyReplicationSlot->data.restart_lsn);
 	ereport(LOG, (errmsg("mesh: capturing from WAL through the replication slot \"%s\"", name)));
 }
@@ -375,7 +392,8 @@ switch_trigger_tables(void)
 	next_switch = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), SWITCH_EVERY_MS);
 	begin_xact();
 	SPI_execute("SELECT DISTINCT r.source::oid FROM mesh.route r"
-				" WHERE mesh.capture_of(r.source) = 'trigger'", true, 0);
+				" WHERE mesh.capture_of(r.source) = 'trigger' AND NOT EXISTS"
+				" (SELECT 1 FROM mesh.capture_choice c WHERE c.source = r.source)", true, 0);
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;

@@ -419,7 +419,9 @@ max_replication_slots = 40
 mesh_test.redis_port = '$MESH_REDIS_PORT'
 EOF
 	# with mesh as the output plugin, where the server lists the trusted ones
-	if as_postgres "$(pg_bindir)/postgres" --describe-config 2>/dev/null | grep -q '^output_plugin_libraries'; then
+	local settings
+	settings=$(as_postgres "$(pg_bindir)/postgres" --describe-config 2>/dev/null || true)
+	if grep -q '^output_plugin_libraries' <<<"$settings"; then
 		echo "output_plugin_libraries = 'pgoutput, test_decoding, mesh'" >>"$dir/data/postgresql.conf"
 	fi
 	# mesh serves /metrics there; the harness's Prometheus scrapes it (job "mesh")
