@@ -64,15 +64,14 @@ echo "$CHECK: inserts, updates (key, TOASTed value kept), deletes and TRUNCATE c
 stats=$(as_owner -c "SELECT capture || ' ' || (capture_lag_bytes IS NOT NULL) FROM mesh.stats WHERE target = 'cache'")
 [ "$stats" = "wal true" ] || fail "mesh.stats shows '$stats' for the capture, expected 'wal true'"
 
-# a steady load of single-row inserts (their own transactions), ids 1..
-cat >"$work/load.sql" <<'EOF'
-DO $$ BEGIN FOR i IN 1..1000000 LOOP
-	INSERT INTO wal_t VALUES (i, 'load', NULL);
-	COMMIT;
-END LOOP; END $$;
-EOF
-psql -X -q -d "$db" -c "SET ROLE $user" -f "$work/load.sql" >"$work/load.log" 2>&1 &
-echo $! >"$work/load.pid"
+# start_load FIRST: a steady load of single-row inserts (each its own
+# transaction) from id FIRST on, in the background (log: $work/load.log)
+start_load() {
+	psql -X -q -d "$db" -c "SET ROLE $user" -c "DO \$\$ BEGIN FOR i IN $1..$(($1 + 1000000)) LOOP
+		INSERT INTO wal_t VALUES (i, 'load', NULL); COMMIT; END LOOP; END \$\$" >"$work/load.log" 2>&1 &
+	echo $! >"$work/load.pid"
+}
+start_load 1
 rows() { q -d "$db" -c "SELECT count(*) FROM wal_t"; }
 # wait_rows N: until the load has committed at least N rows
 wait_rows() {
@@ -95,9 +94,7 @@ worker=$(q -d postgres -c "SELECT pid FROM pg_stat_activity WHERE backend_type =
 kill -9 "$worker"
 wait_hub
 # the postmaster restarted everything; the load's connection is gone: go on
-psql -X -q -d "$db" -c "SET ROLE $user" -c "DO \$\$ BEGIN FOR i IN (SELECT max(id) + 1 FROM wal_t)..(SELECT max(id) + 3000 FROM wal_t) LOOP
-	INSERT INTO wal_t VALUES (i, 'load', NULL); COMMIT; END LOOP; END \$\$" >/dev/null 2>&1 &
-echo $! >"$work/load.pid"
+start_load "$(($(q -d "$db" -c "SELECT max(id) FROM wal_t") + 1))"
 wait_rows $(($(rows) + 1000))
 bash "$MESH_HARNESS" crash-hub >/dev/null 2>&1 || fail "crash-hub failed"
 wait_hub
@@ -106,8 +103,8 @@ expect_consistent "$db" wal_t
 dup=$(q -d "$db" -c "SELECT count(*) FROM (SELECT key FROM mesh.event_log WHERE source = 'wal_t'::regclass
 	AND op = 'I' AND row->>'v' = 'load' GROUP BY key HAVING count(*) > 1) d")
 [ "$dup" = 0 ] || fail "$dup rows have more than one insert event"
-missing=$(q -d "$db" -c "SELECT count(*) FROM wal_t w WHERE w.v = 'load' AND NOT EXISTS (SELECT 1 FROM mesh.event_log e
-	WHERE e.source = 'wal_t'::regclass AND e.op = 'I' AND e.key = jsonb_build_object('id', w.id::text))")
+missing=$(q -d "$db" -c "SELECT count(*) FROM wal_t w LEFT JOIN (SELECT DISTINCT (key->>'id')::int AS id
+	FROM mesh.event_log WHERE source = 'wal_t'::regclass AND op = 'I') e USING (id) WHERE w.v = 'load' AND e.id IS NULL")
 [ "$missing" = 0 ] || fail "$missing committed rows have no insert event"
 echo "$CHECK: $(rows) rows, each with exactly one insert event; both replicas consistent"
 
