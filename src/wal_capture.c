@@ -342,6 +342,7 @@ decode_step(void)
 {
 	XLogRecPtr	flushed = GetFlushRecPtr(NULL);
 	XLogReaderState *reader = decoding->reader;
+	MemoryContext outer = CurrentMemoryContext;
 
 	if (reader->EndRecPtr >= flushed)
 	{
@@ -349,6 +350,8 @@ decode_step(void)
 		return;
 	}
 	InvalidateSystemCaches();
+	/* the reader frees an oversized record at the next read: not in a pass's context */
+	MemoryContextSwitchTo(decoding->context);
 	PG_TRY();
 	{
 		while (reader->EndRecPtr < flushed && mesh_wal_spool->bytes < SPOOL_FLUSH_BYTES)
@@ -365,6 +368,7 @@ decode_step(void)
 	}
 	PG_FINALLY();
 	{
+		MemoryContextSwitchTo(outer);
 		InvalidateSystemCaches();
 	}
 	PG_END_TRY();
