@@ -264,8 +264,133 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION mesh._install_capture(regclass), mesh._remove_capture(regclass) FROM PUBLIC;
 
+-- WAL capture (src/wal_capture.c): the database worker decodes the changes
+-- of the tables in sources from its replication slot into the event log;
+-- processed_lsn is the end of the last source transaction it wrote there.
+-- Kept by the worker alone.
+CREATE TABLE mesh.wal_capture (
+	singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+	processed_lsn pg_lsn NOT NULL DEFAULT '0/0',
+	sources oid[] NOT NULL DEFAULT '{}'
+);
+
+-- Tables whose capture was chosen with mesh.set_capture: with mesh.capture
+-- auto or wal the worker moves every other trigger-captured table to WAL.
+CREATE TABLE mesh.capture_choice (
+	source regclass PRIMARY KEY,
+	capture text NOT NULL CHECK (capture IN ('wal', 'trigger'))
+);
+
+-- From the transactions that commit after the caller's, capture rel from
+-- WAL (capture = true) or stop: a logical message the worker decodes.
+CREATE FUNCTION mesh._wal_register(rel regclass, capture boolean) RETURNS void
+	AS 'MODULE_PATHNAME', 'mesh_wal_register' LANGUAGE C STRICT;
+REVOKE ALL ON FUNCTION mesh._wal_register(regclass, boolean) FROM PUBLIC;
+
+
+-- The replication slot of this database's WAL capture.
+CREATE FUNCTION mesh._wal_slot() RETURNS name
+LANGUAGE sql STABLE SET search_path = pg_catalog AS $$
+	SELECT ('mesh_' || oid)::name FROM pg_database WHERE datname = current_database()
+$$;
+
+-- Whether this database's worker decodes WAL into the event log now: the
+-- slot exists and the worker has started reading it.
+CREATE FUNCTION mesh._wal_ready() RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog AS $$
+	SELECT current_setting('wal_level') = 'logical'
+	   AND EXISTS (SELECT 1 FROM mesh.wal_capture)
+	   AND EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = mesh._wal_slot())
+$$;
+
+-- WAL capture of this database: its slot, whether the worker reads it, the
+-- WAL written since what the worker confirmed (not yet in the event log,
+-- or not yet confirmed) and the WAL the slot keeps on disk.
+CREATE VIEW mesh.wal_capture_status AS
+	SELECT s.slot_name, s.active,
+		   pg_wal_lsn_diff(pg_current_wal_lsn(), s.confirmed_flush_lsn)::bigint AS lag_bytes,
+		   pg_wal_lsn_diff(pg_current_wal_lsn(), s.restart_lsn)::bigint AS retained_bytes,
+		   (SELECT count(DISTINCT r.source) FROM mesh.route r
+			WHERE NOT EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = r.source
+							  AND g.tgname = 'mesh_capture_insert')) AS tables
+	FROM pg_replication_slots s WHERE s.slot_name = mesh._wal_slot();
+
+-- Errors unless this database's worker decodes WAL into the event log.
+CREATE FUNCTION mesh._require_wal(rel regclass) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+BEGIN
+	IF NOT mesh._wal_ready() THEN
+		RAISE EXCEPTION 'cannot capture % from WAL', rel
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = CASE WHEN current_setting('wal_level') <> 'logical'
+							THEN format('wal_level is %s.', current_setting('wal_level'))
+							ELSE 'The database worker has no replication slot for WAL capture (yet).' END,
+				  HINT = 'WAL capture needs wal_level = logical, max_replication_slots > 0 and, where the server has the setting, mesh in output_plugin_libraries; the worker creates its slot within seconds. Or set mesh.capture to auto or trigger.';
+	END IF;
+END $$;
+
+-- Capture rel from WAL from the transactions that commit after the
+-- caller's.  REPLICA IDENTITY FULL: an update's unchanged TOASTed values
+-- are only in its old row.
+CREATE FUNCTION mesh._capture_from_wal(rel regclass) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+BEGIN
+	PERFORM mesh._require_wal(rel);
+	IF (SELECT relreplident FROM pg_class WHERE oid = rel) <> 'f' THEN
+		EXECUTE format('ALTER TABLE %s REPLICA IDENTITY FULL', rel);
+	END IF;
+	PERFORM mesh._wal_register(rel, true);
+END $$;
+
+-- Start capturing rel (before its first route exists): from WAL where
+-- mesh.capture says so and the worker's slot is ready, else with the
+-- capture triggers.  Returns how.
+CREATE FUNCTION mesh._start_capture(rel regclass) RETURNS text
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+DECLARE
+	mode text := current_setting('mesh.capture');
+BEGIN
+	IF mesh.capture_of(rel) IS NOT NULL THEN
+		RETURN mesh.capture_of(rel);
+	END IF;
+	IF mode = 'trigger' OR (mode = 'auto' AND NOT mesh._wal_ready()) THEN
+		PERFORM mesh._install_capture(rel);
+		RETURN 'trigger';
+	END IF;
+	PERFORM mesh._capture_from_wal(rel);
+	RETURN 'wal';
+END $$;
+
+-- Blocks until the worker has written every change of a WAL-captured
+-- table committed before the call into the event log; errors after 60 s.
+CREATE FUNCTION mesh._wal_catch_up() RETURNS void
+	AS 'MODULE_PATHNAME', 'mesh_wal_catch_up' LANGUAGE C;
+
+-- Stop capturing rel (its last route is gone).
+CREATE FUNCTION mesh._stop_capture(rel regclass) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+BEGIN
+	IF EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = rel AND tgname = 'mesh_capture_insert') THEN
+		PERFORM mesh._remove_capture(rel);
+	ELSE
+		PERFORM mesh._wal_register(rel, false);
+	END IF;
+END $$;
+REVOKE ALL ON FUNCTION mesh._start_capture(regclass), mesh._stop_capture(regclass),
+	mesh._require_wal(regclass), mesh._capture_from_wal(regclass), mesh._wal_catch_up() FROM PUBLIC;
+
 CREATE FUNCTION mesh._caller() RETURNS oid
 	AS 'MODULE_PATHNAME', 'mesh_caller' LANGUAGE C STABLE;
+
+-- How rel's changes are captured: 'wal', 'trigger', or NULL (not
+-- replicated, or not a table the caller may read).
+CREATE FUNCTION mesh.capture_of(rel regclass) RETURNS text
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog AS $$
+	SELECT CASE
+		WHEN NOT has_table_privilege(mesh._caller(), rel, 'SELECT') THEN NULL
+		WHEN EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = rel AND tgname = 'mesh_capture_insert') THEN 'trigger'
+		WHEN EXISTS (SELECT 1 FROM mesh.route r WHERE r.source = rel) THEN 'wal' END
+$$;
 
 -- Route operations: mesh.X(args) is the C function mesh_api, which calls
 -- mesh._X(caller, args) as mesh's owner with caller = the current user at
@@ -357,6 +482,8 @@ BEGIN
 				  HINT = 'Use mesh.unreplicate() first to change the route''s options.';
 	END IF;
 	PERFORM mesh._check_route(source, target, COALESCE(options, '{}'), caller);
+	-- before the route exists: REPLICA IDENTITY FULL is no schema change to route
+	PERFORM mesh._start_capture(source);
 	IF NOT EXISTS (SELECT 1 FROM mesh.route r WHERE r.source = _replicate.source) THEN
 		-- a table's first route: its columns from now on (an earlier table
 		-- with the same OID may have left its schema changes behind)
@@ -369,7 +496,6 @@ BEGIN
 		RETURNING id INTO route_id;
 	INSERT INTO mesh.route_cursor (route_id) VALUES (route_id);
 	INSERT INTO mesh.route_stats (route_id) VALUES (route_id);
-	PERFORM mesh._install_capture(source);
 	PERFORM mesh._wake();
 	RETURN route_id;
 END $$;
@@ -395,7 +521,8 @@ BEGIN
 	DELETE FROM mesh.route r WHERE r.source = _unreplicate.source AND r.target = _unreplicate.target;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	IF NOT EXISTS (SELECT 1 FROM mesh.route r WHERE r.source = _unreplicate.source) THEN
-		PERFORM mesh._remove_capture(source);
+		PERFORM mesh._stop_capture(source);
+		DELETE FROM mesh.capture_choice c WHERE c.source = _unreplicate.source;
 		DELETE FROM mesh.source_columns c WHERE c.source = _unreplicate.source;
 	END IF;
 	PERFORM mesh._wake();
@@ -414,6 +541,50 @@ BEGIN
 	END IF;
 	PERFORM mesh._wake();
 	RETURN value;
+END $$;
+
+-- mesh.set_capture: capture a replicated table from WAL or with triggers
+-- from now on.  Writers of the table wait for the switch's transaction
+-- (SHARE ROW EXCLUSIVE); every transaction before it is captured the old
+-- way, every one after it the new way, none twice.  Switching to triggers
+-- first waits until the WAL decoded so far is in the event log, so the
+-- events keep their commit order.
+CREATE FUNCTION mesh.set_capture(source regclass, capture text) RETURNS text
+	AS 'MODULE_PATHNAME', 'mesh_api' LANGUAGE C;
+CREATE FUNCTION mesh._set_capture(caller oid, source regclass, capture text) RETURNS text
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF source IS NULL OR capture IS NULL THEN
+		RAISE EXCEPTION 'table and capture must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF NOT pg_has_role(caller, (SELECT relowner FROM pg_class WHERE oid = source), 'USAGE') THEN
+		RAISE EXCEPTION 'must be owner of table %', (SELECT relname FROM pg_class WHERE oid = source)
+			USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	IF capture NOT IN ('wal', 'trigger') THEN
+		RAISE EXCEPTION 'invalid capture "%"', capture USING ERRCODE = 'invalid_parameter_value',
+			DETAIL = 'Allowed values: wal, trigger.';
+	END IF;
+	IF mesh.capture_of(source) IS NULL THEN
+		RAISE EXCEPTION 'table % is not replicated', source USING ERRCODE = 'undefined_object';
+	END IF;
+	INSERT INTO mesh.capture_choice VALUES (source, capture)
+		ON CONFLICT ON CONSTRAINT capture_choice_pkey DO UPDATE SET capture = EXCLUDED.capture;
+	IF mesh.capture_of(source) = capture THEN
+		RETURN capture;
+	END IF;
+	EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', source);
+	IF capture = 'wal' THEN
+		PERFORM mesh._require_wal(source);
+		PERFORM mesh._remove_capture(source);
+		PERFORM mesh._capture_from_wal(source);
+	ELSE
+		PERFORM mesh._wal_catch_up();
+		PERFORM mesh._install_capture(source);
+		PERFORM mesh._wal_register(source, false);
+	END IF;
+	PERFORM mesh._wake();
+	RETURN capture;
 END $$;
 
 -- Pause / resume a route: events keep being captured while it is paused.
@@ -567,7 +738,8 @@ CREATE VIEW mesh.stats WITH (security_barrier) AS
 				ELSE 0 END AS lag_seconds,
 		   s.last_error, s.last_delivered_at, r.paused, c.backfilled,
 		   st.state, st.state_detail, s.backoff_until,
-		   COALESCE(c.schema_error, c.needs_resync) IS NOT NULL AS needs_resync
+		   COALESCE(c.schema_error, c.needs_resync) IS NOT NULL AS needs_resync,
+		   cap.capture, cap.capture_lag_bytes
 	FROM mesh.route r
 	JOIN mesh.route_stats s ON s.route_id = r.id
 	JOIN mesh.route_cursor c ON c.route_id = r.id
@@ -587,6 +759,15 @@ CREATE VIEW mesh.stats WITH (security_barrier) AS
 	CROSS JOIN LATERAL mesh._route_state(r.paused, c.backfilled, s.backoff_until, p.pending,
 										 o.route_id IS NOT NULL, mesh._delivery_workers(),
 										 COALESCE(c.schema_error, c.needs_resync), s.last_error) st
+	-- how the source is captured; for WAL, the WAL not yet decoded (bytes)
+	CROSS JOIN LATERAL (
+		SELECT t.capture,
+			   CASE WHEN t.capture = 'wal' THEN
+				(SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), sl.confirmed_flush_lsn)::bigint
+				 FROM pg_replication_slots sl WHERE sl.slot_name = mesh._wal_slot()) END AS capture_lag_bytes
+		FROM (SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = r.source
+										 AND g.tgname = 'mesh_capture_insert')
+					 THEN 'trigger' ELSE 'wal' END AS capture) t) cap
 	WHERE has_table_privilege(r.source, 'SELECT');
 
 CREATE VIEW mesh.event_log_status AS
@@ -650,12 +831,18 @@ END $$;
 -- Dropping a replicated table removes its routes.
 CREATE FUNCTION mesh._on_drop() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	gone oid;
 BEGIN
-	DELETE FROM mesh.route r USING pg_event_trigger_dropped_objects() d
-	WHERE d.classid = 'pg_class'::regclass AND d.objid = r.source::oid AND d.objsubid = 0;
-	IF FOUND THEN
+	FOR gone IN DELETE FROM mesh.route r USING pg_event_trigger_dropped_objects() d
+		WHERE d.classid = 'pg_class'::regclass AND d.objid = r.source::oid AND d.objsubid = 0
+		RETURNING r.source::oid
+	LOOP
+		-- no WAL capture for an oid a later table may get (a no-op for trigger capture)
+		PERFORM mesh._wal_register(gone, false);
+		DELETE FROM mesh.capture_choice c WHERE c.source::oid = gone;
 		PERFORM mesh._wake();
-	END IF;
+	END LOOP;
 END $$;
 CREATE EVENT TRIGGER mesh_on_drop ON sql_drop EXECUTE FUNCTION mesh._on_drop();
 

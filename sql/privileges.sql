@@ -16,5 +16,6 @@ END $$;
 -- ... except the helpers mesh.stats calls with its reader's rights: they
 -- show nothing the reader could not see (the count runs as the reader).
 GRANT EXECUTE ON FUNCTION mesh._rows_to_copy(regclass), mesh._delivery_workers(), mesh._served_routes(),
+	mesh._wal_slot(),
 	mesh._pending_from(bigint, pg_snapshot, bigint, bigint),
 	mesh._route_state(boolean, boolean, timestamptz, bigint, boolean, integer, text, text) TO PUBLIC;

@@ -45,6 +45,7 @@
 
 #include "mesh.h"
 #include "mesh_util.h"
+#include "wal_capture.h"
 
 PG_FUNCTION_INFO_V1(mesh_capture);
 PG_FUNCTION_INFO_V1(mesh_write_marker);
@@ -476,9 +477,40 @@ mesh_write_marker(PG_FUNCTION_ARGS)
 	EventWriter w;
 	int64		id;
 
+	/* WAL-captured changes committed before must get lower ids */
+	mesh_wal_require_caught_up();
 	writer_begin(&w, PG_GETARG_OID(0));
 	id = write_event(&w, 'S', NULL, NULL);
 	writer_end(&w);
 	mesh_wake_after_commit(false);
 	PG_RETURN_INT64(id);
+}
+
+/*
+ * An event writer for WAL capture (wal_capture.c), in the caller's
+ * transaction: each event with its own source and capture time.
+ */
+void *
+mesh_event_writer_open(void)
+{
+	EventWriter *w = palloc(sizeof(EventWriter));
+
+	writer_begin(w, InvalidOid);
+	return w;
+}
+
+int64
+mesh_event_writer_put(void *writer, Oid source, TimestampTz at, char op, Jsonb *key, Jsonb *row)
+{
+	EventWriter *w = writer;
+
+	w->source = source;
+	w->now = at;
+	return write_event(w, op, key, row);
+}
+
+void
+mesh_event_writer_close(void *writer)
+{
+	writer_end(writer);
 }

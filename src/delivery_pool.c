@@ -46,6 +46,7 @@
 #include "mesh.h"
 #include "mesh_util.h"
 #include "metrics.h"
+#include "wal_capture.h"
 
 PGDLLEXPORT void mesh_delivery_worker_main(Datum arg);
 
@@ -318,6 +319,8 @@ mesh_delivery_serve(bool database_worker, long budget_ms)
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 		MemoryContextReset(pass_cxt);
+		if (database_worker)
+			mesh_wal_capture_step();	/* what writers committed, into the log */
 		work = routes_with_work(&n, &next_backoff_ms, pass_cxt);
 		if (database_worker && n > 1)
 			maybe_start_helper(n);
@@ -328,7 +331,10 @@ mesh_delivery_serve(bool database_worker, long budget_ms)
 			more |= serve_turn(&work[i], &owned);
 			served |= owned;
 			if (database_worker)
+			{
 				(void) mesh_metrics_health_step(0);
+				mesh_wal_capture_step();
+			}
 		}
 		left = budget_ms - TimestampDifferenceMilliseconds(start, GetCurrentTimestamp());
 		if (left <= 0)

@@ -34,6 +34,7 @@
 #include "access/tableam.h"
 
 #include "mesh.h"
+#include "wal_capture.h"
 #include "mesh_util.h"
 #include "metrics.h"
 #include "subscribe.h"
@@ -226,6 +227,7 @@ mesh_database_worker_main(Datum arg)
 		}
 		if (!mesh_installed())
 		{
+			mesh_wal_capture_stop(true);	/* DROP EXTENSION: the slot goes too */
 			mesh_slot_set_nomesh(dboid);
 			proc_exit(0);
 		}

@@ -31,9 +31,21 @@ char	   *mesh_metrics_auth_file = NULL;
 bool		mesh_drop_discards_pending = false;
 
 /* Loaded by shared_preload_libraries (replication) or on first use (FDWs). */
+static const struct config_enum_entry capture_modes[] = {
+	{"auto", MESH_CAPTURE_AUTO, false},
+	{"wal", MESH_CAPTURE_WAL, false},
+	{"trigger", MESH_CAPTURE_TRIGGER, false},
+	{NULL, 0, false}
+};
+
 void
 _PG_init(void)
 {
+	DefineCustomEnumVariable("mesh.capture",
+							 "How a replicated table's changes are captured: wal (logical decoding), trigger, or auto (wal where wal_level = logical).",
+							 "Applies to tables whose first route is created afterwards; mesh.set_capture() switches a table.",
+							 &mesh_capture_mode, MESH_CAPTURE_TRIGGER, capture_modes,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("mesh.event_retention",
 							"How long delivered events stay in the event log (for mesh.replay).",
 							"A generation of the log is truncated once every route delivered it and it is this old.",

@@ -33,6 +33,17 @@ extern void mesh_set_launcher_latch(void);
 extern void mesh_stop_database_workers(Oid dboid);
 extern void mesh_clear_nomesh(void);
 extern void mesh_register_capture(void);
+extern void mesh_wal_publish(uint64 lsn);
+
+/* wal_capture.c: mesh.capture */
+typedef enum MeshCaptureMode
+{
+	MESH_CAPTURE_AUTO,
+	MESH_CAPTURE_WAL,
+	MESH_CAPTURE_TRIGGER
+} MeshCaptureMode;
+extern int	mesh_capture_mode;
+extern uint64 mesh_wal_decoded(Oid dboid);
 extern bool mesh_register_delivery_helper(Oid dboid);
 extern int	mesh_count_delivery_workers(Oid dboid, int *cluster_helpers);
 
@@ -62,6 +73,10 @@ extern bool mesh_installed(void);
 extern Jsonb *mesh_tuple_jsonb(TupleDesc desc, Datum *values, bool *nulls, int nkeys,
 							   const AttrNumber *keys, FmgrInfo *out);
 extern Oid	mesh_relid(const char *name);
+extern void *mesh_event_writer_open(void);
+extern int64 mesh_event_writer_put(void *writer, Oid source, TimestampTz at, char op,
+								   Jsonb *key, Jsonb *row);
+extern void mesh_event_writer_close(void *writer);
 extern int64 mesh_sequence_value(void);
 
 /* route.c */

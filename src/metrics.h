@@ -93,6 +93,8 @@ typedef struct MeshDatabaseMetrics
 	TimestampTz health_at;		/* of the backends' health */
 	int64		event_log_bytes;
 	int64		event_log_rows;
+	int64		wal_lag_bytes;	/* WAL not yet decoded into the log; -1: no WAL capture */
+	int64		wal_retained_bytes; /* WAL the capture slot keeps */
 	int			ndead;
 	MeshDeadLetterInfo dead[MESH_METRICS_RECENT_DEAD];	/* newest first */
 } MeshDatabaseMetrics;
@@ -111,6 +113,7 @@ extern bool mesh_metrics_attach_database(Oid dboid, const char *name);
 extern int	mesh_metrics_publish_routes(Oid dboid, MeshRouteMetrics *rows, int n,
 										bool with_pending, bool *remeasure);
 extern void mesh_metrics_publish_database(Oid dboid, int64 bytes, int64 rows,
+										  int64 wal_lag, int64 wal_retained,
 										  MeshDeadLetterInfo *dead, int ndead);
 extern void mesh_metrics_publish_backends(Oid dboid, MeshBackendMetrics *rows, int n);
 extern void mesh_metrics_count_restart(Oid dboid, int64 route_id);

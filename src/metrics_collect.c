@@ -215,9 +215,17 @@ refresh_database(bool count_rows)
 	MeshDeadLetterInfo *dead = MemoryContextAllocZero(collect_cxt,
 													  sizeof(MeshDeadLetterInfo) * MESH_METRICS_RECENT_DEAD);
 	int64		bytes;
+	int64		wal_lag = -1;
+	int64		wal_retained = 0;
 	int			ndead;
 
 	begin_xact();
+	SPI_execute("SELECT lag_bytes, retained_bytes FROM mesh.wal_capture_status", true, 1);
+	if (SPI_processed == 1)
+	{
+		wal_lag = int8_at(0, 1);
+		wal_retained = int8_at(0, 2);
+	}
 	SPI_execute("SELECT COALESCE(sum(pg_total_relation_size(c.oid)), 0)::bigint"
 				" FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
 				" WHERE n.nspname = 'mesh' AND c.relname ~ '^event_log_[0-9]+$'", true, 1);
@@ -245,7 +253,8 @@ refresh_database(bool count_rows)
 		utf8_copy(dead[i].error, sizeof(dead[i].error), text_at(i, 7));
 	}
 	end_xact();
-	mesh_metrics_publish_database(MyDatabaseId, bytes, event_log_rows, dead, ndead);
+	mesh_metrics_publish_database(MyDatabaseId, bytes, event_log_rows, wal_lag, wal_retained,
+								  dead, ndead);
 }
 
 /*

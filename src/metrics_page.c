@@ -288,7 +288,7 @@ event_log_table(StringInfo out, MeshMetricsShared *m, TimestampTz now)
 {
 	appendStringInfoString(out, "<h2>Event log</h2>\n<table id=\"event-log\"><tr><th>database</th>"
 						   "<th class=\"n\">size</th><th class=\"n\">events</th>"
-						   "<th>figures refreshed</th></tr>\n");
+						   "<th class=\"n\">WAL capture lag</th><th>figures refreshed</th></tr>\n");
 	for (int i = 0; i < MESH_METRICS_MAX_DATABASES; i++)
 	{
 		MeshDatabaseMetrics *db = &m->dbs[i];
@@ -299,7 +299,13 @@ event_log_table(StringInfo out, MeshMetricsShared *m, TimestampTz now)
 		html(out, db->name);
 		appendStringInfoString(out, "</td><td class=\"n\">");
 		bytes(out, db->event_log_bytes);
-		appendStringInfo(out, "</td><td class=\"n\">" INT64_FORMAT "</td><td>", db->event_log_rows);
+		appendStringInfo(out, "</td><td class=\"n\">" INT64_FORMAT "</td><td class=\"n\">",
+						 db->event_log_rows);
+		if (db->wal_lag_bytes >= 0)
+			bytes(out, db->wal_lag_bytes);
+		else
+			appendStringInfoString(out, "(triggers)");
+		appendStringInfoString(out, "</td><td>");
 		ago(out, db->routes_at, now);
 		appendStringInfoString(out, "</td></tr>\n");
 	}

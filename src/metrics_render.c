@@ -292,6 +292,17 @@ mesh_render_metrics(StringInfo out, MeshMetricsShared *m, TimestampTz now)
 	for (int i = 0; i < MESH_METRICS_MAX_DATABASES; i++)
 		if (m->dbs[i].used && m->dbs[i].slow_at != 0)
 			value(out, "mesh_event_log_rows", database_labels(&m->dbs[i]), m->dbs[i].event_log_rows);
+	family(out, "mesh_wal_capture_lag_bytes", "gauge",
+		   "WAL written since what the database's WAL capture confirmed: changes not yet in its event log (databases that capture from WAL).");
+	for (int i = 0; i < MESH_METRICS_MAX_DATABASES; i++)
+		if (m->dbs[i].used && m->dbs[i].slow_at != 0 && m->dbs[i].wal_lag_bytes >= 0)
+			value(out, "mesh_wal_capture_lag_bytes", database_labels(&m->dbs[i]), m->dbs[i].wal_lag_bytes);
+	family(out, "mesh_wal_capture_retained_bytes", "gauge",
+		   "WAL kept on disk for the database's WAL capture slot.");
+	for (int i = 0; i < MESH_METRICS_MAX_DATABASES; i++)
+		if (m->dbs[i].used && m->dbs[i].slow_at != 0 && m->dbs[i].wal_lag_bytes >= 0)
+			value(out, "mesh_wal_capture_retained_bytes", database_labels(&m->dbs[i]),
+				  m->dbs[i].wal_retained_bytes);
 	family(out, "mesh_stats_refreshed_timestamp_seconds", "gauge",
 		   "Unix time the database worker last published its routes' figures.");
 	for (int i = 0; i < MESH_METRICS_MAX_DATABASES; i++)
@@ -377,7 +388,12 @@ mesh_render_health(StringInfo out, MeshMetricsShared *m, TimestampTz now)
 		json_key(out, "event_log_bytes", false);
 		appendStringInfo(out, INT64_FORMAT, db->event_log_bytes);
 		json_key(out, "event_log_rows", false);
-		appendStringInfo(out, INT64_FORMAT "}", db->event_log_rows);
+		appendStringInfo(out, INT64_FORMAT, db->event_log_rows);
+		json_key(out, "wal_capture_lag_bytes", false);
+		if (db->wal_lag_bytes >= 0)
+			appendStringInfo(out, INT64_FORMAT "}", db->wal_lag_bytes);
+		else
+			appendStringInfoString(out, "null}");
 	}
 
 	appendStringInfoString(out, "],\n \"backends\": [");

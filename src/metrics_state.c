@@ -241,6 +241,7 @@ mesh_metrics_publish_routes(Oid dboid, MeshRouteMetrics *rows, int n, bool with_
 /* The database's event log size and newest dead letters (newest first). */
 void
 mesh_metrics_publish_database(Oid dboid, int64 bytes, int64 rows,
+							  int64 wal_lag, int64 wal_retained,
 							  MeshDeadLetterInfo *dead, int ndead)
 {
 	MeshDatabaseMetrics *db;
@@ -251,6 +252,8 @@ mesh_metrics_publish_database(Oid dboid, int64 bytes, int64 rows,
 	{
 		db->event_log_bytes = bytes;
 		db->event_log_rows = rows;
+		db->wal_lag_bytes = wal_lag;
+		db->wal_retained_bytes = wal_retained;
 		db->ndead = Min(ndead, MESH_METRICS_RECENT_DEAD);
 		memcpy(db->dead, dead, sizeof(MeshDeadLetterInfo) * db->ndead);
 		db->slow_at = GetCurrentTimestamp();

@@ -14,6 +14,8 @@
 #include <signal.h>
 
 #include "access/xact.h"
+#include "access/xlogdefs.h"
+#include "replication/slot.h"
 #include "commands/dbcommands.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
@@ -36,6 +38,8 @@ typedef struct MeshSlot
 	pid_t		pid;
 	Latch	   *latch;
 	bool		nomesh;			/* database worker found no extension */
+	pg_atomic_uint64 wal_decoded;	/* database worker: WAL decoded and written up
+									 * to here; 0: it does not capture from WAL */
 } MeshSlot;
 
 typedef struct MeshShared
@@ -56,7 +60,10 @@ static ProcessUtility_hook_type prev_process_utility = NULL;
 static bool wake_workers_at_commit = false;
 static bool capture_registered = false;
 static bool wake_routes_at_commit = false;
+static bool wrote_at_commit = false;	/* the committing transaction has an xid */
 static MeshSlot *my_slot = NULL;
+
+static void wake_wal_decoder(Oid dboid);
 
 static Size
 slots_size(void)
@@ -99,6 +106,8 @@ mesh_shmem_startup(void)
 		mesh_shared->capture_low = (pg_atomic_uint64 *) ((char *) mesh_shared + slots_size());
 		for (int i = 0; i < MaxBackends; i++)
 			pg_atomic_init_u64(&mesh_shared->capture_low[i], 0);
+		for (int i = 0; i < mesh_shared->nslots; i++)
+			pg_atomic_init_u64(&mesh_shared->slots[i].wal_decoded, 0);
 	}
 	LWLockRelease(AddinShmemInitLock);
 	/* the pointer differs per process only if the segment moved: recompute */
@@ -203,15 +212,74 @@ mesh_xact_callback(XactEvent event, void *arg)
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
 		event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
 		withdraw_capture();
+	if (event == XACT_EVENT_PRE_COMMIT)
+		wrote_at_commit = TransactionIdIsValid(GetTopTransactionIdIfAny());
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT)
 	{
 		if (wake_workers_at_commit || wake_routes_at_commit)
 			wake_now(MyDatabaseId, wake_routes_at_commit);
+		else if (wrote_at_commit && (my_slot == NULL || my_slot->route_id != 0))
+			wake_wal_decoder(MyDatabaseId);
+		wrote_at_commit = false;
 	}
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
 		event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
 		event == XACT_EVENT_PREPARE)
 		wake_workers_at_commit = wake_routes_at_commit = false;
+}
+
+/*
+ * A transaction that wrote something committed: if this database's worker
+ * captures from WAL, it has WAL to decode.
+ */
+static void
+wake_wal_decoder(Oid dboid)
+{
+	if (mesh_shared == NULL)
+		return;
+	LWLockAcquire(mesh_shared->lock, LW_SHARED);
+	for (int i = 0; i < mesh_shared->nslots; i++)
+	{
+		MeshSlot   *s = &mesh_shared->slots[i];
+
+		if (s->used && s->latch && s->dboid == dboid && s->route_id == 0 &&
+			pg_atomic_read_u64(&s->wal_decoded) != 0)
+			SetLatch(s->latch);
+	}
+	LWLockRelease(mesh_shared->lock);
+}
+
+/* The database worker: WAL decoded and written up to lsn (0: no WAL capture). */
+void
+mesh_wal_publish(XLogRecPtr lsn)
+{
+	if (my_slot)
+		pg_atomic_write_u64(&my_slot->wal_decoded, lsn);
+}
+
+/*
+ * How far dboid's database worker has decoded WAL into the event log
+ * (InvalidXLogRecPtr: it does not capture from WAL); wakes it.
+ */
+XLogRecPtr
+mesh_wal_decoded(Oid dboid)
+{
+	XLogRecPtr	lsn = InvalidXLogRecPtr;
+
+	LWLockAcquire(mesh_shared->lock, LW_SHARED);
+	for (int i = 0; i < mesh_shared->nslots; i++)
+	{
+		MeshSlot   *s = &mesh_shared->slots[i];
+
+		if (s->used && s->dboid == dboid && s->route_id == 0 && s->pid != 0)
+		{
+			lsn = pg_atomic_read_u64(&s->wal_decoded);
+			if (s->latch)
+				SetLatch(s->latch);
+		}
+	}
+	LWLockRelease(mesh_shared->lock);
+	return lsn;
 }
 
 void
@@ -235,6 +303,7 @@ release_slot(int code, Datum arg)
 	LWLockAcquire(mesh_shared->lock, LW_EXCLUSIVE);
 	my_slot->pid = 0;
 	my_slot->latch = NULL;
+	pg_atomic_write_u64(&my_slot->wal_decoded, 0);
 	if (!my_slot->nomesh)
 		my_slot->used = false;
 	LWLockRelease(mesh_shared->lock);
@@ -441,7 +510,15 @@ mesh_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyT
 		Oid			dboid = get_database_oid(((DropdbStmt *) stmt)->dbname, true);
 
 		if (OidIsValid(dboid))
+		{
+			char		slot[NAMEDATALEN];
+
 			mesh_stop_database_workers(dboid);
+			/* its WAL capture slot would block the drop (and keep WAL) */
+			snprintf(slot, sizeof(slot), "mesh_%u", dboid);
+			if (max_replication_slots > 0 && SearchNamedReplicationSlot(slot, true) != NULL)
+				ReplicationSlotDrop(slot, true);
+		}
 	}
 	if (prev_process_utility)
 		prev_process_utility(pstmt, queryString, readOnlyTree, context, params,

@@ -26,6 +26,7 @@
 
 #include "mesh.h"
 #include "mesh_util.h"
+#include "wal_capture.h"
 
 PG_FUNCTION_INFO_V1(mesh_wait_for_sync);
 
@@ -61,13 +62,21 @@ mesh_wait_for_sync(PG_FUNCTION_ARGS)
 	(void) set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 	SPI_connect();
+	mesh_become_owner(&save);	/* mesh.route is closed to the caller */
+	/* changes of WAL-captured tables committed before now: into the log first */
+	if (!mesh_wal_wait_decoded(timeout_ms))
+	{
+		SPI_finish();
+		mesh_restore_user(&save);
+		AtEOXact_GUC(true, nest);
+		PG_RETURN_BOOL(false);
+	}
 	SPI_execute("SELECT pg_current_snapshot()::text", false, 1);
 	snapshot = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	values[0] = CStringGetTextDatum(snapshot);
 	values[1] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
 	/* the routes of tables the caller may SELECT, read as mesh's owner */
-	values[2] = ObjectIdGetDatum(GetUserId());
-	mesh_become_owner(&save);
+	values[2] = ObjectIdGetDatum(save.userid);
 	for (;;)
 	{
 		bool		isnull;

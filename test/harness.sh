@@ -411,9 +411,19 @@ shared_preload_libraries = '${MESH_PRELOAD-mesh}'
 # the suite's databases each have a mesh worker (checks/pool_routes: 1,000
 # routes in 10 databases within this); one database fits the default 8
 max_worker_processes = 16
+# WAL capture (mesh.capture = wal or auto) decodes through a logical slot,
+# one per database with mesh
+wal_level = logical
+max_replication_slots = 40
 # for the isolation specs, which cannot read the environment
 mesh_test.redis_port = '$MESH_REDIS_PORT'
 EOF
+	# with mesh as the output plugin, where the server lists the trusted ones
+	local settings
+	settings=$(as_postgres "$(pg_bindir)/postgres" --describe-config 2>/dev/null || true)
+	if grep -q '^output_plugin_libraries' <<<"$settings"; then
+		echo "output_plugin_libraries = 'pgoutput, test_decoding, mesh'" >>"$dir/data/postgresql.conf"
+	fi
 	# mesh serves /metrics there; the harness's Prometheus scrapes it (job "mesh")
 	if [[ ",${MESH_PRELOAD-mesh}," == *,mesh,* ]]; then
 		echo "mesh.metrics_port = $MESH_METRICS_PORT" >>"$dir/data/postgresql.conf"

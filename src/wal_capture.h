@@ -1,0 +1,58 @@
+/*
+ * wal_capture.h: WAL capture, between the output plugin (wal_plugin.c)
+ * and the database worker's decoder (wal_capture.c).
+ */
+#ifndef MESH_WAL_CAPTURE_H
+#define MESH_WAL_CAPTURE_H
+
+#include "access/xlogdefs.h"
+#include "nodes/pg_list.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+/* One change of a captured table, as the event log stores it. */
+typedef struct WalEvent
+{
+	Oid			source;			/* the replicated table (a partition's root) */
+	char		op;				/* I U D T */
+	TimestampTz committed_at;
+	Jsonb	   *key;			/* NULL for T */
+	Jsonb	   *row;			/* NULL for D and T */
+} WalEvent;
+
+/*
+ * What the plugin hands the decoder: the changes of whole committed
+ * transactions, in commit order, and the set of captured tables as of the
+ * last of them.  Lives in cxt until the decoder has written it.
+ */
+typedef struct WalSpool
+{
+	MemoryContext cxt;			/* events: reset once written */
+	MemoryContext set_cxt;		/* sources */
+	WalEvent   *events;
+	int			nevents;
+	int			maxevents;
+	Size		bytes;			/* of the events' jsonb */
+	List	   *sources;		/* oids of the captured tables */
+	bool		sources_changed;	/* since the last write */
+	XLogRecPtr	skip_upto;		/* transactions ending at or before are in the log */
+	XLogRecPtr	last_end;		/* end of the last transaction spooled */
+	RepOriginId own_origin;		/* the decoder's own writes: not decoded */
+	/* the transaction being replayed */
+	int			txn_first;		/* its first event */
+	List	   *txn_add;		/* sources it registers (at its commit) */
+	List	   *txn_remove;
+} WalSpool;
+
+/* The spool of this process's decoder (NULL in any other process). */
+extern WalSpool *mesh_wal_spool;
+
+/* The transactional logical message prefix of (de)registrations. */
+#define MESH_WAL_MESSAGE_PREFIX "mesh"
+
+extern void mesh_wal_capture_step(void);
+extern void mesh_wal_capture_stop(bool drop_slot);
+extern bool mesh_wal_wait_decoded(long timeout_ms);
+extern void mesh_wal_require_caught_up(void);
+
+#endif							/* MESH_WAL_CAPTURE_H */

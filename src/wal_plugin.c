@@ -1,0 +1,351 @@
+/*
+ * wal_plugin.c: mesh as a logical decoding output plugin.
+ *
+ * Only the database worker's decoder (wal_capture.c) reads mesh's slot: it
+ * runs decoding in its own process, and the plugin appends each committed
+ * transaction's changes of captured tables to that decoder's spool, as
+ * event-log rows: 'I' per insert, 'U' per update of a row whose key stayed,
+ * 'D' (old key) then 'I' when the key changed, 'D' per delete, 'T' per
+ * truncated table.  Values are text forms under the decoder session's
+ * canonical output settings, from the catalog as it was when the change was
+ * made (a historic snapshot), so every event carries its own columns.
+ *
+ * Which tables are captured is itself in the WAL: mesh.replicate writes a
+ * transactional logical message "+<oid>" (mesh.unreplicate "-<oid>") with
+ * prefix "mesh"; it takes effect for the transactions that commit after it.
+ *
+ * Unchanged TOASTed values are not in an update's new tuple: captured
+ * tables have REPLICA IDENTITY FULL, so they are taken from the old one.
+ */
+#include "postgres.h"
+
+#include "access/detoast.h"
+#include "catalog/partition.h"
+#include "common/hashfn.h"
+#include "nodes/bitmapset.h"
+#include "replication/logical.h"
+#include "replication/origin.h"
+#include "replication/output_plugin.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+
+#include "mesh.h"
+#include "wal_capture.h"
+
+PGDLLEXPORT void _PG_output_plugin_init(OutputPluginCallbacks *cb);
+
+/* What decoding needs to know about a changed relation (cached). */
+typedef struct RelInfo
+{
+	Oid			relid;
+	bool		valid;
+	Oid			root;			/* itself, or the root of its partition tree */
+	int			nkeys;
+	AttrNumber	keys[INDEX_MAX_KEYS];
+	FmgrInfo   *out;			/* output function per attribute */
+} RelInfo;
+
+static HTAB *rel_infos = NULL;
+
+static void
+invalidate_rel_info(Datum arg, Oid relid)
+{
+	HASH_SEQ_STATUS scan;
+	RelInfo    *ri;
+
+	hash_seq_init(&scan, rel_infos);
+	while ((ri = hash_seq_search(&scan)) != NULL)
+		if (relid == InvalidOid || ri->relid == relid)
+			ri->valid = false;
+}
+
+static RelInfo *
+rel_info(Relation rel)
+{
+	Oid			relid = RelationGetRelid(rel);
+	TupleDesc	desc = RelationGetDescr(rel);
+	RelInfo    *ri;
+	bool		found;
+	Bitmapset  *pk;
+	int			attno = -1;
+
+	if (rel_infos == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(RelInfo);
+		ctl.hcxt = CacheMemoryContext;
+		rel_infos = hash_create("mesh decoded relations", 16, &ctl,
+								HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		CacheRegisterRelcacheCallback(invalidate_rel_info, (Datum) 0);
+	}
+	ri = hash_search(rel_infos, &relid, HASH_ENTER, &found);
+	if (found && ri->valid)
+		return ri;
+	if (found && ri->out)
+		pfree(ri->out);
+	ri->relid = relid;
+	ri->root = relid;
+	if (rel->rd_rel->relispartition)
+		ri->root = llast_oid(get_partition_ancestors(relid));
+	ri->out = MemoryContextAllocZero(CacheMemoryContext, sizeof(FmgrInfo) * Max(desc->natts, 1));
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		Oid			fn;
+		bool		isvarlena;
+
+		if (att->attisdropped)
+			continue;
+		getTypeOutputInfo(att->atttypid, &fn, &isvarlena);
+		fmgr_info_cxt(fn, &ri->out[i], CacheMemoryContext);
+	}
+	pk = RelationGetIndexAttrBitmap(rel, INDEX_ATTR_BITMAP_PRIMARY_KEY);
+	ri->nkeys = 0;
+	while ((attno = bms_next_member(pk, attno)) >= 0 && ri->nkeys < INDEX_MAX_KEYS)
+		ri->keys[ri->nkeys++] = attno + FirstLowInvalidHeapAttributeNumber;
+	ri->valid = true;
+	return ri;
+}
+
+static WalSpool *
+spool_of(LogicalDecodingContext *ctx)
+{
+	WalSpool   *spool = ctx->output_plugin_private;
+
+	if (spool == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("mesh's replication slot is read by mesh's database worker only")));
+	return spool;
+}
+
+static void
+startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt, bool is_init)
+{
+	opt->output_type = OUTPUT_PLUGIN_BINARY_OUTPUT;
+	opt->receive_rewrites = false;
+	ctx->output_plugin_private = is_init ? NULL : mesh_wal_spool;
+}
+
+static bool
+filter_by_origin(LogicalDecodingContext *ctx, RepOriginId origin_id)
+{
+	WalSpool   *spool = ctx->output_plugin_private;
+
+	/* the decoder's own writes (event log, cursors) */
+	return spool != NULL && origin_id != InvalidRepOriginId && origin_id == spool->own_origin;
+}
+
+static void
+begin_txn(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
+{
+	WalSpool   *spool = spool_of(ctx);
+
+	spool->txn_first = spool->nevents;
+	spool->txn_add = NIL;
+	spool->txn_remove = NIL;
+}
+
+static void
+append_event(WalSpool *spool, Oid source, char op, TimestampTz at, Jsonb *key, Jsonb *row)
+{
+	WalEvent   *ev;
+
+	if (spool->nevents == spool->maxevents)
+	{
+		spool->maxevents = Max(1024, spool->maxevents * 2);
+		spool->events = spool->events
+			? repalloc_huge(spool->events, sizeof(WalEvent) * spool->maxevents)
+			: MemoryContextAllocHuge(spool->cxt, sizeof(WalEvent) * spool->maxevents);
+	}
+	ev = &spool->events[spool->nevents++];
+	ev->source = source;
+	ev->op = op;
+	ev->committed_at = at;
+	ev->key = key;
+	ev->row = row;
+	spool->bytes += (key ? VARSIZE(key) : 0) + (row ? VARSIZE(row) : 0) + sizeof(WalEvent);
+}
+
+/* A tuple's values; unchanged TOASTed ones taken from old (same descriptor). */
+static void
+tuple_values(TupleDesc desc, HeapTuple tup, HeapTuple old, Datum *values, bool *nulls)
+{
+	heap_deform_tuple(tup, desc, values, nulls);
+	if (old == NULL)
+		return;
+	for (int i = 0; i < desc->natts; i++)
+	{
+		if (nulls[i] || TupleDescAttr(desc, i)->attlen != -1 ||
+			!VARATT_IS_EXTERNAL_ONDISK(DatumGetPointer(values[i])))
+			continue;
+		values[i] = heap_getattr(old, i + 1, desc, &nulls[i]);
+	}
+}
+
+/* Whether the key columns of two deformed rows differ (by text form). */
+static bool
+key_changed(RelInfo *ri, Datum *a, bool *an, Datum *b, bool *bn)
+{
+	for (int k = 0; k < ri->nkeys; k++)
+	{
+		int			i = ri->keys[k] - 1;
+
+		if (an[i] != bn[i])
+			return true;
+		if (!an[i] && strcmp(OutputFunctionCall(&ri->out[i], a[i]),
+							 OutputFunctionCall(&ri->out[i], b[i])) != 0)
+			return true;
+	}
+	return false;
+}
+
+static void
+on_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation rel,
+	   ReorderBufferChange *change)
+{
+	WalSpool   *spool = spool_of(ctx);
+	TupleDesc	desc = RelationGetDescr(rel);
+	RelInfo    *ri;
+	MemoryContext old;
+	HeapTuple	newtup,
+				oldtup;
+	Datum	   *nv,
+			   *ov;
+	bool	   *nn,
+			   *on;
+	TimestampTz at = txn->xact_time.commit_time;
+
+	ri = rel_info(rel);
+	if (!list_member_oid(spool->sources, ri->root))
+		return;
+	old = MemoryContextSwitchTo(spool->cxt);
+	newtup = change->data.tp.newtuple ? &change->data.tp.newtuple->tuple : NULL;
+	oldtup = change->data.tp.oldtuple ? &change->data.tp.oldtuple->tuple : NULL;
+	nv = palloc(sizeof(Datum) * Max(desc->natts, 1));
+	nn = palloc(sizeof(bool) * Max(desc->natts, 1));
+	ov = palloc(sizeof(Datum) * Max(desc->natts, 1));
+	on = palloc(sizeof(bool) * Max(desc->natts, 1));
+	switch (change->action)
+	{
+		case REORDER_BUFFER_CHANGE_INSERT:
+			tuple_values(desc, newtup, NULL, nv, nn);
+			append_event(spool, ri->root, 'I', at,
+						 mesh_tuple_jsonb(desc, nv, nn, ri->nkeys, ri->keys, ri->out),
+						 mesh_tuple_jsonb(desc, nv, nn, 0, NULL, ri->out));
+			break;
+		case REORDER_BUFFER_CHANGE_UPDATE:
+			tuple_values(desc, newtup, oldtup, nv, nn);
+			if (oldtup)
+			{
+				heap_deform_tuple(oldtup, desc, ov, on);
+				if (key_changed(ri, ov, on, nv, nn))
+				{
+					append_event(spool, ri->root, 'D', at,
+								 mesh_tuple_jsonb(desc, ov, on, ri->nkeys, ri->keys, ri->out), NULL);
+					append_event(spool, ri->root, 'I', at,
+								 mesh_tuple_jsonb(desc, nv, nn, ri->nkeys, ri->keys, ri->out),
+								 mesh_tuple_jsonb(desc, nv, nn, 0, NULL, ri->out));
+					break;
+				}
+			}
+			append_event(spool, ri->root, 'U', at,
+						 mesh_tuple_jsonb(desc, nv, nn, ri->nkeys, ri->keys, ri->out),
+						 mesh_tuple_jsonb(desc, nv, nn, 0, NULL, ri->out));
+			break;
+		case REORDER_BUFFER_CHANGE_DELETE:
+			if (oldtup == NULL)
+				elog(WARNING, "mesh: a delete from \"%s\" without its old row was not captured",
+					 RelationGetRelationName(rel));
+			else
+			{
+				heap_deform_tuple(oldtup, desc, ov, on);
+				append_event(spool, ri->root, 'D', at,
+							 mesh_tuple_jsonb(desc, ov, on, ri->nkeys, ri->keys, ri->out), NULL);
+			}
+			break;
+		default:
+			break;
+	}
+	MemoryContextSwitchTo(old);
+}
+
+static void
+on_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, int nrelations,
+		 Relation relations[], ReorderBufferChange *change)
+{
+	WalSpool   *spool = spool_of(ctx);
+
+	for (int i = 0; i < nrelations; i++)
+	{
+		RelInfo    *ri = rel_info(relations[i]);
+
+		if (list_member_oid(spool->sources, ri->root))
+			append_event(spool, ri->root, 'T', txn->xact_time.commit_time, NULL, NULL);
+	}
+}
+
+static void
+on_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr lsn,
+		bool transactional, const char *prefix, Size size, const char *text)
+{
+	WalSpool   *spool = spool_of(ctx);
+	char		buf[32];
+	Oid			relid;
+	MemoryContext old;
+
+	if (!transactional || strcmp(prefix, MESH_WAL_MESSAGE_PREFIX) != 0 || size < 2 ||
+		size >= sizeof(buf))
+		return;
+	memcpy(buf, text, size);
+	buf[size] = '\0';
+	relid = (Oid) strtoul(buf + 1, NULL, 10);
+	old = MemoryContextSwitchTo(spool->cxt);
+	if (buf[0] == '+')
+		spool->txn_add = lappend_oid(spool->txn_add, relid);
+	else if (buf[0] == '-')
+		spool->txn_remove = lappend_oid(spool->txn_remove, relid);
+	MemoryContextSwitchTo(old);
+}
+
+static void
+commit_txn(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr commit_lsn)
+{
+	WalSpool   *spool = spool_of(ctx);
+	ListCell   *lc;
+	MemoryContext old;
+
+	if (txn->end_lsn <= spool->skip_upto)
+	{
+		/* written before a crash that lost the slot's last confirmation */
+		spool->nevents = spool->txn_first;
+		return;
+	}
+	old = MemoryContextSwitchTo(spool->set_cxt);
+	foreach(lc, spool->txn_remove)
+		spool->sources = list_delete_oid(spool->sources, lfirst_oid(lc));
+	foreach(lc, spool->txn_add)
+		spool->sources = list_append_unique_oid(spool->sources, lfirst_oid(lc));
+	MemoryContextSwitchTo(old);
+	if (spool->txn_add != NIL || spool->txn_remove != NIL)
+		spool->sources_changed = true;
+	spool->txn_add = spool->txn_remove = NIL;
+	spool->last_end = txn->end_lsn;
+}
+
+void
+_PG_output_plugin_init(OutputPluginCallbacks *cb)
+{
+	cb->startup_cb = startup;
+	cb->begin_cb = begin_txn;
+	cb->change_cb = on_change;
+	cb->truncate_cb = on_truncate;
+	cb->message_cb = on_message;
+	cb->commit_cb = commit_txn;
+	cb->filter_by_origin_cb = filter_by_origin;
+}
