@@ -58,9 +58,7 @@ extern void mesh_start_database_worker(Oid dboid);
 extern void mesh_fill_worker(BackgroundWorker *bgw, const char *function, const char *type);
 extern bool mesh_installed(void);
 
-/* capture.c */
-extern Jsonb *mesh_tuple_jsonb(TupleDesc desc, Datum *values, bool *nulls, int nkeys,
-							   const AttrNumber *keys, FmgrInfo *out);
+/* event_write.c */
 extern Oid	mesh_relid(const char *name);
 extern int64 mesh_sequence_value(void);
 
