@@ -214,6 +214,7 @@ capture_rows(EventWriter *w, CaptureInfo *ci, Tuplestorestate *ts, TupleDesc des
 	TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
 	char	  **texts = palloc0(sizeof(char *) * Max(desc->natts, 1));
 
+	event_writer_reserve(w, tuplestore_tuple_count(ts));
 	tuplestore_rescan(ts);
 	while (tuplestore_gettupleslot(ts, true, false, slot))
 	{
@@ -278,6 +279,9 @@ capture_update(EventWriter *w, CaptureInfo *ci, TriggerData *td, TupleDesc desc,
 	}
 	tuplestore_rescan(td->tg_oldtable);
 
+	/* at most one event per new row and per old key */
+	event_writer_reserve(w, tuplestore_tuple_count(td->tg_newtable) +
+						 hash_get_num_entries(old_keys));
 	tuplestore_rescan(td->tg_newtable);
 	while (tuplestore_gettupleslot(td->tg_newtable, true, false, slot))
 	{

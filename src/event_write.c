@@ -4,7 +4,11 @@
  *
  * An event's id comes from mesh.event_id_seq when it is queued (inside the
  * writing transaction, after mesh_register_capture announced it: see
- * route_worker.c), so ids follow the order of event_writer_add calls.
+ * route_worker.c), so ids follow the order of event_writer_add calls.  A
+ * statement that knows how many events it will write reserves that many
+ * ids at once (event_writer_reserve: the sequence advanced by n under its
+ * buffer lock, WAL-logged like nextval); ids it does not use are a gap,
+ * like those of a rolled back transaction.
  * Queued rows go to the generation their id selects, in batches of up to
  * EVENT_BATCH rows or EVENT_BATCH_BYTES (heap_multi_insert, then the index
  * entries of each row), and all of them before event_writer_end returns: a
@@ -18,14 +22,18 @@
 
 #include "access/genam.h"
 #include "access/heapam.h"
+#include "access/htup_details.h"
 #include "access/table.h"
 #include "access/xact.h"
+#include "access/xloginsert.h"
 #include "catalog/index.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "commands/sequence.h"
 #include "executor/tuptable.h"
 #include "nodes/execnodes.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
 #include "utils/fmgrprotos.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -47,10 +55,13 @@ struct EventWriter
 	TimestampTz now;
 	Relation	rel[MESH_GENERATIONS];
 	CatalogIndexState idx[MESH_GENERATIONS];
+	int64		next_id;		/* reserved ids: next_id .. last_id */
+	int64		last_id;
 	int			gen;			/* generation of the queued rows */
 	int			n;				/* queued rows */
 	Size		bytes;
-	TupleDesc	slot_desc;		/* the slots' descriptor (NULL: none made) */
+	TupleDesc	slot_desc;		/* the slots' descriptor */
+	int			nslots;			/* slots made so far (as many as needed) */
 	TupleTableSlot *slots[EVENT_BATCH];
 	MemoryContext cxt;			/* the statement's: the writer, its slots */
 	MemoryContext batch_cxt;	/* queued rows; reset after each batch */
@@ -120,6 +131,68 @@ mesh_sequence_value(void)
 	return fcinfo->isnull ? 0 : DatumGetInt64(d);
 }
 
+/*
+ * Advance mesh.event_id_seq by n > 0 (its increment is 1, CACHE 1) and
+ * return the first of the n values, as n nextval calls in a row would.
+ * The new value is WAL-logged before the buffer is released (no values are
+ * logged ahead), so after a crash the sequence restarts above every id a
+ * committed event holds.  The page layout is sequence.c's (read_seq_tuple).
+ */
+static int64
+sequence_advance(int64 n)
+{
+	Relation	seqrel = relation_open(event_seq, RowExclusiveLock);
+	Buffer		buf;
+	Page		page;
+	HeapTupleData tuple;
+	Form_pg_sequence_data seq;
+	int64		first;
+
+	PreventCommandIfReadOnly("nextval()");
+	PreventCommandIfParallelMode("nextval()");
+	if (RelationNeedsWAL(seqrel))
+		(void) GetTopTransactionId();	/* the commit record flushes our WAL */
+	buf = ReadBuffer(seqrel, 0);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	page = BufferGetPage(buf);
+	if (*(uint32 *) PageGetSpecialPointer(page) != 0x1717)	/* SEQ_MAGIC */
+		elog(ERROR, "bad magic number in sequence \"%s\"", RelationGetRelationName(seqrel));
+	tuple.t_data = (HeapTupleHeader) PageGetItem(page, PageGetItemId(page, FirstOffsetNumber));
+	tuple.t_len = ItemIdGetLength(PageGetItemId(page, FirstOffsetNumber));
+	if (HeapTupleHeaderGetRawXmax(tuple.t_data) != InvalidTransactionId)
+	{
+		HeapTupleHeaderSetXmax(tuple.t_data, InvalidTransactionId);
+		tuple.t_data->t_infomask &= ~HEAP_XMAX_COMMITTED;
+		tuple.t_data->t_infomask |= HEAP_XMAX_INVALID;
+		MarkBufferDirtyHint(buf, true);
+	}
+	seq = (Form_pg_sequence_data) GETSTRUCT(&tuple);
+	first = seq->is_called ? seq->last_value + 1 : seq->last_value;
+
+	START_CRIT_SECTION();
+	MarkBufferDirty(buf);
+	seq->last_value = first + n - 1;
+	seq->is_called = true;
+	seq->log_cnt = 0;
+	if (RelationNeedsWAL(seqrel))
+	{
+		xl_seq_rec	xlrec;
+		XLogRecPtr	lsn;
+
+		XLogBeginInsert();
+		XLogRegisterBuffer(0, buf, REGBUF_WILL_INIT);
+		xlrec.node = seqrel->rd_node;
+		XLogRegisterData((char *) &xlrec, sizeof(xl_seq_rec));
+		XLogRegisterData((char *) tuple.t_data, tuple.t_len);
+		lsn = XLogInsert(RM_SEQ_ID, XLOG_SEQ_LOG);
+		PageSetLSN(page, lsn);	/* a macro: evaluates its argument twice */
+	}
+	END_CRIT_SECTION();
+	UnlockReleaseBuffer(buf);
+	relation_close(seqrel, NoLock);
+	return first;
+}
+
 /* ---- writing */
 EventWriter *
 event_writer_begin(Oid source)
@@ -129,6 +202,8 @@ event_writer_begin(Oid source)
 	event_oids_load();
 	w->source = source;
 	w->gen = -1;
+	w->next_id = 1;
+	w->last_id = 0;
 	mesh_register_capture();	/* before the first id is taken */
 	w->xid = GetTopFullTransactionId();
 	w->now = GetCurrentTimestamp();
@@ -150,15 +225,15 @@ open_generation(EventWriter *w, int gen)
 			idx->ri_IndexRelationInfo[i]->ii_Predicate != NIL)
 			elog(ERROR, "mesh: an index of %s has expressions or a predicate",
 				 RelationGetRelationName(w->rel[gen]));
-	if (w->slot_desc != RelationGetDescr(w->rel[gen]))
-	{
-		for (int i = 0; i < EVENT_BATCH && w->slot_desc; i++)
-			ExecDropSingleTupleTableSlot(w->slots[i]);
-		w->slot_desc = RelationGetDescr(w->rel[gen]);
-		for (int i = 0; i < EVENT_BATCH; i++)
-			w->slots[i] = MakeSingleTupleTableSlot(w->slot_desc, &TTSOpsHeapTuple);
-	}
 	MemoryContextSwitchTo(old);
+}
+
+static void
+drop_slots(EventWriter *w)
+{
+	for (int i = 0; i < w->nslots; i++)
+		ExecDropSingleTupleTableSlot(w->slots[i]);
+	w->nslots = 0;
 }
 
 /* Write the queued rows and their index entries. */
@@ -194,10 +269,20 @@ flush_batch(EventWriter *w)
 	MemoryContextReset(w->batch_cxt);
 }
 
+void
+event_writer_reserve(EventWriter *w, int64 n)
+{
+	if (n < 2 || w->next_id <= w->last_id)
+		return;					/* one id: nextval's logging ahead is cheaper */
+	w->next_id = sequence_advance(n);
+	w->last_id = w->next_id + n - 1;
+}
+
 int64
 event_writer_add(EventWriter *w, char op, Jsonb *key, Jsonb *row)
 {
-	int64		id = nextval_internal(event_seq, false);
+	int64		id = w->next_id <= w->last_id ? w->next_id++ :
+		nextval_internal(event_seq, false);
 	int			gen = (int) ((id / mesh_generation_size) % MESH_GENERATIONS);
 	Datum		values[8];
 	bool		nulls[8] = {false};
@@ -221,6 +306,15 @@ event_writer_add(EventWriter *w, char op, Jsonb *key, Jsonb *row)
 	values[6] = row ? JsonbPGetDatum(row) : (Datum) 0;
 	nulls[6] = row == NULL;
 	values[7] = TimestampTzGetDatum(w->now);
+	if (w->slot_desc != RelationGetDescr(w->rel[gen]))
+		drop_slots(w);
+	w->slot_desc = RelationGetDescr(w->rel[gen]);
+	if (w->n == w->nslots)
+	{
+		old = MemoryContextSwitchTo(w->cxt);
+		w->slots[w->nslots++] = MakeSingleTupleTableSlot(w->slot_desc, &TTSOpsHeapTuple);
+		MemoryContextSwitchTo(old);
+	}
 	old = MemoryContextSwitchTo(w->batch_cxt);
 	tup = heap_form_tuple(w->slot_desc, values, nulls);
 	MemoryContextSwitchTo(old);
@@ -239,8 +333,7 @@ event_writer_end(EventWriter *w)
 			CatalogCloseIndexes(w->idx[g]);
 			table_close(w->rel[g], NoLock);
 		}
-	for (int i = 0; i < EVENT_BATCH && w->slot_desc; i++)
-		ExecDropSingleTupleTableSlot(w->slots[i]);
+	drop_slots(w);
 	MemoryContextDelete(w->batch_cxt);
 	pfree(w);
 }

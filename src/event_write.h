@@ -16,6 +16,12 @@ typedef struct EventWriter EventWriter;
 extern EventWriter *event_writer_begin(Oid source);
 
 /*
+ * Reserve ids for the next n events in one step (a statement that knows
+ * its row count); more events than reserved take theirs one by one.
+ */
+extern void event_writer_reserve(EventWriter *w, int64 n);
+
+/*
  * One event: takes its id (returned) and queues the row; key and row are
  * copied, the caller may free them.  Queued rows are written in batches
  * (heap_multi_insert plus index entries) at the latest by event_writer_end.
