@@ -83,9 +83,12 @@ cpu_ns() {
 }
 inserted() { bsql -At -c "SELECT last_value FROM cap_$1_id_seq"; }
 
-# slice VARIANT SECONDS: one pgbench run; prints "TPS CPU_NS_PER_ROW".
+# slice VARIANT SECONDS: one pgbench run; prints "TPS CPU_NS_PER_ROW
+# OTHER_PCT" (the share of the CPUs other work used meanwhile).
 slice() {
-	local v=$1 s=$2 pb pids c0 c1 r0 r1 tps
+	local v=$1 s=$2 pb pids c0 c1 r0 r1 tps o0 o1 n0
+	o0=$(other_cpu_ticks)
+	n0=$(now_ns)
 	pgbench_tps "$work/cap_$v.sql" "$s" >"$work/cap_tps" &
 	pb=$!
 	sleep 1
@@ -98,11 +101,13 @@ slice() {
 	c1=$(cpu_ns $pids)
 	r1=$(inserted "$v")
 	wait "$pb"
+	o1=$(other_cpu_ticks)
 	tps=$(cat "$work/cap_tps")
-	echo "$tps $(awk -v c=$((c1 - c0)) -v r=$((r1 - r0)) 'BEGIN { printf "%.0f", r ? c / r : 0 }')"
+	echo "$tps $(awk -v c=$((c1 - c0)) -v r=$((r1 - r0)) 'BEGIN { printf "%.0f", r ? c / r : 0 }')" \
+		"$(other_cpu_pct "$o0" "$o1" "$(secs "$n0" "$(now_ns)")")"
 }
 
-declare -A tps_of cpu_of
+declare -A tps_of cpu_of other_of
 deliv_cpu_s=0
 deliv_events=0
 blog "warm-up"
@@ -117,7 +122,8 @@ for v in plain paused hub rowtrig stmttrig stmttrig rowtrig hub paused plain; do
 	set -- $(slice "$v" "$BENCH_CAP_SECONDS")
 	tps_of[$v]="${tps_of[$v]:-} $1"
 	cpu_of[$v]="${cpu_of[$v]:-} $2"
-	blog "$v: $1 TPS, backend CPU $2 ns/row"
+	other_of[$v]="${other_of[$v]:-} $3"
+	blog "$v: $1 TPS, backend CPU $2 ns/row [other work $3%]"
 	if [ "$v" = hub ]; then
 		bsql -c "SELECT mesh.wait_for_sync(120000)" >/dev/null
 		wait "$procs"
@@ -131,9 +137,13 @@ done
 consistent=$(bsql -At -c "SELECT bool_and(consistent) FROM mesh.verify('cap_hub')")
 
 declare -A tps cpu
+other_max=0
 for v in $VARIANTS; do
-	tps[$v]=$(median "${tps_of[$v]}")
+	set -- $(clean_median "${tps_of[$v]}" "${other_of[$v]}")
+	tps[$v]=$1
+	[ "$2" = 0 ] && disturbed=yes
 	cpu[$v]=$(median "${cpu_of[$v]}")
+	other_max=$(echo "$other_max ${other_of[$v]}" | tr ' ' '\n' | grep . | stat_max)
 done
 us() { awk -v a="$1" 'BEGIN { printf "%.2f", a / 1000 }'; }
 extra() { awk -v a="${cpu[$1]}" -v b="${cpu[plain]}" 'BEGIN { printf "%.2f", (a - b) / 1000 }'; }
@@ -167,7 +177,8 @@ crow() { printf '  %-9s %8s ms  %5s\n' "$1" "${copy[$1]}" "$(ratio "${copy[plain
 cat <<REPORT
 
 == trigger capture vs hand-written outboxes ($(bench_build_info))
-single-row INSERT, pgbench 2 clients prepared, $BENCH_CAP_SECONDS s slices A B C D E E D C B A, medians:
+single-row INSERT, pgbench 2 clients prepared, $BENCH_CAP_SECONDS s slices A B C D E E D C B A, medians
+(TPS: of the slices with other work <= $BENCH_OTHER_MAX% of the CPUs, all where none was; backend CPU: of all):
   variant                                                      TPS  ratio   backend CPU/row  extra vs A
 $(row plain "A unreplicated table")
 $(row paused "B mesh, route paused (capture alone)")
@@ -181,6 +192,7 @@ $(crow paused)
 $(crow rowtrig)
 $(crow stmttrig)
 targets: B >= 0.80 and above D and E: $(meets "$(ratio "${tps[paused]}" "${tps[plain]}")" 0.80); C >= 0.70: $(meets "$(ratio "${tps[hub]}" "${tps[plain]}")" 0.70); COPY B >= 0.60: $(meets "$(ratio "${copy[plain]}" "${copy[paused]}")" 0.60)
+$(other_cpu_report "$other_max" "${disturbed:-no}")
 reproduce: $(bench_env_prefix) BENCH_SERVERS=redis bash bench/capture.sh
-RESULT capture plain_tps=${tps[plain]} paused_tps=${tps[paused]} paused_ratio=$(ratio "${tps[paused]}" "${tps[plain]}") hub_tps=${tps[hub]} hub_ratio=$(ratio "${tps[hub]}" "${tps[plain]}") rowtrig_ratio=$(ratio "${tps[rowtrig]}" "${tps[plain]}") stmttrig_ratio=$(ratio "${tps[stmttrig]}" "${tps[plain]}") capture_us_per_row=$(extra paused) rowtrig_us_per_row=$(extra rowtrig) stmttrig_us_per_row=$(extra stmttrig) delivery_us_per_event=$deliv_us copy_plain_ms=${copy[plain]} copy_paused_ratio=$(ratio "${copy[plain]}" "${copy[paused]}") copy_rowtrig_ratio=$(ratio "${copy[plain]}" "${copy[rowtrig]}") copy_stmttrig_ratio=$(ratio "${copy[plain]}" "${copy[stmttrig]}")
+RESULT capture plain_tps=${tps[plain]} paused_tps=${tps[paused]} paused_ratio=$(ratio "${tps[paused]}" "${tps[plain]}") hub_tps=${tps[hub]} hub_ratio=$(ratio "${tps[hub]}" "${tps[plain]}") rowtrig_ratio=$(ratio "${tps[rowtrig]}" "${tps[plain]}") stmttrig_ratio=$(ratio "${tps[stmttrig]}" "${tps[plain]}") capture_us_per_row=$(extra paused) rowtrig_us_per_row=$(extra rowtrig) stmttrig_us_per_row=$(extra stmttrig) delivery_us_per_event=$deliv_us copy_plain_ms=${copy[plain]} copy_paused_ratio=$(ratio "${copy[plain]}" "${copy[paused]}") copy_rowtrig_ratio=$(ratio "${copy[plain]}" "${copy[rowtrig]}") copy_stmttrig_ratio=$(ratio "${copy[plain]}" "${copy[stmttrig]}") other_max_pct=$other_max
 REPORT
