@@ -33,6 +33,8 @@ VARIANTS="plain paused hub rowtrig stmttrig"
 
 bench_servers_up
 work=$BENCH_WORK
+idle_note=$(bench_warn_if_busy)
+blog "$idle_note"
 postmaster=$(head -n 1 "$MESH_TEST_DIR/pg_hub/data/postmaster.pid")
 
 blog "setting up the tables"
@@ -172,7 +174,7 @@ TRUNCATE cap_plain, cap_paused, cap_hub, cap_rowtrig, cap_stmttrig, cap_outbox_r
 SQL
 redis_delete_pattern 'cap:*'
 
-row() { printf '  %-9s %-44s %9s TPS  %5s   %7s us  %6s us\n' "$1" "$2" "${tps[$1]}" "$(ratio "${tps[$1]}" "${tps[plain]}")" "$(us "${cpu[$1]}")" "$(extra "$1")"; }
+row() { printf '  %-9s %-44s %9.0f TPS  %5s   %7s us  %6s us\n' "$1" "$2" "${tps[$1]}" "$(ratio "${tps[$1]}" "${tps[plain]}")" "$(us "${cpu[$1]}")" "$(extra "$1")"; }
 crow() { printf '  %-9s %8s ms  %5s\n' "$1" "${copy[$1]}" "$(ratio "${copy[plain]}" "${copy[$1]}")"; }
 cat <<REPORT
 
@@ -192,6 +194,7 @@ $(crow paused)
 $(crow rowtrig)
 $(crow stmttrig)
 targets: B >= 0.80 and above D and E: $(meets "$(ratio "${tps[paused]}" "${tps[plain]}")" 0.80); C >= 0.70: $(meets "$(ratio "${tps[hub]}" "${tps[plain]}")" 0.70); COPY B >= 0.60: $(meets "$(ratio "${copy[plain]}" "${copy[paused]}")" 0.60)
+$idle_note
 $(other_cpu_report "$other_max" "${disturbed:-no}")
 reproduce: $(bench_env_prefix) BENCH_SERVERS=redis bash bench/capture.sh
 RESULT capture plain_tps=${tps[plain]} paused_tps=${tps[paused]} paused_ratio=$(ratio "${tps[paused]}" "${tps[plain]}") hub_tps=${tps[hub]} hub_ratio=$(ratio "${tps[hub]}" "${tps[plain]}") rowtrig_ratio=$(ratio "${tps[rowtrig]}" "${tps[plain]}") stmttrig_ratio=$(ratio "${tps[stmttrig]}" "${tps[plain]}") capture_us_per_row=$(extra paused) rowtrig_us_per_row=$(extra rowtrig) stmttrig_us_per_row=$(extra stmttrig) delivery_us_per_event=$deliv_us copy_plain_ms=${copy[plain]} copy_paused_ratio=$(ratio "${copy[plain]}" "${copy[paused]}") copy_rowtrig_ratio=$(ratio "${copy[plain]}" "${copy[rowtrig]}") copy_stmttrig_ratio=$(ratio "${copy[plain]}" "${copy[stmttrig]}") other_max_pct=$other_max
