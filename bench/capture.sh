@@ -53,13 +53,13 @@ CREATE TABLE cap_rowtrig ($cols);
 CREATE TABLE cap_stmttrig ($cols);
 CREATE TABLE cap_outbox_row (id bigserial PRIMARY KEY, row jsonb);
 CREATE TABLE cap_outbox_stmt (id bigserial PRIMARY KEY, row jsonb);
-CREATE FUNCTION cap_outbox_row() RETURNS trigger LANGUAGE plpgsql AS \$\$
+CREATE OR REPLACE FUNCTION cap_outbox_row() RETURNS trigger LANGUAGE plpgsql AS \$\$
 BEGIN
 	INSERT INTO cap_outbox_row (row) VALUES (to_jsonb(NEW));
 	RETURN NULL;
 END \$\$;
 CREATE TRIGGER cap_outbox AFTER INSERT ON cap_rowtrig FOR EACH ROW EXECUTE FUNCTION cap_outbox_row();
-CREATE FUNCTION cap_outbox_stmt() RETURNS trigger LANGUAGE plpgsql AS \$\$
+CREATE OR REPLACE FUNCTION cap_outbox_stmt() RETURNS trigger LANGUAGE plpgsql AS \$\$
 BEGIN
 	INSERT INTO cap_outbox_stmt (row) SELECT to_jsonb(n) FROM new_rows n;
 	RETURN NULL;
