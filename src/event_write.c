@@ -62,7 +62,8 @@ struct EventWriter
 	Size		bytes;
 	TupleDesc	slot_desc;		/* the slots' descriptor */
 	int			nslots;			/* slots made so far (as many as needed) */
-	TupleTableSlot *slots[EVENT_BATCH];
+	int			maxslots;		/* room in slots */
+	TupleTableSlot **slots;
 	MemoryContext cxt;			/* the statement's: the writer, its slots */
 	MemoryContext batch_cxt;	/* queued rows; reset after each batch */
 };
@@ -116,19 +117,47 @@ mesh_relid(const char *name)
 	return relid;
 }
 
-/* The last value handed out by mesh.event_id_seq (0 before the first). */
+/*
+ * The sequence's tuple on its locked buffer (sequence.c's page layout:
+ * read_seq_tuple); the caller unlocks and releases *buf.
+ */
+static Form_pg_sequence_data
+sequence_tuple(Relation seqrel, int lockmode, Buffer *buf, HeapTupleData *tuple)
+{
+	Page		page;
+	ItemId		lp;
+
+	*buf = ReadBuffer(seqrel, 0);
+	LockBuffer(*buf, lockmode);
+	page = BufferGetPage(*buf);
+	if (*(uint32 *) PageGetSpecialPointer(page) != 0x1717)	/* SEQ_MAGIC */
+		elog(ERROR, "bad magic number in sequence \"%s\"", RelationGetRelationName(seqrel));
+	lp = PageGetItemId(page, FirstOffsetNumber);
+	tuple->t_data = (HeapTupleHeader) PageGetItem(page, lp);
+	tuple->t_len = ItemIdGetLength(lp);
+	return (Form_pg_sequence_data) GETSTRUCT(tuple);
+}
+
+/*
+ * The last value handed out by mesh.event_id_seq (0 before the first),
+ * read under a share lock of its buffer (no privilege check: mesh's own).
+ */
 int64
 mesh_sequence_value(void)
 {
-	Datum		d;
-	LOCAL_FCINFO(fcinfo, 1);
+	Relation	seqrel;
+	Buffer		buf;
+	HeapTupleData tuple;
+	Form_pg_sequence_data seq;
+	int64		value;
 
 	event_oids_load();
-	InitFunctionCallInfoData(*fcinfo, NULL, 1, InvalidOid, NULL, NULL);
-	fcinfo->args[0].value = ObjectIdGetDatum(event_seq);
-	fcinfo->args[0].isnull = false;
-	d = pg_sequence_last_value(fcinfo);
-	return fcinfo->isnull ? 0 : DatumGetInt64(d);
+	seqrel = relation_open(event_seq, AccessShareLock);
+	seq = sequence_tuple(seqrel, BUFFER_LOCK_SHARE, &buf, &tuple);
+	value = seq->is_called ? seq->last_value : 0;
+	UnlockReleaseBuffer(buf);
+	relation_close(seqrel, AccessShareLock);
+	return value;
 }
 
 /*
@@ -152,13 +181,8 @@ sequence_advance(int64 n)
 	PreventCommandIfParallelMode("nextval()");
 	if (RelationNeedsWAL(seqrel))
 		(void) GetTopTransactionId();	/* the commit record flushes our WAL */
-	buf = ReadBuffer(seqrel, 0);
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	seq = sequence_tuple(seqrel, BUFFER_LOCK_EXCLUSIVE, &buf, &tuple);
 	page = BufferGetPage(buf);
-	if (*(uint32 *) PageGetSpecialPointer(page) != 0x1717)	/* SEQ_MAGIC */
-		elog(ERROR, "bad magic number in sequence \"%s\"", RelationGetRelationName(seqrel));
-	tuple.t_data = (HeapTupleHeader) PageGetItem(page, PageGetItemId(page, FirstOffsetNumber));
-	tuple.t_len = ItemIdGetLength(PageGetItemId(page, FirstOffsetNumber));
 	if (HeapTupleHeaderGetRawXmax(tuple.t_data) != InvalidTransactionId)
 	{
 		HeapTupleHeaderSetXmax(tuple.t_data, InvalidTransactionId);
@@ -166,7 +190,6 @@ sequence_advance(int64 n)
 		tuple.t_data->t_infomask |= HEAP_XMAX_INVALID;
 		MarkBufferDirtyHint(buf, true);
 	}
-	seq = (Form_pg_sequence_data) GETSTRUCT(&tuple);
 	first = seq->is_called ? seq->last_value + 1 : seq->last_value;
 
 	START_CRIT_SECTION();
@@ -311,6 +334,12 @@ event_writer_add(EventWriter *w, char op, Jsonb *key, Jsonb *row)
 	w->slot_desc = RelationGetDescr(w->rel[gen]);
 	if (w->n == w->nslots)
 	{
+		if (w->nslots == w->maxslots)
+		{
+			w->maxslots = Min(Max(8, 4 * w->maxslots), EVENT_BATCH);
+			w->slots = w->slots ? repalloc(w->slots, sizeof(TupleTableSlot *) * w->maxslots) :
+				MemoryContextAlloc(w->cxt, sizeof(TupleTableSlot *) * w->maxslots);
+		}
 		old = MemoryContextSwitchTo(w->cxt);
 		w->slots[w->nslots++] = MakeSingleTupleTableSlot(w->slot_desc, &TTSOpsHeapTuple);
 		MemoryContextSwitchTo(old);
