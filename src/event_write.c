@@ -191,6 +191,11 @@ sequence_advance(int64 n)
 		MarkBufferDirtyHint(buf, true);
 	}
 	first = seq->is_called ? seq->last_value + 1 : seq->last_value;
+	if (first > PG_INT64_MAX - n + 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_SEQUENCE_GENERATOR_LIMIT_EXCEEDED),
+				 errmsg("nextval: reached maximum value of sequence \"%s\"",
+						RelationGetRelationName(seqrel))));
 
 	START_CRIT_SECTION();
 	MarkBufferDirty(buf);
