@@ -284,6 +284,36 @@ EOF
 	blog "loaded in $(((t1 - t0) / 1000000)) ms"
 }
 
+# ---- writers: pgbench and COPY
+# pgbench_tps SCRIPT SECONDS: TPS of SCRIPT (pgbench, 2 clients, 2 threads,
+# prepared statements, no vacuum) on the bench database.
+pgbench_tps() {
+	"$PGBENCH" -n -M prepared -c 2 -j 2 -T "$2" -f "$1" "$BENCH_DB" 2>&1 |
+		awk '/^tps = / { print $3 }'
+}
+
+# bench_rows_csv N: writes N rows (id, sensor, v, ts) as CSV to a file the hub
+# reads (its data dir's parent; user postgres) and prints its path.  Rows:
+# id = 1..N, sensor = 's' || (id % 100), v = id * 0.5, ts 1 ms apart.
+bench_rows_csv() {
+	local csv="$MESH_TEST_DIR/pg_hub/bench_rows_$1.csv"
+	bsql -c "COPY (SELECT g, 's' || (g % 100), g * 0.5, '2026-01-01 00:00:00+00'::timestamptz + g * interval '1 ms'
+		FROM generate_series(1, $1) g) TO '$csv' WITH (FORMAT csv)" >/dev/null
+	echo "$csv"
+}
+
+# copy_ms TABLE CSV [TRUNCATE]: milliseconds of COPY TABLE (id, sensor, v, ts)
+# FROM CSV, after TRUNCATE of TABLE (or of the list TRUNCATE) and a CHECKPOINT.
+copy_ms() {
+	local t0 t1
+	bsql -c "TRUNCATE ${3:-$1}" >/dev/null
+	bsql -c "CHECKPOINT" >/dev/null
+	t0=$(now_ns)
+	bsql -c "COPY $1 (id, sensor, v, ts) FROM '$2' WITH (FORMAT csv)" >/dev/null
+	t1=$(now_ns)
+	echo $(((t1 - t0) / 1000000))
+}
+
 # median / best of numbers (one per line on stdin)
 stat_median() { sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 stat_min() { sort -g | head -n 1; }

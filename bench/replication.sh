@@ -34,7 +34,6 @@ BENCH_CAP_ROUNDS=${BENCH_CAP_ROUNDS:-3}
 BENCH_BULK_ROWS=${BENCH_BULK_ROWS:-1000000}
 BENCH_REPS=${BENCH_REPS:-2}
 BENCH_LAG_SECONDS=${BENCH_LAG_SECONDS:-10}
-PGBENCH="$(dirname "$PSQL")/pgbench"
 
 bench_servers_up
 work=$BENCH_WORK
@@ -56,10 +55,7 @@ SQL
 # ---- capture_tps
 echo "INSERT INTO rep_plain (sensor, v) VALUES ('s', 1.5);" >"$work/ins_plain.sql"
 echo "INSERT INTO rep_repl (sensor, v) VALUES ('s', 1.5);" >"$work/ins_repl.sql"
-run_pgbench() {
-	"$PGBENCH" -n -M prepared -c 2 -j 2 -T "$2" -f "$work/ins_$1.sql" "$BENCH_DB" 2>&1 |
-		awk '/^tps = / { print $3 }'
-}
+run_pgbench() { pgbench_tps "$work/ins_$1.sql" "$2"; }
 blog "capture_tps: warm-up"
 run_pgbench plain 2 >/dev/null
 run_pgbench repl 2 >/dev/null
@@ -81,24 +77,13 @@ consistent=$(bsql -At -c "SELECT bool_and(consistent) FROM mesh.verify('rep_repl
 
 # ---- bulk_copy (route paused), which leaves the fan-out backlog
 blog "bulk_copy: writing $BENCH_BULK_ROWS rows to a file"
-csv="$MESH_TEST_DIR/pg_hub/bench_rows.csv"   # written and read by the server (user postgres)
-bsql -c "COPY (SELECT g, 's' || (g % 100), g * 0.5, '2026-01-01 00:00:00+00'::timestamptz + g * interval '1 ms'
-		FROM generate_series(1, $BENCH_BULK_ROWS) g) TO '$csv' WITH (FORMAT csv)" >/dev/null
-copy_ms() {
-	local t0 t1
-	bsql -c "TRUNCATE $1" >/dev/null
-	bsql -c "CHECKPOINT" >/dev/null
-	t0=$(now_ns)
-	bsql -c "COPY $1 (id, sensor, v, ts) FROM '$csv' WITH (FORMAT csv)" >/dev/null
-	t1=$(now_ns)
-	echo $(((t1 - t0) / 1000000))
-}
+csv=$(bench_rows_csv "$BENCH_BULK_ROWS")
 bsql -c "SELECT mesh.pause('rep_repl', 'rep_cache')" >/dev/null
 plain_ms=()
 repl_ms=()
 for ((r = 1; r <= BENCH_REPS; r++)); do
-	p=$(copy_ms rep_plain)
-	q=$(copy_ms rep_repl)
+	p=$(copy_ms rep_plain "$csv")
+	q=$(copy_ms rep_repl "$csv")
 	blog "bulk_copy rep $r: plain $p ms, replicated $q ms"
 	plain_ms+=("$p")
 	repl_ms+=("$q")

@@ -12,10 +12,13 @@
  *   TRUNCATE one 'T'
  *
  * Rows are written straight into the current generation of mesh.event_log
- * (heap insert plus index entries), with ids from mesh.event_id_seq.  Values
- * are stored in their PostgreSQL text form under mesh's canonical output
+ * by event_write.c (batched heap inserts plus index entries), with ids from
+ * mesh.event_id_seq.  Values are stored in their PostgreSQL text form under mesh's canonical output
  * settings (ISO, UTC: mesh_canonical_output_begin), whatever the writing
- * session's DateStyle or TimeZone.  No SQL is parsed per statement.
+ * session's DateStyle or TimeZone, as jsonb objects built directly from
+ * those texts (mesh_text_object).  No SQL is parsed per statement; what a
+ * table needs (output functions, key columns, the columns in jsonb key
+ * order) is cached per relation until its relcache entry is invalidated.
  */
 #include "postgres.h"
 
@@ -45,6 +48,7 @@
 
 #include "mesh.h"
 #include "mesh_util.h"
+#include "event_write.h"
 #include "wal_capture.h"
 
 PG_FUNCTION_INFO_V1(mesh_capture);
@@ -56,7 +60,10 @@ typedef struct CaptureInfo
 	Oid			relid;
 	bool		valid;
 	int			nkeys;
-	AttrNumber	keys[INDEX_MAX_KEYS];
+	AttrNumber	keys[INDEX_MAX_KEYS];	/* the primary key's, in index order */
+	int			key_attrs[INDEX_MAX_KEYS];	/* 0-based, in jsonb key order */
+	int			nrow;
+	int		   *row_attrs;		/* live columns, 0-based, in jsonb key order */
 	FmgrInfo   *out;			/* output function per attribute */
 } CaptureInfo;
 
@@ -99,10 +106,15 @@ capture_info(Relation rel)
 	if (found && ci->valid)
 		return ci;
 	if (found && ci->out)
+	{
 		pfree(ci->out);
+		pfree(ci->row_attrs);
+	}
 	ci->relid = relid;
 	ci->out = MemoryContextAllocZero(CacheMemoryContext,
 									 sizeof(FmgrInfo) * Max(desc->natts, 1));
+	ci->row_attrs = MemoryContextAlloc(CacheMemoryContext, sizeof(int) * Max(desc->natts, 1));
+	ci->nrow = 0;
 	for (int i = 0; i < desc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
@@ -113,7 +125,9 @@ capture_info(Relation rel)
 			continue;
 		getTypeOutputInfo(att->atttypid, &fn, &isvarlena);
 		fmgr_info_cxt(fn, &ci->out[i], CacheMemoryContext);
+		ci->row_attrs[ci->nrow++] = i;
 	}
+	mesh_jsonb_key_order(desc, ci->row_attrs, ci->nrow);
 	pk = RelationGetPrimaryKeyIndex(rel);
 	if (!OidIsValid(pk))
 		ereport(ERROR,
@@ -124,160 +138,71 @@ capture_info(Relation rel)
 	idx = index_open(pk, AccessShareLock);
 	ci->nkeys = idx->rd_index->indnkeyatts;
 	for (int i = 0; i < ci->nkeys; i++)
+	{
 		ci->keys[i] = idx->rd_index->indkey.values[i];
+		ci->key_attrs[i] = ci->keys[i] - 1;
+	}
 	index_close(idx, AccessShareLock);
+	mesh_jsonb_key_order(desc, ci->key_attrs, ci->nkeys);
 	ci->valid = true;
 	return ci;
 }
 
 /*
- * A row as a jsonb object {column: text form or null}.  With nkeys > 0
- * only the listed key attributes are included.  texts[i] holds the text
- * form of attribute i when already computed (or NULL); out computes the
- * others.
+ * The text forms of a row's columns into texts (NULL for nulls): the key
+ * columns only, or every live column.
  */
-static Jsonb *
-row_jsonb(TupleDesc desc, Datum *values, bool *nulls, char **texts, int nkeys,
-		  const AttrNumber *keys, FmgrInfo *out)
+static void
+datum_texts(CaptureInfo *ci, Datum *values, bool *nulls, char **texts, bool keys_only)
 {
-	JsonbParseState *state = NULL;
-	JsonbValue *res;
-	int			n = nkeys > 0 ? nkeys : desc->natts;
+	int			n = keys_only ? ci->nkeys : ci->nrow;
+	const int  *attrs = keys_only ? ci->key_attrs : ci->row_attrs;
 
-	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
 	for (int k = 0; k < n; k++)
 	{
-		int			i = nkeys > 0 ? keys[k] - 1 : k;
-		Form_pg_attribute att = TupleDescAttr(desc, i);
-		JsonbValue	v;
+		int			i = attrs[k];
 
-		if (att->attisdropped)
-			continue;
-		memset(&v, 0, sizeof(v));	/* no uninitialised bytes reach the WAL */
-		v.type = jbvString;
-		v.val.string.val = NameStr(att->attname);
-		v.val.string.len = strlen(NameStr(att->attname));
-		pushJsonbValue(&state, WJB_KEY, &v);
-		if (nulls[i])
-			v.type = jbvNull;
-		else
-		{
-			if (texts[i] == NULL)
-				texts[i] = OutputFunctionCall(&out[i], values[i]);
-			v.type = jbvString;
-			v.val.string.val = texts[i];
-			v.val.string.len = strlen(texts[i]);
-		}
-		pushJsonbValue(&state, WJB_VALUE, &v);
+		texts[i] = nulls[i] ? NULL : OutputFunctionCall(&ci->out[i], values[i]);
 	}
-	res = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
-	return JsonbValueToJsonb(res);
 }
 
-/* A row (or, with nkeys > 0, its key columns) as a jsonb object of text forms. */
-Jsonb *
-mesh_tuple_jsonb(TupleDesc desc, Datum *values, bool *nulls, int nkeys,
-				 const AttrNumber *keys, FmgrInfo *out)
+static void
+row_texts(CaptureInfo *ci, TupleTableSlot *slot, char **texts, bool keys_only)
 {
+	datum_texts(ci, slot->tts_values, slot->tts_isnull, texts, keys_only);
+}
+
+/*
+ * The key and (unless op is 'D') the row of an event of rel, from the
+ * row's datums, as the capture trigger builds them (WAL capture).
+ */
+void
+mesh_capture_event_jsonb(Relation rel, Datum *values, bool *nulls, char op,
+						 Jsonb **key, Jsonb **row)
+{
+	CaptureInfo *ci = capture_info(rel);
+	TupleDesc	desc = RelationGetDescr(rel);
 	char	  **texts = palloc0(sizeof(char *) * Max(desc->natts, 1));
 
-	return row_jsonb(desc, values, nulls, texts, nkeys, keys, out);
+	datum_texts(ci, values, nulls, texts, op == 'D');
+	*key = mesh_text_object(desc, ci->key_attrs, ci->nkeys, texts);
+	*row = op == 'D' ? NULL : mesh_text_object(desc, ci->row_attrs, ci->nrow, texts);
 }
 
-/* A relation of schema mesh by name. */
-Oid
-mesh_relid(const char *name)
-{
-	Oid			nsp = get_namespace_oid("mesh", false);
-	Oid			relid = get_relname_relid(name, nsp);
-
-	if (!OidIsValid(relid))
-		elog(ERROR, "mesh relation \"%s\" is missing", name);
-	return relid;
-}
-
-/* The last value handed out by mesh.event_id_seq (0 before the first). */
-int64
-mesh_sequence_value(void)
-{
-	Datum		d;
-	LOCAL_FCINFO(fcinfo, 1);
-
-	InitFunctionCallInfoData(*fcinfo, NULL, 1, InvalidOid, NULL, NULL);
-	fcinfo->args[0].value = ObjectIdGetDatum(mesh_relid("event_id_seq"));
-	fcinfo->args[0].isnull = false;
-	d = pg_sequence_last_value(fcinfo);
-	return fcinfo->isnull ? 0 : DatumGetInt64(d);
-}
-
-/* Writes event rows of one statement into the event log's generations. */
-typedef struct EventWriter
-{
-	Oid			source;
-	Oid			seq;
-	FullTransactionId xid;
-	TimestampTz now;
-	Relation	rel[MESH_GENERATIONS];
-	CatalogIndexState idx[MESH_GENERATIONS];
-	MemoryContext cxt;			/* the statement's: outlives the per-row contexts */
-} EventWriter;
-
+/* The event of one row: its key and (unless op is 'D') the whole row. */
 static void
-writer_begin(EventWriter *w, Oid source)
+row_event(EventWriter *w, CaptureInfo *ci, TupleTableSlot *slot, char op, char **texts)
 {
-	memset(w, 0, sizeof(*w));
-	w->source = source;
-	w->seq = mesh_relid("event_id_seq");
-	mesh_register_capture();	/* before the first id is taken */
-	w->xid = GetTopFullTransactionId();
-	w->now = GetCurrentTimestamp();
-	w->cxt = CurrentMemoryContext;
-}
+	TupleDesc	desc = slot->tts_tupleDescriptor;
+	Jsonb	   *key;
+	Jsonb	   *row = NULL;
 
-static int64
-write_event(EventWriter *w, char op, Jsonb *key, Jsonb *row)
-{
-	int64		id = nextval_internal(w->seq, false);
-	int			gen = (int) ((id / mesh_generation_size) % MESH_GENERATIONS);
-	Datum		values[8];
-	bool		nulls[8] = {false};
-	HeapTuple	tup;
-
-	if (w->rel[gen] == NULL)
-	{
-		char		name[32];
-		MemoryContext old = MemoryContextSwitchTo(w->cxt);
-
-		snprintf(name, sizeof(name), "event_log_%d", gen);
-		w->rel[gen] = table_open(mesh_relid(name), RowExclusiveLock);
-		w->idx[gen] = CatalogOpenIndexes(w->rel[gen]);
-		MemoryContextSwitchTo(old);
-	}
-	values[0] = Int64GetDatum(id);
-	values[1] = Int16GetDatum(gen);
-	values[2] = FullTransactionIdGetDatum(w->xid);
-	values[3] = ObjectIdGetDatum(w->source);
-	values[4] = CharGetDatum(op);
-	values[5] = key ? JsonbPGetDatum(key) : (Datum) 0;
-	nulls[5] = key == NULL;
-	values[6] = row ? JsonbPGetDatum(row) : (Datum) 0;
-	nulls[6] = row == NULL;
-	values[7] = TimestampTzGetDatum(w->now);
-	tup = heap_form_tuple(RelationGetDescr(w->rel[gen]), values, nulls);
-	CatalogTupleInsertWithInfo(w->rel[gen], tup, w->idx[gen]);
-	heap_freetuple(tup);
-	return id;
-}
-
-static void
-writer_end(EventWriter *w)
-{
-	for (int g = 0; g < MESH_GENERATIONS; g++)
-		if (w->rel[g])
-		{
-			CatalogCloseIndexes(w->idx[g]);
-			table_close(w->rel[g], NoLock);
-		}
+	slot_getallattrs(slot);
+	row_texts(ci, slot, texts, op == 'D');
+	key = mesh_text_object(desc, ci->key_attrs, ci->nkeys, texts);
+	if (op != 'D')
+		row = mesh_text_object(desc, ci->row_attrs, ci->nrow, texts);
+	event_writer_add(w, op, key, row);
 }
 
 /* A string identifying a row's key, for pairing old and new rows. */
@@ -310,23 +235,15 @@ capture_rows(EventWriter *w, CaptureInfo *ci, Tuplestorestate *ts, TupleDesc des
 			 char op, MemoryContext rowcxt)
 {
 	TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+	char	  **texts = palloc0(sizeof(char *) * Max(desc->natts, 1));
 
+	event_writer_reserve(w, tuplestore_tuple_count(ts));
 	tuplestore_rescan(ts);
 	while (tuplestore_gettupleslot(ts, true, false, slot))
 	{
 		MemoryContext old = MemoryContextSwitchTo(rowcxt);
-		Jsonb	   *key;
-		Jsonb	   *row = NULL;
 
-		char	  **texts = palloc0(sizeof(char *) * Max(desc->natts, 1));
-
-		slot_getallattrs(slot);
-		key = row_jsonb(desc, slot->tts_values, slot->tts_isnull, texts, ci->nkeys,
-						ci->keys, ci->out);
-		if (op != 'D')
-			row = row_jsonb(desc, slot->tts_values, slot->tts_isnull, texts, 0, NULL,
-							ci->out);
-		write_event(w, op, key, row);
+		row_event(w, ci, slot, op, texts);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(rowcxt);
 	}
@@ -356,6 +273,7 @@ capture_update(EventWriter *w, CaptureInfo *ci, TriggerData *td, TupleDesc desc,
 	HTAB	   *old_keys;
 	HASH_SEQ_STATUS scan;
 	OldKey	   *ok;
+	char	  **texts = palloc0(sizeof(char *) * Max(desc->natts, 1));
 
 	ctl.keysize = sizeof(char *);
 	ctl.entrysize = sizeof(OldKey);
@@ -378,12 +296,15 @@ capture_update(EventWriter *w, CaptureInfo *ci, TriggerData *td, TupleDesc desc,
 		{
 			ok->key = k;
 			ok->matched = false;
-			ok->jkey = mesh_tuple_jsonb(desc, slot->tts_values, slot->tts_isnull, ci->nkeys,
-										ci->keys, ci->out);
+			row_texts(ci, slot, texts, true);
+			ok->jkey = mesh_text_object(desc, ci->key_attrs, ci->nkeys, texts);
 		}
 	}
 	tuplestore_rescan(td->tg_oldtable);
 
+	/* at most one event per new row and per old key */
+	event_writer_reserve(w, tuplestore_tuple_count(td->tg_newtable) +
+						 hash_get_num_entries(old_keys));
 	tuplestore_rescan(td->tg_newtable);
 	while (tuplestore_gettupleslot(td->tg_newtable, true, false, slot))
 	{
@@ -400,15 +321,7 @@ capture_update(EventWriter *w, CaptureInfo *ci, TriggerData *td, TupleDesc desc,
 			op = 'U';
 		}
 		old = MemoryContextSwitchTo(rowcxt);
-		{
-			char	  **texts = palloc0(sizeof(char *) * Max(desc->natts, 1));
-			Jsonb	   *key = row_jsonb(desc, slot->tts_values, slot->tts_isnull, texts,
-										ci->nkeys, ci->keys, ci->out);
-
-			write_event(w, op, key,
-						row_jsonb(desc, slot->tts_values, slot->tts_isnull, texts, 0, NULL,
-								  ci->out));
-		}
+		row_event(w, ci, slot, op, texts);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(rowcxt);
 	}
@@ -418,7 +331,7 @@ capture_update(EventWriter *w, CaptureInfo *ci, TriggerData *td, TupleDesc desc,
 	hash_seq_init(&scan, old_keys);
 	while ((ok = hash_seq_search(&scan)) != NULL)
 		if (!ok->matched)
-			write_event(w, 'D', ok->jkey, NULL);
+			event_writer_add(w, 'D', ok->jkey, NULL);
 	hash_destroy(old_keys);
 	ExecDropSingleTupleTableSlot(slot);
 }
@@ -430,7 +343,7 @@ mesh_capture(PG_FUNCTION_ARGS)
 	TriggerData *td = (TriggerData *) fcinfo->context;
 	Relation	rel;
 	CaptureInfo *ci;
-	EventWriter w;
+	EventWriter *w;
 	TupleDesc	desc;
 	MemoryContext rowcxt;
 	TriggerEvent ev;
@@ -447,18 +360,18 @@ mesh_capture(PG_FUNCTION_ARGS)
 	ci = capture_info(rel);
 	ev = td->tg_event & TRIGGER_EVENT_OPMASK;
 	canonical = mesh_canonical_output_begin();
-	writer_begin(&w, RelationGetRelid(rel));
+	w = event_writer_begin(RelationGetRelid(rel));
 	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "mesh capture row",
 								   ALLOCSET_DEFAULT_SIZES);
 	if (ev == TRIGGER_EVENT_TRUNCATE)
-		write_event(&w, 'T', NULL, NULL);
+		event_writer_add(w, 'T', NULL, NULL);
 	else if (ev == TRIGGER_EVENT_INSERT && td->tg_newtable)
-		capture_rows(&w, ci, td->tg_newtable, desc, 'I', rowcxt);
+		capture_rows(w, ci, td->tg_newtable, desc, 'I', rowcxt);
 	else if (ev == TRIGGER_EVENT_DELETE && td->tg_oldtable)
-		capture_rows(&w, ci, td->tg_oldtable, desc, 'D', rowcxt);
+		capture_rows(w, ci, td->tg_oldtable, desc, 'D', rowcxt);
 	else if (ev == TRIGGER_EVENT_UPDATE && td->tg_oldtable && td->tg_newtable)
-		capture_update(&w, ci, td, desc, rowcxt);
-	writer_end(&w);
+		capture_update(w, ci, td, desc, rowcxt);
+	event_writer_end(w);
 	MemoryContextDelete(rowcxt);
 	mesh_canonical_output_end(canonical);
 	mesh_wake_after_commit(false);
@@ -474,43 +387,14 @@ mesh_capture(PG_FUNCTION_ARGS)
 Datum
 mesh_write_marker(PG_FUNCTION_ARGS)
 {
-	EventWriter w;
+	EventWriter *w;
 	int64		id;
 
 	/* WAL-captured changes committed before must get lower ids */
 	mesh_wal_require_caught_up();
-	writer_begin(&w, PG_GETARG_OID(0));
-	id = write_event(&w, 'S', NULL, NULL);
-	writer_end(&w);
+	w = event_writer_begin(PG_GETARG_OID(0));
+	id = event_writer_add(w, 'S', NULL, NULL);
+	event_writer_end(w);
 	mesh_wake_after_commit(false);
 	PG_RETURN_INT64(id);
-}
-
-/*
- * An event writer for WAL capture (wal_capture.c), in the caller's
- * transaction: each event with its own source and capture time.
- */
-void *
-mesh_event_writer_open(void)
-{
-	EventWriter *w = palloc(sizeof(EventWriter));
-
-	writer_begin(w, InvalidOid);
-	return w;
-}
-
-int64
-mesh_event_writer_put(void *writer, Oid source, TimestampTz at, char op, Jsonb *key, Jsonb *row)
-{
-	EventWriter *w = writer;
-
-	w->source = source;
-	w->now = at;
-	return write_event(w, op, key, row);
-}
-
-void
-mesh_event_writer_close(void *writer)
-{
-	writer_end(writer);
 }

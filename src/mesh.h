@@ -9,6 +9,7 @@
 #include "postmaster/bgworker.h"
 #include "storage/latch.h"
 #include "utils/jsonb.h"
+#include "utils/relcache.h"
 
 #include "connector.h"
 
@@ -69,14 +70,10 @@ extern void mesh_start_database_worker(Oid dboid);
 extern void mesh_fill_worker(BackgroundWorker *bgw, const char *function, const char *type);
 extern bool mesh_installed(void);
 
-/* capture.c */
-extern Jsonb *mesh_tuple_jsonb(TupleDesc desc, Datum *values, bool *nulls, int nkeys,
-							   const AttrNumber *keys, FmgrInfo *out);
+/* event_write.c */
 extern Oid	mesh_relid(const char *name);
-extern void *mesh_event_writer_open(void);
-extern int64 mesh_event_writer_put(void *writer, Oid source, TimestampTz at, char op,
-								   Jsonb *key, Jsonb *row);
-extern void mesh_event_writer_close(void *writer);
+extern void mesh_capture_event_jsonb(Relation rel, Datum *values, bool *nulls, char op,
+									 Jsonb **key, Jsonb **row);
 extern int64 mesh_sequence_value(void);
 
 /* route.c */

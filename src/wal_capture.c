@@ -48,6 +48,7 @@
 #include "utils/timestamp.h"
 
 #include "mesh.h"
+#include "event_write.h"
 #include "mesh_util.h"
 #include "wal_capture.h"
 
@@ -307,17 +308,19 @@ write_spool(WalSpool *spool)
 	{
 		Oid			types[2] = {LSNOID, OIDARRAYOID};
 		Datum		values[2];
-		void	   *writer;
+		EventWriter *writer;
 
 		begin_xact();
-		writer = mesh_event_writer_open();
+		writer = event_writer_begin(InvalidOid);
+		event_writer_reserve(writer, spool->nevents);
 		for (int i = 0; i < spool->nevents; i++)
 		{
 			WalEvent   *ev = &spool->events[i];
 
-			mesh_event_writer_put(writer, ev->source, ev->committed_at, ev->op, ev->key, ev->row);
+			event_writer_set_origin(writer, ev->source, ev->committed_at);
+			event_writer_add(writer, ev->op, ev->key, ev->row);
 		}
-		mesh_event_writer_close(writer);
+		event_writer_end(writer);
 		values[0] = LSNGetDatum(spool->last_end);
 		values[1] = sources_array(spool->sources);
 		SPI_execute_with_args("UPDATE mesh.wal_capture SET processed_lsn = $1, sources = $2",

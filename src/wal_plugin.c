@@ -8,7 +8,8 @@
  * 'D' (old key) then 'I' when the key changed, 'D' per delete, 'T' per
  * truncated table.  Values are text forms under the decoder session's
  * canonical output settings, from the catalog as it was when the change was
- * made (a historic snapshot), so every event carries its own columns.
+ * made (a historic snapshot), so every event carries its own columns; the
+ * key and row are built by the capture trigger's code (mesh_capture_event_jsonb).
  *
  * Which tables are captured is itself in the WAL: mesh.replicate writes a
  * transactional logical message "+<oid>" (mesh.unreplicate "-<oid>") with
@@ -37,79 +38,55 @@
 
 PGDLLEXPORT void _PG_output_plugin_init(OutputPluginCallbacks *cb);
 
-/* What decoding needs to know about a changed relation (cached). */
-typedef struct RelInfo
+/* A changed relation's replicated table: itself or its partition root (cached). */
+typedef struct RootEntry
 {
 	Oid			relid;
 	bool		valid;
-	Oid			root;			/* itself, or the root of its partition tree */
-	int			nkeys;
-	AttrNumber	keys[INDEX_MAX_KEYS];
-	FmgrInfo   *out;			/* output function per attribute */
-} RelInfo;
+	Oid			root;
+} RootEntry;
 
-static HTAB *rel_infos = NULL;
+static HTAB *roots = NULL;
 
 static void
-invalidate_rel_info(Datum arg, Oid relid)
+invalidate_root(Datum arg, Oid relid)
 {
 	HASH_SEQ_STATUS scan;
-	RelInfo    *ri;
+	RootEntry  *e;
 
-	hash_seq_init(&scan, rel_infos);
-	while ((ri = hash_seq_search(&scan)) != NULL)
-		if (relid == InvalidOid || ri->relid == relid)
-			ri->valid = false;
+	hash_seq_init(&scan, roots);
+	while ((e = hash_seq_search(&scan)) != NULL)
+		if (relid == InvalidOid || e->relid == relid)
+			e->valid = false;
 }
 
-static RelInfo *
-rel_info(Relation rel)
+static Oid
+root_of(Relation rel)
 {
 	Oid			relid = RelationGetRelid(rel);
-	TupleDesc	desc = RelationGetDescr(rel);
-	RelInfo    *ri;
+	RootEntry  *e;
 	bool		found;
-	Bitmapset  *pk;
-	int			attno = -1;
 
-	if (rel_infos == NULL)
+	if (roots == NULL)
 	{
 		HASHCTL		ctl;
 
 		ctl.keysize = sizeof(Oid);
-		ctl.entrysize = sizeof(RelInfo);
+		ctl.entrysize = sizeof(RootEntry);
 		ctl.hcxt = CacheMemoryContext;
-		rel_infos = hash_create("mesh decoded relations", 16, &ctl,
-								HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-		CacheRegisterRelcacheCallback(invalidate_rel_info, (Datum) 0);
+		roots = hash_create("mesh decoded relations", 16, &ctl,
+							HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		CacheRegisterRelcacheCallback(invalidate_root, (Datum) 0);
 	}
-	ri = hash_search(rel_infos, &relid, HASH_ENTER, &found);
-	if (found && ri->valid)
-		return ri;
-	if (found && ri->out)
-		pfree(ri->out);
-	ri->relid = relid;
-	ri->root = relid;
-	if (rel->rd_rel->relispartition)
-		ri->root = llast_oid(get_partition_ancestors(relid));
-	ri->out = MemoryContextAllocZero(CacheMemoryContext, sizeof(FmgrInfo) * Max(desc->natts, 1));
-	for (int i = 0; i < desc->natts; i++)
+	e = hash_search(roots, &relid, HASH_ENTER, &found);
+	if (!found || !e->valid)
 	{
-		Form_pg_attribute att = TupleDescAttr(desc, i);
-		Oid			fn;
-		bool		isvarlena;
-
-		if (att->attisdropped)
-			continue;
-		getTypeOutputInfo(att->atttypid, &fn, &isvarlena);
-		fmgr_info_cxt(fn, &ri->out[i], CacheMemoryContext);
+		e->relid = relid;
+		e->root = rel->rd_rel->relispartition ?
+			llast_oid(get_partition_ancestors(relid)) : relid;
+		e->valid = true;
 	}
-	pk = RelationGetIndexAttrBitmap(rel, INDEX_ATTR_BITMAP_PRIMARY_KEY);
-	ri->nkeys = 0;
-	while ((attno = bms_next_member(pk, attno)) >= 0 && ri->nkeys < INDEX_MAX_KEYS)
-		ri->keys[ri->nkeys++] = attno + FirstLowInvalidHeapAttributeNumber;
-	ri->valid = true;
-	return ri;
+	return e->root;
 }
 
 static WalSpool *
@@ -188,30 +165,31 @@ tuple_values(TupleDesc desc, HeapTuple tup, HeapTuple old, Datum *values, bool *
 	}
 }
 
-/* Whether the key columns of two deformed rows differ (by text form). */
-static bool
-key_changed(RelInfo *ri, Datum *a, bool *an, Datum *b, bool *bn)
+/* An event of rel's row (values, nulls) into the spool. */
+static void
+row_event(WalSpool *spool, Relation rel, Oid root, char op, TimestampTz at,
+		  Datum *values, bool *nulls)
 {
-	for (int k = 0; k < ri->nkeys; k++)
-	{
-		int			i = ri->keys[k] - 1;
+	Jsonb	   *key;
+	Jsonb	   *row;
 
-		if (an[i] != bn[i])
-			return true;
-		if (!an[i] && strcmp(OutputFunctionCall(&ri->out[i], a[i]),
-							 OutputFunctionCall(&ri->out[i], b[i])) != 0)
-			return true;
-	}
-	return false;
+	mesh_capture_event_jsonb(rel, values, nulls, op, &key, &row);
+	append_event(spool, root, op, at, key, row);
+}
+
+static bool
+same_jsonb(Jsonb *a, Jsonb *b)
+{
+	return VARSIZE(a) == VARSIZE(b) && memcmp(a, b, VARSIZE(a)) == 0;
 }
 
 static void
 on_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation rel,
-	   ReorderBufferChange *change)
+		  ReorderBufferChange *change)
 {
 	WalSpool   *spool = spool_of(ctx);
 	TupleDesc	desc = RelationGetDescr(rel);
-	RelInfo    *ri;
+	Oid			root = root_of(rel);
 	MemoryContext old;
 	HeapTuple	newtup,
 				oldtup;
@@ -221,8 +199,7 @@ on_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation rel,
 			   *on;
 	TimestampTz at = txn->xact_time.commit_time;
 
-	ri = rel_info(rel);
-	if (!list_member_oid(spool->sources, ri->root))
+	if (!list_member_oid(spool->sources, root))
 		return;
 	old = MemoryContextSwitchTo(spool->cxt);
 	newtup = change->data.tp.newtuple ? &change->data.tp.newtuple->tuple : NULL;
@@ -235,28 +212,28 @@ on_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation rel,
 	{
 		case REORDER_BUFFER_CHANGE_INSERT:
 			tuple_values(desc, newtup, NULL, nv, nn);
-			append_event(spool, ri->root, 'I', at,
-						 mesh_tuple_jsonb(desc, nv, nn, ri->nkeys, ri->keys, ri->out),
-						 mesh_tuple_jsonb(desc, nv, nn, 0, NULL, ri->out));
+			row_event(spool, rel, root, 'I', at, nv, nn);
 			break;
 		case REORDER_BUFFER_CHANGE_UPDATE:
 			tuple_values(desc, newtup, oldtup, nv, nn);
 			if (oldtup)
 			{
+				Jsonb	   *old_key,
+						   *new_key,
+						   *unused;
+
 				heap_deform_tuple(oldtup, desc, ov, on);
-				if (key_changed(ri, ov, on, nv, nn))
+				mesh_capture_event_jsonb(rel, ov, on, 'D', &old_key, &unused);
+				mesh_capture_event_jsonb(rel, nv, nn, 'D', &new_key, &unused);
+				if (!same_jsonb(old_key, new_key))
 				{
-					append_event(spool, ri->root, 'D', at,
-								 mesh_tuple_jsonb(desc, ov, on, ri->nkeys, ri->keys, ri->out), NULL);
-					append_event(spool, ri->root, 'I', at,
-								 mesh_tuple_jsonb(desc, nv, nn, ri->nkeys, ri->keys, ri->out),
-								 mesh_tuple_jsonb(desc, nv, nn, 0, NULL, ri->out));
+					/* a changed key: a delete and an insert at the replica */
+					append_event(spool, root, 'D', at, old_key, NULL);
+					row_event(spool, rel, root, 'I', at, nv, nn);
 					break;
 				}
 			}
-			append_event(spool, ri->root, 'U', at,
-						 mesh_tuple_jsonb(desc, nv, nn, ri->nkeys, ri->keys, ri->out),
-						 mesh_tuple_jsonb(desc, nv, nn, 0, NULL, ri->out));
+			row_event(spool, rel, root, 'U', at, nv, nn);
 			break;
 		case REORDER_BUFFER_CHANGE_DELETE:
 			if (oldtup == NULL)
@@ -265,8 +242,7 @@ on_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation rel,
 			else
 			{
 				heap_deform_tuple(oldtup, desc, ov, on);
-				append_event(spool, ri->root, 'D', at,
-							 mesh_tuple_jsonb(desc, ov, on, ri->nkeys, ri->keys, ri->out), NULL);
+				row_event(spool, rel, root, 'D', at, ov, on);
 			}
 			break;
 		default:
@@ -283,10 +259,10 @@ on_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, int nrelations,
 
 	for (int i = 0; i < nrelations; i++)
 	{
-		RelInfo    *ri = rel_info(relations[i]);
+		Oid			root = root_of(relations[i]);
 
-		if (list_member_oid(spool->sources, ri->root))
-			append_event(spool, ri->root, 'T', txn->xact_time.commit_time, NULL, NULL);
+		if (list_member_oid(spool->sources, root))
+			append_event(spool, root, 'T', txn->xact_time.commit_time, NULL, NULL);
 	}
 }
 
