@@ -13,12 +13,17 @@
 #                to an outbox (bigserial id, jsonb)
 #   E  stmttrig  an AFTER INSERT statement trigger with a transition table
 #                (REFERENCING NEW TABLE) appending to such an outbox
+#   F  walpaused as B, the table captured from WAL (mesh.set_capture)
+#   G  walhub    as C, the table captured from WAL
+# (F and G where the hub can capture from WAL: wal_level = logical; the run
+# sets mesh.capture = wal with ALTER SYSTEM for its duration, and every
+# replicated table's capture explicitly with mesh.set_capture.)
 # CPU per row: the pgbench backends' CPU (/proc/PID/schedstat) over the
 # middle of each slice divided by the rows inserted meanwhile; a variant's
 # capture cost is its figure minus A's.  Delivery CPU per event (C): CPU of
 # every mesh process (bench/pool_procs.py) over the slice and its drain,
 # divided by the rows the slice inserted.
-# COPY of BENCH_BULK_ROWS (1M) rows from a file into A, B (paused), D and E,
+# COPY of BENCH_BULK_ROWS (1M) rows from a file into A, B (paused), D, E and F,
 # best of BENCH_REPS (2), ratio A's time / the variant's.
 #
 # Servers: those of bench/lib.sh (BENCH_SERVERS="redis" is enough).
@@ -30,6 +35,7 @@ BENCH_CAP_SECONDS=${BENCH_CAP_SECONDS:-10}
 BENCH_BULK_ROWS=${BENCH_BULK_ROWS:-1000000}
 BENCH_REPS=${BENCH_REPS:-2}
 VARIANTS="plain paused hub rowtrig stmttrig"
+WAL_VARIANTS="walpaused walhub"
 
 bench_servers_up
 work=$BENCH_WORK
@@ -37,13 +43,26 @@ idle_note=$(bench_warn_if_busy)
 blog "$idle_note"
 postmaster=$(head -n 1 "$MESH_TEST_DIR/pg_hub/data/postmaster.pid")
 
+# WAL capture for the run (restored at exit) where the hub can do it
+wal=no
+if [ "$(bsql -At -c "SHOW wal_level")" = logical ]; then
+	bsql -c "ALTER SYSTEM SET mesh.capture = 'wal'" -c "SELECT pg_reload_conf()" >/dev/null
+	# the servers' EXIT trap (bench_servers_up) runs after this reset
+	trap 'bsql -c "ALTER SYSTEM RESET mesh.capture" -c "SELECT pg_reload_conf()" >/dev/null 2>&1 || true; bench_stop_servers' EXIT
+	for ((i = 0; i < 300; i++)); do
+		[ "$(bsql -At -c "SELECT mesh._wal_ready()")" = t ] && { wal=yes; break; }
+		sleep 0.1
+	done
+fi
+[ "$wal" = yes ] && VARIANTS="$VARIANTS $WAL_VARIANTS" || blog "no WAL capture on this hub (wal_level, slot): F and G left out"
+
 blog "setting up the tables"
 redis_delete_pattern 'cap:*'
 cols="id bigserial PRIMARY KEY, sensor text, v float8, ts timestamptz DEFAULT now()"
 bsql >/dev/null <<SQL
 SET client_min_messages = warning;
 DROP TABLE IF EXISTS cap_plain, cap_paused, cap_hub, cap_rowtrig, cap_stmttrig,
-	cap_outbox_row, cap_outbox_stmt CASCADE;
+	cap_outbox_row, cap_outbox_stmt, cap_walpaused, cap_walhub CASCADE;
 DROP SERVER IF EXISTS cap_cache CASCADE;
 CREATE SERVER cap_cache FOREIGN DATA WRAPPER mesh_redis OPTIONS (host '127.0.0.1', port '$MESH_REDIS_PORT');
 CREATE TABLE cap_plain ($cols);
@@ -51,6 +70,8 @@ CREATE TABLE cap_paused ($cols);
 CREATE TABLE cap_hub ($cols);
 CREATE TABLE cap_rowtrig ($cols);
 CREATE TABLE cap_stmttrig ($cols);
+CREATE TABLE cap_walpaused ($cols);
+CREATE TABLE cap_walhub ($cols);
 CREATE TABLE cap_outbox_row (id bigserial PRIMARY KEY, row jsonb);
 CREATE TABLE cap_outbox_stmt (id bigserial PRIMARY KEY, row jsonb);
 CREATE OR REPLACE FUNCTION cap_outbox_row() RETURNS trigger LANGUAGE plpgsql AS \$\$
@@ -68,9 +89,21 @@ CREATE TRIGGER cap_outbox AFTER INSERT ON cap_stmttrig REFERENCING NEW TABLE AS 
 	FOR EACH STATEMENT EXECUTE FUNCTION cap_outbox_stmt();
 SELECT mesh.replicate('cap_paused', 'cap_cache', '{"key_prefix": "cap:p:"}', 'cache');
 SELECT mesh.replicate('cap_hub', 'cap_cache', '{"key_prefix": "cap:h:"}', 'cache');
+SELECT mesh.set_capture('cap_paused', 'trigger');
+SELECT mesh.set_capture('cap_hub', 'trigger');
 SELECT mesh.wait_for_sync(60000);
 SELECT mesh.pause('cap_paused', 'cap_cache');
 SQL
+if [ "$wal" = yes ]; then
+	bsql >/dev/null <<SQL
+SELECT mesh.replicate('cap_walpaused', 'cap_cache', '{"key_prefix": "cap:wp:"}', 'cache');
+SELECT mesh.replicate('cap_walhub', 'cap_cache', '{"key_prefix": "cap:wh:"}', 'cache');
+SELECT mesh.set_capture('cap_walpaused', 'wal');
+SELECT mesh.set_capture('cap_walhub', 'wal');
+SELECT mesh.wait_for_sync(60000);
+SELECT mesh.pause('cap_walpaused', 'cap_cache');
+SQL
+fi
 for v in $VARIANTS; do
 	echo "INSERT INTO cap_$v (sensor, v) VALUES ('s', 1.5);" >"$work/cap_$v.sql"
 done
@@ -115,7 +148,9 @@ deliv_events=0
 blog "warm-up"
 for v in $VARIANTS; do slice "$v" 3 >/dev/null; done
 bsql -c "SELECT mesh.wait_for_sync(120000)" >/dev/null
-for v in plain paused hub rowtrig stmttrig stmttrig rowtrig hub paused plain; do
+order="plain paused hub rowtrig stmttrig stmttrig rowtrig hub paused plain"
+[ "$wal" = yes ] && order="plain paused hub walpaused walhub rowtrig stmttrig stmttrig rowtrig walhub walpaused hub paused plain"
+for v in $order; do
 	if [ "$v" = hub ]; then
 		r0=$(inserted hub)
 		python3 "$BENCH_DIR/pool_procs.py" "$postmaster" $((BENCH_CAP_SECONDS + 5)) >"$work/cap_procs" &
@@ -160,17 +195,23 @@ for ((r = 1; r <= BENCH_REPS; r++)); do
 	copy_list[paused]="${copy_list[paused]:-} $(copy_ms cap_paused "$csv")"
 	copy_list[rowtrig]="${copy_list[rowtrig]:-} $(copy_ms cap_rowtrig "$csv" "cap_rowtrig, cap_outbox_row")"
 	copy_list[stmttrig]="${copy_list[stmttrig]:-} $(copy_ms cap_stmttrig "$csv" "cap_stmttrig, cap_outbox_stmt")"
-	blog "COPY rep $r (ms): plain paused rowtrig stmttrig:$(for v in plain paused rowtrig stmttrig; do echo -n " ${copy_list[$v]##* }"; done)"
+	[ "$wal" = no ] || copy_list[walpaused]="${copy_list[walpaused]:-} $(copy_ms cap_walpaused "$csv")"
+	blog "COPY rep $r (ms): plain paused rowtrig stmttrig walpaused:$(for v in plain paused rowtrig stmttrig walpaused; do echo -n " ${copy_list[$v]:+${copy_list[$v]##* }}"; done)"
 done
 declare -A copy
-for v in plain paused rowtrig stmttrig; do
+copy_variants="plain paused rowtrig stmttrig"
+[ "$wal" = no ] || copy_variants="$copy_variants walpaused"
+for v in $copy_variants; do
 	copy[$v]=$(echo "${copy_list[$v]}" | tr ' ' '\n' | grep . | stat_min)
 done
 bsql >/dev/null <<SQL
 SET client_min_messages = warning;
 SELECT mesh.unreplicate('cap_paused', 'cap_cache');
 SELECT mesh.unreplicate('cap_hub', 'cap_cache');
-TRUNCATE cap_plain, cap_paused, cap_hub, cap_rowtrig, cap_stmttrig, cap_outbox_row, cap_outbox_stmt;
+SELECT mesh.unreplicate(t, 'cap_cache') FROM unnest(ARRAY['cap_walpaused', 'cap_walhub']::regclass[]) t
+	WHERE mesh.capture_of(t) IS NOT NULL;
+TRUNCATE cap_plain, cap_paused, cap_hub, cap_rowtrig, cap_stmttrig, cap_outbox_row, cap_outbox_stmt,
+	cap_walpaused, cap_walhub;
 SQL
 redis_delete_pattern 'cap:*'
 
@@ -187,15 +228,18 @@ $(row paused "B mesh, route paused (capture alone)")
 $(row hub "C mesh, route delivering to Redis")
 $(row rowtrig "D PL/pgSQL row trigger -> outbox")
 $(row stmttrig "E statement trigger, transition table")
+$([ "$wal" = no ] || row walpaused "F mesh WAL capture, route paused")
+$([ "$wal" = no ] || row walhub "G mesh WAL capture, delivering to Redis")
 delivery CPU (C): $deliv_cpu_s s of every mesh process for $deliv_events events = $deliv_us us/event; replica consistent: $consistent
 COPY of $BENCH_BULK_ROWS rows from a file, best of $BENCH_REPS, ratio = A's time / the variant's:
 $(crow plain)
 $(crow paused)
 $(crow rowtrig)
 $(crow stmttrig)
+$([ "$wal" = no ] || crow walpaused)
 targets: B >= 0.80 and above D and E: $(meets "$(ratio "${tps[paused]}" "${tps[plain]}")" 0.80); C >= 0.70: $(meets "$(ratio "${tps[hub]}" "${tps[plain]}")" 0.70); COPY B >= 0.60: $(meets "$(ratio "${copy[plain]}" "${copy[paused]}")" 0.60)
 $idle_note
 $(other_cpu_report "$other_max" "${disturbed:-no}")
 reproduce: $(bench_env_prefix) BENCH_SERVERS=redis bash bench/capture.sh
-RESULT capture plain_tps=${tps[plain]} paused_tps=${tps[paused]} paused_ratio=$(ratio "${tps[paused]}" "${tps[plain]}") hub_tps=${tps[hub]} hub_ratio=$(ratio "${tps[hub]}" "${tps[plain]}") rowtrig_ratio=$(ratio "${tps[rowtrig]}" "${tps[plain]}") stmttrig_ratio=$(ratio "${tps[stmttrig]}" "${tps[plain]}") capture_us_per_row=$(extra paused) rowtrig_us_per_row=$(extra rowtrig) stmttrig_us_per_row=$(extra stmttrig) delivery_us_per_event=$deliv_us copy_plain_ms=${copy[plain]} copy_paused_ratio=$(ratio "${copy[plain]}" "${copy[paused]}") copy_rowtrig_ratio=$(ratio "${copy[plain]}" "${copy[rowtrig]}") copy_stmttrig_ratio=$(ratio "${copy[plain]}" "${copy[stmttrig]}") other_max_pct=$other_max
+RESULT capture plain_tps=${tps[plain]} paused_tps=${tps[paused]} paused_ratio=$(ratio "${tps[paused]}" "${tps[plain]}") hub_tps=${tps[hub]} hub_ratio=$(ratio "${tps[hub]}" "${tps[plain]}") rowtrig_ratio=$(ratio "${tps[rowtrig]}" "${tps[plain]}") stmttrig_ratio=$(ratio "${tps[stmttrig]}" "${tps[plain]}") capture_us_per_row=$(extra paused) rowtrig_us_per_row=$(extra rowtrig) stmttrig_us_per_row=$(extra stmttrig) delivery_us_per_event=$deliv_us copy_plain_ms=${copy[plain]} copy_paused_ratio=$(ratio "${copy[plain]}" "${copy[paused]}") copy_rowtrig_ratio=$(ratio "${copy[plain]}" "${copy[rowtrig]}") copy_stmttrig_ratio=$(ratio "${copy[plain]}" "${copy[stmttrig]}") $([ "$wal" = no ] || echo "wal_paused_ratio=$(ratio "${tps[walpaused]}" "${tps[plain]}") wal_hub_ratio=$(ratio "${tps[walhub]}" "${tps[plain]}") copy_wal_ratio=$(ratio "${copy[plain]}" "${copy[walpaused]}")") other_max_pct=$other_max
 REPORT
