@@ -172,6 +172,13 @@ for v in $order; do
 	fi
 done
 consistent=$(bsql -At -c "SELECT bool_and(consistent) FROM mesh.verify('cap_hub')")
+if [ "$wal" = yes ]; then
+	# what WAL capture wrote: G's replica verifies, F has one event per row
+	bsql -c "SELECT mesh.wait_for_sync(300000)" >/dev/null
+	consistent="$consistent; WAL (G): $(bsql -At -c "SELECT bool_and(consistent) FROM mesh.verify('cap_walhub')")"
+	consistent="$consistent; F rows/events: $(bsql -At -c "SELECT (SELECT count(*) FROM cap_walpaused) || '/' ||
+		(SELECT count(*) FROM mesh.event_log WHERE source = 'cap_walpaused'::regclass AND op = 'I')")"
+fi
 
 declare -A tps cpu
 other_max=0
