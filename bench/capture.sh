@@ -87,23 +87,19 @@ BEGIN
 END \$\$;
 CREATE TRIGGER cap_outbox AFTER INSERT ON cap_stmttrig REFERENCING NEW TABLE AS new_rows
 	FOR EACH STATEMENT EXECUTE FUNCTION cap_outbox_stmt();
-SELECT mesh.replicate('cap_paused', 'cap_cache', '{"key_prefix": "cap:p:"}', 'cache');
-SELECT mesh.replicate('cap_hub', 'cap_cache', '{"key_prefix": "cap:h:"}', 'cache');
-SELECT mesh.set_capture('cap_paused', 'trigger');
-SELECT mesh.set_capture('cap_hub', 'trigger');
-SELECT mesh.wait_for_sync(60000);
-SELECT mesh.pause('cap_paused', 'cap_cache');
 SQL
-if [ "$wal" = yes ]; then
+# capture_pair CAPTURE PAUSED HUB: both tables replicated to Redis and
+# captured with CAPTURE, the route of PAUSED paused
+capture_pair() {
 	bsql >/dev/null <<SQL
-SELECT mesh.replicate('cap_walpaused', 'cap_cache', '{"key_prefix": "cap:wp:"}', 'cache');
-SELECT mesh.replicate('cap_walhub', 'cap_cache', '{"key_prefix": "cap:wh:"}', 'cache');
-SELECT mesh.set_capture('cap_walpaused', 'wal');
-SELECT mesh.set_capture('cap_walhub', 'wal');
+SELECT mesh.replicate(t, 'cap_cache', jsonb_build_object('key_prefix', 'cap:' || t || ':'), 'cache'),
+	   mesh.set_capture(t, '$1') FROM unnest(ARRAY['$2', '$3']::regclass[]) t;
 SELECT mesh.wait_for_sync(60000);
-SELECT mesh.pause('cap_walpaused', 'cap_cache');
+SELECT mesh.pause('$2', 'cap_cache');
 SQL
-fi
+}
+capture_pair trigger cap_paused cap_hub
+[ "$wal" = no ] || capture_pair wal cap_walpaused cap_walhub
 for v in $VARIANTS; do
 	echo "INSERT INTO cap_$v (sensor, v) VALUES ('s', 1.5);" >"$work/cap_$v.sql"
 done

@@ -148,9 +148,7 @@ mesh_backfill(MeshRoute *route, int64 marker)
 							  3, types, values, NULL, false, 0);
 	}
 	mesh_record_stats(route->id, copied, 0);
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
+	mesh_worker_spi_commit();
 	ereport(LOG,
 			(errmsg("mesh: route %lld (%s -> %s) %s %d rows, %d dead-lettered",
 					(long long) route->id, route->source_name, route->target,
@@ -201,9 +199,7 @@ mesh_resync_dead_letters(MeshRoute *route, bool *transient)
 		argtypes[k] = TEXTOID;
 
 	/* read the keys and the current source rows */
-	mesh_worker_begin_xact();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
+	mesh_worker_spi_begin();
 	args[0] = Int64GetDatum(route->id);
 	SPI_execute_with_args("SELECT event_id, key FROM mesh.dead_letter_store"
 						  " WHERE route = $1 AND retry ORDER BY event_id, key LIMIT 100",
@@ -251,9 +247,7 @@ mesh_resync_dead_letters(MeshRoute *route, bool *transient)
 			}
 		}
 	}
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
+	mesh_worker_spi_commit();
 
 	/* apply each key on its own, then record the outcome */
 	for (int i = 0; i < n; i++)
@@ -270,9 +264,7 @@ mesh_resync_dead_letters(MeshRoute *route, bool *transient)
 			mesh_record_failure(route->id, out.public_error);
 			return i;
 		}
-		mesh_worker_begin_xact();
-		SPI_connect();
-		PushActiveSnapshot(GetTransactionSnapshot());
+		mesh_worker_spi_begin();
 		mesh_lock_route(route->id);
 		rvalues[0] = Int64GetDatum(route->id);
 		rvalues[1] = Int64GetDatum(ids[i]);
@@ -291,9 +283,7 @@ mesh_resync_dead_letters(MeshRoute *route, bool *transient)
 								  " retry = false, error = $4, public_error = $5, failed_at = now()"
 								  " WHERE route = $1 AND event_id = $2 AND key = $3",
 								  5, rtypes, rvalues, NULL, false, 0);
-		SPI_finish();
-		PopActiveSnapshot();
-		CommitTransactionCommand();
+		mesh_worker_spi_commit();
 	}
 	MemoryContextSwitchTo(cxt);
 	return n;

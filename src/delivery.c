@@ -170,12 +170,8 @@ mesh_record_failure(int64 route_id, const char *error)
 	" last_error = $2, last_error_at = now() WHERE route_id = $1", 2, {INT8OID, TEXTOID}};
 	Datum		values[2] = {Int64GetDatum(route_id), CStringGetTextDatum(error)};
 
-	mesh_worker_begin_xact();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
+	mesh_worker_spi_begin();
 	mesh_lock_route(route_id);
 	mesh_statement_run(&count, values, NULL, 0);
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
+	mesh_worker_spi_commit();
 }

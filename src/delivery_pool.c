@@ -99,9 +99,7 @@ routes_with_work(int *n, long *next_backoff_ms, MemoryContext cxt)
 	" WHERE NOT r.paused AND s.backoff_until > now()"};
 	RouteWork  *work = NULL;
 
-	mesh_worker_begin_xact();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
+	mesh_worker_spi_begin();
 	mesh_statement_run(&pick, NULL, NULL, 0);
 	*n = SPI_processed;
 	work = MemoryContextAlloc(cxt, sizeof(RouteWork) * Max(*n, 1));
@@ -122,9 +120,7 @@ routes_with_work(int *n, long *next_backoff_ms, MemoryContext cxt)
 		if (!isnull)
 			*next_backoff_ms = Max(DatumGetInt64(d), 1);
 	}
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
+	mesh_worker_spi_commit();
 	MemoryContextSwitchTo(cxt);
 	return work;
 }
@@ -175,17 +171,13 @@ record_backoff(int64 route_id, bool failed, int failures)
 
 	if (!failed && failures == 0)
 		return;
-	mesh_worker_begin_xact();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
+	mesh_worker_spi_begin();
 	mesh_lock_route(route_id);
 	if (failed)
 		mesh_statement_run(&lengthen, values, NULL, 0);
 	else
 		mesh_statement_run(&end, values, NULL, 0);
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
+	mesh_worker_spi_commit();
 }
 
 /* One round of route_id, errors caught: recorded as the route's failure. */

@@ -173,13 +173,9 @@ prune_event_log(void)
 
 	PG_TRY();
 	{
-		mesh_worker_begin_xact();
-		SPI_connect();
-		PushActiveSnapshot(GetTransactionSnapshot());
+		mesh_worker_spi_begin();
 		SPI_execute("SELECT mesh.prune_event_log()", false, 1);
-		SPI_finish();
-		PopActiveSnapshot();
-		CommitTransactionCommand();
+		mesh_worker_spi_commit();
 	}
 	PG_CATCH();
 	{

@@ -23,6 +23,8 @@ extern int	mesh_canonical_output_begin(void);
 extern void mesh_canonical_output_end(int nest);
 extern void mesh_canonical_output_session(void);
 extern void mesh_worker_begin_xact(void);
+extern void mesh_worker_spi_begin(void);
+extern void mesh_worker_spi_commit(void);
 extern char *mesh_worker_take_error(MemoryContext cxt);
 
 /* statement.c: a statement planned once per process (see there) */

@@ -78,22 +78,6 @@ utf8_copy(char *dst, size_t size, const char *src)
 	dst[len] = '\0';
 }
 
-static void
-begin_xact(void)
-{
-	mesh_worker_begin_xact();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
-}
-
-static void
-end_xact(void)
-{
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-}
-
 static int64
 int8_at(int row, int col)
 {
@@ -159,7 +143,7 @@ refresh_routes(bool slow)
 	bool		remeasure;
 	int			nest;
 
-	begin_xact();
+	mesh_worker_spi_begin();
 	SPI_execute("SELECT md5(COALESCE((SELECT string_agg(oid::text || ':' || xmin::text, ',' ORDER BY oid)"
 				" FROM pg_foreign_server), '') || '/' ||"
 				" COALESCE((SELECT string_agg(oid::text || ':' || xmin::text, ',' ORDER BY oid)"
@@ -195,7 +179,7 @@ refresh_routes(bool slow)
 		r->oldest_pending = ts_at(i, 14);
 		utf8_copy(r->state, sizeof(r->state), text_at(i, 15));
 	}
-	end_xact();
+	mesh_worker_spi_commit();
 	if (mesh_metrics_publish_routes(MyDatabaseId, rows, n, slow, &remeasure) > 0 && !warned_full)
 	{
 		warned_full = true;
@@ -219,7 +203,7 @@ refresh_database(bool count_rows)
 	int64		wal_retained = 0;
 	int			ndead;
 
-	begin_xact();
+	mesh_worker_spi_begin();
 	SPI_execute("SELECT lag_bytes, retained_bytes FROM mesh.wal_capture_status", true, 1);
 	if (SPI_processed == 1)
 	{
@@ -252,7 +236,7 @@ refresh_database(bool count_rows)
 		dead[i].failed_at = ts_at(i, 6);
 		utf8_copy(dead[i].error, sizeof(dead[i].error), text_at(i, 7));
 	}
-	end_xact();
+	mesh_worker_spi_commit();
 	mesh_metrics_publish_database(MyDatabaseId, bytes, event_log_rows, wal_lag, wal_retained,
 								  dead, ndead);
 }
@@ -274,7 +258,7 @@ start_health(void)
 										   ALLOCSET_SMALL_SIZES);
 	MemoryContextReset(health_cxt);
 	health_n = 0;
-	begin_xact();
+	mesh_worker_spi_begin();
 	SPI_execute("SELECT s.oid, COALESCE((SELECT r.owner FROM mesh.route r"
 				" WHERE r.target = s.srvname ORDER BY r.id LIMIT 1), s.srvowner), w.fdwname::text"
 				" FROM pg_foreign_server s JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw"
@@ -295,7 +279,7 @@ start_health(void)
 		health_items[health_n++].ping.config = mesh_server_config(server, user);
 		MemoryContextSwitchTo(old);
 	}
-	end_xact();
+	mesh_worker_spi_commit();
 
 	old = MemoryContextSwitchTo(health_cxt);
 	health_round = mesh_health_start(health_items, health_n, mesh_health_timeout_ms);
@@ -361,9 +345,9 @@ attach(void)
 
 	if (attached || attach_failed)
 		return attached;
-	begin_xact();
+	mesh_worker_spi_begin();
 	utf8_copy(name, sizeof(name), get_database_name(MyDatabaseId));
-	end_xact();
+	mesh_worker_spi_commit();
 	attached = mesh_metrics_attach_database(MyDatabaseId, name);
 	if (!attached)
 	{

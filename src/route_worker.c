@@ -108,14 +108,6 @@ begin_round_xact(Oid source)
 	}
 }
 
-static void
-end_round_xact(void)
-{
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-}
-
 static char *
 text_col(int row, int col, MemoryContext cxt)
 {
@@ -336,12 +328,12 @@ mesh_route_round(int64 route_id, MemoryContext cxt)
 	route = load_route(&cur, cxt);
 	if (route == NULL)
 	{
-		end_round_xact();
+		mesh_worker_spi_commit();
 		return ROUND_GONE;		/* removed or paused meanwhile */
 	}
 	if (!cur.backfilled)
 	{
-		end_round_xact();
+		mesh_worker_spi_commit();
 		MemoryContextSwitchTo(cxt);
 		return mesh_backfill(route, 0) < 0 ? ROUND_BACKOFF : ROUND_MORE;
 	}
@@ -349,7 +341,7 @@ mesh_route_round(int64 route_id, MemoryContext cxt)
 	{
 		bool		transient;
 
-		end_round_xact();
+		mesh_worker_spi_commit();
 		MemoryContextSwitchTo(cxt);
 		mesh_resync_dead_letters(route, &transient);
 		return transient ? ROUND_BACKOFF : ROUND_MORE;
@@ -359,12 +351,12 @@ mesh_route_round(int64 route_id, MemoryContext cxt)
 		/* no id at or above done_low was ever taken: nothing can be new */
 		if (mesh_sequence_value() < cur.done_low)
 		{
-			end_round_xact();
+			mesh_worker_spi_commit();
 			return ROUND_IDLE;
 		}
 		if (!open_batch(route, &cur, cxt))
 		{
-			end_round_xact();
+			mesh_worker_spi_commit();
 			return ROUND_MORE;	/* replayed meanwhile: start again from the new cursor */
 		}
 	}
@@ -376,10 +368,10 @@ mesh_route_round(int64 route_id, MemoryContext cxt)
 		bool		delivered_some = cur.batch_last_id >= cur.batch_low;
 
 		advance_cursor(&cur, cur.batch_last_id, true);
-		end_round_xact();
+		mesh_worker_spi_commit();
 		return delivered_some ? ROUND_MORE : ROUND_IDLE;
 	}
-	end_round_xact();
+	mesh_worker_spi_commit();
 	MemoryContextSwitchTo(cxt);
 	if (events[0].op == 'S')
 	{
@@ -389,7 +381,7 @@ mesh_route_round(int64 route_id, MemoryContext cxt)
 		{
 			begin_round_xact(route->source);
 			advance_cursor(&cur, events[0].id, false);
-			end_round_xact();
+			mesh_worker_spi_commit();
 		}
 		return res;
 	}
@@ -406,7 +398,7 @@ mesh_route_round(int64 route_id, MemoryContext cxt)
 			mesh_record_dead(decode, events, out.dead);
 		mesh_record_stats(my_route_id, out.delivered,
 						  out.transient ? events[out.settled - 1].captured_at : last_at);
-		end_round_xact();
+		mesh_worker_spi_commit();
 	}
 	if (out.transient)
 	{

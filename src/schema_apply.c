@@ -140,16 +140,12 @@ set_schema_state(int64 route_id, const char *schema_error, bool set_needs,
 	needs_resync ? CStringGetTextDatum(needs_resync) : (Datum) 0};
 	char		nulls[4] = {' ', schema_error ? ' ' : 'n', ' ', needs_resync ? ' ' : 'n'};
 
-	mesh_worker_begin_xact();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
+	mesh_worker_spi_begin();
 	mesh_lock_route(route_id);
 	SPI_execute_with_args("UPDATE mesh.route_cursor SET schema_error = $2,"
 						  " needs_resync = CASE WHEN $3 THEN $4 ELSE needs_resync END"
 						  " WHERE route_id = $1", 4, types, values, nulls, false, 0);
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
+	mesh_worker_spi_commit();
 }
 
 /* The schema change at marker_id, in cxt; false if there is none. */
@@ -160,9 +156,7 @@ load_change(MeshRoute *route, int64 marker_id, MeshSchemaChange *sc, MemoryConte
 	Datum		values[2] = {ObjectIdGetDatum(route->source), Int64GetDatum(marker_id)};
 	bool		found;
 
-	mesh_worker_begin_xact();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
+	mesh_worker_spi_begin();
 	SPI_execute_with_args("SELECT resync, reason, target::text"
 						  " FROM mesh.schema_change WHERE source = $1 AND event_id = $2",
 						  2, types, values, NULL, false, 1);
@@ -185,9 +179,7 @@ load_change(MeshRoute *route, int64 marker_id, MeshSchemaChange *sc, MemoryConte
 			sc->added = lappend(sc->added, MemoryContextStrdup(cxt, SPI_getvalue(SPI_tuptable->vals[i],
 																				 SPI_tuptable->tupdesc, 1)));
 	}
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
+	mesh_worker_spi_commit();
 	MemoryContextSwitchTo(cxt);
 	return found;
 }

@@ -63,9 +63,7 @@ mesh_ensure_subscription_workers(void)
 	int			n = 0;
 	MemoryContext cxt = CurrentMemoryContext;
 
-	mesh_worker_begin_xact();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
+	mesh_worker_spi_begin();
 	if (SPI_execute("SELECT id FROM mesh.subscription ORDER BY id", true, 0) == SPI_OK_SELECT)
 	{
 		n = SPI_processed;
@@ -77,9 +75,7 @@ mesh_ensure_subscription_workers(void)
 			ids[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
 		}
 	}
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
+	mesh_worker_spi_commit();
 	MemoryContextSwitchTo(cxt);
 	for (int i = 0; i < n; i++)
 	{

@@ -103,14 +103,6 @@ begin_xact(void)
 	PushActiveSnapshot(GetTransactionSnapshot());
 }
 
-static void
-end_xact(void)
-{
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-}
-
 /*
  * The subscription (SPI connected, in cxt), its row locked against a
  * concurrent unsubscribe; NULL when it is gone.  The statements that apply
@@ -230,7 +222,7 @@ assign_partitions(Subscription *s)
 			}
 		}
 	}
-	end_xact();
+	mesh_worker_spi_commit();
 
 	/* partitions new to the table: the group's committed offset, else start */
 	ops->start(consumer, nparts, next_offset, known, s->start);
@@ -245,7 +237,7 @@ assign_partitions(Subscription *s)
 								  " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
 								  3, types, values, NULL, false, 0);
 	}
-	end_xact();
+	mesh_worker_spi_commit();
 	mesh_now(&partitions_checked);
 }
 
@@ -372,7 +364,7 @@ apply_batch(MemoryContext cxt, Msg *msgs, int n)
 	s = load_subscription(cxt);
 	if (s == NULL)
 	{
-		end_xact();
+		mesh_worker_spi_commit();
 		return false;
 	}
 	/* the table is written as the subscription's owner (its privileges, its RLS) */
@@ -437,7 +429,7 @@ apply_batch(MemoryContext cxt, Msg *msgs, int n)
 							  " WHERE id = $1 AND last_error IS NOT NULL",
 							  1, types, values, NULL, false, 0);
 	}
-	end_xact();
+	mesh_worker_spi_commit();
 
 	/* committed locally: acknowledge to the source (best effort) */
 	ops->commit(consumer, nparts, next_offset, touched);
@@ -458,7 +450,7 @@ run_round(MemoryContext cxt)
 		s = load_subscription(cxt);
 		if (s == NULL)
 		{
-			end_xact();
+			mesh_worker_spi_commit();
 			proc_exit(0);		/* unsubscribed */
 		}
 		{
@@ -470,7 +462,7 @@ run_round(MemoryContext cxt)
 			consumer = ops->open(config, s->topic, s->group);
 			MemoryContextSwitchTo(old);
 		}
-		end_xact();
+		mesh_worker_spi_commit();
 		MemoryContextSwitchTo(cxt);
 		assign_partitions(s);
 	}
@@ -484,7 +476,7 @@ run_round(MemoryContext cxt)
 		/* partitions added to the topic: start again to assign them too */
 		begin_xact();
 		s = load_subscription(cxt);
-		end_xact();
+		mesh_worker_spi_commit();
 		if (s != NULL && ops->partitions(consumer) != nparts)
 			reset_consumer();
 		mesh_now(&partitions_checked);
@@ -501,7 +493,7 @@ record_failure(const char *error)
 	begin_xact();
 	SPI_execute_with_args("UPDATE mesh.subscription SET last_error = $2, last_error_at = now()"
 						  " WHERE id = $1", 2, types, values, NULL, false, 0);
-	end_xact();
+	mesh_worker_spi_commit();
 }
 
 void

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "access/xact.h"
+#include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "pgtime.h"
@@ -14,6 +15,7 @@
 #include "utils/float.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
 
 #include "mesh_util.h"
 
@@ -213,6 +215,24 @@ mesh_worker_begin_xact(void)
 {
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
+}
+
+/* A worker's transaction with SPI connected and a fresh snapshot pushed. */
+void
+mesh_worker_spi_begin(void)
+{
+	mesh_worker_begin_xact();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+}
+
+/* Commit what mesh_worker_spi_begin started. */
+void
+mesh_worker_spi_commit(void)
+{
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
 }
 
 /*

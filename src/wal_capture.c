@@ -117,22 +117,6 @@ wal_wanted(void)
 }
 
 static void
-begin_xact(void)
-{
-	mesh_worker_begin_xact();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
-}
-
-static void
-end_xact(void)
-{
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-}
-
-static void
 prepare_write(LogicalDecodingContext *ctx, XLogRecPtr lsn, TransactionId xid, bool last_write)
 {
 }
@@ -156,12 +140,12 @@ ensure_slot(const char *name)
 
 	if (SearchNamedReplicationSlot(name, true) != NULL)
 		return;
-	begin_xact();
+	mesh_worker_spi_begin();
 	SPI_execute_with_args("SELECT pg_create_logical_replication_slot($1, 'mesh')",
 						  1, types, values, NULL, false, 0);
-	end_xact();
+	mesh_worker_spi_commit();
 	ereport(LOG, (errmsg("mesh: created the replication slot \"%s\" for WAL capture", name)));
-	begin_xact();
+	mesh_worker_spi_begin();
 	SPI_execute("SELECT processed_lsn <> '0/0' AND cardinality(sources) > 0 FROM mesh.wal_capture",
 				false, 1);
 	lost = SPI_processed == 1 &&
@@ -175,7 +159,7 @@ ensure_slot(const char *name)
 					false, 0);
 	}
 	SPI_execute("UPDATE mesh.wal_capture SET processed_lsn = '0/0'", false, 0);
-	end_xact();
+	mesh_worker_spi_commit();
 }
 
 /* The decoder's own writes get this origin, which the plugin skips. */
@@ -206,7 +190,7 @@ load_spool(void)
 
 	spool->cxt = AllocSetContextCreate(TopMemoryContext, "mesh WAL spool", ALLOCSET_DEFAULT_SIZES);
 	spool->set_cxt = AllocSetContextCreate(TopMemoryContext, "mesh WAL sources", ALLOCSET_SMALL_SIZES);
-	begin_xact();
+	mesh_worker_spi_begin();
 	SPI_execute("INSERT INTO mesh.wal_capture DEFAULT VALUES ON CONFLICT DO NOTHING", false, 0);
 	SPI_execute("SELECT processed_lsn, unnest(sources) FROM mesh.wal_capture", false, 0);
 	for (uint64 i = 0; i < SPI_processed; i++)
@@ -224,7 +208,7 @@ load_spool(void)
 		SPI_execute("SELECT processed_lsn FROM mesh.wal_capture", false, 1);
 		spool->skip_upto = DatumGetLSN(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	}
-	end_xact();
+	mesh_worker_spi_commit();
 	return spool;
 }
 
@@ -310,7 +294,7 @@ write_spool(WalSpool *spool)
 		Datum		values[2];
 		EventWriter *writer;
 
-		begin_xact();
+		mesh_worker_spi_begin();
 		writer = event_writer_begin(InvalidOid);
 		event_writer_reserve(writer, spool->nevents);
 		for (int i = 0; i < spool->nevents; i++)
@@ -327,7 +311,7 @@ write_spool(WalSpool *spool)
 							  2, types, values, NULL, false, 0);
 		if (spool->nevents > 0)
 			mesh_wake_after_commit(false);
-		end_xact();
+		mesh_worker_spi_commit();
 		XLogFlush(XactLastCommitEnd);	/* durable before the slot moves past it */
 		spool->skip_upto = spool->last_end;
 	}
@@ -397,7 +381,7 @@ switch_trigger_tables(void)
 	if (GetCurrentTimestamp() < next_switch)
 		return;
 	next_switch = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), SWITCH_EVERY_MS);
-	begin_xact();
+	mesh_worker_spi_begin();
 	SPI_execute("SELECT DISTINCT r.source::oid FROM mesh.route r"
 				" WHERE mesh.capture_of(r.source) = 'trigger' AND NOT EXISTS"
 				" (SELECT 1 FROM mesh.capture_choice c WHERE c.source = r.source)", true, 0);
@@ -411,7 +395,7 @@ switch_trigger_tables(void)
 		tables = lappend_oid(tables, relid);
 		MemoryContextSwitchTo(old);
 	}
-	end_xact();
+	mesh_worker_spi_commit();
 	foreach(lc, tables)
 	{
 		Oid			types[1] = {OIDOID};
@@ -421,11 +405,11 @@ switch_trigger_tables(void)
 		PG_TRY();
 		{
 			replorigin_session_origin = InvalidRepOriginId;
-			begin_xact();
+			mesh_worker_spi_begin();
 			SPI_execute("SET LOCAL lock_timeout = '200ms'", false, 0);
 			SPI_execute_with_args("SELECT mesh.set_capture($1::regclass, 'wal')",
 								  1, types, values, NULL, false, 0);
-			end_xact();
+			mesh_worker_spi_commit();
 			replorigin_session_origin = origin;
 			ereport(LOG,
 					(errmsg("mesh: table with OID %u is captured from WAL from now on", lfirst_oid(lc))));

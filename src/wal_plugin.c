@@ -215,25 +215,28 @@ on_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation rel,
 			row_event(spool, rel, root, 'I', at, nv, nn);
 			break;
 		case REORDER_BUFFER_CHANGE_UPDATE:
-			tuple_values(desc, newtup, oldtup, nv, nn);
-			if (oldtup)
 			{
-				Jsonb	   *old_key,
-						   *new_key,
+				Jsonb	   *key,
+						   *row,
+						   *old_key = NULL,
 						   *unused;
 
-				heap_deform_tuple(oldtup, desc, ov, on);
-				mesh_capture_event_jsonb(rel, ov, on, 'D', &old_key, &unused);
-				mesh_capture_event_jsonb(rel, nv, nn, 'D', &new_key, &unused);
-				if (!same_jsonb(old_key, new_key))
+				tuple_values(desc, newtup, oldtup, nv, nn);
+				mesh_capture_event_jsonb(rel, nv, nn, 'U', &key, &row);
+				if (oldtup)
+				{
+					heap_deform_tuple(oldtup, desc, ov, on);
+					mesh_capture_event_jsonb(rel, ov, on, 'D', &old_key, &unused);
+				}
+				if (old_key && !same_jsonb(old_key, key))
 				{
 					/* a changed key: a delete and an insert at the replica */
 					append_event(spool, root, 'D', at, old_key, NULL);
-					row_event(spool, rel, root, 'I', at, nv, nn);
-					break;
+					append_event(spool, root, 'I', at, key, row);
 				}
+				else
+					append_event(spool, root, 'U', at, key, row);
 			}
-			row_event(spool, rel, root, 'U', at, nv, nn);
 			break;
 		case REORDER_BUFFER_CHANGE_DELETE:
 			if (oldtup == NULL)
