@@ -3,7 +3,11 @@
  *
  * Connections live in TopMemoryContext-owned hash entries.  ALTER SERVER or
  * ALTER USER MAPPING invalidates an entry (syscache callback); it is
- * reconnected at next use.  A connection in use when a (sub)transaction
+ * reconnected at next use.  A cache reset (every entry invalidated at
+ * once: sinval overflow, or WAL capture's decoder clearing the caches it
+ * filled with historic catalog rows) only marks entries stale: at next use
+ * a stale connection is kept when its server's and user mapping's options
+ * are still those it was made with, so a reset does not reconnect.  A connection in use when a (sub)transaction
  * aborts may be mid-request, so it is marked broken: the next query gets a
  * fresh connection by itself.  A replaced connection is only retired, and
  * freed at the end of the top-level transaction, because a scan of an
@@ -19,8 +23,10 @@
 #include "access/reloptions.h"
 #include "access/xact.h"
 #include "catalog/pg_user_mapping.h"
+#include "commands/defrem.h"
 #include "foreign/foreign.h"
 #include "miscadmin.h"
+#include "lib/stringinfo.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
@@ -43,6 +49,8 @@ typedef struct ConnEntry
 	void	   *conn;			/* NULL when not connected */
 	int			in_use;			/* scans/modifies currently using it */
 	bool		broken;			/* replace at next use */
+	bool		stale;			/* caches were reset: compare the definition */
+	char	   *definition;		/* config_definition() when conn was made */
 	List	   *retired;		/* replaced connections, freed at xact end */
 	uint32		server_hash;
 	uint32		mapping_hash;
@@ -76,6 +84,7 @@ drop_connection(ConnEntry *e)
 	list_free(e->retired);
 	e->retired = NIL;
 	e->broken = false;
+	e->stale = false;
 	e->in_use = 0;
 }
 
@@ -105,9 +114,10 @@ conn_invalidate(Datum arg, int cacheid, uint32 hashvalue)
 	hash_seq_init(&scan, conn_cache);
 	while ((e = hash_seq_search(&scan)) != NULL)
 	{
-		if (hashvalue == 0 ||
-			(cacheid == FOREIGNSERVEROID && e->server_hash == hashvalue) ||
-			(cacheid == USERMAPPINGOID && e->mapping_hash == hashvalue))
+		if (hashvalue == 0)
+			e->stale = true;
+		else if ((cacheid == FOREIGNSERVEROID && e->server_hash == hashvalue) ||
+				 (cacheid == USERMAPPINGOID && e->mapping_hash == hashvalue))
 			e->broken = true;
 	}
 }
@@ -221,6 +231,41 @@ mesh_server_config(Oid serverid, Oid userid)
 	return config;
 }
 
+/* Append options as length-prefixed name=value pairs (no separator to forge). */
+static void
+append_options(StringInfo buf, List *options)
+{
+	ListCell   *lc;
+
+	foreach(lc, options)
+	{
+		DefElem    *d = lfirst(lc);
+		char	   *value = defGetString(d);
+
+		appendStringInfo(buf, "%zu:%s=%zu:%s;", strlen(d->defname), d->defname,
+						 strlen(value), value);
+	}
+}
+
+/*
+ * What a connection was made from: the user mapping, the server's and the
+ * mapping's options and the role's rights.  Equal text means an equal
+ * connection, so a stale entry with the same definition is kept.
+ */
+static char *
+config_definition(MeshServerConfig *config)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "%u|%d%d|", config->umid, config->superuser,
+					 config->server_files);
+	append_options(&buf, config->server_options);
+	appendStringInfoChar(&buf, '|');
+	append_options(&buf, config->mapping_options);
+	return buf.data;
+}
+
 static ConnEntry *
 conn_entry(MeshServerConfig *config)
 {
@@ -243,6 +288,8 @@ conn_entry(MeshServerConfig *config)
 		e->conn = NULL;
 		e->in_use = 0;
 		e->broken = false;
+		e->stale = false;
+		e->definition = NULL;
 		e->retired = NIL;
 		e->server_hash = config->server_hash;
 		e->mapping_hash = config->mapping_hash;
@@ -260,15 +307,31 @@ mesh_get_connection(MeshServerConfig *config)
 {
 	ConnEntry  *e = conn_entry(config);
 
+	if (e->conn != NULL && e->stale && !e->broken)
+	{
+		char	   *now = config_definition(config);
+
+		if (e->definition == NULL || strcmp(now, e->definition) != 0)
+			e->broken = true;
+		pfree(now);
+	}
+	e->stale = false;
 	if (e->conn != NULL && (e->broken || e->server_files != config->server_files ||
 							e->superuser != config->superuser))
 		retire_connection(e);
 	if (e->conn == NULL)
 	{
+		char	   *definition;
+
 		e->broken = false;
 		e->server_files = config->server_files;
 		e->superuser = config->superuser;
 		e->conn = mesh_connector_connect(config->connector, config);
+		definition = config_definition(config);
+		if (e->definition != NULL)
+			pfree(e->definition);
+		e->definition = MemoryContextStrdup(TopMemoryContext, definition);
+		pfree(definition);
 	}
 	return e->conn;
 }
