@@ -76,7 +76,8 @@ CREATE TABLE mesh.event_log (
 	op "char" NOT NULL,				-- I insert, U update, D delete, T truncate, S schema change (mesh.schema_change)
 	key jsonb,						-- primary key columns, text forms
 	row jsonb,						-- every column, text forms (NULL: json null)
-	captured_at timestamptz NOT NULL
+	captured_at timestamptz NOT NULL,
+	source_xid xid8					-- WAL capture: the writing transaction (xid is the decoder's)
 ) PARTITION BY LIST (gen);
 CREATE TABLE mesh.event_log_0 PARTITION OF mesh.event_log FOR VALUES IN (0);
 CREATE TABLE mesh.event_log_1 PARTITION OF mesh.event_log FOR VALUES IN (1);
@@ -101,6 +102,7 @@ CREATE TABLE mesh.route_cursor (
 	batch_high bigint,					-- highest id the batch can hold
 	batch_last_id bigint,
 	epoch bigint NOT NULL DEFAULT 0,	-- bumped by replay: older cursor writes are void
+	backfill_snap pg_snapshot,			-- the backfill's: WAL-captured events of transactions visible in it are skipped
 	needs_resync text,					-- why the replica needs mesh.resync (route option on_schema_change 'mark')
 	schema_error text					-- why the route waits at a schema change (the target refused the new columns)
 );
@@ -616,7 +618,7 @@ BEGIN
 	-- id >= from_event (done_low) is delivered again, in id order
 	UPDATE mesh.route_cursor SET done_snap = '1:1:', done_low = GREATEST(from_event, 1),
 		batch_snap = NULL, batch_next_low = NULL, batch_low = NULL, batch_high = NULL,
-		batch_last_id = NULL, epoch = epoch + 1
+		batch_last_id = NULL, backfill_snap = NULL, epoch = epoch + 1
 	WHERE route_id = rid AND backfilled;
 	SELECT count(*) INTO n FROM mesh.event_log e WHERE e.source = _replay.source AND e.id >= from_event;
 	PERFORM mesh._wake();

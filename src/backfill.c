@@ -6,7 +6,10 @@
  * S) and upserts every row into the target in chunks; in the same
  * transaction it sets the route's cursor to S, so exactly the events not
  * visible in S follow: no gap, and no event older than the copy is applied
- * after it.  This is the one place a transaction stays open across network
+ * after it.  WAL capture writes a transaction's events later, in the
+ * decoder's transaction, once the writer is visible to every snapshot
+ * (wal_capture.c): those of writers visible in S (source_xid) are skipped
+ * by backfill_snap = S.  This is the one place a transaction stays open across network
  * I/O (as pg_dump's snapshot does); a failure restarts the copy, which is
  * idempotent.
  *
@@ -142,6 +145,7 @@ mesh_backfill(MeshRoute *route, int64 marker)
 
 		SPI_execute_with_args("UPDATE mesh.route_cursor SET backfilled = true,"
 							  " done_snap = $2::pg_snapshot, done_low = $3,"
+							  " backfill_snap = $2::pg_snapshot,"
 							  " batch_snap = NULL, batch_next_low = NULL, batch_low = NULL,"
 							  " batch_high = NULL, batch_last_id = NULL"
 							  " WHERE route_id = $1",

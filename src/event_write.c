@@ -53,6 +53,7 @@ struct EventWriter
 {
 	Oid			source;
 	FullTransactionId xid;
+	FullTransactionId source_xid;	/* WAL capture: the decoded transaction */
 	TimestampTz now;
 	Relation	rel[MESH_GENERATIONS];
 	CatalogIndexState idx[MESH_GENERATIONS];
@@ -313,8 +314,8 @@ event_writer_add(EventWriter *w, char op, Jsonb *key, Jsonb *row)
 	int64		id = w->next_id <= w->last_id ? w->next_id++ :
 		nextval_internal(event_seq, false);
 	int			gen = (int) ((id / mesh_generation_size) % MESH_GENERATIONS);
-	Datum		values[8];
-	bool		nulls[8] = {false};
+	Datum		values[9];
+	bool		nulls[9] = {false};
 	HeapTuple	tup;
 	MemoryContext old;
 
@@ -335,6 +336,8 @@ event_writer_add(EventWriter *w, char op, Jsonb *key, Jsonb *row)
 	values[6] = row ? JsonbPGetDatum(row) : (Datum) 0;
 	nulls[6] = row == NULL;
 	values[7] = TimestampTzGetDatum(w->now);
+	values[8] = FullTransactionIdGetDatum(w->source_xid);
+	nulls[8] = !FullTransactionIdIsValid(w->source_xid);
 	if (w->slot_desc != RelationGetDescr(w->rel[gen]))
 		drop_slots(w);
 	w->slot_desc = RelationGetDescr(w->rel[gen]);
@@ -359,10 +362,12 @@ event_writer_add(EventWriter *w, char op, Jsonb *key, Jsonb *row)
 }
 
 void
-event_writer_set_origin(EventWriter *w, Oid source, TimestampTz at)
+event_writer_set_origin(EventWriter *w, Oid source, TimestampTz at,
+						FullTransactionId source_xid)
 {
 	w->source = source;
 	w->now = at;
+	w->source_xid = source_xid;
 }
 
 void

@@ -4,6 +4,7 @@
 #ifndef MESH_EVENT_WRITE_H
 #define MESH_EVENT_WRITE_H
 
+#include "access/transam.h"
 #include "access/tupdesc.h"
 #include "utils/jsonb.h"
 
@@ -28,8 +29,12 @@ extern void event_writer_reserve(EventWriter *w, int64 n);
  */
 extern int64 event_writer_add(EventWriter *w, char op, Jsonb *key, Jsonb *row);
 
-/* The next events are of source, captured at at (WAL capture: per transaction). */
-extern void event_writer_set_origin(EventWriter *w, Oid source, TimestampTz at);
+/*
+ * The next events are of source, written by transaction source_xid at at
+ * (WAL capture: per decoded transaction; their xid stays the writer's).
+ */
+extern void event_writer_set_origin(EventWriter *w, Oid source, TimestampTz at,
+									FullTransactionId source_xid);
 
 /* Write what is queued and close the event log. */
 extern void event_writer_end(EventWriter *w);

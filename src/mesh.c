@@ -44,7 +44,7 @@ _PG_init(void)
 	DefineCustomEnumVariable("mesh.capture",
 							 "How a replicated table's changes are captured: wal (logical decoding), trigger, or auto (wal where wal_level = logical).",
 							 "Applies to tables whose first route is created afterwards; mesh.set_capture() switches a table.",
-							 &mesh_capture_mode, MESH_CAPTURE_TRIGGER, capture_modes,
+							 &mesh_capture_mode, MESH_CAPTURE_AUTO, capture_modes,
 							 PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("mesh.event_retention",
 							"How long delivered events stay in the event log (for mesh.replay).",

@@ -78,6 +78,7 @@ typedef struct Cursor
 	char	   *done_snap;
 	int64		done_low;
 	char	   *batch_snap;		/* NULL: no batch under way */
+	char	   *backfill_snap;	/* WAL-captured writers visible in it: skipped */
 	int64		batch_next_low;
 	int64		batch_low;
 	int64		batch_high;
@@ -134,7 +135,7 @@ load_route(Cursor *cur, MemoryContext cxt)
 		" c.backfilled, c.done_snap::text, c.done_low, c.batch_snap::text,"
 		" c.batch_next_low, c.batch_low, c.batch_high, c.batch_last_id,"
 		" EXISTS (SELECT 1 FROM mesh.dead_letter_store d"
-		"         WHERE d.route = r.id AND d.retry), c.epoch"
+		"         WHERE d.route = r.id AND d.retry), c.epoch, c.backfill_snap::text"
 		" FROM mesh.route r JOIN mesh.route_cursor c ON c.route_id = r.id"
 		" WHERE r.id = $1", 1, {INT8OID}};
 	Datum		values[1] = {Int64GetDatum(my_route_id)};
@@ -168,6 +169,7 @@ load_route(Cursor *cur, MemoryContext cxt)
 	cur->batch_last_id = int8_col(0, 14, 0);
 	cur->retry_pending = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 15, &isnull));
 	cur->epoch = int8_col(0, 16, 0);
+	cur->backfill_snap = text_col(0, 17, cxt);
 
 	old = MemoryContextSwitchTo(cxt);
 	route = mesh_route_build(source, target, options, role, owner);	/* locks source */
@@ -257,13 +259,16 @@ read_chunk(MeshRoute *decode, Cursor *cur, int limit, MeshEvent **events,
 {
 	/* fixed-width columns first; the key only where no row carries it */
 	static MeshStatement chunk = {
-		"SELECT id, op, captured_at, xid::text::bigint,"
+		"SELECT id, op, captured_at, coalesce(source_xid, xid)::text::bigint,"
 		" CASE WHEN row IS NULL THEN key END, row FROM mesh.event_log"
 		" WHERE source = $1 AND id > $2 AND id <= $3"
 		" AND pg_visible_in_snapshot(xid, $4::pg_snapshot)"
 		" AND NOT pg_visible_in_snapshot(xid, $5::pg_snapshot)"
-		" ORDER BY id LIMIT $6", 6, {OIDOID, INT8OID, INT8OID, TEXTOID, TEXTOID, INT4OID}};
-	Datum		values[6];
+		" AND (source_xid IS NULL OR $7::pg_snapshot IS NULL"
+		"      OR NOT pg_visible_in_snapshot(source_xid, $7::pg_snapshot))"
+		" ORDER BY id LIMIT $6", 7, {OIDOID, INT8OID, INT8OID, TEXTOID, TEXTOID, INT4OID, TEXTOID}};
+	Datum		values[7];
+	char		nulls[7] = "      ";
 	int			n;
 
 	values[0] = ObjectIdGetDatum(decode->source);
@@ -272,7 +277,9 @@ read_chunk(MeshRoute *decode, Cursor *cur, int limit, MeshEvent **events,
 	values[3] = CStringGetTextDatum(cur->batch_snap);
 	values[4] = CStringGetTextDatum(cur->done_snap);
 	values[5] = Int32GetDatum(limit);
-	mesh_statement_run(&chunk, values, NULL, 0);
+	values[6] = cur->backfill_snap ? CStringGetTextDatum(cur->backfill_snap) : (Datum) 0;
+	nulls[6] = cur->backfill_snap ? ' ' : 'n';
+	mesh_statement_run(&chunk, values, nulls, 0);
 	n = SPI_processed;
 	*cut = false;
 	*events = MemoryContextAllocZero(cxt, sizeof(MeshEvent) * Max(n, 1));

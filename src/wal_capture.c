@@ -37,6 +37,7 @@
 #include "replication/origin.h"
 #include "replication/slot.h"
 #include "storage/latch.h"
+#include "storage/lmgr.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -281,9 +282,27 @@ sources_array(List *sources)
 	return PointerGetDatum(construct_array(elems, n, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
 }
 
+/* The full id of xid, a transaction decoded from the WAL (so not in the future). */
+static FullTransactionId
+full_xid_of(TransactionId xid)
+{
+	FullTransactionId next = ReadNextFullTransactionId();
+	uint32		epoch = EpochFromFullTransactionId(next);
+
+	if (!TransactionIdIsNormal(xid))
+		return InvalidFullTransactionId;
+	if (xid > XidFromFullTransactionId(next))
+		epoch--;
+	return FullTransactionIdFromEpochAndXid(epoch, xid);
+}
+
 /*
  * Write the spooled transactions into the event log and record the
- * position, durably; then confirm it to the slot.
+ * position, durably; then confirm it to the slot.  A decoded transaction
+ * has flushed its commit record but may not have left the proc array yet:
+ * its events are written only once it is visible to every new snapshot,
+ * so a snapshot that sees an event row also sees the rows the event
+ * describes (the backfill relies on it, see backfill.c).
  */
 static void
 write_spool(WalSpool *spool)
@@ -301,7 +320,9 @@ write_spool(WalSpool *spool)
 		{
 			WalEvent   *ev = &spool->events[i];
 
-			event_writer_set_origin(writer, ev->source, ev->committed_at);
+			if (i == 0 || ev->xid != spool->events[i - 1].xid)
+				XactLockTableWait(ev->xid, NULL, NULL, XLTW_None);
+			event_writer_set_origin(writer, ev->source, ev->committed_at, full_xid_of(ev->xid));
 			event_writer_add(writer, ev->op, ev->key, ev->row);
 		}
 		event_writer_end(writer);

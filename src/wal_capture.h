@@ -15,6 +15,7 @@ typedef struct WalEvent
 {
 	Oid			source;			/* the replicated table (a partition's root) */
 	char		op;				/* I U D T */
+	TransactionId xid;			/* the decoded (top-level) transaction */
 	TimestampTz committed_at;
 	Jsonb	   *key;			/* NULL for T */
 	Jsonb	   *row;			/* NULL for D and T */
@@ -40,6 +41,7 @@ typedef struct WalSpool
 	RepOriginId own_origin;		/* the decoder's own writes: not decoded */
 	/* the transaction being replayed */
 	int			txn_first;		/* its first event */
+	TransactionId txn_xid;
 	List	   *txn_add;		/* sources it registers (at its commit) */
 	List	   *txn_remove;
 } WalSpool;

@@ -124,6 +124,7 @@ begin_txn(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 	WalSpool   *spool = spool_of(ctx);
 
 	spool->txn_first = spool->nevents;
+	spool->txn_xid = txn->xid;
 	spool->txn_add = NIL;
 	spool->txn_remove = NIL;
 }
@@ -143,6 +144,7 @@ append_event(WalSpool *spool, Oid source, char op, TimestampTz at, Jsonb *key, J
 	ev = &spool->events[spool->nevents++];
 	ev->source = source;
 	ev->op = op;
+	ev->xid = spool->txn_xid;
 	ev->committed_at = at;
 	ev->key = key;
 	ev->row = row;
