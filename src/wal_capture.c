@@ -191,6 +191,7 @@ load_spool(void)
 
 	spool->cxt = AllocSetContextCreate(TopMemoryContext, "mesh WAL spool", ALLOCSET_DEFAULT_SIZES);
 	spool->set_cxt = AllocSetContextCreate(TopMemoryContext, "mesh WAL sources", ALLOCSET_SMALL_SIZES);
+	spool->read_cxt = AllocSetContextCreate(TopMemoryContext, "mesh WAL spool read", ALLOCSET_DEFAULT_SIZES);
 	mesh_worker_spi_begin();
 	SPI_execute("INSERT INTO mesh.wal_capture DEFAULT VALUES ON CONFLICT DO NOTHING", false, 0);
 	SPI_execute("SELECT processed_lsn, unnest(sources) FROM mesh.wal_capture", false, 0);
@@ -261,6 +262,8 @@ mesh_wal_capture_stop(bool drop_slot)
 		ReplicationSlotDrop(capture_name(), true);
 	if (mesh_wal_spool)
 	{
+		wal_spool_clear(mesh_wal_spool);
+		MemoryContextDelete(mesh_wal_spool->read_cxt);
 		MemoryContextDelete(mesh_wal_spool->cxt);
 		MemoryContextDelete(mesh_wal_spool->set_cxt);
 		pfree(mesh_wal_spool);
@@ -307,39 +310,44 @@ full_xid_of(TransactionId xid)
 static void
 write_spool(WalSpool *spool)
 {
-	if (spool->nevents > 0 || spool->sources_changed)
+	int64		nevents = wal_spool_count(spool);
+
+	if (nevents > 0 || spool->sources_changed)
 	{
 		Oid			types[2] = {LSNOID, OIDARRAYOID};
 		Datum		values[2];
 		EventWriter *writer;
+		WalEvent	ev;
+		TransactionId last_xid = InvalidTransactionId;
 
 		mesh_worker_spi_begin();
 		writer = event_writer_begin(InvalidOid);
-		event_writer_reserve(writer, spool->nevents);
-		for (int i = 0; i < spool->nevents; i++)
+		event_writer_reserve(writer, nevents);
+		wal_spool_rewind(spool);
+		while (wal_spool_next(spool, &ev))
 		{
-			WalEvent   *ev = &spool->events[i];
-
-			if (i == 0 || ev->xid != spool->events[i - 1].xid)
-				XactLockTableWait(ev->xid, NULL, NULL, XLTW_None);
-			event_writer_set_origin(writer, ev->source, ev->committed_at, full_xid_of(ev->xid));
-			event_writer_add(writer, ev->op, ev->key, ev->row);
+			if (ev.xid != last_xid)
+				XactLockTableWait(ev.xid, NULL, NULL, XLTW_None);
+			last_xid = ev.xid;
+			event_writer_set_origin(writer, ev.source, ev.committed_at, full_xid_of(ev.xid));
+			event_writer_add(writer, ev.op, ev.key, ev.row);
 		}
 		event_writer_end(writer);
 		values[0] = LSNGetDatum(spool->last_end);
 		values[1] = sources_array(spool->sources);
 		SPI_execute_with_args("UPDATE mesh.wal_capture SET processed_lsn = $1, sources = $2",
 							  2, types, values, NULL, false, 0);
-		if (spool->nevents > 0)
+		if (nevents > 0)
 			mesh_wake_after_commit(false);
+		if (spool->nspilled > 0)
+			ereport(LOG,
+					(errmsg("mesh: WAL capture wrote %lld events, %lld of them through a temporary file",
+							(long long) nevents, (long long) spool->nspilled)));
 		mesh_worker_spi_commit();
 		XLogFlush(XactLastCommitEnd);	/* durable before the slot moves past it */
 		spool->skip_upto = spool->last_end;
 	}
-	MemoryContextReset(spool->cxt);
-	spool->events = NULL;
-	spool->nevents = spool->maxevents = 0;
-	spool->bytes = 0;
+	wal_spool_clear(spool);
 	spool->sources_changed = false;
 	LogicalConfirmReceivedLocation(decoding->reader->EndRecPtr);
 }
@@ -362,7 +370,7 @@ decode_step(void)
 	MemoryContextSwitchTo(decoding->context);
 	PG_TRY();
 	{
-		while (reader->EndRecPtr < flushed && mesh_wal_spool->bytes < SPOOL_FLUSH_BYTES)
+		while (reader->EndRecPtr < flushed && mesh_wal_spool->total_bytes < SPOOL_FLUSH_BYTES)
 		{
 			char	   *errm = NULL;
 			XLogRecord *record = XLogReadRecord(reader, &errm);

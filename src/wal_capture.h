@@ -28,20 +28,25 @@ typedef struct WalEvent
  */
 typedef struct WalSpool
 {
-	MemoryContext cxt;			/* events: reset once written */
+	MemoryContext cxt;			/* events in memory: reset once written or spilled */
 	MemoryContext set_cxt;		/* sources */
-	WalEvent   *events;
+	MemoryContext read_cxt;		/* the event read back from the file */
+	WalEvent   *events;			/* in memory, after the nspilled in file */
 	int			nevents;
 	int			maxevents;
-	Size		bytes;			/* of the events' jsonb */
+	Size		bytes;			/* of the events in memory */
+	Size		total_bytes;	/* of every event not written yet */
+	struct BufFile *file;		/* spilled events (wal_spool.c), or NULL */
+	int64		nspilled;
+	int64		next;			/* reading back: the next event's number */
 	List	   *sources;		/* oids of the captured tables */
 	bool		sources_changed;	/* since the last write */
 	XLogRecPtr	skip_upto;		/* transactions ending at or before are in the log */
 	XLogRecPtr	last_end;		/* end of the last transaction spooled */
 	RepOriginId own_origin;		/* the decoder's own writes: not decoded */
 	/* the transaction being replayed */
-	int			txn_first;		/* its first event */
 	TransactionId txn_xid;
+	bool		txn_skip;		/* already in the log (ends at or before skip_upto) */
 	List	   *txn_add;		/* sources it registers (at its commit) */
 	List	   *txn_remove;
 } WalSpool;
@@ -56,5 +61,14 @@ extern void mesh_wal_capture_step(void);
 extern void mesh_wal_capture_stop(bool drop_slot);
 extern bool mesh_wal_wait_decoded(long timeout_ms);
 extern void mesh_wal_require_caught_up(void);
+
+/* wal_spool.c: the events waiting to be written, in memory or in a file. */
+extern void wal_spool_add(WalSpool *spool, Oid source, char op, TimestampTz at,
+						  Jsonb *key, Jsonb *row);
+extern void wal_spool_spill(WalSpool *spool);
+extern int64 wal_spool_count(WalSpool *spool);
+extern void wal_spool_rewind(WalSpool *spool);
+extern bool wal_spool_next(WalSpool *spool, WalEvent *ev);
+extern void wal_spool_clear(WalSpool *spool);
 
 #endif							/* MESH_WAL_CAPTURE_H */

@@ -123,32 +123,11 @@ begin_txn(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 {
 	WalSpool   *spool = spool_of(ctx);
 
-	spool->txn_first = spool->nevents;
 	spool->txn_xid = txn->xid;
+	/* written before a crash that lost the slot's last confirmation */
+	spool->txn_skip = txn->end_lsn <= spool->skip_upto;
 	spool->txn_add = NIL;
 	spool->txn_remove = NIL;
-}
-
-static void
-append_event(WalSpool *spool, Oid source, char op, TimestampTz at, Jsonb *key, Jsonb *row)
-{
-	WalEvent   *ev;
-
-	if (spool->nevents == spool->maxevents)
-	{
-		spool->maxevents = Max(1024, spool->maxevents * 2);
-		spool->events = spool->events
-			? repalloc_huge(spool->events, sizeof(WalEvent) * spool->maxevents)
-			: MemoryContextAllocHuge(spool->cxt, sizeof(WalEvent) * spool->maxevents);
-	}
-	ev = &spool->events[spool->nevents++];
-	ev->source = source;
-	ev->op = op;
-	ev->xid = spool->txn_xid;
-	ev->committed_at = at;
-	ev->key = key;
-	ev->row = row;
-	spool->bytes += (key ? VARSIZE(key) : 0) + (row ? VARSIZE(row) : 0) + sizeof(WalEvent);
 }
 
 /* A tuple's values; unchanged TOASTed ones taken from old (same descriptor). */
@@ -176,7 +155,7 @@ row_event(WalSpool *spool, Relation rel, Oid root, char op, TimestampTz at,
 	Jsonb	   *row;
 
 	mesh_capture_event_jsonb(rel, values, nulls, op, &key, &row);
-	append_event(spool, root, op, at, key, row);
+	wal_spool_add(spool, root, op, at, key, row);
 }
 
 static bool
@@ -201,7 +180,7 @@ on_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation rel,
 			   *on;
 	TimestampTz at = txn->xact_time.commit_time;
 
-	if (!list_member_oid(spool->sources, root))
+	if (spool->txn_skip || !list_member_oid(spool->sources, root))
 		return;
 	old = MemoryContextSwitchTo(spool->cxt);
 	newtup = change->data.tp.newtuple ? &change->data.tp.newtuple->tuple : NULL;
@@ -233,11 +212,11 @@ on_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation rel,
 				if (old_key && !same_jsonb(old_key, key))
 				{
 					/* a changed key: a delete and an insert at the replica */
-					append_event(spool, root, 'D', at, old_key, NULL);
-					append_event(spool, root, 'I', at, key, row);
+					wal_spool_add(spool, root, 'D', at, old_key, NULL);
+					wal_spool_add(spool, root, 'I', at, key, row);
 				}
 				else
-					append_event(spool, root, 'U', at, key, row);
+					wal_spool_add(spool, root, 'U', at, key, row);
 			}
 			break;
 		case REORDER_BUFFER_CHANGE_DELETE:
@@ -254,6 +233,7 @@ on_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation rel,
 			break;
 	}
 	MemoryContextSwitchTo(old);
+	wal_spool_spill(spool);		/* nothing points into the spool now */
 }
 
 static void
@@ -266,8 +246,8 @@ on_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, int nrelations,
 	{
 		Oid			root = root_of(relations[i]);
 
-		if (list_member_oid(spool->sources, root))
-			append_event(spool, root, 'T', txn->xact_time.commit_time, NULL, NULL);
+		if (!spool->txn_skip && list_member_oid(spool->sources, root))
+			wal_spool_add(spool, root, 'T', txn->xact_time.commit_time, NULL, NULL);
 	}
 }
 
@@ -301,12 +281,8 @@ commit_txn(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr commit
 	ListCell   *lc;
 	MemoryContext old;
 
-	if (txn->end_lsn <= spool->skip_upto)
-	{
-		/* written before a crash that lost the slot's last confirmation */
-		spool->nevents = spool->txn_first;
+	if (spool->txn_skip)
 		return;
-	}
 	old = MemoryContextSwitchTo(spool->set_cxt);
 	foreach(lc, spool->txn_remove)
 		spool->sources = list_delete_oid(spool->sources, lfirst_oid(lc));

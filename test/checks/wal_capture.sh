@@ -62,6 +62,19 @@ as_owner -c "TRUNCATE wal_t" >/dev/null
 expect_consistent "$db" wal_t
 echo "$CHECK: inserts, updates (key, TOASTed value kept), deletes and TRUNCATE captured from WAL; consistent"
 
+# a transaction larger than the decoder's memory for events goes through a file
+hub_log="$MESH_TEST_DIR/pg_hub/postgres.log"
+log_from=$(stat -c %s "$hub_log")
+as_owner -c "INSERT INTO wal_t SELECT g, repeat('x', 300), NULL FROM generate_series(200001, 300000) g" >/dev/null
+expect_consistent "$db" wal_t
+n=$(q -d "$db" -c "SELECT count(*) FROM mesh.event_log WHERE source = 'wal_t'::regclass AND op = 'I'
+	AND (key->>'id')::int BETWEEN 200001 AND 300000")
+[ "$n" = 100000 ] || fail "a 100,000-row transaction has $n insert events"
+new_log=$(tail -c +$((log_from + 1)) "$hub_log")
+grep -q "WAL capture wrote [0-9]* events, [0-9]* of them through a temporary file" <<<"$new_log" ||
+	fail "the 100,000-row transaction did not go through the decoder's temporary file"
+echo "$CHECK: a 100,000-row transaction captured through the decoder's temporary file; consistent"
+
 stats=$(as_owner -c "SELECT capture || ' ' || (capture_lag_bytes IS NOT NULL) FROM mesh.stats WHERE target = 'cache'")
 [ "$stats" = "wal true" ] || fail "mesh.stats shows '$stats' for the capture, expected 'wal true'"
 
