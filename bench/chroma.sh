@@ -106,6 +106,8 @@ SELECT mesh.replicate('vec_fan', 'bench_chroma',
 SELECT mesh.wait_for_sync(60000);
 SELECT mesh.pause('vec_fan', 'bench_chroma');
 COPY vec_fan FROM '$csv' WITH (FORMAT csv);
+-- the backlog is in the event log before the clock starts (WAL capture writes it after the COPY)
+SELECT mesh._wal_catch_up();
 CHECKPOINT;
 SQL
 	fan_mesh() {

@@ -115,6 +115,8 @@ SELECT mesh.replicate('ch_fan', 'bench_ch');
 SELECT mesh.wait_for_sync(60000);
 SELECT mesh.pause('ch_fan', 'bench_ch');
 COPY ch_fan FROM '$csv' WITH (FORMAT csv);
+-- the backlog is in the event log before the clock starts (WAL capture writes it after the COPY)
+SELECT mesh._wal_catch_up();
 CHECKPOINT;
 SQL
 		backlog=$(bsql -At -c "SELECT pending FROM mesh.stats WHERE source = 'ch_fan'::regclass")

@@ -76,6 +76,8 @@ SELECT mesh.replicate('dd_fan', 'bench_dd');
 SELECT mesh.wait_for_sync(60000);
 SELECT mesh.pause('dd_fan', 'bench_dd');
 COPY dd_fan FROM '$csv' WITH (FORMAT csv);
+-- the backlog is in the event log before the clock starts (WAL capture writes it after the COPY)
+SELECT mesh._wal_catch_up();
 CHECKPOINT;
 SQL
 	backlog=$(bsql -At -c "SELECT pending FROM mesh.stats WHERE source = 'dd_fan'::regclass")

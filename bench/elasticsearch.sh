@@ -88,6 +88,8 @@ SELECT mesh.replicate('es_fan', 'bench_es', '{"index": "es_bench_fan"}');
 SELECT mesh.wait_for_sync(60000);
 SELECT mesh.pause('es_fan', 'bench_es');
 COPY es_fan FROM '$csv' WITH (FORMAT csv);
+-- the backlog is in the event log before the clock starts (WAL capture writes it after the COPY)
+SELECT mesh._wal_catch_up();
 CHECKPOINT;
 SQL
 	backlog=$(bsql -At -c "SELECT pending FROM mesh.stats WHERE source = 'es_fan'::regclass")

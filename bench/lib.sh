@@ -395,6 +395,8 @@ SELECT mesh.replicate('$source', '$target', '$options');
 SELECT mesh.wait_for_sync(60000);
 SELECT mesh.pause('$source', '$target');
 COPY $source FROM '$csv' WITH (FORMAT csv);
+-- the backlog is in the event log before the clock starts (WAL capture writes it after the COPY)
+SELECT mesh._wal_catch_up();
 CHECKPOINT;
 SQL
 }

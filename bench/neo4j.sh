@@ -131,6 +131,8 @@ SELECT mesh.replicate('neo_fan', 'bench_neo4j', '{"label": "BenchMesh", "batch_s
 SELECT mesh.wait_for_sync(60000);
 SELECT mesh.pause('neo_fan', 'bench_neo4j');
 COPY neo_fan FROM '$csv' WITH (FORMAT csv);
+-- the backlog is in the event log before the clock starts (WAL capture writes it after the COPY)
+SELECT mesh._wal_catch_up();
 CHECKPOINT;
 SQL
 	backlog=$(bsql -At -c "SELECT pending FROM mesh.stats WHERE source = 'neo_fan'::regclass")

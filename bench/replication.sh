@@ -101,6 +101,8 @@ SELECT mesh.replicate('rep_fan', 'rep_cache', '{"key_prefix": "rep:"}', 'cache')
 SELECT mesh.wait_for_sync(60000);
 SELECT mesh.pause('rep_fan', 'rep_cache');
 COPY rep_fan FROM '$csv' WITH (FORMAT csv);
+-- the backlog is in the event log before the clock starts (WAL capture writes it after the COPY)
+SELECT mesh._wal_catch_up();
 CHECKPOINT;
 SQL
 backlog=$(bsql -At -c "SELECT pending FROM mesh.stats WHERE target = 'rep_cache'")
@@ -170,7 +172,7 @@ SELECT mesh.wait_for_sync(60000);
 SQL
 lag=$("$venv/bin/python" "$BENCH_DIR/lag_probe.py" \
 	"host=127.0.0.1 port=$MESH_PG_PORT user=postgres dbname=$BENCH_DB" "$MESH_REDIS_PORT" \
-	rep_lag "rep:lag:" 1000 "$BENCH_LAG_SECONDS")
+	rep_lag "rep:lag:" 1000 "$BENCH_LAG_SECONDS" explain)
 
 cat <<REPORT
 
