@@ -20,7 +20,11 @@
  *
  * The worker's own writes carry a replication origin (mesh_<oid>) that
  * the plugin filters out before decoding.  Catalog caches are reset around
- * each step: decoding fills them from historic snapshots.
+ * the replay of transactions (the first one of a step resets them, and the
+ * step's end again): the replay reads the catalog under historic snapshots,
+ * and must not see entries of the current catalog either.  A step that
+ * replays nothing (only the worker's own writes, or other databases')
+ * touches no cache and resets none, so the worker's plans survive it.
  */
 #include "postgres.h"
 
@@ -365,7 +369,7 @@ decode_step(void)
 		mesh_wal_publish(reader->EndRecPtr);
 		return;
 	}
-	InvalidateSystemCaches();
+	mesh_wal_spool->caches_historic = false;
 	/* the reader frees an oversized record at the next read: not in a pass's context */
 	MemoryContextSwitchTo(decoding->context);
 	PG_TRY();
@@ -382,12 +386,17 @@ decode_step(void)
 			CHECK_FOR_INTERRUPTS();
 		}
 	}
-	PG_FINALLY();
+	PG_CATCH();
 	{
 		MemoryContextSwitchTo(outer);
 		InvalidateSystemCaches();
+		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	MemoryContextSwitchTo(outer);
+	if (mesh_wal_spool->caches_historic)
+		InvalidateSystemCaches();
+	mesh_wal_spool->caches_historic = false;
 	write_spool(mesh_wal_spool);
 	mesh_wal_publish(reader->EndRecPtr);
 }

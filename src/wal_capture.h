@@ -44,6 +44,7 @@ typedef struct WalSpool
 	XLogRecPtr	skip_upto;		/* transactions ending at or before are in the log */
 	XLogRecPtr	last_end;		/* end of the last transaction spooled */
 	RepOriginId own_origin;		/* the decoder's own writes: not decoded */
+	bool		caches_historic;	/* this step replayed a transaction (see wal_capture.c) */
 	/* the transaction being replayed */
 	TransactionId txn_xid;
 	bool		txn_skip;		/* already in the log (ends at or before skip_upto) */

@@ -123,6 +123,12 @@ begin_txn(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 {
 	WalSpool   *spool = spool_of(ctx);
 
+	/* the replay is about to read the catalog: no current entries may serve it */
+	if (!spool->caches_historic)
+	{
+		InvalidateSystemCaches();
+		spool->caches_historic = true;
+	}
 	spool->txn_xid = txn->xid;
 	/* written before a crash that lost the slot's last confirmation */
 	spool->txn_skip = txn->end_lsn <= spool->skip_upto;

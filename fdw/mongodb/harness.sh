@@ -33,9 +33,17 @@ harness_build_packages libmongoc-dev
 harness_server mongodb deps=tls install=install_mongodb
 
 # install_mongodb: build FerretDB into the cache unless it is there (idempotent).
+# ferretdb_built: the cached binary runs and is FERRETDB_VERSION (its output
+# read whole: grep -q on a pipe would make it die of SIGPIPE under pipefail)
+ferretdb_built() {
+	local out
+	[ -x "$FERRETDB_BIN" ] && out=$("$FERRETDB_BIN" --version 2>/dev/null) &&
+		grep -q "version: $FERRETDB_VERSION" <<<"$out"
+}
+
 install_mongodb() {
 	local dir=$MESH_CACHE_DIR/ferretdb-$FERRETDB_VERSION go src
-	if [ -x "$FERRETDB_BIN" ] && "$FERRETDB_BIN" --version 2>/dev/null | grep -q "version: $FERRETDB_VERSION"; then
+	if ferretdb_built; then
 		log "install: FerretDB $FERRETDB_VERSION cached at $FERRETDB_BIN"
 		return 0
 	fi
@@ -55,7 +63,7 @@ install_mongodb() {
 		"$go" build -o ../ferretdb github.com/FerretDB/FerretDB/cmd/ferretdb
 	) >"$dir/build.log" 2>&1 || { tail -n 20 "$dir/build.log" >&2; die "FerretDB build failed (log: $dir/build.log)"; }
 	rm -rf "$dir/build"
-	"$FERRETDB_BIN" --version | grep -q "version: $FERRETDB_VERSION" || die "FerretDB build gave no working binary"
+	ferretdb_built || die "FerretDB build gave no working binary"
 	log "install: FerretDB $FERRETDB_VERSION built at $FERRETDB_BIN"
 }
 

@@ -165,7 +165,7 @@ wait_status 401 /metrics
 [ "$(status /metrics -H "Authorization: Bearer")" = 401 ] || fail "an empty token was accepted"
 [ "$(status / )" = 401 ] || fail "the status page is served without credentials"
 [ "$(status /health -u "x:$token")" = 401 ] || fail "basic credentials were accepted for a bearer file"
-curl -s -D - -o /dev/null -m 3 "$base/metrics" | grep -qi '^WWW-Authenticate: Bearer' || fail "no WWW-Authenticate header"
+grep -qi '^WWW-Authenticate: Bearer' <<<"$(curl -s -D - -o /dev/null -m 3 "$base/metrics")" || fail "no WWW-Authenticate header"
 printf 'basic scraper:%s\n' "$token" >"$authfile"
 q -d postgres -c "SELECT pg_reload_conf()" >/dev/null
 wait_status 200 /metrics -u "scraper:$token"

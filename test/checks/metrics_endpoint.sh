@@ -141,10 +141,10 @@ for ((i = 0; i < 50; i++)); do grep -q ready "$work/holder" && break; sleep 0.1;
 log_from=$(($(stat -c %s "$hub_log") + 1))
 q -d postgres -c "ALTER SYSTEM SET mesh.metrics_port = $busy" -c "SELECT pg_reload_conf()" >/dev/null
 for ((i = 0; i < 100; i++)); do
-	tail -c +"$log_from" "$hub_log" | grep -q "mesh metrics: could not listen on 127.0.0.1 port $busy: Address already in use" && break
+	grep -q "mesh metrics: could not listen on 127.0.0.1 port $busy: Address already in use" <<<"$(tail -c +"$log_from" "$hub_log")" && break
 	sleep 0.1
 done
-tail -c +"$log_from" "$hub_log" | grep -q "WARNING:  mesh metrics: could not listen on 127.0.0.1 port $busy: Address already in use" ||
+grep -q "WARNING:  mesh metrics: could not listen on 127.0.0.1 port $busy: Address already in use" <<<"$(tail -c +"$log_from" "$hub_log")" ||
 	fail "no WARNING naming 127.0.0.1 port $busy in $hub_log"
 [ "$(q -d postgres -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'mesh metrics'")" = "$new" ] ||
 	fail "the metrics worker did not survive a port in use"
