@@ -81,11 +81,10 @@ CREATE TABLE mesh.event_log (
 CREATE TABLE mesh.event_log_0 PARTITION OF mesh.event_log FOR VALUES IN (0);
 CREATE TABLE mesh.event_log_1 PARTITION OF mesh.event_log FOR VALUES IN (1);
 CREATE TABLE mesh.event_log_2 PARTITION OF mesh.event_log FOR VALUES IN (2);
--- ids only grow: inserts always land on the rightmost leaf (cheap); they
--- are unique, so deduplication would only rescan each full leaf before it splits
-CREATE INDEX ON mesh.event_log_0 (id) WITH (deduplicate_items = off);
-CREATE INDEX ON mesh.event_log_1 (id) WITH (deduplicate_items = off);
-CREATE INDEX ON mesh.event_log_2 (id) WITH (deduplicate_items = off);
+-- ids only grow: inserts always land on the rightmost leaf (cheap)
+CREATE INDEX ON mesh.event_log_0 (id);
+CREATE INDEX ON mesh.event_log_1 (id);
+CREATE INDEX ON mesh.event_log_2 (id);
 
 -- Each route's durable cursor (written only by its delivery worker and replay).
 -- Delivered: every event whose transaction is visible in done_snap, plus,
