@@ -56,6 +56,7 @@ mesh_backfill(MeshRoute *route, int64 marker)
 	Portal		portal;
 	SPIPlanPtr	plan;
 	int			copied = 0;
+	int			ndead;
 	ApplyOutcome out;
 	List	   *dead = NIL;
 	MeshEvent  *all_dead_events = NULL;
@@ -152,11 +153,12 @@ mesh_backfill(MeshRoute *route, int64 marker)
 							  3, types, values, NULL, false, 0);
 	}
 	mesh_record_stats(route->id, copied, 0);
+	ndead = list_length(dead);	/* dead lives in SPI memory, freed by the commit */
 	mesh_worker_spi_commit();
 	ereport(LOG,
 			(errmsg("mesh: route %lld (%s -> %s) %s %d rows, %d dead-lettered",
 					(long long) route->id, route->source_name, route->target,
-					marker > 0 ? "re-synced" : "backfilled", copied, list_length(dead))));
+					marker > 0 ? "re-synced" : "backfilled", copied, ndead)));
 	return copied;
 }
 

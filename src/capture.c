@@ -48,6 +48,7 @@
 
 #include "mesh.h"
 #include "mesh_util.h"
+#include "capture_text.h"
 #include "event_write.h"
 #include "wal_capture.h"
 
@@ -64,8 +65,15 @@ typedef struct CaptureInfo
 	int			key_attrs[INDEX_MAX_KEYS];	/* 0-based, in jsonb key order */
 	int			nrow;
 	int		   *row_attrs;		/* live columns, 0-based, in jsonb key order */
-	FmgrInfo   *out;			/* output function per attribute */
+	MeshTextOut *out;			/* how to make each attribute's text form */
 } CaptureInfo;
+
+/* A row's text forms, per attribute, and the room their fast paths use. */
+typedef struct RowTexts
+{
+	MeshText   *texts;
+	char	   *scratch;		/* MESH_TEXT_SCRATCH bytes per attribute */
+} RowTexts;
 
 static HTAB *capture_cache = NULL;
 
@@ -112,19 +120,16 @@ capture_info(Relation rel)
 	}
 	ci->relid = relid;
 	ci->out = MemoryContextAllocZero(CacheMemoryContext,
-									 sizeof(FmgrInfo) * Max(desc->natts, 1));
+									 sizeof(MeshTextOut) * Max(desc->natts, 1));
 	ci->row_attrs = MemoryContextAlloc(CacheMemoryContext, sizeof(int) * Max(desc->natts, 1));
 	ci->nrow = 0;
 	for (int i = 0; i < desc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
-		Oid			fn;
-		bool		isvarlena;
 
 		if (att->attisdropped)
 			continue;
-		getTypeOutputInfo(att->atttypid, &fn, &isvarlena);
-		fmgr_info_cxt(fn, &ci->out[i], CacheMemoryContext);
+		mesh_text_out_init(&ci->out[i], att->atttypid, CacheMemoryContext);
 		ci->row_attrs[ci->nrow++] = i;
 	}
 	mesh_jsonb_key_order(desc, ci->row_attrs, ci->nrow);
@@ -148,12 +153,22 @@ capture_info(Relation rel)
 	return ci;
 }
 
+static RowTexts
+row_texts_alloc(TupleDesc desc)
+{
+	RowTexts	rt;
+
+	rt.texts = palloc0(sizeof(MeshText) * Max(desc->natts, 1));
+	rt.scratch = palloc(MESH_TEXT_SCRATCH * Max(desc->natts, 1));
+	return rt;
+}
+
 /*
- * The text forms of a row's columns into texts (NULL for nulls): the key
- * columns only, or every live column.
+ * The text forms of a row's columns into rt (data NULL for nulls): the key
+ * columns only, or every live column.  They may point into the values.
  */
 static void
-datum_texts(CaptureInfo *ci, Datum *values, bool *nulls, char **texts, bool keys_only)
+datum_texts(CaptureInfo *ci, Datum *values, bool *nulls, RowTexts *rt, bool keys_only)
 {
 	int			n = keys_only ? ci->nkeys : ci->nrow;
 	const int  *attrs = keys_only ? ci->key_attrs : ci->row_attrs;
@@ -162,14 +177,18 @@ datum_texts(CaptureInfo *ci, Datum *values, bool *nulls, char **texts, bool keys
 	{
 		int			i = attrs[k];
 
-		texts[i] = nulls[i] ? NULL : OutputFunctionCall(&ci->out[i], values[i]);
+		if (nulls[i])
+			rt->texts[i].data = NULL;
+		else
+			mesh_text_of(&ci->out[i], values[i], rt->scratch + i * MESH_TEXT_SCRATCH,
+						 &rt->texts[i]);
 	}
 }
 
 static void
-row_texts(CaptureInfo *ci, TupleTableSlot *slot, char **texts, bool keys_only)
+row_texts(CaptureInfo *ci, TupleTableSlot *slot, RowTexts *rt, bool keys_only)
 {
-	datum_texts(ci, slot->tts_values, slot->tts_isnull, texts, keys_only);
+	datum_texts(ci, slot->tts_values, slot->tts_isnull, rt, keys_only);
 }
 
 /*
@@ -182,42 +201,45 @@ mesh_capture_event_jsonb(Relation rel, Datum *values, bool *nulls, char op,
 {
 	CaptureInfo *ci = capture_info(rel);
 	TupleDesc	desc = RelationGetDescr(rel);
-	char	  **texts = palloc0(sizeof(char *) * Max(desc->natts, 1));
+	RowTexts	rt = row_texts_alloc(desc);
 
-	datum_texts(ci, values, nulls, texts, op == 'D');
-	*key = mesh_text_object(desc, ci->key_attrs, ci->nkeys, texts);
-	*row = op == 'D' ? NULL : mesh_text_object(desc, ci->row_attrs, ci->nrow, texts);
+	datum_texts(ci, values, nulls, &rt, op == 'D');
+	*key = mesh_text_object(desc, ci->key_attrs, ci->nkeys, rt.texts);
+	*row = op == 'D' ? NULL : mesh_text_object(desc, ci->row_attrs, ci->nrow, rt.texts);
+	pfree(rt.texts);
+	pfree(rt.scratch);
 }
 
 /* The event of one row: its key and (unless op is 'D') the whole row. */
 static void
-row_event(EventWriter *w, CaptureInfo *ci, TupleTableSlot *slot, char op, char **texts)
+row_event(EventWriter *w, CaptureInfo *ci, TupleTableSlot *slot, char op, RowTexts *rt)
 {
 	TupleDesc	desc = slot->tts_tupleDescriptor;
 	Jsonb	   *key;
 	Jsonb	   *row = NULL;
 
 	slot_getallattrs(slot);
-	row_texts(ci, slot, texts, op == 'D');
-	key = mesh_text_object(desc, ci->key_attrs, ci->nkeys, texts);
+	row_texts(ci, slot, rt, op == 'D');
+	key = mesh_text_object(desc, ci->key_attrs, ci->nkeys, rt->texts);
 	if (op != 'D')
-		row = mesh_text_object(desc, ci->row_attrs, ci->nrow, texts);
+		row = mesh_text_object(desc, ci->row_attrs, ci->nrow, rt->texts);
 	event_writer_add(w, op, key, row);
 }
 
 /* A string identifying a row's key, for pairing old and new rows. */
 static char *
-key_string(CaptureInfo *ci, TupleTableSlot *slot)
+key_string(CaptureInfo *ci, TupleTableSlot *slot, RowTexts *rt)
 {
 	StringInfoData buf;
 
 	initStringInfo(&buf);
+	row_texts(ci, slot, rt, true);
 	for (int k = 0; k < ci->nkeys; k++)
 	{
-		int			i = ci->keys[k] - 1;
-		char	   *s = slot->tts_isnull[i] ? "" : OutputFunctionCall(&ci->out[i], slot->tts_values[i]);
+		MeshText   *t = &rt->texts[ci->keys[k] - 1];
+		int			len = t->data ? t->len : 0;
 
-		appendStringInfo(&buf, "%zu:%s|", strlen(s), s);
+		appendStringInfo(&buf, "%d:%.*s|", len, len, t->data ? t->data : "");
 	}
 	return buf.data;
 }
@@ -235,7 +257,7 @@ capture_rows(EventWriter *w, CaptureInfo *ci, Tuplestorestate *ts, TupleDesc des
 			 char op, MemoryContext rowcxt)
 {
 	TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
-	char	  **texts = palloc0(sizeof(char *) * Max(desc->natts, 1));
+	RowTexts	rt = row_texts_alloc(desc);
 
 	event_writer_reserve(w, tuplestore_tuple_count(ts));
 	tuplestore_rescan(ts);
@@ -243,7 +265,7 @@ capture_rows(EventWriter *w, CaptureInfo *ci, Tuplestorestate *ts, TupleDesc des
 	{
 		MemoryContext old = MemoryContextSwitchTo(rowcxt);
 
-		row_event(w, ci, slot, op, texts);
+		row_event(w, ci, slot, op, &rt);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(rowcxt);
 	}
@@ -273,7 +295,7 @@ capture_update(EventWriter *w, CaptureInfo *ci, TriggerData *td, TupleDesc desc,
 	HTAB	   *old_keys;
 	HASH_SEQ_STATUS scan;
 	OldKey	   *ok;
-	char	  **texts = palloc0(sizeof(char *) * Max(desc->natts, 1));
+	RowTexts	rt = row_texts_alloc(desc);
 
 	ctl.keysize = sizeof(char *);
 	ctl.entrysize = sizeof(OldKey);
@@ -290,14 +312,13 @@ capture_update(EventWriter *w, CaptureInfo *ci, TriggerData *td, TupleDesc desc,
 		bool		found;
 
 		slot_getallattrs(slot);
-		k = key_string(ci, slot);
+		k = key_string(ci, slot, &rt);
 		ok = hash_search(old_keys, &k, HASH_ENTER, &found);
 		if (!found)
 		{
 			ok->key = k;
 			ok->matched = false;
-			row_texts(ci, slot, texts, true);
-			ok->jkey = mesh_text_object(desc, ci->key_attrs, ci->nkeys, texts);
+			ok->jkey = mesh_text_object(desc, ci->key_attrs, ci->nkeys, rt.texts);
 		}
 	}
 	tuplestore_rescan(td->tg_oldtable);
@@ -313,7 +334,7 @@ capture_update(EventWriter *w, CaptureInfo *ci, TriggerData *td, TupleDesc desc,
 		char		op = 'I';
 
 		slot_getallattrs(slot);
-		k = key_string(ci, slot);
+		k = key_string(ci, slot, &rt);
 		ok = hash_search(old_keys, &k, HASH_FIND, NULL);
 		if (ok)
 		{
@@ -321,7 +342,7 @@ capture_update(EventWriter *w, CaptureInfo *ci, TriggerData *td, TupleDesc desc,
 			op = 'U';
 		}
 		old = MemoryContextSwitchTo(rowcxt);
-		row_event(w, ci, slot, op, texts);
+		row_event(w, ci, slot, op, &rt);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(rowcxt);
 	}

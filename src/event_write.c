@@ -414,9 +414,10 @@ mesh_jsonb_key_order(TupleDesc desc, int *attrs, int n)
  * then the values' (strings unpadded, nulls empty).
  */
 Jsonb *
-mesh_text_object(TupleDesc desc, const int *attrs, int n, char *const *texts)
+mesh_text_object(TupleDesc desc, const int *attrs, int n, const MeshText *texts)
 {
-	uint32	   *lens = palloc(sizeof(uint32) * Max(2 * n, 1));
+	uint32		lens_local[64];
+	uint32	   *lens = 2 * n <= lengthof(lens_local) ? lens_local : palloc(sizeof(uint32) * 2 * n);
 	Size		data = 0;
 	Size		total;
 	Jsonb	   *j;
@@ -426,8 +427,10 @@ mesh_text_object(TupleDesc desc, const int *attrs, int n, char *const *texts)
 
 	for (int k = 0; k < n; k++)
 	{
+		const MeshText *t = &texts[attrs[k]];
+
 		lens[k] = strlen(NameStr(TupleDescAttr(desc, attrs[k])->attname));
-		lens[n + k] = texts[attrs[k]] ? strlen(texts[attrs[k]]) : 0;
+		lens[n + k] = t->data ? t->len : 0;
 		data += lens[k] + lens[n + k];
 	}
 	if (data > JENTRY_OFFLENMASK)
@@ -444,13 +447,14 @@ mesh_text_object(TupleDesc desc, const int *attrs, int n, char *const *texts)
 	for (int e = 0; e < 2 * n; e++)
 	{
 		int			k = e < n ? e : e - n;
-		const char *s = e < n ? NameStr(TupleDescAttr(desc, attrs[k])->attname) : texts[attrs[k]];
+		const char *s = e < n ? NameStr(TupleDescAttr(desc, attrs[k])->attname) : texts[attrs[k]].data;
 		uint32		type = (e >= n && s == NULL) ? JENTRY_ISNULL : JENTRY_ISSTRING;
 
 		memcpy(p + off, s ? s : "", lens[e]);
 		off += lens[e];
 		je[e] = type | ((e % JB_OFFSET_STRIDE) == 0 ? (off | JENTRY_HAS_OFF) : lens[e]);
 	}
-	pfree(lens);
+	if (lens != lens_local)
+		pfree(lens);
 	return j;
 }

@@ -8,6 +8,8 @@
 #include "access/tupdesc.h"
 #include "utils/jsonb.h"
 
+#include "capture_text.h"
+
 typedef struct EventWriter EventWriter;
 
 /*
@@ -42,10 +44,10 @@ extern void event_writer_end(EventWriter *w);
 /*
  * A jsonb object {column: text form or null} of the attributes attrs[0..n-1]
  * (0-based), which must be listed in jsonb key order (mesh_jsonb_key_order);
- * texts[attr] is the text form, NULL for a null.  Byte-identical to what
- * to_jsonb-style building (pushJsonbValue) makes of the same pairs.
+ * texts[attr] is the text form, data NULL for a null.  Byte-identical to
+ * what to_jsonb-style building (pushJsonbValue) makes of the same pairs.
  */
-extern Jsonb *mesh_text_object(TupleDesc desc, const int *attrs, int n, char *const *texts);
+extern Jsonb *mesh_text_object(TupleDesc desc, const int *attrs, int n, const MeshText *texts);
 
 /* Sort attribute numbers (0-based) of desc into jsonb key order. */
 extern void mesh_jsonb_key_order(TupleDesc desc, int *attrs, int n);
