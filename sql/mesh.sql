@@ -592,6 +592,27 @@ BEGIN
 	RETURN capture;
 END $$;
 
+-- The worker's move of a trigger-captured table to WAL (mesh.capture auto
+-- or wal): only while its owner has made no choice with mesh.set_capture.
+-- The lock on capture_choice orders it with a concurrent set_capture (whose
+-- choice insert waits, or is seen here), so an owner's choice always wins.
+CREATE FUNCTION mesh._auto_wal(source regclass) RETURNS boolean
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	LOCK TABLE mesh.capture_choice IN SHARE ROW EXCLUSIVE MODE;
+	IF EXISTS (SELECT 1 FROM mesh.capture_choice c WHERE c.source = _auto_wal.source)
+		OR mesh.capture_of(source) IS DISTINCT FROM 'trigger' THEN
+		RETURN false;
+	END IF;
+	EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', source);
+	PERFORM mesh._require_wal(source);
+	PERFORM mesh._remove_capture(source);
+	PERFORM mesh._capture_from_wal(source);
+	PERFORM mesh._wake();
+	RETURN true;
+END $$;
+REVOKE ALL ON FUNCTION mesh._auto_wal(regclass) FROM PUBLIC;
+
 -- Pause / resume a route: events keep being captured while it is paused.
 CREATE FUNCTION mesh.pause(source regclass, target name) RETURNS boolean
 	AS 'MODULE_PATHNAME', 'mesh_api' LANGUAGE C;

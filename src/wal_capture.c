@@ -442,15 +442,22 @@ switch_trigger_tables(void)
 
 		PG_TRY();
 		{
+			bool		switched,
+						isnull;
+
 			replorigin_session_origin = InvalidRepOriginId;
 			mesh_worker_spi_begin();
 			SPI_execute("SET LOCAL lock_timeout = '200ms'", false, 0);
-			SPI_execute_with_args("SELECT mesh.set_capture($1::regclass, 'wal')",
+			/* unless its owner chose since the list was read (mesh._auto_wal) */
+			SPI_execute_with_args("SELECT mesh._auto_wal($1::regclass)",
 								  1, types, values, NULL, false, 0);
+			switched = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+												  1, &isnull));
 			mesh_worker_spi_commit();
 			replorigin_session_origin = origin;
-			ereport(LOG,
-					(errmsg("mesh: table with OID %u is captured from WAL from now on", lfirst_oid(lc))));
+			if (switched)
+				ereport(LOG,
+						(errmsg("mesh: table with OID %u is captured from WAL from now on", lfirst_oid(lc))));
 		}
 		PG_CATCH();
 		{
