@@ -86,6 +86,12 @@ extern void mesh_route_decode(MeshRoute *route, char op, Jsonb *key, Jsonb *row,
 extern char **mesh_route_row_values(MeshRoute *route, TupleDesc desc, HeapTuple tup);
 extern void mesh_route_check_options(MeshRoute *route);
 
+/* event_decode.c: event-log jsonb to a MeshEvent's values, one walk per object */
+typedef struct MeshEventDecoder MeshEventDecoder;
+extern MeshEventDecoder *mesh_event_decoder(MeshRoute *route);
+extern void mesh_event_decode(MeshEventDecoder *d, char op, Jsonb *key, Jsonb *row,
+							  MeshEvent *ev);
+
 #endif							/* MESH_H */
 
 /* delivery.c: applying events to a target */

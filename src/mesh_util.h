@@ -5,6 +5,7 @@
 #define MESH_UTIL_H
 
 #include "lib/stringinfo.h"
+#include "tcop/dest.h"
 
 #include "connector.h"
 
@@ -39,6 +40,8 @@ typedef struct MeshStatement
 
 extern int	mesh_statement_run(MeshStatement *st, Datum *values, const char *nulls,
 							   long count);
+extern int	mesh_statement_run_into(MeshStatement *st, Datum *values, const char *nulls,
+									long count, DestReceiver *dest);
 
 /* health.c, execute.c */
 typedef struct MeshHealth

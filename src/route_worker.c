@@ -66,6 +66,7 @@
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/xid8.h"
 #include "utils/timestamp.h"
 
 #include "mesh.h"
@@ -246,10 +247,96 @@ chunk_limit(Cursor *cur)
 }
 
 /*
+ * Where read_chunk's rows go: each row is decoded from the executor's slot
+ * as it comes (no copy of the row into SPI_tuptable, no text forms).
+ */
+typedef struct ChunkReceiver
+{
+	DestReceiver pub;
+	MeshEventDecoder *decoder;
+	MeshEvent  *events;			/* in cxt */
+	int			n;
+	int			size;			/* events' slots */
+	bool		cut;			/* the chunk ended at a marker */
+	TimestampTz last_at;
+	MemoryContext cxt;			/* the events' */
+	MemoryContext row_cxt;		/* a row's detoasted jsonb, reset per row */
+} ChunkReceiver;
+
+/* Columns of read_chunk's query. */
+enum
+{
+	COL_ID, COL_OP, COL_CAPTURED_AT, COL_XID, COL_KEY, COL_ROW, NCOLS
+};
+
+/*
+ * One event-log row into r->events.  A schema change marker (op 'S') ends
+ * the chunk; when it comes first, it is the chunk, alone.  False stops
+ * the scan.
+ */
+static bool
+chunk_receive(TupleTableSlot *slot, DestReceiver *self)
+{
+	ChunkReceiver *r = (ChunkReceiver *) self;
+	Datum	   *col;
+	bool	   *null;
+	char		op;
+	MeshEvent  *ev;
+	MemoryContext old;
+
+	slot_getallattrs(slot);
+	col = slot->tts_values;
+	null = slot->tts_isnull;
+	op = DatumGetChar(col[COL_OP]);
+	if (op == 'S')
+	{
+		r->cut = true;			/* the batch goes on after the chunk */
+		if (r->n > 0)
+			return false;		/* the marker waits for everything before it */
+	}
+	if (r->n == r->size)
+	{
+		r->size *= 2;
+		r->events = repalloc(r->events, sizeof(MeshEvent) * r->size);
+	}
+	ev = &r->events[r->n++];
+	memset(ev, 0, sizeof(MeshEvent));
+	ev->id = DatumGetInt64(col[COL_ID]);
+	r->last_at = DatumGetTimestampTz(col[COL_CAPTURED_AT]);
+	ev->captured_at = r->last_at;
+	ev->xid = (int64) U64FromFullTransactionId(DatumGetFullTransactionId(col[COL_XID]));
+	if (op == 'S')
+	{
+		ev->op = op;
+		return false;
+	}
+	old = MemoryContextSwitchTo(r->row_cxt);
+	{
+		Jsonb	   *key = null[COL_KEY] ? NULL : DatumGetJsonbP(col[COL_KEY]);
+		Jsonb	   *row = null[COL_ROW] ? NULL : DatumGetJsonbP(col[COL_ROW]);
+
+		MemoryContextSwitchTo(r->cxt);
+		mesh_event_decode(r->decoder, op, key, row, ev);
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(r->row_cxt);
+	return true;
+}
+
+static void
+chunk_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
+{
+}
+
+static void
+chunk_shutdown(DestReceiver *self)
+{
+}
+
+/*
  * Read the next chunk of the batch (at most limit events) into events
- * (allocated in cxt), decoded with decode's columns.  A schema change
- * marker (op 'S') ends the chunk; when it comes first, it is the chunk,
- * alone.
+ * (allocated in cxt), decoded with decode's columns; see chunk_receive for
+ * markers.  The snapshots are parsed once, not per row.
  */
 static int
 read_chunk(MeshRoute *decode, Cursor *cur, int limit, MeshEvent **events,
@@ -257,52 +344,42 @@ read_chunk(MeshRoute *decode, Cursor *cur, int limit, MeshEvent **events,
 {
 	/* fixed-width columns first; the key only where no row carries it */
 	static MeshStatement chunk = {
-		"SELECT id, op, captured_at, xid::text::bigint,"
+		"SELECT id, op, captured_at, xid,"
 		" CASE WHEN row IS NULL THEN key END, row FROM mesh.event_log"
 		" WHERE source = $1 AND id > $2 AND id <= $3"
-		" AND pg_visible_in_snapshot(xid, $4::pg_snapshot)"
-		" AND NOT pg_visible_in_snapshot(xid, $5::pg_snapshot)"
-		" ORDER BY id LIMIT $6", 6, {OIDOID, INT8OID, INT8OID, TEXTOID, TEXTOID, INT4OID}};
+		" AND pg_visible_in_snapshot(xid, $4)"
+		" AND NOT pg_visible_in_snapshot(xid, $5)"
+		" ORDER BY id LIMIT $6", 6, {OIDOID, INT8OID, INT8OID, PG_SNAPSHOTOID, PG_SNAPSHOTOID, INT4OID}};
 	Datum		values[6];
-	int			n;
+	ChunkReceiver r = {0};
+	MemoryContext old;
 
 	values[0] = ObjectIdGetDatum(decode->source);
 	values[1] = Int64GetDatum(cur->batch_last_id);
 	values[2] = Int64GetDatum(cur->batch_high);
-	values[3] = CStringGetTextDatum(cur->batch_snap);
-	values[4] = CStringGetTextDatum(cur->done_snap);
+	values[3] = DirectFunctionCall1(pg_snapshot_in, CStringGetDatum(cur->batch_snap));
+	values[4] = DirectFunctionCall1(pg_snapshot_in, CStringGetDatum(cur->done_snap));
 	values[5] = Int32GetDatum(limit);
-	mesh_statement_run(&chunk, values, NULL, 0);
-	n = SPI_processed;
-	*cut = false;
-	*events = MemoryContextAllocZero(cxt, sizeof(MeshEvent) * Max(n, 1));
-	for (int i = 0; i < n; i++)
-	{
-		Datum		col[6];
-		bool		null[6];
-		char		op;
-		MemoryContext old;
-
-		heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, col, null);
-		op = DatumGetChar(col[1]);
-		*cut = op == 'S';		/* the batch goes on after the chunk */
-		if (op == 'S' && i > 0)
-			return i;			/* the marker waits for everything before it */
-		old = MemoryContextSwitchTo(cxt);
-		(*events)[i].id = DatumGetInt64(col[0]);
-		*last_at = DatumGetTimestampTz(col[2]);
-		(*events)[i].captured_at = *last_at;
-		(*events)[i].xid = DatumGetInt64(col[3]);
-		if (op == 'S')
-			(*events)[i].op = op;
-		else
-			mesh_route_decode(decode, op, null[4] ? NULL : DatumGetJsonbP(col[4]),
-							  null[5] ? NULL : DatumGetJsonbP(col[5]), &(*events)[i]);
-		MemoryContextSwitchTo(old);
-		if (op == 'S')
-			return 1;
-	}
-	return n;
+	r.pub.receiveSlot = chunk_receive;
+	r.pub.rStartup = chunk_startup;
+	r.pub.rShutdown = chunk_shutdown;
+	r.pub.rDestroy = chunk_shutdown;
+	r.pub.mydest = DestNone;
+	r.cxt = cxt;
+	r.row_cxt = AllocSetContextCreate(CurrentMemoryContext, "mesh event row",
+									  ALLOCSET_DEFAULT_SIZES);
+	r.size = Min(Max(limit, 1), 1024);
+	r.events = MemoryContextAlloc(cxt, sizeof(MeshEvent) * r.size);
+	old = MemoryContextSwitchTo(cxt);
+	r.decoder = mesh_event_decoder(decode);
+	MemoryContextSwitchTo(old);
+	mesh_statement_run_into(&chunk, values, NULL, 0, &r.pub);
+	MemoryContextDelete(r.row_cxt);
+	*events = r.events;
+	*cut = r.cut;
+	if (r.n > 0)
+		*last_at = r.last_at;
+	return r.n;
 }
 
 /*
