@@ -145,6 +145,27 @@ typedef enum MeshRoundResult
 } MeshRoundResult;
 extern MeshRoundResult mesh_route_round(int64 route_id, MemoryContext cxt);
 
+/* event_read.c: a chunk of a route's batch, read from the event log */
+typedef struct MeshChunkBounds
+{
+	int64		after_id;		/* events after this id ... */
+	int64		high;			/* ... up to this one ... */
+	char	   *batch_snap;		/* ... visible in this snapshot ... */
+	char	   *done_snap;		/* ... and not in this one */
+	int			limit;			/* at most this many */
+} MeshChunkBounds;
+
+typedef struct MeshChunk
+{
+	MeshEvent  *events;
+	int			n;
+	bool		cut;			/* it ended at a schema change marker */
+	TimestampTz last_at;		/* captured_at of its last event */
+} MeshChunk;
+
+extern void mesh_read_chunk(MeshRoute *decode, const MeshChunkBounds *b, MeshChunk *chunk,
+							MemoryContext cxt);
+
 /* route_memo.c: the routes a worker delivers, with their connector's description */
 extern MeshRoute *mesh_route_memo(MeshRoute *route);
 extern MeshRoundResult mesh_schema_marker(MeshRoute *route, int64 marker_id, MemoryContext cxt);

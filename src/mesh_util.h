@@ -25,6 +25,9 @@ extern void mesh_canonical_output_end(int nest);
 extern void mesh_canonical_output_session(void);
 extern void mesh_worker_begin_xact(void);
 extern void mesh_worker_spi_begin(void);
+extern void mesh_set_wait_work(void (*work) (void *arg), void *arg);
+extern bool mesh_run_wait_work(void);
+extern bool mesh_wait_work_running(void);
 extern void mesh_worker_spi_commit(void);
 extern char *mesh_worker_take_error(MemoryContext cxt);
 

@@ -34,8 +34,9 @@
  *
  * Each round reads at most mesh.batch_size events (mesh.backlog_batch_size
  * while more than that may be left in the batch) in one short transaction,
- * with a query planned once per worker, applies them with no transaction
- * open, through the worker's memo of the route (route_memo.c: the
+ * with a query planned once per worker (event_read.c), or takes the chunk
+ * read ahead while the target worked on the previous one (see ReadAhead),
+ * applies them with no transaction open, through the worker's memo of the route (route_memo.c: the
  * connector's description of the target is kept), and advances the cursor in a new
  * transaction only over the events the target acknowledged (or refused:
  * dead letters), up to the first one whose outcome is unknown.  A crash anywhere
@@ -65,8 +66,8 @@
 #include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 #include "utils/snapmgr.h"
-#include "utils/xid8.h"
 #include "utils/timestamp.h"
 
 #include "mesh.h"
@@ -233,153 +234,164 @@ advance_cursor(Cursor *cur, int64 last_id, bool batch_done)
 
 /*
  * Events a round reads: mesh.batch_size, or mesh.backlog_batch_size while
- * the batch may hold more than that after batch_last_id (ids of every
- * table count: an upper bound).
+ * the batch may hold more than that after after_id (ids of every table
+ * count: an upper bound).
  */
 static int
-chunk_limit(Cursor *cur)
+chunk_limit(int64 batch_high, int64 after_id)
 {
-	int64		ahead = cur->batch_high - cur->batch_last_id;
+	int64		ahead = batch_high - after_id;
 
 	if (ahead <= mesh_batch_size || mesh_backlog_batch_size <= mesh_batch_size)
 		return mesh_batch_size;
 	return (int) Min(ahead, mesh_backlog_batch_size);
 }
 
+/* The bounds of the chunk that follows after_id in the cursor's batch. */
+static MeshChunkBounds
+chunk_bounds(Cursor *cur, int64 after_id)
+{
+	MeshChunkBounds b;
+
+	b.after_id = after_id;
+	b.high = cur->batch_high;
+	b.batch_snap = cur->batch_snap;
+	b.done_snap = cur->done_snap;
+	b.limit = chunk_limit(cur->batch_high, after_id);
+	return b;
+}
+
 /*
- * Where read_chunk's rows go: each row is decoded from the executor's slot
- * as it comes (no copy of the row into SPI_tuptable, no text forms).
+ * Reading ahead.  While the target works on a chunk, the worker reads the
+ * chunk that follows it (wait work: util.c; a connector runs it once its
+ * request is sent), for the bounds the next round has if the target
+ * settles the whole chunk.  The next round uses it only if its cursor
+ * (epoch, batch, position) and decode columns are exactly those it was
+ * read for; else it is dropped.  Nothing else changes: the cursor still
+ * moves only over what the target acknowledged.
  */
-typedef struct ChunkReceiver
+typedef struct ReadAhead
 {
-	DestReceiver pub;
-	MeshEventDecoder *decoder;
-	MeshEvent  *events;			/* in cxt */
-	int			n;
-	int			size;			/* events' slots */
-	bool		cut;			/* the chunk ended at a marker */
-	TimestampTz last_at;
-	MemoryContext cxt;			/* the events' */
-	MemoryContext row_cxt;		/* a row's detoasted jsonb, reset per row */
-} ChunkReceiver;
+	int64		route_id;		/* 0: nothing read ahead */
+	int64		epoch;
+	MeshChunkBounds bounds;		/* what it was read for (strings in cxt) */
+	int			ncolumns;
+	char	  **columns;		/* the decode route's columns (in cxt) */
+	MeshRoute  *decode;			/* the decode route, during the apply only */
+	MeshChunk	chunk;
+	MemoryContext cxt;			/* NULL, or everything above */
+} ReadAhead;
 
-/* Columns of read_chunk's query. */
-enum
+static ReadAhead ahead;
+
+static void
+drop_read_ahead(void)
 {
-	COL_ID, COL_OP, COL_CAPTURED_AT, COL_XID, COL_KEY, COL_ROW, NCOLS
-};
+	if (ahead.cxt != NULL)
+		MemoryContextDelete(ahead.cxt);
+	ahead.cxt = NULL;
+	ahead.route_id = 0;
+}
+
+/* Wait work: read ahead's chunk in a transaction of its own; errors drop it. */
+static void
+read_ahead(void *arg)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+
+	PG_TRY();
+	{
+		begin_round_xact(ahead.decode->source);
+		mesh_read_chunk(ahead.decode, &ahead.bounds, &ahead.chunk, ahead.cxt);
+		mesh_worker_spi_commit();
+		ahead.route_id = my_route_id;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortOutOfAnyTransaction();
+		CurrentResourceOwner = owner;
+		ahead.route_id = 0;
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+			ReThrowError(edata);	/* as the wait itself would have */
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+}
+
+/* Arrange to read the chunk after events[n - 1] while the target works. */
+static void
+plan_read_ahead(Cursor *cur, MeshRoute *decode, int64 last_id)
+{
+	MemoryContext old;
+
+	drop_read_ahead();
+	ahead.cxt = AllocSetContextCreate(TopMemoryContext, "mesh read ahead",
+									  ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(ahead.cxt);
+	ahead.epoch = cur->epoch;
+	ahead.bounds = chunk_bounds(cur, last_id);
+	ahead.bounds.batch_snap = pstrdup(cur->batch_snap);
+	ahead.bounds.done_snap = pstrdup(cur->done_snap);
+	ahead.ncolumns = decode->ncolumns;
+	ahead.columns = palloc(sizeof(char *) * Max(decode->ncolumns, 1));
+	for (int c = 0; c < decode->ncolumns; c++)
+		ahead.columns[c] = pstrdup(decode->columns[c]);
+	ahead.decode = decode;
+	MemoryContextSwitchTo(old);
+	mesh_set_wait_work(read_ahead, NULL);
+}
 
 /*
- * One event-log row into r->events.  A schema change marker (op 'S') ends
- * the chunk; when it comes first, it is the chunk, alone.  False stops
- * the scan.
+ * The chunk read ahead for exactly these bounds and columns into *chunk
+ * (its memory handed to cxt); false if there is none.  Drops it either way.
  */
 static bool
-chunk_receive(TupleTableSlot *slot, DestReceiver *self)
+take_read_ahead(Cursor *cur, const MeshChunkBounds *b, MeshRoute *decode, MeshChunk *chunk,
+				MemoryContext cxt)
 {
-	ChunkReceiver *r = (ChunkReceiver *) self;
-	Datum	   *col;
-	bool	   *null;
-	char		op;
-	MeshEvent  *ev;
-	MemoryContext old;
+	bool		fits = ahead.route_id == my_route_id && ahead.epoch == cur->epoch &&
+		ahead.bounds.after_id == b->after_id && ahead.bounds.high == b->high &&
+		ahead.bounds.limit == b->limit &&
+		strcmp(ahead.bounds.batch_snap, b->batch_snap) == 0 &&
+		strcmp(ahead.bounds.done_snap, b->done_snap) == 0 &&
+		ahead.ncolumns == decode->ncolumns;
 
-	slot_getallattrs(slot);
-	col = slot->tts_values;
-	null = slot->tts_isnull;
-	op = DatumGetChar(col[COL_OP]);
-	if (op == 'S')
+	for (int c = 0; fits && c < decode->ncolumns; c++)
+		fits = strcmp(ahead.columns[c], decode->columns[c]) == 0;
+	if (fits)
 	{
-		r->cut = true;			/* the batch goes on after the chunk */
-		if (r->n > 0)
-			return false;		/* the marker waits for everything before it */
+		*chunk = ahead.chunk;
+		MemoryContextSetParent(ahead.cxt, cxt);
+		ahead.cxt = NULL;
 	}
-	if (r->n == r->size)
-	{
-		r->size *= 2;
-		r->events = repalloc(r->events, sizeof(MeshEvent) * r->size);
-	}
-	ev = &r->events[r->n++];
-	memset(ev, 0, sizeof(MeshEvent));
-	ev->id = DatumGetInt64(col[COL_ID]);
-	r->last_at = DatumGetTimestampTz(col[COL_CAPTURED_AT]);
-	ev->captured_at = r->last_at;
-	ev->xid = (int64) U64FromFullTransactionId(DatumGetFullTransactionId(col[COL_XID]));
-	if (op == 'S')
-	{
-		ev->op = op;
-		return false;
-	}
-	old = MemoryContextSwitchTo(r->row_cxt);
-	{
-		Jsonb	   *key = null[COL_KEY] ? NULL : DatumGetJsonbP(col[COL_KEY]);
-		Jsonb	   *row = null[COL_ROW] ? NULL : DatumGetJsonbP(col[COL_ROW]);
-
-		MemoryContextSwitchTo(r->cxt);
-		mesh_event_decode(r->decoder, op, key, row, ev);
-	}
-	MemoryContextSwitchTo(old);
-	MemoryContextReset(r->row_cxt);
-	return true;
+	drop_read_ahead();
+	return fits;
 }
 
+/* Apply events[0..n), reading ahead meanwhile when the batch goes on after them. */
 static void
-chunk_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
+apply_reading_ahead(Cursor *cur, MeshRoute *decode, MeshChunk *chunk, int limit,
+					ApplyOutcome *out)
 {
-}
-
-static void
-chunk_shutdown(DestReceiver *self)
-{
-}
-
-/*
- * Read the next chunk of the batch (at most limit events) into events
- * (allocated in cxt), decoded with decode's columns; see chunk_receive for
- * markers.  The snapshots are parsed once, not per row.
- */
-static int
-read_chunk(MeshRoute *decode, Cursor *cur, int limit, MeshEvent **events,
-		   TimestampTz *last_at, bool *cut, MemoryContext cxt)
-{
-	/* fixed-width columns first; the key only where no row carries it */
-	static MeshStatement chunk = {
-		"SELECT id, op, captured_at, xid,"
-		" CASE WHEN row IS NULL THEN key END, row FROM mesh.event_log"
-		" WHERE source = $1 AND id > $2 AND id <= $3"
-		" AND pg_visible_in_snapshot(xid, $4)"
-		" AND NOT pg_visible_in_snapshot(xid, $5)"
-		" ORDER BY id LIMIT $6", 6, {OIDOID, INT8OID, INT8OID, PG_SNAPSHOTOID, PG_SNAPSHOTOID, INT4OID}};
-	Datum		values[6];
-	ChunkReceiver r = {0};
-	MemoryContext old;
-
-	values[0] = ObjectIdGetDatum(decode->source);
-	values[1] = Int64GetDatum(cur->batch_last_id);
-	values[2] = Int64GetDatum(cur->batch_high);
-	values[3] = DirectFunctionCall1(pg_snapshot_in, CStringGetDatum(cur->batch_snap));
-	values[4] = DirectFunctionCall1(pg_snapshot_in, CStringGetDatum(cur->done_snap));
-	values[5] = Int32GetDatum(limit);
-	r.pub.receiveSlot = chunk_receive;
-	r.pub.rStartup = chunk_startup;
-	r.pub.rShutdown = chunk_shutdown;
-	r.pub.rDestroy = chunk_shutdown;
-	r.pub.mydest = DestNone;
-	r.cxt = cxt;
-	r.row_cxt = AllocSetContextCreate(CurrentMemoryContext, "mesh event row",
-									  ALLOCSET_DEFAULT_SIZES);
-	r.size = Min(Max(limit, 1), 1024);
-	r.events = MemoryContextAlloc(cxt, sizeof(MeshEvent) * r.size);
-	old = MemoryContextSwitchTo(cxt);
-	r.decoder = mesh_event_decoder(decode);
-	MemoryContextSwitchTo(old);
-	mesh_statement_run_into(&chunk, values, NULL, 0, &r.pub);
-	MemoryContextDelete(r.row_cxt);
-	*events = r.events;
-	*cut = r.cut;
-	if (r.n > 0)
-		*last_at = r.last_at;
-	return r.n;
+	if (chunk->n == limit && !chunk->cut)
+		plan_read_ahead(cur, decode, chunk->events[chunk->n - 1].id);
+	PG_TRY();
+	{
+		mesh_apply_events(decode, chunk->events, chunk->n, out);
+	}
+	PG_FINALLY();
+	{
+		mesh_set_wait_work(NULL, NULL);
+		ahead.decode = NULL;
+	}
+	PG_END_TRY();
 }
 
 /*
@@ -392,13 +404,12 @@ mesh_route_round(int64 route_id, MemoryContext cxt)
 	Cursor		cur;
 	MeshRoute  *route;
 	MeshRoute  *decode;			/* route with the columns the events carry */
+	MeshChunkBounds bounds;
+	MeshChunk	chunk;
 	MeshEvent  *events;
-	TimestampTz last_at = 0;
 	ApplyOutcome out;
 	int			n;
-	int			limit;			/* events this round reads at most */
 	bool		batch_done = false;
-	bool		cut;			/* the chunk ended at a marker */
 
 	my_route_id = route_id;
 	begin_round_xact(InvalidOid);
@@ -438,8 +449,11 @@ mesh_route_round(int64 route_id, MemoryContext cxt)
 		}
 	}
 	decode = mesh_route_memo(mesh_schema_route(route, cur.batch_last_id, cxt));
-	limit = chunk_limit(&cur);
-	n = read_chunk(decode, &cur, limit, &events, &last_at, &cut, cxt);
+	bounds = chunk_bounds(&cur, cur.batch_last_id);
+	if (!take_read_ahead(&cur, &bounds, decode, &chunk, cxt))
+		mesh_read_chunk(decode, &bounds, &chunk, cxt);
+	n = chunk.n;
+	events = chunk.events;
 	if (n == 0)
 	{
 		bool		delivered_some = cur.batch_last_id >= cur.batch_low;
@@ -464,17 +478,17 @@ mesh_route_round(int64 route_id, MemoryContext cxt)
 	}
 
 	/* no transaction is open across the network I/O */
-	mesh_apply_events(decode, events, n, &out);
+	apply_reading_ahead(&cur, decode, &chunk, bounds.limit, &out);
 	if (out.settled > 0)
 	{
 		/* the cursor moves over what the target settled, and no further */
-		batch_done = !out.transient && !cut && n < limit;
+		batch_done = !out.transient && !chunk.cut && n < bounds.limit;
 		begin_round_xact(route->source);
 		advance_cursor(&cur, events[out.settled - 1].id, batch_done);
 		if (out.dead != NIL)
 			mesh_record_dead(decode, events, out.dead);
 		mesh_record_stats(my_route_id, out.delivered,
-						  out.transient ? events[out.settled - 1].captured_at : last_at);
+						  out.transient ? events[out.settled - 1].captured_at : chunk.last_at);
 		mesh_worker_spi_commit();
 	}
 	if (out.transient)
