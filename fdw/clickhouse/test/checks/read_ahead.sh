@@ -18,10 +18,11 @@ trap 'settings DEFAULT' EXIT
 q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
 q -d "$db" >/dev/null <<SQL
 CREATE EXTENSION mesh;
+CREATE SERVER direct FOREIGN DATA WRAPPER mesh_clickhouse OPTIONS (url 'http://127.0.0.1:$MESH_CLICKHOUSE_PORT');
+SELECT * FROM mesh.execute('direct', 'DROP DATABASE IF EXISTS mesh_read_ahead');
+SELECT * FROM mesh.execute('direct', 'CREATE DATABASE mesh_read_ahead');
 CREATE SERVER ch FOREIGN DATA WRAPPER mesh_clickhouse
 	OPTIONS (url 'http://127.0.0.1:$MESH_CLICKHOUSE_PORT', database 'mesh_read_ahead');
-SELECT * FROM mesh.execute('ch', 'DROP DATABASE IF EXISTS mesh_read_ahead');
-SELECT * FROM mesh.execute('ch', 'CREATE DATABASE mesh_read_ahead');
 CREATE TABLE ra (id int PRIMARY KEY, v text);
 SELECT mesh.replicate('ra', 'ch', '{"add_columns": true}');
 SELECT mesh.wait_for_sync(60000);
@@ -47,5 +48,5 @@ delivered=$(q -d "$db" -c "SELECT delivered - $before FROM mesh.stats WHERE sour
 	fail "delivered $delivered of $events events"
 rows=$(q -d "$db" -c "SELECT count(*) FROM ra")
 [ "$rows" = 570 ] || fail "the source holds $rows rows, expected 570"
-q -d "$db" -c "SELECT * FROM mesh.execute('ch', 'DROP DATABASE IF EXISTS mesh_read_ahead')" >/dev/null
+q -d "$db" -c "SELECT * FROM mesh.execute('direct', 'DROP DATABASE IF EXISTS mesh_read_ahead')" >/dev/null
 echo "$CHECK: ok ($events events in chunks of 7)"
