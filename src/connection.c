@@ -33,6 +33,7 @@
 #include "utils/syscache.h"
 
 #include "connector.h"
+#include "mesh_util.h"
 
 typedef struct ConnKey
 {
@@ -122,13 +123,18 @@ conn_invalidate(Datum arg, int cacheid, uint32 hashvalue)
 	}
 }
 
-/* Transaction end: drop connections that were broken or left mid-request. */
+/*
+ * Transaction end: drop connections that were broken or left mid-request
+ * (not while wait work runs: the request in flight is not the transaction's).
+ */
 static void
 conn_xact_callback(XactEvent event, void *arg)
 {
 	HASH_SEQ_STATUS scan;
 	ConnEntry  *e;
 
+	if (mesh_wait_work_running())
+		return;
 	if (event != XACT_EVENT_ABORT && event != XACT_EVENT_PARALLEL_ABORT &&
 		event != XACT_EVENT_COMMIT && event != XACT_EVENT_PARALLEL_COMMIT &&
 		event != XACT_EVENT_PREPARE)
@@ -149,7 +155,7 @@ conn_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	HASH_SEQ_STATUS scan;
 	ConnEntry  *e;
 
-	if (event != SUBXACT_EVENT_ABORT_SUB)
+	if (event != SUBXACT_EVENT_ABORT_SUB || mesh_wait_work_running())
 		return;
 	hash_seq_init(&scan, conn_cache);
 	while ((e = hash_seq_search(&scan)) != NULL)

@@ -34,6 +34,7 @@ struct MeshHttp
 	struct curl_slist *request_headers; /* of the current request */
 	MeshHttpResponse *sink;		/* where the body of the transfer goes */
 	struct timespec last_activity;
+	curl_off_t	upload_len;		/* the request body's length */
 	char		errbuf[CURL_ERROR_SIZE];
 };
 
@@ -298,6 +299,7 @@ start_transfer(MeshHttp *h, const MeshHttpRequest *req, MeshHttpResponse *resp)
 	appendStringInfo(&url, "%s%s", h->url, req->path ? req->path : "/");
 	curl_easy_setopt(h->easy, CURLOPT_URL, url.data);
 	curl_easy_setopt(h->easy, CURLOPT_HTTPHEADER, h->request_headers);
+	h->upload_len = post && req->body ? (curl_off_t) req->body_len : 0;
 	if (post)
 	{
 		curl_easy_setopt(h->easy, CURLOPT_POST, 1L);
@@ -336,6 +338,16 @@ finish_transfer(MeshHttp *h, CURLcode result, const char *what)
 				 errdetail("%s", h->errbuf[0] ? h->errbuf : curl_easy_strerror(result)),
 				 errhint("The connection is re-established at the next statement.")));
 	curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &h->sink->status);
+}
+
+/* Has the request's body gone out whole (the answer is what is left)? */
+static bool
+sent_whole(MeshHttp *h)
+{
+	curl_off_t	sent = 0;
+
+	curl_easy_getinfo(h->easy, CURLINFO_SIZE_UPLOAD_T, &sent);
+	return sent >= h->upload_len;
 }
 
 /*
@@ -380,6 +392,11 @@ drive(MeshHttp *h, const char *what, bool until_data)
 							h->setup->kind_label, h->server, h->timeout_ms, what),
 					 errhint("The server may be overloaded or hanging; the server option timeout_ms sets the limit.")));
 		CHECK_FOR_INTERRUPTS();
+		if (sent_whole(h) && mesh_run_wait_work())
+		{
+			mesh_now(&h->last_activity);	/* the wait for the answer starts now */
+			continue;
+		}
 		curl_multi_poll(h->multi, NULL, 0, (int) Min(100, h->timeout_ms - idle + 1), NULL);
 	}
 }

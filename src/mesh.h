@@ -86,6 +86,12 @@ extern void mesh_route_decode(MeshRoute *route, char op, Jsonb *key, Jsonb *row,
 extern char **mesh_route_row_values(MeshRoute *route, TupleDesc desc, HeapTuple tup);
 extern void mesh_route_check_options(MeshRoute *route);
 
+/* event_decode.c: event-log jsonb to a MeshEvent's values, one walk per object */
+typedef struct MeshEventDecoder MeshEventDecoder;
+extern MeshEventDecoder *mesh_event_decoder(MeshRoute *route);
+extern void mesh_event_decode(MeshEventDecoder *d, char op, Jsonb *key, Jsonb *row,
+							  MeshEvent *ev);
+
 #endif							/* MESH_H */
 
 /* delivery.c: applying events to a target */
@@ -138,6 +144,28 @@ typedef enum MeshRoundResult
 	ROUND_GONE					/* the route was removed or paused */
 } MeshRoundResult;
 extern MeshRoundResult mesh_route_round(int64 route_id, MemoryContext cxt);
+
+/* event_read.c: a chunk of a route's batch, read from the event log */
+typedef struct MeshChunkBounds
+{
+	int64		after_id;		/* events after this id ... */
+	int64		high;			/* ... up to this one ... */
+	char	   *batch_snap;		/* ... visible in this snapshot ... */
+	char	   *done_snap;		/* ... and not in this one ... */
+	char	   *backfill_snap;	/* ... nor WAL-captured by a writer visible in this one (NULL: none) */
+	int			limit;			/* at most this many */
+} MeshChunkBounds;
+
+typedef struct MeshChunk
+{
+	MeshEvent  *events;
+	int			n;
+	bool		cut;			/* it ended at a schema change marker */
+	TimestampTz last_at;		/* captured_at of its last event */
+} MeshChunk;
+
+extern void mesh_read_chunk(MeshRoute *decode, const MeshChunkBounds *b, MeshChunk *chunk,
+							MemoryContext cxt);
 
 /* route_memo.c: the routes a worker delivers, with their connector's description */
 extern MeshRoute *mesh_route_memo(MeshRoute *route);

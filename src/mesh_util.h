@@ -5,6 +5,7 @@
 #define MESH_UTIL_H
 
 #include "lib/stringinfo.h"
+#include "tcop/dest.h"
 
 #include "connector.h"
 
@@ -24,6 +25,9 @@ extern void mesh_canonical_output_end(int nest);
 extern void mesh_canonical_output_session(void);
 extern void mesh_worker_begin_xact(void);
 extern void mesh_worker_spi_begin(void);
+extern void mesh_set_wait_work(void (*work) (void *arg), void *arg);
+extern bool mesh_run_wait_work(void);
+extern bool mesh_wait_work_running(void);
 extern void mesh_worker_spi_commit(void);
 extern char *mesh_worker_take_error(MemoryContext cxt);
 
@@ -39,6 +43,8 @@ typedef struct MeshStatement
 
 extern int	mesh_statement_run(MeshStatement *st, Datum *values, const char *nulls,
 							   long count);
+extern int	mesh_statement_run_into(MeshStatement *st, Datum *values, const char *nulls,
+									long count, DestReceiver *dest);
 
 /* health.c, execute.c */
 typedef struct MeshHealth

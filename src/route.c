@@ -325,37 +325,11 @@ mesh_route_check_options(MeshRoute *route)
 		}
 }
 
-/* The string value of a jsonb object's member, or NULL for null/absent. */
-static char *
-member_text(Jsonb *obj, const char *name)
-{
-	JsonbValue	vbuf;
-	JsonbValue *v;
-
-	if (obj == NULL)
-		return NULL;
-	v = getKeyJsonValueFromContainer(&obj->root, name, strlen(name), &vbuf);
-	if (v == NULL || v->type == jbvNull)
-		return NULL;
-	if (v->type == jbvString)
-		return pnstrdup(v->val.string.val, v->val.string.len);
-	return JsonbToCString(NULL, &obj->root, 0);	/* not produced by capture */
-}
-
-/* Fill ev from an event-log row, mapping columns by name. */
+/* Fill ev from an event-log row, mapping columns by name (event_decode.c). */
 void
 mesh_route_decode(MeshRoute *route, char op, Jsonb *key, Jsonb *row, MeshEvent *ev)
 {
-	ev->op = op;
-	ev->values = palloc0(sizeof(char *) * Max(route->ncolumns, 1));
-	if (op == 'T')
-		return;
-	for (int c = 0; c < route->ncolumns; c++)
-		ev->values[c] = member_text(row ? row : key, route->columns[c]);
-	if (row != NULL)
-		return;
-	for (int k = 0; k < route->nkeys; k++)
-		ev->values[route->key_index[k]] = member_text(key, route->columns[route->key_index[k]]);
+	mesh_event_decode(mesh_event_decoder(route), op, key, row, ev);
 }
 
 /* The text values of a source row (an SPI tuple), aligned with the route's columns. */

@@ -34,8 +34,9 @@
  *
  * Each round reads at most mesh.batch_size events (mesh.backlog_batch_size
  * while more than that may be left in the batch) in one short transaction,
- * with a query planned once per worker, applies them with no transaction
- * open, through the worker's memo of the route (route_memo.c: the
+ * with a query planned once per worker (event_read.c), or takes the chunk
+ * read ahead while the target worked on the previous one (see ReadAhead),
+ * applies them with no transaction open, through the worker's memo of the route (route_memo.c: the
  * connector's description of the target is kept), and advances the cursor in a new
  * transaction only over the events the target acknowledged (or refused:
  * dead letters), up to the first one whose outcome is unknown.  A crash anywhere
@@ -65,6 +66,7 @@
 #include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
@@ -234,82 +236,168 @@ advance_cursor(Cursor *cur, int64 last_id, bool batch_done)
 
 /*
  * Events a round reads: mesh.batch_size, or mesh.backlog_batch_size while
- * the batch may hold more than that after batch_last_id (ids of every
- * table count: an upper bound).
+ * the batch may hold more than that after after_id (ids of every table
+ * count: an upper bound).
  */
 static int
-chunk_limit(Cursor *cur)
+chunk_limit(int64 batch_high, int64 after_id)
 {
-	int64		ahead = cur->batch_high - cur->batch_last_id;
+	int64		ahead = batch_high - after_id;
 
 	if (ahead <= mesh_batch_size || mesh_backlog_batch_size <= mesh_batch_size)
 		return mesh_batch_size;
 	return (int) Min(ahead, mesh_backlog_batch_size);
 }
 
-/*
- * Read the next chunk of the batch (at most limit events) into events
- * (allocated in cxt), decoded with decode's columns.  A schema change
- * marker (op 'S') ends the chunk; when it comes first, it is the chunk,
- * alone.
- */
-static int
-read_chunk(MeshRoute *decode, Cursor *cur, int limit, MeshEvent **events,
-		   TimestampTz *last_at, bool *cut, MemoryContext cxt)
+/* The bounds of the chunk that follows after_id in the cursor's batch. */
+static MeshChunkBounds
+chunk_bounds(Cursor *cur, int64 after_id)
 {
-	/* fixed-width columns first; the key only where no row carries it */
-	static MeshStatement chunk = {
-		"SELECT id, op, captured_at, coalesce(source_xid, xid)::text::bigint,"
-		" CASE WHEN row IS NULL THEN key END, row FROM mesh.event_log"
-		" WHERE source = $1 AND id > $2 AND id <= $3"
-		" AND pg_visible_in_snapshot(xid, $4::pg_snapshot)"
-		" AND NOT pg_visible_in_snapshot(xid, $5::pg_snapshot)"
-		" AND (source_xid IS NULL OR $7::pg_snapshot IS NULL"
-		"      OR NOT pg_visible_in_snapshot(source_xid, $7::pg_snapshot))"
-		" ORDER BY id LIMIT $6", 7, {OIDOID, INT8OID, INT8OID, TEXTOID, TEXTOID, INT4OID, TEXTOID}};
-	Datum		values[7];
-	char		nulls[7] = "      ";
-	int			n;
+	MeshChunkBounds b;
 
-	values[0] = ObjectIdGetDatum(decode->source);
-	values[1] = Int64GetDatum(cur->batch_last_id);
-	values[2] = Int64GetDatum(cur->batch_high);
-	values[3] = CStringGetTextDatum(cur->batch_snap);
-	values[4] = CStringGetTextDatum(cur->done_snap);
-	values[5] = Int32GetDatum(limit);
-	values[6] = cur->backfill_snap ? CStringGetTextDatum(cur->backfill_snap) : (Datum) 0;
-	nulls[6] = cur->backfill_snap ? ' ' : 'n';
-	mesh_statement_run(&chunk, values, nulls, 0);
-	n = SPI_processed;
-	*cut = false;
-	*events = MemoryContextAllocZero(cxt, sizeof(MeshEvent) * Max(n, 1));
-	for (int i = 0; i < n; i++)
+	b.after_id = after_id;
+	b.high = cur->batch_high;
+	b.batch_snap = cur->batch_snap;
+	b.done_snap = cur->done_snap;
+	b.backfill_snap = cur->backfill_snap;
+	b.limit = chunk_limit(cur->batch_high, after_id);
+	return b;
+}
+
+/*
+ * Reading ahead.  While the target works on a chunk, the worker reads the
+ * chunk that follows it (wait work: util.c; a connector runs it once its
+ * request is sent), for the bounds the next round has if the target
+ * settles the whole chunk.  The next round uses it only if its cursor
+ * (epoch, batch, position) and decode columns are exactly those it was
+ * read for; else it is dropped.  Nothing else changes: the cursor still
+ * moves only over what the target acknowledged.
+ */
+typedef struct ReadAhead
+{
+	int64		route_id;		/* 0: nothing read ahead */
+	int64		epoch;
+	MeshChunkBounds bounds;		/* what it was read for (strings in cxt) */
+	int			ncolumns;
+	char	  **columns;		/* the decode route's columns (in cxt) */
+	MeshRoute  *decode;			/* the decode route, during the apply only */
+	MeshChunk	chunk;
+	MemoryContext cxt;			/* NULL, or everything above */
+} ReadAhead;
+
+static ReadAhead ahead;
+
+static void
+drop_read_ahead(void)
+{
+	if (ahead.cxt != NULL)
+		MemoryContextDelete(ahead.cxt);
+	ahead.cxt = NULL;
+	ahead.route_id = 0;
+}
+
+/* Wait work: read ahead's chunk in a transaction of its own; errors drop it. */
+static void
+read_ahead(void *arg)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+
+	PG_TRY();
 	{
-		Datum		col[6];
-		bool		null[6];
-		char		op;
-		MemoryContext old;
-
-		heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, col, null);
-		op = DatumGetChar(col[1]);
-		*cut = op == 'S';		/* the batch goes on after the chunk */
-		if (op == 'S' && i > 0)
-			return i;			/* the marker waits for everything before it */
-		old = MemoryContextSwitchTo(cxt);
-		(*events)[i].id = DatumGetInt64(col[0]);
-		*last_at = DatumGetTimestampTz(col[2]);
-		(*events)[i].captured_at = *last_at;
-		(*events)[i].xid = DatumGetInt64(col[3]);
-		if (op == 'S')
-			(*events)[i].op = op;
-		else
-			mesh_route_decode(decode, op, null[4] ? NULL : DatumGetJsonbP(col[4]),
-							  null[5] ? NULL : DatumGetJsonbP(col[5]), &(*events)[i]);
-		MemoryContextSwitchTo(old);
-		if (op == 'S')
-			return 1;
+		begin_round_xact(ahead.decode->source);
+		mesh_read_chunk(ahead.decode, &ahead.bounds, &ahead.chunk, ahead.cxt);
+		mesh_worker_spi_commit();
+		ahead.route_id = my_route_id;
 	}
-	return n;
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortOutOfAnyTransaction();
+		CurrentResourceOwner = owner;
+		ahead.route_id = 0;
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+			ReThrowError(edata);	/* as the wait itself would have */
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+}
+
+/* Arrange to read the chunk after events[n - 1] while the target works. */
+static void
+plan_read_ahead(Cursor *cur, MeshRoute *decode, int64 last_id)
+{
+	MemoryContext old;
+
+	drop_read_ahead();
+	ahead.cxt = AllocSetContextCreate(TopMemoryContext, "mesh read ahead",
+									  ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(ahead.cxt);
+	ahead.epoch = cur->epoch;
+	ahead.bounds = chunk_bounds(cur, last_id);
+	ahead.bounds.batch_snap = pstrdup(cur->batch_snap);
+	ahead.bounds.done_snap = pstrdup(cur->done_snap);
+	ahead.bounds.backfill_snap = cur->backfill_snap ? pstrdup(cur->backfill_snap) : NULL;
+	ahead.ncolumns = decode->ncolumns;
+	ahead.columns = palloc(sizeof(char *) * Max(decode->ncolumns, 1));
+	for (int c = 0; c < decode->ncolumns; c++)
+		ahead.columns[c] = pstrdup(decode->columns[c]);
+	ahead.decode = decode;
+	MemoryContextSwitchTo(old);
+	mesh_set_wait_work(read_ahead, NULL);
+}
+
+/*
+ * The chunk read ahead for exactly these bounds and columns into *chunk
+ * (its memory handed to cxt); false if there is none.  Drops it either way.
+ */
+static bool
+take_read_ahead(Cursor *cur, const MeshChunkBounds *b, MeshRoute *decode, MeshChunk *chunk,
+				MemoryContext cxt)
+{
+	bool		fits = ahead.route_id == my_route_id && ahead.epoch == cur->epoch &&
+		ahead.bounds.after_id == b->after_id && ahead.bounds.high == b->high &&
+		ahead.bounds.limit == b->limit &&
+		strcmp(ahead.bounds.batch_snap, b->batch_snap) == 0 &&
+		strcmp(ahead.bounds.done_snap, b->done_snap) == 0 &&
+		(ahead.bounds.backfill_snap == NULL) == (b->backfill_snap == NULL) &&
+		(b->backfill_snap == NULL || strcmp(ahead.bounds.backfill_snap, b->backfill_snap) == 0) &&
+		ahead.ncolumns == decode->ncolumns;
+
+	for (int c = 0; fits && c < decode->ncolumns; c++)
+		fits = strcmp(ahead.columns[c], decode->columns[c]) == 0;
+	if (fits)
+	{
+		*chunk = ahead.chunk;
+		MemoryContextSetParent(ahead.cxt, cxt);
+		ahead.cxt = NULL;
+	}
+	drop_read_ahead();
+	return fits;
+}
+
+/* Apply events[0..n), reading ahead meanwhile when the batch goes on after them. */
+static void
+apply_reading_ahead(Cursor *cur, MeshRoute *decode, MeshChunk *chunk, int limit,
+					ApplyOutcome *out)
+{
+	if (chunk->n == limit && !chunk->cut)
+		plan_read_ahead(cur, decode, chunk->events[chunk->n - 1].id);
+	PG_TRY();
+	{
+		mesh_apply_events(decode, chunk->events, chunk->n, out);
+	}
+	PG_FINALLY();
+	{
+		mesh_set_wait_work(NULL, NULL);
+		ahead.decode = NULL;
+	}
+	PG_END_TRY();
 }
 
 /*
@@ -322,13 +410,12 @@ mesh_route_round(int64 route_id, MemoryContext cxt)
 	Cursor		cur;
 	MeshRoute  *route;
 	MeshRoute  *decode;			/* route with the columns the events carry */
+	MeshChunkBounds bounds;
+	MeshChunk	chunk;
 	MeshEvent  *events;
-	TimestampTz last_at = 0;
 	ApplyOutcome out;
 	int			n;
-	int			limit;			/* events this round reads at most */
 	bool		batch_done = false;
-	bool		cut;			/* the chunk ended at a marker */
 
 	my_route_id = route_id;
 	begin_round_xact(InvalidOid);
@@ -368,8 +455,11 @@ mesh_route_round(int64 route_id, MemoryContext cxt)
 		}
 	}
 	decode = mesh_route_memo(mesh_schema_route(route, cur.batch_last_id, cxt));
-	limit = chunk_limit(&cur);
-	n = read_chunk(decode, &cur, limit, &events, &last_at, &cut, cxt);
+	bounds = chunk_bounds(&cur, cur.batch_last_id);
+	if (!take_read_ahead(&cur, &bounds, decode, &chunk, cxt))
+		mesh_read_chunk(decode, &bounds, &chunk, cxt);
+	n = chunk.n;
+	events = chunk.events;
 	if (n == 0)
 	{
 		bool		delivered_some = cur.batch_last_id >= cur.batch_low;
@@ -394,17 +484,17 @@ mesh_route_round(int64 route_id, MemoryContext cxt)
 	}
 
 	/* no transaction is open across the network I/O */
-	mesh_apply_events(decode, events, n, &out);
+	apply_reading_ahead(&cur, decode, &chunk, bounds.limit, &out);
 	if (out.settled > 0)
 	{
 		/* the cursor moves over what the target settled, and no further */
-		batch_done = !out.transient && !cut && n < limit;
+		batch_done = !out.transient && !chunk.cut && n < bounds.limit;
 		begin_round_xact(route->source);
 		advance_cursor(&cur, events[out.settled - 1].id, batch_done);
 		if (out.dead != NIL)
 			mesh_record_dead(decode, events, out.dead);
 		mesh_record_stats(my_route_id, out.delivered,
-						  out.transient ? events[out.settled - 1].captured_at : last_at);
+						  out.transient ? events[out.settled - 1].captured_at : chunk.last_at);
 		mesh_worker_spi_commit();
 	}
 	if (out.transient)

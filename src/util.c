@@ -251,3 +251,54 @@ mesh_worker_take_error(MemoryContext cxt)
 	AbortOutOfAnyTransaction();
 	return mesh_redact_edata(edata);
 }
+
+/*
+ * Work a delivery worker does while a connector waits for its target's
+ * answer (the route worker reads its next chunk: route_worker.c).  A
+ * connector calls mesh_run_wait_work once its request is sent whole; the
+ * work runs at most once per mesh_set_wait_work, must not ereport, and
+ * leaves CurrentMemoryContext as it found it.
+ */
+static void (*wait_work) (void *arg) = NULL;
+static void *wait_work_arg;
+static bool wait_work_running = false;
+
+void
+mesh_set_wait_work(void (*work) (void *arg), void *arg)
+{
+	wait_work = work;
+	wait_work_arg = arg;
+}
+
+/* Run the pending wait work, if any; true if some ran. */
+bool
+mesh_run_wait_work(void)
+{
+	void		(*work) (void *arg) = wait_work;
+
+	if (work == NULL)
+		return false;
+	wait_work = NULL;
+	wait_work_running = true;
+	PG_TRY();
+	{
+		work(wait_work_arg);
+	}
+	PG_FINALLY();
+	{
+		wait_work_running = false;
+	}
+	PG_END_TRY();
+	return true;
+}
+
+/*
+ * Is wait work running?  Then the connection in use belongs to the request
+ * being waited for, outside any transaction, not to the work's own
+ * transaction: its end must leave it alone (connection.c).
+ */
+bool
+mesh_wait_work_running(void)
+{
+	return wait_work_running;
+}
