@@ -30,6 +30,7 @@
 
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "access/xlog_internal.h"
 #include "access/xlogutils.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -520,6 +521,23 @@ wal_sources_exist(void)
 }
 
 /*
+ * The end of the WAL inserted so far.  At a page boundary the insert
+ * position points past the next page's header, which is not written yet
+ * (flushing up to it fails): then the end is the page's start.
+ */
+static XLogRecPtr
+inserted_end(void)
+{
+	XLogRecPtr	p = GetXLogInsertRecPtr();
+
+	if (XLogSegmentOffset(p, wal_segment_size) == SizeOfXLogLongPHD)
+		return p - SizeOfXLogLongPHD;
+	if (p % XLOG_BLCKSZ == SizeOfXLogShortPHD)
+		return p - SizeOfXLogShortPHD;
+	return p;
+}
+
+/*
  * Wait until this database's worker has written into the event log every
  * change of a WAL-captured table committed before the call (in a
  * transaction); true at once when no table of the database is captured
@@ -528,7 +546,7 @@ wal_sources_exist(void)
 bool
 mesh_wal_wait_decoded(long timeout_ms)
 {
-	XLogRecPtr	target = GetXLogInsertRecPtr();
+	XLogRecPtr	target = inserted_end();
 	TimestampTz start = GetCurrentTimestamp();
 	XLogRecPtr	decoded;
 

@@ -62,6 +62,45 @@ as_owner -c "TRUNCATE wal_t" >/dev/null
 expect_consistent "$db" wal_t
 echo "$CHECK: inserts, updates (key, TOASTed value kept), deletes and TRUNCATE captured from WAL; consistent"
 
+# waiting for the decoder when the WAL ends exactly at a page boundary (the
+# insert position then points past the next page's header, not written yet:
+# flushing up to it failed); padding messages steer the WAL's end there
+hits=$(q -d "$db" <<'SQL'
+CREATE FUNCTION pg_temp.waits_at_page_boundaries() RETURNS int LANGUAGE plpgsql AS $$
+DECLARE
+	start pg_lsn;
+	stop pg_lsn;
+	room int;
+	payload int;
+	overhead int := 64;
+	hits int := 0;
+BEGIN
+	FOR i IN 1..500 LOOP
+		start := pg_current_wal_insert_lsn();
+		room := 8192 - ((start - '0/0'::pg_lsn) % 8192)::int;
+		IF room < 256 THEN
+			PERFORM pg_logical_emit_message(false, 'mesh_check_pad', repeat('x', 300));
+			CONTINUE;
+		END IF;
+		payload := room - overhead;
+		PERFORM pg_logical_emit_message(false, 'mesh_check_pad', repeat('x', payload));
+		stop := pg_current_wal_insert_lsn();
+		IF (stop - '0/0'::pg_lsn) % 8192 = 24 THEN
+			PERFORM mesh._wal_catch_up();
+			hits := hits + 1;
+			EXIT WHEN hits = 3;
+		ELSE
+			overhead := (stop - start)::int - payload;
+		END IF;
+	END LOOP;
+	RETURN hits;
+END $$;
+SELECT pg_temp.waits_at_page_boundaries();
+SQL
+) || fail "waiting for the decoder at a WAL page boundary failed: $hits"
+[ "$hits" -ge 1 ] || fail "the WAL never ended at a page boundary (hits: $hits)"
+echo "$CHECK: waited for the decoder $hits times with the WAL ending at a page boundary"
+
 # a transaction larger than the decoder's memory for events goes through a file
 hub_log="$MESH_TEST_DIR/pg_hub/postgres.log"
 log_from=$(stat -c %s "$hub_log")
