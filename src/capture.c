@@ -58,7 +58,7 @@ PG_FUNCTION_INFO_V1(mesh_write_marker);
 /* What capture needs to know about a source table (cached per relation). */
 typedef struct CaptureInfo
 {
-	Oid			relid;
+	Oid			relid;			/* relid, valid: MeshRelEntry */
 	bool		valid;
 	int			nkeys;
 	AttrNumber	keys[INDEX_MAX_KEYS];	/* the primary key's, in index order */
@@ -76,18 +76,6 @@ typedef struct RowTexts
 } RowTexts;
 
 static HTAB *capture_cache = NULL;
-
-static void
-capture_invalidate(Datum arg, Oid relid)
-{
-	HASH_SEQ_STATUS scan;
-	CaptureInfo *ci;
-
-	hash_seq_init(&scan, capture_cache);
-	while ((ci = hash_seq_search(&scan)) != NULL)
-		if (relid == InvalidOid || ci->relid == relid)
-			ci->valid = false;
-}
 
 static CaptureInfo *
 capture_info(Relation rel)
@@ -108,7 +96,7 @@ capture_info(Relation rel)
 		ctl.hcxt = CacheMemoryContext;
 		capture_cache = hash_create("mesh capture", 16, &ctl,
 									HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-		CacheRegisterRelcacheCallback(capture_invalidate, (Datum) 0);
+		CacheRegisterRelcacheCallback(mesh_rel_entries_invalidate, PointerGetDatum(&capture_cache));
 	}
 	ci = hash_search(capture_cache, &relid, HASH_ENTER, &found);
 	if (found && ci->valid)

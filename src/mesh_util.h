@@ -67,4 +67,13 @@ extern char *mesh_redact_error(const char *message, const char *detail,
 							   int sqlerrcode, const char *constraint);
 extern char *mesh_redact_edata(ErrorData *edata);
 
+/* The first fields of an entry of a per-relation cache (hash key relid). */
+typedef struct MeshRelEntry
+{
+	Oid			relid;
+	bool		valid;
+} MeshRelEntry;
+
+extern void mesh_rel_entries_invalidate(Datum arg, Oid relid);
+
 #endif							/* MESH_UTIL_H */

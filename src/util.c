@@ -302,3 +302,21 @@ mesh_wait_work_running(void)
 {
 	return wait_work_running;
 }
+
+/*
+ * Relcache callback for a hash of per-relation entries that begin with
+ * MeshRelEntry (arg: the address of the HTAB pointer): marks relid's entry,
+ * or every entry for InvalidOid, invalid.
+ */
+void
+mesh_rel_entries_invalidate(Datum arg, Oid relid)
+{
+	HTAB	   *hash = *(HTAB **) DatumGetPointer(arg);
+	HASH_SEQ_STATUS scan;
+	MeshRelEntry *e;
+
+	hash_seq_init(&scan, hash);
+	while ((e = hash_seq_search(&scan)) != NULL)
+		if (relid == InvalidOid || e->relid == relid)
+			e->valid = false;
+}

@@ -34,6 +34,7 @@
 #include "utils/relcache.h"
 
 #include "mesh.h"
+#include "mesh_util.h"
 #include "wal_capture.h"
 
 PGDLLEXPORT void _PG_output_plugin_init(OutputPluginCallbacks *cb);
@@ -41,24 +42,12 @@ PGDLLEXPORT void _PG_output_plugin_init(OutputPluginCallbacks *cb);
 /* A changed relation's replicated table: itself or its partition root (cached). */
 typedef struct RootEntry
 {
-	Oid			relid;
+	Oid			relid;			/* relid, valid: MeshRelEntry */
 	bool		valid;
 	Oid			root;
 } RootEntry;
 
 static HTAB *roots = NULL;
-
-static void
-invalidate_root(Datum arg, Oid relid)
-{
-	HASH_SEQ_STATUS scan;
-	RootEntry  *e;
-
-	hash_seq_init(&scan, roots);
-	while ((e = hash_seq_search(&scan)) != NULL)
-		if (relid == InvalidOid || e->relid == relid)
-			e->valid = false;
-}
 
 static Oid
 root_of(Relation rel)
@@ -76,7 +65,7 @@ root_of(Relation rel)
 		ctl.hcxt = CacheMemoryContext;
 		roots = hash_create("mesh decoded relations", 16, &ctl,
 							HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-		CacheRegisterRelcacheCallback(invalidate_root, (Datum) 0);
+		CacheRegisterRelcacheCallback(mesh_rel_entries_invalidate, PointerGetDatum(&roots));
 	}
 	e = hash_search(roots, &relid, HASH_ENTER, &found);
 	if (!found || !e->valid)
