@@ -199,8 +199,17 @@ for check in $CHECKS_SEL; do
 	*) OTHER_CHECKS="$OTHER_CHECKS $check" ;;
 	esac
 done
+# drop_check_databases: a failed check exits before dropping its databases,
+# whose workers would hold worker slots the next checks need; drop them.
+drop_check_databases() {
+	local db
+	for db in $(psql -X -q -At -d postgres -c "SELECT datname FROM pg_database WHERE datname LIKE 'mesh\_check\_%'"); do
+		echo "run: dropping $db, left by the failed check"
+		psql -X -q -At -d postgres -c "DROP DATABASE \"$db\" WITH (FORCE)" >/dev/null || true
+	done
+}
 for check in $OTHER_CHECKS; do
-	if run_check "$check"; then PASSED=$((PASSED + 1)); else FAILED=$((FAILED + 1)); fi
+	if run_check "$check"; then PASSED=$((PASSED + 1)); else FAILED=$((FAILED + 1)) && drop_check_databases; fi
 done
 declare -A fault_pids=()
 # fault_check_done PID STATUS: print that check's output and count its result.
