@@ -10,6 +10,11 @@
  * A worker asks which routes have work (not paused, not backing off, and:
  * not yet copied, a batch open, a dead letter to retry, or an undelivered
  * event), oldest undelivered event first, and serves them in that order.
+ * The log has one index, on id, so finding a route's oldest undelivered
+ * event walks every source's events from its cursor: a batch under way is
+ * walked from its progress (mesh._pending_from), and a route whose cursor
+ * fell STALE_CURSOR_EVENTS behind the log (it had nothing while other
+ * tables wrote) gets a round, which moves its cursor to the log's end.
  * It owns a route while serving it through a session advisory lock
  * (MESH_ROUTE_LOCK_CLASS, route id), so two workers never apply the same
  * route; mesh.stats reads that lock to tell "delivering" from "waiting for
@@ -56,6 +61,7 @@ PGDLLEXPORT void mesh_delivery_worker_main(Datum arg);
 #define HELPER_START_EVERY_MS 1000	/* at most one helper start per second */
 #define HEALTH_STEP_MS 10		/* idle wait while the database worker's pings run */
 #define PASS_GATHER_US 2000		/* a wakeup's pass starts no sooner after the last */
+#define STALE_CURSOR_EVENTS 100000	/* a cursor this far behind the log gets a round */
 
 int			mesh_max_delivery_workers = 2;
 
@@ -81,26 +87,32 @@ routes_with_work(int *n, long *next_backoff_ms, MemoryContext cxt)
 	static MeshStatement pick = {
 		"SELECT w.id, w.failures FROM ("
 		" SELECT r.id, s.failures, r.created_at,"
-		"  NOT c.backfilled OR c.batch_snap IS NOT NULL"
+		"  NOT c.backfilled OR c.batch_snap IS NOT NULL OR c.done_low < $1"
 		"  OR EXISTS (SELECT 1 FROM mesh.dead_letter_store d WHERE d.route = r.id AND d.retry) AS must,"
-		"  CASE WHEN c.backfilled THEN"
+		"  CASE WHEN c.backfilled AND c.done_low >= $1 THEN"
 		"   (SELECT e.captured_at FROM mesh.event_log e"
-		"    WHERE e.source = r.source AND e.id >= c.done_low"
+		"    WHERE e.source = r.source"
+		"      AND e.id >= mesh._pending_from(c.done_low, c.batch_snap, c.batch_next_low, c.batch_last_id)"
 		"      AND NOT pg_visible_in_snapshot(e.xid, c.done_snap)"
+		"      AND NOT (c.batch_snap IS NOT NULL AND pg_visible_in_snapshot(e.xid, c.batch_snap)"
+		"               AND e.id <= c.batch_last_id)"
 		"    ORDER BY e.id LIMIT 1) END AS oldest"
 		" FROM mesh.route r JOIN mesh.route_cursor c ON c.route_id = r.id"
 		" JOIN mesh.route_stats s ON s.route_id = r.id"
 		" WHERE NOT r.paused AND (s.backoff_until IS NULL OR s.backoff_until <= now())) w"
 		" WHERE w.must OR w.oldest IS NOT NULL"
-		" ORDER BY COALESCE(w.oldest, w.created_at), w.id"};
+		" ORDER BY COALESCE(w.oldest, w.created_at), w.id",
+	1, {INT8OID}};
 	static MeshStatement next_backoff = {
 		"SELECT ceil(extract(epoch FROM min(s.backoff_until) - now()) * 1000)::bigint"
 		" FROM mesh.route_stats s JOIN mesh.route r ON r.id = s.route_id"
 	" WHERE NOT r.paused AND s.backoff_until > now()"};
 	RouteWork  *work = NULL;
+	Datum		stale_below;
 
 	mesh_worker_spi_begin();
-	mesh_statement_run(&pick, NULL, NULL, 0);
+	stale_below = Int64GetDatum(mesh_sequence_value() - STALE_CURSOR_EVENTS);
+	mesh_statement_run(&pick, &stale_below, NULL, 0);
 	*n = SPI_processed;
 	work = MemoryContextAlloc(cxt, sizeof(RouteWork) * Max(*n, 1));
 	for (int i = 0; i < *n; i++)
@@ -322,6 +334,7 @@ mesh_delivery_serve(bool database_worker, long budget_ms)
 		long		left;
 		bool		more = false;
 		TimestampTz pass_start = GetCurrentTimestamp();
+		TimestampTz step_start;
 		int			rc;
 
 		CHECK_FOR_INTERRUPTS();
@@ -333,18 +346,30 @@ mesh_delivery_serve(bool database_worker, long budget_ms)
 		MemoryContextReset(pass_cxt);
 		if (database_worker)
 			mesh_wal_capture_step();	/* what writers committed, into the log */
+		step_start = GetCurrentTimestamp();
 		work = routes_with_work(&n, &next_backoff_ms, pass_cxt);
+		mesh_log_if_slow(step_start, "finding routes with work");
 		if (database_worker && n > 1)
 			maybe_start_helper(n);
 		for (int i = 0; i < n; i++)
 		{
 			bool		owned;
+			TimestampTz turn_start = GetCurrentTimestamp();
 
 			more |= serve_turn(&work[i], &owned);
 			served |= owned;
+			if (owned && mesh_log_slow_steps_ms > 0)
+			{
+				char		step[64];
+
+				snprintf(step, sizeof(step), "the turn of route %lld", (long long) work[i].id);
+				mesh_log_if_slow(turn_start, step);
+			}
 			if (database_worker)
 			{
+				step_start = GetCurrentTimestamp();
 				(void) mesh_metrics_health_step(0);
+				mesh_log_if_slow(step_start, "a health step");
 				mesh_wal_capture_step();
 			}
 		}
@@ -375,7 +400,7 @@ mesh_delivery_worker_setup(const char *appname)
 
 	/*
 	 * The event log changes faster than its statistics: make sure a chunk
-	 * is read by walking the (source, id) index in order and stopping at
+	 * is read by walking the id index in order and stopping at
 	 * the limit, never by collecting and sorting the whole backlog.
 	 */
 	SetConfigOption("enable_bitmapscan", "off", PGC_SUSET, PGC_S_SESSION);

@@ -204,6 +204,7 @@ mesh_database_worker_main(Datum arg)
 {
 	Oid			dboid = DatumGetObjectId(arg);
 	TimestampTz last_prune = 0;
+	TimestampTz chores_start;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -227,12 +228,16 @@ mesh_database_worker_main(Datum arg)
 			mesh_slot_set_nomesh(dboid);
 			proc_exit(0);
 		}
+		chores_start = GetCurrentTimestamp();
 		mesh_ensure_subscription_workers();
 		mesh_metrics_collect();
+		mesh_log_if_slow(chores_start, "the metrics snapshot");
 		if (TimestampDifferenceExceeds(last_prune, GetCurrentTimestamp(), RETENTION_EVERY_MS))
 		{
+			chores_start = GetCurrentTimestamp();
 			prune_event_log();
 			last_prune = GetCurrentTimestamp();
+			mesh_log_if_slow(chores_start, "pruning the event log");
 		}
 		/* deliver until the next chores are due */
 		(void) mesh_delivery_serve(true, DATABASE_TICK_MS);

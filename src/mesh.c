@@ -29,6 +29,7 @@ int			mesh_health_interval_s = 15;
 int			mesh_health_timeout_ms = 2000;
 char	   *mesh_metrics_auth_file = NULL;
 bool		mesh_drop_discards_pending = false;
+int			mesh_log_slow_steps_ms = 0;
 
 /* Loaded by shared_preload_libraries (replication) or on first use (FDWs). */
 static const struct config_enum_entry capture_modes[] = {
@@ -98,6 +99,11 @@ _PG_init(void)
 							 "Off: DROP EXTENSION mesh (and DROP SCHEMA mesh) is refused while a route has pending events.",
 							 &mesh_drop_discards_pending, false,
 							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("mesh.log_slow_steps",
+							"Logs each step of a delivery worker that takes longer than this; 0 turns it off.",
+							"Steps: decoding WAL, a route's turn, a health step, the metrics snapshot, pruning the event log. For finding what delays delivery.",
+							&mesh_log_slow_steps_ms, 0, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 	{
 		int			n;
 		const MeshConnector *const *all = mesh_connectors(&n);

@@ -44,6 +44,7 @@ typedef enum MeshCaptureMode
 	MESH_CAPTURE_TRIGGER
 } MeshCaptureMode;
 extern int	mesh_capture_mode;
+extern int	mesh_log_slow_steps_ms;
 extern uint64 mesh_wal_decoded(Oid dboid);
 extern bool mesh_register_delivery_helper(Oid dboid);
 extern int	mesh_count_delivery_workers(Oid dboid, int *cluster_helpers);

@@ -6,6 +6,7 @@
 
 #include "lib/stringinfo.h"
 #include "tcop/dest.h"
+#include "utils/timestamp.h"
 
 #include "connector.h"
 
@@ -24,6 +25,7 @@ extern int	mesh_canonical_output_begin(void);
 extern void mesh_canonical_output_end(int nest);
 extern void mesh_canonical_output_session(void);
 extern void mesh_worker_begin_xact(void);
+extern void mesh_log_if_slow(TimestampTz start, const char *step);
 extern void mesh_worker_spi_begin(void);
 extern void mesh_set_wait_work(void (*work) (void *arg), void *arg);
 extern bool mesh_run_wait_work(void);

@@ -9,7 +9,9 @@
  * event log's size and the newest dead letters, cost a scan of the
  * undelivered events: they are measured at most every second and never
  * more than 5% of the time (the next measurement waits 20 times as long
- * as the last one took); the event log's row count at most every 30 s.
+ * as the last one took); the event log's row count (the planner's
+ * estimate, never a count: it runs in the worker that delivers) at most
+ * every 30 s.
  * Every mesh.health_interval, and at once when a foreign server or user
  * mapping changed, the backends are pinged as mesh.health does, with no
  * transaction open during the pings: the database worker steps them
@@ -129,8 +131,11 @@ refresh_routes(bool slow)
 		" s.last_delivered_at, s.last_error, %s,"
 		" (mesh._route_state(r.paused, c.backfilled, s.backoff_until,"
 		"   CASE WHEN NOT c.backfilled OR EXISTS (SELECT 1 FROM mesh.event_log e"
-		"        WHERE e.source = r.source AND e.id >= c.done_low"
-		"          AND NOT pg_visible_in_snapshot(e.xid, c.done_snap)) THEN 1 ELSE 0 END,"
+		"        WHERE e.source = r.source"
+		"          AND e.id >= mesh._pending_from(c.done_low, c.batch_snap, c.batch_next_low, c.batch_last_id)"
+		"          AND NOT pg_visible_in_snapshot(e.xid, c.done_snap)"
+		"          AND NOT (c.batch_snap IS NOT NULL AND pg_visible_in_snapshot(e.xid, c.batch_snap)"
+		"                   AND e.id <= c.batch_last_id)) THEN 1 ELSE 0 END,"
 		"   o.route_id IS NOT NULL, mesh._delivery_workers(),"
 		"   COALESCE(c.schema_error, c.needs_resync), s.last_error)).state"
 		" FROM mesh.route r JOIN mesh.route_cursor c ON c.route_id = r.id"
@@ -216,7 +221,8 @@ refresh_database(bool count_rows)
 	bytes = int8_at(0, 1);
 	if (count_rows)
 	{
-		SPI_execute("SELECT count(*) FROM mesh.event_log", true, 1);
+		/* the planner's figure: counting a log of millions held delivery for a second */
+		SPI_execute("SELECT COALESCE(sum(approx_events), 0)::bigint FROM mesh.event_log_status", true, 1);
 		event_log_rows = int8_at(0, 1);
 	}
 	SPI_execute(psprintf("SELECT d.route, d.event_id, r.source::text, r.target::text, d.attempts::bigint,"

@@ -288,7 +288,7 @@ mesh_render_metrics(StringInfo out, MeshMetricsShared *m, TimestampTz now)
 	for (int i = 0; i < MESH_METRICS_MAX_DATABASES; i++)
 		if (m->dbs[i].used && m->dbs[i].slow_at != 0)
 			value(out, "mesh_event_log_bytes", database_labels(&m->dbs[i]), m->dbs[i].event_log_bytes);
-	family(out, "mesh_event_log_rows", "gauge", "Events in the database's event log, delivered ones kept for replay included (counted at most every 30 s).");
+	family(out, "mesh_event_log_rows", "gauge", "Events in the database's event log, delivered ones kept for replay included (the planner's estimate, as mesh.event_log_status; read at most every 30 s).");
 	for (int i = 0; i < MESH_METRICS_MAX_DATABASES; i++)
 		if (m->dbs[i].used && m->dbs[i].slow_at != 0)
 			value(out, "mesh_event_log_rows", database_labels(&m->dbs[i]), m->dbs[i].event_log_rows);

@@ -16,7 +16,9 @@
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 
+#include "mesh.h"
 #include "mesh_util.h"
 
 /* A Datum of type typid in its text form. */
@@ -319,4 +321,17 @@ mesh_rel_entries_invalidate(Datum arg, Oid relid)
 	while ((e = hash_seq_search(&scan)) != NULL)
 		if (relid == InvalidOid || e->relid == relid)
 			e->valid = false;
+}
+
+/* mesh.log_slow_steps: LOG a worker's step that ran longer than the setting. */
+void
+mesh_log_if_slow(TimestampTz start, const char *step)
+{
+	long		ms;
+
+	if (mesh_log_slow_steps_ms <= 0)
+		return;
+	ms = TimestampDifferenceMilliseconds(start, GetCurrentTimestamp());
+	if (ms >= mesh_log_slow_steps_ms)
+		ereport(LOG, (errmsg("mesh: slow step: %s took %ld ms", step, ms)));
 }

@@ -19,12 +19,19 @@
  * log is the spool: the slot keeps only the WAL not yet decoded.
  *
  * The worker's own writes carry a replication origin (mesh_<oid>) that
- * the plugin filters out before decoding.  Catalog caches are reset around
- * the replay of transactions (the first one of a step resets them, and the
- * step's end again): the replay reads the catalog under historic snapshots,
- * and must not see entries of the current catalog either.  A step that
- * replays nothing (only the worker's own writes, or other databases')
- * touches no cache and resets none, so the worker's plans survive it.
+ * the plugin filters out before decoding.  The replay reads the catalog
+ * under historic snapshots (as of each decoded transaction), the worker's
+ * other work under current ones, through the same caches.  Both agree while
+ * no catalog change beyond the decoded position has reached this process:
+ * a change up to that position was decoded, and decoding runs its
+ * invalidations.  So the caches are reset around a step's replay (before
+ * its first transaction and at its end) only when this process read an
+ * invalidation (SharedInvalidMessageCounter moved) since the last step that
+ * caught up with the WAL flushed at its start (a change is flushed before
+ * its invalidation is sent); otherwise only the captured tables' relcache
+ * entries are rebuilt, and the worker's plans survive.  A step that replays
+ * nothing (only the worker's own writes, or other databases') touches no
+ * cache.
  */
 #include "postgres.h"
 
@@ -47,7 +54,9 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/varlena.h"
+#include "storage/sinval.h"
 #include "utils/inval.h"
+#include "utils/relcache.h"
 #include "utils/memutils.h"
 #include "utils/pg_lsn.h"
 #include "utils/snapmgr.h"
@@ -357,11 +366,43 @@ write_spool(WalSpool *spool)
 	LogicalConfirmReceivedLocation(decoding->reader->EndRecPtr);
 }
 
+/* Whether the caches may serve both the replay and current work (file comment). */
+static bool
+caches_agree(WalSpool *spool)
+{
+	return spool->caches_quiet && SharedInvalidMessageCounter == spool->quiet_counter;
+}
+
+/* Rebuild what the replay reads of the captured tables, or everything. */
+static void
+reset_caches_for(WalSpool *spool, bool agree)
+{
+	ListCell   *lc;
+
+	if (!agree)
+	{
+		InvalidateSystemCaches();
+		return;
+	}
+	foreach(lc, spool->sources)
+		RelationCacheInvalidateEntry(lfirst_oid(lc));
+}
+
+/* Called before a step's first replayed transaction (wal_plugin.c). */
+void
+mesh_wal_caches_for_replay(WalSpool *spool)
+{
+	reset_caches_for(spool, caches_agree(spool));
+	spool->caches_historic = true;
+}
+
 /* Decode what was flushed since the last step and write it (see the file comment). */
 static void
 decode_step(void)
 {
+	uint64		invalidations_read = SharedInvalidMessageCounter;	/* before the flush point */
 	XLogRecPtr	flushed = GetFlushRecPtr(NULL);
+	TimestampTz start = GetCurrentTimestamp();
 	XLogReaderState *reader = decoding->reader;
 	MemoryContext outer = CurrentMemoryContext;
 
@@ -391,14 +432,20 @@ decode_step(void)
 	{
 		MemoryContextSwitchTo(outer);
 		InvalidateSystemCaches();
+		mesh_wal_spool->caches_quiet = false;
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(outer);
 	if (mesh_wal_spool->caches_historic)
-		InvalidateSystemCaches();
+		reset_caches_for(mesh_wal_spool, caches_agree(mesh_wal_spool));
 	mesh_wal_spool->caches_historic = false;
+	mesh_wal_spool->caches_quiet = reader->EndRecPtr >= flushed;
+	mesh_wal_spool->quiet_counter = invalidations_read;
+	mesh_log_if_slow(start, "decoding WAL");
+	start = GetCurrentTimestamp();
 	write_spool(mesh_wal_spool);
+	mesh_log_if_slow(start, "writing decoded events into the event log");
 	mesh_wal_publish(reader->EndRecPtr);
 }
 
@@ -486,10 +533,14 @@ mesh_wal_capture_step(void)
 		return;
 	PG_TRY();
 	{
+		TimestampTz step_start;
+
 		if (decoding == NULL)
 			start_decoding();
 		decode_step();
+		step_start = GetCurrentTimestamp();
 		switch_trigger_tables();
+		mesh_log_if_slow(step_start, "moving tables to WAL capture");
 	}
 	PG_CATCH();
 	{

@@ -45,6 +45,8 @@ typedef struct WalSpool
 	XLogRecPtr	last_end;		/* end of the last transaction spooled */
 	RepOriginId own_origin;		/* the decoder's own writes: not decoded */
 	bool		caches_historic;	/* this step replayed a transaction (see wal_capture.c) */
+	bool		caches_quiet;	/* no invalidation read since quiet_counter, and the */
+	uint64		quiet_counter;	/* decoder then caught up: see wal_capture.c */
 	/* the transaction being replayed */
 	TransactionId txn_xid;
 	bool		txn_skip;		/* already in the log (ends at or before skip_upto) */
@@ -54,6 +56,8 @@ typedef struct WalSpool
 
 /* The spool of this process's decoder (NULL in any other process). */
 extern WalSpool *mesh_wal_spool;
+
+extern void mesh_wal_caches_for_replay(WalSpool *spool);
 
 /* The transactional logical message prefix of (de)registrations. */
 #define MESH_WAL_MESSAGE_PREFIX "mesh"

@@ -114,10 +114,7 @@ begin_txn(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 
 	/* the replay is about to read the catalog: no current entries may serve it */
 	if (!spool->caches_historic)
-	{
-		InvalidateSystemCaches();
-		spool->caches_historic = true;
-	}
+		mesh_wal_caches_for_replay(spool);
 	spool->txn_xid = txn->xid;
 	/* written before a crash that lost the slot's last confirmation */
 	spool->txn_skip = txn->end_lsn <= spool->skip_upto;

@@ -424,6 +424,10 @@ EOF
 	if grep -q '^output_plugin_libraries' <<<"$settings"; then
 		echo "output_plugin_libraries = 'pgoutput, test_decoding, mesh'" >>"$dir/data/postgresql.conf"
 	fi
+	# MESH_HUB_SETTINGS: more postgresql.conf lines (e.g. mesh.log_slow_steps = 50)
+	if [ -n "${MESH_HUB_SETTINGS:-}" ]; then
+		printf '%s\n' "$MESH_HUB_SETTINGS" >>"$dir/data/postgresql.conf"
+	fi
 	# mesh serves /metrics there; the harness's Prometheus scrapes it (job "mesh")
 	if [[ ",${MESH_PRELOAD-mesh}," == *,mesh,* ]]; then
 		echo "mesh.metrics_port = $MESH_METRICS_PORT" >>"$dir/data/postgresql.conf"
