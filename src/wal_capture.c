@@ -28,8 +28,11 @@
  * its first transaction and at its end) only when this process read an
  * invalidation (SharedInvalidMessageCounter moved) since the last step that
  * caught up with the WAL flushed at its start (a change is flushed before
- * its invalidation is sent); otherwise only the captured tables' relcache
- * entries are rebuilt, and the worker's plans survive.  A step that replays
+ * its invalidation is sent; steps after it, caught up or not, keep that
+ * while no invalidation arrives); otherwise only the captured tables'
+ * relcache entries are rebuilt, and the worker's plans survive.  A step
+ * decodes for at most DECODE_SLICE_MS, writes what is complete, and leaves
+ * the rest to the next step, so routes are served during a long decoding.  A step that replays
  * nothing (only the worker's own writes, or other databases') touches no
  * cache.
  */
@@ -68,6 +71,7 @@
 #include "wal_capture.h"
 
 #define SPOOL_FLUSH_BYTES (64 * 1024 * 1024)	/* write what is complete beyond this */
+#define DECODE_SLICE_MS 250		/* a step decodes at most about this long */
 #define RETRY_START_MS 10000	/* after a failure to start decoding */
 #define WAIT_POLL_MS 5
 #define CATCH_UP_MS 60000
@@ -416,7 +420,8 @@ decode_step(void)
 	MemoryContextSwitchTo(decoding->context);
 	PG_TRY();
 	{
-		while (reader->EndRecPtr < flushed && mesh_wal_spool->total_bytes < SPOOL_FLUSH_BYTES)
+		for (uint32 records = 1;
+			 reader->EndRecPtr < flushed && mesh_wal_spool->total_bytes < SPOOL_FLUSH_BYTES; records++)
 		{
 			char	   *errm = NULL;
 			XLogRecord *record = XLogReadRecord(reader, &errm);
@@ -426,6 +431,10 @@ decode_step(void)
 			if (record != NULL)
 				LogicalDecodingProcessRecord(decoding, reader);
 			CHECK_FOR_INTERRUPTS();
+			/* the routes get their turns between slices of a long decoding */
+			if (records % 1024 == 0 &&
+				TimestampDifferenceExceeds(start, GetCurrentTimestamp(), DECODE_SLICE_MS))
+				break;
 		}
 	}
 	PG_CATCH();
@@ -440,8 +449,13 @@ decode_step(void)
 	if (mesh_wal_spool->caches_historic)
 		reset_caches_for(mesh_wal_spool, caches_agree(mesh_wal_spool));
 	mesh_wal_spool->caches_historic = false;
-	mesh_wal_spool->caches_quiet = reader->EndRecPtr >= flushed;
-	mesh_wal_spool->quiet_counter = invalidations_read;
+	if (reader->EndRecPtr >= flushed)
+	{
+		mesh_wal_spool->caches_quiet = true;
+		mesh_wal_spool->quiet_counter = invalidations_read;
+	}
+	else if (!caches_agree(mesh_wal_spool))
+		mesh_wal_spool->caches_quiet = false;
 	mesh_log_if_slow(start, "decoding WAL");
 	start = GetCurrentTimestamp();
 	write_spool(mesh_wal_spool);
