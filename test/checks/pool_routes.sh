@@ -83,6 +83,11 @@ echo "$CHECK: every route of every database in sync; mesh_check_pool_3 verifies 
 # one target hanging and one down: the other routes still get in sync, and
 # the two failing ones say why
 db=mesh_check_pool_0
+# the hanging target's turns last its 3 s timeout: mesh.log_slow_steps logs
+# them (set before the route exists, so the worker has it by its first turn)
+hub_log="$MESH_TEST_DIR/pg_hub/postgres.log"
+log_from=$(($(stat -c %s "$hub_log") + 1))
+q -d postgres -c "ALTER SYSTEM SET mesh.log_slow_steps = 2500" -c "SELECT pg_reload_conf()" >/dev/null
 q -d "$db" >/dev/null <<SQL
 CREATE SERVER hanging FOREIGN DATA WRAPPER mesh_redis OPTIONS (host '127.0.0.1', port '$MESH_HANG_PORT', timeout_ms '3000');
 CREATE SERVER down FOREIGN DATA WRAPPER mesh_redis OPTIONS (host '127.0.0.1', port '$MESH_DOWN_PORT');
@@ -125,9 +130,19 @@ for ((i = 0; i < 400; i++)); do
 	[ -n "$seen" ] && break
 	sleep 0.05
 done
-q -d postgres -c "ALTER SYSTEM RESET mesh.max_delivery_workers" -c "SELECT pg_reload_conf()" >/dev/null
 [ -n "$seen" ] || fail "never saw a route waiting for a worker while the only worker was held"
 echo "$CHECK: seen 'waiting for a worker': $seen"
+hang_route=$(q -d "$db" -c "SELECT id FROM mesh.routes WHERE target = 'hanging'")
+slow=
+for ((i = 0; i < 400; i++)); do
+	slow=$(tail -c "+$log_from" "$hub_log" | grep -o "mesh: slow step: the turn of route $hang_route took [0-9]* ms" | head -n 1 || true)
+	[ -n "$slow" ] && break
+	sleep 0.05
+done
+q -d postgres -c "ALTER SYSTEM RESET mesh.max_delivery_workers" -c "ALTER SYSTEM RESET mesh.log_slow_steps" \
+	-c "SELECT pg_reload_conf()" >/dev/null
+[ -n "$slow" ] || fail "mesh.log_slow_steps = 2500 logged no turn of the hanging route $hang_route"
+echo "$CHECK: the server log says: $slow"
 q -d "$db" -c "SELECT mesh.unreplicate('to_hang', 'hanging')" >/dev/null
 [ "$(q -d "$db" -c "SELECT mesh.wait_for_sync(300000)")" = t ] || fail "$db did not get in sync at the end"
 bad=$(q -d "$db" -c "SELECT string_agg(r.source::text, ', ') FROM mesh.routes r
