@@ -111,6 +111,13 @@ write_supp() {
 	fun:XLog*
 }
 {
+	padding_xlog_pwrite_libc_frame_first
+	Memcheck:Param
+	pwrite64(buf)
+	...
+	fun:XLogFlush
+}
+{
 	regexp_cache_memmove_fortify_false_positive
 	Memcheck:Overlap
 	fun:__memcpy_chk
