@@ -337,6 +337,8 @@ mesh_xml_parse(const char *data, size_t len, char **error)
 			p.pos = start;
 			if (!skip_past(&p, "]]>"))
 				ok = fail(&p, "unterminated CDATA section");
+			else if (memchr(data + start, '\0', p.pos - 3 - start) != NULL)
+				ok = fail(&p, "a NUL byte");
 			else
 				appendBinaryStringInfo(&p.text, data + start, p.pos - 3 - start);
 		}

@@ -398,11 +398,8 @@ head_object(MeshScan *scan, S3Layout *l, const char *key, MeshHttpResponse *resp
 		return false;
 	scan->requests++;
 	s3_send(scan->conn, &list, &why);
-	if (why.status >= 300)
-	{
-		why.status = resp->status;
+	if (why.status < 200 || why.status >= 300)
 		s3_raise(scan->conn, &list, &why);
-	}
 	s3_raise(scan->conn, &r, resp);
 }
 
@@ -437,19 +434,21 @@ next_page(MeshScan *scan, S3ScanState *st)
 	MeshXmlNode *doc;
 	char	   *error;
 	const char *truncated;
+	char	   *token = st->token ? pstrdup(st->token) : NULL;	/* outlives the reset */
 	MemoryContext old;
 
 	if (!st->first_page && st->token == NULL)
 		return false;
 	MemoryContextReset(st->page_cxt);
+	st->token = NULL;
 	old = MemoryContextSwitchTo(st->page_cxt);
 	params[n++] = (S3Param) {"list-type", "2"};
 	if (st->plan.prefix[0])
 		params[n++] = (S3Param) {"prefix", st->plan.prefix};
 	if (st->first_page && st->plan.start_after)
 		params[n++] = (S3Param) {"start-after", st->plan.start_after};
-	if (st->token)
-		params[n++] = (S3Param) {"continuation-token", st->token};
+	if (token)
+		params[n++] = (S3Param) {"continuation-token", token};
 	if (l->page_size > 0)
 		params[n++] = (S3Param) {"max-keys", psprintf("%d", l->page_size)};
 	r.nparams = n;
@@ -464,14 +463,12 @@ next_page(MeshScan *scan, S3ScanState *st)
 		malformed(scan, psprintf("The answer is a <%s> document, not a <ListBucketResult>.", doc->name));
 	truncated = mesh_xml_child_text(doc, "IsTruncated");
 	st->first_page = false;
-	st->token = NULL;
 	if (truncated && strcmp(truncated, "true") == 0)
 	{
-		const char *token = mesh_xml_child_text(doc, "NextContinuationToken");
-
-		if (token == NULL || token[0] == '\0')
+		st->token = pstrdup(mesh_xml_child_text(doc, "NextContinuationToken") ?
+							mesh_xml_child_text(doc, "NextContinuationToken") : "");
+		if (st->token[0] == '\0')
 			malformed(scan, "A truncated listing has no NextContinuationToken.");
-		st->token = MemoryContextStrdup(scan->scan_cxt, token);
 	}
 	st->next_entry = mesh_xml_child(doc, "Contents");
 	MemoryContextSwitchTo(old);

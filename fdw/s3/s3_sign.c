@@ -42,32 +42,36 @@ s3_uri_encode(const char *s, bool keep_slash)
 	return buf.data;
 }
 
+/* Encoded parameters sort by name, then by value (bytewise). */
 static int
 param_cmp(const void *a, const void *b)
 {
-	const char *const *x = a;
-	const char *const *y = b;
+	const S3Param *x = a;
+	const S3Param *y = b;
+	int			c = strcmp(x->name, y->name);
 
-	return strcmp(*x, *y);
+	return c != 0 ? c : strcmp(x->value, y->value);
 }
 
 /*
- * The canonical query string of params: each "name=value" encoded, sorted
- * bytewise, joined by '&' ("" for none).  Sent as the URL's query as is.
+ * The canonical query string of params: names and values encoded, sorted
+ * by name then value (bytewise), "name=value" joined by '&' ("" for none).  Sent as the URL's query as is.
  */
 char *
 s3_canonical_query(const S3Param *params, int n)
 {
-	char	  **pairs = palloc(sizeof(char *) * Max(n, 1));
+	S3Param    *encoded = palloc(sizeof(S3Param) * Max(n, 1));
 	StringInfoData buf;
 
 	for (int i = 0; i < n; i++)
-		pairs[i] = psprintf("%s=%s", s3_uri_encode(params[i].name, false),
-							s3_uri_encode(params[i].value ? params[i].value : "", false));
-	qsort(pairs, n, sizeof(char *), param_cmp);
+	{
+		encoded[i].name = s3_uri_encode(params[i].name, false);
+		encoded[i].value = s3_uri_encode(params[i].value ? params[i].value : "", false);
+	}
+	qsort(encoded, n, sizeof(S3Param), param_cmp);
 	initStringInfo(&buf);
 	for (int i = 0; i < n; i++)
-		appendStringInfo(&buf, "%s%s", i ? "&" : "", pairs[i]);
+		appendStringInfo(&buf, "%s%s=%s", i ? "&" : "", encoded[i].name, encoded[i].value);
 	return buf.data;
 }
 
