@@ -5,6 +5,9 @@
 #        root keys $S3_ACCESS_KEY / $S3_SECRET_KEY, on 127.0.0.1:$MESH_S3_PORT
 #        (plain HTTP, path-style and, under the domain localhost,
 #        virtual-hosted-style addressing).
+#   s3_tls the same gateway over HTTPS on 127.0.0.1:$MESH_S3_TLS_PORT, with
+#        the certificate of the harness's `tls` server (its test CA; started
+#        before), serving the same data directory as s3.
 #
 # versitygw comes from the Go module proxy (`go env GOPROXY` as configured):
 # `go install github.com/versity/versitygw/cmd/versitygw@v1.8.0` (about 2
@@ -18,6 +21,7 @@
 #     (KEY is escaped here; NAME=VALUE pairs become x-amz-meta-NAME headers)
 #
 # port: MESH_S3_PORT 466
+# port: MESH_S3_TLS_PORT 467
 
 VERSITYGW_VERSION=v1.8.0
 VERSITYGW_BIN=$MESH_CACHE_DIR/versitygw-$VERSITYGW_VERSION/versitygw
@@ -27,6 +31,7 @@ S3_SECRET_KEY=mesh_s3_secret_key
 # OpenSSL's SHA-256 and HMAC sign the requests (fdw/s3/s3_sign.c)
 harness_build_packages libssl-dev
 harness_server s3 install=install_s3
+harness_server s3_tls deps=tls install=install_s3
 harness_command s3-mkbucket s3_mkbucket "BUCKET: create a bucket on the s3 server"
 harness_command s3-put s3_put "BUCKET KEY [BODY [CONTENT_TYPE [NAME=VALUE...]]]: put an object on the s3 server"
 
@@ -66,6 +71,35 @@ run_s3() {
 	# ready once it answers; an unsigned request is refused (403), as it should be
 	wait_http s3 "$dir/s3.log" "$dir/s3.pid" "$MESH_START_TIMEOUT" 403 "http://127.0.0.1:$MESH_S3_PORT/"
 }
+
+# run_s3_tls: the HTTPS gateway over the data of s3 (created if missing).
+run_s3_tls() {
+	local dir="$MESH_TEST_DIR/s3_tls" certs="$MESH_TEST_DIR/tls" i
+	[ -x "$VERSITYGW_BIN" ] || die "s3_tls: $VERSITYGW_BIN missing: run '$HARNESS install s3'"
+	[ -s "$certs/server.crt" ] || die "s3_tls: no test certificate in $certs (start the 'tls' server first)"
+	require_port_free s3_tls "$MESH_S3_TLS_PORT"
+	mkdir -p "$dir" "$MESH_TEST_DIR/s3/data"
+	ROOT_ACCESS_KEY_ID=$S3_ACCESS_KEY ROOT_SECRET_ACCESS_KEY=$S3_SECRET_KEY \
+		spawn "$dir/s3_tls.pid" "$dir/s3_tls.log" "$VERSITYGW_BIN" --port "127.0.0.1:$MESH_S3_TLS_PORT" \
+		--quiet --cert "$certs/server.crt" --key "$certs/server.key" posix "$MESH_TEST_DIR/s3/data"
+	# ready once it answers over TLS (verified with the test CA); unsigned: 403
+	for ((i = 0; i < MESH_START_TIMEOUT * 10; i++)); do
+		[ "$(curl -s -o /dev/null -w '%{http_code}' -m 2 --cacert "$certs/ca.crt" \
+			"https://127.0.0.1:$MESH_S3_TLS_PORT/" 2>/dev/null)" = 403 ] && return 0
+		pid_alive "$(read_pidfile "$dir/s3_tls.pid")" || fail_with_log s3_tls "$dir/s3_tls.log" "exited during start"
+		sleep 0.1
+	done
+	fail_with_log s3_tls "$dir/s3_tls.log" "no answer over TLS within ${MESH_START_TIMEOUT}s"
+}
+
+start_s3_tls() {
+	fresh_dir s3_tls >/dev/null
+	run_s3_tls
+}
+
+stop_s3_tls() { stop_pidfile s3_tls "$MESH_TEST_DIR/s3_tls/s3_tls.pid" "versitygw --port 127\.0\.0\.1:$MESH_S3_TLS_PORT( |$)"; }
+port_s3_tls() { echo "$MESH_S3_TLS_PORT"; }
+pid_s3_tls() { read_pidfile "$MESH_TEST_DIR/s3_tls/s3_tls.pid"; }
 
 start_s3() {
 	fresh_dir s3 >/dev/null

@@ -1,4 +1,4 @@
--- servers: s3 hang garbage
+-- servers: s3 s3_tls hang garbage
 -- mesh_s3 against versitygw 1.8.0 (it checks SigV4: a wrong secret is a
 -- 403): a bucket listing as a foreign table, read by a non-superuser role.
 -- Objects are put by the harness (curl --aws-sigv4): hostile key names,
@@ -6,11 +6,15 @@
 -- rechecked by PostgreSQL: the checks compare pushed-down answers with
 -- the same question asked without pushdown.
 \getenv s3_port MESH_S3_PORT
+\getenv s3_tls_port MESH_S3_TLS_PORT
+\getenv test_dir MESH_TEST_DIR
 \getenv down_port MESH_DOWN_PORT
 \getenv hang_port MESH_HANG_PORT
 \getenv garbage_port MESH_GARBAGE_PORT
 \set s3_url 'http://127.0.0.1:' :s3_port
 \set s3_vurl 'http://localhost:' :s3_port
+\set s3_tls_url 'https://127.0.0.1:' :s3_tls_port
+\set tls_ca :test_dir '/tls/ca.crt'
 \set down_url 'http://127.0.0.1:' :down_port
 \set hang_url 'http://127.0.0.1:' :hang_port
 \set garbage_url 'http://127.0.0.1:' :garbage_port
@@ -154,6 +158,29 @@ SELECT count(*), sum(size) FROM objs_virtual;
 SELECT * FROM objs_virtual WHERE key = 'dir/a b.txt';
 SELECT server, ok, error FROM mesh.health() WHERE server = 's3_virtual';
 
+-- HTTPS (the same gateway with the harness's test certificate): verified
+-- by default, so trusted only with the test CA as tls_ca_file
+RESET ROLE;
+CREATE SERVER tls_s3 FOREIGN DATA WRAPPER mesh_s3
+	OPTIONS (endpoint :'s3_tls_url', bucket 'meshlist', tls_ca_file :'tls_ca');
+CREATE SERVER tls_s3_unverified FOREIGN DATA WRAPPER mesh_s3
+	OPTIONS (endpoint :'s3_tls_url', bucket 'meshlist');
+GRANT USAGE ON FOREIGN SERVER tls_s3, tls_s3_unverified TO s3_app;
+SET ROLE s3_app;
+SET search_path = s3_app;
+CREATE USER MAPPING FOR CURRENT_USER SERVER tls_s3
+	OPTIONS (access_key_id 'mesh_s3_access', secret_access_key 'mesh_s3_secret_key');
+CREATE USER MAPPING FOR CURRENT_USER SERVER tls_s3_unverified
+	OPTIONS (access_key_id 'mesh_s3_access', secret_access_key 'mesh_s3_secret_key');
+CREATE FOREIGN TABLE objs_tls (key text COLLATE "C", size bigint) SERVER tls_s3;
+CREATE FOREIGN TABLE objs_tls_unverified (key text) SERVER tls_s3_unverified;
+SELECT count(*), sum(size) FROM objs_tls;
+SELECT * FROM objs_tls WHERE key = 'dir/x+y.txt';
+SELECT * FROM objs_tls_unverified;
+SELECT server, ok, CASE WHEN ok THEN NULL WHEN error ~* 'certificate' THEN 'certificate not trusted'
+	   ELSE error END AS error
+FROM mesh.health() WHERE server LIKE 'tls_s3%' ORDER BY 1;
+
 -- errors: a missing bucket (the server's code and message)
 CREATE FOREIGN TABLE nobucket (key text) SERVER s3 OPTIONS (bucket 'mesh-no-such-bucket');
 SELECT * FROM nobucket;
@@ -221,7 +248,7 @@ ALTER SERVER s3_down OPTIONS (DROP bucket);
 SELECT * FROM objs_nobucket;
 
 SET client_min_messages = warning;
-DROP SERVER s3, s3_virtual, s3_wrong, s3_nobucket, s3_down, s3_hang, s3_garbage CASCADE;
+DROP SERVER s3, s3_virtual, tls_s3, tls_s3_unverified, s3_wrong, s3_nobucket, s3_down, s3_hang, s3_garbage CASCADE;
 DROP SCHEMA s3_app CASCADE;
 REVOKE USAGE ON SCHEMA mesh FROM s3_app;
 DROP ROLE s3_app;
