@@ -37,9 +37,12 @@ harness_command s3-put s3_put "BUCKET KEY [BODY [CONTENT_TYPE [NAME=VALUE...]]]:
 
 # versitygw_built GO: the cached binary is the wanted module version (`go
 # install` stamps no version string of its own: read the module's).
+# The whole output is read first: `| grep -q` under pipefail fails when grep
+# stops reading early and go gets SIGPIPE.
 versitygw_built() {
-	"$1" version -m "$VERSITYGW_BIN" 2>/dev/null |
-		grep -qE "^[[:space:]]+mod[[:space:]]+github.com/versity/versitygw[[:space:]]+$VERSITYGW_VERSION([[:space:]]|$)"
+	local info
+	info=$("$1" version -m "$VERSITYGW_BIN" 2>/dev/null) || return 1
+	grep -qE "^[[:space:]]+mod[[:space:]]+github.com/versity/versitygw[[:space:]]+$VERSITYGW_VERSION([[:space:]]|$)" <<<"$info"
 }
 
 # install_s3: build versitygw into the cache unless it is there (idempotent).
