@@ -138,6 +138,8 @@ typedef struct MeshQual
 	AttrNumber	attnum;
 	MeshQualOp	op;
 	Oid			valtype;		/* type of value (array type for IN) */
+	Oid			collid;			/* the comparison's collation (InvalidOid: none);
+								 * set at plan time only */
 	bool		pushed;
 	bool		exact;			/* pushed, and the backend evaluates it exactly as
 								 * PostgreSQL does: needed for LIMIT/aggregate

@@ -33,6 +33,7 @@ struct MeshHttp
 	struct curl_slist *auth_headers;
 	struct curl_slist *request_headers; /* of the current request */
 	MeshHttpResponse *sink;		/* where the body of the transfer goes */
+	bool		keep_headers;	/* the answer's headers go to sink->headers */
 	struct timespec last_activity;
 	curl_off_t	upload_len;		/* the request body's length */
 	char		errbuf[CURL_ERROR_SIZE];
@@ -62,7 +63,42 @@ on_body(char *data, size_t size, size_t nmemb, void *arg)
 	return size * nmemb;
 }
 
-/* Captures the version header ("Name: value") when the setup names one. */
+/*
+ * Keeps one header line ("Name: value\r\n") of the answer in sink->headers;
+ * a status line starts the list again (an interim answer's headers go).
+ */
+static void
+keep_header(MeshHttp *h, const char *data, size_t len)
+{
+	MemoryContext old = MemoryContextSwitchTo(GetMemoryChunkContext(h->sink->body.data));
+	const char *colon = memchr(data, ':', len);
+	MeshHttpHeader *hdr;
+	size_t		vlen;
+	const char *v;
+
+	if (len >= 5 && strncmp(data, "HTTP/", 5) == 0)
+		h->sink->headers = NIL;
+	else if (colon != NULL && colon > data)
+	{
+		v = colon + 1;
+		vlen = len - (v - data);
+		while (vlen > 0 && (*v == ' ' || *v == '\t'))
+			v++, vlen--;
+		while (vlen > 0 && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n' ||
+							v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
+			vlen--;
+		hdr = palloc(sizeof(MeshHttpHeader));
+		hdr->name = pnstrdup(data, colon - data);
+		hdr->value = pnstrdup(v, vlen);
+		h->sink->headers = lappend(h->sink->headers, hdr);
+	}
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * Captures the version header ("Name: value") when the setup names one,
+ * and every header when the request keeps them.
+ */
 static size_t
 on_header(char *data, size_t size, size_t nmemb, void *arg)
 {
@@ -71,6 +107,8 @@ on_header(char *data, size_t size, size_t nmemb, void *arg)
 	const char *name = h->setup->version_header;
 
 	mesh_now(&h->last_activity);
+	if (h->keep_headers && h->sink)
+		keep_header(h, data, len);
 	if (name && h->sink && len > strlen(name) + 1 &&
 		pg_strncasecmp(data, name, strlen(name)) == 0 && data[strlen(name)] == ':')
 	{
@@ -116,6 +154,8 @@ mesh_http_configure(CURL *easy, MeshServerConfig *config, const MeshHttpSetup *s
 	SET(CURLOPT_PROTOCOLS_STR, "http,https");
 	SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 	SET(CURLOPT_FOLLOWLOCATION, 0L);
+	/* paths are sent as built (escaped by the caller), never normalised */
+	SET(CURLOPT_PATH_AS_IS, 1L);
 	SET(CURLOPT_BUFFERSIZE, 256L * 1024);
 	SET(CURLOPT_SSL_VERIFYPEER, verify ? 1L : 0L);
 	SET(CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
@@ -164,11 +204,20 @@ mesh_http_configure(CURL *easy, MeshServerConfig *config, const MeshHttpSetup *s
 	return rc == CURLE_OK;
 }
 
-static char *
-base_url(MeshServerConfig *config, const MeshHttpSetup *setup)
+/*
+ * The server's base URL without a trailing slash (palloc'd): the setup's
+ * base_url hook, else the option url, else the setup's default_url.
+ */
+char *
+mesh_http_base_url(MeshServerConfig *config, const MeshHttpSetup *setup)
 {
-	const char *url = mesh_config_get(config, "url", setup->default_url);
-	size_t		len = strlen(url);
+	const char *url;
+	size_t		len;
+
+	if (setup->base_url)
+		return setup->base_url(config);
+	url = mesh_config_get(config, "url", setup->default_url ? setup->default_url : "");
+	len = strlen(url);
 
 	while (len > 0 && url[len - 1] == '/')
 		len--;
@@ -186,7 +235,7 @@ mesh_http_connect(MeshServerConfig *config, const MeshHttpSetup *setup)
 	old = MemoryContextSwitchTo(TopMemoryContext);
 	h = palloc0(sizeof(MeshHttp));
 	h->setup = setup;
-	h->url = base_url(config, setup);
+	h->url = mesh_http_base_url(config, setup);
 	h->server = pstrdup(config->servername);
 	h->timeout_ms = config->timeout_ms;
 	MemoryContextSwitchTo(old);
@@ -273,7 +322,8 @@ static void
 start_transfer(MeshHttp *h, const MeshHttpRequest *req, MeshHttpResponse *resp)
 {
 	StringInfoData url;
-	bool		post = req->method && strcmp(req->method, "GET") != 0;
+	bool		head = req->method && strcmp(req->method, "HEAD") == 0;
+	bool		post = req->method && strcmp(req->method, "GET") != 0 && !head;
 
 	if (h->attached)
 	{
@@ -290,17 +340,29 @@ start_transfer(MeshHttp *h, const MeshHttpRequest *req, MeshHttpResponse *resp)
 
 		h->request_headers = curl_slist_append(h->request_headers, line);
 	}
+	for (const char *const *line = req->headers; line && *line; line++)
+		h->request_headers = curl_slist_append(h->request_headers, *line);
 	memset(resp, 0, sizeof(*resp));
 	initStringInfo(&resp->body);
 	h->sink = resp;
+	h->keep_headers = req->keep_headers;
 	h->errbuf[0] = '\0';
 
 	initStringInfo(&url);
-	appendStringInfo(&url, "%s%s", h->url, req->path ? req->path : "/");
+	if (req->url)
+		appendStringInfoString(&url, req->url);
+	else
+		appendStringInfo(&url, "%s%s", h->url, req->path ? req->path : "/");
 	curl_easy_setopt(h->easy, CURLOPT_URL, url.data);
 	curl_easy_setopt(h->easy, CURLOPT_HTTPHEADER, h->request_headers);
 	h->upload_len = post && req->body ? (curl_off_t) req->body_len : 0;
-	if (post)
+	/* POST and HTTPGET end a previous HEAD's NOBODY */
+	if (head)
+	{
+		curl_easy_setopt(h->easy, CURLOPT_CUSTOMREQUEST, NULL);
+		curl_easy_setopt(h->easy, CURLOPT_NOBODY, 1L);
+	}
+	else if (post)
 	{
 		curl_easy_setopt(h->easy, CURLOPT_POST, 1L);
 		curl_easy_setopt(h->easy, CURLOPT_POSTFIELDS, req->body ? req->body : "");
@@ -576,6 +638,22 @@ mesh_http_wait(MeshHttp **hs, int n, int max_ms)
 	/* no socket yet (connecting, resolving): a short sleep */
 	(void) poll(fds, nfds, nfds > 0 ? max_ms : Min(max_ms, 1));
 	pfree(fds);
+}
+
+/* The value of the answer's header name (any case), or NULL (kept headers only). */
+const char *
+mesh_http_header(const MeshHttpResponse *resp, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, resp->headers)
+	{
+		MeshHttpHeader *hdr = lfirst(lc);
+
+		if (pg_strcasecmp(hdr->name, name) == 0)
+			return hdr->value;
+	}
+	return NULL;
 }
 
 /* s URL-encoded (palloc'd). */

@@ -25,18 +25,26 @@
  */
 #define MESH_HTTP_OPTIONS \
 	{.name = "url", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_URL, .min = 1}, \
-	{.name = "tls_ca_file", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_STRING, .min = 1}, \
-	{.name = "tls_cert_file", .where = MESH_OPT_SERVER | MESH_OPT_MAPPING, \
-	.type = MESH_OPTTYPE_STRING, .min = 1}, \
-	{.name = "tls_key_file", .where = MESH_OPT_SERVER | MESH_OPT_MAPPING, \
-	.type = MESH_OPTTYPE_STRING, .min = 1}, \
-	{.name = "tls_verify", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_BOOL}, \
+	MESH_HTTP_TLS_OPTIONS, \
 	{.name = "gzip", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_BOOL}, \
 	{.name = "user", .where = MESH_OPT_MAPPING, .type = MESH_OPTTYPE_STRING, .min = 1}, \
 	{.name = "password", .where = MESH_OPT_MAPPING, .type = MESH_OPTTYPE_STRING, \
 	.secret = true}, \
 	{.name = "token", .where = MESH_OPT_MAPPING, .type = MESH_OPTTYPE_STRING, \
 	.secret = true, .min = 1}
+
+/*
+ * The TLS options alone (in MESH_HTTP_OPTIONS), for a kind that names its
+ * URL and credentials otherwise (mesh_s3).  Verification is on unless
+ * tls_verify is false.
+ */
+#define MESH_HTTP_TLS_OPTIONS \
+	{.name = "tls_ca_file", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_STRING, .min = 1}, \
+	{.name = "tls_cert_file", .where = MESH_OPT_SERVER | MESH_OPT_MAPPING, \
+	.type = MESH_OPTTYPE_STRING, .min = 1}, \
+	{.name = "tls_key_file", .where = MESH_OPT_SERVER | MESH_OPT_MAPPING, \
+	.type = MESH_OPTTYPE_STRING, .min = 1}, \
+	{.name = "tls_verify", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_BOOL}
 
 /*
  * Sent with every request of mesh's HTTP client; the hub's own metrics
@@ -49,8 +57,14 @@ typedef struct MeshHttp MeshHttp;
 
 typedef struct MeshHttpRequest
 {
-	const char *method;			/* "GET" (default when NULL) or "POST" */
+	const char *method;			/* "GET" (default when NULL), "HEAD" (no body is
+								 * read), "POST", "PUT", "DELETE" */
 	const char *path;			/* appended to the server url; already URL-encoded */
+	const char *url;			/* or an absolute URL, sent as it is (already
+								 * URL-encoded); then path is not used */
+	const char *const *headers; /* NULL-terminated "Name: value" lines sent with
+								 * this request only, or NULL */
+	bool		keep_headers;	/* collect the answer's headers (resp->headers) */
 	const char *body;			/* POST body, or NULL */
 	size_t		body_len;
 	const char *content_type;	/* of the body */
@@ -58,11 +72,19 @@ typedef struct MeshHttpRequest
 	bool		accept_error;	/* return non-2xx answers instead of ereporting */
 } MeshHttpRequest;
 
+/* One header of an answer (name as the server spelled it, value trimmed). */
+typedef struct MeshHttpHeader
+{
+	char	   *name;
+	char	   *value;
+} MeshHttpHeader;
+
 typedef struct MeshHttpResponse
 {
 	long		status;
 	StringInfoData body;		/* NUL-terminated */
 	char	   *version;		/* value of the connector's version header, or NULL */
+	List	   *headers;		/* MeshHttpHeader *, when the request kept them */
 } MeshHttpResponse;
 
 /* A response read incrementally: body grows as mesh_http_stream_fill runs. */
@@ -100,6 +122,20 @@ typedef struct MeshHttpSetup
 									 * failed ping ("": up, no version) */
 
 	/*
+	 * Optional: the health check's request (method, path or url, headers)
+	 * instead of a GET of ping_path, e.g. a signed HEAD.  It only pallocs:
+	 * it must not ereport.
+	 */
+	void		(*ping_request) (MeshServerConfig *config, MeshHttpRequest *req);
+
+	/*
+	 * Optional: the server's base URL from its options, palloc'd, without
+	 * a trailing slash (NULL: the option url, else default_url).  It only
+	 * pallocs: it must not ereport.
+	 */
+	char	   *(*base_url) (MeshServerConfig *config);
+
+	/*
 	 * The connection: a struct of conn_size bytes (0: a MeshHttpConn) that
 	 * begins with MESH_HTTP_CONN_HEAD.  open (optional) fills the rest from
 	 * the options; it runs in the connection's own memory context, freed
@@ -126,6 +162,7 @@ extern bool mesh_http_configure(void *easy, MeshServerConfig *config, const Mesh
 								struct curl_slist **auth_headers, char *errbuf);
 extern MeshHttp *mesh_http_connect(MeshServerConfig *config, const MeshHttpSetup *setup);
 extern void mesh_http_disconnect(MeshHttp *http);
+extern char *mesh_http_base_url(MeshServerConfig *config, const MeshHttpSetup *setup);
 extern const char *mesh_http_url(MeshHttp *http);
 extern const char *mesh_http_server(MeshHttp *http);
 extern int	mesh_http_timeout(MeshHttp *http);
@@ -152,6 +189,7 @@ extern void mesh_http_wait(MeshHttp **hs, int n, int max_ms);
 
 extern void mesh_http_raise(MeshHttp *http, const char *what, long status,
 							const char *message) pg_attribute_noreturn();
+extern const char *mesh_http_header(const MeshHttpResponse *resp, const char *name);
 extern char *mesh_http_escape(const char *s);
 extern void mesh_http_append_param(StringInfo path, const char *name, const char *value);
 

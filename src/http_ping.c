@@ -91,24 +91,28 @@ ping_fail(MeshPing *ping, const char *what, const char *detail)
 
 static void http_ping_continue(MeshPing *ping);
 
-/* Starts a GET of the kind's ping path (its connector's http_setup). */
+/*
+ * Starts a GET of the kind's ping path (its connector's http_setup), or the
+ * request its ping_request hook makes.
+ */
 static void
 http_ping_start(MeshPing *ping)
 {
 	const MeshHttpSetup *setup = ping->config->connector->http_setup;
 	HttpPing   *hp = palloc0(sizeof(HttpPing));
-	const char *url = mesh_config_get(ping->config, "url", setup->default_url);
+	MeshHttpRequest req = {0};
 	char	   *full;
-	size_t		len = strlen(url);
 
 	mesh_http_global_init();
 	ping->state = hp;
 	ping->fd = -1;
 	hp->setup = setup;
 	initStringInfo(&hp->body);
-	while (len > 0 && url[len - 1] == '/')
-		len--;
-	full = psprintf("%.*s%s", (int) len, url, setup->ping_path);
+	req.path = setup->ping_path;
+	if (setup->ping_request)
+		setup->ping_request(ping->config, &req);
+	full = req.url ? pstrdup(req.url) :
+		psprintf("%s%s", mesh_http_base_url(ping->config, setup), req.path ? req.path : "/");
 	hp->multi = curl_multi_init();
 	hp->easy = curl_easy_init();
 	if (hp->multi == NULL || hp->easy == NULL)
@@ -121,6 +125,11 @@ http_ping_start(MeshPing *ping)
 		ping_fail(ping, "could not set up an HTTP client", hp->errbuf);
 		return;
 	}
+	for (const char *const *line = req.headers; line && *line; line++)
+		hp->headers = curl_slist_append(hp->headers, *line);
+	curl_easy_setopt(hp->easy, CURLOPT_HTTPHEADER, hp->headers);
+	if (req.method && strcmp(req.method, "HEAD") == 0)
+		curl_easy_setopt(hp->easy, CURLOPT_NOBODY, 1L);
 	curl_easy_setopt(hp->easy, CURLOPT_URL, full);
 	curl_easy_setopt(hp->easy, CURLOPT_WRITEFUNCTION, ping_body);
 	curl_easy_setopt(hp->easy, CURLOPT_WRITEDATA, hp);
@@ -170,7 +179,9 @@ http_ping_continue(MeshPing *ping)
 		else
 			ping->version = hp->version;
 		if (hp->setup->ping_body_required && ping->version == NULL)
-			ping_fail(ping, psprintf("malformed answer to %s", hp->setup->ping_path), NULL);
+			ping_fail(ping, psprintf("malformed answer to %s",
+									 hp->setup->ping_path ? hp->setup->ping_path : "the health check"),
+					  NULL);
 		else if (ping->version && ping->version[0] == '\0')
 			ping->version = NULL;
 		return;

@@ -122,6 +122,7 @@ mesh_qual_from_clause(Expr *clause, Index relid, MeshQual *qual, Expr **value)
 			return false;
 		qual->attnum = var->varattno;
 		qual->op = (MeshQualOp) kind;
+		qual->collid = op->inputcollid;
 		*value = (Expr *) other;
 		set_value(qual, *value);
 		return true;
@@ -137,6 +138,7 @@ mesh_qual_from_clause(Expr *clause, Index relid, MeshQual *qual, Expr **value)
 			return false;
 		qual->attnum = var->varattno;
 		qual->op = MESH_QUAL_IN;
+		qual->collid = sa->inputcollid;
 		*value = (Expr *) other;
 		set_value(qual, *value);
 		return true;

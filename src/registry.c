@@ -141,7 +141,7 @@ mesh_connector_ping(const MeshConnector *c)
 {
 	if (c->ping)
 		return c->ping;
-	if (c->http_setup && c->http_setup->ping_path)
+	if (c->http_setup && (c->http_setup->ping_path || c->http_setup->ping_request))
 		return &mesh_http_ping_ops;
 	return NULL;
 }

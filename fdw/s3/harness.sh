@@ -1,0 +1,148 @@
+# mesh harness recipe of mesh_s3 (sourced by test/harness.sh, not run).
+#
+#   s3   versitygw v1.8.0 (an S3 gateway that checks SigV4 signatures: a
+#        wrong secret is a 403), posix backend in $MESH_TEST_DIR/s3/data,
+#        root keys $S3_ACCESS_KEY / $S3_SECRET_KEY, on 127.0.0.1:$MESH_S3_PORT
+#        (plain HTTP, path-style and, under the domain localhost,
+#        virtual-hosted-style addressing).
+#   s3_tls the same gateway over HTTPS on 127.0.0.1:$MESH_S3_TLS_PORT, with
+#        the certificate of the harness's `tls` server (its test CA; started
+#        before), serving the same data directory as s3.
+#
+# versitygw comes from the Go module proxy (`go env GOPROXY` as configured):
+# `go install github.com/versity/versitygw/cmd/versitygw@v1.8.0` (about 2
+# minutes), built once per machine into $MESH_CACHE_DIR/versitygw-<version>/
+# by install_s3 (called by `harness.sh install`).  Go from PATH or
+# /usr/local/go/bin (go_bin).
+#
+# Commands for test setup (signed by curl's --aws-sigv4 with the root keys):
+#   harness.sh s3-mkbucket BUCKET
+#   harness.sh s3-put BUCKET KEY [BODY [CONTENT_TYPE [NAME=VALUE...]]]
+#     (KEY is escaped here; NAME=VALUE pairs become x-amz-meta-NAME headers)
+#
+# port: MESH_S3_PORT 466
+# port: MESH_S3_TLS_PORT 467
+
+VERSITYGW_VERSION=v1.8.0
+VERSITYGW_BIN=$MESH_CACHE_DIR/versitygw-$VERSITYGW_VERSION/versitygw
+S3_ACCESS_KEY=mesh_s3_access
+S3_SECRET_KEY=mesh_s3_secret_key
+
+# OpenSSL's SHA-256 and HMAC sign the requests (fdw/s3/s3_sign.c)
+harness_build_packages libssl-dev
+harness_server s3 install=install_s3
+harness_server s3_tls deps=tls install=install_s3
+harness_command s3-mkbucket s3_mkbucket "BUCKET: create a bucket on the s3 server"
+harness_command s3-put s3_put "BUCKET KEY [BODY [CONTENT_TYPE [NAME=VALUE...]]]: put an object on the s3 server"
+
+# versitygw_built GO: the cached binary is the wanted module version (`go
+# install` stamps no version string of its own: read the module's).
+# The whole output is read first: `| grep -q` under pipefail fails when grep
+# stops reading early and go gets SIGPIPE.
+versitygw_built() {
+	local info
+	info=$("$1" version -m "$VERSITYGW_BIN" 2>/dev/null) || return 1
+	grep -qE "^[[:space:]]+mod[[:space:]]+github.com/versity/versitygw[[:space:]]+$VERSITYGW_VERSION([[:space:]]|$)" <<<"$info"
+}
+
+# install_s3: build versitygw into the cache unless it is there (idempotent).
+install_s3() {
+	local dir=$MESH_CACHE_DIR/versitygw-$VERSITYGW_VERSION go
+	go=$(go_bin)
+	if [ -x "$VERSITYGW_BIN" ] && versitygw_built "$go"; then
+		log "install: versitygw $VERSITYGW_VERSION cached at $VERSITYGW_BIN"
+		return 0
+	fi
+	log "install: building versitygw $VERSITYGW_VERSION (once per machine) in $dir"
+	mkdir -p "$dir"
+	GOBIN="$dir" "$go" install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION" \
+		>"$dir/build.log" 2>&1 || { tail -n 20 "$dir/build.log" >&2; die "versitygw build failed (log: $dir/build.log)"; }
+	versitygw_built "$go" || die "versitygw build gave no working binary"
+	log "install: versitygw $VERSITYGW_VERSION built at $VERSITYGW_BIN"
+}
+
+# run_s3: start versitygw on the data in $MESH_TEST_DIR/s3/data (kept).
+run_s3() {
+	local dir="$MESH_TEST_DIR/s3"
+	[ -x "$VERSITYGW_BIN" ] || die "s3: $VERSITYGW_BIN missing: run '$HARNESS install s3'"
+	require_port_free s3 "$MESH_S3_PORT"
+	mkdir -p "$dir/data"
+	# the keys travel in the environment, not in argv
+	ROOT_ACCESS_KEY_ID=$S3_ACCESS_KEY ROOT_SECRET_ACCESS_KEY=$S3_SECRET_KEY \
+		spawn "$dir/s3.pid" "$dir/s3.log" "$VERSITYGW_BIN" --port "127.0.0.1:$MESH_S3_PORT" \
+		--quiet --virtual-domain "localhost:$MESH_S3_PORT" posix "$dir/data"
+	# ready once it answers; an unsigned request is refused (403), as it should be
+	wait_http s3 "$dir/s3.log" "$dir/s3.pid" "$MESH_START_TIMEOUT" 403 "http://127.0.0.1:$MESH_S3_PORT/"
+}
+
+# run_s3_tls: the HTTPS gateway over the data of s3 (created if missing).
+run_s3_tls() {
+	local dir="$MESH_TEST_DIR/s3_tls" certs="$MESH_TEST_DIR/tls" i
+	[ -x "$VERSITYGW_BIN" ] || die "s3_tls: $VERSITYGW_BIN missing: run '$HARNESS install s3'"
+	[ -s "$certs/server.crt" ] || die "s3_tls: no test certificate in $certs (start the 'tls' server first)"
+	require_port_free s3_tls "$MESH_S3_TLS_PORT"
+	mkdir -p "$dir" "$MESH_TEST_DIR/s3/data"
+	ROOT_ACCESS_KEY_ID=$S3_ACCESS_KEY ROOT_SECRET_ACCESS_KEY=$S3_SECRET_KEY \
+		spawn "$dir/s3_tls.pid" "$dir/s3_tls.log" "$VERSITYGW_BIN" --port "127.0.0.1:$MESH_S3_TLS_PORT" \
+		--quiet --cert "$certs/server.crt" --key "$certs/server.key" posix "$MESH_TEST_DIR/s3/data"
+	# ready once it answers over TLS (verified with the test CA); unsigned: 403
+	for ((i = 0; i < MESH_START_TIMEOUT * 10; i++)); do
+		[ "$(curl -s -o /dev/null -w '%{http_code}' -m 2 --cacert "$certs/ca.crt" \
+			"https://127.0.0.1:$MESH_S3_TLS_PORT/" 2>/dev/null)" = 403 ] && return 0
+		pid_alive "$(read_pidfile "$dir/s3_tls.pid")" || fail_with_log s3_tls "$dir/s3_tls.log" "exited during start"
+		sleep 0.1
+	done
+	fail_with_log s3_tls "$dir/s3_tls.log" "no answer over TLS within ${MESH_START_TIMEOUT}s"
+}
+
+start_s3_tls() {
+	fresh_dir s3_tls >/dev/null
+	run_s3_tls
+}
+
+stop_s3_tls() { stop_pidfile s3_tls "$MESH_TEST_DIR/s3_tls/s3_tls.pid" "versitygw --port 127\.0\.0\.1:$MESH_S3_TLS_PORT( |$)"; }
+port_s3_tls() { echo "$MESH_S3_TLS_PORT"; }
+pid_s3_tls() { read_pidfile "$MESH_TEST_DIR/s3_tls/s3_tls.pid"; }
+
+start_s3() {
+	fresh_dir s3 >/dev/null
+	run_s3
+}
+
+stop_s3() { stop_pidfile s3 "$MESH_TEST_DIR/s3/s3.pid" "versitygw --port 127\.0\.0\.1:$MESH_S3_PORT( |$)"; }
+port_s3() { echo "$MESH_S3_PORT"; }
+pid_s3() { read_pidfile "$MESH_TEST_DIR/s3/s3.pid"; }
+
+# s3_curl ARGS...: a request signed with the root keys (curl signs, the
+# caller sends the payload's SHA-256, as SigV4 for S3 wants).
+s3_curl() {
+	curl -sS -m 10 --fail-with-body --aws-sigv4 "aws:amz:us-east-1:s3" \
+		--user "$S3_ACCESS_KEY:$S3_SECRET_KEY" "$@"
+}
+
+# s3_escape TEXT: TEXT percent-encoded as a URL path ('/' kept).
+s3_escape() {
+	python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe="/~"))' "$1"
+}
+
+# s3_mkbucket BUCKET: create it unless it exists (a HEAD finds it).
+s3_mkbucket() {
+	local url empty
+	[ $# -eq 1 ] || die "usage: harness.sh s3-mkbucket BUCKET"
+	url="http://127.0.0.1:$MESH_S3_PORT/$(s3_escape "$1")"
+	empty=$(printf '' | sha256sum | cut -d' ' -f1)
+	s3_curl -o /dev/null -I -H "x-amz-content-sha256: $empty" "$url" 2>/dev/null && return 0
+	s3_curl -o /dev/null -X PUT -H "x-amz-content-sha256: $empty" "$url" || die "s3-mkbucket $1 failed"
+}
+
+s3_put() {
+	local bucket=$1 key=$2 body=${3:-} type=${4:-application/octet-stream} kv
+	local headers=()
+	[ $# -ge 2 ] || die "usage: harness.sh s3-put BUCKET KEY [BODY [CONTENT_TYPE [NAME=VALUE...]]]"
+	shift $(($# < 4 ? $# : 4))
+	for kv in "$@"; do headers+=(-H "x-amz-meta-${kv%%=*}: ${kv#*=}"); done
+	s3_curl -o /dev/null -X PUT --data-binary "$body" -H "Content-Type: $type" \
+		-H "x-amz-content-sha256: $(printf '%s' "$body" | sha256sum | cut -d' ' -f1)" "${headers[@]}" \
+		"http://127.0.0.1:$MESH_S3_PORT/$(s3_escape "$bucket")/$(s3_escape "$key")" ||
+		die "s3-put $bucket/$key failed"
+}
