@@ -15,7 +15,7 @@ CREATE USER MAPPING FOR CURRENT_USER SERVER qd OPTIONS (api_key 'mesh_qdrant_key
 SELECT server, kind, ok, version, error FROM mesh.health() WHERE server = 'qd';
 -- the api key is a secret: only in a user mapping, never shown
 CREATE SERVER qd_bad FOREIGN DATA WRAPPER mesh_qdrant OPTIONS (url :'qdrant_url', api_key 'x');
-SELECT srvname, options FROM mesh.backends() b JOIN pg_foreign_server s ON s.srvname = b.server WHERE b.server = 'qd';
+SELECT srvname, regexp_replace(options::text, '127\.0\.0\.1:[0-9]+', '127.0.0.1:PORT', 'g')::jsonb AS options FROM mesh.backends() b JOIN pg_foreign_server s ON s.srvname = b.server WHERE b.server = 'qd';
 
 CREATE TABLE items (id bigint PRIMARY KEY, name text, qty int, weight float8, tags text[], embedding real[]);
 CREATE TABLE notes (code text PRIMARY KEY, body text, embedding real[]);
