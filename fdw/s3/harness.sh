@@ -14,6 +14,8 @@
 #        root user/password the same keys as s3 (MINIO_ROOT_USER /
 #        MINIO_ROOT_PASSWORD, in the environment), plain HTTP, path-style and,
 #        with MINIO_DOMAIN=localhost, virtual-hosted-style addressing.
+#        It also listens on [::1]:$MESH_MINIO_PORT whatever --address says
+#        (seen: ss -ltn).
 #
 # versitygw comes from the Go module proxy (`go env GOPROXY` as configured):
 # `go install github.com/versity/versitygw/cmd/versitygw@v1.8.0` (about 2
@@ -191,22 +193,24 @@ s3_escape() {
 
 # s3_mkbucket BUCKET: create it unless it exists (a HEAD finds it).
 s3_mkbucket() {
-	local url empty
+	local base url empty
 	[ $# -eq 1 ] || die "usage: harness.sh s3-mkbucket BUCKET"
-	url="$(s3_target_url)/$(s3_escape "$1")"
+	base=$(s3_target_url) || exit 1
+	url="$base/$(s3_escape "$1")"
 	empty=$(printf '' | sha256sum | cut -d' ' -f1)
 	s3_curl -o /dev/null -I -H "x-amz-content-sha256: $empty" "$url" 2>/dev/null && return 0
 	s3_curl -o /dev/null -X PUT -H "x-amz-content-sha256: $empty" "$url" || die "s3-mkbucket $1 failed"
 }
 
 s3_put() {
-	local bucket=$1 key=$2 body=${3:-} type=${4:-application/octet-stream} kv
+	local bucket=$1 key=$2 body=${3:-} type=${4:-application/octet-stream} kv base
 	local headers=()
 	[ $# -ge 2 ] || die "usage: harness.sh s3-put BUCKET KEY [BODY [CONTENT_TYPE [NAME=VALUE...]]]"
+	base=$(s3_target_url) || exit 1
 	shift $(($# < 4 ? $# : 4))
 	for kv in "$@"; do headers+=(-H "x-amz-meta-${kv%%=*}: ${kv#*=}"); done
 	s3_curl -o /dev/null -X PUT --data-binary "$body" -H "Content-Type: $type" \
 		-H "x-amz-content-sha256: $(printf '%s' "$body" | sha256sum | cut -d' ' -f1)" "${headers[@]}" \
-		"$(s3_target_url)/$(s3_escape "$bucket")/$(s3_escape "$key")" ||
+		"$base/$(s3_escape "$bucket")/$(s3_escape "$key")" ||
 		die "s3-put $bucket/$key failed"
 }
