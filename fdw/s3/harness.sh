@@ -8,57 +8,86 @@
 #   s3_tls the same gateway over HTTPS on 127.0.0.1:$MESH_S3_TLS_PORT, with
 #        the certificate of the harness's `tls` server (its test CA; started
 #        before), serving the same data directory as s3.
+#   minio MinIO (pinned pseudo-version $MINIO_VERSION; AGPL, run only as a
+#        test server) on 127.0.0.1:$MESH_MINIO_PORT (console on
+#        127.0.0.1:$MESH_MINIO_CONSOLE_PORT), data in $MESH_TEST_DIR/minio/data,
+#        root user/password the same keys as s3 (MINIO_ROOT_USER /
+#        MINIO_ROOT_PASSWORD, in the environment), plain HTTP, path-style and,
+#        with MINIO_DOMAIN=localhost, virtual-hosted-style addressing.
+#        It also listens on [::1]:$MESH_MINIO_PORT whatever --address says
+#        (seen: ss -ltn).
 #
 # versitygw comes from the Go module proxy (`go env GOPROXY` as configured):
 # `go install github.com/versity/versitygw/cmd/versitygw@v1.8.0` (about 2
 # minutes), built once per machine into $MESH_CACHE_DIR/versitygw-<version>/
-# by install_s3 (called by `harness.sh install`).  Go from PATH or
-# /usr/local/go/bin (go_bin).
+# by install_s3 (called by `harness.sh install`).  MinIO likewise:
+# `go install github.com/minio/minio@$MINIO_VERSION` (about 2.5 minutes;
+# the module proxy serves MinIO only as pseudo-versions, so the exact one is
+# pinned) into $MESH_CACHE_DIR/minio-<version>/ by install_minio.  Go from
+# PATH or /usr/local/go/bin (go_bin).
 #
-# Commands for test setup (signed by curl's --aws-sigv4 with the root keys):
+# Commands for test setup (signed by curl's --aws-sigv4 with the root keys),
+# sent to the s3 server, or to the server named by MESH_S3_TARGET (s3 or
+# minio; a suite sets it with psql's \setenv):
 #   harness.sh s3-mkbucket BUCKET
 #   harness.sh s3-put BUCKET KEY [BODY [CONTENT_TYPE [NAME=VALUE...]]]
 #     (KEY is escaped here; NAME=VALUE pairs become x-amz-meta-NAME headers)
 #
 # port: MESH_S3_PORT 466
 # port: MESH_S3_TLS_PORT 467
+# port: MESH_MINIO_PORT 468
+# port: MESH_MINIO_CONSOLE_PORT 469
 
 VERSITYGW_VERSION=v1.8.0
 VERSITYGW_BIN=$MESH_CACHE_DIR/versitygw-$VERSITYGW_VERSION/versitygw
 S3_ACCESS_KEY=mesh_s3_access
 S3_SECRET_KEY=mesh_s3_secret_key
+MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
+MINIO_BIN=$MESH_CACHE_DIR/minio-$MINIO_VERSION/minio
 
 # OpenSSL's SHA-256 and HMAC sign the requests (fdw/s3/s3_sign.c)
 harness_build_packages libssl-dev
 harness_server s3 install=install_s3
 harness_server s3_tls deps=tls install=install_s3
-harness_command s3-mkbucket s3_mkbucket "BUCKET: create a bucket on the s3 server"
-harness_command s3-put s3_put "BUCKET KEY [BODY [CONTENT_TYPE [NAME=VALUE...]]]: put an object on the s3 server"
+harness_server minio install=install_minio
+harness_command s3-mkbucket s3_mkbucket "BUCKET: create a bucket on the s3 server (or \$MESH_S3_TARGET: s3, minio)"
+harness_command s3-put s3_put "BUCKET KEY [BODY [CONTENT_TYPE [NAME=VALUE...]]]: put an object on the s3 server (or \$MESH_S3_TARGET)"
 
-# versitygw_built GO: the cached binary is the wanted module version (`go
-# install` stamps no version string of its own: read the module's).
+# go_built GO BIN MODULE VERSION: BIN was built from MODULE at VERSION
+# (`go install` stamps no version string of its own: read the module's).
 # The whole output is read first: `| grep -q` under pipefail fails when grep
 # stops reading early and go gets SIGPIPE.
-versitygw_built() {
+go_built() {
 	local info
-	info=$("$1" version -m "$VERSITYGW_BIN" 2>/dev/null) || return 1
-	grep -qE "^[[:space:]]+mod[[:space:]]+github.com/versity/versitygw[[:space:]]+$VERSITYGW_VERSION([[:space:]]|$)" <<<"$info"
+	info=$("$1" version -m "$2" 2>/dev/null) || return 1
+	grep -qE "^[[:space:]]+mod[[:space:]]+${3//./\\.}[[:space:]]+$4([[:space:]]|$)" <<<"$info"
 }
 
-# install_s3: build versitygw into the cache unless it is there (idempotent).
-install_s3() {
-	local dir=$MESH_CACHE_DIR/versitygw-$VERSITYGW_VERSION go
+# go_install NAME MODULE PACKAGE VERSION BIN: build PACKAGE of MODULE at
+# VERSION into BIN's folder (in the cache) unless it is there (idempotent).
+go_install() {
+	local name=$1 module=$2 package=$3 version=$4 bin=$5 dir go
+	dir=$(dirname "$bin")
 	go=$(go_bin)
-	if [ -x "$VERSITYGW_BIN" ] && versitygw_built "$go"; then
-		log "install: versitygw $VERSITYGW_VERSION cached at $VERSITYGW_BIN"
+	if [ -x "$bin" ] && go_built "$go" "$bin" "$module" "$version"; then
+		log "install: $name $version cached at $bin"
 		return 0
 	fi
-	log "install: building versitygw $VERSITYGW_VERSION (once per machine) in $dir"
+	log "install: building $name $version (once per machine) in $dir"
 	mkdir -p "$dir"
-	GOBIN="$dir" "$go" install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION" \
-		>"$dir/build.log" 2>&1 || { tail -n 20 "$dir/build.log" >&2; die "versitygw build failed (log: $dir/build.log)"; }
-	versitygw_built "$go" || die "versitygw build gave no working binary"
-	log "install: versitygw $VERSITYGW_VERSION built at $VERSITYGW_BIN"
+	GOBIN="$dir" "$go" install "$package@$version" \
+		>"$dir/build.log" 2>&1 || { tail -n 20 "$dir/build.log" >&2; die "$name build failed (log: $dir/build.log)"; }
+	go_built "$go" "$bin" "$module" "$version" || die "$name build gave no working binary"
+	log "install: $name $version built at $bin"
+}
+
+install_s3() {
+	go_install versitygw github.com/versity/versitygw github.com/versity/versitygw/cmd/versitygw \
+		"$VERSITYGW_VERSION" "$VERSITYGW_BIN"
+}
+
+install_minio() {
+	go_install minio github.com/minio/minio github.com/minio/minio "$MINIO_VERSION" "$MINIO_BIN"
 }
 
 # run_s3: start versitygw on the data in $MESH_TEST_DIR/s3/data (kept).
@@ -113,6 +142,43 @@ stop_s3() { stop_pidfile s3 "$MESH_TEST_DIR/s3/s3.pid" "versitygw --port 127\.0\
 port_s3() { echo "$MESH_S3_PORT"; }
 pid_s3() { read_pidfile "$MESH_TEST_DIR/s3/s3.pid"; }
 
+# run_minio: start MinIO on the data in $MESH_TEST_DIR/minio/data (kept).
+run_minio() {
+	local dir="$MESH_TEST_DIR/minio"
+	[ -x "$MINIO_BIN" ] || die "minio: $MINIO_BIN missing: run '$HARNESS install minio'"
+	require_port_free minio "$MESH_MINIO_PORT"
+	require_port_free minio "$MESH_MINIO_CONSOLE_PORT"
+	mkdir -p "$dir/data" "$dir/certs"
+	# the keys travel in the environment, not in argv; no update checks;
+	# MINIO_DOMAIN turns on virtual-hosted-style requests (bucket.localhost)
+	MINIO_ROOT_USER=$S3_ACCESS_KEY MINIO_ROOT_PASSWORD=$S3_SECRET_KEY MINIO_UPDATE=off \
+		MINIO_DOMAIN=localhost \
+		spawn "$dir/minio.pid" "$dir/minio.log" "$MINIO_BIN" server "$dir/data" --quiet \
+		--certs-dir "$dir/certs" --address "127.0.0.1:$MESH_MINIO_PORT" \
+		--console-address "127.0.0.1:$MESH_MINIO_CONSOLE_PORT"
+	wait_http minio "$dir/minio.log" "$dir/minio.pid" "$MESH_START_TIMEOUT" 200 \
+		"http://127.0.0.1:$MESH_MINIO_PORT/minio/health/live"
+}
+
+start_minio() {
+	fresh_dir minio >/dev/null
+	run_minio
+}
+
+stop_minio() { stop_pidfile minio "$MESH_TEST_DIR/minio/minio.pid" "minio server .* --address 127\.0\.0\.1:$MESH_MINIO_PORT( |$)"; }
+port_minio() { echo "$MESH_MINIO_PORT"; }
+pid_minio() { read_pidfile "$MESH_TEST_DIR/minio/minio.pid"; }
+
+# s3_target_url: the endpoint s3-mkbucket and s3-put send to (the s3 server
+# unless MESH_S3_TARGET names another).
+s3_target_url() {
+	case ${MESH_S3_TARGET:-s3} in
+	s3) echo "http://127.0.0.1:$MESH_S3_PORT" ;;
+	minio) echo "http://127.0.0.1:$MESH_MINIO_PORT" ;;
+	*) die "MESH_S3_TARGET='$MESH_S3_TARGET': not s3 or minio" ;;
+	esac
+}
+
 # s3_curl ARGS...: a request signed with the root keys (curl signs, the
 # caller sends the payload's SHA-256, as SigV4 for S3 wants).
 s3_curl() {
@@ -127,22 +193,24 @@ s3_escape() {
 
 # s3_mkbucket BUCKET: create it unless it exists (a HEAD finds it).
 s3_mkbucket() {
-	local url empty
+	local base url empty
 	[ $# -eq 1 ] || die "usage: harness.sh s3-mkbucket BUCKET"
-	url="http://127.0.0.1:$MESH_S3_PORT/$(s3_escape "$1")"
+	base=$(s3_target_url) || exit 1
+	url="$base/$(s3_escape "$1")"
 	empty=$(printf '' | sha256sum | cut -d' ' -f1)
 	s3_curl -o /dev/null -I -H "x-amz-content-sha256: $empty" "$url" 2>/dev/null && return 0
 	s3_curl -o /dev/null -X PUT -H "x-amz-content-sha256: $empty" "$url" || die "s3-mkbucket $1 failed"
 }
 
 s3_put() {
-	local bucket=$1 key=$2 body=${3:-} type=${4:-application/octet-stream} kv
+	local bucket=$1 key=$2 body=${3:-} type=${4:-application/octet-stream} kv base
 	local headers=()
 	[ $# -ge 2 ] || die "usage: harness.sh s3-put BUCKET KEY [BODY [CONTENT_TYPE [NAME=VALUE...]]]"
+	base=$(s3_target_url) || exit 1
 	shift $(($# < 4 ? $# : 4))
 	for kv in "$@"; do headers+=(-H "x-amz-meta-${kv%%=*}: ${kv#*=}"); done
 	s3_curl -o /dev/null -X PUT --data-binary "$body" -H "Content-Type: $type" \
 		-H "x-amz-content-sha256: $(printf '%s' "$body" | sha256sum | cut -d' ' -f1)" "${headers[@]}" \
-		"http://127.0.0.1:$MESH_S3_PORT/$(s3_escape "$bucket")/$(s3_escape "$key")" ||
+		"$base/$(s3_escape "$bucket")/$(s3_escape "$key")" ||
 		die "s3-put $bucket/$key failed"
 }
