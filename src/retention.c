@@ -34,6 +34,7 @@ PG_FUNCTION_INFO_V1(mesh_prune_event_log);
 typedef struct GenerationNewest
 {
 	Oid			relfilenode;
+	int64		top;			/* its highest id then */
 	TimestampTz newest;
 } GenerationNewest;
 
@@ -41,10 +42,14 @@ static GenerationNewest newest_known[MESH_GENERATIONS];
 
 /*
  * The newest capture time of generation g (SQL name), whose ids end at
- * last_id; false if it holds no event.  Read with the current snapshot.
+ * last_id and whose highest id is top; false if it holds no event.  Read
+ * with the current snapshot.  The kept time is used only for the same file
+ * and the same highest id (events placed under another
+ * mesh.event_generation_size change the latter).
  */
 static bool
-generation_newest(int g, const char *name, Oid relid, int64 last_id, TimestampTz *newest)
+generation_newest(int g, const char *name, Oid relid, int64 last_id, int64 top,
+				  TimestampTz *newest)
 {
 	Relation	rel = relation_open(relid, NoLock);	/* locked by the caller */
 	Oid			filenode = rel->rd_node.relNode;
@@ -52,7 +57,8 @@ generation_newest(int g, const char *name, Oid relid, int64 last_id, TimestampTz
 	bool		isnull;
 
 	relation_close(rel, NoLock);
-	if (newest_known[g].relfilenode == filenode && OidIsValid(filenode))
+	if (newest_known[g].relfilenode == filenode && OidIsValid(filenode) &&
+		newest_known[g].top == top)
 	{
 		*newest = newest_known[g].newest;
 		return true;
@@ -64,6 +70,7 @@ generation_newest(int g, const char *name, Oid relid, int64 last_id, TimestampTz
 	if (final)
 	{
 		newest_known[g].relfilenode = filenode;
+		newest_known[g].top = top;
 		newest_known[g].newest = *newest;
 	}
 	return true;
@@ -85,6 +92,9 @@ mesh_prune_event_log(PG_FUNCTION_ARGS)
 		int64		back = (current_gen - g + MESH_GENERATIONS) % MESH_GENERATIONS;
 		int64		last_id = (current_abs - back + 1) * mesh_generation_size - 1;
 		TimestampTz newest;
+		int64		top;
+		bool		delivered;
+		bool		isnull;
 
 		if (g == current_gen)
 			continue;
@@ -92,19 +102,21 @@ mesh_prune_event_log(PG_FUNCTION_ARGS)
 		relid = mesh_relid(name);
 		if (!ConditionalLockRelationOid(relid, AccessExclusiveLock))
 			continue;
-		if (!generation_newest(g, name, relid, last_id, &newest) ||
+		SPI_execute(psprintf("SELECT max(id), max(id) < COALESCE((SELECT min(mesh._route_need(id))"
+							 " FROM mesh.route), 9223372036854775807) FROM mesh.%s", name),
+					true, 1);
+		top = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		if (isnull)
+			continue;			/* empty */
+		delivered = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+		if (!delivered)
+			continue;
+		if (!generation_newest(g, name, relid, last_id, top, &newest) ||
 			newest > TimestampTzPlusMilliseconds(GetCurrentTransactionStartTimestamp(),
 												 -1000 * (int64) mesh_event_retention_s))
 			continue;
-		SPI_execute(psprintf("SELECT 1 FROM (SELECT max(id) AS top FROM mesh.%s) l"
-							 " WHERE l.top < COALESCE((SELECT min(mesh._route_need(id)) FROM mesh.route),"
-							 " 9223372036854775807)", name),
-					true, 1);
-		if (SPI_processed == 1)
-		{
-			SPI_execute(psprintf("TRUNCATE mesh.%s", name), false, 0);
-			truncated++;
-		}
+		SPI_execute(psprintf("TRUNCATE mesh.%s", name), false, 0);
+		truncated++;
 	}
 	SPI_finish();
 	PG_RETURN_INT32(truncated);

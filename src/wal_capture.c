@@ -46,6 +46,7 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "postmaster/interrupt.h"
 #include "replication/decode.h"
 #include "replication/logical.h"
 #include "replication/message.h"
@@ -543,6 +544,16 @@ mesh_wal_capture_step(void)
 {
 	MemoryContext outer = CurrentMemoryContext;
 
+	/*
+	 * The events a step writes depend on settings (mesh.event_generation_size
+	 * places them): a reload sent before a writer's commit applies to its
+	 * events, even when it arrived during a route's turn.
+	 */
+	if (ConfigReloadPending)
+	{
+		ConfigReloadPending = false;
+		ProcessConfigFile(PGC_SIGHUP);
+	}
 	if (decoding == NULL && (!wal_wanted() || GetCurrentTimestamp() < next_start))
 		return;
 	PG_TRY();
