@@ -690,6 +690,7 @@ extern char *mesh_import_statement(const char *server, const char *local_schema,
 extern MeshTable *mesh_table_open(Oid relid);
 extern void mesh_table_prepare_io(MeshTable *table);
 extern MeshColumn *mesh_table_column(MeshTable *table, const char *name);
+extern void *mesh_table_parsed(MeshTable *table, void *(*parse) (MeshTable *table));
 extern const char *mesh_column_option(MeshColumn *col, const char *name);
 extern Datum mesh_value_from_text(MeshColumn *col, const char *data, size_t len);
 extern Datum mesh_value_from_cstring(MeshColumn *col, const char *data, size_t len);

@@ -78,6 +78,29 @@ mesh_table_column(MeshTable *table, const char *name)
 	return NULL;
 }
 
+/*
+ * The connector's parsed form of a table (its layout): parse(table) run once
+ * in the table's cache context and kept in table->private, or, for a table
+ * that is not cached (no cxt), run in the current context each time.
+ * parse reports a misfit with ereport.
+ */
+void *
+mesh_table_parsed(MeshTable *table, void *(*parse) (MeshTable *table))
+{
+	MemoryContext old = CurrentMemoryContext;
+	void	   *parsed;
+
+	if (table->private)
+		return table->private;
+	if (table->cxt)
+		MemoryContextSwitchTo(table->cxt);
+	parsed = parse(table);
+	MemoryContextSwitchTo(old);
+	if (table->cxt)
+		table->private = parsed;
+	return parsed;
+}
+
 /* A column option's value, or NULL. */
 const char *
 mesh_column_option(MeshColumn *col, const char *name)

@@ -155,7 +155,7 @@ bool_option(MeshColumn *col, const char *name)
 	return b;
 }
 
-static InfluxLayout *
+static void *
 compute_layout(MeshTable *table)
 {
 	InfluxLayout *l = palloc0(sizeof(InfluxLayout));
@@ -235,18 +235,7 @@ compute_layout(MeshTable *table)
 InfluxLayout *
 influx_layout(MeshTable *table)
 {
-	InfluxLayout *l;
-	MemoryContext old = CurrentMemoryContext;
-
-	if (table->private)
-		return table->private;
-	if (table->cxt)
-		MemoryContextSwitchTo(table->cxt);
-	l = compute_layout(table);
-	MemoryContextSwitchTo(old);
-	if (table->cxt)
-		table->private = l;
-	return l;
+	return mesh_table_parsed(table, compute_layout);
 }
 
 /* The value of tag key in a series object's "tags", or NULL ("" is absent). */

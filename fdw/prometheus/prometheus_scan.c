@@ -69,7 +69,7 @@ layout_error(MeshTable *t, MeshColumn *col, const char *msg, const char *hint)
 			 errhint("%s", hint)));
 }
 
-static PromLayout *
+static void *
 compute_layout(MeshTable *t)
 {
 	PromLayout *l = palloc0(sizeof(PromLayout));
@@ -129,18 +129,7 @@ compute_layout(MeshTable *t)
 static PromLayout *
 prom_layout(MeshTable *t)
 {
-	PromLayout *l;
-	MemoryContext old = CurrentMemoryContext;
-
-	if (t->private)
-		return t->private;
-	if (t->cxt)
-		MemoryContextSwitchTo(t->cxt);
-	l = compute_layout(t);
-	MemoryContextSwitchTo(old);
-	if (t->cxt)
-		t->private = l;
-	return l;
+	return mesh_table_parsed(t, compute_layout);
 }
 
 static bool

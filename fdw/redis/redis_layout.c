@@ -95,7 +95,7 @@ assign_role(RedisLayout *l, MeshTable *table, MeshColumn *col)
 						 type_names[l->type], allowed)));
 }
 
-static RedisLayout *compute_layout(MeshTable *table);
+static void *compute_layout(MeshTable *table);
 
 static void
 require_column(RedisLayout *l, MeshTable *table, AttrNumber att, const char *name,
@@ -115,21 +115,10 @@ require_column(RedisLayout *l, MeshTable *table, AttrNumber att, const char *nam
 RedisLayout *
 redis_layout(MeshTable *table)
 {
-	RedisLayout *l;
-	MemoryContext old = CurrentMemoryContext;
-
-	if (table->private)
-		return table->private;
-	if (table->cxt)
-		MemoryContextSwitchTo(table->cxt);
-	l = compute_layout(table);
-	MemoryContextSwitchTo(old);
-	if (table->cxt)
-		table->private = l;
-	return l;
+	return mesh_table_parsed(table, compute_layout);
 }
 
-static RedisLayout *
+static void *
 compute_layout(MeshTable *table)
 {
 	RedisLayout *l = palloc0(sizeof(RedisLayout));

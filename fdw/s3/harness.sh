@@ -53,34 +53,6 @@ harness_server minio install=install_minio
 harness_command s3-mkbucket s3_mkbucket "BUCKET: create a bucket on the s3 server (or \$MESH_S3_TARGET: s3, minio)"
 harness_command s3-put s3_put "BUCKET KEY [BODY [CONTENT_TYPE [NAME=VALUE...]]]: put an object on the s3 server (or \$MESH_S3_TARGET)"
 
-# go_built GO BIN MODULE VERSION: BIN was built from MODULE at VERSION
-# (`go install` stamps no version string of its own: read the module's).
-# The whole output is read first: `| grep -q` under pipefail fails when grep
-# stops reading early and go gets SIGPIPE.
-go_built() {
-	local info
-	info=$("$1" version -m "$2" 2>/dev/null) || return 1
-	grep -qE "^[[:space:]]+mod[[:space:]]+${3//./\\.}[[:space:]]+$4([[:space:]]|$)" <<<"$info"
-}
-
-# go_install NAME MODULE PACKAGE VERSION BIN: build PACKAGE of MODULE at
-# VERSION into BIN's folder (in the cache) unless it is there (idempotent).
-go_install() {
-	local name=$1 module=$2 package=$3 version=$4 bin=$5 dir go
-	dir=$(dirname "$bin")
-	go=$(go_bin)
-	if [ -x "$bin" ] && go_built "$go" "$bin" "$module" "$version"; then
-		log "install: $name $version cached at $bin"
-		return 0
-	fi
-	log "install: building $name $version (once per machine) in $dir"
-	mkdir -p "$dir"
-	GOBIN="$dir" "$go" install "$package@$version" \
-		>"$dir/build.log" 2>&1 || { tail -n 20 "$dir/build.log" >&2; die "$name build failed (log: $dir/build.log)"; }
-	go_built "$go" "$bin" "$module" "$version" || die "$name build gave no working binary"
-	log "install: $name $version built at $bin"
-}
-
 install_s3() {
 	go_install versitygw github.com/versity/versitygw github.com/versity/versitygw/cmd/versitygw \
 		"$VERSITYGW_VERSION" "$VERSITYGW_BIN"
@@ -106,7 +78,7 @@ run_s3() {
 
 # run_s3_tls: the HTTPS gateway over the data of s3 (created if missing).
 run_s3_tls() {
-	local dir="$MESH_TEST_DIR/s3_tls" certs="$MESH_TEST_DIR/tls" i
+	local dir="$MESH_TEST_DIR/s3_tls" certs="$MESH_TEST_DIR/tls"
 	[ -x "$VERSITYGW_BIN" ] || die "s3_tls: $VERSITYGW_BIN missing: run '$HARNESS install s3'"
 	[ -s "$certs/server.crt" ] || die "s3_tls: no test certificate in $certs (start the 'tls' server first)"
 	require_port_free s3_tls "$MESH_S3_TLS_PORT"
@@ -115,13 +87,8 @@ run_s3_tls() {
 		spawn "$dir/s3_tls.pid" "$dir/s3_tls.log" "$VERSITYGW_BIN" --port "127.0.0.1:$MESH_S3_TLS_PORT" \
 		--quiet --cert "$certs/server.crt" --key "$certs/server.key" posix "$MESH_TEST_DIR/s3/data"
 	# ready once it answers over TLS (verified with the test CA); unsigned: 403
-	for ((i = 0; i < MESH_START_TIMEOUT * 10; i++)); do
-		[ "$(curl -s -o /dev/null -w '%{http_code}' -m 2 --cacert "$certs/ca.crt" \
-			"https://127.0.0.1:$MESH_S3_TLS_PORT/" 2>/dev/null)" = 403 ] && return 0
-		pid_alive "$(read_pidfile "$dir/s3_tls.pid")" || fail_with_log s3_tls "$dir/s3_tls.log" "exited during start"
-		sleep 0.1
-	done
-	fail_with_log s3_tls "$dir/s3_tls.log" "no answer over TLS within ${MESH_START_TIMEOUT}s"
+	wait_http s3_tls "$dir/s3_tls.log" "$dir/s3_tls.pid" "$MESH_START_TIMEOUT" 403 \
+		"https://127.0.0.1:$MESH_S3_TLS_PORT/" "" "$certs/ca.crt"
 }
 
 start_s3_tls() {

@@ -82,7 +82,7 @@ typedef struct S3ScanState
 	bool		first_page;
 } S3ScanState;
 
-static S3Layout *
+static void *
 compute_layout(MeshTable *t)
 {
 	S3Layout   *l = palloc0(sizeof(S3Layout));
@@ -135,18 +135,7 @@ compute_layout(MeshTable *t)
 static S3Layout *
 s3_layout(MeshTable *t)
 {
-	MemoryContext old = CurrentMemoryContext;
-	S3Layout   *l;
-
-	if (t->private)
-		return t->private;
-	if (t->cxt)
-		MemoryContextSwitchTo(t->cxt);
-	l = compute_layout(t);
-	MemoryContextSwitchTo(old);
-	if (t->cxt)
-		t->private = l;
-	return l;
+	return mesh_table_parsed(t, compute_layout);
 }
 
 static bool

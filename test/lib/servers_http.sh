@@ -38,17 +38,18 @@ need_bin() {
 	command -v "$2" >/dev/null 2>&1 || die "$1: $2 not installed: run '$HARNESS install'"
 }
 
-# http_get URL: print the body, a newline and the HTTP status (000: no answer).
-http_get() { curl -s -m 2 -w '\n%{http_code}' "$1" 2>/dev/null || true; }
+# http_get [CURL_OPTIONS...] URL: print the body, a newline and the HTTP status (000: no answer).
+http_get() { curl -s -m 2 -w '\n%{http_code}' "$@" 2>/dev/null || true; }
 
-# wait_http NAME LOGFILE PIDFILE TIMEOUT CODE URL [BODY_REGEX]: poll until a
-# GET of URL answers CODE (and a body matching BODY_REGEX, if given); fail
-# with the log's tail if the process dies or TIMEOUT seconds pass.
+# wait_http NAME LOGFILE PIDFILE TIMEOUT CODE URL [BODY_REGEX [CA_FILE]]: poll
+# until a GET of URL answers CODE (and a body matching BODY_REGEX, if given;
+# over TLS verified with CA_FILE, if given); fail with the log's tail if the
+# process dies or TIMEOUT seconds pass.
 wait_http() {
-	local name=$1 logfile=$2 pid timeout=$4 code=$5 url=$6 re=${7:-} i out
+	local name=$1 logfile=$2 pid timeout=$4 code=$5 url=$6 re=${7:-} ca=${8:-} i out
 	pid=$(read_pidfile "$3")
 	for ((i = 0; i < timeout * 10; i++)); do
-		out=$(http_get "$url")
+		out=$(http_get ${ca:+--cacert "$ca"} "$url")
 		if [ "${out##*$'\n'}" = "$code" ] && { [ -z "$re" ] || grep -qE -- "$re" <<<"${out%$'\n'*}"; }; then
 			return 0
 		fi
@@ -163,4 +164,32 @@ go_bin() {
 	else
 		die "building a server needs Go >= 1.22 (none in PATH or /usr/local/go/bin)"
 	fi
+}
+
+# go_built GO BIN MODULE VERSION: BIN was built from MODULE at VERSION
+# (`go install` stamps no version string of its own: read the module's).
+# The whole output is read first: `| grep -q` under pipefail fails when grep
+# stops reading early and go gets SIGPIPE.
+go_built() {
+	local info
+	info=$("$1" version -m "$2" 2>/dev/null) || return 1
+	grep -qE "^[[:space:]]+mod[[:space:]]+${3//./\\.}[[:space:]]+$4([[:space:]]|$)" <<<"$info"
+}
+
+# go_install NAME MODULE PACKAGE VERSION BIN: build PACKAGE of MODULE at
+# VERSION into BIN's folder (in the cache) unless it is there (idempotent).
+go_install() {
+	local name=$1 module=$2 package=$3 version=$4 bin=$5 dir go
+	dir=$(dirname "$bin")
+	go=$(go_bin)
+	if [ -x "$bin" ] && go_built "$go" "$bin" "$module" "$version"; then
+		log "install: $name $version cached at $bin"
+		return 0
+	fi
+	log "install: building $name $version (once per machine) in $dir"
+	mkdir -p "$dir"
+	GOBIN="$dir" "$go" install "$package@$version" \
+		>"$dir/build.log" 2>&1 || { tail -n 20 "$dir/build.log" >&2; die "$name build failed (log: $dir/build.log)"; }
+	go_built "$go" "$bin" "$module" "$version" || die "$name build gave no working binary"
+	log "install: $name $version built at $bin"
 }

@@ -10,34 +10,17 @@
 # `go install github.com/Shopify/toxiproxy/v2/cmd/server@v2.12.0` (about 10 s),
 # built once per machine into $MESH_CACHE_DIR/toxiproxy-<version>/server by
 # install_toxiproxy (called by `harness.sh install`).  Go from PATH or
-# /usr/local/go/bin (go_bin in servers_mongodb.sh).
+# /usr/local/go/bin (go_bin and go_install in servers_http.sh).
 
 TOXIPROXY_VERSION=v2.12.0
 TOXIPROXY_BIN=$MESH_CACHE_DIR/toxiproxy-$TOXIPROXY_VERSION/server
 # how many proxy listen ports the harness reserves (offsets 610-659)
 MESH_TOXIPROXY_PROXY_PORTS=50
 
-# toxiproxy_built GO: true if the cached binary is the wanted module version
-# (its own -version says "git": `go install` sets no version string).
-toxiproxy_built() {
-	"$1" version -m "$TOXIPROXY_BIN" 2>/dev/null |
-		grep -qE "^[[:space:]]+mod[[:space:]]+github.com/Shopify/toxiproxy/v2[[:space:]]+$TOXIPROXY_VERSION([[:space:]]|$)"
-}
-
 # install_toxiproxy: build Toxiproxy into the cache unless it is there (idempotent).
 install_toxiproxy() {
-	local dir=$MESH_CACHE_DIR/toxiproxy-$TOXIPROXY_VERSION go
-	go=$(go_bin)
-	if [ -x "$TOXIPROXY_BIN" ] && toxiproxy_built "$go"; then
-		log "install: Toxiproxy $TOXIPROXY_VERSION cached at $TOXIPROXY_BIN"
-		return 0
-	fi
-	log "install: building Toxiproxy $TOXIPROXY_VERSION (once per machine) in $dir"
-	mkdir -p "$dir"
-	GOBIN="$dir" "$go" install "github.com/Shopify/toxiproxy/v2/cmd/server@$TOXIPROXY_VERSION" \
-		>"$dir/build.log" 2>&1 || { tail -n 20 "$dir/build.log" >&2; die "Toxiproxy build failed (log: $dir/build.log)"; }
-	toxiproxy_built "$go" || die "Toxiproxy build gave no working binary"
-	log "install: Toxiproxy $TOXIPROXY_VERSION built at $TOXIPROXY_BIN"
+	go_install Toxiproxy github.com/Shopify/toxiproxy/v2 github.com/Shopify/toxiproxy/v2/cmd/server \
+		"$TOXIPROXY_VERSION" "$TOXIPROXY_BIN"
 }
 
 # run_toxiproxy: start the proxy server (it keeps no data: proxies are made
