@@ -56,6 +56,7 @@
 PGDLLEXPORT void mesh_delivery_worker_main(Datum arg);
 
 #define TURN_MS 200				/* a route's turn before the next route's */
+#define DECODER_LOCK_WAIT_MS "200"	/* guarded_round */
 #define IDLE_WAIT_MS 1000		/* longest sleep without a wakeup */
 #define HELPER_IDLE_EXIT_MS 10000	/* a helper with nothing to do leaves */
 #define HELPER_START_EVERY_MS 1000	/* at most one helper start per second */
@@ -192,38 +193,73 @@ record_backoff(int64 route_id, bool failed, int failures)
 	mesh_worker_spi_commit();
 }
 
-/* One round of route_id, errors caught: recorded as the route's failure. */
+/* Record a round's error as the route's failure; a failure to record it is dropped. */
+static void
+record_failure_quietly(int64 route_id, const char *error)
+{
+	PG_TRY();
+	{
+		mesh_record_failure(route_id, error);
+	}
+	PG_CATCH();
+	{
+		FlushErrorState();
+		AbortOutOfAnyTransaction();
+	}
+	PG_END_TRY();
+}
+
+/*
+ * One round of route_id, errors caught: recorded as the route's failure.
+ *
+ * In the worker that decodes WAL a round waits at most DECODER_LOCK_WAIT_MS
+ * for a lock (its table's, above all): a schema change holds its table
+ * while it waits for the decoder (mesh_wal_wait_decoded), so a round
+ * queued behind it would stall both for the wait's whole timeout.  A round
+ * that gives up is no failure: its turn ends, the worker decodes, and the
+ * route is served again; what it delivered but could not record is
+ * delivered again (at least once).
+ */
 static MeshRoundResult
 guarded_round(int64 route_id)
 {
 	volatile MeshRoundResult result = ROUND_IDLE;
+	bool		decoder = mesh_wal_spool != NULL;
+	char		lock_timeout[32];
 
 	MemoryContextReset(round_cxt);
 	MemoryContextSwitchTo(round_cxt);
+	strlcpy(lock_timeout, GetConfigOption("lock_timeout", false, false), sizeof(lock_timeout));
+	if (decoder)
+		SetConfigOption("lock_timeout", DECODER_LOCK_WAIT_MS, PGC_SUSET, PGC_S_OVERRIDE);
 	PG_TRY();
 	{
 		result = mesh_route_round(route_id, round_cxt);
 	}
 	PG_CATCH();
 	{
+		bool		lock_busy = decoder && geterrcode() == ERRCODE_LOCK_NOT_AVAILABLE;
 		/* the log and mesh.stats are read beyond the table's owner */
 		char	   *error = mesh_worker_take_error(round_cxt);
 
-		ereport(LOG,
-				(errmsg("mesh: route %lld: %s", (long long) route_id, error)));
-		PG_TRY();
+		if (lock_busy)
 		{
-			mesh_record_failure(route_id, error);
+			ereport(DEBUG1,
+					(errmsg("mesh: route %lld: %s; served again after the next decoding step",
+							(long long) route_id, error)));
+			result = ROUND_BUSY;
 		}
-		PG_CATCH();
+		else
 		{
-			FlushErrorState();
-			AbortOutOfAnyTransaction();
+			ereport(LOG,
+					(errmsg("mesh: route %lld: %s", (long long) route_id, error)));
+			record_failure_quietly(route_id, error);
+			result = ROUND_BACKOFF;
 		}
-		PG_END_TRY();
-		result = ROUND_BACKOFF;
 	}
 	PG_END_TRY();
+	if (decoder)
+		SetConfigOption("lock_timeout", lock_timeout, PGC_SUSET, PGC_S_OVERRIDE);
 	MemoryContextSwitchTo(TopMemoryContext);
 	return result;
 }
@@ -270,7 +306,7 @@ serve_turn(RouteWork *w, bool *owned_out)
 	CommitTransactionCommand();
 	pgstat_report_appname(idle_appname);
 	pgstat_report_activity(STATE_IDLE, NULL);
-	return result == ROUND_MORE;
+	return result == ROUND_MORE || result == ROUND_BUSY;
 }
 
 /* Start a helper for this database when routes wait and the cap allows. */

@@ -142,6 +142,7 @@ typedef enum MeshRoundResult
 	ROUND_MORE,					/* there may be more work: go on at once */
 	ROUND_IDLE,					/* nothing to do: wait for a wakeup */
 	ROUND_BACKOFF,				/* the target failed: wait before retrying */
+	ROUND_BUSY,					/* a lock was not free: again after decoding */
 	ROUND_GONE					/* the route was removed or paused */
 } MeshRoundResult;
 extern MeshRoundResult mesh_route_round(int64 route_id, MemoryContext cxt);
