@@ -596,6 +596,7 @@ typedef struct MeshConnector
 
 	/* capabilities */
 	const struct MeshHttpSetup *http_setup;	/* an HTTP kind: see above */
+	const struct MeshObjectStore *object_store;	/* an object store: object_store.h */
 	const MeshPingOps *ping;	/* health (mesh.health) */
 	const MeshScanOps *scan;	/* readable foreign tables */
 	const MeshModifyOps *modify;	/* writable foreign tables */

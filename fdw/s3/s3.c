@@ -13,6 +13,7 @@
  */
 #include "postgres.h"
 
+#include "object_store.h"
 #include "s3.h"
 
 #define S3_DEFAULT_REGION "us-east-1"
@@ -28,12 +29,7 @@ static const MeshOption s3_options[] = {
 	{.name = "addressing", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_ENUM,
 	.allowed = "path|virtual"},
 	MESH_HTTP_TLS_OPTIONS,
-	{.name = "bucket", .where = MESH_OPT_SERVER | MESH_OPT_TABLE, .type = MESH_OPTTYPE_STRING,
-	.min = 1},
-	{.name = "prefix", .where = MESH_OPT_TABLE, .type = MESH_OPTTYPE_STRING},
-	{.name = "page_size", .where = MESH_OPT_TABLE, .type = MESH_OPTTYPE_INT,
-	.min = 1, .max = 1000},
-	{.name = "head_each", .where = MESH_OPT_TABLE, .type = MESH_OPTTYPE_BOOL},
+	MESH_OBJECT_TABLE_OPTIONS(1000),
 	{.name = "access_key_id", .where = MESH_OPT_MAPPING, .type = MESH_OPTTYPE_STRING,
 	.min = 1},
 	{.name = "secret_access_key", .where = MESH_OPT_MAPPING, .type = MESH_OPTTYPE_STRING,
@@ -184,5 +180,6 @@ const MeshConnector mesh_s3_connector = {
 	.options = s3_options,
 	.validate = s3_validate,
 	.http_setup = &s3_setup,
-	.scan = &s3_scan_ops,
+	.object_store = &s3_object_store,
+	.scan = &mesh_object_scan_ops,
 };

@@ -1,5 +1,6 @@
 /*
- * s3.h: the S3 connector's shared declarations (fdw/s3).
+ * s3.h: the S3 connector's shared declarations (fdw/s3), the S3 dialect
+ * of the object-store layer (object_store.h).
  *
  * Requests are signed with AWS Signature Version 4 (s3_sign.c) and sent
  * through the core's HTTP client; path-style (endpoint/bucket/key) or
@@ -53,6 +54,7 @@ typedef struct S3Request
 	S3Param    *params;			/* query parameters, any order */
 	int			nparams;
 	const char *what;			/* for messages: "a listing" */
+	const char *range;			/* a Range header's value, or NULL (not signed) */
 } S3Request;
 
 /* s3.c */
@@ -73,7 +75,7 @@ extern void s3_send(S3Conn *conn, const S3Request *r, MeshHttpResponse *resp);
 extern void s3_raise(S3Conn *conn, const S3Request *r, MeshHttpResponse *resp)
 			pg_attribute_noreturn();
 
-/* s3_list.c */
-extern const MeshScanOps s3_scan_ops;
+/* s3_store.c */
+extern const struct MeshObjectStore s3_object_store;
 
 #endif							/* MESH_S3_H */

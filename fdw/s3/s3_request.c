@@ -38,6 +38,18 @@ s3_http_request(const S3Endpoint *ep, const S3Credentials *cred, const S3Request
 	if (uri.len == 0 || (r->bucket && ep->virtual_hosted && r->key == NULL))
 		appendStringInfoChar(&uri, '/');
 	headers = s3_sign(cred, ep->region, r->method, host, uri.data, query, time(NULL));
+	if (headers && r->range)
+	{
+		int			n = 0;
+		const char **with_range;
+
+		while (headers[n])
+			n++;
+		with_range = palloc0(sizeof(char *) * (n + 2));
+		memcpy(with_range, headers, sizeof(char *) * n);
+		with_range[n] = psprintf("Range: %s", r->range);
+		headers = with_range;
+	}
 	req->method = r->method;
 	req->url = psprintf("%s://%s%s%s%s", ep->scheme, host, uri.data, query[0] ? "?" : "", query);
 	req->headers = headers;

@@ -1,24 +1,25 @@
 /*
- * s3_list.c: a foreign table over a bucket's listing, one row per object.
+ * object_list.c: a foreign table over a bucket's listing, one row per
+ * object, for every object-store connector (object_store.h): the store's
+ * dialect sends the requests, this file plans and pages them.
  *
  * Columns (by name, any subset, any order): key, size, etag,
- * last_modified, content_type, metadata (jsonb of the x-amz-meta-*
- * headers, names lower-cased).  Table options: bucket (else the server's),
- * prefix, page_size (max-keys, 1-1000), head_each.
+ * last_modified, content_type, metadata (jsonb of the user metadata).
+ * Table options: bucket (else the server's), prefix, page_size, head_each.
  *
  * A scan is either
- *   HEAD bucket/key        for key = 'x' (a 404 is no row), or
- *   ListObjectsV2 pages    GET /bucket?list-type=2&prefix=..&start-after=..
- *                          &continuation-token=..&max-keys=.., one page in
- *                          memory at a time.
+ *   a HEAD of bucket/key   for key = 'x' (a missing object is no row), or
+ *   listing pages          prefix, start-after, continuation token, page
+ *                          size; one page in memory at a time.
  * key LIKE 'p%' (a constant prefix) narrows the listing's prefix; key > v
  * and key >= v become start-after (>= starts just below v); key < v and
  * key <= v stop the paging once keys pass v.  Range conditions are pushed
- * only under the "C" collation (S3 orders keys bytewise), equality and
+ * only under the "C" collation (stores order keys bytewise), equality and
  * LIKE under any deterministic one.  PostgreSQL rechecks every condition.
- * ListObjectsV2 returns no content type or metadata: they are NULL for
- * listed rows unless head_each is true, which sends a HEAD per row (only
- * when one of them is selected).  Columns not selected are not converted.
+ * A listing may not return content type or metadata: they are NULL for
+ * listed rows then, unless head_each is true, which sends a HEAD per row
+ * (only when one of them is selected).  Columns not selected are not
+ * converted.
  */
 #include "postgres.h"
 
@@ -30,37 +31,37 @@
 #include "utils/pg_locale.h"
 
 #include "mesh_util.h"
-#include "s3.h"
-#include "xml_reply.h"
+#include "object_store.h"
 
-typedef enum S3Column
+typedef enum ObjColumn
 {
-	S3_KEY,
-	S3_SIZE,
-	S3_ETAG,
-	S3_LAST_MODIFIED,
-	S3_CONTENT_TYPE,
-	S3_METADATA,
-	S3_NCOLUMNS
-} S3Column;
+	OBJ_KEY,
+	OBJ_SIZE,
+	OBJ_ETAG,
+	OBJ_LAST_MODIFIED,
+	OBJ_CONTENT_TYPE,
+	OBJ_METADATA,
+	OBJ_NCOLUMNS
+} ObjColumn;
 
-static const char *const column_names[S3_NCOLUMNS] = {
+static const char *const column_names[OBJ_NCOLUMNS] = {
 	"key", "size", "etag", "last_modified", "content_type", "metadata"
 };
 
 /* A table's shape (cached with the table). */
-typedef struct S3Layout
+typedef struct ObjLayout
 {
+	const MeshObjectStore *store;
 	const char *bucket;
 	const char *prefix;			/* the table option, "" for none */
 	int			page_size;		/* 0: the server's default (1000) */
 	bool		head_each;
-	AttrNumber	att[S3_NCOLUMNS];	/* 0: the table has no such column */
+	AttrNumber	att[OBJ_NCOLUMNS];	/* 0: the table has no such column */
 	bool		key_is_text;	/* conditions on key can be pushed */
-} S3Layout;
+} ObjLayout;
 
 /* What a scan asks for, from the table and the pushed conditions. */
-typedef struct S3Plan
+typedef struct ObjPlan
 {
 	bool		empty;			/* the conditions match nothing: no request */
 	char	   *head_key;		/* HEAD of this key, else a listing */
@@ -68,37 +69,36 @@ typedef struct S3Plan
 	char	   *start_after;	/* NULL: from the start */
 	List	   *upper;			/* char * bounds: stop at a key >= (strict) ... */
 	List	   *upper_strict;	/* ... or > the bound: int list */
-} S3Plan;
+} ObjPlan;
 
-typedef struct S3ScanState
+typedef struct ObjScanState
 {
-	S3Layout   *layout;
-	S3Plan		plan;
+	ObjLayout   *layout;
+	ObjPlan		plan;
 	bool		planned;
 	bool		done;
 	MemoryContext page_cxt;		/* the current page; reset per page */
-	MeshXmlNode *next_entry;	/* the page's next <Contents> */
+	MeshObjectPage page;
+	int			next;			/* the page's next object */
 	char	   *token;			/* continuation token of the next page */
 	bool		first_page;
-} S3ScanState;
+} ObjScanState;
 
 static void *
 compute_layout(MeshTable *t)
 {
-	S3Layout   *l = palloc0(sizeof(S3Layout));
+	ObjLayout  *l = palloc0(sizeof(ObjLayout));
+	ForeignTable *ft = GetForeignTable(t->relid);
 	const char *v;
 
+	l->store = mesh_connector_for_server(ft->serverid)->object_store;
 	l->bucket = mesh_defelem_get(t->options, "bucket");
 	if (l->bucket == NULL)
-	{
-		ForeignTable *ft = GetForeignTable(t->relid);
-
 		l->bucket = mesh_defelem_get(GetForeignServer(ft->serverid)->options, "bucket");
-	}
 	if (l->bucket == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
-				 errmsg("foreign table \"%s\" names no bucket", t->relname),
+				 errmsg("foreign table \"%s\" names no %s", t->relname, l->store->bucket_word),
 				 errhint("Set the option bucket on the foreign table or on its server.")));
 	l->bucket = pstrdup(l->bucket);
 	v = mesh_defelem_get(t->options, "prefix");
@@ -114,17 +114,17 @@ compute_layout(MeshTable *t)
 
 		if (col->name == NULL)
 			continue;
-		for (c = 0; c < S3_NCOLUMNS; c++)
+		for (c = 0; c < OBJ_NCOLUMNS; c++)
 			if (strcmp(col->name, column_names[c]) == 0)
 				break;
-		if (c == S3_NCOLUMNS)
+		if (c == OBJ_NCOLUMNS)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_COLUMN_NAME),
-					 errmsg("column \"%s\" of foreign table \"%s\" is not an attribute of an S3 object",
-							col->name, t->relname),
+					 errmsg("column \"%s\" of foreign table \"%s\" is not an attribute of an %s object",
+							col->name, t->relname, l->store->label),
 					 errhint("The columns of a listing are key, size, etag, last_modified, content_type and metadata.")));
 		l->att[c] = col->attnum;
-		if (c == S3_KEY)
+		if (c == OBJ_KEY)
 			l->key_is_text = getBaseType(col->typid) == TEXTOID ||
 				getBaseType(col->typid) == VARCHAROID;
 	}
@@ -132,8 +132,8 @@ compute_layout(MeshTable *t)
 }
 
 /* The layout of a table, cached with it (errors name the misfit). */
-static S3Layout *
-s3_layout(MeshTable *t)
+static ObjLayout *
+object_layout(MeshTable *t)
 {
 	return mesh_table_parsed(t, compute_layout);
 }
@@ -146,9 +146,9 @@ is_text_type(Oid typid)
 
 /* Mark the conditions on key a listing or a HEAD can serve; no request. */
 static void
-s3_plan_scan(MeshScanPlan *plan)
+object_plan_scan(MeshScanPlan *plan)
 {
-	S3Layout   *l = s3_layout(plan->table);
+	ObjLayout   *l = object_layout(plan->table);
 
 	plan->rows = 1000;
 	for (int i = 0; i < plan->nquals; i++)
@@ -157,7 +157,7 @@ s3_plan_scan(MeshScanPlan *plan)
 		bool		deterministic = !OidIsValid(q->collid) ||
 			get_collation_isdeterministic(q->collid);
 
-		if (q->attnum != l->att[S3_KEY] || !l->key_is_text || !is_text_type(q->valtype))
+		if (q->attnum != l->att[OBJ_KEY] || !l->key_is_text || !is_text_type(q->valtype))
 			continue;
 		switch (q->op)
 		{
@@ -246,9 +246,9 @@ narrow_prefix(char *p, char *q)
 
 /* The request of a scan from its pushed conditions (their values known). */
 static void
-plan_request(MeshScan *scan, S3Layout *l, S3Plan *rp)
+plan_request(MeshScan *scan, ObjLayout *l, ObjPlan *rp)
 {
-	memset(rp, 0, sizeof(S3Plan));
+	memset(rp, 0, sizeof(ObjPlan));
 	rp->prefix = pstrdup(l->prefix);
 	for (int i = 0; i < scan->nquals && !rp->empty; i++)
 	{
@@ -294,7 +294,7 @@ plan_request(MeshScan *scan, S3Layout *l, S3Plan *rp)
 
 /* True once key is past an upper bound (the listing is in key order). */
 static bool
-past_upper(S3Plan *rp, const char *key)
+past_upper(ObjPlan *rp, const char *key)
 {
 	ListCell   *lc,
 			   *lc2;
@@ -310,22 +310,22 @@ past_upper(S3Plan *rp, const char *key)
 }
 
 static void
-s3_begin_scan(MeshScan *scan)
+object_begin_scan(MeshScan *scan)
 {
-	S3ScanState *st = palloc0(sizeof(S3ScanState));
+	ObjScanState *st = palloc0(sizeof(ObjScanState));
 
-	st->layout = s3_layout(scan->table);
+	st->layout = object_layout(scan->table);
 	plan_request(scan, st->layout, &st->plan);
 	st->planned = true;
 	st->done = st->plan.empty;
 	st->first_page = true;
-	st->page_cxt = AllocSetContextCreate(scan->scan_cxt, "mesh s3 page", ALLOCSET_DEFAULT_SIZES);
+	st->page_cxt = AllocSetContextCreate(scan->scan_cxt, "mesh object listing page", ALLOCSET_DEFAULT_SIZES);
 	scan->state = st;
 }
 
 /* Set a column of the row from text (NULL text: SQL NULL), if selected. */
 static void
-set_column(MeshScan *scan, S3Layout *l, S3Column c, const char *text,
+set_column(MeshScan *scan, ObjLayout *l, ObjColumn c, const char *text,
 		   Datum *values, bool *nulls)
 {
 	AttrNumber	att = l->att[c];
@@ -336,13 +336,17 @@ set_column(MeshScan *scan, S3Layout *l, S3Column c, const char *text,
 	nulls[att - 1] = false;
 }
 
-/* The x-amz-meta-* headers as a JSON object text (names lower-cased). */
-static char *
-metadata_json(MeshHttpResponse *resp)
+/*
+ * The headers whose names start with header_prefix ("x-amz-meta-") as a
+ * JSON object text, names without the prefix and lower-cased.
+ */
+char *
+mesh_object_metadata_json(MeshHttpResponse *resp, const char *header_prefix)
 {
 	StringInfoData buf;
 	ListCell   *lc;
 	bool		first = true;
+	size_t		plen = strlen(header_prefix);
 
 	initStringInfo(&buf);
 	appendStringInfoChar(&buf, '{');
@@ -351,9 +355,9 @@ metadata_json(MeshHttpResponse *resp)
 		MeshHttpHeader *h = lfirst(lc);
 		char	   *name;
 
-		if (pg_strncasecmp(h->name, "x-amz-meta-", 11) != 0)
+		if (pg_strncasecmp(h->name, header_prefix, plen) != 0)
 			continue;
-		name = asc_tolower(h->name + 11, strlen(h->name + 11));
+		name = asc_tolower(h->name + plen, strlen(h->name + plen));
 		if (!first)
 			appendStringInfoChar(&buf, ',');
 		first = false;
@@ -365,65 +369,37 @@ metadata_json(MeshHttpResponse *resp)
 	return buf.data;
 }
 
-/*
- * HEAD key: false when the object does not exist (404).  Another error is
- * reported with the server's words, which a HEAD's answer lacks: a listing
- * of that key fetches them.
- */
-static bool
-head_object(MeshScan *scan, S3Layout *l, const char *key, MeshHttpResponse *resp)
-{
-	S3Request	r = {.method = "HEAD", .bucket = l->bucket, .key = key, .what = "a HEAD of an object"};
-	S3Param		params[] = {{"list-type", "2"}, {"prefix", key}, {"max-keys", "1"}};
-	S3Request	list = {.method = "GET", .bucket = l->bucket, .params = params,
-	.nparams = lengthof(params), .what = "a HEAD of an object"};
-	MeshHttpResponse why;
-
-	scan->requests++;
-	s3_send(scan->conn, &r, resp);
-	if (resp->status >= 200 && resp->status < 300)
-		return true;
-	if (resp->status == 404)
-		return false;
-	scan->requests++;
-	s3_send(scan->conn, &list, &why);
-	if (why.status < 200 || why.status >= 300)
-		s3_raise(scan->conn, &list, &why);
-	s3_raise(scan->conn, &r, resp);
-}
-
-/* Fill the HEAD-only columns (content type, metadata) from a HEAD answer. */
-static void
-set_head_columns(MeshScan *scan, S3Layout *l, MeshHttpResponse *resp, Datum *values, bool *nulls)
-{
-	set_column(scan, l, S3_CONTENT_TYPE, mesh_http_header(resp, "Content-Type"), values, nulls);
-	if (l->att[S3_METADATA] && scan->wanted[l->att[S3_METADATA] - 1])
-		set_column(scan, l, S3_METADATA, metadata_json(resp), values, nulls);
-}
-
-static void
-malformed(MeshScan *scan, const char *why)
+/* A store's answer that is not what its API documents: what was wrong with it. */
+void
+mesh_object_malformed(void *conn, const char *label, const char *what, const char *why)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_FDW_REPLY_HANDLE),
-			 errmsg("malformed listing from S3 server \"%s\"",
-					((S3Conn *) scan->conn)->servername),
+			 errmsg("malformed %s from %s server \"%s\"", what, label,
+					((MeshHttpConn *) conn)->servername),
 			 errdetail("%s", why)));
+}
+
+/* Set the columns of the row an object describes (the selected ones). */
+static void
+set_object_columns(MeshScan *scan, ObjLayout *l, const MeshObject *o, Datum *values, bool *nulls)
+{
+	set_column(scan, l, OBJ_KEY, o->key, values, nulls);
+	set_column(scan, l, OBJ_SIZE, o->size, values, nulls);
+	set_column(scan, l, OBJ_ETAG, o->etag, values, nulls);
+	set_column(scan, l, OBJ_LAST_MODIFIED, o->last_modified, values, nulls);
+	set_column(scan, l, OBJ_CONTENT_TYPE, o->content_type, values, nulls);
+	set_column(scan, l, OBJ_METADATA, o->metadata, values, nulls);
 }
 
 /* Fetch the next page of the listing; false when there is none. */
 static bool
-next_page(MeshScan *scan, S3ScanState *st)
+next_page(MeshScan *scan, ObjScanState *st)
 {
-	S3Layout   *l = st->layout;
-	S3Param		params[5];
-	int			n = 0;
-	S3Request	r = {.method = "GET", .bucket = l->bucket, .params = params, .what = "a listing"};
-	MeshHttpResponse resp;
-	MeshXmlNode *doc;
-	char	   *error;
-	const char *truncated;
+	ObjLayout  *l = st->layout;
 	char	   *token = st->token ? pstrdup(st->token) : NULL;	/* outlives the reset */
+	MeshObjectListing listing = {.bucket = l->bucket, .prefix = st->plan.prefix,
+	.page_size = l->page_size};
 	MemoryContext old;
 
 	if (!st->first_page && st->token == NULL)
@@ -431,105 +407,78 @@ next_page(MeshScan *scan, S3ScanState *st)
 	MemoryContextReset(st->page_cxt);
 	st->token = NULL;
 	old = MemoryContextSwitchTo(st->page_cxt);
-	params[n++] = (S3Param) {"list-type", "2"};
-	if (st->plan.prefix[0])
-		params[n++] = (S3Param) {"prefix", st->plan.prefix};
-	if (st->first_page && st->plan.start_after)
-		params[n++] = (S3Param) {"start-after", st->plan.start_after};
-	if (token)
-		params[n++] = (S3Param) {"continuation-token", token};
-	if (l->page_size > 0)
-		params[n++] = (S3Param) {"max-keys", psprintf("%d", l->page_size)};
-	r.nparams = n;
+	if (st->first_page)
+		listing.start_after = st->plan.start_after;
+	listing.token = token;
 	scan->requests++;
-	s3_send(scan->conn, &r, &resp);
-	if (resp.status < 200 || resp.status >= 300)
-		s3_raise(scan->conn, &r, &resp);
-	doc = mesh_xml_parse(resp.body.data, resp.body.len, &error);
-	if (doc == NULL)
-		malformed(scan, error);
-	if (strcmp(doc->name, "ListBucketResult") != 0)
-		malformed(scan, psprintf("The answer is a <%s> document, not a <ListBucketResult>.", doc->name));
-	truncated = mesh_xml_child_text(doc, "IsTruncated");
+	l->store->list_page(scan->conn, &listing, &st->page);
+	st->next = 0;
+	st->token = st->page.next_token;
 	st->first_page = false;
-	if (truncated && strcmp(truncated, "true") == 0)
-	{
-		st->token = pstrdup(mesh_xml_child_text(doc, "NextContinuationToken") ?
-							mesh_xml_child_text(doc, "NextContinuationToken") : "");
-		if (st->token[0] == '\0')
-			malformed(scan, "A truncated listing has no NextContinuationToken.");
-	}
-	st->next_entry = mesh_xml_child(doc, "Contents");
 	MemoryContextSwitchTo(old);
 	return true;
 }
 
 static bool
-s3_next_row(MeshScan *scan, Datum *values, bool *nulls)
+object_next_row(MeshScan *scan, Datum *values, bool *nulls)
 {
-	S3ScanState *st = scan->state;
-	S3Layout   *l = st->layout;
-	MeshXmlNode *e;
-	const char *key;
+	ObjScanState *st = scan->state;
+	ObjLayout  *l = st->layout;
+	MeshObject *o;
 	bool		want_head;
 
 	if (st->done)
 		return false;
 	if (st->plan.head_key)
 	{
-		MeshHttpResponse resp;
+		MeshObject	head = {0};
 
 		st->done = true;
-		if (!head_object(scan, l, st->plan.head_key, &resp))
+		if (!l->store->head(scan->conn, l->bucket, st->plan.head_key, &head, &scan->requests))
 			return false;
-		set_column(scan, l, S3_KEY, st->plan.head_key, values, nulls);
-		set_column(scan, l, S3_SIZE, mesh_http_header(&resp, "Content-Length"), values, nulls);
-		set_column(scan, l, S3_ETAG, mesh_http_header(&resp, "ETag"), values, nulls);
-		set_column(scan, l, S3_LAST_MODIFIED, mesh_http_header(&resp, "Last-Modified"), values, nulls);
-		set_head_columns(scan, l, &resp, values, nulls);
+		head.key = st->plan.head_key;
+		set_object_columns(scan, l, &head, values, nulls);
 		return true;
 	}
+	want_head = l->head_each &&
+		((l->att[OBJ_CONTENT_TYPE] && scan->wanted[l->att[OBJ_CONTENT_TYPE] - 1]) ||
+		 (l->att[OBJ_METADATA] && scan->wanted[l->att[OBJ_METADATA] - 1]));
 	for (;;)
 	{
-		while (st->next_entry == NULL)
+		while (st->next >= st->page.n)
 			if (!next_page(scan, st))
 			{
 				st->done = true;
 				return false;
 			}
-		e = st->next_entry;
-		do
-			st->next_entry = st->next_entry->next;
-		while (st->next_entry && strcmp(st->next_entry->name, "Contents") != 0);
-		key = mesh_xml_child_text(e, "Key");
-		if (key == NULL)
-			malformed(scan, "An entry of the listing has no Key.");
-		if (past_upper(&st->plan, key))
+		o = &st->page.objects[st->next++];
+		if (o->key == NULL)
+			mesh_object_malformed(scan->conn, l->store->label, "listing",
+								  "An entry of the listing has no key.");
+		if (past_upper(&st->plan, o->key))
 		{
 			st->done = true;
 			return false;
 		}
-		want_head = l->head_each &&
-			((l->att[S3_CONTENT_TYPE] && scan->wanted[l->att[S3_CONTENT_TYPE] - 1]) ||
-			 (l->att[S3_METADATA] && scan->wanted[l->att[S3_METADATA] - 1]));
+		/* a dialect without start-after lists from the prefix's start */
+		if (st->plan.start_after && strcmp(o->key, st->plan.start_after) <= 0)
+			continue;
 		if (want_head)
 		{
-			MeshHttpResponse resp;
+			MeshObject	head = {0};
 
-			if (!head_object(scan, l, key, &resp))
+			if (!l->store->head(scan->conn, l->bucket, o->key, &head, &scan->requests))
 				continue;		/* deleted since it was listed */
-			set_head_columns(scan, l, &resp, values, nulls);
+			set_column(scan, l, OBJ_CONTENT_TYPE, head.content_type, values, nulls);
+			set_column(scan, l, OBJ_METADATA, head.metadata, values, nulls);
 		}
-		set_column(scan, l, S3_KEY, key, values, nulls);
-		set_column(scan, l, S3_SIZE, mesh_xml_child_text(e, "Size"), values, nulls);
-		set_column(scan, l, S3_ETAG, mesh_xml_child_text(e, "ETag"), values, nulls);
-		set_column(scan, l, S3_LAST_MODIFIED, mesh_xml_child_text(e, "LastModified"), values, nulls);
+		set_object_columns(scan, l, o, values, nulls);
 		return true;
 	}
 }
 
 static void
-s3_end_scan(MeshScan *scan)
+object_end_scan(MeshScan *scan)
 {
 	scan->state = NULL;			/* its memory goes with scan_cxt */
 }
@@ -547,11 +496,11 @@ shown(const char *v)
  * Conditions whose values are not known yet are shown as their expressions.
  */
 static char *
-s3_explain_scan(MeshScan *scan)
+object_explain_scan(MeshScan *scan)
 {
-	S3Layout   *l = s3_layout(scan->table);
+	ObjLayout   *l = object_layout(scan->table);
 	StringInfoData buf;
-	S3Plan		rp;
+	ObjPlan		rp;
 	bool		known = true;
 
 	for (int i = 0; i < scan->nquals; i++)
@@ -589,10 +538,10 @@ s3_explain_scan(MeshScan *scan)
 	return buf.data;
 }
 
-const MeshScanOps s3_scan_ops = {
-	.plan_scan = s3_plan_scan,
-	.begin_scan = s3_begin_scan,
-	.next_row = s3_next_row,
-	.end_scan = s3_end_scan,
-	.explain_scan = s3_explain_scan,
+const MeshScanOps mesh_object_scan_ops = {
+	.plan_scan = object_plan_scan,
+	.begin_scan = object_begin_scan,
+	.next_row = object_next_row,
+	.end_scan = object_end_scan,
+	.explain_scan = object_explain_scan,
 };

@@ -1,0 +1,93 @@
+/*
+ * object_store.h: the object-store family (S3, GCS, Azure Blob): one
+ * shared layer (listing tables, and later contents, writing and the lake
+ * sink) over a thin wire dialect per store.
+ *
+ * A dialect is a MeshObjectStore named by its connector
+ * (MeshConnector.object_store).  Its connection struct begins with
+ * MESH_HTTP_CONN_HEAD; the shared layer passes it back untouched.  A
+ * dialect's functions ereport the store's own error words (never
+ * credentials) and allocate in CurrentMemoryContext.
+ */
+#ifndef MESH_OBJECT_STORE_H
+#define MESH_OBJECT_STORE_H
+
+#include "connector.h"
+#include "http.h"
+
+/* One object, as a listing or a HEAD describes it; NULL: not known. */
+typedef struct MeshObject
+{
+	const char *key;
+	const char *size;			/* decimal bytes */
+	const char *etag;
+	const char *last_modified;	/* any form timestamptz's input accepts */
+	const char *content_type;
+	const char *metadata;		/* user metadata as a JSON object text */
+} MeshObject;
+
+/* What one page of a listing asks for. */
+typedef struct MeshObjectListing
+{
+	const char *bucket;			/* bucket or container */
+	const char *prefix;			/* "" for none */
+	const char *start_after;	/* NULL: from the start (first page only) */
+	const char *token;			/* NULL on the first page */
+	int			page_size;		/* 0: the store's default */
+} MeshObjectListing;
+
+/* A page: objects in the store's key order (bytewise), and the next page's token. */
+typedef struct MeshObjectPage
+{
+	MeshObject *objects;
+	int			n;
+	char	   *next_token;		/* NULL: the last page */
+} MeshObjectPage;
+
+typedef struct MeshObjectStore
+{
+	const char *label;			/* "S3": in messages */
+	const char *bucket_word;	/* "bucket", "container": in messages */
+	int			max_page_size;	/* page_size's upper bound */
+
+	/*
+	 * One page of a listing (a request; scan->requests is counted by the
+	 * caller).  A store that cannot start after a key may ignore
+	 * start_after: the caller drops the keys at or before it.
+	 */
+	void		(*list_page) (void *conn, const MeshObjectListing *listing, MeshObjectPage *page);
+
+	/*
+	 * Describe one object (key, size, etag, last_modified, content_type,
+	 * metadata); false when it does not exist.  *requests counts what it sent.
+	 */
+	bool		(*head) (void *conn, const char *bucket, const char *key, MeshObject *obj,
+						 int64 *requests);
+
+	/*
+	 * GET an object's bytes [offset, offset + length) (length < 0: to the
+	 * end) into resp->body; false when it does not exist; other errors
+	 * ereport with the store's words.
+	 */
+	bool		(*get) (void *conn, const char *bucket, const char *key, int64 offset,
+						int64 length, MeshHttpResponse *resp);
+} MeshObjectStore;
+
+/* The table options every object-store connector declares. */
+#define MESH_OBJECT_TABLE_OPTIONS(max_page) \
+	{.name = "bucket", .where = MESH_OPT_SERVER | MESH_OPT_TABLE, .type = MESH_OPTTYPE_STRING, \
+	.min = 1}, \
+	{.name = "prefix", .where = MESH_OPT_TABLE, .type = MESH_OPTTYPE_STRING}, \
+	{.name = "page_size", .where = MESH_OPT_TABLE, .type = MESH_OPTTYPE_INT, \
+	.min = 1, .max = (max_page)}, \
+	{.name = "head_each", .where = MESH_OPT_TABLE, .type = MESH_OPTTYPE_BOOL}
+
+/* object_list.c: the listing table of every object-store connector */
+extern const MeshScanOps mesh_object_scan_ops;
+
+/* object_list.c: helpers for dialects */
+extern char *mesh_object_metadata_json(MeshHttpResponse *resp, const char *header_prefix);
+extern void mesh_object_malformed(void *conn, const char *label, const char *what, const char *why)
+			pg_attribute_noreturn();
+
+#endif							/* MESH_OBJECT_STORE_H */
