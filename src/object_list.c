@@ -92,14 +92,15 @@ compute_layout(MeshTable *t)
 	const char *v;
 
 	l->store = mesh_connector_for_server(ft->serverid)->object_store;
-	l->bucket = mesh_defelem_get(t->options, "bucket");
+	l->bucket = mesh_defelem_get(t->options, l->store->bucket_word);
 	if (l->bucket == NULL)
-		l->bucket = mesh_defelem_get(GetForeignServer(ft->serverid)->options, "bucket");
+		l->bucket = mesh_defelem_get(GetForeignServer(ft->serverid)->options, l->store->bucket_word);
 	if (l->bucket == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
 				 errmsg("foreign table \"%s\" names no %s", t->relname, l->store->bucket_word),
-				 errhint("Set the option bucket on the foreign table or on its server.")));
+				 errhint("Set the option %s on the foreign table or on its server.",
+						 l->store->bucket_word)));
 	l->bucket = pstrdup(l->bucket);
 	v = mesh_defelem_get(t->options, "prefix");
 	l->prefix = pstrdup(v ? v : "");

@@ -47,7 +47,7 @@ typedef struct MeshObjectPage
 typedef struct MeshObjectStore
 {
 	const char *label;			/* "S3": in messages */
-	const char *bucket_word;	/* "bucket", "container": in messages */
+	const char *bucket_word;	/* "bucket", "container": its option's name */
 	int			max_page_size;	/* page_size's upper bound */
 
 	/*
@@ -73,9 +73,12 @@ typedef struct MeshObjectStore
 						int64 length, MeshHttpResponse *resp);
 } MeshObjectStore;
 
-/* The table options every object-store connector declares. */
-#define MESH_OBJECT_TABLE_OPTIONS(max_page) \
-	{.name = "bucket", .where = MESH_OPT_SERVER | MESH_OPT_TABLE, .type = MESH_OPTTYPE_STRING, \
+/*
+ * The table options every object-store connector declares; the bucket's
+ * option is named by the store's bucket_word ("bucket", "container").
+ */
+#define MESH_OBJECT_TABLE_OPTIONS(bucket_word, max_page) \
+	{.name = (bucket_word), .where = MESH_OPT_SERVER | MESH_OPT_TABLE, .type = MESH_OPTTYPE_STRING, \
 	.min = 1}, \
 	{.name = "prefix", .where = MESH_OPT_TABLE, .type = MESH_OPTTYPE_STRING}, \
 	{.name = "page_size", .where = MESH_OPT_TABLE, .type = MESH_OPTTYPE_INT, \

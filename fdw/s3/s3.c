@@ -29,7 +29,7 @@ static const MeshOption s3_options[] = {
 	{.name = "addressing", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_ENUM,
 	.allowed = "path|virtual"},
 	MESH_HTTP_TLS_OPTIONS,
-	MESH_OBJECT_TABLE_OPTIONS(1000),
+	MESH_OBJECT_TABLE_OPTIONS("bucket", 1000),
 	{.name = "access_key_id", .where = MESH_OPT_MAPPING, .type = MESH_OPTTYPE_STRING,
 	.min = 1},
 	{.name = "secret_access_key", .where = MESH_OPT_MAPPING, .type = MESH_OPTTYPE_STRING,
