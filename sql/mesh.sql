@@ -45,6 +45,12 @@ CREATE FUNCTION mesh.execute(server name, request text, params jsonb DEFAULT '{}
 RETURNS SETOF jsonb
 	AS 'MODULE_PATHNAME', 'mesh_execute' LANGUAGE C VOLATILE;
 
+-- a query's result as one object of an object-store server (object_export.c)
+CREATE FUNCTION mesh.export(query text, server name, path text, format text DEFAULT NULL,
+	options jsonb DEFAULT '{}',
+	OUT key text, OUT rows bigint, OUT bytes bigint, OUT requests bigint)
+	AS 'MODULE_PATHNAME', 'mesh_export' LANGUAGE C VOLATILE;
+
 -- ===================================================================
 -- Replication: routes, the event log, cursors, stats, dead letters
 -- ===================================================================

@@ -675,6 +675,7 @@ extern void mesh_connection_end_use(MeshServerConfig *config);
 
 /* route.c */
 extern const char *mesh_route_option(MeshRoute *route, const char *name, const char *dflt);
+extern const char *mesh_jsonb_option(Jsonb *options, const char *name, const char *dflt);
 extern int	mesh_route_option_columns(MeshRoute *route, const char *option, int **columns);
 extern int	mesh_route_column_index(MeshRoute *route, const char *name);
 extern char *mesh_route_column_list(MeshRoute *route);

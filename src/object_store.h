@@ -71,7 +71,44 @@ typedef struct MeshObjectStore
 	 */
 	bool		(*get) (void *conn, const char *bucket, const char *key, int64 offset,
 						int64 length, MeshHttpResponse *resp);
+
+	/*
+	 * Writing (NULL: the store is read-only here).  put writes a whole
+	 * object in one request; an upload writes one in parts (numbered from
+	 * 1, each but the last at least min_part_size bytes): begin returns
+	 * its id, part returns the part's tag, complete makes the object from
+	 * the tags in order, abort drops it and never ereports.  Every body
+	 * goes with a checksum the store verifies.
+	 */
+	void		(*put) (void *conn, const char *bucket, const char *key, const char *data,
+						size_t len, const char *content_type);
+	char	   *(*upload_begin) (void *conn, const char *bucket, const char *key,
+								 const char *content_type);
+	char	   *(*upload_part) (void *conn, const char *bucket, const char *key,
+								const char *upload_id, int part, const char *data, size_t len);
+	void		(*upload_complete) (void *conn, const char *bucket, const char *key,
+									const char *upload_id, List *tags);
+	void		(*upload_abort) (void *conn, const char *bucket, const char *key,
+								 const char *upload_id);
+	size_t		min_part_size;
+	int			max_parts;
 } MeshObjectStore;
+
+/* An object being written: whole, or in parts once it outgrows part_size. */
+typedef struct MeshObjectWriter
+{
+	const MeshObjectStore *store;
+	void	   *conn;
+	const char *bucket;
+	const char *key;
+	const char *content_type;
+	size_t		part_size;
+	StringInfoData buffer;		/* what is not sent yet (< part_size) */
+	char	   *upload_id;		/* NULL: no part sent yet */
+	List	   *tags;
+	int64		bytes;			/* written so far */
+	int64		requests;
+} MeshObjectWriter;
 
 /*
  * The table options every object-store connector declares; the bucket's
@@ -84,6 +121,14 @@ typedef struct MeshObjectStore
 	{.name = "page_size", .where = MESH_OPT_TABLE, .type = MESH_OPTTYPE_INT, \
 	.min = 1, .max = (max_page)}, \
 	{.name = "head_each", .where = MESH_OPT_TABLE, .type = MESH_OPTTYPE_BOOL}
+
+/* object_write.c */
+extern MeshObjectWriter *mesh_object_writer_begin(const MeshObjectStore *store, void *conn,
+												  const char *bucket, const char *key,
+												  const char *content_type, size_t part_size);
+extern void mesh_object_write(MeshObjectWriter *w, const char *data, size_t len);
+extern void mesh_object_writer_finish(MeshObjectWriter *w);
+extern void mesh_object_writer_abort(MeshObjectWriter *w);
 
 /* object_list.c: the listing table of every object-store connector */
 extern const MeshScanOps mesh_object_scan_ops;

@@ -30,12 +30,22 @@ PG_FUNCTION_INFO_V1(mesh_check_route);
 const char *
 mesh_route_option(MeshRoute *route, const char *name, const char *dflt)
 {
+	return mesh_jsonb_option(route->options, name, dflt);
+}
+
+/*
+ * The text of member name of a jsonb object of options (a string as is, a
+ * number or boolean as its text, an object or array as JSON), else dflt.
+ */
+const char *
+mesh_jsonb_option(Jsonb *options, const char *name, const char *dflt)
+{
 	JsonbValue	vbuf;
 	JsonbValue *v;
 
-	if (route->options == NULL)
+	if (options == NULL || !JB_ROOT_IS_OBJECT(options))
 		return dflt;
-	v = getKeyJsonValueFromContainer(&route->options->root, name, strlen(name), &vbuf);
+	v = getKeyJsonValueFromContainer(&options->root, name, strlen(name), &vbuf);
 	if (v == NULL || v->type == jbvNull)
 		return dflt;
 	if (v->type == jbvString)

@@ -378,3 +378,32 @@ mesh_xml_child_text(const MeshXmlNode *node, const char *name)
 
 	return c ? c->text : NULL;
 }
+
+/* Append s as XML character data: & < > " ' escaped. */
+void
+mesh_xml_append_escaped(StringInfo buf, const char *s)
+{
+	for (; *s; s++)
+	{
+		switch (*s)
+		{
+			case '&':
+				appendStringInfoString(buf, "&amp;");
+				break;
+			case '<':
+				appendStringInfoString(buf, "&lt;");
+				break;
+			case '>':
+				appendStringInfoString(buf, "&gt;");
+				break;
+			case '"':
+				appendStringInfoString(buf, "&quot;");
+				break;
+			case '\'':
+				appendStringInfoString(buf, "&apos;");
+				break;
+			default:
+				appendStringInfoChar(buf, *s);
+		}
+	}
+}

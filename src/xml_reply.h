@@ -14,6 +14,8 @@
 #ifndef MESH_XML_REPLY_H
 #define MESH_XML_REPLY_H
 
+#include "lib/stringinfo.h"
+
 typedef struct MeshXmlNode
 {
 	char	   *name;			/* local name: a namespace prefix is dropped */
@@ -33,5 +35,8 @@ extern MeshXmlNode *mesh_xml_child(const MeshXmlNode *node, const char *name);
 
 /* The text of the first child of node named name, or NULL when there is none. */
 extern const char *mesh_xml_child_text(const MeshXmlNode *node, const char *name);
+
+/* Append s escaped as XML character data (for requests mesh writes). */
+extern void mesh_xml_append_escaped(StringInfo buf, const char *s);
 
 #endif							/* MESH_XML_REPLY_H */

@@ -31,6 +31,8 @@
 # minio; a suite sets it with psql's \setenv):
 #   harness.sh s3-mkbucket BUCKET
 #   harness.sh s3-put BUCKET KEY [BODY [CONTENT_TYPE [NAME=VALUE...]]]
+#   harness.sh s3-get BUCKET KEY   (the object's bytes on stdout)
+#   harness.sh s3-uploads BUCKET   (the number of unfinished multipart uploads)
 #     (KEY is escaped here; NAME=VALUE pairs become x-amz-meta-NAME headers)
 #
 # port: MESH_S3_PORT 466
@@ -52,6 +54,8 @@ harness_server s3_tls deps=tls install=install_s3
 harness_server minio install=install_minio
 harness_command s3-mkbucket s3_mkbucket "BUCKET: create a bucket on the s3 server (or \$MESH_S3_TARGET: s3, minio)"
 harness_command s3-put s3_put "BUCKET KEY [BODY [CONTENT_TYPE [NAME=VALUE...]]]: put an object on the s3 server (or \$MESH_S3_TARGET)"
+harness_command s3-uploads s3_uploads "BUCKET: how many multipart uploads are under way (s3 server or \$MESH_S3_TARGET)"
+harness_command s3-get s3_get "BUCKET KEY: an object's bytes on stdout, from the s3 server (or \$MESH_S3_TARGET)"
 
 install_s3() {
 	go_install versitygw github.com/versity/versitygw github.com/versity/versitygw/cmd/versitygw \
@@ -180,4 +184,23 @@ s3_put() {
 		-H "x-amz-content-sha256: $(printf '%s' "$body" | sha256sum | cut -d' ' -f1)" "${headers[@]}" \
 		"$base/$(s3_escape "$bucket")/$(s3_escape "$key")" ||
 		die "s3-put $bucket/$key failed"
+}
+
+# s3_get BUCKET KEY: the object's bytes on stdout (a missing object fails)
+s3_get() {
+	local bucket=$1 key=$2 base
+	[ $# -eq 2 ] || die "usage: harness.sh s3-get BUCKET KEY"
+	base=$(s3_target_url) || exit 1
+	s3_curl -H "x-amz-content-sha256: $(printf '' | sha256sum | cut -d' ' -f1)" \
+		"$base/$(s3_escape "$bucket")/$(s3_escape "$key")" || die "s3-get $bucket/$key failed"
+}
+
+# s3_uploads BUCKET: how many multipart uploads are under way in the bucket
+s3_uploads() {
+	local bucket=$1 base answer
+	[ $# -eq 1 ] || die "usage: harness.sh s3-uploads BUCKET"
+	base=$(s3_target_url) || exit 1
+	answer=$(s3_curl -H "x-amz-content-sha256: $(printf '' | sha256sum | cut -d' ' -f1)" \
+		"$base/$(s3_escape "$bucket")?uploads=") || die "s3-uploads $bucket failed"
+	grep -o '<Upload>' <<<"$answer" | wc -l
 }

@@ -48,13 +48,16 @@ typedef struct S3Param
 /* One S3 operation: the service (bucket NULL), a bucket (key NULL) or an object. */
 typedef struct S3Request
 {
-	const char *method;			/* "GET" or "HEAD" */
+	const char *method;			/* "GET", "HEAD", "PUT", "POST", "DELETE" */
 	const char *bucket;
 	const char *key;
 	S3Param    *params;			/* query parameters, any order */
 	int			nparams;
 	const char *what;			/* for messages: "a listing" */
 	const char *range;			/* a Range header's value, or NULL (not signed) */
+	const char *body;			/* PUT/POST body (its SHA-256 is signed), or NULL */
+	size_t		body_len;
+	const char *content_type;	/* of the body */
 } S3Request;
 
 /* s3.c */
@@ -66,7 +69,9 @@ extern char *s3_uri_encode(const char *s, bool keep_slash);
 extern char *s3_canonical_query(const S3Param *params, int n);
 extern const char **s3_sign(const S3Credentials *cred, const char *region, const char *method,
 							const char *host, const char *uri, const char *query,
-							time_t now);
+							const char *payload_sha256, time_t now);
+extern char *s3_sha256_hex(const char *data, size_t len);
+extern char *s3_md5_base64(const char *data, size_t len);
 
 /* s3_request.c */
 extern void s3_http_request(const S3Endpoint *ep, const S3Credentials *cred,
@@ -74,6 +79,18 @@ extern void s3_http_request(const S3Endpoint *ep, const S3Credentials *cred,
 extern void s3_send(S3Conn *conn, const S3Request *r, MeshHttpResponse *resp);
 extern void s3_raise(S3Conn *conn, const S3Request *r, MeshHttpResponse *resp)
 			pg_attribute_noreturn();
+
+/* s3_upload.c */
+extern void s3_put(void *conn, const char *bucket, const char *key, const char *data,
+				   size_t len, const char *content_type);
+extern char *s3_upload_begin(void *conn, const char *bucket, const char *key,
+							 const char *content_type);
+extern char *s3_upload_part(void *conn, const char *bucket, const char *key,
+							const char *upload_id, int part, const char *data, size_t len);
+extern void s3_upload_complete(void *conn, const char *bucket, const char *key,
+							   const char *upload_id, List *tags);
+extern void s3_upload_abort(void *conn, const char *bucket, const char *key,
+							const char *upload_id);
 
 /* s3_store.c */
 extern const struct MeshObjectStore s3_object_store;

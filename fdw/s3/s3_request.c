@@ -37,22 +37,30 @@ s3_http_request(const S3Endpoint *ep, const S3Credentials *cred, const S3Request
 		appendStringInfo(&uri, "/%s", s3_uri_encode(r->key, true));
 	if (uri.len == 0 || (r->bucket && ep->virtual_hosted && r->key == NULL))
 		appendStringInfoChar(&uri, '/');
-	headers = s3_sign(cred, ep->region, r->method, host, uri.data, query, time(NULL));
-	if (headers && r->range)
+	headers = s3_sign(cred, ep->region, r->method, host, uri.data, query,
+					  r->body ? s3_sha256_hex(r->body, r->body_len) : NULL, time(NULL));
+	if (headers && (r->range || r->body))
 	{
 		int			n = 0;
-		const char **with_range;
+		const char **more;
+		char	   *md5 = r->body ? s3_md5_base64(r->body, r->body_len) : NULL;
 
 		while (headers[n])
 			n++;
-		with_range = palloc0(sizeof(char *) * (n + 2));
-		memcpy(with_range, headers, sizeof(char *) * n);
-		with_range[n] = psprintf("Range: %s", r->range);
-		headers = with_range;
+		more = palloc0(sizeof(char *) * (n + 3));
+		memcpy(more, headers, sizeof(char *) * n);
+		if (r->range)
+			more[n++] = psprintf("Range: %s", r->range);
+		if (md5)
+			more[n++] = psprintf("Content-MD5: %s", md5);	/* checked by the store too */
+		headers = more;
 	}
 	req->method = r->method;
 	req->url = psprintf("%s://%s%s%s%s", ep->scheme, host, uri.data, query[0] ? "?" : "", query);
 	req->headers = headers;
+	req->body = r->body;
+	req->body_len = r->body_len;
+	req->content_type = r->content_type;
 	req->what = r->what;
 	req->accept_error = true;
 	req->keep_headers = true;

@@ -1,12 +1,13 @@
 /*
- * s3_sign.c: AWS Signature Version 4 for S3 requests without a body, with
- * OpenSSL's SHA-256 and HMAC.
+ * s3_sign.c: AWS Signature Version 4 for S3 requests, with OpenSSL's
+ * SHA-256 and HMAC, and the body checksums S3 verifies.
  *
  * The canonical request is built from exactly the strings the request is
  * sent with (the escaped path and the sorted, escaped query), so what is
- * signed is what goes out.  Payloads are empty (GET, HEAD): the signed
- * x-amz-content-sha256 is the SHA-256 of the empty string.  Nothing here
- * ereports (the health check signs too); the secret only enters the HMAC.
+ * signed is what goes out.  The signed x-amz-content-sha256 is the body's
+ * SHA-256 (of the empty string without one): S3 refuses a body that does
+ * not match it.  Nothing here ereports (the health check signs too); the
+ * secret only enters the HMAC.
  */
 #include "postgres.h"
 
@@ -83,6 +84,33 @@ hex(const unsigned char *d, int n, char *out)
 	out[2 * n] = '\0';
 }
 
+/* The SHA-256 of data as lower-case hex (palloc'd); NULL if it cannot be computed. */
+char *
+s3_sha256_hex(const char *data, size_t len)
+{
+	unsigned char digest[SHA256_DIGEST_LENGTH];
+	char	   *out = palloc(2 * SHA256_DIGEST_LENGTH + 1);
+
+	if (SHA256((const unsigned char *) data, len, digest) == NULL)
+		return NULL;
+	hex(digest, SHA256_DIGEST_LENGTH, out);
+	return out;
+}
+
+/* The MD5 of data in base64, as Content-MD5 carries it (palloc'd); NULL on failure. */
+char *
+s3_md5_base64(const char *data, size_t len)
+{
+	unsigned char digest[EVP_MAX_MD_SIZE];
+	unsigned int dlen = 0;
+	char	   *out = palloc(4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1);
+
+	if (!EVP_Digest(data, len, digest, &dlen, EVP_md5(), NULL) ||
+		EVP_EncodeBlock((unsigned char *) out, digest, (int) dlen) <= 0)
+		return NULL;
+	return out;
+}
+
 /* HMAC-SHA256 of msg under key into out (32 bytes); false on failure. */
 static bool
 hmac(const unsigned char *key, int keylen, const char *msg, unsigned char *out)
@@ -103,7 +131,8 @@ hmac(const unsigned char *key, int keylen, const char *msg, unsigned char *out)
  */
 const char **
 s3_sign(const S3Credentials *cred, const char *region, const char *method,
-		const char *host, const char *uri, const char *query, time_t now)
+		const char *host, const char *uri, const char *query,
+		const char *payload_sha256, time_t now)
 {
 	const char **lines = palloc0(sizeof(char *) * 6);
 	int			nlines = 0;
@@ -124,8 +153,10 @@ s3_sign(const S3Credentials *cred, const char *region, const char *method,
 	const char *signed_headers;
 	bool		ok;
 
+	if (payload_sha256 == NULL)
+		payload_sha256 = EMPTY_SHA256;
 	lines[nlines++] = psprintf("Host: %s", host);
-	lines[nlines++] = "x-amz-content-sha256: " EMPTY_SHA256;
+	lines[nlines++] = psprintf("x-amz-content-sha256: %s", payload_sha256);
 	if (cred->access_key_id == NULL)
 		return lines;
 
@@ -139,10 +170,10 @@ s3_sign(const S3Credentials *cred, const char *region, const char *method,
 	initStringInfo(&creq);
 	appendStringInfo(&creq, "%s\n%s\n%s\n", method, uri, query);
 	appendStringInfo(&creq, "host:%s\nx-amz-content-sha256:%s\nx-amz-date:%s\n",
-					 host, EMPTY_SHA256, amzdate);
+					 host, payload_sha256, amzdate);
 	if (cred->session_token)
 		appendStringInfo(&creq, "x-amz-security-token:%s\n", cred->session_token);
-	appendStringInfo(&creq, "\n%s\n%s", signed_headers, EMPTY_SHA256);
+	appendStringInfo(&creq, "\n%s\n%s", signed_headers, payload_sha256);
 	SHA256((const unsigned char *) creq.data, creq.len, digest);
 	hex(digest, SHA256_DIGEST_LENGTH, creq_hash);
 

@@ -135,4 +135,11 @@ const MeshObjectStore s3_object_store = {
 	.list_page = s3_list_page,
 	.head = s3_head,
 	.get = s3_get,
+	.put = s3_put,
+	.upload_begin = s3_upload_begin,
+	.upload_part = s3_upload_part,
+	.upload_complete = s3_upload_complete,
+	.upload_abort = s3_upload_abort,
+	.min_part_size = 5 * 1024 * 1024,	/* S3's least part but the last */
+	.max_parts = 10000,
 };
