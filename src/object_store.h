@@ -115,12 +115,21 @@ typedef struct MeshObjectWriter
  * option is named by the store's bucket_word ("bucket", "container").
  */
 #define MESH_OBJECT_TABLE_OPTIONS(bucket_word, max_page) \
-	{.name = (bucket_word), .where = MESH_OPT_SERVER | MESH_OPT_TABLE, .type = MESH_OPTTYPE_STRING, \
+	{.name = (bucket_word), .where = MESH_OPT_SERVER | MESH_OPT_TABLE | MESH_OPT_ROUTE, \
+	.type = MESH_OPTTYPE_STRING, \
 	.min = 1}, \
 	{.name = "prefix", .where = MESH_OPT_TABLE, .type = MESH_OPTTYPE_STRING}, \
 	{.name = "page_size", .where = MESH_OPT_TABLE, .type = MESH_OPTTYPE_INT, \
 	.min = 1, .max = (max_page)}, \
 	{.name = "head_each", .where = MESH_OPT_TABLE, .type = MESH_OPTTYPE_BOOL}
+
+/* The route options of the lake sink (object_sink.c), beside the bucket's. */
+#define MESH_OBJECT_ROUTE_OPTIONS \
+	{.name = "path", .where = MESH_OPT_ROUTE, .type = MESH_OPTTYPE_STRING}, \
+	{.name = "format", .where = MESH_OPT_ROUTE, .type = MESH_OPTTYPE_STRING, .min = 1}, \
+	{.name = "mode", .where = MESH_OPT_ROUTE, .type = MESH_OPTTYPE_STRING, .min = 1}, \
+	{.name = "partition_by", .where = MESH_OPT_ROUTE, .type = MESH_OPTTYPE_ENUM, \
+	.allowed = "none|day"}
 
 /* object_write.c */
 extern MeshObjectWriter *mesh_object_writer_begin(const MeshObjectStore *store, void *conn,
@@ -129,6 +138,9 @@ extern MeshObjectWriter *mesh_object_writer_begin(const MeshObjectStore *store, 
 extern void mesh_object_write(MeshObjectWriter *w, const char *data, size_t len);
 extern void mesh_object_writer_finish(MeshObjectWriter *w);
 extern void mesh_object_writer_abort(MeshObjectWriter *w);
+
+/* object_sink.c: the lake sink of every object store that writes */
+extern const MeshSinkOps mesh_object_sink_ops;
 
 /* object_list.c: the listing table of every object-store connector */
 extern const MeshScanOps mesh_object_scan_ops;

@@ -18,9 +18,7 @@
 
 #include "connector.h"
 
-/* PostgreSQL's epoch (2000-01-01) in milliseconds since the Unix epoch */
-#define KAFKA_UNIX_EPOCH_MS \
-	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000)
+#include "change_envelope.h"
 
 /* One cached connection: the server's librdkafka properties and a producer. */
 typedef struct KafkaConn
@@ -72,9 +70,7 @@ extern int	kafka_partitions(KafkaConn *kc, rd_kafka_t *rk, const char *topic,
 							 bool missing_ok);
 extern void kafka_conn_free(KafkaConn *kc);
 
-/* kafka_envelope.c */
-extern void kafka_envelope(StringInfo buf, MeshRoute *route, MeshEvent *ev);
-extern void kafka_message_key(StringInfo buf, MeshRoute *route, MeshEvent *ev);
+/* kafka_headers.c */
 extern void kafka_headers_json(StringInfo buf, rd_kafka_message_t *msg);
 
 /* kafka_sink.c */

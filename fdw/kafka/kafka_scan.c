@@ -400,7 +400,7 @@ kafka_next_row(MeshScan *scan, Datum *values, bool *nulls)
 	if (row.ts_ms >= 0)
 	{
 		char	   *ts = DatumGetCString(DirectFunctionCall1(timestamptz_out,
-															 TimestampTzGetDatum((row.ts_ms - KAFKA_UNIX_EPOCH_MS) * 1000)));
+															 TimestampTzGetDatum((row.ts_ms - MESH_UNIX_EPOCH_MS) * 1000)));
 
 		store(scan, KCOL_TS, ts, strlen(ts), values, nulls);
 	}

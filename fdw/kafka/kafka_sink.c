@@ -3,7 +3,7 @@
  *
  * Each event becomes one message on the route's topic (option topic,
  * default: the source table's name), keyed by the primary key, valued by
- * the envelope of kafka_envelope.c, with a header mesh-event-id.  A topic
+ * the envelope of src/change_envelope.c, with a header mesh-event-id.  A topic
  * is a log, not a state: the sink runs on the engine with
  * keep_every_change, so every event is one item, in order.  The producer
  * is idempotent (its own retries neither duplicate nor reorder) and
@@ -80,8 +80,8 @@ produce_row(KafkaConn *kc, rd_kafka_t *rk, MeshRoute *route, const char *topic,
 
 	resetStringInfo(key);
 	resetStringInfo(value);
-	kafka_message_key(key, route, ev);
-	kafka_envelope(value, route, ev);
+	mesh_change_key(key, route, ev);
+	mesh_change_envelope(value, route, ev);
 	snprintf(id, sizeof(id), INT64_FORMAT, ev->id);
 	rd_kafka_header_add(hdrs, "mesh-event-id", -1, id, -1);
 	kptr = ev->op == 'T' ? NULL : key->data;	/* a truncate has no key */

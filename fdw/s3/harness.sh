@@ -33,6 +33,7 @@
 #   harness.sh s3-put BUCKET KEY [BODY [CONTENT_TYPE [NAME=VALUE...]]]
 #   harness.sh s3-get BUCKET KEY   (the object's bytes on stdout)
 #   harness.sh s3-uploads BUCKET   (the number of unfinished multipart uploads)
+#   harness.sh s3-cat BUCKET PREFIX (every object under PREFIX, in key order)
 #     (KEY is escaped here; NAME=VALUE pairs become x-amz-meta-NAME headers)
 #
 # port: MESH_S3_PORT 466
@@ -55,6 +56,7 @@ harness_server minio install=install_minio
 harness_command s3-mkbucket s3_mkbucket "BUCKET: create a bucket on the s3 server (or \$MESH_S3_TARGET: s3, minio)"
 harness_command s3-put s3_put "BUCKET KEY [BODY [CONTENT_TYPE [NAME=VALUE...]]]: put an object on the s3 server (or \$MESH_S3_TARGET)"
 harness_command s3-uploads s3_uploads "BUCKET: how many multipart uploads are under way (s3 server or \$MESH_S3_TARGET)"
+harness_command s3-cat s3_cat "BUCKET PREFIX: every object under PREFIX, concatenated in key order (s3 server or \$MESH_S3_TARGET)"
 harness_command s3-get s3_get "BUCKET KEY: an object's bytes on stdout, from the s3 server (or \$MESH_S3_TARGET)"
 
 install_s3() {
@@ -161,6 +163,10 @@ s3_curl() {
 s3_escape() {
 	python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe="/~"))' "$1"
 }
+# s3_escape_value S: S escaped for a query value ('/' too), as SigV4 signs it
+s3_escape_value() {
+	python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe="~"))' "$1"
+}
 
 # s3_mkbucket BUCKET: create it unless it exists (a HEAD finds it).
 s3_mkbucket() {
@@ -203,4 +209,17 @@ s3_uploads() {
 	answer=$(s3_curl -H "x-amz-content-sha256: $(printf '' | sha256sum | cut -d' ' -f1)" \
 		"$base/$(s3_escape "$bucket")?uploads=") || die "s3-uploads $bucket failed"
 	grep -o '<Upload>' <<<"$answer" | wc -l
+}
+
+# s3_cat BUCKET PREFIX: the bytes of every object under PREFIX, in key order
+# (keys as ListObjectsV2 gives them; for test keys without XML escapes)
+s3_cat() {
+	local bucket=$1 prefix=$2 base listing key
+	[ $# -eq 2 ] || die "usage: harness.sh s3-cat BUCKET PREFIX"
+	base=$(s3_target_url) || exit 1
+	listing=$(s3_curl -H "x-amz-content-sha256: $(printf '' | sha256sum | cut -d' ' -f1)" \
+		"$base/$(s3_escape "$bucket")?list-type=2&prefix=$(s3_escape_value "$prefix")") || die "s3-cat: listing $bucket failed"
+	for key in $(grep -o '<Key>[^<]*</Key>' <<<"$listing" | sed 's/<Key>\(.*\)<\/Key>/\1/'); do
+		s3_get "$bucket" "$key"
+	done
 }

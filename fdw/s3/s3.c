@@ -30,6 +30,7 @@ static const MeshOption s3_options[] = {
 	.allowed = "path|virtual"},
 	MESH_HTTP_TLS_OPTIONS,
 	MESH_OBJECT_TABLE_OPTIONS("bucket", 1000),
+	MESH_OBJECT_ROUTE_OPTIONS,
 	{.name = "access_key_id", .where = MESH_OPT_MAPPING, .type = MESH_OPTTYPE_STRING,
 	.min = 1},
 	{.name = "secret_access_key", .where = MESH_OPT_MAPPING, .type = MESH_OPTTYPE_STRING,
@@ -182,4 +183,5 @@ const MeshConnector mesh_s3_connector = {
 	.http_setup = &s3_setup,
 	.object_store = &s3_object_store,
 	.scan = &mesh_object_scan_ops,
+	.sink = &mesh_object_sink_ops,
 };

@@ -1,5 +1,6 @@
 /*
- * kafka_envelope.c: the messages the sink writes, Debezium-style:
+ * change_envelope.c: one change as the stream and lake sinks write it
+ * (Kafka today), Debezium-style:
  *
  *   key    the primary key's text when it has one column, else a JSON
  *          object of the key columns; no key for a truncate
@@ -21,8 +22,8 @@
 
 #include "catalog/pg_type.h"
 
+#include "change_envelope.h"
 #include "json_value.h"
-#include "kafka_internal.h"
 
 /* True when s is a JSON number (-?int(.frac)?(e[+-]?int)?). */
 static bool
@@ -115,7 +116,7 @@ append_row(StringInfo buf, MeshRoute *route, MeshEvent *ev, bool keys_only)
 
 /* The envelope of one event (see the file comment). */
 void
-kafka_envelope(StringInfo buf, MeshRoute *route, MeshEvent *ev)
+mesh_change_envelope(StringInfo buf, MeshRoute *route, MeshEvent *ev)
 {
 	const char *op;
 	bool		backfill = ev->xid == 0;
@@ -158,13 +159,13 @@ kafka_envelope(StringInfo buf, MeshRoute *route, MeshEvent *ev)
 	if (ev->captured_at == 0)
 		appendStringInfoString(buf, "null");
 	else
-		appendStringInfo(buf, INT64_FORMAT, ev->captured_at / 1000 + KAFKA_UNIX_EPOCH_MS);
+		appendStringInfo(buf, INT64_FORMAT, ev->captured_at / 1000 + MESH_UNIX_EPOCH_MS);
 	appendStringInfoChar(buf, '}');
 }
 
-/* The message key of ev (empty for a truncate: the caller sends none). */
+/* The key of ev (empty for a truncate: the caller sends none). */
 void
-kafka_message_key(StringInfo buf, MeshRoute *route, MeshEvent *ev)
+mesh_change_key(StringInfo buf, MeshRoute *route, MeshEvent *ev)
 {
 	if (ev->op == 'T')
 		return;
@@ -178,28 +179,3 @@ kafka_message_key(StringInfo buf, MeshRoute *route, MeshEvent *ev)
 	append_row(buf, route, ev, true);
 }
 
-/* The headers of msg as a JSON object of strings (null: no value). */
-void
-kafka_headers_json(StringInfo buf, rd_kafka_message_t *msg)
-{
-	rd_kafka_headers_t *hdrs = NULL;
-	const char *name;
-	const void *value;
-	size_t		size;
-
-	appendStringInfoChar(buf, '{');
-	if (rd_kafka_message_headers(msg, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR)
-		for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &value, &size) ==
-			 RD_KAFKA_RESP_ERR_NO_ERROR; i++)
-		{
-			if (i > 0)
-				appendStringInfoChar(buf, ',');
-			mesh_json_append_string(buf, name, strlen(name));
-			appendStringInfoChar(buf, ':');
-			if (value == NULL)
-				appendStringInfoString(buf, "null");
-			else
-				mesh_json_append_string(buf, value, size);
-		}
-	appendStringInfoChar(buf, '}');
-}

@@ -1,0 +1,270 @@
+/*
+ * object_sink.c: the lake sink of every object store that writes
+ * (object_store.h): mesh.replicate(table, server, '{"path": "orders/"}')
+ * archives the table's changes as objects.
+ *
+ * Route options: path (the objects' prefix; default "<schema>.<table>/"),
+ * bucket (else the server's), format (jsonl), mode (changes) and
+ * partition_by (none | day).  The sink runs on the engine with
+ * keep_every_change: every event is one line of the change envelope
+ * (change_envelope.c, the Kafka sink's), in order.  A delivery batch
+ * becomes, at its end, one object per partition,
+ *
+ *   <path>[dt=YYYY-MM-DD/]<first event id>-<last event id>.jsonl
+ *
+ * (ids zero-padded to 20 digits, so names sort by id; day partitions by
+ * capture day in UTC, a backfill row's by the day it is written), then its
+ * manifest entry <path>_manifest/<first>-<last>.json listing them.  Nothing
+ * is acknowledged before every PUT of the batch returned: a failed batch is
+ * delivered again from its first unacknowledged event, under the same
+ * first id, so a retry rewrites the same names or adds a wider range; a
+ * reader keeps, per key, the change with the highest event_id.  Each object
+ * goes through object_write.c (one PUT, or a multipart upload).
+ */
+#include "postgres.h"
+
+#include "utils/datetime.h"
+#include "utils/json.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "change_envelope.h"
+#include "object_store.h"
+
+#define LAKE_PART_SIZE (8 * 1024 * 1024)
+
+/* The objects of one partition within the batch under way. */
+typedef struct LakePart
+{
+	char	   *partition;		/* "" or "dt=2026-12-08/" */
+	StringInfoData lines;
+	int64		first;
+	int64		last;
+	int64		events;
+} LakePart;
+
+/* A route's lake (route->private). */
+typedef struct LakeSink
+{
+	const MeshObjectStore *store;
+	const char *bucket;
+	const char *path;			/* ends with '/' */
+	bool		by_day;
+	MemoryContext batch_cxt;	/* the batch under way; reset at its end */
+	List	   *parts;			/* LakePart *, in batch_cxt */
+	int64		first;
+	int64		last;
+} LakeSink;
+
+static void
+bad_route_option(MeshRoute *route, const char *name, const char *value, const char *allowed)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid value for route option \"%s\" of target \"%s\": \"%s\"",
+					name, route->target, value),
+			 errhint("%s", allowed)));
+}
+
+/* The route's lake settings, checked (cached in route->private). */
+static LakeSink *
+lake_of(MeshRoute *route)
+{
+	LakeSink   *lake = route->private;
+	const MeshObjectStore *store = route->config->connector->object_store;
+	const char *v;
+	MemoryContext old;
+
+	if (lake != NULL)
+		return lake;
+	old = MemoryContextSwitchTo(route->cxt);
+	lake = palloc0(sizeof(LakeSink));
+	lake->store = store;
+	lake->bucket = mesh_route_option(route, store->bucket_word,
+									 mesh_config_get(route->config, store->bucket_word, NULL));
+	if (lake->bucket == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("target \"%s\" names no %s for the lake of %s", route->target,
+						store->bucket_word, route->source_name),
+				 errhint("Set the server's option %s, or the route option \"%s\".",
+						 store->bucket_word, store->bucket_word)));
+	v = mesh_route_option(route, "path", psprintf("%s.%s/", route->source_schema, route->source_name));
+	lake->path = v[0] == '\0' || v[strlen(v) - 1] == '/' ? pstrdup(v) : psprintf("%s/", v);
+	if (lake->path[0] == '/' || strstr(lake->path, "//") != NULL)
+		bad_route_option(route, "path", v, "A path is a key prefix such as \"orders/\" (no leading or double slash).");
+	v = mesh_route_option(route, "format", "jsonl");
+	if (strcmp(v, "jsonl") != 0)
+		bad_route_option(route, "format", v, "The lake writes jsonl (the change envelope per line); parquet is not built yet.");
+	v = mesh_route_option(route, "mode", "changes");
+	if (strcmp(v, "changes") != 0)
+		bad_route_option(route, "mode", v, "The lake's mode is changes; snapshot is not built yet.");
+	v = mesh_route_option(route, "partition_by", "none");
+	if (strcmp(v, "none") != 0 && strcmp(v, "day") != 0)
+		bad_route_option(route, "partition_by", v, "partition_by is none or day.");
+	lake->by_day = strcmp(v, "day") == 0;
+	lake->batch_cxt = AllocSetContextCreate(route->cxt, "mesh lake batch", ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(old);
+	route->private = lake;
+	return lake;
+}
+
+/* Sink prepare, at mesh.replicate: options, and a one-key listing of the path. */
+static void
+lake_prepare(void *conn, MeshRoute *route)
+{
+	LakeSink   *lake = lake_of(route);
+	MeshObjectListing listing = {.bucket = lake->bucket, .prefix = lake->path, .page_size = 1};
+	MeshObjectPage page;
+
+	if (lake->store->put == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s servers cannot be written by mesh yet", lake->store->label)));
+	lake->store->list_page(conn, &listing, &page);
+}
+
+/* "dt=YYYY-MM-DD/" of ev's capture day in UTC (now for a backfill row), or "". */
+static char *
+partition_of(LakeSink *lake, MeshEvent *ev)
+{
+	TimestampTz t = ev->captured_at != 0 ? ev->captured_at : GetCurrentTimestamp();
+	struct pg_tm tm;
+	fsec_t		fsec;
+
+	if (!lake->by_day)
+		return "";
+	if (timestamp2tm(t, NULL, &tm, &fsec, NULL, NULL) != 0)
+		elog(ERROR, "mesh lake: capture time out of range");
+	return psprintf("dt=%04d-%02d-%02d/", tm.tm_year, tm.tm_mon, tm.tm_mday);
+}
+
+static LakePart *
+part_for(LakeSink *lake, const char *partition)
+{
+	ListCell   *lc;
+	LakePart   *p;
+
+	foreach(lc, lake->parts)
+	{
+		p = lfirst(lc);
+		if (strcmp(p->partition, partition) == 0)
+			return p;
+	}
+	p = palloc0(sizeof(LakePart));
+	p->partition = pstrdup(partition);
+	initStringInfo(&p->lines);
+	lake->parts = lappend(lake->parts, p);
+	return p;
+}
+
+static void
+lake_begin_batch(void *conn, MeshRoute *route, int nevents)
+{
+	LakeSink   *lake = lake_of(route);
+
+	MemoryContextReset(lake->batch_cxt);
+	lake->parts = NIL;
+	lake->first = lake->last = 0;
+}
+
+/* Sink upsert (keep_every_change): each event one line; acknowledged at end_batch. */
+static void
+lake_upsert(void *conn, MeshRoute *route, MeshSinkRow *rows, int n, MeshItemOutcome *out)
+{
+	LakeSink   *lake = lake_of(route);
+	MemoryContext old = MemoryContextSwitchTo(lake->batch_cxt);
+
+	for (int i = 0; i < n; i++)
+	{
+		MeshEvent  *ev = (MeshEvent *) rows[i].event;
+		LakePart   *p = part_for(lake, partition_of(lake, ev));
+
+		mesh_change_envelope(&p->lines, route, ev);
+		appendStringInfoChar(&p->lines, '\n');
+		if (p->events++ == 0)
+			p->first = ev->id;
+		p->last = ev->id;
+		if (lake->first == 0)
+			lake->first = ev->id;
+		lake->last = ev->id;
+		out[i].status = MESH_ITEM_ACKED;	/* provisional until end_batch */
+	}
+	MemoryContextSwitchTo(old);
+}
+
+/* Write one object whole through the shared writer. */
+static void
+write_object(void *conn, LakeSink *lake, const char *key, StringInfo body, const char *type)
+{
+	MeshObjectWriter *w = mesh_object_writer_begin(lake->store, conn, lake->bucket, key, type,
+												   LAKE_PART_SIZE);
+	MemoryContext cxt = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		mesh_object_write(w, body->data, body->len);
+		mesh_object_writer_finish(w);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		mesh_object_writer_abort(w);
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
+}
+
+/* The batch's objects, then its manifest entry; nothing on failure (ok false). */
+static void
+lake_end_batch(void *conn, MeshRoute *route, bool ok)
+{
+	LakeSink   *lake = lake_of(route);
+	MemoryContext old;
+	StringInfoData manifest;
+	ListCell   *lc;
+
+	if (!ok || lake->parts == NIL)
+	{
+		MemoryContextReset(lake->batch_cxt);
+		lake->parts = NIL;
+		return;
+	}
+	old = MemoryContextSwitchTo(lake->batch_cxt);
+	initStringInfo(&manifest);
+	appendStringInfo(&manifest, "{\"first_event_id\":" INT64_FORMAT ",\"last_event_id\":" INT64_FORMAT
+					 ",\"objects\":[", lake->first, lake->last);
+	foreach(lc, lake->parts)
+	{
+		LakePart   *p = lfirst(lc);
+		char	   *key = psprintf("%s%s%020lld-%020lld.jsonl", lake->path, p->partition,
+								   (long long) p->first, (long long) p->last);
+
+		write_object(conn, lake, key, &p->lines, "application/x-ndjson");
+		appendStringInfoString(&manifest, foreach_current_index(lc) ? ",{\"key\":" : "{\"key\":");
+		escape_json(&manifest, key);
+		appendStringInfo(&manifest, ",\"first_event_id\":" INT64_FORMAT ",\"last_event_id\":" INT64_FORMAT
+						 ",\"events\":" INT64_FORMAT ",\"bytes\":%d}",
+						 p->first, p->last, p->events, p->lines.len);
+	}
+	appendStringInfoString(&manifest, "]}\n");
+	write_object(conn, lake,
+				 psprintf("%s_manifest/%020lld-%020lld.json", lake->path,
+						  (long long) lake->first, (long long) lake->last),
+				 &manifest, "application/json");
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(lake->batch_cxt);
+	lake->parts = NIL;
+}
+
+const MeshSinkOps mesh_object_sink_ops = {
+	.keep_every_change = true,
+	.prepare = lake_prepare,
+	.upsert = lake_upsert,
+	.begin_batch = lake_begin_batch,
+	.end_batch = lake_end_batch,
+};
