@@ -100,7 +100,8 @@ load_key(const char *pem, char **why)
 	BIO_free(bio);
 	if (key == NULL)
 	{
-		*why = openssl_error("Its private_key is not a PEM private key");
+		ERR_clear_error();		/* OpenSSL's words here are about decoders, not the key */
+		*why = pstrdup("Its private_key is not a PEM private key.");
 		return NULL;
 	}
 	if (EVP_PKEY_base_id(key) != EVP_PKEY_RSA)

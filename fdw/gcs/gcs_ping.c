@@ -11,7 +11,8 @@
  * there, so such a check fails on GCS itself without a service account).
  *
  * Like the core's HTTP ping (http_ping.c), but two requests in a row on one
- * curl handle, and the first may be a POST.  Never ereports: failures are
+ * curl handle, and the first may be a POST; up is a 2xx answer that is a
+ * JSON object.  Never ereports: failures are
  * ok = false with the store's words (GCS's "reason: message", the token
  * endpoint's OAuth2 error), never a credential.
  */
@@ -221,7 +222,18 @@ granted(MeshPing *ping, long status)
 	explicit_bzero(token, strlen(token));
 }
 
-/* Drive the transfer; a 2xx answer to the bucket check is up. */
+/* The answer is a JSON object (a bucket's resource, a list of buckets). */
+static bool
+answer_is_object(GcsPing *gp)
+{
+	json_t	   *doc = json_loadb(gp->body.data, gp->body.len, 0, NULL);
+	bool		ok = doc != NULL && json_is_object(doc);
+
+	json_decref(doc);
+	return ok;
+}
+
+/* Drive the transfer; a 2xx answer to the bucket check (a JSON object) is up. */
 static void
 gcs_ping_continue(MeshPing *ping)
 {
@@ -261,6 +273,11 @@ gcs_ping_continue(MeshPing *ping)
 		if (status < 200 || status >= 300)
 		{
 			ping_fail(ping, psprintf("HTTP %ld: %s", status, gcs_error_text(gp->body.data, gp->body.len)));
+			return;
+		}
+		if (!answer_is_object(gp))
+		{
+			ping_fail(ping, "malformed answer to the health check: not a JSON object");
 			return;
 		}
 		ping->done = true;

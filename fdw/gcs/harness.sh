@@ -25,7 +25,8 @@
 #   harness.sh gcs-put BUCKET NAME [BODY [CONTENT_TYPE [NAME=VALUE...]]]
 #     (a multipart upload: NAME=VALUE pairs become the object's metadata)
 # and to the gcs_auth stand-in:
-#   harness.sh gcs-grants            one line: grants, refused, proxied, ...
+#   harness.sh gcs-grants [NAME...]  one line of its counters: grants, refused,
+#                                    proxied, unauthorized, scope (all without)
 #   harness.sh gcs-grants-reset      zero its counters, forget its tokens
 #   harness.sh gcs-token-ttl SECONDS the expires_in of tokens issued next
 #
@@ -43,7 +44,7 @@ harness_server gcs install=install_gcs
 harness_server gcs_auth deps=gcs packages=openssl
 harness_command gcs-mkbucket gcs_mkbucket "BUCKET: create a bucket on the gcs server"
 harness_command gcs-put gcs_put "BUCKET NAME [BODY [CONTENT_TYPE [NAME=VALUE...]]]: put an object on the gcs server"
-harness_command gcs-grants gcs_grants "print the gcs_auth stand-in's counters (grants, refused, proxied...)"
+harness_command gcs-grants gcs_grants "[NAME...]: print the gcs_auth stand-in's counters (grants, refused, proxied, unauthorized, scope)"
 harness_command gcs-grants-reset gcs_grants_reset "zero the gcs_auth stand-in's counters"
 harness_command gcs-token-ttl gcs_token_ttl "SECONDS: the lifetime of the tokens the gcs_auth stand-in issues next"
 
@@ -134,7 +135,7 @@ gcs_put() {
 	gcs_client put "http://127.0.0.1:$MESH_GCS_PORT" "$@" || die "gcs-put $1/$2 failed"
 }
 
-gcs_grants() { gcs_client grants "http://127.0.0.1:$MESH_GCS_TOKEN_PORT"; }
+gcs_grants() { gcs_client grants "http://127.0.0.1:$MESH_GCS_TOKEN_PORT" "$@"; }
 gcs_grants_reset() { gcs_client reset "http://127.0.0.1:$MESH_GCS_TOKEN_PORT" || die "gcs-grants-reset failed"; }
 gcs_token_ttl() {
 	[ $# -eq 1 ] || die "usage: harness.sh gcs-token-ttl SECONDS"

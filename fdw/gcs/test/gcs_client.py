@@ -8,7 +8,9 @@ JSON API of fake-gcs-server and the auth stand-in's test endpoints.
       a multipart upload (POST URL/upload/storage/v1/b/BUCKET/o?
       uploadType=multipart): the object resource (name, contentType,
       metadata from the KEY=VALUE pairs) and the body
-  gcs_client.py grants URL      print the stand-in's counters, one line
+  gcs_client.py grants URL [NAME...]
+      print the stand-in's counters (NAMEs: grants, refused, proxied,
+      unauthorized, scope; all without), one line
   gcs_client.py reset URL       zero them
   gcs_client.py ttl URL SECONDS the lifetime of the tokens it issues next
 """
@@ -66,11 +68,11 @@ def main(argv):
             print("gcs-put %s/%s: stored as %r" % (bucket, name, got), file=sys.stderr)
             return 1
         return 0
-    if cmd == "grants" and len(argv) == 3:
+    if cmd == "grants" and len(argv) >= 3:
         status, body = call("GET", base + "/_grants")
         c = json.loads(body)
-        print("grants: %d, refused: %d, proxied: %d, unauthorized: %d, scope: %s"
-              % (c["grants"], c["refused"], c["proxied"], c["unauthorized"], c["scope"]))
+        names = argv[3:] or ["grants", "refused", "proxied", "unauthorized", "scope"]
+        print(", ".join("%s: %s" % (n, c[n]) for n in names))
         return 0 if status == 200 else 1
     if cmd == "reset" and len(argv) == 3:
         return 0 if call("POST", base + "/_reset")[0] == 200 else 1
