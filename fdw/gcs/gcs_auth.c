@@ -143,12 +143,14 @@ gcs_parse_account(const char *json, const char *token_uri, char **why)
 		*why = doc == NULL ?
 			psprintf("It is not JSON (an error at line %d, column %d).", err.line, err.column) :
 			pstrdup("It is not a JSON object.");
+		json_decref(doc);
 		return NULL;
 	}
 	type = member(doc, "type");
 	if (type && strcmp(type, "service_account") != 0)
 	{
 		*why = psprintf("Its type is \"%s\", not \"service_account\".", pnstrdup(type, 40));
+		json_decref(doc);
 		return NULL;
 	}
 	sa = palloc0(sizeof(GcsServiceAccount));
