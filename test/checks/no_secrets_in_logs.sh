@@ -10,7 +10,12 @@ set -euo pipefail
 
 name=no_secrets_in_logs
 dir=${MESH_TEST_DIR:-/tmp/mesh-test}
-secrets="remote_secret_pw redis_secret_pw meshuser_pw mesh_ch_pw mesh_es_api_key_secret mesh_neo4j_pw mesh_qdrant_key mesh_mongo_pw mesh_s3_secret_key wrong_s3_secret_value mesh_s3_session_tok"
+secrets="remote_secret_pw redis_secret_pw meshuser_pw mesh_ch_pw mesh_es_api_key_secret mesh_neo4j_pw mesh_qdrant_key mesh_mongo_pw mesh_s3_secret_key wrong_s3_secret_value mesh_s3_session_tok mesh_gcs_static_token mesh_gcs_revoked_token"
+# the GCS tests' service account keys (made per run by the gcs_auth server):
+# the first line of each key's base64 body
+for pem in "$dir"/gcs_auth/key.pem "$dir"/gcs_auth/wrong.pem; do
+	if [ -s "$pem" ]; then secrets="$secrets $(sed -n 2p "$pem")"; fi
+done
 
 shopt -s nullglob
 logs=("$dir"/*/*.log "$dir"/pg_hub/data/log/*)
@@ -29,7 +34,7 @@ for secret in $secrets; do
 			found=1
 			echo "$name: FAILED: secret '${secret:0:3}...' appears in $f:"
 			# Show where, with the secret itself masked.
-			grep -n -F -- "$secret" "$f" | head -n 5 | sed "s/$secret/<REDACTED>/g"
+			grep -n -F -- "$secret" "$f" | head -n 5 | sed "s|$secret|<REDACTED>|g"
 		fi
 	done
 done
@@ -37,4 +42,4 @@ done
 if [ "$found" -ne 0 ]; then
 	exit 1
 fi
-echo "$name: ok (${#logs[@]} log files checked for ${secrets// /, })"
+echo "$name: ok (${#logs[@]} log files checked for $(wc -w <<<"$secrets") secrets)"
