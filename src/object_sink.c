@@ -43,19 +43,6 @@ typedef struct LakePart
 	int64		events;
 } LakePart;
 
-/* A route's lake (route->private). */
-typedef struct LakeSink
-{
-	const MeshObjectStore *store;
-	const char *bucket;
-	const char *path;			/* ends with '/' */
-	bool		by_day;
-	MemoryContext batch_cxt;	/* the batch under way; reset at its end */
-	List	   *parts;			/* LakePart *, in batch_cxt */
-	int64		first;
-	int64		last;
-} LakeSink;
-
 static void
 bad_route_option(MeshRoute *route, const char *name, const char *value, const char *allowed)
 {
@@ -67,10 +54,10 @@ bad_route_option(MeshRoute *route, const char *name, const char *value, const ch
 }
 
 /* The route's lake settings, checked (cached in route->private). */
-static LakeSink *
-lake_of(MeshRoute *route)
+MeshLake *
+mesh_lake_of(MeshRoute *route)
 {
-	LakeSink   *lake = route->private;
+	MeshLake   *lake = route->private;
 	const MeshObjectStore *store = route->config->connector->object_store;
 	const char *v;
 	MemoryContext old;
@@ -78,7 +65,7 @@ lake_of(MeshRoute *route)
 	if (lake != NULL)
 		return lake;
 	old = MemoryContextSwitchTo(route->cxt);
-	lake = palloc0(sizeof(LakeSink));
+	lake = palloc0(sizeof(MeshLake));
 	lake->store = store;
 	lake->bucket = mesh_route_option(route, store->bucket_word,
 									 mesh_config_get(route->config, store->bucket_word, NULL));
@@ -113,7 +100,7 @@ lake_of(MeshRoute *route)
 static void
 lake_prepare(void *conn, MeshRoute *route)
 {
-	LakeSink   *lake = lake_of(route);
+	MeshLake   *lake = mesh_lake_of(route);
 	MeshObjectListing listing = {.bucket = lake->bucket, .prefix = lake->path, .page_size = 1};
 	MeshObjectPage page;
 
@@ -126,7 +113,7 @@ lake_prepare(void *conn, MeshRoute *route)
 
 /* "dt=YYYY-MM-DD/" of ev's capture day in UTC (now for a backfill row), or "". */
 static char *
-partition_of(LakeSink *lake, MeshEvent *ev)
+partition_of(MeshLake *lake, MeshEvent *ev)
 {
 	TimestampTz t = ev->captured_at != 0 ? ev->captured_at : GetCurrentTimestamp();
 	struct pg_tm tm;
@@ -140,7 +127,7 @@ partition_of(LakeSink *lake, MeshEvent *ev)
 }
 
 static LakePart *
-part_for(LakeSink *lake, const char *partition)
+part_for(MeshLake *lake, const char *partition)
 {
 	ListCell   *lc;
 	LakePart   *p;
@@ -161,7 +148,7 @@ part_for(LakeSink *lake, const char *partition)
 static void
 lake_begin_batch(void *conn, MeshRoute *route, int nevents)
 {
-	LakeSink   *lake = lake_of(route);
+	MeshLake   *lake = mesh_lake_of(route);
 
 	MemoryContextReset(lake->batch_cxt);
 	lake->parts = NIL;
@@ -172,7 +159,7 @@ lake_begin_batch(void *conn, MeshRoute *route, int nevents)
 static void
 lake_upsert(void *conn, MeshRoute *route, MeshSinkRow *rows, int n, MeshItemOutcome *out)
 {
-	LakeSink   *lake = lake_of(route);
+	MeshLake   *lake = mesh_lake_of(route);
 	MemoryContext old = MemoryContextSwitchTo(lake->batch_cxt);
 
 	for (int i = 0; i < n; i++)
@@ -195,7 +182,7 @@ lake_upsert(void *conn, MeshRoute *route, MeshSinkRow *rows, int n, MeshItemOutc
 
 /* Write one object whole through the shared writer. */
 static void
-write_object(void *conn, LakeSink *lake, const char *key, StringInfo body, const char *type)
+write_object(void *conn, MeshLake *lake, const char *key, StringInfo body, const char *type)
 {
 	MeshObjectWriter *w = mesh_object_writer_begin(lake->store, conn, lake->bucket, key, type,
 												   LAKE_PART_SIZE);
@@ -223,7 +210,7 @@ write_object(void *conn, LakeSink *lake, const char *key, StringInfo body, const
 static void
 lake_end_batch(void *conn, MeshRoute *route, bool ok)
 {
-	LakeSink   *lake = lake_of(route);
+	MeshLake   *lake = mesh_lake_of(route);
 	MemoryContext old;
 	StringInfoData manifest;
 	ListCell   *lc;

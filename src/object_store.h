@@ -139,8 +139,27 @@ extern void mesh_object_write(MeshObjectWriter *w, const char *data, size_t len)
 extern void mesh_object_writer_finish(MeshObjectWriter *w);
 extern void mesh_object_writer_abort(MeshObjectWriter *w);
 
+/* A route's lake (route->private of a lake route; object_sink.c). */
+typedef struct MeshLake
+{
+	const MeshObjectStore *store;
+	const char *bucket;
+	const char *path;			/* ends with '/' */
+	bool		by_day;
+	MemoryContext batch_cxt;	/* the batch under way; reset at its end */
+	List	   *parts;			/* its objects per partition, in batch_cxt */
+	int64		first;
+	int64		last;
+	struct HTAB *archive;		/* verify: the state rebuilt from the archive */
+} MeshLake;
+
 /* object_sink.c: the lake sink of every object store that writes */
 extern const MeshSinkOps mesh_object_sink_ops;
+extern MeshLake *mesh_lake_of(MeshRoute *route);
+
+/* object_verify.c: verify of a lake (the state rebuilt from its objects) */
+extern void mesh_lake_fetch_rows(void *conn, MeshRoute *route, int n, char ***keys, char ***rows);
+extern int	mesh_lake_scan_keys(void *conn, MeshRoute *route, void **state, int max, char ***keys);
 
 /* object_list.c: the listing table of every object-store connector */
 extern const MeshScanOps mesh_object_scan_ops;

@@ -184,4 +184,6 @@ const MeshConnector mesh_s3_connector = {
 	.object_store = &s3_object_store,
 	.scan = &mesh_object_scan_ops,
 	.sink = &mesh_object_sink_ops,
+	.fetch_rows = mesh_lake_fetch_rows,
+	.scan_keys = mesh_lake_scan_keys,
 };
