@@ -3,7 +3,7 @@
 the account key (SharedKey) by Python's standard library alone.  Used by
 fdw/azblob/harness.sh; not part of mesh.
 
-  azblob_tool.py URL ACCOUNT mkcontainer CONTAINER
+  azblob_tool.py URL ACCOUNT mkcontainer CONTAINER [public]
   azblob_tool.py URL ACCOUNT put CONTAINER BLOB [BODY [CONTENT_TYPE [NAME=VALUE...]]]
   azblob_tool.py URL ACCOUNT sas [PERMISSIONS]   print an account SAS token
                                                  (Blob service, 1 day)
@@ -65,9 +65,11 @@ def escape(name):
     return urllib.parse.quote(name, safe="/~")
 
 
-def mkcontainer(url, account, container):
+def mkcontainer(url, account, container, access="private"):
+    """Create container; "public": anyone may list and read it (anonymously)."""
+    headers = {"x-ms-blob-public-access": "container"} if access == "public" else {}
     status, body = shared_key_request(url, account, "PUT", "/" + escape(container),
-                                      [("restype", "container")], {})
+                                      [("restype", "container")], headers)
     if status not in (201, 409):  # 409: it exists
         sys.exit("mkcontainer %s: HTTP %d %s" % (container, status, body[:300]))
 
@@ -101,8 +103,8 @@ def main(argv):
     if len(argv) < 4:
         sys.exit(__doc__)
     url, account, command, args = argv[1], argv[2], argv[3], argv[4:]
-    if command == "mkcontainer" and len(args) == 1:
-        mkcontainer(url, account, args[0])
+    if command == "mkcontainer" and len(args) in (1, 2):
+        mkcontainer(url, account, *args)
     elif command == "put" and len(args) >= 2:
         put(url, account, *args)
     elif command == "sas" and len(args) <= 1:

@@ -15,7 +15,8 @@
 #
 # Commands for test setup (signed with the account key by
 # fdw/azblob/azblob_tool.py, Python's standard library only):
-#   harness.sh azblob-mkcontainer CONTAINER
+#   harness.sh azblob-mkcontainer CONTAINER [public]   (public: anonymous
+#     requests may list and read it)
 #   harness.sh azblob-put CONTAINER BLOB [BODY [CONTENT_TYPE [NAME=VALUE...]]]
 #     (BLOB is escaped there; NAME=VALUE pairs become x-ms-meta-NAME headers)
 #   harness.sh azblob-sas [PERMISSIONS]   print an account SAS token for the
@@ -32,7 +33,7 @@ AZBLOB_ACCOUNT_KEY='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6
 # OpenSSL's HMAC and base64 sign the requests (fdw/azblob/azblob_sign.c)
 harness_build_packages libssl-dev
 harness_server azblob packages=nodejs install=install_azblob
-harness_command azblob-mkcontainer azblob_mkcontainer "CONTAINER: create a container on the azblob server"
+harness_command azblob-mkcontainer azblob_mkcontainer "CONTAINER [public]: create a container on the azblob server"
 harness_command azblob-put azblob_put "CONTAINER BLOB [BODY [CONTENT_TYPE [NAME=VALUE...]]]: put a block blob on the azblob server"
 harness_command azblob-sas azblob_sas "[PERMISSIONS]: print an account SAS token of the azblob server (default rl)"
 
@@ -90,8 +91,8 @@ azblob_tool() {
 }
 
 azblob_mkcontainer() {
-	[ $# -eq 1 ] || die "usage: harness.sh azblob-mkcontainer CONTAINER"
-	azblob_tool mkcontainer "$1" || die "azblob-mkcontainer $1 failed"
+	[ $# -eq 1 ] || { [ $# -eq 2 ] && [ "$2" = public ]; } || die "usage: harness.sh azblob-mkcontainer CONTAINER [public]"
+	azblob_tool mkcontainer "$@" || die "azblob-mkcontainer $1 failed"
 }
 
 azblob_put() {

@@ -29,8 +29,12 @@
 \! bash "$MESH_HARNESS" azblob-put meshlist 'dir/a&b=c.txt' 'amp'
 \! bash "$MESH_HARNESS" azblob-put meshlist 'dir/q?#frag.txt' 'query and fragment'
 \! bash "$MESH_HARNESS" azblob-put meshlist 'dir/100%.txt' 'percent'
+\! bash "$MESH_HARNESS" azblob-put meshlist "dir/it's (1)!*~.txt" 'marks'
 \! bash "$MESH_HARNESS" azblob-put meshlist 'dir/sub/deep.txt' 'deep' application/json note='x "y"'
 \! bash -c 'for i in $(seq -w 1 25); do bash "$MESH_HARNESS" azblob-put meshlist "page/$i" "p$i" || exit 1; done'
+-- a container anyone may list and read
+\! bash "$MESH_HARNESS" azblob-mkcontainer meshpublic public
+\! bash "$MESH_HARNESS" azblob-put meshpublic 'open/a b.txt' 'open' text/plain shared=yes
 -- SAS tokens (account SAS, Blob service, a day): read+list, list only, and a tampered one
 \set sas `bash "$MESH_HARNESS" azblob-sas rl`
 \set sas_list_only `bash "$MESH_HARNESS" azblob-sas l`
@@ -151,6 +155,7 @@ EXECUTE by_key('dir/x+y.txt');
 EXECUTE by_key('dir/a&b=c.txt');
 EXECUTE by_key('dir/q?#frag.txt');
 EXECUTE by_key('dir/100%.txt');
+EXECUTE by_key('dir/it''s (1)!*~.txt');
 EXECUTE by_key('dir/none');
 EXECUTE by_key('page/01');
 EXPLAIN (VERBOSE, COSTS OFF, ANALYZE, TIMING OFF, SUMMARY OFF) EXECUTE by_key('page/02');
@@ -241,9 +246,14 @@ SELECT shows_secret('SELECT * FROM objs_wrong', ARRAY[:'wrong_key', :'az_key']) 
 -- health: Get Container Properties, or List Containers when the server names no container
 SELECT server, ok, error FROM mesh.health()
 WHERE server IN ('az_wrong', 'az_nocontainer', 'az_account') ORDER BY 1;
--- anonymous requests (no user mapping options): this container is private
+-- anonymous requests (no user mapping options): refused for a private
+-- container, served for a public one
 ALTER USER MAPPING FOR CURRENT_USER SERVER az_wrong OPTIONS (DROP account_key);
 SELECT * FROM objs_wrong;
+CREATE FOREIGN TABLE objs_public (key text COLLATE "C", size bigint, metadata jsonb)
+	SERVER az_wrong OPTIONS (container 'meshpublic');
+SELECT * FROM objs_public;
+SELECT * FROM objs_public WHERE key = 'open/a b.txt';
 -- no secret in what the role can see of the servers
 SELECT server, options - 'endpoint' AS options, options ? 'endpoint' AS has_endpoint
 FROM mesh.backends() WHERE server LIKE 'az%' ORDER BY 1;
