@@ -12,7 +12,8 @@
  * its code and the first line of its message (the lines after it are the
  * request id and time; other members, such as AuthenticationErrorDetail,
  * are not shown).  A HEAD's error has no body: its x-ms-error-code header
- * names it.
+ * names it.  Another body is quoted (200 bytes) unless it has a "sig=", as
+ * an echo of the request's SAS token would.
  */
 #include "postgres.h"
 
@@ -96,8 +97,10 @@ azblob_raise(AzblobConn *conn, const AzblobRequest *r, MeshHttpResponse *resp)
 		detail = psprintf("%s: %s", code, first_line(message));
 	else if (code)
 		detail = pstrdup(code);
-	else if (resp->body.len > 0)
+	else if (resp->body.len > 0 && strstr(resp->body.data, "sig=") == NULL)
 		detail = pnstrdup(resp->body.data, 200);
+	else if (resp->body.len > 0)
+		detail = pstrdup("The answer's body is not shown: it may quote a SAS token.");
 	else
 		detail = psprintf("The answer to %s has no body.", r->what);
 	mesh_http_raise(conn->http, r->what, resp->status, detail);

@@ -66,10 +66,11 @@ run_azblob() {
 	azurite_installed || die "azblob: Azurite $AZURITE_VERSION missing: run '$HARNESS install azblob'"
 	require_port_free azblob "$MESH_AZBLOB_PORT"
 	mkdir -p "$dir/data"
-	# the account comes from the URL's first path segment, never the host
+	# the account comes from the URL's first path segment, never the host;
+	# --silent: no access log (it would record the tests' SAS tokens)
 	spawn "$dir/azblob.pid" "$dir/azblob.log" "$AZURITE_BIN" --disableTelemetry \
 		--blobHost 127.0.0.1 --blobPort "$MESH_AZBLOB_PORT" --location "$dir/data" \
-		--skipApiVersionCheck --disableProductStyleUrl
+		--skipApiVersionCheck --disableProductStyleUrl --silent
 	# ready once it answers; an unsigned listing is refused (403), as it should be
 	wait_http azblob "$dir/azblob.log" "$dir/azblob.pid" "$MESH_START_TIMEOUT" 403 \
 		"http://127.0.0.1:$MESH_AZBLOB_PORT/$AZBLOB_ACCOUNT?comp=list"

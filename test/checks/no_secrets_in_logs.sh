@@ -10,7 +10,7 @@ set -euo pipefail
 
 name=no_secrets_in_logs
 dir=${MESH_TEST_DIR:-/tmp/mesh-test}
-secrets="remote_secret_pw redis_secret_pw meshuser_pw mesh_ch_pw mesh_es_api_key_secret mesh_neo4j_pw mesh_qdrant_key mesh_mongo_pw mesh_s3_secret_key wrong_s3_secret_value mesh_s3_session_tok"
+secrets="remote_secret_pw redis_secret_pw meshuser_pw mesh_ch_pw mesh_es_api_key_secret mesh_neo4j_pw mesh_qdrant_key mesh_mongo_pw mesh_s3_secret_key wrong_s3_secret_value mesh_s3_session_tok Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq bWVzaF93cm9uZ19henVyZV9rZXlfdmFsdWVf"
 
 shopt -s nullglob
 logs=("$dir"/*/*.log "$dir"/pg_hub/data/log/*)
