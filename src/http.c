@@ -670,6 +670,29 @@ mesh_http_escape(const char *s)
 	return result;
 }
 
+/*
+ * s percent-encoded byte by byte (palloc'd), as S3's SigV4 and Azure's
+ * SharedKey sign paths and queries: every byte but the unreserved
+ * A-Z a-z 0-9 - _ . ~ (and '/' when keep_slash) as %XX, upper case hex.
+ * The same form goes into URLs, so curl sends it unchanged.
+ */
+char *
+mesh_uri_encode(const char *s, bool keep_slash)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (const unsigned char *c = (const unsigned char *) s; *c; c++)
+	{
+		if ((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
+			*c == '-' || *c == '_' || *c == '.' || *c == '~' || (keep_slash && *c == '/'))
+			appendStringInfoChar(&buf, (char) *c);
+		else
+			appendStringInfo(&buf, "%%%02X", *c);
+	}
+	return buf.data;
+}
+
 /* Append "?name=value" or "&name=value" (value URL-encoded) to a path. */
 void
 mesh_http_append_param(StringInfo path, const char *name, const char *value)

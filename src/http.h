@@ -191,6 +191,7 @@ extern void mesh_http_raise(MeshHttp *http, const char *what, long status,
 							const char *message) pg_attribute_noreturn();
 extern const char *mesh_http_header(const MeshHttpResponse *resp, const char *name);
 extern char *mesh_http_escape(const char *s);
+extern char *mesh_uri_encode(const char *s, bool keep_slash);
 extern void mesh_http_append_param(StringInfo path, const char *name, const char *value);
 
 /* http_conn.c: the connection of an HTTP kind, from its setup */

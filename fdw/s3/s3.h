@@ -65,7 +65,6 @@ extern bool s3_endpoint_from_config(MeshServerConfig *config, S3Endpoint *ep);
 extern void s3_credentials_from_config(MeshServerConfig *config, S3Credentials *cred);
 
 /* s3_sign.c */
-extern char *s3_uri_encode(const char *s, bool keep_slash);
 extern char *s3_canonical_query(const S3Param *params, int n);
 extern const char **s3_sign(const S3Credentials *cred, const char *region, const char *method,
 							const char *host, const char *uri, const char *query,

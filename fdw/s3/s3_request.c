@@ -32,9 +32,9 @@ s3_http_request(const S3Endpoint *ep, const S3Credentials *cred, const S3Request
 	if (r->bucket && ep->virtual_hosted)
 		host = psprintf("%s.%s", r->bucket, ep->host);
 	else if (r->bucket)
-		appendStringInfo(&uri, "/%s", s3_uri_encode(r->bucket, false));
+		appendStringInfo(&uri, "/%s", mesh_uri_encode(r->bucket, false));
 	if (r->key)
-		appendStringInfo(&uri, "/%s", s3_uri_encode(r->key, true));
+		appendStringInfo(&uri, "/%s", mesh_uri_encode(r->key, true));
 	if (uri.len == 0 || (r->bucket && ep->virtual_hosted && r->key == NULL))
 		appendStringInfoChar(&uri, '/');
 	headers = s3_sign(cred, ep->region, r->method, host, uri.data, query,

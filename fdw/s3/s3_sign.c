@@ -21,28 +21,6 @@
 
 #define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
-/*
- * s percent-encoded as SigV4 wants it (palloc'd): every byte but the
- * unreserved A-Z a-z 0-9 - _ . ~ (and '/' when keep_slash) as %XX, upper
- * case hex.  The same form goes into URLs, so curl sends it unchanged.
- */
-char *
-s3_uri_encode(const char *s, bool keep_slash)
-{
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	for (const unsigned char *c = (const unsigned char *) s; *c; c++)
-	{
-		if ((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
-			*c == '-' || *c == '_' || *c == '.' || *c == '~' || (keep_slash && *c == '/'))
-			appendStringInfoChar(&buf, (char) *c);
-		else
-			appendStringInfo(&buf, "%%%02X", *c);
-	}
-	return buf.data;
-}
-
 /* Encoded parameters sort by name, then by value (bytewise). */
 static int
 param_cmp(const void *a, const void *b)
@@ -66,8 +44,8 @@ s3_canonical_query(const S3Param *params, int n)
 
 	for (int i = 0; i < n; i++)
 	{
-		encoded[i].name = s3_uri_encode(params[i].name, false);
-		encoded[i].value = s3_uri_encode(params[i].value ? params[i].value : "", false);
+		encoded[i].name = mesh_uri_encode(params[i].name, false);
+		encoded[i].value = mesh_uri_encode(params[i].value ? params[i].value : "", false);
 	}
 	qsort(encoded, n, sizeof(S3Param), param_cmp);
 	initStringInfo(&buf);

@@ -10,7 +10,7 @@ set -euo pipefail
 
 name=no_secrets_in_logs
 dir=${MESH_TEST_DIR:-/tmp/mesh-test}
-secrets="remote_secret_pw redis_secret_pw meshuser_pw mesh_ch_pw mesh_es_api_key_secret mesh_neo4j_pw mesh_qdrant_key mesh_mongo_pw mesh_s3_secret_key wrong_s3_secret_value mesh_s3_session_tok mesh_gcs_static_token mesh_gcs_revoked_token"
+secrets="remote_secret_pw redis_secret_pw meshuser_pw mesh_ch_pw mesh_es_api_key_secret mesh_neo4j_pw mesh_qdrant_key mesh_mongo_pw mesh_s3_secret_key wrong_s3_secret_value mesh_s3_session_tok mesh_gcs_static_token mesh_gcs_revoked_token Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq bWVzaF93cm9uZ19henVyZV9rZXlfdmFsdWVf"
 # the GCS tests' service account keys (made per run by the gcs_auth server):
 # the first line of each key's base64 body
 for pem in "$dir"/gcs_auth/key.pem "$dir"/gcs_auth/wrong.pem; do
