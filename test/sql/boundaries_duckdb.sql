@@ -10,7 +10,7 @@
 \getenv dir MESH_TEST_DIR
 \set ddir :dir '/pg_hub/boundaries_duckdb'
 \set allowed :ddir '/allowed'
-\set cmd 'rm -rf ' :ddir ' && mkdir -p ' :allowed ' && ln -s /etc ' :allowed '/etc_link && ln -s ' :ddir ' ' :allowed '/up'
+\set cmd 'rm -rf ' :ddir ' && mkdir -p ' :allowed ' && ln -s /etc ' :allowed '/etc_link && ln -s ' :ddir ' ' :allowed '/up' '; cat > /dev/null'
 COPY (SELECT 1) TO PROGRAM :'cmd';
 -- errors whose text names a directory of this machine, with it as <dir>
 CREATE FUNCTION public.boundaries_try(sql text, dir text) RETURNS text

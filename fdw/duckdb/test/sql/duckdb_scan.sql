@@ -9,7 +9,7 @@
 \set ddir :dir '/pg_hub/duckdb_scan'
 \set dbfile :ddir '/scan.duckdb'
 \set csvfile :ddir '/rows.csv'
-\set cmd 'rm -rf ' :ddir ' && mkdir -p ' :ddir
+\set cmd 'rm -rf ' :ddir ' && mkdir -p ' :ddir '; cat > /dev/null'
 COPY (SELECT 1) TO PROGRAM :'cmd';
 CREATE SERVER dd FOREIGN DATA WRAPPER mesh_duckdb OPTIONS (path :'dbfile');
 
@@ -128,18 +128,18 @@ SELECT server, ok, error FROM mesh.health() WHERE server IN ('dd_rel', 'dd_nodir
 -- a clear error
 ALTER SERVER dd OPTIONS (ADD timeout_ms '300');
 \set out :ddir '/other.out'
-\set other 'psql -X -q -h 127.0.0.1 -p ' :pg_port ' -d ' :DBNAME ' -c "INSERT INTO ddimp.t (id) VALUES (300)" > ' :out ' 2>&1; true'
+\set other 'psql -X -q -h 127.0.0.1 -p ' :pg_port ' -d ' :DBNAME ' -c "INSERT INTO ddimp.t (id) VALUES (300)" > ' :out ' 2>&1; true' '; cat > /dev/null'
 BEGIN;
 SELECT count(*) FROM ddimp.t;
 COPY (SELECT 1) TO PROGRAM :'other';
 COMMIT;
-SELECT regexp_replace(pg_read_file(:'out'), 'PID [0-9]+', 'PID N', 'g') AS other_process;
+SELECT regexp_replace(replace(pg_read_file(:'out'), :'ddir', 'DDIR'), 'held in \S+ \(PID [0-9]+\)', 'held in POSTGRES (PID N)', 'g') AS other_process;
 -- once the transaction ended, the other process can write
-\set other 'psql -X -q -h 127.0.0.1 -p ' :pg_port ' -d ' :DBNAME ' -c "INSERT INTO ddimp.t (id) VALUES (300)" > ' :out ' 2>&1; true'
+\set other 'psql -X -q -h 127.0.0.1 -p ' :pg_port ' -d ' :DBNAME ' -c "INSERT INTO ddimp.t (id) VALUES (300)" > ' :out ' 2>&1; true' '; cat > /dev/null'
 COPY (SELECT 1) TO PROGRAM :'other';
 SELECT pg_read_file(:'out') AS other_process, (SELECT count(*) FROM ddimp.t WHERE id = 300) AS inserted;
 
 DROP SCHEMA ddimp CASCADE;
 DROP SERVER dd, dd_rel, dd_nodir, dd_mem;
-\set cmd 'rm -rf ' :ddir
+\set cmd 'rm -rf ' :ddir '; cat > /dev/null'
 COPY (SELECT 1) TO PROGRAM :'cmd';

@@ -8,7 +8,7 @@
 \getenv pg_port MESH_PG_PORT
 \set ddir :dir '/pg_hub/duckdb_sink'
 \set dbfile :ddir '/replica.duckdb'
-\set cmd 'rm -rf ' :ddir ' && mkdir -p ' :ddir
+\set cmd 'rm -rf ' :ddir ' && mkdir -p ' :ddir '; cat > /dev/null'
 COPY (SELECT 1) TO PROGRAM :'cmd';
 CREATE SERVER dd_sink FOREIGN DATA WRAPPER mesh_duckdb OPTIONS (path :'dbfile');
 
@@ -84,7 +84,7 @@ ALTER SERVER dd_sink OPTIONS (ADD timeout_ms '200');
 SELECT delivered AS delivered_before FROM mesh.stats WHERE source = 'dd_src'::regclass \gset
 BEGIN;
 SELECT count(*) > 0 AS file_held FROM dd_replica;
-\set cmd 'psql -X -q -h 127.0.0.1 -p ' :pg_port ' -d ' :DBNAME ' -c "INSERT INTO dd_src (id, name) VALUES (3, \'while locked\')"'
+\set cmd 'psql -X -q -h 127.0.0.1 -p ' :pg_port ' -d ' :DBNAME ' -c "INSERT INTO dd_src (id, name) VALUES (3, \'while locked\')"' '; cat > /dev/null'
 COPY (SELECT 1) TO PROGRAM :'cmd';
 SELECT mesh.wait_for_sync(2000) AS synced_while_held;
 SELECT failed > 0 AS failed, dead, delivered = :delivered_before AS nothing_counted,
@@ -156,5 +156,5 @@ SELECT mesh.unreplicate('dd_src2', 'dd_sink');
 DROP TABLE dd_src, dd_src2;
 DROP FOREIGN TABLE dd_replica;
 DROP SERVER dd_sink;
-\set cmd 'rm -rf ' :ddir
+\set cmd 'rm -rf ' :ddir '; cat > /dev/null'
 COPY (SELECT 1) TO PROGRAM :'cmd';
