@@ -45,6 +45,14 @@ typedef struct ExportSpec
 	const char *bucket;
 } ExportSpec;
 
+/* What export_rows runs, and what it counts. */
+typedef struct ExportJob
+{
+	const char *query;
+	const ExportSpec *spec;
+	int64		rows;
+} ExportJob;
+
 PG_FUNCTION_INFO_V1(mesh_export);
 
 static bool
@@ -182,19 +190,20 @@ append_row(StringInfo buf, TupleDesc desc, char **texts, const ExportSpec *spec)
 	appendStringInfoChar(buf, '\n');
 }
 
-/* Run the query and write its rows through w; returns the row count. */
-static int64
-export_rows(const char *query, MeshObjectWriter *w, const ExportSpec *spec)
+/* Run the query and write its rows through w (a mesh_object_write_guarded fill). */
+static void
+export_rows(MeshObjectWriter *w, void *arg)
 {
+	ExportJob  *job = arg;
+	const ExportSpec *spec = job->spec;
 	SPIPlanPtr	plan;
 	Portal		portal;
-	int64		rows = 0;
 	bool		first = true;
 	StringInfoData buf;
 	MemoryContext batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "mesh export batch",
 													ALLOCSET_DEFAULT_SIZES);
 
-	plan = SPI_prepare(query, 0, NULL);
+	plan = SPI_prepare(job->query, 0, NULL);
 	if (plan == NULL)
 		elog(ERROR, "mesh.export could not prepare its query: %s", SPI_result_code_string(SPI_result));
 	if (!SPI_is_cursor_plan(plan))
@@ -232,12 +241,11 @@ export_rows(const char *query, MeshObjectWriter *w, const ExportSpec *spec)
 			mesh_object_write(w, buf.data, buf.len);
 			MemoryContextReset(batch_cxt);
 		}
-		rows += SPI_processed;
+		job->rows += SPI_processed;
 		SPI_freetuptable(SPI_tuptable);
 		CHECK_FOR_INTERRUPTS();
 	}
 	SPI_cursor_close(portal);
-	return rows;
 }
 
 /* mesh.export(query, server, path, format, options) RETURNS TABLE (key, rows, bytes, requests) */
@@ -252,10 +260,9 @@ mesh_export(PG_FUNCTION_ARGS)
 	MeshServerConfig *config;
 	const MeshObjectStore *store;
 	ExportSpec	spec;
-	MeshObjectWriter *volatile w = NULL;
-	MemoryContext cxt = CurrentMemoryContext;
+	MeshObjectWriter *w;
+	ExportJob	job = {0};
 	void	   *conn;
-	int64		rows = 0;
 	int			nest;
 	TupleDesc	desc;
 	Datum		values[4];
@@ -287,30 +294,17 @@ mesh_export(PG_FUNCTION_ARGS)
 	mesh_connection_begin_use(config);
 	nest = mesh_canonical_output_begin();
 	SPI_connect();
-	PG_TRY();
-	{
-		w = mesh_object_writer_begin(store, conn, spec.bucket, path,
-									 spec.format == EXPORT_CSV ? "text/csv" : "application/x-ndjson",
-									 spec.part_size);
-		rows = export_rows(query, w, &spec);
-		mesh_object_writer_finish(w);
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		mesh_object_writer_abort(w);	/* no partial object under the key */
-		ReThrowError(edata);
-	}
-	PG_END_TRY();
+	job.query = query;
+	job.spec = &spec;
+	w = mesh_object_writer_begin(store, conn, spec.bucket, path,
+								 spec.format == EXPORT_CSV ? "text/csv" : "application/x-ndjson",
+								 spec.part_size);
+	mesh_object_write_guarded(w, export_rows, &job);
 	SPI_finish();
 	mesh_canonical_output_end(nest);
 	mesh_connection_end_use(config);
 	values[0] = CStringGetTextDatum(path);
-	values[1] = Int64GetDatum(rows);
+	values[1] = Int64GetDatum(job.rows);
 	values[2] = Int64GetDatum(w->bytes);
 	values[3] = Int64GetDatum(w->requests);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));

@@ -180,30 +180,19 @@ lake_upsert(void *conn, MeshRoute *route, MeshSinkRow *rows, int n, MeshItemOutc
 	MemoryContextSwitchTo(old);
 }
 
+static void
+write_body(MeshObjectWriter *w, void *body)
+{
+	mesh_object_write(w, ((StringInfo) body)->data, ((StringInfo) body)->len);
+}
+
 /* Write one object whole through the shared writer. */
 static void
 write_object(void *conn, MeshLake *lake, const char *key, StringInfo body, const char *type)
 {
-	MeshObjectWriter *w = mesh_object_writer_begin(lake->store, conn, lake->bucket, key, type,
-												   LAKE_PART_SIZE);
-	MemoryContext cxt = CurrentMemoryContext;
-
-	PG_TRY();
-	{
-		mesh_object_write(w, body->data, body->len);
-		mesh_object_writer_finish(w);
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		mesh_object_writer_abort(w);
-		ReThrowError(edata);
-	}
-	PG_END_TRY();
+	mesh_object_write_guarded(mesh_object_writer_begin(lake->store, conn, lake->bucket, key, type,
+													   LAKE_PART_SIZE),
+							  write_body, body);
 }
 
 /* The batch's objects, then its manifest entry; nothing on failure (ok false). */

@@ -138,6 +138,8 @@ extern MeshObjectWriter *mesh_object_writer_begin(const MeshObjectStore *store, 
 extern void mesh_object_write(MeshObjectWriter *w, const char *data, size_t len);
 extern void mesh_object_writer_finish(MeshObjectWriter *w);
 extern void mesh_object_writer_abort(MeshObjectWriter *w);
+extern void mesh_object_write_guarded(MeshObjectWriter *w,
+									  void (*fill) (MeshObjectWriter *w, void *arg), void *arg);
 
 /* A route's lake (route->private of a lake route; object_sink.c). */
 typedef struct MeshLake

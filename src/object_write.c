@@ -96,3 +96,32 @@ mesh_object_writer_abort(MeshObjectWriter *w)
 	w->store->upload_abort(w->conn, w->bucket, w->key, w->upload_id);
 	w->upload_id = NULL;
 }
+
+/*
+ * Run fill(w, arg) to write the object's bytes, then finish it; if fill or
+ * the finish fails, the upload under way is aborted before the error goes
+ * on, so the key never names a partial object.
+ */
+void
+mesh_object_write_guarded(MeshObjectWriter *w, void (*fill) (MeshObjectWriter *w, void *arg),
+						  void *arg)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		fill(w, arg);
+		mesh_object_writer_finish(w);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		mesh_object_writer_abort(w);
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
+}
