@@ -12,6 +12,8 @@
 #ifndef MESH_OBJECT_STORE_H
 #define MESH_OBJECT_STORE_H
 
+#include "utils/jsonb.h"
+
 #include "connector.h"
 #include "http.h"
 
@@ -92,7 +94,23 @@ typedef struct MeshObjectStore
 								 const char *upload_id);
 	size_t		min_part_size;
 	int			max_parts;
+
+	/*
+	 * mesh.execute (NULL: not offered): send method to path (below the
+	 * endpoint, decoded: "/bucket/key") with the decoded query parameters
+	 * (a List of MeshObjectParam *) and body, signed as the store wants;
+	 * any answer comes back in resp, with its headers.
+	 */
+	void		(*raw) (void *conn, const char *method, const char *path, List *params,
+						const char *body, size_t body_len, MeshHttpResponse *resp);
 } MeshObjectStore;
+
+/* One query parameter of a raw request (decoded). */
+typedef struct MeshObjectParam
+{
+	char	   *name;
+	char	   *value;
+} MeshObjectParam;
 
 /* An object being written: whole, or in parts once it outgrows part_size. */
 typedef struct MeshObjectWriter
@@ -162,6 +180,9 @@ extern MeshLake *mesh_lake_of(MeshRoute *route);
 /* object_verify.c: verify of a lake (the state rebuilt from its objects) */
 extern void mesh_lake_fetch_rows(void *conn, MeshRoute *route, int n, char ***keys, char ***rows);
 extern int	mesh_lake_scan_keys(void *conn, MeshRoute *route, void **state, int max, char ***keys);
+
+/* object_execute.c: mesh.execute of every object store that offers raw */
+extern List *mesh_object_execute(void *conn, const char *request, Jsonb *params);
 
 /* object_list.c: the listing table of every object-store connector */
 extern const MeshScanOps mesh_object_scan_ops;

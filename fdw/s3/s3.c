@@ -180,6 +180,7 @@ const MeshConnector mesh_s3_connector = {
 	.kind = "s3",
 	.options = s3_options,
 	.validate = s3_validate,
+	.execute = mesh_object_execute,
 	.http_setup = &s3_setup,
 	.object_store = &s3_object_store,
 	.scan = &mesh_object_scan_ops,

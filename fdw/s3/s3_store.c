@@ -128,6 +128,32 @@ s3_get(void *conn, const char *bucket, const char *key, int64 offset, int64 leng
 	return true;
 }
 
+/* mesh.execute: path is /bucket[/key] (decoded); any answer comes back. */
+static void
+s3_raw(void *conn, const char *method, const char *path, List *params, const char *body,
+	   size_t body_len, MeshHttpResponse *resp)
+{
+	S3Param    *p = palloc(sizeof(S3Param) * Max(list_length(params), 1));
+	S3Request	r = {.method = method, .params = p, .nparams = list_length(params),
+	.body = body, .body_len = body_len, .what = "a request"};
+	const char *slash;
+	ListCell   *lc;
+
+	foreach(lc, params)
+	{
+		MeshObjectParam *mp = lfirst(lc);
+
+		p[foreach_current_index(lc)] = (S3Param) {mp->name, mp->value};
+	}
+	path++;						/* the leading '/' */
+	slash = strchr(path, '/');
+	if (path[0] != '\0')
+		r.bucket = slash ? pnstrdup(path, slash - path) : path;
+	if (slash && slash[1] != '\0')
+		r.key = slash + 1;
+	s3_send(conn, &r, resp);
+}
+
 const MeshObjectStore s3_object_store = {
 	.label = "S3",
 	.bucket_word = "bucket",
@@ -142,4 +168,5 @@ const MeshObjectStore s3_object_store = {
 	.upload_abort = s3_upload_abort,
 	.min_part_size = 5 * 1024 * 1024,	/* S3's least part but the last */
 	.max_parts = 10000,
+	.raw = s3_raw,
 };
