@@ -76,6 +76,8 @@ typedef struct MeshObjectStore
 /*
  * The table options every object-store connector declares; the bucket's
  * option is named by the store's bucket_word ("bucket", "container").
+ * prefix, page_size, head_each: listings; path (a glob of keys), format,
+ * header, delimiter, quote, escape, null, read_chunk: contents.
  */
 #define MESH_OBJECT_TABLE_OPTIONS(bucket_word, max_page) \
 	{.name = (bucket_word), .where = MESH_OPT_SERVER | MESH_OPT_TABLE, .type = MESH_OPTTYPE_STRING, \
@@ -83,7 +85,66 @@ typedef struct MeshObjectStore
 	{.name = "prefix", .where = MESH_OPT_TABLE, .type = MESH_OPTTYPE_STRING}, \
 	{.name = "page_size", .where = MESH_OPT_TABLE, .type = MESH_OPTTYPE_INT, \
 	.min = 1, .max = (max_page)}, \
-	{.name = "head_each", .where = MESH_OPT_TABLE, .type = MESH_OPTTYPE_BOOL}
+	{.name = "head_each", .where = MESH_OPT_TABLE, .type = MESH_OPTTYPE_BOOL}, \
+	{.name = "path", .where = MESH_OPT_TABLE, .type = MESH_OPTTYPE_STRING, .min = 1}, \
+	{.name = "format", .where = MESH_OPT_TABLE, .type = MESH_OPTTYPE_ENUM, \
+	.allowed = "csv|jsonl"}, \
+	{.name = "header", .where = MESH_OPT_TABLE, .type = MESH_OPTTYPE_BOOL}, \
+	{.name = "delimiter", .where = MESH_OPT_TABLE, .type = MESH_OPTTYPE_STRING, \
+	.check = mesh_object_check_byte}, \
+	{.name = "quote", .where = MESH_OPT_TABLE, .type = MESH_OPTTYPE_STRING, \
+	.check = mesh_object_check_byte}, \
+	{.name = "escape", .where = MESH_OPT_TABLE, .type = MESH_OPTTYPE_STRING, \
+	.check = mesh_object_check_byte}, \
+	{.name = "null", .where = MESH_OPT_TABLE, .type = MESH_OPTTYPE_STRING}, \
+	{.name = "read_chunk", .where = MESH_OPT_TABLE, .type = MESH_OPTTYPE_INT, \
+	.min = 1024, .max = 1073741824}
+
+/*
+ * object_list.c: what the pushed conditions on a key ask of a listing
+ * (values known); shared by the listing and the contents scans.
+ */
+typedef struct MeshKeyRange
+{
+	bool		empty;			/* the conditions match no key: no request */
+	char	   *exact;			/* key = this, else NULL */
+	char	   *prefix;			/* "" for none */
+	char	   *start_after;	/* NULL: from the start */
+	List	   *upper;			/* char * bounds: stop at a key >= (strict) ... */
+	List	   *upper_strict;	/* ... or > the bound: int list */
+} MeshKeyRange;
+
+extern void mesh_key_range_init(MeshKeyRange *r, const char *prefix);
+extern void mesh_key_range_add(MeshKeyRange *r, const MeshQual *q);
+extern void mesh_key_range_explain(StringInfo buf, const MeshKeyRange *r);
+
+/* A listing read page by page (one page in memory), keys in a range. */
+typedef struct MeshObjectLister
+{
+	const MeshObjectStore *store;
+	const char *bucket;
+	int			page_size;
+	const MeshKeyRange *range;
+	bool		done;
+	bool		first_page;
+	MemoryContext page_cxt;		/* the current page; reset per page */
+	MeshObjectPage page;
+	int			next;			/* the page's next object */
+	char	   *token;			/* continuation token of the next page */
+	int64		list_requests;	/* pages fetched */
+} MeshObjectLister;
+
+extern void mesh_object_lister_begin(MeshObjectLister *ls, MeshScan *scan,
+									 const MeshObjectStore *store, const char *bucket,
+									 int page_size, const MeshKeyRange *range);
+extern const MeshObject *mesh_object_lister_next(MeshObjectLister *ls, MeshScan *scan);
+
+/*
+ * A table with the option path reads the contents of the objects it
+ * matches (object_read.c); without it, the table is a listing.
+ */
+extern const MeshScanOps mesh_object_read_ops;
+extern void mesh_object_check_byte(const MeshOption *option, const char *value);
 
 /* object_list.c: the listing table of every object-store connector */
 extern const MeshScanOps mesh_object_scan_ops;
