@@ -410,8 +410,9 @@ csv_row(MeshScan *scan, ReadState *st, char *record, size_t len, Datum *values, 
 	if (fields.n != expected)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-				 errmsg("line " INT64_FORMAT " of object \"%s\" has %d fields, not %d",
-						st->line, st->key, fields.n, expected)));
+				 errmsg("line " INT64_FORMAT " of object \"%s\" does not have %d fields",
+						st->line, st->key, expected),
+				 errdetail("It has %d.", fields.n)));
 	for (int i = 0; i < l->ndata; i++)
 	{
 		AttrNumber	att = l->data_atts[i];
