@@ -8,8 +8,19 @@
  *
  * Hive partitions: a key's directory "name=value/" gives the column name
  * the value ("__HIVE_DEFAULT_PARTITION__": NULL).
+ *
+ * Pruning: a condition on _key or a partition column is evaluated on the
+ * value the key gives it, before the object is read.
  */
 #include "postgres.h"
+
+#include "catalog/pg_collation.h"
+#include "catalog/pg_type.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/pg_locale.h"
+#include "utils/typcache.h"
 
 #include "object_read.h"
 
@@ -230,3 +241,86 @@ obj_codec_of_key(const char *key)
 		return OBJ_CODEC_ZSTD;
 	return OBJ_CODEC_NONE;
 }
+
+bool
+obj_is_text_type(Oid typid)
+{
+	typid = getBaseType(typid);
+	return typid == TEXTOID || typid == VARCHAROID || typid == UNKNOWNOID;
+}
+
+/*
+ * Whether q on col (_key or a partition column) can be evaluated on the
+ * value a key gives col: text bytewise (ranges only under the "C"
+ * collation), other types by their btree comparison.
+ */
+bool
+obj_qual_evaluable(MeshColumn *col, MeshQual *q)
+{
+	Oid			valtype = q->op == MESH_QUAL_IN ? get_element_type(q->valtype) : q->valtype;
+	bool		deterministic = !OidIsValid(q->collid) || get_collation_isdeterministic(q->collid);
+
+	if (obj_is_text_type(col->typid))
+	{
+		if (!obj_is_text_type(valtype))
+			return false;
+		if (q->op == MESH_QUAL_EQ || q->op == MESH_QUAL_IN || q->op == MESH_QUAL_LIKE)
+			return deterministic;
+		if (q->op >= MESH_QUAL_LT && q->op <= MESH_QUAL_GE)
+			return OidIsValid(q->collid) && lc_collate_is_c(q->collid);
+		return false;
+	}
+	if (valtype != col->typid || q->op == MESH_QUAL_LIKE || q->op == MESH_QUAL_NE)
+		return false;
+	if (q->op != MESH_QUAL_EQ && q->op != MESH_QUAL_IN && (q->op < MESH_QUAL_LT || q->op > MESH_QUAL_GE))
+		return false;
+	return OidIsValid(lookup_type_cache(col->typid, TYPECACHE_CMP_PROC)->cmp_proc);
+}
+
+/* Whether value (of col) satisfies q, evaluable (its value known, not NULL). */
+bool
+obj_qual_holds(MeshColumn *col, MeshQual *q, Datum value)
+{
+	bool		text = obj_is_text_type(col->typid);
+	Oid			collid = text ? C_COLLATION_OID : InvalidOid;
+	TypeCacheEntry *tc = lookup_type_cache(text ? TEXTOID : col->typid, TYPECACHE_CMP_PROC_FINFO);
+	int			c;
+
+	if (q->op == MESH_QUAL_LIKE)
+		return DatumGetBool(DirectFunctionCall2Coll(textlike, collid, value, q->value));
+	if (q->op == MESH_QUAL_IN)
+	{
+		ArrayType  *arr = DatumGetArrayTypeP(q->value);
+		Datum	   *elems;
+		bool	   *nulls;
+		int			n;
+		int16		typlen;
+		bool		typbyval;
+		char		typalign;
+
+		get_typlenbyvalalign(ARR_ELEMTYPE(arr), &typlen, &typbyval, &typalign);
+		deconstruct_array(arr, ARR_ELEMTYPE(arr), typlen, typbyval, typalign, &elems, &nulls, &n);
+		for (int i = 0; i < n; i++)
+			if (!nulls[i] && DatumGetInt32(FunctionCall2Coll(&tc->cmp_proc_finfo, collid,
+															 value, elems[i])) == 0)
+				return true;
+		return false;
+	}
+	c = DatumGetInt32(FunctionCall2Coll(&tc->cmp_proc_finfo, collid, value, q->value));
+	switch (q->op)
+	{
+		case MESH_QUAL_EQ:
+			return c == 0;
+		case MESH_QUAL_LT:
+			return c < 0;
+		case MESH_QUAL_LE:
+			return c <= 0;
+		case MESH_QUAL_GT:
+			return c > 0;
+		case MESH_QUAL_GE:
+			return c >= 0;
+		default:
+			return true;
+	}
+}
+

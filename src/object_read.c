@@ -23,15 +23,8 @@
  */
 #include "postgres.h"
 
-#include "catalog/pg_collation.h"
-#include "catalog/pg_type.h"
 #include "foreign/foreign.h"
-#include "utils/array.h"
-#include "utils/builtins.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/pg_locale.h"
-#include "utils/typcache.h"
 
 #include "mesh_util.h"
 #include "object_read.h"
@@ -75,13 +68,6 @@ typedef struct ReadState
 				pruned,
 				read;
 } ReadState;
-
-static bool
-is_text_type(Oid typid)
-{
-	typid = getBaseType(typid);
-	return typid == TEXTOID || typid == VARCHAROID || typid == UNKNOWNOID;
-}
 
 /* A single-byte option (delimiter, quote, escape). */
 void
@@ -151,7 +137,7 @@ compute_layout(MeshTable *t)
 			continue;
 		if (strcmp(col->name, KEY_COLUMN) == 0)
 		{
-			if (!is_text_type(col->typid))
+			if (!obj_is_text_type(col->typid))
 				ereport(ERROR,
 						(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 						 errmsg("column \"%s\" of foreign table \"%s\" must be text or varchar",
@@ -172,33 +158,6 @@ read_layout(MeshTable *t)
 	return mesh_table_parsed(t, compute_layout);
 }
 
-/* Whether q (on _key or a partition column) can be evaluated on a key. */
-static bool
-pushable(ReadLayout *l, MeshTable *t, MeshQual *q)
-{
-	MeshColumn *col = &t->columns[q->attnum - 1];
-	Oid			valtype = q->op == MESH_QUAL_IN ? get_element_type(q->valtype) : q->valtype;
-	bool		deterministic = !OidIsValid(q->collid) || get_collation_isdeterministic(q->collid);
-
-	if (q->attnum != l->key_att && !l->partition[q->attnum - 1])
-		return false;
-	if (is_text_type(col->typid))
-	{
-		if (!is_text_type(valtype))
-			return false;
-		if (q->op == MESH_QUAL_EQ || q->op == MESH_QUAL_IN || q->op == MESH_QUAL_LIKE)
-			return deterministic;
-		if (q->op >= MESH_QUAL_LT && q->op <= MESH_QUAL_GE)
-			return OidIsValid(q->collid) && lc_collate_is_c(q->collid);
-		return false;
-	}
-	if (valtype != col->typid || q->op == MESH_QUAL_LIKE || q->op == MESH_QUAL_NE)
-		return false;
-	if (q->op != MESH_QUAL_EQ && q->op != MESH_QUAL_IN && (q->op < MESH_QUAL_LT || q->op > MESH_QUAL_GE))
-		return false;
-	return OidIsValid(lookup_type_cache(col->typid, TYPECACHE_CMP_PROC)->cmp_proc);
-}
-
 static void
 read_plan_scan(MeshScanPlan *plan)
 {
@@ -206,7 +165,12 @@ read_plan_scan(MeshScanPlan *plan)
 
 	plan->rows = 10000;
 	for (int i = 0; i < plan->nquals; i++)
-		plan->quals[i].pushed = pushable(l, plan->table, &plan->quals[i]);
+	{
+		MeshQual   *q = &plan->quals[i];
+
+		q->pushed = (q->attnum == l->key_att || l->partition[q->attnum - 1]) &&
+			obj_qual_evaluable(&plan->table->columns[q->attnum - 1], q);
+	}
 }
 
 /* The listing's range: the glob's prefix narrowed by the conditions on _key. */
@@ -261,53 +225,6 @@ key_column_value(ReadLayout *l, MeshColumn *col, const char *key, Datum *value)
 	return true;
 }
 
-/* Whether the value satisfies q (bytewise for text). */
-static bool
-qual_holds(MeshColumn *col, MeshQual *q, Datum value)
-{
-	bool		text = is_text_type(col->typid);
-	Oid			collid = text ? C_COLLATION_OID : InvalidOid;
-	TypeCacheEntry *tc = lookup_type_cache(text ? TEXTOID : col->typid, TYPECACHE_CMP_PROC_FINFO);
-	int			c;
-
-	if (q->op == MESH_QUAL_LIKE)
-		return DatumGetBool(DirectFunctionCall2Coll(textlike, collid, value, q->value));
-	if (q->op == MESH_QUAL_IN)
-	{
-		ArrayType  *arr = DatumGetArrayTypeP(q->value);
-		Datum	   *elems;
-		bool	   *nulls;
-		int			n;
-		int16		typlen;
-		bool		typbyval;
-		char		typalign;
-
-		get_typlenbyvalalign(ARR_ELEMTYPE(arr), &typlen, &typbyval, &typalign);
-		deconstruct_array(arr, ARR_ELEMTYPE(arr), typlen, typbyval, typalign, &elems, &nulls, &n);
-		for (int i = 0; i < n; i++)
-			if (!nulls[i] && DatumGetInt32(FunctionCall2Coll(&tc->cmp_proc_finfo, collid,
-															 value, elems[i])) == 0)
-				return true;
-		return false;
-	}
-	c = DatumGetInt32(FunctionCall2Coll(&tc->cmp_proc_finfo, collid, value, q->value));
-	switch (q->op)
-	{
-		case MESH_QUAL_EQ:
-			return c == 0;
-		case MESH_QUAL_LT:
-			return c < 0;
-		case MESH_QUAL_LE:
-			return c <= 0;
-		case MESH_QUAL_GT:
-			return c > 0;
-		case MESH_QUAL_GE:
-			return c >= 0;
-		default:
-			return true;
-	}
-}
-
 /* Whether a listed key is read: it matches the glob and the pushed conditions. */
 static bool
 key_selected(MeshScan *scan, ReadState *st, const char *key)
@@ -325,7 +242,7 @@ key_selected(MeshScan *scan, ReadState *st, const char *key)
 		Datum		value;
 
 		if (q->isnull || !key_column_value(l, &scan->table->columns[q->attnum - 1], key, &value) ||
-			!qual_holds(&scan->table->columns[q->attnum - 1], q, value))
+			!obj_qual_holds(&scan->table->columns[q->attnum - 1], q, value))
 		{
 			st->pruned++;
 			return false;

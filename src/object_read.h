@@ -35,13 +35,16 @@ typedef struct ObjCsvOptions
 	const char *null_text;
 } ObjCsvOptions;
 
-/* object_glob.c: keys matched by a glob (* ? ** [..] \x) */
+/* object_glob.c: keys matched by a glob (* ? ** [..] \x), what a key says */
 extern char *obj_glob_prefix(const char *glob);
 extern bool obj_glob_match(const char *glob, const char *key);
 extern char *obj_partition_value(const char *key, const char *name);
 extern bool obj_glob_names_partition(const char *glob, const char *name);
 extern ObjFormat obj_format_of_key(const char *key);
 extern ObjCodec obj_codec_of_key(const char *key);
+extern bool obj_is_text_type(Oid typid);
+extern bool obj_qual_evaluable(MeshColumn *col, MeshQual *q);
+extern bool obj_qual_holds(MeshColumn *col, MeshQual *q, Datum value);
 
 /*
  * object_stream.c: an object's records, read with ranged GETs of
