@@ -2,7 +2,8 @@
  * object_glob.c: the keys a contents table reads, and what a key says.
  *
  * A glob matches keys bytewise: '*' any run of characters without '/',
- * '?' one character but '/', '**' any run (across '/'), [abc] [a-z] [!a]
+ * '?' one character but '/', '**' any run (across '/'; before a '/', also
+ * no directory), [abc] [a-z] [!a]
  * one byte of (not of) a class, '\x' the character x.  Its literal part
  * before the first wildcard is the listing's prefix.
  *
@@ -114,6 +115,9 @@ obj_glob_match(const char *glob, const char *key)
 		{
 			while (*p == '*')
 				p++;
+			/* before a '/', no directory at all matches too */
+			if (*p == '/' && obj_glob_match(p + 1, k))
+				return true;
 			for (const char *t = k;; t++)
 			{
 				if (obj_glob_match(p, t))

@@ -459,12 +459,6 @@ read_end_scan(MeshScan *scan)
 	scan->state = NULL;			/* its memory (and decoders) go with scan_cxt */
 }
 
-static char *
-shown(const char *v)
-{
-	return mesh_quote_display(v, strlen(v));
-}
-
 /*
  * The plan, for EXPLAIN VERBOSE: the listing, the glob, the conditions
  * that prune keys before a GET, the format and the chunk size.
@@ -488,16 +482,16 @@ read_explain_scan(MeshScan *scan)
 	}
 	else
 		mesh_key_range_init(&range, l->glob_prefix);
-	appendStringInfo(&buf, "LIST bucket %s", shown(l->bucket));
+	appendStringInfo(&buf, "LIST bucket %s", mesh_object_shown(l->bucket));
 	mesh_key_range_explain(&buf, &range);
-	appendStringInfo(&buf, ", GET keys matching %s", shown(l->path));
+	appendStringInfo(&buf, ", GET keys matching %s", mesh_object_shown(l->path));
 	for (int i = 0; i < scan->nquals; i++)
 	{
 		MeshQual   *q = &scan->quals[i];
 
 		appendStringInfo(&buf, "%s %s %s %s", i ? " AND" : " where",
 						 scan->table->columns[q->attnum - 1].name, mesh_qual_op_name(q->op),
-						 q->known && !q->isnull ? shown(mesh_qual_display(q)) : mesh_qual_display(q));
+						 q->known && !q->isnull ? mesh_object_shown(mesh_qual_display(q)) : mesh_qual_display(q));
 	}
 	if (l->format == OBJ_FORMAT_AUTO)
 		appendStringInfoString(&buf, ", format by key suffix");

@@ -22,6 +22,11 @@ obj_csv_split(const ObjCsvOptions *csv, char *record, size_t len, ObjFields *out
 	size_t		i = 0;
 	StringInfoData f;
 
+	if (memchr(record, '\0', len) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("malformed CSV in object \"%s\" at line " INT64_FORMAT, key, line),
+				 errdetail("The line holds a zero byte.")));
 	out->n = 0;
 	out->values = palloc(sizeof(char *) * cap);
 	initStringInfo(&f);

@@ -1,6 +1,7 @@
 /*
  * object_store.h: the object-store family (S3, GCS, Azure Blob): one
- * shared layer (listing tables, and later contents, writing and the lake
+ * shared layer (listing tables: object_list.c, object_pages.c; contents
+ * tables: object_read.c and its siblings; later writing and the lake
  * sink) over a thin wire dialect per store.
  *
  * A dialect is a MeshObjectStore named by its connector
@@ -101,7 +102,7 @@ typedef struct MeshObjectStore
 	.min = 1024, .max = 1073741824}
 
 /*
- * object_list.c: what the pushed conditions on a key ask of a listing
+ * object_pages.c: what the pushed conditions on a key ask of a listing
  * (values known); shared by the listing and the contents scans.
  */
 typedef struct MeshKeyRange
@@ -114,11 +115,12 @@ typedef struct MeshKeyRange
 	List	   *upper_strict;	/* ... or > the bound: int list */
 } MeshKeyRange;
 
+extern char *mesh_object_shown(const char *v);
 extern void mesh_key_range_init(MeshKeyRange *r, const char *prefix);
 extern void mesh_key_range_add(MeshKeyRange *r, const MeshQual *q);
 extern void mesh_key_range_explain(StringInfo buf, const MeshKeyRange *r);
 
-/* A listing read page by page (one page in memory), keys in a range. */
+/* A listing read page by page (one page in memory), keys in a range (object_pages.c). */
 typedef struct MeshObjectLister
 {
 	const MeshObjectStore *store;
@@ -149,7 +151,7 @@ extern void mesh_object_check_byte(const MeshOption *option, const char *value);
 /* object_list.c: the listing table of every object-store connector */
 extern const MeshScanOps mesh_object_scan_ops;
 
-/* object_list.c: helpers for dialects */
+/* object_list.c: helpers for dialects (the layer's errors) */
 extern char *mesh_object_metadata_json(MeshHttpResponse *resp, const char *header_prefix);
 extern void mesh_object_malformed(void *conn, const char *label, const char *what, const char *why)
 			pg_attribute_noreturn();
