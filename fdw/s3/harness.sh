@@ -31,7 +31,8 @@
 # minio; a suite sets it with psql's \setenv):
 #   harness.sh s3-mkbucket BUCKET
 #   harness.sh s3-put BUCKET KEY [BODY [CONTENT_TYPE [NAME=VALUE...]]]
-#     (KEY is escaped here; NAME=VALUE pairs become x-amz-meta-NAME headers;
+#     (KEY is escaped here; NAME=VALUE pairs become x-amz-meta-NAME headers,
+#     or the header NAME when NAME begins Content- (Content-Encoding=gzip);
 #     a BODY @FILE is the file's bytes, as curl reads it)
 #
 # port: MESH_S3_PORT 466
@@ -179,7 +180,12 @@ s3_put() {
 	[ $# -ge 2 ] || die "usage: harness.sh s3-put BUCKET KEY [BODY [CONTENT_TYPE [NAME=VALUE...]]]"
 	base=$(s3_target_url) || exit 1
 	shift $(($# < 4 ? $# : 4))
-	for kv in "$@"; do headers+=(-H "x-amz-meta-${kv%%=*}: ${kv#*=}"); done
+	for kv in "$@"; do
+		case $kv in
+		Content-*) headers+=(-H "${kv%%=*}: ${kv#*=}") ;;
+		*) headers+=(-H "x-amz-meta-${kv%%=*}: ${kv#*=}") ;;
+		esac
+	done
 	if [ "${body:0:1}" = @ ]; then
 		sha=$(sha256sum <"${body:1}" | cut -d' ' -f1) || die "s3-put: cannot read ${body:1}"
 	else
