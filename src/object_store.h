@@ -99,7 +99,7 @@ typedef struct MeshObjectStore
 	.check = mesh_object_check_byte}, \
 	{.name = "null", .where = MESH_OPT_TABLE, .type = MESH_OPTTYPE_STRING}, \
 	{.name = "read_chunk", .where = MESH_OPT_TABLE, .type = MESH_OPTTYPE_INT, \
-	.min = 1024, .max = 1073741824}
+	.min = 1024, .max = 536870912}
 
 /*
  * object_pages.c: what the pushed conditions on a key ask of a listing

@@ -9,7 +9,9 @@
  * most OBJ_RECORD_MAX) + OBJ_DECODE_PIECE bytes, whatever the object's size.
  *
  * A record is a line (the '\n' and a '\r' before it dropped), or for CSV a
- * record whose quoted fields may hold newlines.  Errors name the object
+ * record whose quoted fields may hold newlines; a UTF-8 byte order mark
+ * before the first is dropped.  An object deleted since it was listed has
+ * no records.  Errors name the object
  * and the line of the record being read.
  */
 #include "postgres.h"
@@ -142,6 +144,11 @@ fetch_chunk(ObjStream *s)
 	s->gets++;
 	found = s->store->get(s->scan->conn, s->bucket, s->key, s->offset, s->read_chunk, &s->chunk);
 	MemoryContextSwitchTo(old);
+	if (!found && s->offset == 0)
+	{
+		s->raw_eof = true;		/* deleted since it was listed: no rows */
+		return false;
+	}
 	if (!found)
 		stream_error(s, "object vanished while read", NULL);
 	if (s->chunk.status == 200 && s->offset > 0)
@@ -322,6 +329,11 @@ obj_stream_record(ObjStream *s, char **record, size_t *len, int64 *line)
 		*len = end - s->pos;
 		if (*len > 0 && (*record)[*len - 1] == '\r')
 			(*len)--;
+		if (s->line == 1 && *len >= 3 && memcmp(*record, "\xEF\xBB\xBF", 3) == 0)
+		{
+			*record += 3;		/* a UTF-8 byte order mark */
+			*len -= 3;
+		}
 		*line = s->line;
 		s->line += 1 + s->record_lines;
 		s->record_lines = 0;
