@@ -235,6 +235,7 @@ typedef struct MeshScan
 	bool	   *wanted;			/* wanted[attnum - 1]: column is used */
 	void	   *state;			/* the connector's */
 	int64		requests;		/* round trips, shown by EXPLAIN ANALYZE */
+	int64		bytes_read;		/* bytes received, shown by EXPLAIN ANALYZE when set */
 	MemoryContext scan_cxt;		/* lives as long as the scan: begin/end run in it */
 	MemoryContext row_cxt;		/* reset before each next_row, which runs in it */
 } MeshScan;
@@ -524,6 +525,7 @@ typedef struct MeshScanOps
 	bool		(*next_row) (MeshScan *scan, Datum *values, bool *nulls);
 	void		(*end_scan) (MeshScan *scan);
 	char	   *(*explain_scan) (MeshScan *scan);	/* the remote request */
+	char	   *(*explain_counts) (MeshScan *scan); /* optional, NULL: EXPLAIN ANALYZE's detail */
 
 	/*
 	 * Upper pushdown: return true when the backend computes upper exactly

@@ -449,6 +449,15 @@ mesh_explain_scan(ForeignScanState *node, ExplainState *es)
 		ExplainPropertyText("Remote request", ss->connector->scan->explain_scan(&ss->scan), es);
 	if (es->analyze)
 		ExplainPropertyInteger("Remote requests", NULL, ss->scan.requests, es);
+	if (es->analyze && ss->scan.bytes_read > 0)
+		ExplainPropertyInteger("Remote bytes", NULL, ss->scan.bytes_read, es);
+	if (es->analyze && ss->connector->scan->explain_counts)
+	{
+		char	   *counts = ss->connector->scan->explain_counts(&ss->scan);
+
+		if (counts)
+			ExplainPropertyText("Remote counts", counts, es);
+	}
 }
 
 /* Fill the scan part of routine. */

@@ -60,28 +60,12 @@ typedef struct ObjLayout
 	bool		key_is_text;	/* conditions on key can be pushed */
 } ObjLayout;
 
-/* What a scan asks for, from the table and the pushed conditions. */
-typedef struct ObjPlan
-{
-	bool		empty;			/* the conditions match nothing: no request */
-	char	   *head_key;		/* HEAD of this key, else a listing */
-	char	   *prefix;
-	char	   *start_after;	/* NULL: from the start */
-	List	   *upper;			/* char * bounds: stop at a key >= (strict) ... */
-	List	   *upper_strict;	/* ... or > the bound: int list */
-} ObjPlan;
-
 typedef struct ObjScanState
 {
 	ObjLayout   *layout;
-	ObjPlan		plan;
-	bool		planned;
+	MeshKeyRange plan;
 	bool		done;
-	MemoryContext page_cxt;		/* the current page; reset per page */
-	MeshObjectPage page;
-	int			next;			/* the page's next object */
-	char	   *token;			/* continuation token of the next page */
-	bool		first_page;
+	MeshObjectLister lister;
 } ObjScanState;
 
 static void *
@@ -186,128 +170,13 @@ object_plan_scan(MeshScanPlan *plan)
 	}
 }
 
-/* The literal prefix of a LIKE pattern (up to its first wildcard). */
-static char *
-like_prefix(const char *pattern)
-{
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	for (const char *p = pattern; *p && *p != '%' && *p != '_'; p++)
-	{
-		if (*p == '\\')
-		{
-			if (*++p == '\0')
-				break;
-		}
-		appendStringInfoChar(&buf, *p);
-	}
-	return buf.data;
-}
-
-/*
- * A start-after for key >= v: just below v (v's last byte lowered when it
- * is ASCII, else v without its last character), so v itself is listed; a
- * few keys below v may be too (the recheck drops them).  NULL: from the start.
- */
-static char *
-start_below(const char *v)
-{
-	size_t		len = strlen(v);
-	char	   *s = pstrdup(v);
-	unsigned char last;
-
-	if (len == 0)
-		return NULL;
-	last = (unsigned char) s[len - 1];
-	if (last > 0x01 && last < 0x80)
-	{
-		s[len - 1] = (char) (last - 1);
-		return s;
-	}
-	/* drop the last UTF-8 character: its continuation bytes, then its lead */
-	while (len > 0 && ((unsigned char) s[len - 1] & 0xC0) == 0x80)
-		len--;
-	if (len > 0)
-		len--;
-	s[len] = '\0';
-	return len > 0 ? s : NULL;
-}
-
-/* p narrowed by prefix q: the longer of the two, or NULL if they exclude each other. */
-static char *
-narrow_prefix(char *p, char *q)
-{
-	if (strncmp(p, q, strlen(p)) == 0)
-		return q;
-	if (strncmp(q, p, strlen(q)) == 0)
-		return p;
-	return NULL;
-}
-
 /* The request of a scan from its pushed conditions (their values known). */
 static void
-plan_request(MeshScan *scan, ObjLayout *l, ObjPlan *rp)
+plan_request(MeshScan *scan, ObjLayout *l, MeshKeyRange *rp)
 {
-	memset(rp, 0, sizeof(ObjPlan));
-	rp->prefix = pstrdup(l->prefix);
-	for (int i = 0; i < scan->nquals && !rp->empty; i++)
-	{
-		MeshQual   *q = &scan->quals[i];
-		char	   *v;
-
-		if (q->isnull)
-		{
-			rp->empty = true;	/* every pushed operator is strict */
-			break;
-		}
-		v = mesh_datum_text(q->value, q->valtype);
-		switch (q->op)
-		{
-			case MESH_QUAL_EQ:
-				if (rp->head_key && strcmp(rp->head_key, v) != 0)
-					rp->empty = true;
-				rp->head_key = v;
-				break;
-			case MESH_QUAL_LIKE:
-				rp->prefix = narrow_prefix(rp->prefix, like_prefix(v));
-				rp->empty = rp->prefix == NULL;
-				break;
-			case MESH_QUAL_GT:
-			case MESH_QUAL_GE:
-				v = q->op == MESH_QUAL_GE ? start_below(v) : v;
-				if (v && (rp->start_after == NULL || strcmp(v, rp->start_after) > 0))
-					rp->start_after = v;
-				break;
-			case MESH_QUAL_LT:
-			case MESH_QUAL_LE:
-				rp->upper = lappend(rp->upper, v);
-				rp->upper_strict = lappend_int(rp->upper_strict, q->op == MESH_QUAL_LT);
-				break;
-			default:
-				break;
-		}
-	}
-	/* a key outside the table's prefix is not in the table */
-	if (!rp->empty && rp->head_key && strncmp(rp->head_key, l->prefix, strlen(l->prefix)) != 0)
-		rp->empty = true;
-}
-
-/* True once key is past an upper bound (the listing is in key order). */
-static bool
-past_upper(ObjPlan *rp, const char *key)
-{
-	ListCell   *lc,
-			   *lc2;
-
-	forboth(lc, rp->upper, lc2, rp->upper_strict)
-	{
-		int			c = strcmp(key, lfirst(lc));
-
-		if (c > 0 || (c == 0 && lfirst_int(lc2)))
-			return true;
-	}
-	return false;
+	mesh_key_range_init(rp, l->prefix);
+	for (int i = 0; i < scan->nquals; i++)
+		mesh_key_range_add(rp, &scan->quals[i]);
 }
 
 static void
@@ -317,10 +186,9 @@ object_begin_scan(MeshScan *scan)
 
 	st->layout = object_layout(scan->table);
 	plan_request(scan, st->layout, &st->plan);
-	st->planned = true;
 	st->done = st->plan.empty;
-	st->first_page = true;
-	st->page_cxt = AllocSetContextCreate(scan->scan_cxt, "mesh object listing page", ALLOCSET_DEFAULT_SIZES);
+	mesh_object_lister_begin(&st->lister, scan, st->layout->store, st->layout->bucket,
+							 st->layout->page_size, &st->plan);
 	scan->state = st;
 }
 
@@ -393,77 +261,32 @@ set_object_columns(MeshScan *scan, ObjLayout *l, const MeshObject *o, Datum *val
 	set_column(scan, l, OBJ_METADATA, o->metadata, values, nulls);
 }
 
-/* Fetch the next page of the listing; false when there is none. */
-static bool
-next_page(MeshScan *scan, ObjScanState *st)
-{
-	ObjLayout  *l = st->layout;
-	char	   *token = st->token ? pstrdup(st->token) : NULL;	/* outlives the reset */
-	MeshObjectListing listing = {.bucket = l->bucket, .prefix = st->plan.prefix,
-	.page_size = l->page_size};
-	MemoryContext old;
-
-	if (!st->first_page && st->token == NULL)
-		return false;
-	MemoryContextReset(st->page_cxt);
-	st->token = NULL;
-	old = MemoryContextSwitchTo(st->page_cxt);
-	if (st->first_page)
-		listing.start_after = st->plan.start_after;
-	listing.token = token;
-	scan->requests++;
-	l->store->list_page(scan->conn, &listing, &st->page);
-	st->next = 0;
-	st->token = st->page.next_token;
-	st->first_page = false;
-	MemoryContextSwitchTo(old);
-	return true;
-}
-
 static bool
 object_next_row(MeshScan *scan, Datum *values, bool *nulls)
 {
 	ObjScanState *st = scan->state;
 	ObjLayout  *l = st->layout;
-	MeshObject *o;
+	const MeshObject *o;
 	bool		want_head;
 
 	if (st->done)
 		return false;
-	if (st->plan.head_key)
+	if (st->plan.exact)
 	{
 		MeshObject	head = {0};
 
 		st->done = true;
-		if (!l->store->head(scan->conn, l->bucket, st->plan.head_key, &head, &scan->requests))
+		if (!l->store->head(scan->conn, l->bucket, st->plan.exact, &head, &scan->requests))
 			return false;
-		head.key = st->plan.head_key;
+		head.key = st->plan.exact;
 		set_object_columns(scan, l, &head, values, nulls);
 		return true;
 	}
 	want_head = l->head_each &&
 		((l->att[OBJ_CONTENT_TYPE] && scan->wanted[l->att[OBJ_CONTENT_TYPE] - 1]) ||
 		 (l->att[OBJ_METADATA] && scan->wanted[l->att[OBJ_METADATA] - 1]));
-	for (;;)
+	while ((o = mesh_object_lister_next(&st->lister, scan)) != NULL)
 	{
-		while (st->next >= st->page.n)
-			if (!next_page(scan, st))
-			{
-				st->done = true;
-				return false;
-			}
-		o = &st->page.objects[st->next++];
-		if (o->key == NULL)
-			mesh_object_malformed(scan->conn, l->store->label, "listing",
-								  "An entry of the listing has no key.");
-		if (past_upper(&st->plan, o->key))
-		{
-			st->done = true;
-			return false;
-		}
-		/* a dialect without start-after lists from the prefix's start */
-		if (st->plan.start_after && strcmp(o->key, st->plan.start_after) <= 0)
-			continue;
 		if (want_head)
 		{
 			MeshObject	head = {0};
@@ -476,19 +299,14 @@ object_next_row(MeshScan *scan, Datum *values, bool *nulls)
 		set_object_columns(scan, l, o, values, nulls);
 		return true;
 	}
+	st->done = true;
+	return false;
 }
 
 static void
 object_end_scan(MeshScan *scan)
 {
 	scan->state = NULL;			/* its memory goes with scan_cxt */
-}
-
-/* A value for EXPLAIN: quoted when known, else the expression it comes from. */
-static char *
-shown(const char *v)
-{
-	return mesh_quote_display(v, strlen(v));
 }
 
 /*
@@ -501,7 +319,7 @@ object_explain_scan(MeshScan *scan)
 {
 	ObjLayout   *l = object_layout(scan->table);
 	StringInfoData buf;
-	ObjPlan		rp;
+	MeshKeyRange rp;
 	bool		known = true;
 
 	for (int i = 0; i < scan->nquals; i++)
@@ -509,7 +327,7 @@ object_explain_scan(MeshScan *scan)
 	initStringInfo(&buf);
 	if (!known)
 	{
-		appendStringInfo(&buf, "bucket %s, prefix %s, by", shown(l->bucket), shown(l->prefix));
+		appendStringInfo(&buf, "bucket %s, prefix %s, by", mesh_object_shown(l->bucket), mesh_object_shown(l->prefix));
 		for (int i = 0; i < scan->nquals; i++)
 			appendStringInfo(&buf, "%s key %s %s", i ? " AND" : "",
 							 mesh_qual_op_name(scan->quals[i].op),
@@ -519,19 +337,13 @@ object_explain_scan(MeshScan *scan)
 	plan_request(scan, l, &rp);
 	if (rp.empty)
 		return pstrdup("none (the conditions match no key)");
-	if (rp.head_key)
+	if (rp.exact)
 	{
-		appendStringInfo(&buf, "HEAD bucket %s key %s", shown(l->bucket), shown(rp.head_key));
+		appendStringInfo(&buf, "HEAD bucket %s key %s", mesh_object_shown(l->bucket), mesh_object_shown(rp.exact));
 		return buf.data;
 	}
-	appendStringInfo(&buf, "LIST bucket %s", shown(l->bucket));
-	if (rp.prefix[0])
-		appendStringInfo(&buf, " prefix %s", shown(rp.prefix));
-	if (rp.start_after)
-		appendStringInfo(&buf, " start-after %s", shown(rp.start_after));
-	for (int i = 0; i < list_length(rp.upper); i++)
-		appendStringInfo(&buf, " until key %s %s", list_nth_int(rp.upper_strict, i) ? ">=" : ">",
-						 shown(list_nth(rp.upper, i)));
+	appendStringInfo(&buf, "LIST bucket %s", mesh_object_shown(l->bucket));
+	mesh_key_range_explain(&buf, &rp);
 	if (l->page_size > 0)
 		appendStringInfo(&buf, " max-keys %d", l->page_size);
 	if (l->head_each)
@@ -539,10 +351,61 @@ object_explain_scan(MeshScan *scan)
 	return buf.data;
 }
 
+/* A table with the option path reads contents (object_read.c). */
+static bool
+reads_contents(MeshTable *t)
+{
+	return mesh_defelem_get(t->options, "path") != NULL;
+}
+
+static void
+dispatch_plan_scan(MeshScanPlan *plan)
+{
+	if (reads_contents(plan->table))
+		mesh_object_read_ops.plan_scan(plan);
+	else
+		object_plan_scan(plan);
+}
+
+static void
+dispatch_begin_scan(MeshScan *scan)
+{
+	if (reads_contents(scan->table))
+		mesh_object_read_ops.begin_scan(scan);
+	else
+		object_begin_scan(scan);
+}
+
+static bool
+dispatch_next_row(MeshScan *scan, Datum *values, bool *nulls)
+{
+	if (reads_contents(scan->table))
+		return mesh_object_read_ops.next_row(scan, values, nulls);
+	return object_next_row(scan, values, nulls);
+}
+
+static char *
+dispatch_explain_scan(MeshScan *scan)
+{
+	if (reads_contents(scan->table))
+		return mesh_object_read_ops.explain_scan(scan);
+	return object_explain_scan(scan);
+}
+
+static char *
+dispatch_explain_counts(MeshScan *scan)
+{
+	if (reads_contents(scan->table))
+		return mesh_object_read_ops.explain_counts(scan);
+	return NULL;
+}
+
+/* Both end_scans only drop the state (its memory goes with scan_cxt). */
 const MeshScanOps mesh_object_scan_ops = {
-	.plan_scan = object_plan_scan,
-	.begin_scan = object_begin_scan,
-	.next_row = object_next_row,
+	.plan_scan = dispatch_plan_scan,
+	.begin_scan = dispatch_begin_scan,
+	.next_row = dispatch_next_row,
 	.end_scan = object_end_scan,
-	.explain_scan = object_explain_scan,
+	.explain_scan = dispatch_explain_scan,
+	.explain_counts = dispatch_explain_counts,
 };

@@ -1,6 +1,7 @@
 /*
  * object_store.h: the object-store family (S3, GCS, Azure Blob): one
- * shared layer (listing tables, and later contents, writing and the lake
+ * shared layer (listing tables: object_list.c, object_pages.c; contents
+ * tables: object_read.c and its siblings; later writing and the lake
  * sink) over a thin wire dialect per store.
  *
  * A dialect is a MeshObjectStore named by its connector
@@ -131,6 +132,8 @@ typedef struct MeshObjectWriter
 /*
  * The table options every object-store connector declares; the bucket's
  * option is named by the store's bucket_word ("bucket", "container").
+ * prefix, page_size, head_each: listings; path (a glob of keys), format,
+ * header, delimiter, quote, escape, null, read_chunk: contents.
  */
 #define MESH_OBJECT_TABLE_OPTIONS(bucket_word, max_page) \
 	{.name = (bucket_word), .where = MESH_OPT_SERVER | MESH_OPT_TABLE | MESH_OPT_ROUTE, \
@@ -139,12 +142,74 @@ typedef struct MeshObjectWriter
 	{.name = "prefix", .where = MESH_OPT_TABLE, .type = MESH_OPTTYPE_STRING}, \
 	{.name = "page_size", .where = MESH_OPT_TABLE, .type = MESH_OPTTYPE_INT, \
 	.min = 1, .max = (max_page)}, \
-	{.name = "head_each", .where = MESH_OPT_TABLE, .type = MESH_OPTTYPE_BOOL}
+	{.name = "head_each", .where = MESH_OPT_TABLE, .type = MESH_OPTTYPE_BOOL}, \
+	{.name = "path", .where = MESH_OPT_TABLE | MESH_OPT_ROUTE, .type = MESH_OPTTYPE_STRING, \
+	.min = 1}, \
+	{.name = "format", .where = MESH_OPT_TABLE | MESH_OPT_ROUTE, .type = MESH_OPTTYPE_ENUM, \
+	.allowed = "csv|jsonl"}, \
+	{.name = "header", .where = MESH_OPT_TABLE, .type = MESH_OPTTYPE_BOOL}, \
+	{.name = "delimiter", .where = MESH_OPT_TABLE, .type = MESH_OPTTYPE_STRING, \
+	.check = mesh_object_check_byte}, \
+	{.name = "quote", .where = MESH_OPT_TABLE, .type = MESH_OPTTYPE_STRING, \
+	.check = mesh_object_check_byte}, \
+	{.name = "escape", .where = MESH_OPT_TABLE, .type = MESH_OPTTYPE_STRING, \
+	.check = mesh_object_check_byte}, \
+	{.name = "null", .where = MESH_OPT_TABLE, .type = MESH_OPTTYPE_STRING}, \
+	{.name = "read_chunk", .where = MESH_OPT_TABLE, .type = MESH_OPTTYPE_INT, \
+	.min = 1024, .max = 536870912}
 
-/* The route options of the lake sink (object_sink.c), beside the bucket's. */
+/*
+ * object_pages.c: what the pushed conditions on a key ask of a listing
+ * (values known); shared by the listing and the contents scans.
+ */
+typedef struct MeshKeyRange
+{
+	bool		empty;			/* the conditions match no key: no request */
+	char	   *exact;			/* key = this, else NULL */
+	char	   *prefix;			/* "" for none */
+	char	   *start_after;	/* NULL: from the start */
+	List	   *upper;			/* char * bounds: stop at a key >= (strict) ... */
+	List	   *upper_strict;	/* ... or > the bound: int list */
+} MeshKeyRange;
+
+extern char *mesh_object_shown(const char *v);
+extern void mesh_key_range_init(MeshKeyRange *r, const char *prefix);
+extern void mesh_key_range_add(MeshKeyRange *r, const MeshQual *q);
+extern void mesh_key_range_explain(StringInfo buf, const MeshKeyRange *r);
+
+/* A listing read page by page (one page in memory), keys in a range (object_pages.c). */
+typedef struct MeshObjectLister
+{
+	const MeshObjectStore *store;
+	const char *bucket;
+	int			page_size;
+	const MeshKeyRange *range;
+	bool		done;
+	bool		first_page;
+	MemoryContext page_cxt;		/* the current page; reset per page */
+	MeshObjectPage page;
+	int			next;			/* the page's next object */
+	char	   *token;			/* continuation token of the next page */
+	int64		list_requests;	/* pages fetched */
+} MeshObjectLister;
+
+extern void mesh_object_lister_begin(MeshObjectLister *ls, MeshScan *scan,
+									 const MeshObjectStore *store, const char *bucket,
+									 int page_size, const MeshKeyRange *range);
+extern const MeshObject *mesh_object_lister_next(MeshObjectLister *ls, MeshScan *scan);
+
+/*
+ * A table with the option path reads the contents of the objects it
+ * matches (object_read.c); without it, the table is a listing.
+ */
+extern const MeshScanOps mesh_object_read_ops;
+extern void mesh_object_check_byte(const MeshOption *option, const char *value);
+
+/*
+ * The route options of the lake sink (object_sink.c), beside the bucket's,
+ * path's and format's (MESH_OBJECT_TABLE_OPTIONS).
+ */
 #define MESH_OBJECT_ROUTE_OPTIONS \
-	{.name = "path", .where = MESH_OPT_ROUTE, .type = MESH_OPTTYPE_STRING}, \
-	{.name = "format", .where = MESH_OPT_ROUTE, .type = MESH_OPTTYPE_STRING, .min = 1}, \
 	{.name = "mode", .where = MESH_OPT_ROUTE, .type = MESH_OPTTYPE_STRING, .min = 1}, \
 	{.name = "partition_by", .where = MESH_OPT_ROUTE, .type = MESH_OPTTYPE_ENUM, \
 	.allowed = "none|day"}
@@ -187,7 +252,7 @@ extern List *mesh_object_execute(void *conn, const char *request, Jsonb *params)
 /* object_list.c: the listing table of every object-store connector */
 extern const MeshScanOps mesh_object_scan_ops;
 
-/* object_list.c: helpers for dialects */
+/* object_list.c: helpers for dialects (the layer's errors) */
 extern char *mesh_object_metadata_json(MeshHttpResponse *resp, const char *header_prefix);
 extern void mesh_object_malformed(void *conn, const char *label, const char *what, const char *why)
 			pg_attribute_noreturn();

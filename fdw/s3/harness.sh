@@ -31,10 +31,12 @@
 # minio; a suite sets it with psql's \setenv):
 #   harness.sh s3-mkbucket BUCKET
 #   harness.sh s3-put BUCKET KEY [BODY [CONTENT_TYPE [NAME=VALUE...]]]
+#     (KEY is escaped here; NAME=VALUE pairs become x-amz-meta-NAME headers,
+#     or the header NAME when NAME begins Content- (Content-Encoding=gzip);
+#     a BODY @FILE is the file's bytes, as curl reads it)
 #   harness.sh s3-get BUCKET KEY   (the object's bytes on stdout)
 #   harness.sh s3-uploads BUCKET   (the number of unfinished multipart uploads)
 #   harness.sh s3-cat BUCKET PREFIX (every object under PREFIX, in key order)
-#     (KEY is escaped here; NAME=VALUE pairs become x-amz-meta-NAME headers)
 #
 # port: MESH_S3_PORT 466
 # port: MESH_S3_TLS_PORT 467
@@ -48,13 +50,16 @@ S3_SECRET_KEY=mesh_s3_secret_key
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 MINIO_BIN=$MESH_CACHE_DIR/minio-$MINIO_VERSION/minio
 
-# OpenSSL's SHA-256 and HMAC sign the requests (fdw/s3/s3_sign.c)
-harness_build_packages libssl-dev
+# OpenSSL's SHA-256 and HMAC sign the requests (fdw/s3/s3_sign.c); zlib and
+# zstd decode compressed objects (src/object_stream.c)
+harness_build_packages libssl-dev zlib1g-dev libzstd-dev
+# the s3_read suites compress their test objects with the zstd tool
+harness_build_packages zstd
 harness_server s3 install=install_s3
 harness_server s3_tls deps=tls install=install_s3
 harness_server minio install=install_minio
 harness_command s3-mkbucket s3_mkbucket "BUCKET: create a bucket on the s3 server (or \$MESH_S3_TARGET: s3, minio)"
-harness_command s3-put s3_put "BUCKET KEY [BODY [CONTENT_TYPE [NAME=VALUE...]]]: put an object on the s3 server (or \$MESH_S3_TARGET)"
+harness_command s3-put s3_put "BUCKET KEY [BODY|@FILE [CONTENT_TYPE [NAME=VALUE...]]]: put an object on the s3 server (or \$MESH_S3_TARGET)"
 harness_command s3-uploads s3_uploads "BUCKET: how many multipart uploads are under way (s3 server or \$MESH_S3_TARGET)"
 harness_command s3-cat s3_cat "BUCKET PREFIX: every object under PREFIX, concatenated in key order (s3 server or \$MESH_S3_TARGET)"
 harness_command s3-get s3_get "BUCKET KEY: an object's bytes on stdout, from the s3 server (or \$MESH_S3_TARGET)"
@@ -180,14 +185,24 @@ s3_mkbucket() {
 }
 
 s3_put() {
-	local bucket=$1 key=$2 body=${3:-} type=${4:-application/octet-stream} kv base
+	local bucket=$1 key=$2 body=${3:-} type=${4:-application/octet-stream} kv base sha
 	local headers=()
 	[ $# -ge 2 ] || die "usage: harness.sh s3-put BUCKET KEY [BODY [CONTENT_TYPE [NAME=VALUE...]]]"
 	base=$(s3_target_url) || exit 1
 	shift $(($# < 4 ? $# : 4))
-	for kv in "$@"; do headers+=(-H "x-amz-meta-${kv%%=*}: ${kv#*=}"); done
+	for kv in "$@"; do
+		case $kv in
+		Content-*) headers+=(-H "${kv%%=*}: ${kv#*=}") ;;
+		*) headers+=(-H "x-amz-meta-${kv%%=*}: ${kv#*=}") ;;
+		esac
+	done
+	if [ "${body:0:1}" = @ ]; then
+		sha=$(sha256sum <"${body:1}" | cut -d' ' -f1) || die "s3-put: cannot read ${body:1}"
+	else
+		sha=$(printf '%s' "$body" | sha256sum | cut -d' ' -f1)
+	fi
 	s3_curl -o /dev/null -X PUT --data-binary "$body" -H "Content-Type: $type" \
-		-H "x-amz-content-sha256: $(printf '%s' "$body" | sha256sum | cut -d' ' -f1)" "${headers[@]}" \
+		-H "x-amz-content-sha256: $sha" "${headers[@]}" \
 		"$base/$(s3_escape "$bucket")/$(s3_escape "$key")" ||
 		die "s3-put $bucket/$key failed"
 }
