@@ -105,7 +105,7 @@ compute_layout(MeshTable *t)
 		if (c == OBJ_NCOLUMNS)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_COLUMN_NAME),
-					 errmsg("column \"%s\" of foreign table \"%s\" is not an attribute of an %s object",
+					 errmsg("column \"%s\" of foreign table \"%s\" is not an attribute of %s objects",
 							col->name, t->relname, l->store->label),
 					 errhint("The columns of a listing are key, size, etag, last_modified, content_type and metadata.")));
 		l->att[c] = col->attnum;
@@ -327,7 +327,8 @@ object_explain_scan(MeshScan *scan)
 	initStringInfo(&buf);
 	if (!known)
 	{
-		appendStringInfo(&buf, "bucket %s, prefix %s, by", mesh_object_shown(l->bucket), mesh_object_shown(l->prefix));
+		appendStringInfo(&buf, "%s %s, prefix %s, by", l->store->bucket_word,
+						 mesh_object_shown(l->bucket), mesh_object_shown(l->prefix));
 		for (int i = 0; i < scan->nquals; i++)
 			appendStringInfo(&buf, "%s key %s %s", i ? " AND" : "",
 							 mesh_qual_op_name(scan->quals[i].op),
@@ -339,13 +340,14 @@ object_explain_scan(MeshScan *scan)
 		return pstrdup("none (the conditions match no key)");
 	if (rp.exact)
 	{
-		appendStringInfo(&buf, "HEAD bucket %s key %s", mesh_object_shown(l->bucket), mesh_object_shown(rp.exact));
+		appendStringInfo(&buf, "HEAD %s %s key %s", l->store->bucket_word,
+						 mesh_object_shown(l->bucket), mesh_object_shown(rp.exact));
 		return buf.data;
 	}
-	appendStringInfo(&buf, "LIST bucket %s", mesh_object_shown(l->bucket));
+	appendStringInfo(&buf, "LIST %s %s", l->store->bucket_word, mesh_object_shown(l->bucket));
 	mesh_key_range_explain(&buf, &rp);
 	if (l->page_size > 0)
-		appendStringInfo(&buf, " max-keys %d", l->page_size);
+		appendStringInfo(&buf, " page size %d", l->page_size);
 	if (l->head_each)
 		appendStringInfoString(&buf, ", HEAD each key for content_type and metadata");
 	return buf.data;
@@ -409,3 +411,19 @@ const MeshScanOps mesh_object_scan_ops = {
 	.explain_scan = dispatch_explain_scan,
 	.explain_counts = dispatch_explain_counts,
 };
+
+/*
+ * Option check of an object store's endpoint: scheme://host[:port][/path]
+ * (the URL type has checked the scheme), no query, fragment or spaces.
+ */
+void
+mesh_object_check_endpoint(const MeshOption *option, const char *value)
+{
+	const char *rest = strstr(value, "://") + 3;
+
+	if (strpbrk(value, "?# \t\r\n") != NULL || rest[0] == '\0' || rest[0] == '/')
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("invalid value for option \"endpoint\": \"%s\"", value),
+				 errhint("Give the store's URL as scheme://host[:port][/path], e.g. https://s3.eu-west-1.amazonaws.com or http://127.0.0.1:10000/devstoreaccount1 (no query, fragment or credentials).")));
+}

@@ -155,14 +155,14 @@ past_upper(const MeshKeyRange *rp, const char *key)
 	return false;
 }
 
-/* A range's listing for EXPLAIN: " prefix .. start-after .. until key > ..". */
+/* A range's listing for EXPLAIN: " prefix .. after .. until key > ..". */
 void
 mesh_key_range_explain(StringInfo buf, const MeshKeyRange *rp)
 {
 	if (rp->prefix[0])
 		appendStringInfo(buf, " prefix %s", mesh_object_shown(rp->prefix));
 	if (rp->start_after)
-		appendStringInfo(buf, " start-after %s", mesh_object_shown(rp->start_after));
+		appendStringInfo(buf, " after %s", mesh_object_shown(rp->start_after));
 	for (int i = 0; i < list_length(rp->upper); i++)
 		appendStringInfo(buf, " until key %s %s", list_nth_int(rp->upper_strict, i) ? ">=" : ">",
 						 mesh_object_shown(list_nth(rp->upper, i)));

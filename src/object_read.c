@@ -482,7 +482,7 @@ read_explain_scan(MeshScan *scan)
 	}
 	else
 		mesh_key_range_init(&range, l->glob_prefix);
-	appendStringInfo(&buf, "LIST bucket %s", mesh_object_shown(l->bucket));
+	appendStringInfo(&buf, "LIST %s %s", l->store->bucket_word, mesh_object_shown(l->bucket));
 	mesh_key_range_explain(&buf, &range);
 	appendStringInfo(&buf, ", GET keys matching %s", mesh_object_shown(l->path));
 	for (int i = 0; i < scan->nquals; i++)

@@ -16,14 +16,13 @@
 #include "object_store.h"
 #include "azblob.h"
 
-static void check_endpoint(const MeshOption *option, const char *value);
 static void check_account(const MeshOption *option, const char *value);
 static void check_account_key(const MeshOption *option, const char *value);
 static void check_sas_token(const MeshOption *option, const char *value);
 
 static const MeshOption azblob_options[] = {
 	{.name = "endpoint", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_URL, .min = 1,
-	.check = check_endpoint},
+	.check = mesh_object_check_endpoint},
 	{.name = "account", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_STRING, .min = 1,
 	.check = check_account},
 	MESH_HTTP_TLS_OPTIONS,
@@ -34,19 +33,6 @@ static const MeshOption azblob_options[] = {
 	.secret = true, .min = 1, .check = check_sas_token},
 	{NULL}
 };
-
-/* An endpoint is scheme://host[:port][/path]: no query or fragment. */
-static void
-check_endpoint(const MeshOption *option, const char *value)
-{
-	const char *rest = strstr(value, "://") + 3;
-
-	if (strpbrk(value, "?# \t\r\n") != NULL || rest[0] == '\0' || rest[0] == '/')
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
-				 errmsg("invalid value for option \"endpoint\": \"%s\"", value),
-				 errhint("Give the Blob service's URL, e.g. https://myaccount.blob.core.windows.net or Azurite's http://127.0.0.1:10000/devstoreaccount1 (no query, no SAS token).")));
-}
 
 /* An account name is 3 to 24 lower-case letters and digits (it goes into a host name). */
 static void

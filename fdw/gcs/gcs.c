@@ -16,11 +16,10 @@
 #include "gcs.h"
 #include "object_store.h"
 
-static void check_endpoint(const MeshOption *option, const char *value);
 
 static const MeshOption gcs_options[] = {
 	{.name = "endpoint", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_URL, .min = 1,
-	.check = check_endpoint},
+	.check = mesh_object_check_endpoint},
 	{.name = "token_uri", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_URL, .min = 1},
 	MESH_HTTP_TLS_OPTIONS,
 	MESH_OBJECT_TABLE_OPTIONS("bucket", 1000),
@@ -30,19 +29,6 @@ static const MeshOption gcs_options[] = {
 	.secret = true, .min = 1},
 	{NULL}
 };
-
-/* An endpoint is scheme://host[:port][/path]: no query or fragment. */
-static void
-check_endpoint(const MeshOption *option, const char *value)
-{
-	const char *rest = strstr(value, "://") + 3;
-
-	if (strpbrk(value, "?# \t\r\n") != NULL || rest[0] == '\0' || rest[0] == '/')
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
-				 errmsg("invalid value for option \"endpoint\": \"%s\"", value),
-				 errhint("Give the store's URL, e.g. https://storage.googleapis.com or http://127.0.0.1:4443 (no query, no credentials).")));
-}
 
 /* The server's endpoint without a trailing '/' (base_url hook; palloc only). */
 char *

@@ -18,12 +18,11 @@
 
 #define S3_DEFAULT_REGION "us-east-1"
 
-static void check_endpoint(const MeshOption *option, const char *value);
 static void check_region(const MeshOption *option, const char *value);
 
 static const MeshOption s3_options[] = {
 	{.name = "endpoint", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_URL, .min = 1,
-	.check = check_endpoint},
+	.check = mesh_object_check_endpoint},
 	{.name = "region", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_STRING, .min = 1,
 	.check = check_region},
 	{.name = "addressing", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_ENUM,
@@ -39,19 +38,6 @@ static const MeshOption s3_options[] = {
 	.secret = true, .min = 1},
 	{NULL}
 };
-
-/* An endpoint is scheme://host[:port][/path]: no query or fragment. */
-static void
-check_endpoint(const MeshOption *option, const char *value)
-{
-	const char *rest = strstr(value, "://") + 3;
-
-	if (strpbrk(value, "?# \t\r\n") != NULL || rest[0] == '\0' || rest[0] == '/')
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
-				 errmsg("invalid value for option \"endpoint\": \"%s\"", value),
-				 errhint("Give the store's URL, e.g. http://127.0.0.1:7070 or https://s3.eu-west-1.amazonaws.com (no query, no credentials).")));
-}
 
 /* A region is a word: it goes into the signature's scope and a host name. */
 static void
