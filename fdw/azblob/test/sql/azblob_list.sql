@@ -287,6 +287,19 @@ CREATE FOREIGN TABLE objs_nocontainer (key text) SERVER az_down OPTIONS (prefix 
 ALTER SERVER az_down OPTIONS (DROP container);
 SELECT * FROM objs_nocontainer;
 
+-- contents tables (the object-store layer's reading, through this dialect's
+-- ranged GETs): CSV objects under hive partitions, one pruned before any GET
+\! bash "$MESH_HARNESS" azblob-put meshlist 'read/dt=2026-12-01/a.csv' "$(printf 'id,name\n1,Ann\n2,"Bob, Jr."\n')" text/csv
+\! bash "$MESH_HARNESS" azblob-put meshlist 'read/dt=2026-12-02/b.csv' "$(printf 'id,name\n3,Cy\n')" text/csv
+SET ROLE az_app;
+CREATE FOREIGN TABLE read_rows (id int, name text, dt date, _key text)
+	SERVER az OPTIONS (path 'read/dt=*/*.csv', header 'true', read_chunk '1024');
+SELECT * FROM read_rows ORDER BY id;
+EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+	SELECT id, name FROM read_rows WHERE dt = '2026-12-02';
+DROP FOREIGN TABLE read_rows;
+RESET ROLE;
+
 SET client_min_messages = warning;
 DROP SERVER IF EXISTS az, az_sas, az_sas_list, az_wrong, az_nocontainer, az_account, az_down, az_hang, az_garbage CASCADE;
 DROP SCHEMA az_app CASCADE;

@@ -307,6 +307,19 @@ CREATE FOREIGN TABLE objs_nobucket (key text) SERVER gcs_down OPTIONS (prefix 'x
 ALTER SERVER gcs_down OPTIONS (DROP bucket);
 SELECT * FROM objs_nobucket;
 
+-- contents tables (the object-store layer's reading, through this dialect's
+-- ranged GETs): CSV objects under hive partitions, one pruned before any GET
+\! bash "$MESH_HARNESS" gcs-put meshlist 'read/dt=2026-12-01/a.csv' "$(printf 'id,name\n1,Ann\n2,"Bob, Jr."\n')" text/csv
+\! bash "$MESH_HARNESS" gcs-put meshlist 'read/dt=2026-12-02/b.csv' "$(printf 'id,name\n3,Cy\n')" text/csv
+SET ROLE gcs_app;
+CREATE FOREIGN TABLE read_rows (id int, name text, dt date, _key text)
+	SERVER gcs OPTIONS (path 'read/dt=*/*.csv', header 'true', read_chunk '1024');
+SELECT * FROM read_rows ORDER BY id;
+EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+	SELECT id, name FROM read_rows WHERE dt = '2026-12-02';
+DROP FOREIGN TABLE read_rows;
+RESET ROLE;
+
 SET client_min_messages = warning;
 DROP SERVER IF EXISTS gcs, gcs_token, gcs_sa, gcs_sa_wrong, gcs_tok_down, gcs_tok_hang, gcs_tok_garbage,
 	gcs_down, gcs_hang, gcs_garbage CASCADE;
