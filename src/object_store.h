@@ -95,6 +95,7 @@ typedef struct MeshObjectStore
 								 const char *upload_id);
 	size_t		min_part_size;
 	int			max_parts;
+	bool		upload_begin_is_local;	/* begin sends no request (not counted) */
 
 	/*
 	 * mesh.execute (NULL: not offered): send method to path (below the
@@ -221,6 +222,7 @@ extern MeshObjectWriter *mesh_object_writer_begin(const MeshObjectStore *store, 
 extern void mesh_object_write(MeshObjectWriter *w, const char *data, size_t len);
 extern void mesh_object_writer_finish(MeshObjectWriter *w);
 extern void mesh_object_writer_abort(MeshObjectWriter *w);
+extern char *mesh_object_md5_base64(const char *data, size_t len);
 extern void mesh_object_write_guarded(MeshObjectWriter *w,
 									  void (*fill) (MeshObjectWriter *w, void *arg), void *arg);
 

@@ -11,6 +11,8 @@
  */
 #include "postgres.h"
 
+#include <openssl/evp.h>
+
 #include "object_store.h"
 
 MeshObjectWriter *
@@ -53,7 +55,7 @@ send_part(MeshObjectWriter *w)
 				 errhint("Raise part_size.")));
 	if (w->upload_id == NULL)
 	{
-		w->requests++;
+		w->requests += w->store->upload_begin_is_local ? 0 : 1;
 		w->upload_id = w->store->upload_begin(w->conn, w->bucket, w->key, w->content_type);
 	}
 	w->requests++;
@@ -124,4 +126,18 @@ mesh_object_write_guarded(MeshObjectWriter *w, void (*fill) (MeshObjectWriter *w
 		ReThrowError(edata);
 	}
 	PG_END_TRY();
+}
+
+/* The MD5 of data in base64, as Content-MD5 carries it (palloc'd); NULL on failure. */
+char *
+mesh_object_md5_base64(const char *data, size_t len)
+{
+	unsigned char digest[EVP_MAX_MD_SIZE];
+	unsigned int dlen = 0;
+	char	   *out = palloc(4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1);
+
+	if (!EVP_Digest(data, len, digest, &dlen, EVP_md5(), NULL) ||
+		EVP_EncodeBlock((unsigned char *) out, digest, (int) dlen) <= 0)
+		return NULL;
+	return out;
 }

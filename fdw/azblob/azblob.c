@@ -27,6 +27,7 @@ static const MeshOption azblob_options[] = {
 	.check = check_account},
 	MESH_HTTP_TLS_OPTIONS,
 	MESH_OBJECT_TABLE_OPTIONS("container", 5000),
+	MESH_OBJECT_ROUTE_OPTIONS,
 	{.name = "account_key", .where = MESH_OPT_MAPPING, .type = MESH_OPTTYPE_STRING,
 	.secret = true, .min = 1, .check = check_account_key},
 	{.name = "sas_token", .where = MESH_OPT_MAPPING, .type = MESH_OPTTYPE_STRING,
@@ -195,4 +196,7 @@ const MeshConnector mesh_azblob_connector = {
 	.http_setup = &azblob_setup,
 	.object_store = &azblob_object_store,
 	.scan = &mesh_object_scan_ops,
+	.sink = &mesh_object_sink_ops,
+	.fetch_rows = mesh_lake_fetch_rows,
+	.scan_keys = mesh_lake_scan_keys,
 };

@@ -45,13 +45,17 @@ typedef struct AzblobParam
 /* One operation: the account (container NULL), a container (blob NULL) or a blob. */
 typedef struct AzblobRequest
 {
-	const char *method;			/* "GET" or "HEAD" */
+	const char *method;			/* "GET", "HEAD", "PUT" or "DELETE" */
 	const char *container;
 	const char *blob;
 	AzblobParam *params;		/* query parameters (values not escaped) */
 	int			nparams;
 	const char *range;			/* an x-ms-range value ("bytes=0-9"), or NULL */
 	const char *what;			/* for messages: "a listing" */
+	const char *body;			/* PUT body (with its Content-MD5), or NULL */
+	size_t		body_len;
+	const char *content_type;	/* of the body */
+	const char *blob_type;		/* x-ms-blob-type ("BlockBlob"), or NULL */
 } AzblobRequest;
 
 /* azblob.c */
@@ -59,9 +63,8 @@ extern bool azblob_target_from_config(MeshServerConfig *config, AzblobTarget *ta
 
 /* azblob_sign.c */
 extern bool azblob_decode_key(const char *key, unsigned char **out, int *len);
-extern const char **azblob_sign(const AzblobTarget *target, const char *method,
-								const char *path, const AzblobParam *params, int nparams,
-								const char *range, time_t now);
+extern const char **azblob_sign(const AzblobTarget *target, const AzblobRequest *r,
+								const char *path, const char *md5, time_t now);
 
 /* azblob_request.c */
 extern void azblob_http_request(const AzblobTarget *target, const AzblobRequest *r,
@@ -69,6 +72,18 @@ extern void azblob_http_request(const AzblobTarget *target, const AzblobRequest 
 extern void azblob_send(AzblobConn *conn, const AzblobRequest *r, MeshHttpResponse *resp);
 extern void azblob_raise(AzblobConn *conn, const AzblobRequest *r, MeshHttpResponse *resp)
 			pg_attribute_noreturn();
+
+/* azblob_upload.c */
+extern void azblob_put(void *conn, const char *container, const char *blob, const char *data,
+					   size_t len, const char *content_type);
+extern char *azblob_upload_begin(void *conn, const char *container, const char *blob,
+								 const char *content_type);
+extern char *azblob_upload_part(void *conn, const char *container, const char *blob,
+								const char *upload_id, int part, const char *data, size_t len);
+extern void azblob_upload_complete(void *conn, const char *container, const char *blob,
+								   const char *upload_id, List *tags);
+extern void azblob_upload_abort(void *conn, const char *container, const char *blob,
+								const char *upload_id);
 
 /* azblob_store.c */
 extern const struct MeshObjectStore azblob_object_store;

@@ -18,6 +18,7 @@
 #include "postgres.h"
 
 #include "azblob.h"
+#include "object_store.h"
 #include "xml_reply.h"
 
 /*
@@ -47,8 +48,12 @@ azblob_http_request(const AzblobTarget *target, const AzblobRequest *r, MeshHttp
 	req->method = r->method;
 	req->url = psprintf("%s%s%s", target->base_url, path.data + strlen(target->base_path),
 						query.data);
-	req->headers = azblob_sign(target, r->method, path.data, r->params, r->nparams, r->range,
+	req->headers = azblob_sign(target, r, path.data,
+							   r->body ? mesh_object_md5_base64(r->body, r->body_len) : NULL,
 							   time(NULL));
+	req->body = r->body;
+	req->body_len = r->body_len;
+	req->content_type = r->body ? r->content_type : NULL;
 	req->what = r->what;
 	req->accept_error = true;
 	req->keep_headers = true;

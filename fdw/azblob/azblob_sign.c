@@ -3,8 +3,9 @@
  * signature (OpenSSL's HMAC-SHA256 and base64) when the user mapping
  * holds the account key.
  *
- * The string to sign is the method, eleven standard headers (all empty:
- * requests have no body and send their range as x-ms-range), the x-ms-*
+ * The string to sign is the method, eleven standard headers (empty but
+ * Content-Length, Content-MD5 and Content-Type of a body; the range goes
+ * as x-ms-range), the x-ms-*
  * headers (lower case, sorted, "name:value\n") and the canonicalized
  * resource: "/<account><path>" with the path exactly as sent (escaped,
  * the endpoint's own path included), then "\n<name>:<value>" per query
@@ -58,10 +59,13 @@ azblob_decode_key(const char *key, unsigned char **out, int *len)
  * among them: it is not signed).  NULL when the key cannot be used.
  */
 const char **
-azblob_sign(const AzblobTarget *target, const char *method, const char *path,
-			const AzblobParam *params, int nparams, const char *range, time_t now)
+azblob_sign(const AzblobTarget *target, const AzblobRequest *r, const char *path,
+			const char *md5, time_t now)
 {
-	const char **lines = palloc0(sizeof(char *) * 5);
+	const char **lines = palloc0(sizeof(char *) * 8);
+	const AzblobParam *params = r->params;
+	int			nparams = r->nparams;
+	const char *range = r->range;
 	int			nlines = 0;
 	char		date[40];
 	struct tm	tm;
@@ -76,6 +80,10 @@ azblob_sign(const AzblobTarget *target, const char *method, const char *path,
 
 	gmtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	if (r->blob_type)
+		lines[nlines++] = psprintf("x-ms-blob-type: %s", r->blob_type);
+	if (md5)
+		lines[nlines++] = psprintf("Content-MD5: %s", md5);
 	lines[nlines++] = psprintf("x-ms-date: %s", date);
 	lines[nlines++] = "x-ms-version: " AZBLOB_API_VERSION;
 	if (range)
@@ -84,7 +92,13 @@ azblob_sign(const AzblobTarget *target, const char *method, const char *path,
 		return lines;
 
 	initStringInfo(&sts);
-	appendStringInfo(&sts, "%s\n\n\n\n\n\n\n\n\n\n\n\n", method);
+	appendStringInfo(&sts, "%s\n\n\n", r->method);
+	if (r->body && r->body_len > 0)
+		appendStringInfo(&sts, "%zu", r->body_len);
+	appendStringInfo(&sts, "\n%s\n%s\n\n\n\n\n\n\n", md5 ? md5 : "",
+					 r->body && r->content_type ? r->content_type : "");
+	if (r->blob_type)
+		appendStringInfo(&sts, "x-ms-blob-type:%s\n", r->blob_type);
 	appendStringInfo(&sts, "x-ms-date:%s\n", date);
 	if (range)
 		appendStringInfo(&sts, "x-ms-range:%s\n", range);

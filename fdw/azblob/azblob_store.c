@@ -165,4 +165,12 @@ const MeshObjectStore azblob_object_store = {
 	.list_page = azblob_list_page,
 	.head = azblob_head,
 	.get = azblob_get,
+	.put = azblob_put,
+	.upload_begin = azblob_upload_begin,
+	.upload_part = azblob_upload_part,
+	.upload_complete = azblob_upload_complete,
+	.upload_abort = azblob_upload_abort,
+	.min_part_size = 1024 * 1024,
+	.max_parts = 50000,
+	.upload_begin_is_local = true,
 };

@@ -70,7 +70,6 @@ extern const char **s3_sign(const S3Credentials *cred, const char *region, const
 							const char *host, const char *uri, const char *query,
 							const char *payload_sha256, time_t now);
 extern char *s3_sha256_hex(const char *data, size_t len);
-extern char *s3_md5_base64(const char *data, size_t len);
 
 /* s3_request.c */
 extern void s3_http_request(const S3Endpoint *ep, const S3Credentials *cred,

@@ -11,6 +11,7 @@
  */
 #include "postgres.h"
 
+#include "object_store.h"
 #include "s3.h"
 #include "xml_reply.h"
 
@@ -43,7 +44,7 @@ s3_http_request(const S3Endpoint *ep, const S3Credentials *cred, const S3Request
 	{
 		int			n = 0;
 		const char **more;
-		char	   *md5 = r->body ? s3_md5_base64(r->body, r->body_len) : NULL;
+		char	   *md5 = r->body ? mesh_object_md5_base64(r->body, r->body_len) : NULL;
 
 		while (headers[n])
 			n++;

@@ -75,20 +75,6 @@ s3_sha256_hex(const char *data, size_t len)
 	return out;
 }
 
-/* The MD5 of data in base64, as Content-MD5 carries it (palloc'd); NULL on failure. */
-char *
-s3_md5_base64(const char *data, size_t len)
-{
-	unsigned char digest[EVP_MAX_MD_SIZE];
-	unsigned int dlen = 0;
-	char	   *out = palloc(4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1);
-
-	if (!EVP_Digest(data, len, digest, &dlen, EVP_md5(), NULL) ||
-		EVP_EncodeBlock((unsigned char *) out, digest, (int) dlen) <= 0)
-		return NULL;
-	return out;
-}
-
 /* HMAC-SHA256 of msg under key into out (32 bytes); false on failure. */
 static bool
 hmac(const unsigned char *key, int keylen, const char *msg, unsigned char *out)
