@@ -14,7 +14,11 @@
  *
  * (ids zero-padded to 20 digits, so names sort by id; day partitions by
  * capture day in UTC, a backfill row's by the day it is written), then its
- * manifest entry <path>_manifest/<first>-<last>.json listing them.  Nothing
+ * manifest entry <path>_manifest/<first>-<last>.json listing them.  The
+ * rows a route's copy (backfill) delivers have no event id: their batches
+ * are named backfill-<write time in microseconds>-<pid> instead, so no two
+ * share a name; a reader orders them before every change (the copy's
+ * snapshot precedes the changes delivered after it).  Nothing
  * is acknowledged before every PUT of the batch returned: a failed batch is
  * delivered again from its first unacknowledged event, under the same
  * first id, so a retry rewrites the same names or adds a wider range; a
@@ -23,6 +27,7 @@
  */
 #include "postgres.h"
 
+#include "miscadmin.h"
 #include "utils/datetime.h"
 #include "utils/json.h"
 #include "utils/memutils.h"
@@ -203,6 +208,7 @@ lake_end_batch(void *conn, MeshRoute *route, bool ok)
 	MemoryContext old;
 	StringInfoData manifest;
 	ListCell   *lc;
+	char	   *backfill_name;
 
 	if (!ok || lake->parts == NIL)
 	{
@@ -211,14 +217,19 @@ lake_end_batch(void *conn, MeshRoute *route, bool ok)
 		return;
 	}
 	old = MemoryContextSwitchTo(lake->batch_cxt);
+	/* a backfill batch's rows have no event id: its objects are named by when */
+	backfill_name = lake->last == 0 ?
+		psprintf("backfill-" INT64_FORMAT "-%d", (int64) GetCurrentTimestamp(), MyProcPid) : NULL;
 	initStringInfo(&manifest);
 	appendStringInfo(&manifest, "{\"first_event_id\":" INT64_FORMAT ",\"last_event_id\":" INT64_FORMAT
 					 ",\"objects\":[", lake->first, lake->last);
 	foreach(lc, lake->parts)
 	{
 		LakePart   *p = lfirst(lc);
-		char	   *key = psprintf("%s%s%020lld-%020lld.jsonl", lake->path, p->partition,
-								   (long long) p->first, (long long) p->last);
+		char	   *key = backfill_name ?
+			psprintf("%s%s%s.jsonl", lake->path, p->partition, backfill_name) :
+			psprintf("%s%s%020lld-%020lld.jsonl", lake->path, p->partition,
+					 (long long) p->first, (long long) p->last);
 
 		write_object(conn, lake, key, &p->lines, "application/x-ndjson");
 		appendStringInfoString(&manifest, foreach_current_index(lc) ? ",{\"key\":" : "{\"key\":");
@@ -229,6 +240,7 @@ lake_end_batch(void *conn, MeshRoute *route, bool ok)
 	}
 	appendStringInfoString(&manifest, "]}\n");
 	write_object(conn, lake,
+				 backfill_name ? psprintf("%s_manifest/%s.json", lake->path, backfill_name) :
 				 psprintf("%s_manifest/%020lld-%020lld.json", lake->path,
 						  (long long) lake->first, (long long) lake->last),
 				 &manifest, "application/json");

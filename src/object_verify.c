@@ -5,8 +5,11 @@
  * The manifest entries under <path>_manifest/ name the data objects; each
  * is read whole (one delivery batch) and its envelope lines are parsed by
  * PostgreSQL's own jsonb (numbers stay exact), in one SPI query per object.
- * Per key the change with the highest event id wins; a truncate drops every
- * change before it; a delete leaves no row.  The rebuilt state is held in
+ * Per key the change with the highest event id wins (copied rows have id
+ * 0; of equal ids the one read last, and manifest entries are read in name
+ * order: a later backfill after an earlier one, both before the changes
+ * that follow them); a truncate drops every change before it; a delete
+ * leaves no row.  The rebuilt state is held in
  * a hash table for the verify's duration (memory grows with the number of
  * keys in the archive).  fetch_rows answers from it, scan_keys walks it.
  */
@@ -135,7 +138,8 @@ lines_query(MeshRoute *route)
 	appendStringInfoString(&q, "SELECT (j->'source'->>'event_id')::bigint, j->>'op'");
 	for (int k = 0; k < route->nkeys; k++)
 	{
-		appendStringInfoString(&q, ", coalesce(j->'after', j->'before')->>");
+		/* a delete's after is JSON null: its key is in before */
+		appendStringInfoString(&q, ", (CASE WHEN j->>'op' = 'd' THEN j->'before' ELSE j->'after' END)->>");
 		appendStringInfoString(&q, quote_literal_cstr(route->columns[route->key_index[k]]));
 	}
 	for (int c = 0; c < route->ncolumns; c++)
@@ -179,7 +183,8 @@ fold_object(MeshRoute *route, MeshLake *lake, const char *query, const char *bod
 			texts[k] = SPI_getvalue(tup, desc, 3 + k);
 		key = join_key(route, texts);
 		row = hash_search(lake->archive, &key, HASH_ENTER, &found);
-		if (found && row->event_id >= id)
+		/* the latest change wins; of equal ids (copies) the one read last */
+		if (found && row->event_id > id)
 			continue;
 		if (!found)
 			row->key = MemoryContextStrdup(route->cxt, key);

@@ -23,6 +23,7 @@ static const MeshOption gcs_options[] = {
 	{.name = "token_uri", .where = MESH_OPT_SERVER, .type = MESH_OPTTYPE_URL, .min = 1},
 	MESH_HTTP_TLS_OPTIONS,
 	MESH_OBJECT_TABLE_OPTIONS("bucket", 1000),
+	MESH_OBJECT_ROUTE_OPTIONS,
 	{.name = "access_token", .where = MESH_OPT_MAPPING, .type = MESH_OPTTYPE_STRING,
 	.secret = true, .min = 1},
 	{.name = "service_account_json", .where = MESH_OPT_MAPPING, .type = MESH_OPTTYPE_STRING,
@@ -107,4 +108,7 @@ const MeshConnector mesh_gcs_connector = {
 	.ping = &gcs_ping_ops,
 	.object_store = &gcs_object_store,
 	.scan = &mesh_object_scan_ops,
+	.sink = &mesh_object_sink_ops,
+	.fetch_rows = mesh_lake_fetch_rows,
+	.scan_keys = mesh_lake_scan_keys,
 };

@@ -18,7 +18,7 @@
 #define GCS_DEFAULT_ENDPOINT "https://storage.googleapis.com"
 #define GCS_DEFAULT_TOKEN_URI "https://oauth2.googleapis.com/token"
 /* the connector only reads: the narrowest scope that lists and reads */
-#define GCS_SCOPE "https://www.googleapis.com/auth/devstorage.read_only"
+#define GCS_SCOPE "https://www.googleapis.com/auth/devstorage.read_write"
 
 /* A service account's key (the JSON key file's members mesh uses). */
 typedef struct GcsServiceAccount

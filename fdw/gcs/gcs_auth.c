@@ -7,7 +7,7 @@
  * own client libraries do:
  *
  *   JWT     header {"alg":"RS256","typ":"JWT"}, claims {iss: client_email,
- *           scope: devstorage.read_only, aud: token_uri, iat: now,
+ *           scope: devstorage.read_write, aud: token_uri, iat: now,
  *           exp: now + 3600}, signed RS256 (OpenSSL EVP) with the key's
  *           private_key
  *   grant   POST token_uri, grant_type=urn:ietf:params:oauth:grant-type:

@@ -24,25 +24,42 @@
 #include "json_value.h"
 #include "object_store.h"
 
-/* Send method url (Range header when range is not NULL); the answer in resp, whatever its status. */
+/* A request to the store: a GET, or a body sent with method. */
+typedef struct GcsCall
+{
+	const char *method;			/* NULL: GET */
+	const char *url;
+	const char *range;			/* a Range header's value, or NULL */
+	const char *body;
+	size_t		body_len;
+	const char *content_type;
+	const char *what;
+} GcsCall;
+
+/* Send call with the bearer token; the answer in resp, whatever its status. */
 static void
-gcs_send(GcsConn *conn, const char *url, const char *range, const char *what,
-		 MeshHttpResponse *resp)
+gcs_call(GcsConn *conn, const GcsCall *call, MeshHttpResponse *resp)
 {
 	MeshHttpRequest req = {0};
-	const char *headers[3] = {0};
+	const char *headers[4] = {0};
 	const char *bearer = gcs_bearer(conn);
 	char	   *auth = NULL;
 	int			n = 0;
 
 	if (bearer)
 		headers[n++] = auth = psprintf("Authorization: Bearer %s", bearer);
-	if (range)
-		headers[n++] = psprintf("Range: %s", range);
-	req.method = "GET";
-	req.url = url;
+	if (call->range)
+		headers[n++] = psprintf("Range: %s", call->range);
+	if (call->body)				/* the service checks the body against it */
+		headers[n++] = psprintf("X-Goog-Hash: md5=%s",
+								mesh_object_md5_base64(call->body, call->body_len));
+	req.method = call->method ? call->method : "GET";
+	req.url = call->url;
 	req.headers = headers;
-	req.what = what;
+	req.body = call->body;
+	req.body_len = call->body_len;
+	req.content_type = call->body ? call->content_type : NULL;
+	req.what = call->what;
 	req.accept_error = true;
 	mesh_http_request(conn->http, &req, resp);
 	if (auth)
@@ -50,6 +67,16 @@ gcs_send(GcsConn *conn, const char *url, const char *range, const char *what,
 	/* a service account's token refused: the next request asks for a new one */
 	if (resp->status == 401 && conn->account && conn->token)
 		conn->token_renew = 0;
+}
+
+/* A GET of url (Range header when range is not NULL); the answer in resp. */
+static void
+gcs_send(GcsConn *conn, const char *url, const char *range, const char *what,
+		 MeshHttpResponse *resp)
+{
+	GcsCall		call = {.url = url, .range = range, .what = what};
+
+	gcs_call(conn, &call, resp);
 }
 
 /*
@@ -234,6 +261,29 @@ gcs_get(void *c, const char *bucket, const char *key, int64 offset, int64 length
 	return true;
 }
 
+/*
+ * Writing: one media upload (POST /upload/storage/v1/b/<bucket>/o
+ * ?uploadType=media&name=<key>) with X-Goog-Hash md5, which the service
+ * checks.  Resumable uploads are not built: an object above part_size is
+ * refused (object_write.c) before anything is sent.
+ */
+static void
+gcs_put(void *c, const char *bucket, const char *key, const char *data, size_t len,
+		const char *content_type)
+{
+	GcsConn    *conn = c;
+	GcsCall		call = {.method = "POST", .body = data, .body_len = len,
+		.content_type = content_type ? content_type : "application/octet-stream",
+	.what = "an upload of an object"};
+	MeshHttpResponse resp;
+
+	call.url = psprintf("%s?uploadType=media&name=%s", object_url(conn, "/upload", bucket, NULL),
+						mesh_http_escape(key));
+	gcs_call(conn, &call, &resp);
+	if (resp.status < 200 || resp.status >= 300)
+		gcs_raise(conn, call.what, &resp);
+}
+
 const MeshObjectStore gcs_object_store = {
 	.label = "GCS",
 	.bucket_word = "bucket",
@@ -241,4 +291,5 @@ const MeshObjectStore gcs_object_store = {
 	.list_page = gcs_list_page,
 	.head = gcs_head,
 	.get = gcs_get,
+	.put = gcs_put,
 };
