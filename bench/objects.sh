@@ -88,7 +88,7 @@ report() {
 # ---- list
 # list_curl: seconds to fetch every ListObjectsV2 page of list/ with curl
 list_curl() {
-	local tok="" t0 t1 page q
+	local tok="" t0 t1 page q re='<NextContinuationToken>([^<]*)</NextContinuationToken>'
 	: >"$BENCH_WORK/pages"
 	t0=$(now_ns)
 	while :; do
@@ -97,9 +97,10 @@ list_curl() {
 		q="list-type=2&prefix=list%2F"
 		[ -z "$tok" ] || q="continuation-token=${tok//\//%2F}&$q"
 		page=$(s3c "$S3_URL/$BUCKET?$q")
-		echo "$page" >>"$BENCH_WORK/pages"
-		tok=$(sed -n 's:.*<NextContinuationToken>\([^<]*\)</NextContinuationToken>.*:\1:p' <<<"$page")
-		[ -n "$tok" ] || break
+		printf '%s\n' "$page" >>"$BENCH_WORK/pages"
+		# the next token by bash's own regex: no process per page but curl
+		[[ $page =~ $re ]] || break
+		tok=${BASH_REMATCH[1]}
 	done
 	t1=$(now_ns)
 	secs "$t0" "$t1"
@@ -134,8 +135,11 @@ part_list() {
 }
 
 # ---- read
-# dd_secs SQL: DuckDB's seconds for SQL (in memory, the project's libduckdb)
-dd_secs() { "$DD_BIN" "$("$PG_CONFIG" --pkglibdir)/libduckdb.so" :memory: "$1"; }
+# dd_secs SQL...: DuckDB's seconds for the last SQL (in memory, the
+# project's libduckdb)
+dd_secs() { "$DD_BIN" "$("$PG_CONFIG" --pkglibdir)/libduckdb.so" :memory: "$@"; }
+# get_secs KEY: curl's seconds to GET the object (the transfer alone)
+get_secs() { s3c -o /dev/null -w '%{time_total}\n' "$S3_URL/$BUCKET/$1"; }
 
 part_read() {
 	local n=$BENCH_OBJ_ROWS q cols expect f
@@ -159,14 +163,38 @@ SQL
 	done
 	local dq_csv="$q read_csv('$BENCH_WORK/rows.csv', header = false, columns = $cols)"
 	local dq_json="$q read_json('$BENCH_WORK/rows.jsonl.gz', format = 'newline_delimited', columns = $cols)"
+	# file_fdw: CSV as COPY reads it; the JSON lines as one jsonb per line
+	local pq_csv="$q local_csv"
+	local pq_json="SELECT count(*), count(j->>'sensor'), sum((j->>'v')::float8), max((j->>'ts')::timestamptz) FROM local_json"
+	local -A ext=([csv]=csv [json]=jsonl.gz)
+	bsql >/dev/null <<SQL
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS file_fdw;
+DROP SERVER IF EXISTS bench_files CASCADE;
+CREATE SERVER bench_files FOREIGN DATA WRAPPER file_fdw;
+CREATE FOREIGN TABLE local_csv (id bigint, sensor text, v float8, ts timestamptz)
+	SERVER bench_files OPTIONS (filename '$BENCH_WORK/rows.csv', format 'csv');
+CREATE FOREIGN TABLE local_json (j jsonb)
+	SERVER bench_files OPTIONS (program 'zcat $BENCH_WORK/rows.jsonl.gz', format 'text');
+SQL
 	for f in csv json; do
-		local dq=dq_$f
+		local dq=dq_$f pq=pq_$f
 		measure "duckdb_$f" dd_secs "${!dq}"
 		measure "mesh_$f" mesh_secs "$q read_$f"
 		expect_result "$expect" "rows read from read/rows.$f"
 		measure "mesh_$f" mesh_secs "$q read_$f"
 		measure "duckdb_$f" dd_secs "${!dq}"
 		report read "$f ($n rows)" "duckdb_$f" "mesh_$f" "$n" rows "_$f"
+		# references without a target: DuckDB on one thread (the scan of a
+		# contents table is one process), PostgreSQL's file_fdw on the local
+		# file (its own parsing and conversions, no store), the GET alone
+		measure "duckdb1_$f" dd_secs "SET threads = 1" "${!dq}"
+		measure "file_fdw_$f" mesh_secs "${!pq}"
+		measure "get_$f" get_secs "read/rows.${ext[$f]}"
+		measure "duckdb1_$f" dd_secs "SET threads = 1" "${!dq}"
+		measure "file_fdw_$f" mesh_secs "${!pq}"
+		echo "read $f references: DuckDB on 1 thread $(printf '%.3f' "$(median_of "duckdb1_$f")") s (mesh ratio $(ratio "$(median_of "duckdb1_$f")" "$(median_of "mesh_$f")")), file_fdw on the local file $(printf '%.3f' "$(median_of "file_fdw_$f")") s, curl GET of the object $(printf '%.3f' "$(median_of "get_$f")") s"
+		results[-1]="${results[-1]} duckdb1_s=$(median_of "duckdb1_$f") file_fdw_s=$(median_of "file_fdw_$f") get_s=$(median_of "get_$f")"
 	done
 }
 
