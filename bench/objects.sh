@@ -60,7 +60,7 @@ s3c() { curl -sS --fail-with-body --aws-sigv4 "aws:amz:us-east-1:s3" --user "$S3
 # mesh_secs QUERY: psql's seconds for QUERY on a session whose connection to
 # the store is open (a HEAD first); its result goes to $BENCH_WORK/result
 mesh_secs() {
-	bsql -At >"$BENCH_WORK/out" <<EOF
+	bsql -At >"$BENCH_WORK/out" <<EOF || bdie "psql failed: $1"
 SELECT count(*) FROM bench_objs WHERE key = 'none';
 \timing on
 $1;
@@ -158,6 +158,7 @@ SQL
 	q="SELECT count(*), count(sensor), sum(v), max(ts) FROM"
 	for f in csv jsonl.gz; do
 		cp "$HUBDIR/objbench_rows.$f" "$BENCH_WORK/rows.$f"
+		chmod 644 "$BENCH_WORK/rows.$f"   # file_fdw reads it as postgres
 		$STORE file "$DATA" "$BUCKET" "read/rows.$f" "$HUBDIR/objbench_rows.$f"
 		echo "read  $f: $n rows, $(stat -c %s "$BENCH_WORK/rows.$f") bytes"
 	done
