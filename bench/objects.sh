@@ -200,6 +200,12 @@ SQL
 }
 
 # ---- lake
+# cpu_ticks PID...: their CPU time so far (utime + stime, clock ticks)
+cpu_ticks() {
+	local p t=0
+	for p in "$@"; do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat"))); done
+	echo "$t"
+}
 # lake_objects: the keys under lake/src/ in the store's files, one a line
 lake_objects() {
 	[ ! -d "$DATA/$BUCKET/lake/src" ] || (cd "$DATA/$BUCKET" && find lake/src -type f | LC_ALL=C sort)
@@ -211,7 +217,12 @@ lake_mesh() {
 	lake_clear
 	bench_backlog lake_src bench_s3 '{"path": "lake/src/"}' "$LAKE_CSV" lake_clear
 	lake_objects >"$BENCH_WORK/lake_before"
+	local mesh_pids c0 s0
+	mesh_pids=$(bsql -At -c "SELECT pid FROM pg_stat_activity WHERE backend_type LIKE 'mesh%' AND datname = current_database()")
+	c0=$(cpu_ticks $mesh_pids)
+	s0=$(cpu_ticks "$S3_PID")
 	ms=$(bench_deliver lake_src bench_s3 600)
+	echo "mesh $(($(cpu_ticks $mesh_pids) - c0)) $(($(cpu_ticks "$S3_PID") - s0))" >>"$BENCH_WORK/lake_cpu"
 	lake_objects | LC_ALL=C comm -13 "$BENCH_WORK/lake_before" - >"$BENCH_WORK/lake_keys"
 	awk -v ms="${ms% *}" 'BEGIN { printf "%.3f\n", ms / 1000 }'
 }
@@ -231,16 +242,21 @@ lake_config() {
 	done <"$BENCH_WORK/lake_keys"
 }
 lake_curl() {
-	local t0 t1
+	local t0 t1 s0
+	s0=$(cpu_ticks "$S3_PID")
 	t0=$(now_ns)
 	curl -K "$BENCH_WORK/lake.curl" || bdie "curl's PUTs failed"
 	t1=$(now_ns)
+	# this subshell's children's CPU (cutime + cstime) is curl's
+	echo "curl $(awk '{ print $16 + $17 }' "/proc/$BASHPID/stat") $(($(cpu_ticks "$S3_PID") - s0))" >>"$BENCH_WORK/lake_cpu"
 	secs "$t0" "$t1"
 }
 
 part_lake() {
 	local n=$BENCH_OBJ_ROWS objs bytes got
 	LAKE_CSV=$(bench_rows_csv "$n")
+	S3_PID=$(head -n 1 "$MESH_TEST_DIR/s3/s3.pid" | tr -dc '0-9')
+	: >"$BENCH_WORK/lake_cpu"
 	measure lake_mesh lake_mesh
 	lake_config
 	objs=$(wc -l <"$BENCH_WORK/lake_keys")
@@ -253,6 +269,10 @@ part_lake() {
 	measure lake_mesh lake_mesh
 	report lake "$n events" lake_curl lake_mesh "$n" events ""
 	results[-1]="${results[-1]} objects=$objs bytes=$bytes"
+	# CPU seconds per run (a shared machine stretches the elapsed times; these less)
+	awk -v hz="$(getconf CLK_TCK)" '{ c[$1] += $2; s[$1] += $3; k[$1]++ }
+		END { printf "lake  CPU per run: mesh workers %.2f s + versitygw %.2f s; curl %.2f s + versitygw %.2f s\n",
+			c["mesh"] / k["mesh"] / hz, s["mesh"] / k["mesh"] / hz, c["curl"] / k["curl"] / hz, s["curl"] / k["curl"] / hz }' "$BENCH_WORK/lake_cpu"
 	bsql -c "SELECT mesh.unreplicate('lake_src', 'bench_s3')" >/dev/null
 }
 
