@@ -242,13 +242,13 @@ lake_config() {
 	done <"$BENCH_WORK/lake_keys"
 }
 lake_curl() {
-	local t0 t1 s0
+	local t0 t1 s0 me=$BASHPID
 	s0=$(cpu_ticks "$S3_PID")
 	t0=$(now_ns)
 	curl -K "$BENCH_WORK/lake.curl" || bdie "curl's PUTs failed"
 	t1=$(now_ns)
-	# this subshell's children's CPU (cutime + cstime) is curl's
-	echo "curl $(awk '{ print $16 + $17 }' "/proc/$BASHPID/stat") $(($(cpu_ticks "$S3_PID") - s0))" >>"$BENCH_WORK/lake_cpu"
+	# this subshell's (measure's) children's CPU (cutime + cstime): curl's
+	echo "curl $(awk '{ print $16 + $17 }' "/proc/$me/stat") $(($(cpu_ticks "$S3_PID") - s0))" >>"$BENCH_WORK/lake_cpu"
 	secs "$t0" "$t1"
 }
 
