@@ -81,14 +81,18 @@ server_running() {
 	harness status 2>/dev/null | awk -v n="$1" '$1 == n && $2 == "running" { ok = 1 } END { exit !ok }'
 }
 
-# bench_servers_up: make sure the hub and the Redis run (see the header).
+# the server that must run beside the hub for the running servers to be used
+# (else they are started); a script may name another (bench/objects.sh: s3)
+BENCH_NEEDS=${BENCH_NEEDS:-redis}
+
+# bench_servers_up: make sure the hub and BENCH_NEEDS run (see the header).
 bench_servers_up() {
 	trap bench_stop_servers EXIT
 	trap 'exit 130' INT TERM
-	if server_running pg_hub && server_running redis; then
-		blog "using the servers already running in $MESH_TEST_DIR (hub :$MESH_PG_PORT, redis :$MESH_REDIS_PORT)"
+	if server_running pg_hub && server_running "$BENCH_NEEDS"; then
+		blog "using the servers already running in $MESH_TEST_DIR (hub :$MESH_PG_PORT, $BENCH_NEEDS)"
 	else
-		blog "starting servers in $MESH_TEST_DIR (hub :$MESH_PG_PORT, redis :$MESH_REDIS_PORT)"
+		blog "starting servers in $MESH_TEST_DIR (hub :$MESH_PG_PORT, $BENCH_SERVERS)"
 		BENCH_STARTED_SERVERS=1
 		mkdir -p "$MESH_TEST_DIR"
 		# shellcheck disable=SC2086
@@ -188,7 +192,8 @@ bench_root_pids() {
 	local f pid
 	echo "$BENCH_ROOT_PID"
 	for f in "$MESH_TEST_DIR"/pg_hub/data/postmaster.pid "$MESH_TEST_DIR"/pg_remote/data/postmaster.pid \
-		"$MESH_TEST_DIR"/redis/redis.pid "$MESH_TEST_DIR"/redis_auth/redis.pid "$MESH_TEST_DIR"/hang/hang.pid; do
+		"$MESH_TEST_DIR"/redis/redis.pid "$MESH_TEST_DIR"/redis_auth/redis.pid "$MESH_TEST_DIR"/hang/hang.pid \
+		"$MESH_TEST_DIR"/s3/s3.pid; do
 		pid=$(head -n 1 "$f" 2>/dev/null | tr -dc '0-9')
 		[ -n "$pid" ] && echo "$pid"
 	done
