@@ -36,7 +36,7 @@
 #include "change_envelope.h"
 #include "object_store.h"
 
-#define LAKE_PART_SIZE (8 * 1024 * 1024)
+#define LAKE_PART_SIZE (64 * 1024 * 1024)	/* a batch is held whole anyway: one PUT */
 
 /* The objects of one partition within the batch under way. */
 typedef struct LakePart
