@@ -68,24 +68,36 @@ typedef struct ObjScanState
 	MeshObjectLister lister;
 } ObjScanState;
 
+/*
+ * The store of a foreign table's server and the bucket the table reads:
+ * its own option (named by the store's bucket_word), else its server's.
+ */
+const char *
+mesh_object_table_bucket(MeshTable *t, const MeshObjectStore **store)
+{
+	ForeignTable *ft = GetForeignTable(t->relid);
+	const char *bucket;
+
+	*store = mesh_connector_for_server(ft->serverid)->object_store;
+	bucket = mesh_defelem_get(t->options, (*store)->bucket_word);
+	if (bucket == NULL)
+		bucket = mesh_defelem_get(GetForeignServer(ft->serverid)->options, (*store)->bucket_word);
+	if (bucket == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("foreign table \"%s\" names no %s", t->relname, (*store)->bucket_word),
+				 errhint("Set the option %s on the foreign table or on its server.",
+						 (*store)->bucket_word)));
+	return pstrdup(bucket);
+}
+
 static void *
 compute_layout(MeshTable *t)
 {
 	ObjLayout  *l = palloc0(sizeof(ObjLayout));
-	ForeignTable *ft = GetForeignTable(t->relid);
 	const char *v;
 
-	l->store = mesh_connector_for_server(ft->serverid)->object_store;
-	l->bucket = mesh_defelem_get(t->options, l->store->bucket_word);
-	if (l->bucket == NULL)
-		l->bucket = mesh_defelem_get(GetForeignServer(ft->serverid)->options, l->store->bucket_word);
-	if (l->bucket == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
-				 errmsg("foreign table \"%s\" names no %s", t->relname, l->store->bucket_word),
-				 errhint("Set the option %s on the foreign table or on its server.",
-						 l->store->bucket_word)));
-	l->bucket = pstrdup(l->bucket);
+	l->bucket = mesh_object_table_bucket(t, &l->store);
 	v = mesh_defelem_get(t->options, "prefix");
 	l->prefix = pstrdup(v ? v : "");
 	v = mesh_defelem_get(t->options, "page_size");

@@ -91,20 +91,9 @@ static void *
 compute_layout(MeshTable *t)
 {
 	ReadLayout *l = palloc0(sizeof(ReadLayout));
-	ForeignTable *ft = GetForeignTable(t->relid);
 	const char *format = option_or(t, "format", NULL);
 
-	l->store = mesh_connector_for_server(ft->serverid)->object_store;
-	l->bucket = mesh_defelem_get(t->options, l->store->bucket_word);
-	if (l->bucket == NULL)
-		l->bucket = mesh_defelem_get(GetForeignServer(ft->serverid)->options, l->store->bucket_word);
-	if (l->bucket == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
-				 errmsg("foreign table \"%s\" names no %s", t->relname, l->store->bucket_word),
-				 errhint("Set the option %s on the foreign table or on its server.",
-						 l->store->bucket_word)));
-	l->bucket = pstrdup(l->bucket);
+	l->bucket = mesh_object_table_bucket(t, &l->store);
 	if (mesh_defelem_get(t->options, "prefix") || mesh_defelem_get(t->options, "head_each"))
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),

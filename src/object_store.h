@@ -256,6 +256,7 @@ extern const MeshScanOps mesh_object_scan_ops;
 
 /* object_list.c: helpers for dialects (the layer's errors) */
 extern char *mesh_object_metadata_json(MeshHttpResponse *resp, const char *header_prefix);
+extern const char *mesh_object_table_bucket(MeshTable *t, const MeshObjectStore **store);
 extern void mesh_object_check_endpoint(const MeshOption *option, const char *value);
 extern void mesh_object_malformed(void *conn, const char *label, const char *what, const char *why)
 			pg_attribute_noreturn();
