@@ -352,8 +352,8 @@ list_objects(MeshScan *scan, const ImportOptions *io, const char *prefix, const 
 	{
 		MeshObject *copy;
 
-		if (glob ? !obj_glob_match(glob, o->key) : o->key[0] == '\0' ||
-			o->key[strlen(o->key) - 1] == '/')
+		if (glob ? !obj_glob_match(glob, o->key) :
+			(o->key[0] == '\0' || o->key[strlen(o->key) - 1] == '/'))
 			continue;
 		copy = palloc0(sizeof(MeshObject));
 		copy->key = pstrdup(o->key);

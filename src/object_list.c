@@ -8,7 +8,9 @@
  * Table options: bucket (else the server's), prefix, page_size, head_each.
  *
  * A scan is either
- *   a HEAD of bucket/key   for key = 'x' (a missing object is no row), or
+ *   a HEAD of bucket/key   for key = 'x' (a missing object is no row),
+ *   a HEAD per key         for key IN ('x', 'y', ...): at most 100 distinct
+ *                          values (object_keys.c), or
  *   listing pages          prefix, start-after, continuation token, page
  *                          size; one page in memory at a time.
  * key LIKE 'p%' (a constant prefix) narrows the listing's prefix; key > v

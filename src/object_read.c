@@ -15,7 +15,8 @@
  * column's input function.
  *
  * Pushdown: conditions on _key narrow the listing (LIKE 'p%' the prefix,
- * > >= start-after, < <= stop it, as a listing table's do); conditions on
+ * > >= start-after, < <= stop it, IN a HEAD per key instead, as a listing
+ * table's do); conditions on
  * _key and partition columns (=, IN, <, <=, >, >=, LIKE) are evaluated on
  * each listed key before its GET, so a pruned object is never fetched.
  * Text is compared bytewise (ranges pushed only under the "C" collation).
