@@ -25,7 +25,6 @@
 #include "nodes/makefuncs.h"
 #include "utils/memutils.h"
 
-#include "json_value.h"
 #include "mesh_util.h"
 #include "object_import.h"
 
