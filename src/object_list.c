@@ -8,7 +8,9 @@
  * Table options: bucket (else the server's), prefix, page_size, head_each.
  *
  * A scan is either
- *   a HEAD of bucket/key   for key = 'x' (a missing object is no row), or
+ *   a HEAD of bucket/key   for key = 'x' (a missing object is no row),
+ *   a HEAD per key         for key IN ('x', 'y', ...): at most 100 distinct
+ *                          values (object_keys.c), or
  *   listing pages          prefix, start-after, continuation token, page
  *                          size; one page in memory at a time.
  * key LIKE 'p%' (a constant prefix) narrows the listing's prefix; key > v
@@ -154,7 +156,8 @@ object_plan_scan(MeshScanPlan *plan)
 		bool		deterministic = !OidIsValid(q->collid) ||
 			get_collation_isdeterministic(q->collid);
 
-		if (q->attnum != l->att[OBJ_KEY] || !l->key_is_text || !is_text_type(q->valtype))
+		if (q->attnum != l->att[OBJ_KEY] || !l->key_is_text ||
+			!is_text_type(q->op == MESH_QUAL_IN ? get_element_type(q->valtype) : q->valtype))
 			continue;
 		switch (q->op)
 		{
@@ -167,6 +170,11 @@ object_plan_scan(MeshScanPlan *plan)
 				q->pushed = deterministic;
 				if (q->pushed)
 					plan->rows = Min(plan->rows, 100);
+				break;
+			case MESH_QUAL_IN:	/* a HEAD per value (object_keys.c) */
+				q->pushed = deterministic;
+				if (q->pushed)
+					plan->rows = Min(plan->rows, 10);
 				break;
 			case MESH_QUAL_LT:
 			case MESH_QUAL_LE:
@@ -294,7 +302,7 @@ object_next_row(MeshScan *scan, Datum *values, bool *nulls)
 		set_object_columns(scan, l, &head, values, nulls);
 		return true;
 	}
-	want_head = l->head_each &&
+	want_head = l->head_each && st->plan.keys == NIL &&	/* a HEAD found them */
 		((l->att[OBJ_CONTENT_TYPE] && scan->wanted[l->att[OBJ_CONTENT_TYPE] - 1]) ||
 		 (l->att[OBJ_METADATA] && scan->wanted[l->att[OBJ_METADATA] - 1]));
 	while ((o = mesh_object_lister_next(&st->lister, scan)) != NULL)
@@ -356,8 +364,9 @@ object_explain_scan(MeshScan *scan)
 						 mesh_object_shown(l->bucket), mesh_object_shown(rp.exact));
 		return buf.data;
 	}
-	appendStringInfo(&buf, "LIST %s %s", l->store->bucket_word, mesh_object_shown(l->bucket));
-	mesh_key_range_explain(&buf, &rp);
+	mesh_key_range_explain(&buf, l->store, l->bucket, &rp);
+	if (rp.keys)
+		return buf.data;
 	if (l->page_size > 0)
 		appendStringInfo(&buf, " page size %d", l->page_size);
 	if (l->head_each)
@@ -422,6 +431,7 @@ const MeshScanOps mesh_object_scan_ops = {
 	.end_scan = object_end_scan,
 	.explain_scan = dispatch_explain_scan,
 	.explain_counts = dispatch_explain_counts,
+	.import_schema = mesh_object_import_schema,
 };
 
 /*

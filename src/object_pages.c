@@ -106,7 +106,10 @@ mesh_key_range_add(MeshKeyRange *r, const MeshQual *q)
 		return;
 	}
 	if (q->op == MESH_QUAL_IN)
+	{
+		mesh_key_range_add_in(r, q);
 		return;
+	}
 	v = mesh_datum_text(q->value, q->valtype);
 	switch (q->op)
 	{
@@ -136,6 +139,7 @@ mesh_key_range_add(MeshKeyRange *r, const MeshQual *q)
 	/* a key outside the prefix is not in the range */
 	if (!r->empty && r->exact && strncmp(r->exact, r->prefix, strlen(r->prefix)) != 0)
 		r->empty = true;
+	mesh_key_range_keep_keys(r);
 }
 
 /* True once key is past an upper bound (the listing is in key order). */
@@ -155,10 +159,33 @@ past_upper(const MeshKeyRange *rp, const char *key)
 	return false;
 }
 
-/* A range's listing for EXPLAIN: " prefix .. after .. until key > ..". */
-void
-mesh_key_range_explain(StringInfo buf, const MeshKeyRange *rp)
+/* Whether key is in r's prefix, after its start-after and before its bounds. */
+bool
+mesh_key_range_holds(const MeshKeyRange *r, const char *key)
 {
+	return strncmp(key, r->prefix, strlen(r->prefix)) == 0 &&
+		(r->start_after == NULL || strcmp(key, r->start_after) > 0) && !past_upper(r, key);
+}
+
+/*
+ * A range's requests for EXPLAIN: "HEAD bucket b keys k1, k2", or
+ * "LIST bucket b prefix .. after .. until key > ..".
+ */
+void
+mesh_key_range_explain(StringInfo buf, const MeshObjectStore *store, const char *bucket,
+					   const MeshKeyRange *rp)
+{
+	ListCell   *lc;
+
+	if (rp->keys)
+	{
+		appendStringInfo(buf, "HEAD %s %s keys", store->bucket_word, mesh_object_shown(bucket));
+		foreach(lc, rp->keys)
+			appendStringInfo(buf, "%s %s", foreach_current_index(lc) ? "," : "",
+							 mesh_object_shown(lfirst(lc)));
+		return;
+	}
+	appendStringInfo(buf, "LIST %s %s", store->bucket_word, mesh_object_shown(bucket));
 	if (rp->prefix[0])
 		appendStringInfo(buf, " prefix %s", mesh_object_shown(rp->prefix));
 	if (rp->start_after)
@@ -218,6 +245,8 @@ next_page(MeshScan *scan, MeshObjectLister *ls)
 const MeshObject *
 mesh_object_lister_next(MeshObjectLister *ls, MeshScan *scan)
 {
+	if (ls->range->keys)
+		return mesh_object_lister_head_next(ls, scan);
 	for (;;)
 	{
 		MeshObject *o;

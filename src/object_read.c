@@ -15,7 +15,8 @@
  * column's input function.
  *
  * Pushdown: conditions on _key narrow the listing (LIKE 'p%' the prefix,
- * > >= start-after, < <= stop it, as a listing table's do); conditions on
+ * > >= start-after, < <= stop it, IN a HEAD per key instead, as a listing
+ * table's do); conditions on
  * _key and partition columns (=, IN, <, <=, >, >=, LIKE) are evaluated on
  * each listed key before its GET, so a pruned object is never fetched.
  * Text is compared bytewise (ranges pushed only under the "C" collation).
@@ -471,8 +472,7 @@ read_explain_scan(MeshScan *scan)
 	}
 	else
 		mesh_key_range_init(&range, l->glob_prefix);
-	appendStringInfo(&buf, "LIST %s %s", l->store->bucket_word, mesh_object_shown(l->bucket));
-	mesh_key_range_explain(&buf, &range);
+	mesh_key_range_explain(&buf, l->store, l->bucket, &range);
 	appendStringInfo(&buf, ", GET keys matching %s", mesh_object_shown(l->path));
 	for (int i = 0; i < scan->nquals; i++)
 	{
@@ -500,10 +500,10 @@ read_explain_counts(MeshScan *scan)
 
 	if (st == NULL)
 		return NULL;
-	return psprintf("LIST " INT64_FORMAT ", objects listed " INT64_FORMAT
+	return psprintf("%s, objects listed " INT64_FORMAT
 					", not matching path " INT64_FORMAT ", pruned " INT64_FORMAT
 					", read " INT64_FORMAT ", GET " INT64_FORMAT,
-					st->lister.list_requests, st->listed, st->unmatched, st->pruned,
+					mesh_object_lister_counts(&st->lister), st->listed, st->unmatched, st->pruned,
 					st->read, st->stream.gets);
 }
 

@@ -167,6 +167,8 @@ typedef struct MeshKeyRange
 {
 	bool		empty;			/* the conditions match no key: no request */
 	char	   *exact;			/* key = this, else NULL */
+	List	   *keys;			/* key IN these (sorted, distinct, in the range):
+								 * a HEAD each instead of a listing; NIL: none */
 	char	   *prefix;			/* "" for none */
 	char	   *start_after;	/* NULL: from the start */
 	List	   *upper;			/* char * bounds: stop at a key >= (strict) ... */
@@ -176,7 +178,14 @@ typedef struct MeshKeyRange
 extern char *mesh_object_shown(const char *v);
 extern void mesh_key_range_init(MeshKeyRange *r, const char *prefix);
 extern void mesh_key_range_add(MeshKeyRange *r, const MeshQual *q);
-extern void mesh_key_range_explain(StringInfo buf, const MeshKeyRange *r);
+extern void mesh_key_range_explain(StringInfo buf, const MeshObjectStore *store,
+									const char *bucket, const MeshKeyRange *r);
+
+/* object_keys.c: key IN (...) as a HEAD per value (at most MESH_KEY_SET_MAX) */
+#define MESH_KEY_SET_MAX 100
+extern void mesh_key_range_add_in(MeshKeyRange *r, const MeshQual *q);
+extern bool mesh_key_range_holds(const MeshKeyRange *r, const char *key);
+extern void mesh_key_range_keep_keys(MeshKeyRange *r);
 
 /* A listing read page by page (one page in memory), keys in a range (object_pages.c). */
 typedef struct MeshObjectLister
@@ -192,12 +201,18 @@ typedef struct MeshObjectLister
 	int			next;			/* the page's next object */
 	char	   *token;			/* continuation token of the next page */
 	int64		list_requests;	/* pages fetched */
+	ListCell   *next_key;		/* range->keys: the next to HEAD */
+	bool		keys_started;
+	MeshObject	head;			/* range->keys: the object the last HEAD found */
+	int64		head_requests;	/* range->keys: HEADs sent */
 } MeshObjectLister;
 
 extern void mesh_object_lister_begin(MeshObjectLister *ls, MeshScan *scan,
 									 const MeshObjectStore *store, const char *bucket,
 									 int page_size, const MeshKeyRange *range);
 extern const MeshObject *mesh_object_lister_next(MeshObjectLister *ls, MeshScan *scan);
+extern const MeshObject *mesh_object_lister_head_next(MeshObjectLister *ls, MeshScan *scan);
+extern char *mesh_object_lister_counts(const MeshObjectLister *ls);
 
 /*
  * A table with the option path reads the contents of the objects it
@@ -253,6 +268,11 @@ extern List *mesh_object_execute(void *conn, const char *request, Jsonb *params)
 
 /* object_list.c: the listing table of every object-store connector */
 extern const MeshScanOps mesh_object_scan_ops;
+
+/* object_import.c: IMPORT FOREIGN SCHEMA of every object-store connector */
+extern List *mesh_object_import_schema(void *conn, MeshServerConfig *config,
+									   const char *remote_schema, const char *local_schema,
+									   List *options);
 
 /* object_list.c: helpers for dialects (the layer's errors) */
 extern char *mesh_object_metadata_json(MeshHttpResponse *resp, const char *header_prefix);
