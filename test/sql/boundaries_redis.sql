@@ -17,7 +17,7 @@ SELECT mesh.replicate('br_rows', 'br_cache', '{"key_prefix": "", "allow_empty_ke
 SELECT mesh.replicate('br_rows', 'br_cache', '{"key_prefix": "", "allow_empty_key_prefix": "maybe"}');
 SELECT count(*) FROM mesh.routes WHERE source = 'br_rows'::regclass;
 -- allowed explicitly: rows land at the bare key
-SELECT mesh.replicate('br_rows', 'br_cache', '{"key_prefix": "", "allow_empty_key_prefix": true}');
+SELECT mesh.replicate('br_rows', 'br_cache', '{"key_prefix": "", "allow_empty_key_prefix": true}') > 0 AS replicating;
 SELECT mesh.wait_for_sync(30000);
 SELECT * FROM mesh.execute('br_cache', 'HGETALL 1');
 -- a TRUNCATE is dead-lettered, not applied: no key is deleted
@@ -30,7 +30,7 @@ SELECT * FROM mesh.execute('br_cache', 'GET other_app:config');
 SELECT * FROM mesh.execute('br_cache', 'EXISTS 1 2 3');
 -- a prefix still truncates what is under it, and only that
 SELECT mesh.unreplicate('br_rows', 'br_cache');
-SELECT mesh.replicate('br_rows', 'br_cache', '{"key_prefix": "br:"}');
+SELECT mesh.replicate('br_rows', 'br_cache', '{"key_prefix": "br:"}') > 0 AS replicating;
 SELECT mesh.wait_for_sync(30000);
 TRUNCATE br_rows;
 SELECT mesh.wait_for_sync(30000);
