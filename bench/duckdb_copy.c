@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../fdw/duckdb/duckdb_api.h"
+#include "../src/duckdb_api.h"
 
 int
 main(int argc, char **argv)

@@ -95,8 +95,8 @@ append_value(StringInfo buf, Oid type, const char *v)
 }
 
 /* {"col": value, ...} of the given columns of ev (all when keys_only is false). */
-static void
-append_row(StringInfo buf, MeshRoute *route, MeshEvent *ev, bool keys_only)
+void
+mesh_change_row(StringInfo buf, MeshRoute *route, MeshEvent *ev, bool keys_only)
 {
 	int			n = keys_only ? route->nkeys : route->ncolumns;
 
@@ -114,36 +114,38 @@ append_row(StringInfo buf, MeshRoute *route, MeshEvent *ev, bool keys_only)
 	appendStringInfoChar(buf, '}');
 }
 
+/* The envelope's op of ev: c, u, d, r (a backfilled row) or t. */
+const char *
+mesh_change_op(MeshEvent *ev)
+{
+	switch (ev->op)
+	{
+		case 'I':
+			return "c";
+		case 'U':
+			return ev->xid == 0 ? "r" : "u";
+		case 'D':
+			return "d";
+		default:
+			return "t";
+	}
+}
+
 /* The envelope of one event (see the file comment). */
 void
 mesh_change_envelope(StringInfo buf, MeshRoute *route, MeshEvent *ev)
 {
-	const char *op;
+	const char *op = mesh_change_op(ev);
 	bool		backfill = ev->xid == 0;
 
-	switch (ev->op)
-	{
-		case 'I':
-			op = "c";
-			break;
-		case 'U':
-			op = backfill ? "r" : "u";
-			break;
-		case 'D':
-			op = "d";
-			break;
-		default:
-			op = "t";
-			break;
-	}
 	appendStringInfoString(buf, "{\"before\":");
 	if (ev->op == 'D')
-		append_row(buf, route, ev, true);
+		mesh_change_row(buf, route, ev, true);
 	else
 		appendStringInfoString(buf, "null");
 	appendStringInfoString(buf, ",\"after\":");
 	if (ev->op == 'I' || ev->op == 'U')
-		append_row(buf, route, ev, false);
+		mesh_change_row(buf, route, ev, false);
 	else
 		appendStringInfoString(buf, "null");
 	appendStringInfo(buf, ",\"op\":\"%s\",\"source\":{\"connector\":\"mesh\",\"schema\":", op);
@@ -176,6 +178,6 @@ mesh_change_key(StringInfo buf, MeshRoute *route, MeshEvent *ev)
 		appendStringInfoString(buf, v ? v : "");
 		return;
 	}
-	append_row(buf, route, ev, true);
+	mesh_change_row(buf, route, ev, true);
 }
 

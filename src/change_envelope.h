@@ -15,6 +15,8 @@
 	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000)
 
 extern void mesh_change_envelope(StringInfo buf, MeshRoute *route, MeshEvent *ev);
+extern const char *mesh_change_op(MeshEvent *ev);
+extern void mesh_change_row(StringInfo buf, MeshRoute *route, MeshEvent *ev, bool keys_only);
 extern void mesh_change_key(StringInfo buf, MeshRoute *route, MeshEvent *ev);
 
 #endif							/* MESH_CHANGE_ENVELOPE_H */

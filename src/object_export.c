@@ -7,10 +7,13 @@
  * header is false, NULL as an empty unquoted field, "" for an empty
  * string) or JSON lines (one object per row, json/jsonb columns embedded,
  * numbers and booleans as JSON ones, everything else as strings), with
- * the canonical text forms (ISO dates, UTC, exact floats).  The object is
- * written in bounded memory (object_write.c: one request, or parts of
- * part_size bytes); an error drops the unfinished upload, so the key
- * never names a partial object.
+ * the canonical text forms (ISO dates, UTC, exact floats), or Parquet:
+ * the rows go as CSV into a temporary file, DuckDB writes them as a
+ * Parquet file with each column's type (obj_parquet_type_for:
+ * numeric(p <= 38, s) as DECIMAL, json/jsonb as JSON, ...), which is
+ * uploaded (object_parquet.c).  The object is written in bounded memory
+ * (object_write.c: one request, or parts of part_size bytes); an error
+ * drops the unfinished upload, so the key never names a partial object.
  */
 #include "postgres.h"
 
@@ -25,7 +28,7 @@
 
 #include "json_typed.h"
 #include "mesh_util.h"
-#include "object_store.h"
+#include "object_parquet.h"
 
 #define EXPORT_FETCH_ROWS 1000
 #define EXPORT_DEFAULT_PART_SIZE (8 * 1024 * 1024)
@@ -33,7 +36,8 @@
 typedef enum ExportFormat
 {
 	EXPORT_CSV,
-	EXPORT_JSONL
+	EXPORT_JSONL,
+	EXPORT_PARQUET
 } ExportFormat;
 
 typedef struct ExportSpec
@@ -50,8 +54,19 @@ typedef struct ExportJob
 {
 	const char *query;
 	const ExportSpec *spec;
+	ObjTempFile *out;			/* Parquet: the rows go here, not to the writer */
+	TupleDesc	desc;			/* Parquet: the query's columns */
+	int64		longest;		/* Parquet: the longest CSV line */
 	int64		rows;
 } ExportJob;
+
+/* Parquet's temporary files and DuckDB, freed on the way out (also on error). */
+typedef struct ParquetWork
+{
+	ObjTempFile rows;
+	ObjTempFile parquet;
+	ObjDuck    *duck;
+} ParquetWork;
 
 PG_FUNCTION_INFO_V1(mesh_export);
 
@@ -86,18 +101,22 @@ read_spec(ExportSpec *spec, const char *path, const char *format, Jsonb *options
 			format = "csv";
 		else if (ends_with(path, ".jsonl") || ends_with(path, ".ndjson"))
 			format = "jsonl";
+		else if (ends_with(path, ".parquet"))
+			format = "parquet";
 		else
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("mesh.export cannot tell the format of \"%s\" from its name", path),
-					 errhint("Pass the format: 'csv' or 'jsonl'.")));
+					 errhint("Pass the format: 'csv', 'jsonl' or 'parquet'.")));
 	}
 	if (strcmp(format, "csv") == 0)
 		spec->format = EXPORT_CSV;
 	else if (strcmp(format, "jsonl") == 0)
 		spec->format = EXPORT_JSONL;
+	else if (strcmp(format, "parquet") == 0)
+		spec->format = EXPORT_PARQUET;
 	else
-		bad_option("format", format, "The formats are csv and jsonl.");
+		bad_option("format", format, "The formats are csv, jsonl and parquet.");
 	v = mesh_jsonb_option(options, "header", "true");
 	if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0)
 		bad_option("header", v, "header is true or false.");
@@ -131,8 +150,8 @@ read_spec(ExportSpec *spec, const char *path, const char *format, Jsonb *options
 }
 
 /* Append a CSV field: quoted when it holds the delimiter, a quote, a line break or nothing. */
-static void
-append_csv_field(StringInfo buf, const char *s, char delimiter)
+void
+mesh_object_csv_field(StringInfo buf, const char *s, char delimiter)
 {
 	if (s[0] != '\0' && strpbrk(s, "\"\r\n") == NULL && strchr(s, delimiter) == NULL)
 	{
@@ -156,7 +175,7 @@ append_header(StringInfo buf, TupleDesc desc, const ExportSpec *spec)
 	{
 		if (i > 0)
 			appendStringInfoChar(buf, spec->delimiter);
-		append_csv_field(buf, NameStr(TupleDescAttr(desc, i)->attname), spec->delimiter);
+		mesh_object_csv_field(buf, NameStr(TupleDescAttr(desc, i)->attname), spec->delimiter);
 	}
 	appendStringInfoChar(buf, '\n');
 }
@@ -174,7 +193,7 @@ append_row(StringInfo buf, TupleDesc desc, char **texts, const ExportSpec *spec)
 			if (i > 0)
 				appendStringInfoChar(buf, spec->delimiter);
 			if (texts[i])
-				append_csv_field(buf, texts[i], spec->delimiter);
+				mesh_object_csv_field(buf, texts[i], spec->delimiter);
 			continue;
 		}
 		appendStringInfoChar(buf, i == 0 ? '{' : ',');
@@ -188,6 +207,16 @@ append_row(StringInfo buf, TupleDesc desc, char **texts, const ExportSpec *spec)
 	if (spec->format == EXPORT_JSONL)
 		appendStringInfoString(buf, desc->natts == 0 ? "{}" : "}");
 	appendStringInfoChar(buf, '\n');
+}
+
+/* Bytes of the export: to the writer, or to the Parquet job's rows. */
+static void
+emit(ExportJob *job, MeshObjectWriter *w, const char *data, size_t len)
+{
+	if (job->out)
+		obj_temp_write(job->out, data, len);
+	else
+		mesh_object_write(w, data, len);
 }
 
 /* Run the query and write its rows through w (a mesh_object_write_guarded fill). */
@@ -223,8 +252,10 @@ export_rows(MeshObjectWriter *w, void *arg)
 		if (first && spec->format == EXPORT_CSV && spec->header)
 		{
 			append_header(&buf, desc, spec);
-			mesh_object_write(w, buf.data, buf.len);
+			emit(job, w, buf.data, buf.len);
 		}
+		if (first && job->out)
+			job->desc = CreateTupleDescCopy(desc);
 		first = false;
 		if (SPI_processed == 0)
 			break;
@@ -238,7 +269,8 @@ export_rows(MeshObjectWriter *w, void *arg)
 			resetStringInfo(&buf);
 			append_row(&buf, desc, texts, spec);
 			MemoryContextSwitchTo(old);
-			mesh_object_write(w, buf.data, buf.len);
+			emit(job, w, buf.data, buf.len);
+			job->longest = Max(job->longest, buf.len);
 			MemoryContextReset(batch_cxt);
 		}
 		job->rows += SPI_processed;
@@ -246,6 +278,83 @@ export_rows(MeshObjectWriter *w, void *arg)
 		CHECK_FOR_INTERRUPTS();
 	}
 	SPI_cursor_close(portal);
+}
+
+/* The Parquet file's columns: the query's, named once each. */
+static void
+parquet_columns(TupleDesc desc, char ***names, const char ***types)
+{
+	if (desc->natts == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("mesh.export's query returns no columns"),
+				 errhint("A Parquet file needs at least one column.")));
+	*names = palloc(sizeof(char *) * desc->natts);
+	*types = palloc(sizeof(char *) * desc->natts);
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		(*names)[i] = NameStr(att->attname);
+		(*types)[i] = obj_parquet_type_for(att->atttypid, att->atttypmod);
+		for (int k = 0; k < i; k++)
+			if (pg_strcasecmp((*names)[k], (*names)[i]) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_DUPLICATE_COLUMN),
+						 errmsg("mesh.export's query returns the column name \"%s\" twice",
+								(*names)[i]),
+						 errhint("A Parquet file's columns are read by name: give each an alias of its own (names differing only in case count as the same).")));
+	}
+}
+
+static void
+parquet_work_free(ParquetWork *pw)
+{
+	obj_duck_close(pw->duck);
+	obj_temp_close(&pw->rows);
+	obj_temp_close(&pw->parquet);
+}
+
+/*
+ * The rows as CSV into a temporary file, a Parquet file of them made by
+ * DuckDB, uploaded through w (a mesh_object_write_guarded fill).  The
+ * files are deleted whatever happens.
+ */
+static void
+export_parquet(MeshObjectWriter *w, void *arg)
+{
+	ExportJob  *job = arg;
+	ExportSpec	csv = *job->spec;
+	ParquetWork *pw = palloc0(sizeof(ParquetWork));
+
+	csv.format = EXPORT_CSV;
+	csv.header = false;
+	csv.delimiter = ',';
+	job->spec = &csv;
+	pw->rows.file = pw->parquet.file = -1;
+	PG_TRY();
+	{
+		char	  **names;
+		const char **types;
+
+		obj_temp_open(&pw->rows);
+		job->out = &pw->rows;
+		export_rows(w, job);
+		parquet_columns(job->desc, &names, &types);
+		obj_temp_open(&pw->parquet);
+		pw->duck = obj_parquet_from_csv(NULL, &pw->rows, job->rows, job->longest,
+										job->desc->natts, names, types, &pw->parquet,
+										"mesh.export");
+		obj_temp_close(&pw->rows);
+		obj_temp_upload(pw->parquet.path, w);
+	}
+	PG_CATCH();
+	{
+		parquet_work_free(pw);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	parquet_work_free(pw);
 }
 
 /* mesh.export(query, server, path, format, options) RETURNS TABLE (key, rows, bytes, requests) */
@@ -297,9 +406,12 @@ mesh_export(PG_FUNCTION_ARGS)
 	job.query = query;
 	job.spec = &spec;
 	w = mesh_object_writer_begin(store, conn, spec.bucket, path,
-								 spec.format == EXPORT_CSV ? "text/csv" : "application/x-ndjson",
+								 spec.format == EXPORT_CSV ? "text/csv" :
+								 spec.format == EXPORT_PARQUET ? OBJ_PARQUET_CONTENT_TYPE :
+								 "application/x-ndjson",
 								 spec.part_size);
-	mesh_object_write_guarded(w, export_rows, &job);
+	mesh_object_write_guarded(w, spec.format == EXPORT_PARQUET ? export_parquet : export_rows,
+							  &job);
 	SPI_finish();
 	mesh_canonical_output_end(nest);
 	mesh_connection_end_use(config);

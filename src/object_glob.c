@@ -222,7 +222,7 @@ ends_with(const char *key, const char *suffix)
 	return klen >= slen && pg_strncasecmp(key + klen - slen, suffix, slen) == 0;
 }
 
-/* The format a key's suffix names (.csv; .jsonl, .ndjson, .json). */
+/* The format a key's suffix names (.csv; .jsonl, .ndjson, .json; .parquet). */
 ObjFormat
 obj_format_of_key(const char *key)
 {
@@ -230,6 +230,8 @@ obj_format_of_key(const char *key)
 		return OBJ_FORMAT_CSV;
 	if (ends_with(key, ".jsonl") || ends_with(key, ".ndjson") || ends_with(key, ".json"))
 		return OBJ_FORMAT_JSONL;
+	if (ends_with(key, ".parquet"))
+		return OBJ_FORMAT_PARQUET;
 	return OBJ_FORMAT_AUTO;
 }
 

@@ -407,6 +407,15 @@ dispatch_next_row(MeshScan *scan, Datum *values, bool *nulls)
 	return object_next_row(scan, values, nulls);
 }
 
+static void
+dispatch_end_scan(MeshScan *scan)
+{
+	if (reads_contents(scan->table))
+		mesh_object_read_ops.end_scan(scan);
+	else
+		object_end_scan(scan);
+}
+
 static char *
 dispatch_explain_scan(MeshScan *scan)
 {
@@ -423,12 +432,11 @@ dispatch_explain_counts(MeshScan *scan)
 	return NULL;
 }
 
-/* Both end_scans only drop the state (its memory goes with scan_cxt). */
 const MeshScanOps mesh_object_scan_ops = {
 	.plan_scan = dispatch_plan_scan,
 	.begin_scan = dispatch_begin_scan,
 	.next_row = dispatch_next_row,
-	.end_scan = object_end_scan,
+	.end_scan = dispatch_end_scan,
 	.explain_scan = dispatch_explain_scan,
 	.explain_counts = dispatch_explain_counts,
 	.import_schema = mesh_object_import_schema,

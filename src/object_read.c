@@ -6,13 +6,15 @@
  * Rows come from every object whose key matches the glob path, in key
  * order, each read as CSV or JSON lines (format, else the key's suffix),
  * gzip or zstd decoded by suffix (.gz, .zst) or Content-Encoding: gzip,
- * in ranged GETs of read_chunk bytes (object_stream.c: bounded memory).
+ * in ranged GETs of read_chunk bytes (object_stream.c: bounded memory),
+ * or as Parquet (.parquet), fetched into a temporary file and read by
+ * DuckDB (object_parquet.c).
  *
  * Columns: _key (the object a row came from), Hive partition columns (a
  * column named by a "name=" directory of path takes the value of the
  * key's "name=value/"), and data columns: CSV fields by header name
- * (header true) or by position, JSON keys by name; each converted by its
- * column's input function.
+ * (header true) or by position, JSON keys and Parquet columns by name;
+ * each converted by its column's input function.
  *
  * Pushdown: conditions on _key narrow the listing (LIKE 'p%' the prefix,
  * > >= start-after, < <= stop it, IN a HEAD per key instead, as a listing
@@ -28,6 +30,7 @@
 #include "utils/memutils.h"
 
 #include "mesh_util.h"
+#include "object_parquet.h"
 #include "object_read.h"
 
 #define KEY_COLUMN "_key"
@@ -54,6 +57,7 @@ typedef struct ReadState
 	MeshKeyRange range;
 	MeshObjectLister lister;
 	ObjStream	stream;
+	ObjParquetReader *parquet;	/* Parquet objects, made at the first */
 	MemoryContext object_cxt;	/* the current object's: reset per object */
 	MemoryContext key_cxt;		/* pruning one key: reset per key */
 	bool		in_object;
@@ -62,8 +66,9 @@ typedef struct ReadState
 	bool		header_pending;
 	int			header_fields;	/* -1: no header */
 	int		   *field_of;		/* CSV: data column i's field */
-	int64		line;			/* of the record being read */
+	int64		line;			/* of the record (Parquet: row) being read */
 	bool		converting;		/* values are being converted: name the place */
+	bool		parquet_row;	/* ... of a Parquet row (line: its number) */
 	int64		listed,
 				unmatched,
 				pruned,
@@ -104,7 +109,8 @@ compute_layout(MeshTable *t)
 	l->path = pstrdup(mesh_defelem_get(t->options, "path"));
 	l->glob_prefix = obj_glob_prefix(l->path);
 	l->format = format == NULL ? OBJ_FORMAT_AUTO :
-		strcmp(format, "csv") == 0 ? OBJ_FORMAT_CSV : OBJ_FORMAT_JSONL;
+		strcmp(format, "csv") == 0 ? OBJ_FORMAT_CSV :
+		strcmp(format, "parquet") == 0 ? OBJ_FORMAT_PARQUET : OBJ_FORMAT_JSONL;
 	l->read_chunk = atoi(option_or(t, "read_chunk", "0"));
 	if (l->read_chunk == 0)
 		l->read_chunk = OBJ_READ_CHUNK_DEFAULT;
@@ -182,7 +188,12 @@ read_error_context(void *arg)
 
 	if (!st->converting)
 		return;
-	if (st->line > 0)
+	if (st->parquet_row)
+	{
+		if (st->line > 0)		/* not while DuckDB reads the next rows */
+			errcontext("row " INT64_FORMAT " of object \"%s\"", st->line, st->key);
+	}
+	else if (st->line > 0)
 		errcontext("line " INT64_FORMAT " of object \"%s\"", st->line, st->key);
 	else
 		errcontext("the key of object \"%s\"", st->key);
@@ -241,9 +252,31 @@ key_selected(MeshScan *scan, ReadState *st, const char *key)
 	return true;
 }
 
+/* Start reading a Parquet object: fetched, then opened by DuckDB. */
+static void
+open_parquet(MeshScan *scan, ReadState *st, int64 size)
+{
+	ReadLayout *l = st->layout;
+
+	if (obj_codec_of_key(st->key) != OBJ_CODEC_NONE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("Parquet object \"%s\" is compressed as a whole", st->key),
+				 errhint("Parquet compresses inside the file: store it without .gz or .zst.")));
+	if (st->parquet == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(scan->scan_cxt);
+
+		st->parquet = obj_parquet_reader(scan, l->store, l->bucket, l->read_chunk, l->ndata,
+										 l->data_atts);
+		MemoryContextSwitchTo(old);
+	}
+	st->in_object = obj_parquet_open(st->parquet, st->key, size);
+}
+
 /* Start reading o: its format, compression and stream. */
 static void
-open_object(ReadState *st, const MeshObject *o)
+open_object(MeshScan *scan, ReadState *st, const MeshObject *o)
 {
 	ReadLayout *l = st->layout;
 	MemoryContext old = MemoryContextSwitchTo(st->object_cxt);
@@ -255,7 +288,7 @@ open_object(ReadState *st, const MeshObject *o)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
 				 errmsg("the format of object \"%s\" is not known", st->key),
-				 errhint("Name it with a suffix (.csv, .jsonl, .ndjson, .json; then .gz or .zst) or set the table's option format.")));
+				 errhint("Name it with a suffix (.csv, .jsonl, .ndjson, .json; then .gz or .zst; .parquet) or set the table's option format.")));
 	if (o->size)
 	{
 		char	   *end;
@@ -268,10 +301,15 @@ open_object(ReadState *st, const MeshObject *o)
 	st->header_pending = st->format == OBJ_FORMAT_CSV && l->csv.header;
 	st->header_fields = -1;
 	st->field_of = NULL;
-	obj_stream_open(&st->stream, st->key, size, st->format == OBJ_FORMAT_CSV ? &l->csv : NULL,
-					obj_codec_of_key(st->key));
-	st->in_object = true;
 	st->read++;
+	if (st->format == OBJ_FORMAT_PARQUET)
+		open_parquet(scan, st, size);
+	else
+	{
+		obj_stream_open(&st->stream, st->key, size, st->format == OBJ_FORMAT_CSV ? &l->csv : NULL,
+						obj_codec_of_key(st->key));
+		st->in_object = true;
+	}
 	MemoryContextSwitchTo(old);
 }
 
@@ -396,7 +434,7 @@ next_object(MeshScan *scan, ReadState *st)
 		if (selected)
 		{
 			MemoryContextReset(st->object_cxt);
-			open_object(st, o);
+			open_object(scan, st, o);
 			return true;
 		}
 	}
@@ -420,6 +458,20 @@ read_next_row(MeshScan *scan, Datum *values, bool *nulls)
 		st->line = 0;
 		if (!st->in_object && !next_object(scan, st))
 			break;
+		if (!st->in_object)
+			continue;			/* a Parquet object deleted since it was listed */
+		if (st->format == OBJ_FORMAT_PARQUET)
+		{
+			st->converting = st->parquet_row = true;
+			found = obj_parquet_row(st->parquet, values, nulls, &st->line);
+			st->converting = st->parquet_row = false;
+			if (!found)
+			{
+				obj_parquet_close(st->parquet);
+				st->in_object = false;
+			}
+			continue;
+		}
 		if (!obj_stream_record(&st->stream, &record, &len, &st->line))
 		{
 			st->in_object = false;
@@ -446,6 +498,10 @@ read_next_row(MeshScan *scan, Datum *values, bool *nulls)
 static void
 read_end_scan(MeshScan *scan)
 {
+	ReadState  *st = scan->state;
+
+	if (st && st->parquet)
+		obj_parquet_close(st->parquet); /* its temporary file */
 	scan->state = NULL;			/* its memory (and decoders) go with scan_cxt */
 }
 
@@ -485,8 +541,9 @@ read_explain_scan(MeshScan *scan)
 	if (l->format == OBJ_FORMAT_AUTO)
 		appendStringInfoString(&buf, ", format by key suffix");
 	else
-		appendStringInfo(&buf, ", format %s", l->format == OBJ_FORMAT_CSV ? "csv" : "jsonl");
-	if (l->format != OBJ_FORMAT_JSONL && l->csv.header)
+		appendStringInfo(&buf, ", format %s", l->format == OBJ_FORMAT_CSV ? "csv" :
+						 l->format == OBJ_FORMAT_PARQUET ? "parquet" : "jsonl");
+	if ((l->format == OBJ_FORMAT_AUTO || l->format == OBJ_FORMAT_CSV) && l->csv.header)
 		appendStringInfoString(&buf, " with header");
 	appendStringInfo(&buf, ", ranged GETs of %d bytes", l->read_chunk);
 	return buf.data;
@@ -504,7 +561,7 @@ read_explain_counts(MeshScan *scan)
 					", not matching path " INT64_FORMAT ", pruned " INT64_FORMAT
 					", read " INT64_FORMAT ", GET " INT64_FORMAT,
 					mesh_object_lister_counts(&st->lister), st->listed, st->unmatched, st->pruned,
-					st->read, st->stream.gets);
+					st->read, st->stream.gets + obj_parquet_gets(st->parquet));
 }
 
 const MeshScanOps mesh_object_read_ops = {

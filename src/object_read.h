@@ -15,7 +15,8 @@ typedef enum ObjFormat
 {
 	OBJ_FORMAT_AUTO,			/* from each key's suffix */
 	OBJ_FORMAT_CSV,
-	OBJ_FORMAT_JSONL
+	OBJ_FORMAT_JSONL,
+	OBJ_FORMAT_PARQUET			/* object_parquet.c */
 } ObjFormat;
 
 typedef enum ObjCodec

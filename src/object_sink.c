@@ -4,13 +4,16 @@
  * archives the table's changes as objects.
  *
  * Route options: path (the objects' prefix; default "<schema>.<table>/"),
- * bucket (else the server's), format (jsonl), mode (changes) and
- * partition_by (none | day).  The sink runs on the engine with
+ * bucket (else the server's), format (jsonl | parquet), mode (changes)
+ * and partition_by (none | day).  The sink runs on the engine with
  * keep_every_change: every event is one line of the change envelope
- * (change_envelope.c, the Kafka sink's), in order.  A delivery batch
- * becomes, at its end, one object per partition,
+ * (change_envelope.c, the Kafka sink's), in order; or, for parquet, one
+ * row of op, event_id, xid, ts_ms and key, before, after as JSON (the
+ * envelope's parts), written as CSV and turned into Parquet by DuckDB at
+ * the batch's end (object_parquet.c).  A delivery batch becomes, at its
+ * end, one object per partition,
  *
- *   <path>[dt=YYYY-MM-DD/]<first event id>-<last event id>.jsonl
+ *   <path>[dt=YYYY-MM-DD/]<first event id>-<last event id>.jsonl (.parquet)
  *
  * (ids zero-padded to 20 digits, so names sort by id; day partitions by
  * capture day in UTC, a backfill row's by the day it is written), then its
@@ -34,7 +37,7 @@
 #include "utils/timestamp.h"
 
 #include "change_envelope.h"
-#include "object_store.h"
+#include "object_parquet.h"
 
 #define LAKE_PART_SIZE (64 * 1024 * 1024)	/* a batch is held whole anyway: one PUT */
 
@@ -42,10 +45,11 @@
 typedef struct LakePart
 {
 	char	   *partition;		/* "" or "dt=2026-12-08/" */
-	StringInfoData lines;
+	StringInfoData lines;		/* envelope lines, or CSV rows for Parquet */
 	int64		first;
 	int64		last;
 	int64		events;
+	int64		longest;		/* Parquet: the longest CSV row */
 } LakePart;
 
 static void
@@ -86,8 +90,9 @@ mesh_lake_of(MeshRoute *route)
 	if (lake->path[0] == '/' || strstr(lake->path, "//") != NULL)
 		bad_route_option(route, "path", v, "A path is a key prefix such as \"orders/\" (no leading or double slash).");
 	v = mesh_route_option(route, "format", "jsonl");
-	if (strcmp(v, "jsonl") != 0)
-		bad_route_option(route, "format", v, "The lake writes jsonl (the change envelope per line); parquet is not built yet.");
+	if (strcmp(v, "jsonl") != 0 && strcmp(v, "parquet") != 0)
+		bad_route_option(route, "format", v, "The lake writes jsonl (the change envelope per line) or parquet.");
+	lake->parquet = strcmp(v, "parquet") == 0;
 	v = mesh_route_option(route, "mode", "changes");
 	if (strcmp(v, "changes") != 0)
 		bad_route_option(route, "mode", v, "The lake's mode is changes; snapshot is not built yet.");
@@ -160,6 +165,39 @@ lake_begin_batch(void *conn, MeshRoute *route, int nevents)
 	lake->first = lake->last = 0;
 }
 
+/*
+ * One event as a CSV row of the lake's Parquet columns (PARQUET_NAMES):
+ * an empty unquoted field is NULL.
+ */
+static void
+append_parquet_row(StringInfo buf, MeshRoute *route, MeshEvent *ev)
+{
+	StringInfoData json;
+
+	initStringInfo(&json);
+	appendStringInfo(buf, "%s," INT64_FORMAT ",", mesh_change_op(ev), ev->id);
+	if (ev->xid != 0)
+		appendStringInfo(buf, INT64_FORMAT, ev->xid);
+	appendStringInfoChar(buf, ',');
+	if (ev->captured_at != 0)
+		appendStringInfo(buf, INT64_FORMAT, ev->captured_at / 1000 + MESH_UNIX_EPOCH_MS);
+	for (int part = 0; part < 3; part++)
+	{
+		/* key (none for a truncate), before (a delete's key), after (c, u, r) */
+		bool		present = part == 0 ? ev->op != 'T' :
+			part == 1 ? ev->op == 'D' : ev->op == 'I' || ev->op == 'U';
+
+		appendStringInfoChar(buf, ',');
+		if (!present)
+			continue;
+		resetStringInfo(&json);
+		mesh_change_row(&json, route, ev, part < 2);
+		mesh_object_csv_field(buf, json.data, ',');
+	}
+	appendStringInfoChar(buf, '\n');
+	pfree(json.data);
+}
+
 /* Sink upsert (keep_every_change): each event one line; acknowledged at end_batch. */
 static void
 lake_upsert(void *conn, MeshRoute *route, MeshSinkRow *rows, int n, MeshItemOutcome *out)
@@ -172,8 +210,18 @@ lake_upsert(void *conn, MeshRoute *route, MeshSinkRow *rows, int n, MeshItemOutc
 		MeshEvent  *ev = (MeshEvent *) rows[i].event;
 		LakePart   *p = part_for(lake, partition_of(lake, ev));
 
-		mesh_change_envelope(&p->lines, route, ev);
-		appendStringInfoChar(&p->lines, '\n');
+		if (lake->parquet)
+		{
+			int			before = p->lines.len;
+
+			append_parquet_row(&p->lines, route, ev);
+			p->longest = Max(p->longest, p->lines.len - before);
+		}
+		else
+		{
+			mesh_change_envelope(&p->lines, route, ev);
+			appendStringInfoChar(&p->lines, '\n');
+		}
 		if (p->events++ == 0)
 			p->first = ev->id;
 		p->last = ev->id;
@@ -191,13 +239,83 @@ write_body(MeshObjectWriter *w, void *body)
 	mesh_object_write(w, ((StringInfo) body)->data, ((StringInfo) body)->len);
 }
 
-/* Write one object whole through the shared writer. */
-static void
+/* Write one object whole through the shared writer; its size. */
+static int64
 write_object(void *conn, MeshLake *lake, const char *key, StringInfo body, const char *type)
 {
-	mesh_object_write_guarded(mesh_object_writer_begin(lake->store, conn, lake->bucket, key, type,
-													   LAKE_PART_SIZE),
-							  write_body, body);
+	MeshObjectWriter *w = mesh_object_writer_begin(lake->store, conn, lake->bucket, key, type,
+												   LAKE_PART_SIZE);
+
+	mesh_object_write_guarded(w, write_body, body);
+	return w->bytes;
+}
+
+/* A partition's rows on their way to Parquet (freed also on error). */
+typedef struct LakeParquet
+{
+	LakePart   *part;
+	ObjTempFile csv;
+	ObjTempFile parquet;
+	ObjDuck    *duck;
+} LakeParquet;
+
+/* The lake's Parquet columns and their DuckDB types. */
+static char *parquet_names[] = {"op", "event_id", "xid", "ts_ms", "key", "before", "after"};
+static const char *parquet_types[] = {
+	"VARCHAR", "BIGINT", "BIGINT", "BIGINT", "JSON", "JSON", "JSON"
+};
+
+/* Its temporary files and DuckDB, done with. */
+static void
+lake_parquet_free(LakeParquet *lp)
+{
+	obj_duck_close(lp->duck);
+	obj_temp_close(&lp->csv);
+	obj_temp_close(&lp->parquet);
+}
+
+/*
+ * A partition's CSV rows into a temporary file, to Parquet, uploaded (a
+ * fill).  The files are deleted whatever happens: the delivery worker
+ * runs outside a transaction, so nothing else would before it exits.
+ */
+static void
+write_parquet_body(MeshObjectWriter *w, void *arg)
+{
+	LakeParquet *lp = arg;
+
+	PG_TRY();
+	{
+		obj_temp_open(&lp->csv);
+		obj_temp_write(&lp->csv, lp->part->lines.data, lp->part->lines.len);
+		obj_temp_open(&lp->parquet);
+		lp->duck = obj_parquet_from_csv(NULL, &lp->csv, lp->part->events, lp->part->longest,
+										lengthof(parquet_names), parquet_names, parquet_types,
+										&lp->parquet, "the lake");
+		obj_temp_close(&lp->csv);
+		obj_temp_upload(lp->parquet.path, w);
+	}
+	PG_CATCH();
+	{
+		lake_parquet_free(lp);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	lake_parquet_free(lp);
+}
+
+/* Write a partition's events as one Parquet object; its size. */
+static int64
+write_parquet_object(void *conn, MeshLake *lake, const char *key, LakePart *p)
+{
+	MeshObjectWriter *w = mesh_object_writer_begin(lake->store, conn, lake->bucket, key,
+												   OBJ_PARQUET_CONTENT_TYPE, LAKE_PART_SIZE);
+	LakeParquet *lp = palloc0(sizeof(LakeParquet));
+
+	lp->part = p;
+	lp->csv.file = lp->parquet.file = -1;
+	mesh_object_write_guarded(w, write_parquet_body, lp);
+	return w->bytes;
 }
 
 /* The batch's objects, then its manifest entry; nothing on failure (ok false). */
@@ -226,17 +344,19 @@ lake_end_batch(void *conn, MeshRoute *route, bool ok)
 	foreach(lc, lake->parts)
 	{
 		LakePart   *p = lfirst(lc);
+		const char *ext = lake->parquet ? "parquet" : "jsonl";
 		char	   *key = backfill_name ?
-			psprintf("%s%s%s.jsonl", lake->path, p->partition, backfill_name) :
-			psprintf("%s%s%020lld-%020lld.jsonl", lake->path, p->partition,
-					 (long long) p->first, (long long) p->last);
+			psprintf("%s%s%s.%s", lake->path, p->partition, backfill_name, ext) :
+			psprintf("%s%s%020lld-%020lld.%s", lake->path, p->partition,
+					 (long long) p->first, (long long) p->last, ext);
+		int64		bytes = lake->parquet ? write_parquet_object(conn, lake, key, p) :
+			write_object(conn, lake, key, &p->lines, "application/x-ndjson");
 
-		write_object(conn, lake, key, &p->lines, "application/x-ndjson");
 		appendStringInfoString(&manifest, foreach_current_index(lc) ? ",{\"key\":" : "{\"key\":");
 		escape_json(&manifest, key);
 		appendStringInfo(&manifest, ",\"first_event_id\":" INT64_FORMAT ",\"last_event_id\":" INT64_FORMAT
-						 ",\"events\":" INT64_FORMAT ",\"bytes\":%d}",
-						 p->first, p->last, p->events, p->lines.len);
+						 ",\"events\":" INT64_FORMAT ",\"bytes\":" INT64_FORMAT "}",
+						 p->first, p->last, p->events, bytes);
 	}
 	appendStringInfoString(&manifest, "]}\n");
 	write_object(conn, lake,

@@ -147,7 +147,7 @@ typedef struct MeshObjectWriter
 	{.name = "path", .where = MESH_OPT_TABLE | MESH_OPT_ROUTE, .type = MESH_OPTTYPE_STRING, \
 	.min = 1}, \
 	{.name = "format", .where = MESH_OPT_TABLE | MESH_OPT_ROUTE, .type = MESH_OPTTYPE_ENUM, \
-	.allowed = "csv|jsonl"}, \
+	.allowed = "csv|jsonl|parquet"}, \
 	{.name = "header", .where = MESH_OPT_TABLE, .type = MESH_OPTTYPE_BOOL}, \
 	{.name = "delimiter", .where = MESH_OPT_TABLE, .type = MESH_OPTTYPE_STRING, \
 	.check = mesh_object_check_byte}, \
@@ -248,6 +248,7 @@ typedef struct MeshLake
 	const char *bucket;
 	const char *path;			/* ends with '/' */
 	bool		by_day;
+	bool		parquet;		/* format parquet: one Parquet file per object */
 	MemoryContext batch_cxt;	/* the batch under way; reset at its end */
 	List	   *parts;			/* its objects per partition, in batch_cxt */
 	int64		first;

@@ -5,6 +5,8 @@
  * The manifest entries under <path>_manifest/ name the data objects; each
  * is read whole (one delivery batch) and its envelope lines are parsed by
  * PostgreSQL's own jsonb (numbers stay exact), in one SPI query per object.
+ * A Parquet object (.parquet) is fetched into a temporary file and its rows
+ * read by DuckDB (object_parquet.c) into the same lines first.
  * Per key the change with the highest event id wins (copied rows have id
  * 0; of equal ids the one read last, and manifest entries are read in name
  * order: a later backfill after an earlier one, both before the changes
@@ -20,9 +22,12 @@
 #include "utils/builtins.h"
 #include "common/hashfn.h"
 #include "utils/hsearch.h"
+#include "utils/json.h"
 #include "utils/memutils.h"
 
-#include "object_store.h"
+#include "object_parquet.h"
+
+#define LAKE_READ_CHUNK (4 * 1024 * 1024)
 
 /* One key's last change in the archive. */
 typedef struct ArchiveRow
@@ -100,6 +105,86 @@ get_whole(void *conn, MeshLake *lake, const char *key)
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("the lake's manifest names object \"%s\", which does not exist", key)));
 	return resp.body.data;
+}
+
+/* Append the JSON cell col of r (SQL NULL: null). */
+static void
+append_json_cell(StringInfo buf, ObjPqRows *r, int col)
+{
+	uint32_t	len;
+	char	   *s = obj_pq_cell(r, col, &len);
+
+	if (s == NULL)
+		appendStringInfoString(buf, "null");
+	else
+		appendBinaryStringInfo(buf, s, len);
+}
+
+/*
+ * A Parquet lake object's rows as envelope lines (what fold_object reads:
+ * op, source.event_id, before, after).  *duck: DuckDB, opened at the first.
+ */
+static char *
+parquet_lines(void *conn, MeshLake *lake, const char *key, ObjDuck **duck)
+{
+	ObjTempFile *t = palloc0(sizeof(ObjTempFile));
+	StringInfoData lines;
+
+	t->file = -1;
+	initStringInfo(&lines);
+	PG_TRY();
+	{
+		StringInfoData sql;
+		ObjPqRows  *r;
+		MeshObject	o = {0};
+		int64		requests = 0;
+		int64		size = -1;
+		bool		found;
+
+		/* its size first, so the ranged GETs stop at its end */
+		found = lake->store->head(conn, lake->bucket, key, &o, &requests);
+		if (found && o.size)
+			size = strtoi64(o.size, NULL, 10);
+		obj_temp_open(t);
+		if (!found ||
+			!obj_download(lake->store, conn, lake->bucket, key, size, LAKE_READ_CHUNK, t, &requests))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("the lake's manifest names object \"%s\", which does not exist", key)));
+		*duck = obj_duck_for(*duck, t->path);
+		initStringInfo(&sql);
+		appendStringInfoString(&sql, "SELECT op, CAST(event_id AS VARCHAR), CAST(before AS VARCHAR),"
+							   " CAST(after AS VARCHAR) FROM ");
+		obj_pq_append_from(&sql, t->path);
+		r = obj_pq_select(*duck, sql.data, key, t->path);
+		while (obj_pq_next(r))
+		{
+			uint32_t	len;
+			char	   *op = obj_pq_cell(r, 0, &len);
+
+			appendStringInfoString(&lines, "{\"op\":");
+			if (op)
+				escape_json(&lines, pnstrdup(op, len));
+			else
+				appendStringInfoString(&lines, "null");
+			appendStringInfoString(&lines, ",\"source\":{\"event_id\":");
+			append_json_cell(&lines, r, 1);
+			appendStringInfoString(&lines, "},\"before\":");
+			append_json_cell(&lines, r, 2);
+			appendStringInfoString(&lines, ",\"after\":");
+			append_json_cell(&lines, r, 3);
+			appendStringInfoString(&lines, "}\n");
+		}
+		obj_pq_end(r);
+	}
+	PG_CATCH();
+	{
+		obj_temp_close(t);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	obj_temp_close(t);
+	return lines.data;
 }
 
 /* The data objects the manifest entries name (each once). */
@@ -211,6 +296,7 @@ archive_of(void *conn, MeshRoute *route)
 	int64		truncated_at = 0;
 	HASH_SEQ_STATUS seq;
 	ArchiveRow *row;
+	ObjDuck    *duck = NULL;
 
 	if (lake->archive != NULL)
 		return lake;
@@ -224,7 +310,16 @@ archive_of(void *conn, MeshRoute *route)
 	query = lines_query(route);
 	SPI_connect();
 	foreach(lc, manifest_objects(conn, lake))
-		fold_object(route, lake, query, get_whole(conn, lake, strVal(lfirst(lc))), &truncated_at);
+	{
+		const char *key = strVal(lfirst(lc));
+		size_t		len = strlen(key);
+		bool		parquet = len >= 8 && pg_strcasecmp(key + len - 8, ".parquet") == 0;
+
+		fold_object(route, lake, query,
+					parquet ? parquet_lines(conn, lake, key, &duck) : get_whole(conn, lake, key),
+					&truncated_at);
+	}
+	obj_duck_close(duck);
 	SPI_finish();
 	/* what a truncate removed, and deletes, are no rows */
 	hash_seq_init(&seq, lake->archive);

@@ -1,10 +1,10 @@
 /*
- * duckdb.c: the DuckDB connector (embedded libduckdb): options, loading
- * the library, opening a database file under the one-writer rule, queries
- * and their errors, health.
+ * duckdb.c: the DuckDB connector (embedded libduckdb): options, opening a
+ * database file under the one-writer rule, queries and their errors,
+ * health.
  *
- * The library is dlopen'ed on first use: $libdir/libduckdb.so (installed
- * by `make install`), else the system's libduckdb.so.  A DuckDB file can
+ * The library, its loading and running statements are src/duckdb_lib.c's
+ * (shared with the object-store layer's Parquet).  A DuckDB file can
  * be open read-write by one process at a time (and read-only by several,
  * but not while a writer has it).  mesh never keeps a file open between
  * uses: a backend opens it at its first use in a transaction and closes
@@ -28,9 +28,7 @@
  */
 #include "postgres.h"
 
-#include <dlfcn.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 
@@ -60,80 +58,9 @@ static const MeshOption ddb_options[] = {
 	{NULL}
 };
 
-static DdbApi api;
-static bool api_loaded = false;
 static char *ddb_directory = NULL;	/* mesh.duckdb_directory */
 static DdbConn *all_conns = NULL;
 static bool xact_callback_registered = false;
-
-/* Load libduckdb; NULL with *error set when it cannot be (never ereports). */
-static const DdbApi *
-ddb_api_load(char **error)
-{
-	static const char *const names[] = {
-		"library_version", "create_config", "set_config", "destroy_config", "open_ext",
-		"close", "connect", "disconnect", "free", "query", "destroy_result",
-		"result_error", "column_count", "column_name", "column_type", "rows_changed",
-		"fetch_chunk", "destroy_data_chunk", "data_chunk_get_size", "data_chunk_get_vector",
-		"vector_get_data", "vector_get_validity", "prepare", "prepare_error",
-		"destroy_prepare", "nparams", "bind_parameter_index", "bind_varchar_length",
-		"bind_int64", "bind_double", "bind_boolean", "bind_null", "execute_prepared",
-		"pending_prepared", "pending_execute_task", "pending_error", "execute_pending",
-		"destroy_pending",
-		"appender_create_ext", "appender_error", "appender_flush", "appender_close",
-		"appender_destroy", "appender_end_row", "append_varchar_length", "append_blob",
-		"append_null"
-	};
-	void	  **slots = (void **) &api;
-	char		path[MAXPGPATH];
-	void	   *h;
-
-	StaticAssertStmt(sizeof(DdbApi) == lengthof(names) * sizeof(void *),
-					 "DdbApi and its names differ");
-	if (api_loaded)
-		return &api;
-	snprintf(path, sizeof(path), "%s/libduckdb.so", pkglib_path);
-	h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-	if (h == NULL)
-		h = dlopen("libduckdb.so", RTLD_NOW | RTLD_LOCAL);
-	if (h == NULL)
-	{
-		*error = psprintf("libduckdb.so not found in %s nor on the library path: %s",
-						  pkglib_path, dlerror());
-		return NULL;
-	}
-	for (int i = 0; i < lengthof(names); i++)
-	{
-		char		sym[64];
-
-		snprintf(sym, sizeof(sym), "duckdb_%s", names[i]);
-		slots[i] = dlsym(h, sym);
-		if (slots[i] == NULL)
-		{
-			*error = psprintf("libduckdb.so has no function %s (a DuckDB 1.x library is needed)",
-							  sym);
-			return NULL;
-		}
-	}
-	api_loaded = true;
-	return &api;
-}
-
-/* The C API, loading the library at first use; errors when it is missing. */
-const DdbApi *
-ddb_api(void)
-{
-	char	   *error = NULL;
-	const DdbApi *a = ddb_api_load(&error);
-
-	if (a == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
-				 errmsg("DuckDB library is not available"),
-				 errdetail("%s", error),
-				 errhint("Run \"make install\" in the mesh source tree (it fetches and installs libduckdb.so), or install libduckdb system-wide.")));
-	return a;
-}
 
 /*
  * path with "..", "." and symbolic links resolved (a file not created yet
@@ -252,70 +179,11 @@ is_lock_conflict(const char *msg)
 	return msg && strstr(msg, "Could not set lock on file") != NULL;
 }
 
-/*
- * Open path (read-only or not) with settings; NULL and *error on failure.
- * Signals are blocked while DuckDB starts its threads, so PostgreSQL's
- * signal handlers never run on them.
- */
-static duckdb_database
-open_database(const DdbApi *a, const char *path, bool read_only, bool restricted,
-			  const char *threads, const char *memory_limit, char **error)
-{
-	duckdb_config config = NULL;
-	duckdb_database db = NULL;
-	char	   *err = NULL;
-	sigset_t	all,
-				old;
-	const char *bad = NULL;
-
-	if (a->create_config(&config) != DuckDBSuccess)
-	{
-		*error = pstrdup("could not create a DuckDB configuration");
-		return NULL;
-	}
-	if (read_only && a->set_config(config, "access_mode", "READ_ONLY") != DuckDBSuccess)
-		bad = "access_mode";
-	if (!bad && threads && a->set_config(config, "threads", threads) != DuckDBSuccess)
-		bad = "threads";
-	if (!bad && memory_limit && a->set_config(config, "memory_limit", memory_limit) != DuckDBSuccess)
-		bad = "memory_limit";
-	if (restricted)
-	{
-		/* no file, network or extension access beyond the database itself */
-		static const char *const off[] = {
-			"enable_external_access", "autoinstall_known_extensions",
-			"autoload_known_extensions", "allow_community_extensions"
-		};
-
-		for (int i = 0; !bad && i < lengthof(off); i++)
-			if (a->set_config(config, off[i], "false") != DuckDBSuccess)
-				bad = off[i];
-	}
-	if (bad)
-	{
-		a->destroy_config(&config);
-		*error = psprintf("DuckDB refused the setting %s", bad);
-		return NULL;
-	}
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	if (a->open_ext(path, &db, config, &err) != DuckDBSuccess)
-	{
-		*error = pstrdup(err ? err : "unknown error");
-		db = NULL;
-	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (err)
-		a->free(err);
-	a->destroy_config(&config);
-	return db;
-}
-
 /* Close dc's database (no-op when closed); never while a scan uses it. */
 void
 ddb_close(DdbConn *dc)
 {
-	const DdbApi *a = &api;
+	const DdbApi *a = ddb_api_loaded();
 
 	if (dc->db == NULL)
 		return;
@@ -387,7 +255,7 @@ ddb_acquire(DdbConn *dc, bool write)
 	for (;;)
 	{
 		/* one DuckDB thread unless the server asks for more (README: limits) */
-		dc->db = open_database(a, dc->path, read_only, dc->restricted,
+		dc->db = ddb_open_database(dc->path, read_only, dc->restricted,
 							   dc->threads ? dc->threads : "1", dc->memory_limit, &error);
 		if (dc->db != NULL || !is_lock_conflict(error) ||
 			GetCurrentTimestamp() >= deadline)
@@ -438,57 +306,6 @@ ddb_raise(DdbConn *dc, const char *what, const char *message)
 			 errdetail("%s", message ? message : "unknown error")));
 }
 
-/* Memory context callback: destroy a duckdb_result (palloc'd). */
-void
-ddb_destroy_result_cb(void *arg)
-{
-	duckdb_result *res = arg;
-
-	if (res->internal_data != NULL && api_loaded)
-		api.destroy_result(res);
-	res->internal_data = NULL;
-}
-
-/* Reset callbacks: free a pending result / a prepared statement. */
-static void
-pending_cleanup(void *arg)
-{
-	duckdb_pending_result *p = arg;
-
-	if (*p && api_loaded)
-		api.destroy_pending(p);
-	*p = NULL;
-}
-
-static void
-prepared_cleanup(void *arg)
-{
-	duckdb_prepared_statement *st = arg;
-
-	if (*st && api_loaded)
-		api.destroy_prepare(st);
-	*st = NULL;
-}
-
-/* A prepared statement freed with the current memory context (or by hand). */
-duckdb_prepared_statement *
-ddb_prepared_holder(void)
-{
-	duckdb_prepared_statement *st = palloc0(sizeof(duckdb_prepared_statement));
-	MemoryContextCallback *cb = palloc0(sizeof(MemoryContextCallback));
-
-	cb->func = prepared_cleanup;
-	cb->arg = st;
-	MemoryContextRegisterResetCallback(CurrentMemoryContext, cb);
-	return st;
-}
-
-void
-ddb_prepared_free(duckdb_prepared_statement *st)
-{
-	prepared_cleanup(st);
-}
-
 /*
  * Execute a prepared statement into *res (destroyed with the current
  * memory context, or by the caller), task by task, so a query cancel,
@@ -498,39 +315,11 @@ void
 ddb_run_prepared(DdbConn *dc, duckdb_prepared_statement st, duckdb_result *res,
 				 const char *what)
 {
-	const DdbApi *a = ddb_api();
-	duckdb_pending_result *pending = palloc0(sizeof(duckdb_pending_result));
-	MemoryContextCallback *pcb = palloc0(sizeof(MemoryContextCallback));
 	MemoryContextCallback *rcb = palloc0(sizeof(MemoryContextCallback));
-	int			state;
+	char	   *error = NULL;
 
-	memset(res, 0, sizeof(*res));
-	pcb->func = pending_cleanup;
-	pcb->arg = pending;
-	MemoryContextRegisterResetCallback(CurrentMemoryContext, pcb);
-	if (a->pending_prepared(st, pending) != DuckDBSuccess)
-		ddb_raise(dc, what, pstrdup(a->pending_error(*pending) ? a->pending_error(*pending) :
-									a->prepare_error(st) ? a->prepare_error(st) : "?"));
-	for (;;)
-	{
-		CHECK_FOR_INTERRUPTS();
-		state = a->pending_execute_task(*pending);
-		if (state == DUCKDB_PENDING_RESULT_READY)
-			break;
-		if (state == DUCKDB_PENDING_ERROR)
-			ddb_raise(dc, what, pstrdup(a->pending_error(*pending) ? a->pending_error(*pending) : "?"));
-		if (state == DUCKDB_PENDING_NO_TASKS_AVAILABLE)
-			pg_usleep(100L);	/* DuckDB's threads hold the work */
-	}
-	if (a->execute_pending(*pending, res) != DuckDBSuccess)
-	{
-		char	   *msg = pstrdup(a->result_error(res) ? a->result_error(res) : "unknown error");
-
-		a->destroy_result(res);
-		res->internal_data = NULL;
-		ddb_raise(dc, what, msg);
-	}
-	pending_cleanup(pending);
+	if (!ddb_run_pending(st, false, res, &error))
+		ddb_raise(dc, what, error);
 	rcb->func = ddb_destroy_result_cb;
 	rcb->arg = res;
 	MemoryContextRegisterResetCallback(CurrentMemoryContext, rcb);
@@ -538,41 +327,17 @@ ddb_run_prepared(DdbConn *dc, duckdb_prepared_statement st, duckdb_result *res,
 
 /*
  * Run one statement, sql, into *res (destroyed with the current memory
- * context, or by the caller); a DuckDB error is raised with what.
+ * context, or by the caller); a DuckDB error is raised with what.  The
+ * delivery worker runs it with one blocking duckdb_query (prepared
+ * statements crashed inside DuckDB in the worker, README: limits).
  */
 void
 ddb_query(DdbConn *dc, const char *sql, duckdb_result *res, const char *what)
 {
-	const DdbApi *a = ddb_api();
-	duckdb_prepared_statement *st;
+	char	   *error = NULL;
 
-	if (IsBackgroundWorker)
-	{
-		/*
-		 * The delivery worker: one blocking duckdb_query (prepared statements
-		 * crashed inside DuckDB in the worker, README: limits).
-		 */
-		MemoryContextCallback *cb = palloc0(sizeof(MemoryContextCallback));
-
-		memset(res, 0, sizeof(*res));
-		if (a->query(dc->con, sql, res) != DuckDBSuccess)
-		{
-			char	   *msg = pstrdup(a->result_error(res) ? a->result_error(res) : "unknown error");
-
-			a->destroy_result(res);
-			res->internal_data = NULL;
-			ddb_raise(dc, what, msg);
-		}
-		cb->func = ddb_destroy_result_cb;
-		cb->arg = res;
-		MemoryContextRegisterResetCallback(CurrentMemoryContext, cb);
-		return;
-	}
-	st = ddb_prepared_holder();
-	if (a->prepare(dc->con, sql, st) != DuckDBSuccess)
-		ddb_raise(dc, what, pstrdup(a->prepare_error(*st) ? a->prepare_error(*st) : "?"));
-	ddb_run_prepared(dc, *st, res, what);
-	ddb_prepared_free(st);
+	if (!ddb_run_sql(dc->con, sql, false, res, &error))
+		ddb_raise(dc, what, error);
 }
 
 /* Run a statement whose result is not needed. */
@@ -582,8 +347,7 @@ ddb_exec(DdbConn *dc, const char *sql, const char *what)
 	duckdb_result *res = palloc(sizeof(duckdb_result));
 
 	ddb_query(dc, sql, res, what);
-	api.destroy_result(res);
-	res->internal_data = NULL;
+	ddb_destroy_result_cb(res);
 }
 
 static void *
@@ -701,7 +465,7 @@ ddb_ping_start(MeshPing *ping)
 			if (error)
 				pfree(error);
 			error = NULL;
-			db = open_database(a, path, !memory, !ping->config->server_files, NULL, NULL, &error);
+			db = ddb_open_database(path, !memory, !ping->config->server_files, NULL, NULL, &error);
 			if (db != NULL || !is_lock_conflict(error))
 				break;
 			pg_usleep(10000L);

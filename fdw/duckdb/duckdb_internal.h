@@ -9,7 +9,7 @@
 #include "lib/stringinfo.h"
 
 #include "connector.h"
-#include "duckdb_api.h"
+#include "duckdb_lib.h"
 
 /*
  * One server's database as seen by one process (lives in TopMemoryContext).
@@ -36,33 +36,24 @@ typedef struct DdbConn
 	struct DdbConn *next;		/* every DdbConn of the process */
 } DdbConn;
 
-/* duckdb.c: the library, opening, queries, errors */
-extern const DdbApi *ddb_api(void);
+/* duckdb.c: opening, queries, errors (the library: src/duckdb_lib.h) */
 extern duckdb_connection ddb_acquire(DdbConn *dc, bool write);
 extern void ddb_close(DdbConn *dc);
 extern void ddb_query(DdbConn *dc, const char *sql, duckdb_result *res, const char *what);
 extern void ddb_exec(DdbConn *dc, const char *sql, const char *what);
-extern duckdb_prepared_statement *ddb_prepared_holder(void);
-extern void ddb_prepared_free(duckdb_prepared_statement *st);
 extern void ddb_run_prepared(DdbConn *dc, duckdb_prepared_statement st, duckdb_result *res,
 							 const char *what);
 extern void ddb_raise(DdbConn *dc, const char *what, const char *message)
 			pg_attribute_noreturn();
-extern void ddb_destroy_result_cb(void *arg);
 
-/* duckdb_sql.c: SQL text, types, values */
-extern void ddb_append_ident(StringInfo buf, const char *name);
-extern void ddb_append_literal(StringInfo buf, const char *s, size_t len);
+/* duckdb_sql.c: SQL text, types, values (more in src/duckdb_lib.h) */
 extern char *ddb_qualified(const char *schema, const char *table);
 extern const char *ddb_table_name(MeshTable *t);
 extern const char *ddb_table_schema(MeshTable *t);
 extern const char *ddb_column_name(MeshColumn *col);
 extern char *ddb_read_expr(const char *ref, Oid typid, bool is_array);
-extern const char *ddb_type_for(Oid typid, int32 typmod);
 extern const char *ddb_pg_type_for(const char *duck_type);
-extern char *ddb_json_array_to_pg(const char *s, size_t len, const char *column);
 extern char *ddb_pg_array_to_json(const char *s, const char *column);
-extern char *ddb_cell(duckdb_vector vec, uint64_t *validity, idx_t row, uint32_t *len);
 
 /* duckdb_scan.c */
 extern void ddb_plan_scan(MeshScanPlan *plan);

@@ -1,10 +1,13 @@
 /*
- * duckdb_sql.c: DuckDB SQL text (identifiers, literals), the type mapping
- * between PostgreSQL and DuckDB, and values read from result vectors.
+ * duckdb_sql.c: DuckDB SQL text (qualified names), the type mapping from
+ * DuckDB to PostgreSQL and arrays to DuckDB lists.  Identifiers, literals,
+ * the mapping from PostgreSQL, lists read back and values read from result
+ * vectors are src/duckdb_lib.c's (shared with the object-store layer).
  *
  * Every value crosses in PostgreSQL's text form: a scan reads each column
  * as a VARCHAR expression DuckDB computes (ddb_read_expr: BLOB as \x hex,
- * LIST as JSON turned into an array literal here, TIMESTAMPTZ in UTC), and
+ * LIST as JSON turned into an array literal by ddb_json_array_to_pg,
+ * TIMESTAMPTZ in UTC), and
  * the column's input function makes the Datum, so a value that does not fit
  * is an error naming the column and the value.
  */
@@ -15,37 +18,6 @@
 #include "utils/lsyscache.h"
 
 #include "duckdb_internal.h"
-
-/* Append name as a double-quoted identifier ("" doubles a quote). */
-void
-ddb_append_ident(StringInfo buf, const char *name)
-{
-	appendStringInfoChar(buf, '"');
-	for (const char *p = name; *p; p++)
-	{
-		if (*p == '"')
-			appendStringInfoChar(buf, '"');
-		appendStringInfoChar(buf, *p);
-	}
-	appendStringInfoChar(buf, '"');
-}
-
-/*
- * Append a string literal: single quotes doubled; DuckDB's '...' literals
- * have no backslash escapes, so every other byte stands for itself.
- */
-void
-ddb_append_literal(StringInfo buf, const char *s, size_t len)
-{
-	appendStringInfoChar(buf, '\'');
-	for (size_t i = 0; i < len; i++)
-	{
-		if (s[i] == '\'')
-			appendStringInfoChar(buf, '\'');
-		appendStringInfoChar(buf, s[i]);
-	}
-	appendStringInfoChar(buf, '\'');
-}
 
 /* "schema"."table" (schema NULL: the database's default). */
 char *
@@ -102,63 +74,6 @@ ddb_read_expr(const char *ref, Oid typid, bool is_array)
 	return psprintf("CAST(%s AS VARCHAR)", ref);
 }
 
-/*
- * The DuckDB type of a replica column for a PostgreSQL type (typmod -1
- * when unknown); NULL when there is none (the column is refused).
- */
-const char *
-ddb_type_for(Oid typid, int32 typmod)
-{
-	switch (typid)
-	{
-		case BOOLOID:
-			return "BOOLEAN";
-		case INT2OID:
-			return "SMALLINT";
-		case INT4OID:
-			return "INTEGER";
-		case INT8OID:
-			return "BIGINT";
-		case FLOAT4OID:
-			return "REAL";
-		case FLOAT8OID:
-			return "DOUBLE";
-		case NUMERICOID:
-			if (typmod >= (int32) VARHDRSZ)
-			{
-				int			p = ((typmod - VARHDRSZ) >> 16) & 0xffff;
-				int			s = (typmod - VARHDRSZ) & 0xffff;
-
-				if (p <= 38 && s <= p)
-					return psprintf("DECIMAL(%d,%d)", p, s);
-			}
-			return "VARCHAR";	/* unbounded: kept exact as text */
-		case TEXTOID:
-		case VARCHAROID:
-		case BPCHAROID:
-		case NAMEOID:
-			return "VARCHAR";
-		case BYTEAOID:
-			return "BLOB";
-		case DATEOID:
-			return "DATE";
-		case TIMEOID:
-			return "TIME";
-		case TIMESTAMPOID:
-			return "TIMESTAMP";
-		case TIMESTAMPTZOID:
-			return "TIMESTAMPTZ";
-		case INTERVALOID:
-			return "INTERVAL";
-		case UUIDOID:
-			return "UUID";
-		case JSONOID:
-		case JSONBOID:
-			return "JSON";
-	}
-	return NULL;
-}
-
 /* The PostgreSQL type for a DuckDB type (information_schema data_type). */
 const char *
 ddb_pg_type_for(const char *t)
@@ -191,61 +106,6 @@ ddb_pg_type_for(const char *t)
 		if (strcmp(map[i][0], t) == 0)
 			return map[i][1];
 	return "text";
-}
-
-/* Append one array element, double-quoted as array_in reads it. */
-static void
-append_array_elem(StringInfo buf, const char *s)
-{
-	appendStringInfoChar(buf, '"');
-	for (; *s; s++)
-	{
-		if (*s == '"' || *s == '\\')
-			appendStringInfoChar(buf, '\\');
-		appendStringInfoChar(buf, *s);
-	}
-	appendStringInfoChar(buf, '"');
-}
-
-/*
- * A JSON array (DuckDB's to_json of a LIST) as a PostgreSQL array literal
- * ({"1","2",NULL}); nested lists become nested braces.
- */
-char *
-ddb_json_array_to_pg(const char *s, size_t len, const char *column)
-{
-	json_t	   *v = mesh_json_parse(s, len, column, "a list value");
-	StringInfoData buf;
-	size_t		i;
-	json_t	   *e;
-
-	if (!json_is_array(v))
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-				 errmsg("value of column \"%s\" is not a list: %.*s", column, (int) Min(len, 200), s)));
-	initStringInfo(&buf);
-	appendStringInfoChar(&buf, '{');
-	json_array_foreach(v, i, e)
-	{
-		if (i > 0)
-			appendStringInfoChar(&buf, ',');
-		if (json_is_null(e))
-			appendStringInfoString(&buf, "NULL");
-		else if (json_is_array(e))
-		{
-			char	   *inner = json_dumps(e, JSON_COMPACT);
-
-			appendStringInfoString(&buf, ddb_json_array_to_pg(inner, strlen(inner), column));
-		}
-		else if (json_is_string(e))
-			append_array_elem(&buf, json_string_value(e));
-		else if (json_is_object(e))
-			append_array_elem(&buf, json_dumps(e, JSON_COMPACT));
-		else
-			append_array_elem(&buf, mesh_json_scalar_text(e));
-	}
-	appendStringInfoChar(&buf, '}');
-	return buf.data;
 }
 
 /*
@@ -311,16 +171,4 @@ bad:
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 			 errmsg("column \"%s\": malformed array value \"%s\"", column, s)));
-}
-
-/* Row row of a VARCHAR vector: its bytes (not NUL-terminated), NULL if null. */
-char *
-ddb_cell(duckdb_vector vec, uint64_t *validity, idx_t row, uint32_t *len)
-{
-	const DdbApi *a = ddb_api();
-	duckdb_string_t *data = a->vector_get_data(vec);
-
-	if (!ddb_row_valid(validity, row))
-		return NULL;
-	return (char *) ddb_string_data(&data[row], len);
 }

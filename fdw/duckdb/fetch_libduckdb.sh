@@ -4,7 +4,7 @@
 #
 # Order: $MESH_LIBDUCKDB (a file), the cache, then `npm pack` of the pinned
 # @duckdb/node-bindings-linux-x64 package (it ships libduckdb.so, without a
-# header: fdw/duckdb/duckdb_api.h declares what mesh uses) into the cache
+# header: src/duckdb_api.h declares what mesh uses) into the cache
 # ${MESH_DUCKDB_CACHE:-/var/cache/mesh/duckdb-$VERSION}, falling back to
 # ~/.cache/mesh when /var/cache is not writable.  Prints nothing and exits
 # 1 when no library can be had (the build goes on: DuckDB servers then

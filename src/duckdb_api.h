@@ -3,10 +3,12 @@
  *
  * libduckdb.so ships without a header in the package mesh fetches, so the
  * types and signatures are declared here from DuckDB's documented C API.
- * The library is opened with dlopen on first use of a DuckDB server
- * (duckdb.c: ddb_api), so preloading mesh never maps it and a missing
- * library is an error on DuckDB servers only.  Every function is reached
- * through the DdbApi table of pointers.
+ * The library is opened with dlopen on first use (duckdb_lib.c: ddb_api),
+ * by a DuckDB server (fdw/duckdb) or a Parquet object (object_parquet.c),
+ * so preloading mesh never maps it and a missing library is an error on
+ * those uses only.  Every function is reached through the DdbApi table of
+ * pointers.  This header needs no PostgreSQL header (bench/duckdb_copy.c
+ * uses it alone); mesh's helpers around it are in duckdb_lib.h.
  *
  * Layouts that must match the library exactly: duckdb_result (six
  * pointer-sized fields; callers allocate it and duckdb_fetch_chunk takes it
@@ -89,7 +91,7 @@ typedef struct duckdb_string_t
 	}			value;
 } duckdb_string_t;
 
-/* The functions, loaded by name (see DDB_API_FUNCTIONS in duckdb.c). */
+/* The functions, loaded by name (duckdb_lib.c: the names, in this order). */
 typedef struct DdbApi
 {
 	const char *(*library_version) (void);
@@ -133,6 +135,8 @@ typedef struct DdbApi
 	duckdb_state (*execute_prepared) (duckdb_prepared_statement stmt, duckdb_result *out);
 	duckdb_state (*pending_prepared) (duckdb_prepared_statement stmt,
 									  duckdb_pending_result *out);
+	duckdb_state (*pending_prepared_streaming) (duckdb_prepared_statement stmt,
+												duckdb_pending_result *out);
 	int			(*pending_execute_task) (duckdb_pending_result pending);
 	const char *(*pending_error) (duckdb_pending_result pending);
 	duckdb_state (*execute_pending) (duckdb_pending_result pending, duckdb_result *out);
