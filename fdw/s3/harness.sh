@@ -37,6 +37,7 @@
 #   harness.sh s3-get BUCKET KEY   (the object's bytes on stdout)
 #   harness.sh s3-uploads BUCKET   (the number of unfinished multipart uploads)
 #   harness.sh s3-cat BUCKET PREFIX (every object under PREFIX, in key order)
+#   harness.sh s3-empty BUCKET     (delete every object: the data outlives a run)
 #
 # port: MESH_S3_PORT 466
 # port: MESH_S3_TLS_PORT 467
@@ -61,6 +62,7 @@ harness_server minio install=install_minio
 harness_command s3-mkbucket s3_mkbucket "BUCKET: create a bucket on the s3 server (or \$MESH_S3_TARGET: s3, minio)"
 harness_command s3-put s3_put "BUCKET KEY [BODY|@FILE [CONTENT_TYPE [NAME=VALUE...]]]: put an object on the s3 server (or \$MESH_S3_TARGET)"
 harness_command s3-uploads s3_uploads "BUCKET: how many multipart uploads are under way (s3 server or \$MESH_S3_TARGET)"
+harness_command s3-empty s3_empty "BUCKET: delete every object of the bucket (a suite's leftovers from an earlier run; s3 server or \$MESH_S3_TARGET)"
 harness_command s3-cat s3_cat "BUCKET PREFIX: every object under PREFIX, concatenated in key order (s3 server or \$MESH_S3_TARGET)"
 harness_command s3-get s3_get "BUCKET KEY: an object's bytes on stdout, from the s3 server (or \$MESH_S3_TARGET)"
 
@@ -236,5 +238,23 @@ s3_cat() {
 		"$base/$(s3_escape "$bucket")?list-type=2&prefix=$(s3_escape_value "$prefix")") || die "s3-cat: listing $bucket failed"
 	for key in $(grep -o '<Key>[^<]*</Key>' <<<"$listing" | sed 's/<Key>\(.*\)<\/Key>/\1/'); do
 		s3_get "$bucket" "$key"
+	done
+}
+
+# s3_empty BUCKET: delete every object of BUCKET (test keys without XML escapes)
+s3_empty() {
+	local bucket=$1 base listing key empty_sha
+	[ $# -eq 1 ] || die "usage: harness.sh s3-empty BUCKET"
+	base=$(s3_target_url) || exit 1
+	empty_sha=$(printf '' | sha256sum | cut -d' ' -f1)
+	while :; do
+		listing=$(s3_curl -H "x-amz-content-sha256: $empty_sha" \
+			"$base/$(s3_escape "$bucket")?list-type=2") || die "s3-empty: listing $bucket failed"
+		keys=$(grep -o '<Key>[^<]*</Key>' <<<"$listing" | sed 's/<Key>\(.*\)<\/Key>/\1/') || true
+		[ -n "$keys" ] || return 0
+		while IFS= read -r key; do
+			s3_curl -o /dev/null -X DELETE -H "x-amz-content-sha256: $empty_sha" \
+				"$base/$(s3_escape "$bucket")/$(s3_escape "$key")" || die "s3-empty: deleting $key failed"
+		done <<<"$keys"
 	done
 }
